@@ -1,0 +1,277 @@
+//! Turns pest's "expected X, Y or Z" into sentences a policy author reads:
+//! what was expected, in words, what was found, and a "did you mean" when the
+//! found word is close to an expected keyword.
+
+use super::parser::Rule;
+use crate::diagnostics::suggest::did_you_mean;
+use crate::diagnostics::{Code, Diagnostic};
+use crate::source::{FileId, Span};
+use pest::error::{ErrorVariant, InputLocation};
+
+const SEVERITIES: [&str; 4] = ["high", "medium", "low", "informational"];
+const CLAUSES: [&str; 11] = [
+    "severity",
+    "description",
+    "rationale",
+    "recommendation",
+    "references",
+    "tags",
+    "platform",
+    "applies",
+    "let",
+    "for",
+    "fail",
+];
+
+/// What the parser wanted at the error position, grouped for people.
+#[derive(Default)]
+struct Expected {
+    /// Human phrases in the order first seen, without duplicates.
+    phrases: Vec<String>,
+    /// Keywords and punctuation that were acceptable, for "did you mean".
+    words: Vec<String>,
+    severity: bool,
+    clause: bool,
+    declaration: bool,
+    expression: bool,
+    operator: bool,
+}
+
+impl Expected {
+    fn add(&mut self, phrase: impl Into<String>) {
+        let phrase = phrase.into();
+        if !self.phrases.contains(&phrase) {
+            self.phrases.push(phrase);
+        }
+    }
+
+    fn keyword(&mut self, word: &str) {
+        if !self.words.iter().any(|w| w == word) {
+            self.words.push(word.to_string());
+        }
+        self.add(format!("`{word}`"));
+    }
+}
+
+pub(crate) fn syntax_error(file: FileId, text: &str, offset: u32, error: &pest::error::Error<Rule>) -> Diagnostic {
+    let pos = match error.location {
+        InputLocation::Pos(p) => p,
+        InputLocation::Span((s, _)) => s,
+    };
+    let (found, found_len) = found_at(text, pos);
+    let span = Span::new(file, offset + pos as u32, offset + (pos + found_len) as u32);
+
+    let positives = match &error.variant {
+        ErrorVariant::ParsingError { positives, .. } => positives.clone(),
+        ErrorVariant::CustomError { message } => {
+            // pest's own call or stack limit.
+            return Diagnostic::new(Code::E0003, "input is too complex to parse")
+                .primary(span, message.clone())
+                .help("split the declaration into smaller parts");
+        }
+    };
+
+    if found.starts_with("///") || found.starts_with("//!") {
+        return Diagnostic::new(Code::E0109, "doc comment in the wrong place")
+            .primary(span, "this doc comment documents nothing")
+            .help("doc comments go right above a rule, function or constant; use `//` for a plain comment");
+    }
+
+    let mut expected = Expected::default();
+    for rule in &positives {
+        describe_rule(*rule, &mut expected);
+    }
+    if let Some(attempts) = error.parse_attempts() {
+        for token in attempts.expected_tokens() {
+            // `ParsingToken` is not exported; its Display is the literal text
+            // (ranges print as `a..z` and built-ins as `BUILTIN_RULE`).
+            let token = token.to_string();
+            if token != "BUILTIN_RULE" && !(token.len() == 4 && token.contains("..")) {
+                describe_token(&token, &mut expected);
+            }
+        }
+    }
+    if expected.operator {
+        expected.add("an operator");
+    }
+    let found_text = describe_found(&found);
+
+    if expected.severity && is_word(&found) {
+        let mut d = Diagnostic::new(Code::E0102, format!("unknown severity `{found}`"))
+            .primary(span, "not a severity")
+            .help("a severity is one of `high`, `medium`, `low` or `informational`");
+        if let Some(s) = did_you_mean(&found, SEVERITIES) {
+            d = d.note(format!("did you mean `{s}`?"));
+        }
+        return d;
+    }
+
+    if expected.clause && is_word(&found) {
+        let mut d = Diagnostic::new(Code::E0103, format!("unknown rule clause `{found}`"))
+            .primary(span, "not a rule clause")
+            .help(
+                "a rule clause starts with `severity`, `description`, `rationale`, `recommendation`, \
+                 `references`, `tags`, `platform`, `applies when`, `let`, `for each` or `fail`",
+            );
+        if let Some(s) = did_you_mean(&found, CLAUSES) {
+            d = d.note(format!("did you mean `{s}`?"));
+        }
+        return d;
+    }
+
+    let list = join_or(&expected.phrases);
+    let message = if list.is_empty() {
+        format!("unexpected {found_text}")
+    } else {
+        format!("expected {list}, found {found_text}")
+    };
+    let label = match expected.phrases.first() {
+        Some(first) if expected.phrases.len() == 1 => format!("expected {first}"),
+        _ => format!("unexpected {found_text}"),
+    };
+    let mut d = Diagnostic::new(Code::E0101, message).primary(span, label);
+    if is_word(&found) {
+        if let Some(s) = did_you_mean(&found, expected.words.iter().map(String::as_str)) {
+            d = d.help(format!("did you mean `{s}`?"));
+        }
+    }
+    if found == "=" && expected.operator {
+        d = d.help("to compare, write `==`");
+    }
+    d
+}
+
+fn describe_rule(rule: Rule, expected: &mut Expected) {
+    use Rule::*;
+    match rule {
+        EOI => expected.add("end of file"),
+        ident => expected.add("a name"),
+        field_name => expected.add("a field name"),
+        rule_id => expected.add("a rule id such as `BP-SSH-001`"),
+        string | text | raw_string | text_list => expected.add("a string"),
+        severity_level => {
+            expected.severity = true;
+            expected.add("a severity: `high`, `medium`, `low` or `informational`");
+        }
+        type_expr => expected.add("a type"),
+        expr | operand | paren | list | if_expr | quantifier | quantifier_kind | bool_lit | integer | version_lit
+        | op_not | op_neg => {
+            if !expected.expression {
+                expected.expression = true;
+                expected.add("an expression");
+            }
+        }
+        op_or | op_and | op_eq | op_ne | op_le | op_ge | op_lt | op_gt | op_not_in | op_in | op_starts_with
+        | op_ends_with | op_contains | op_matches | op_default | op_add | op_sub | op_mul | op_div | op_rem
+        | op_is_present | op_is_absent | field | call_args => expected.operator = true,
+        decl | doc | import_decl | kw_import | kw_rule | kw_fn | kw_const | module_doc => {
+            if !expected.declaration {
+                expected.declaration = true;
+                expected.add("a declaration (`rule`, `fn`, `const` or `import`)");
+                for w in ["rule", "fn", "const", "import"] {
+                    expected.words.push(w.to_string());
+                }
+            }
+        }
+        kw_severity | kw_description | kw_rationale | kw_recommendation | kw_references | kw_tags
+        | kw_platform | kw_applies | let_stmt | kw_let | for_each | kw_for | fail_clause | kw_fail => {
+            if !expected.clause {
+                expected.clause = true;
+                expected.add("a rule clause");
+                for w in CLAUSES {
+                    expected.words.push(w.to_string());
+                }
+            }
+        }
+        where_clause | kw_where => expected.keyword("where"),
+        params | param => expected.add("a parameter"),
+        block => expected.keyword("{"),
+        import_names => expected.add("`.{`"),
+        other => {
+            let name = format!("{other:?}");
+            if let Some(word) = name.strip_prefix("kw_") {
+                expected.keyword(word);
+            }
+        }
+    }
+}
+
+fn describe_token(token: &str, expected: &mut Expected) {
+    match token {
+        // Operator characters are covered by "an operator".
+        "==" | "!=" | "<=" | ">=" | "<" | ">" | "??" | "+" | "-" | "*" | "/" | "%" | "." => {
+            expected.operator = true;
+        }
+        // Inside keyword and literal rules; the rule itself was described.
+        _ if token.chars().all(|c| c.is_ascii_alphabetic()) => {}
+        "\"" | "r\"" | "v\"" | "0x" | "0o" | "_" | "//" | "///" | "//!" => {}
+        _ => expected.keyword(token),
+    }
+}
+
+/// The token at `pos`: a word, a doc-comment marker, a string, one character,
+/// or the end of the input (empty).
+fn found_at(text: &str, pos: usize) -> (String, usize) {
+    let rest = text.get(pos..).unwrap_or("");
+    if rest.is_empty() {
+        return (String::new(), 0);
+    }
+    if rest.starts_with("///") || rest.starts_with("//!") {
+        let len = rest.find('\n').unwrap_or(rest.len());
+        return (rest[..len].to_string(), len);
+    }
+    let word_len: usize =
+        rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').map(char::len_utf8).sum();
+    if word_len > 0 {
+        return (rest[..word_len].to_string(), word_len);
+    }
+    for op in ["==", "!=", "<=", ">=", "??", "->"] {
+        if rest.starts_with(op) {
+            return (op.to_string(), op.len());
+        }
+    }
+    let c = rest.chars().next().map_or(1, char::len_utf8);
+    (rest[..c].to_string(), c)
+}
+
+fn is_word(found: &str) -> bool {
+    found.chars().next().is_some_and(|c| c.is_alphabetic() || c == '_')
+}
+
+fn describe_found(found: &str) -> String {
+    if found.is_empty() {
+        "end of file".to_string()
+    } else if found == "\n" {
+        "end of line".to_string()
+    } else {
+        format!("`{}`", found.escape_debug())
+    }
+}
+
+fn join_or(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} or {last}", init.join(", ")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn join_or_reads_like_a_sentence() {
+        let items = ["`a`".to_string(), "`b`".to_string(), "`c`".to_string()];
+        assert_eq!(join_or(&items), "`a`, `b` or `c`");
+        assert_eq!(join_or(&items[..1]), "`a`");
+    }
+
+    #[test]
+    fn found_token_is_a_whole_word() {
+        assert_eq!(found_at("abc def", 0), ("abc".to_string(), 3));
+        assert_eq!(found_at("== 1", 0), ("==".to_string(), 2));
+        assert_eq!(found_at("é", 0), ("é".to_string(), 2));
+        assert_eq!(found_at("", 0), (String::new(), 0));
+    }
+}
