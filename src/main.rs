@@ -1,1 +1,42 @@
-fn main(){}
+//! The `assay` command. Thin by design: it parses arguments, calls the
+//! library crates and maps outcomes to exit codes:
+//! 0 success, 1 problems found (diagnostics, files to reformat),
+//! 2 usage or input errors (a missing file), 3 internal errors.
+
+mod commands;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "assay", version, about = "Policy-as-code host security assessment")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check policy sources for errors without running them.
+    Check(commands::check::Args),
+    /// Format policy sources in the canonical layout.
+    Fmt(commands::fmt::Args),
+    /// Explain a diagnostic code, as in `assay explain E0101`.
+    Explain(commands::explain::Args),
+}
+
+fn main() -> miette::Result<ExitCode> {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Check(args) => commands::check::run(&args),
+        Command::Fmt(args) => commands::fmt::run(&args),
+        Command::Explain(args) => commands::explain::run(&args),
+    };
+    Ok(match outcome {
+        Ok(code) => code,
+        Err(failure) => {
+            eprintln!("{:?}", failure.report);
+            ExitCode::from(failure.exit_code)
+        }
+    })
+}

@@ -81,7 +81,8 @@ pub fn parse(file: FileId, src: &str) -> Parsed {
     if scan.too_deep {
         return Parsed { module: empty, comments: scan.comments, diagnostics: scan.diagnostics };
     }
-    let builder = Builder { file, offset: 0, diagnostics: RefCell::new(Vec::new()) };
+    let builder =
+        Builder { file, src, comments: &scan.comments, offset: 0, diagnostics: RefCell::new(Vec::new()) };
     let mut diagnostics = scan.diagnostics;
     let module = match Grammar::parse(Rule::file, src) {
         Ok(mut pairs) => match pairs.next() {
@@ -90,7 +91,7 @@ pub fn parse(file: FileId, src: &str) -> Parsed {
         },
         Err(error) => {
             let lexical_errors: Vec<Span> = diagnostics.iter().filter_map(Diagnostic::primary_span).collect();
-            recover(file, src, error, &lexical_errors, &mut diagnostics)
+            recover(file, src, &scan.comments, error, &lexical_errors, &mut diagnostics)
         }
     };
     diagnostics.extend(builder.diagnostics.into_inner());
@@ -104,6 +105,7 @@ pub fn parse(file: FileId, src: &str) -> Parsed {
 fn recover(
     file: FileId,
     src: &str,
+    comments: &[Span],
     whole_file_error: pest::error::Error<Rule>,
     lexical_errors: &[Span],
     diagnostics: &mut Vec<Diagnostic>,
@@ -117,7 +119,8 @@ fn recover(
         if is_trivia(text) {
             continue;
         }
-        let builder = Builder { file, offset: start as u32, diagnostics: RefCell::new(Vec::new()) };
+        let builder =
+            Builder { file, src, comments, offset: start as u32, diagnostics: RefCell::new(Vec::new()) };
         match Grammar::parse(Rule::item_chunk, text) {
             Ok(mut pairs) => {
                 if let Some(pair) = pairs.next() {
@@ -180,17 +183,32 @@ fn is_trivia(text: &str) -> bool {
     })
 }
 
-struct Builder {
+struct Builder<'s> {
     file: FileId,
+    src: &'s str,
+    /// Plain comments of the whole file, sorted.
+    comments: &'s [Span],
     /// Where the text given to pest starts in the file.
     offset: u32,
     diagnostics: RefCell<Vec<Diagnostic>>,
 }
 
-impl Builder {
+impl Builder<'_> {
+    /// The pair's span without trailing white space and comments: pest
+    /// skips trivia before trying a repetition even when it then matches
+    /// nothing, so a rule ending in `(...)*` would otherwise swallow them.
     fn span(&self, pair: &Pair<Rule>) -> Span {
         let s = pair.as_span();
-        Span::new(self.file, self.offset + s.start() as u32, self.offset + s.end() as u32)
+        let start = self.offset as usize + s.start();
+        let mut end = self.offset as usize + s.end();
+        loop {
+            end = start + self.src.get(start..end).map_or(0, |t| t.trim_end().len());
+            match self.comments.binary_search_by_key(&(end as u32), |c| c.end) {
+                Ok(i) if self.comments[i].start as usize >= start => end = self.comments[i].start as usize,
+                _ => break,
+            }
+        }
+        Span::new(self.file, start as u32, end as u32)
     }
 
     fn error(&self, diagnostic: Diagnostic) {

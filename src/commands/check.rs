@@ -1,0 +1,68 @@
+//! `assay check PATH...`: parse every source and report every problem.
+
+use super::{DiagnosticFormat, Outcome};
+use assay_compiler::diagnostics::{self, render_human, render_json};
+use assay_compiler::package;
+use assay_compiler::syntax;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Files or folders; folders are searched for `.assay` files and packages.
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// How to print diagnostics.
+    #[arg(long, value_enum, default_value_t)]
+    format: DiagnosticFormat,
+}
+
+pub fn run(args: &Args) -> Outcome {
+    let loaded = package::load(&args.paths)?;
+    let mut all = loaded.diagnostics.clone();
+    let files = loaded.source_files();
+    for &file in &files {
+        let Some(source) = loaded.sources.get(file) else { continue };
+        // A file that is not UTF-8 already has its diagnostic.
+        if all.iter().any(|d| d.primary_span().is_some_and(|s| s.file == file)) {
+            continue;
+        }
+        all.extend(syntax::parse(file, source.text()).diagnostics);
+    }
+    diagnostics::sort(&mut all);
+    let errors = all.iter().filter(|d| d.is_error()).count();
+    let warnings = all.len() - errors;
+    match args.format {
+        DiagnosticFormat::Json => {
+            let doc = serde_json::json!({
+                "files": files.len(),
+                "errors": errors,
+                "warnings": warnings,
+                "diagnostics": render_json(&loaded.sources, &all),
+            });
+            println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+        }
+        DiagnosticFormat::Human => {
+            eprint!("{}", render_human(&loaded.sources, &all, super::stderr_color()));
+            let summary = match (errors, warnings) {
+                (0, 0) => format!("checked {}: no problems", plural(files.len(), "file")),
+                _ => format!(
+                    "checked {}: {}, {}",
+                    plural(files.len(), "file"),
+                    plural(errors, "error"),
+                    plural(warnings, "warning")
+                ),
+            };
+            eprintln!("{summary}");
+        }
+    }
+    Ok(if errors > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
