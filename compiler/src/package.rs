@@ -198,7 +198,11 @@ pub fn not_utf8(file: FileId, offset: usize, len: usize) -> Diagnostic {
         .help("save the file as UTF-8 text")
 }
 
-fn validate_manifest(sources: &SourceMap, file: FileId, diagnostics: &mut Vec<Diagnostic>) -> Option<Manifest> {
+fn validate_manifest(
+    sources: &SourceMap,
+    file: FileId,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<Manifest> {
     let source = sources.get(file)?;
     let text = source.text();
     let whole = Span::new(file, 0, text.len() as u32);
@@ -238,7 +242,9 @@ fn validate_manifest(sources: &SourceMap, file: FileId, diagnostics: &mut Vec<Di
     let mut problem = |key: &str, message: String, help: String| {
         ok = false;
         diagnostics.push(
-            Diagnostic::new(Code::E0201, message).primary(field_span(key), format!("invalid `{key}`")).help(help),
+            Diagnostic::new(Code::E0201, message)
+                .primary(field_span(key), format!("invalid `{key}`"))
+                .help(help),
         );
     };
     let name_ok = !manifest.name.is_empty()
@@ -313,7 +319,8 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_rejected() {
-        let (_, d) = check("name: a\ntitle: T\nversion: 1.0.0\ndescription: D\nplatforms: [linux]\nauthor: me\n");
+        let (_, d) =
+            check("name: a\ntitle: T\nversion: 1.0.0\ndescription: D\nplatforms: [linux]\nauthor: me\n");
         assert_eq!(d.len(), 1);
         assert!(d[0].message.contains("unknown field `author`"), "{}", d[0].message);
     }

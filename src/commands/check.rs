@@ -1,9 +1,8 @@
 //! `assay check PATH...`: parse every source and report every problem.
 
 use super::{DiagnosticFormat, Outcome};
-use assay_compiler::diagnostics::{self, render_human, render_json};
+use assay_compiler::diagnostics::{render_human, render_json};
 use assay_compiler::package;
-use assay_compiler::syntax;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -19,17 +18,8 @@ pub struct Args {
 
 pub fn run(args: &Args) -> Outcome {
     let loaded = package::load(&args.paths)?;
-    let mut all = loaded.diagnostics.clone();
+    let all = assay_compiler::check(&loaded);
     let files = loaded.source_files();
-    for &file in &files {
-        let Some(source) = loaded.sources.get(file) else { continue };
-        // A file that is not UTF-8 already has its diagnostic.
-        if all.iter().any(|d| d.primary_span().is_some_and(|s| s.file == file)) {
-            continue;
-        }
-        all.extend(syntax::parse(file, source.text()).diagnostics);
-    }
-    diagnostics::sort(&mut all);
     let errors = all.iter().filter(|d| d.is_error()).count();
     let warnings = all.len() - errors;
     match args.format {

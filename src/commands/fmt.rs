@@ -24,8 +24,12 @@ pub fn run(args: &Args) -> Outcome {
     let files = loaded.source_files();
     for &file in &files {
         let (Some(source), Some(path)) = (loaded.sources.get(file), loaded.path(file)) else { continue };
-        let own: Vec<_> =
-            loaded.diagnostics.iter().filter(|d| d.primary_span().is_some_and(|s| s.file == file)).cloned().collect();
+        let own: Vec<_> = loaded
+            .diagnostics
+            .iter()
+            .filter(|d| d.primary_span().is_some_and(|s| s.file == file))
+            .cloned()
+            .collect();
         if !own.is_empty() {
             eprint!("{}", render_human(&loaded.sources, &own, super::stderr_color()));
             failed = true;

@@ -25,7 +25,8 @@ pub fn render_human(sources: &SourceMap, diagnostics: &[Diagnostic], color: Colo
         // Rendering only fails when a span points outside its file, which would
         // be a compiler bug; fall back to a plain line rather than lose it.
         if term::emit(&mut out, &config, sources, &to_codespan(diagnostic)).is_err() {
-            let plain = format!("{}[{}]: {}\n", level_word(diagnostic.level), diagnostic.code, diagnostic.message);
+            let plain =
+                format!("{}[{}]: {}\n", level_word(diagnostic.level), diagnostic.code, diagnostic.message);
             let _ = std::io::Write::write_all(&mut out, plain.as_bytes());
         }
     }

@@ -140,7 +140,12 @@ impl<'a> Formatter<'a> {
                     }
                 } else {
                     let blank_before = self.newlines(*cursor, c.start) >= 2;
-                    entries.push(Entry { is_comment: true, blank_before, doc: Doc::Text(text), trailing: Vec::new() });
+                    entries.push(Entry {
+                        is_comment: true,
+                        blank_before,
+                        doc: Doc::Text(text),
+                        trailing: Vec::new(),
+                    });
                 }
                 *cursor = c.end;
             }
@@ -175,8 +180,11 @@ impl<'a> Formatter<'a> {
             parts.push(Doc::HardLine);
         }
         let start = module.docs.last().map_or(0, |d| d.span.end);
-        let elements: Vec<(Span, Doc)> =
-            module.items.iter().map(|item| (item.span(), self.element(item.span(), || self.item(item)))).collect();
+        let elements: Vec<(Span, Doc)> = module
+            .items
+            .iter()
+            .map(|item| (item.span(), self.element(item.span(), || self.item(item))))
+            .collect();
         let kinds: Vec<bool> = module.items.iter().map(|i| matches!(i, Item::Import(_))).collect();
         let (header_trailing, mut entries) = self.sequence(start, self.src.len() as u32, false, elements);
         // Between declarations: always a blank line around rules and functions
@@ -189,7 +197,8 @@ impl<'a> Formatter<'a> {
             }
             if item_index > 0 {
                 let (prev, item) = (&module.items[item_index - 1], &module.items[item_index]);
-                let big = matches!(item, Item::Rule(_) | Item::Fn(_)) || matches!(prev, Item::Rule(_) | Item::Fn(_));
+                let big = matches!(item, Item::Rule(_) | Item::Fn(_))
+                    || matches!(prev, Item::Rule(_) | Item::Fn(_));
                 if big || kinds[item_index - 1] != kinds[item_index] {
                     let mut j = k;
                     while j > 0 && entries[j - 1].is_comment && !entries[j].blank_before {
@@ -400,7 +409,10 @@ impl<'a> Formatter<'a> {
             ExprKind::Field { base, field } => concat([self.expr(base), text(format!(".{}", field.name))]),
             ExprKind::Call { callee, args } => {
                 let path: Vec<&str> = callee.iter().map(|p| p.name.as_str()).collect();
-                concat([text(path.join(".")), bracketed("(", args.iter().map(|a| self.expr(a)).collect(), ")")])
+                concat([
+                    text(path.join(".")),
+                    bracketed("(", args.iter().map(|a| self.expr(a)).collect(), ")"),
+                ])
             }
             ExprKind::Unary { op, operand } => match op {
                 UnaryOp::Not => concat([text("not "), self.expr(operand)]),
@@ -540,7 +552,10 @@ mod tests {
     #[test]
     fn mangled_spacing_becomes_canonical() {
         let src = "rule   X  \"t\"{severity   high\n\n\n   fail when a==1   and b  message \"m {a}\"}";
-        assert_eq!(fmt(src), "rule X \"t\" {\n  severity high\n\n  fail when a == 1 and b\n    message \"m {a}\"\n}\n");
+        assert_eq!(
+            fmt(src),
+            "rule X \"t\" {\n  severity high\n\n  fail when a == 1 and b\n    message \"m {a}\"\n}\n"
+        );
     }
 
     #[test]

@@ -270,7 +270,10 @@ pub struct Expr {
 pub enum ExprKind {
     Bool(bool),
     /// The value and the literal as written (`0o755` stays octal when formatted).
-    Int { value: i64, raw: String },
+    Int {
+        value: i64,
+        raw: String,
+    },
     Str(StringLit),
     /// `r"..."`: the text between the quotes.
     RawStr(String),
@@ -278,14 +281,39 @@ pub enum ExprKind {
     Version(String),
     List(Vec<Expr>),
     Name(Ident),
-    Field { base: Box<Expr>, field: Ident },
-    Call { callee: Vec<Ident>, args: Vec<Expr> },
-    Unary { op: UnaryOp, operand: Box<Expr> },
-    Binary { op: BinaryOp, lhs: Box<Expr>, rhs: Box<Expr> },
+    Field {
+        base: Box<Expr>,
+        field: Ident,
+    },
+    Call {
+        callee: Vec<Ident>,
+        args: Vec<Expr>,
+    },
+    Unary {
+        op: UnaryOp,
+        operand: Box<Expr>,
+    },
+    Binary {
+        op: BinaryOp,
+        lhs: Box<Expr>,
+        rhs: Box<Expr>,
+    },
     /// `x is present` (`present: true`) or `x is absent`.
-    Presence { operand: Box<Expr>, present: bool },
-    If { cond: Box<Expr>, then: Box<Expr>, otherwise: Box<Expr> },
-    Quantifier { kind: QuantifierKind, var: Ident, collection: Box<Expr>, filter: Option<Box<Expr>> },
+    Presence {
+        operand: Box<Expr>,
+        present: bool,
+    },
+    If {
+        cond: Box<Expr>,
+        then: Box<Expr>,
+        otherwise: Box<Expr>,
+    },
+    Quantifier {
+        kind: QuantifierKind,
+        var: Ident,
+        collection: Box<Expr>,
+        filter: Option<Box<Expr>>,
+    },
     Paren(Box<Expr>),
 }
 

@@ -9,6 +9,7 @@ use crate::source::{FileId, Span};
 use pest::error::{ErrorVariant, InputLocation};
 
 const SEVERITIES: [&str; 4] = ["high", "medium", "low", "informational"];
+const OPERATOR_WORDS: [&str; 9] = ["in", "not", "and", "or", "is", "starts", "ends", "contains", "matches"];
 const CLAUSES: [&str; 11] = [
     "severity",
     "description",
@@ -53,12 +54,23 @@ impl Expected {
     }
 }
 
-pub(crate) fn syntax_error(file: FileId, text: &str, offset: u32, error: &pest::error::Error<Rule>) -> Diagnostic {
+/// `text` is what pest parsed, starting at `offset` in the file `src`; when
+/// it is one declaration, its end is not the file's, and the token found there
+/// is the next declaration's first word.
+pub(crate) fn syntax_error(
+    file: FileId,
+    src: &str,
+    text: &str,
+    offset: u32,
+    error: &pest::error::Error<Rule>,
+) -> Diagnostic {
     let pos = match error.location {
         InputLocation::Pos(p) => p,
         InputLocation::Span((s, _)) => s,
     };
-    let (found, found_len) = found_at(text, pos);
+    let file_pos = offset as usize + pos;
+    let (found, found_len) = found_at(src, skip_trivia(src, file_pos));
+    let pos = skip_trivia(src, file_pos) - offset as usize;
     let span = Span::new(file, offset + pos as u32, offset + (pos + found_len) as u32);
 
     let positives = match &error.variant {
@@ -77,6 +89,13 @@ pub(crate) fn syntax_error(file: FileId, text: &str, offset: u32, error: &pest::
             .help("doc comments go right above a rule, function or constant; use `//` for a plain comment");
     }
 
+    if let Some(doc) = dangling_doc(text, pos) {
+        let doc_span = Span::new(file, offset + doc.0 as u32, offset + doc.1 as u32);
+        return Diagnostic::new(Code::E0109, "doc comment in the wrong place")
+            .primary(doc_span, "this doc comment documents nothing")
+            .help("doc comments go right above a rule, function or constant; use `//` for a plain comment");
+    }
+
     let mut expected = Expected::default();
     for rule in &positives {
         describe_rule(*rule, &mut expected);
@@ -91,7 +110,15 @@ pub(crate) fn syntax_error(file: FileId, text: &str, offset: u32, error: &pest::
             }
         }
     }
+    if expected.expression {
+        // List and parenthesis openers are "an expression".
+        expected.phrases.retain(|p| p != "`[`" && p != "`(`" && p != "`not`" && p != "`-`");
+    }
     if expected.operator {
+        // Word operators and the call bracket are "an operator" too.
+        expected.phrases.retain(|p| {
+            !OPERATOR_WORDS.iter().any(|w| p.trim_matches('`') == *w) && p != "`(`" && p != "`.{`"
+        });
         expected.add("an operator");
     }
     let found_text = describe_found(&found);
@@ -135,6 +162,9 @@ pub(crate) fn syntax_error(file: FileId, text: &str, offset: u32, error: &pest::
             d = d.help(format!("did you mean `{s}`?"));
         }
     }
+    if found.starts_with('"') && src[..file_pos].trim_end().ends_with(" message") {
+        d = d.help("`message` was read as a name: the condition before it looks incomplete");
+    }
     if found == "=" && expected.operator {
         d = d.help("to compare, write `==`");
     }
@@ -154,16 +184,18 @@ fn describe_rule(rule: Rule, expected: &mut Expected) {
             expected.add("a severity: `high`, `medium`, `low` or `informational`");
         }
         type_expr => expected.add("a type"),
-        expr | operand | paren | list | if_expr | quantifier | quantifier_kind | bool_lit | integer | version_lit
-        | op_not | op_neg => {
+        expr | operand | paren | list | if_expr | quantifier | quantifier_kind | bool_lit | integer
+        | version_lit | op_not | op_neg => {
             if !expected.expression {
                 expected.expression = true;
                 expected.add("an expression");
             }
         }
-        op_or | op_and | op_eq | op_ne | op_le | op_ge | op_lt | op_gt | op_not_in | op_in | op_starts_with
-        | op_ends_with | op_contains | op_matches | op_default | op_add | op_sub | op_mul | op_div | op_rem
-        | op_is_present | op_is_absent | field | call_args => expected.operator = true,
+        op_or | op_and | op_eq | op_ne | op_le | op_ge | op_lt | op_gt | op_not_in | op_in
+        | op_starts_with | op_ends_with | op_contains | op_matches | op_default | op_add | op_sub
+        | op_mul | op_div | op_rem | op_is_present | op_is_absent | field | call_args => {
+            expected.operator = true
+        }
         decl | doc | import_decl | kw_import | kw_rule | kw_fn | kw_const | module_doc => {
             if !expected.declaration {
                 expected.declaration = true;
@@ -198,15 +230,39 @@ fn describe_rule(rule: Rule, expected: &mut Expected) {
 
 fn describe_token(token: &str, expected: &mut Expected) {
     match token {
-        // Operator characters are covered by "an operator".
-        "==" | "!=" | "<=" | ">=" | "<" | ">" | "??" | "+" | "-" | "*" | "/" | "%" | "." => {
+        // Operator characters are covered by "an operator"; `-` may be a
+        // prefix, so it says nothing on its own.
+        "-" => {}
+        "==" | "!=" | "<=" | ">=" | "<" | ">" | "??" | "+" | "*" | "/" | "%" | "." => {
             expected.operator = true;
         }
         // Inside keyword and literal rules; the rule itself was described.
         _ if token.chars().all(|c| c.is_ascii_alphabetic()) => {}
         "\"" | "r\"" | "v\"" | "0x" | "0o" | "_" | "//" | "///" | "//!" => {}
+        // White space is never worth suggesting.
+        _ if token.trim().is_empty() => {}
         _ => expected.keyword(token),
     }
+}
+
+/// The first position at or after `pos` that is not white space; pest
+/// reports some errors before the white space it would have skipped.
+fn skip_trivia(src: &str, pos: usize) -> usize {
+    let rest = src.get(pos..).unwrap_or("");
+    pos + (rest.len() - rest.trim_start().len())
+}
+
+/// A `///` line directly before the end of the input or a closing brace:
+/// nothing follows for it to document. Returns its byte range.
+fn dangling_doc(text: &str, pos: usize) -> Option<(usize, usize)> {
+    let rest = text.get(pos..)?.trim_start();
+    if !(rest.is_empty() || rest.starts_with('}')) {
+        return None;
+    }
+    let before = text.get(..pos)?.trim_end();
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let line = before[line_start..].trim_start();
+    (line.starts_with("///") && !line.starts_with("////")).then(|| (before.len() - line.len(), before.len()))
 }
 
 /// The token at `pos`: a word, a doc-comment marker, a string, one character,
@@ -224,6 +280,10 @@ fn found_at(text: &str, pos: usize) -> (String, usize) {
         rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').map(char::len_utf8).sum();
     if word_len > 0 {
         return (rest[..word_len].to_string(), word_len);
+    }
+    if rest.starts_with('"') {
+        let len = rest[1..].find(['"', '\n']).map_or(rest.len(), |i| i + 2).min(rest.len());
+        return (rest[..len].to_string(), len);
     }
     for op in ["==", "!=", "<=", ">=", "??", "->"] {
         if rest.starts_with(op) {
@@ -243,8 +303,10 @@ fn describe_found(found: &str) -> String {
         "end of file".to_string()
     } else if found == "\n" {
         "end of line".to_string()
-    } else {
+    } else if found.chars().any(char::is_control) {
         format!("`{}`", found.escape_debug())
+    } else {
+        format!("`{found}`")
     }
 }
 

@@ -43,7 +43,8 @@ pub(crate) fn scan(file: FileId, src: &str) -> Scan {
                 let rest = &bytes[i..];
                 if rest.starts_with(b"//") {
                     let end = memchr_newline(bytes, i);
-                    let is_doc = (rest.starts_with(b"///") && !rest.starts_with(b"////")) || rest.starts_with(b"//!");
+                    let is_doc =
+                        (rest.starts_with(b"///") && !rest.starts_with(b"////")) || rest.starts_with(b"//!");
                     if !is_doc {
                         out.comments.push(span(i, end));
                     }
@@ -62,6 +63,16 @@ pub(crate) fn scan(file: FileId, src: &str) -> Scan {
                         }
                     }
                     prefix_run = 0;
+                    continue;
+                }
+                if b == b'\n' && nested {
+                    // Strings end on their line, interpolations included.
+                    if let Some(Mode::Str { start }) = modes.iter().find(|m| matches!(m, Mode::Str { .. })) {
+                        out.diagnostics.push(unterminated(span(*start, i)));
+                    }
+                    modes.truncate(1);
+                    depth = 0;
+                    i += 1;
                     continue;
                 }
                 let mut is_prefix = false;

@@ -72,9 +72,7 @@ fn configure_pest() {
 pub fn parse(file: FileId, src: &str) -> Parsed {
     configure_pest();
     let empty = Module { docs: Vec::new(), items: Vec::new(), span: Span::new(file, 0, 0) };
-    if src.len() > MAX_SOURCE_LEN {
-        let d = Diagnostic::new(Code::E0002, "source file is too large")
-            .primary(Span::new(file, 0, 0), "this file is larger than 4 GiB");
+    if let Some(d) = check_size(file, src.len()) {
         return Parsed { module: empty, comments: Vec::new(), diagnostics: vec![d] };
     }
     let scan = lexical::scan(file, src);
@@ -97,6 +95,28 @@ pub fn parse(file: FileId, src: &str) -> Parsed {
     diagnostics.extend(builder.diagnostics.into_inner());
     crate::diagnostics::sort(&mut diagnostics);
     Parsed { module, comments: scan.comments, diagnostics }
+}
+
+/// Spans are `u32` offsets, so a file must be addressable by them.
+fn check_size(file: FileId, len: usize) -> Option<Diagnostic> {
+    (len > MAX_SOURCE_LEN).then(|| {
+        Diagnostic::new(Code::E0002, "source file is too large")
+            .primary(Span::new(file, 0, 0), "this file is larger than 4 GiB")
+            .help("split the package into several files")
+    })
+}
+
+/// Parses bytes read from a file: text that is not UTF-8 is an E0001
+/// diagnostic at the first invalid byte, never a panic.
+pub fn parse_bytes(file: FileId, bytes: &[u8]) -> Parsed {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => parse(file, text),
+        Err(e) => Parsed {
+            module: Module { docs: Vec::new(), items: Vec::new(), span: Span::new(file, 0, 0) },
+            comments: Vec::new(),
+            diagnostics: vec![crate::package::not_utf8(file, e.valid_up_to(), e.error_len().unwrap_or(1))],
+        },
+    }
 }
 
 /// Parses each top-level declaration on its own, so that an error in one does
@@ -135,7 +155,7 @@ fn recover(
                 // this declaration; the parse error it causes would only repeat it.
                 let has_lexical = lexical_errors.iter().any(|s| (start..end).contains(&(s.start as usize)));
                 if !has_lexical {
-                    diagnostics.push(errors::syntax_error(file, text, start as u32, &error));
+                    diagnostics.push(errors::syntax_error(file, src, text, start as u32, &error));
                 }
             }
         }
@@ -143,7 +163,7 @@ fn recover(
     }
     if !reported && diagnostics.len() == before {
         // The chunks parsed one by one but not together: report the original.
-        diagnostics.push(errors::syntax_error(file, src, 0, &whole_file_error));
+        diagnostics.push(errors::syntax_error(file, src, src, 0, &whole_file_error));
     }
     Module { docs, items, span: Span::new(file, 0, src.len() as u32) }
 }
@@ -179,7 +199,10 @@ fn chunks(src: &str) -> Vec<(usize, usize)> {
 fn is_trivia(text: &str) -> bool {
     text.lines().all(|l| {
         let l = l.trim();
-        l.is_empty() || (l.starts_with("//") && !l.starts_with("//!") && !(l.starts_with("///") && !l.starts_with("////")))
+        l.is_empty()
+            || (l.starts_with("//")
+                && !l.starts_with("//!")
+                && !(l.starts_with("///") && !l.starts_with("////")))
     })
 }
 
@@ -320,7 +343,12 @@ impl Builder<'_> {
             }
         }
         let name = name.unwrap_or_else(|| self.missing_ident(span));
-        let ret = ret.unwrap_or_else(|| TypeExpr { name: self.missing_ident(span), args: vec![], optional: false, span });
+        let ret = ret.unwrap_or_else(|| TypeExpr {
+            name: self.missing_ident(span),
+            args: vec![],
+            optional: false,
+            span,
+        });
         let body = body.unwrap_or_else(|| Block { lets: vec![], value: self.missing_expr(span), span });
         FnDecl { docs, name, params, ret, body, span }
     }
@@ -457,7 +485,9 @@ impl Builder<'_> {
             self.error(
                 Diagnostic::new(Code::E0112, format!("rule `{}` has no severity", rule.id.text))
                     .primary(title_span, "this rule needs a `severity` clause")
-                    .help("add `severity high`, `severity medium`, `severity low` or `severity informational`"),
+                    .help(
+                        "add `severity high`, `severity medium`, `severity low` or `severity informational`",
+                    ),
             );
         }
         if !seen.iter().any(|(k, _)| *k == "check") {
@@ -480,7 +510,9 @@ impl Builder<'_> {
             match p.as_rule() {
                 Rule::ident => var = Some(self.ident(&p)),
                 Rule::expr => collection = Some(self.expr(p)),
-                Rule::where_clause => filter = p.into_inner().find(|i| i.as_rule() == Rule::expr).map(|e| self.expr(e)),
+                Rule::where_clause => {
+                    filter = p.into_inner().find(|i| i.as_rule() == Rule::expr).map(|e| self.expr(e))
+                }
                 Rule::let_stmt => lets.push(self.let_stmt(p)),
                 Rule::for_each => body = Some(Check::ForEach(self.for_each(p))),
                 Rule::fail_clause => body = Some(Check::Fail(self.fail(p))),
@@ -704,7 +736,8 @@ impl Builder<'_> {
                 Rule::ident => var = Some(self.ident(&p)),
                 Rule::expr => collection = Some(self.expr(p)),
                 Rule::where_clause => {
-                    filter = p.into_inner().find(|i| i.as_rule() == Rule::expr).map(|e| Box::new(self.expr(e)))
+                    filter =
+                        p.into_inner().find(|i| i.as_rule() == Rule::expr).map(|e| Box::new(self.expr(e)))
                 }
                 _ => {}
             }
@@ -877,6 +910,20 @@ mod tests {
         let Item::Const(c) = &m.items[0] else { panic!() };
         let ExprKind::Str(s) = &c.value.kind else { panic!() };
         assert_eq!(s.parts, vec![StrPart::Lit("a\tb{A".to_string())]);
+    }
+
+    #[test]
+    fn files_over_4_gib_are_rejected() {
+        assert!(check_size(FileId(0), MAX_SOURCE_LEN).is_none());
+        let d = check_size(FileId(0), MAX_SOURCE_LEN + 1).unwrap();
+        assert_eq!(d.code, Code::E0002);
+    }
+
+    #[test]
+    fn bytes_that_are_not_utf8_are_a_diagnostic() {
+        let parsed = parse_bytes(FileId(0), b"const A = \"\xff\"");
+        assert_eq!(parsed.diagnostics[0].code, Code::E0001);
+        assert_eq!(parsed.diagnostics[0].primary_span().unwrap().start, 11);
     }
 
     #[test]

@@ -1,0 +1,91 @@
+//! Snapshot corpora: `tests/diagnostics/` (invalid programs and the
+//! diagnostics they produce) and `tests/format/` (formatter input and output).
+//! Each file is its own case with its own snapshot; see the folders' READMEs.
+
+use assay_compiler::diagnostics::{render_human, ColorChoice, ALL_CODES};
+use assay_compiler::format::{format_source, strip_spans};
+use assay_compiler::package;
+use assay_compiler::syntax::parse;
+use assay_compiler::FileId;
+use std::path::{Path, PathBuf};
+
+/// The path relative to this crate, so snapshots are the same everywhere.
+fn relative(path: &Path) -> PathBuf {
+    path.strip_prefix(env!("CARGO_MANIFEST_DIR")).unwrap_or(path).to_path_buf()
+}
+
+fn case_name(path: &Path) -> String {
+    path.file_name().unwrap().to_string_lossy().into_owned()
+}
+
+#[test]
+fn diagnostics() {
+    insta::glob!("diagnostics/[Em]*", |path| {
+        let rel = relative(path);
+        let loaded = package::load(std::slice::from_ref(&rel)).unwrap();
+        let diagnostics = assay_compiler::check(&loaded);
+        let rendered = render_human(&loaded.sources, &diagnostics, ColorChoice::Never);
+        let mut source = String::new();
+        for (_, file) in loaded.sources.files() {
+            source.push_str(&format!("--- {}\n{}", file.name(), file.text()));
+        }
+        let name = case_name(path);
+        if let Some(code) = name.split('-').next().filter(|c| c.starts_with('E')) {
+            assert!(
+                diagnostics.iter().any(|d| d.code.as_str() == code),
+                "{name} does not produce {code}:\n{rendered}"
+            );
+        } else {
+            assert!(!diagnostics.is_empty(), "{name} produces no diagnostic");
+        }
+        insta::assert_snapshot!(format!("----- SOURCE\n{source}\n----- DIAGNOSTICS\n{rendered}"));
+    });
+}
+
+/// Codes whose case cannot be a file, with the reason and the test that covers it.
+const NO_CORPUS_CASE: &[(&str, &str)] =
+    [("E0002", "needs a 4 GiB file; covered by `syntax::parser::tests::files_over_4_gib_are_rejected`")]
+        .as_slice();
+
+#[test]
+fn every_code_has_an_explanation_and_a_corpus_case() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/diagnostics");
+    let cases: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    for code in ALL_CODES {
+        assert!(!code.explanation().trim().is_empty(), "{code} has no explanation");
+        assert!(!code.title().is_empty(), "{code} has no title");
+        let covered = cases.iter().any(|c| c.starts_with(&format!("{code}-")))
+            || NO_CORPUS_CASE.iter().any(|(c, _)| *c == code.as_str());
+        assert!(covered, "{code} has no case in tests/diagnostics/");
+    }
+}
+
+#[test]
+fn formatter() {
+    insta::glob!("format/*.assay", |path| {
+        let input = std::fs::read_to_string(path).unwrap();
+        let output = format_source(FileId(0), &input).unwrap_or_else(|e| panic!("{e:?}"));
+        let again = format_source(FileId(0), &output).unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(again, output, "formatting is not idempotent");
+        let before = parse(FileId(0), &input);
+        let after = parse(FileId(0), &output);
+        assert_eq!(strip_spans(&before.module), strip_spans(&after.module), "the syntax tree changed");
+        insta::assert_snapshot!(output);
+    });
+}
+
+#[test]
+fn examples_are_clean_and_canonically_formatted() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+    let loaded = package::load(&[root]).unwrap();
+    assert!(loaded.packages.len() >= 3, "the examples hold at least three packages");
+    let diagnostics = assay_compiler::check(&loaded);
+    assert!(diagnostics.is_empty(), "{}", render_human(&loaded.sources, &diagnostics, ColorChoice::Never));
+    for file in loaded.source_files() {
+        let text = loaded.sources.get(file).unwrap().text();
+        assert_eq!(format_source(file, text).unwrap(), text, "{:?} is not formatted", loaded.path(file));
+    }
+}
