@@ -1,1 +1,50 @@
-fn main() {}
+//! Parser throughput on a generated package of 10,000 rules.
+//! `cargo bench -p assay-compiler --bench parse`; results in compiler/benches/README.md.
+
+use assay_compiler::syntax::parse;
+use assay_compiler::FileId;
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+
+/// A package of `n` rules shaped like the built-in ones: metadata, a guard, a
+/// compound condition, loops and interpolated messages.
+fn generate(n: usize) -> String {
+    let mut src =
+        String::from("//! Generated for benchmarking.\n\nconst LIMIT = 90\nconst PORTS = [21, 23, 80]\n\n");
+    for i in 0..n {
+        let rule = match i % 3 {
+            0 => format!(
+                "/// Rule {i}: a scalar setting.\nrule GEN-{i:05} \"Setting {i} is hardened\" {{\n  severity medium\n  \
+                 description \"Setting {i} must be hardened.\"\n  recommendation \"Set `Option{i} no` in the configuration.\"\n  \
+                 references [\"CIS 5.2.{i}\", \"https://example.org/rules/{i}\"]\n  tags [\"ssh\", \"generated\"]\n  \
+                 applies when host.sshd is present\n\n  fail when host.sshd.option_{i} != \"no\" and (host.sshd.max_{i} ?? 0) > LIMIT\n    \
+                 message \"option {i} is {{host.sshd.option_{i}}}\"\n}}\n\n"
+            ),
+            1 => format!(
+                "rule GEN-{i:05} \"Listener {i}\" {{\n  severity low\n  recommendation \"Close port {i}.\"\n\n  \
+                 for each l in host.listeners where l.port in PORTS and not (l.address starts with \"127.\")\n    \
+                 fail message \"port {{l.port}} is open on {{l.address}}\"\n}}\n\n"
+            ),
+            _ => format!(
+                "rule GEN-{i:05} \"Packages {i}\" {{\n  severity high\n  recommendation \"Upgrade.\"\n  platform debian, ubuntu\n\n  \
+                 let n = count(p in host.packages where p.name == \"pkg{i}\" and p.version < v\"1.{i}-1\")\n  \
+                 fail when n > 0\n    message \"{{n}} vulnerable packages\"\n}}\n\n"
+            ),
+        };
+        src.push_str(&rule);
+    }
+    src
+}
+
+fn bench_parse(c: &mut Criterion) {
+    let src = generate(10_000);
+    let parsed = parse(FileId(0), &src);
+    assert!(parsed.diagnostics.is_empty(), "the generated package must be valid");
+    let mut group = c.benchmark_group("parse");
+    group.throughput(Throughput::Bytes(src.len() as u64));
+    group.sample_size(10);
+    group.bench_function("10k_rules", |b| b.iter(|| parse(FileId(0), std::hint::black_box(&src))));
+    group.finish();
+}
+
+criterion_group!(benches, bench_parse);
+criterion_main!(benches);

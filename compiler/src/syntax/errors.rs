@@ -233,7 +233,7 @@ fn describe_token(token: &str, expected: &mut Expected) {
         // Operator characters are covered by "an operator"; `-` may be a
         // prefix, so it says nothing on its own.
         "-" => {}
-        "==" | "!=" | "<=" | ">=" | "<" | ">" | "??" | "+" | "*" | "/" | "%" | "." => {
+        "==" | "!=" | "<=" | ">=" | "<" | ">" | "??" | "+" | "*" | "/" | "%" | "." | "!" | "=" | "?" => {
             expected.operator = true;
         }
         // Inside keyword and literal rules; the rule itself was described.

@@ -33,6 +33,7 @@ pub(crate) fn scan(file: FileId, src: &str) -> Scan {
     let mut modes = vec![Mode::Code { braces: 0 }];
     let mut depth = 0usize;
     let mut prefix_run = 0usize;
+    let mut ifs = 0usize;
     let mut i = 0;
     while i < bytes.len() {
         let b = bytes[i];
@@ -93,6 +94,15 @@ pub(crate) fn scan(file: FileId, src: &str) -> Scan {
                     }
                     b')' | b']' => depth = depth.saturating_sub(1),
                     b'-' => is_prefix = true,
+                    b'i' if rest.starts_with(b"if")
+                        && !prev_is_ident(bytes, i)
+                        && !rest.get(2).is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_') =>
+                    {
+                        // `else if` chains nest without brackets; count each
+                        // `if` until the next declaration starts.
+                        ifs += 1;
+                        i += 1;
+                    }
                     b'n' if rest.starts_with(b"not")
                         && !prev_is_ident(bytes, i)
                         && !rest.get(3).is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_') =>
@@ -107,7 +117,14 @@ pub(crate) fn scan(file: FileId, src: &str) -> Scan {
                 } else if !b.is_ascii_whitespace() {
                     prefix_run = 0;
                 }
-                if depth + prefix_run > MAX_NESTING {
+                if i == 0 || bytes[i - 1] == b'\n' {
+                    let decl =
+                        [&b"rule "[..], b"fn ", b"const ", b"import "].iter().any(|k| rest.starts_with(k));
+                    if decl {
+                        ifs = 0;
+                    }
+                }
+                if depth + prefix_run + ifs > MAX_NESTING {
                     out.too_deep = true;
                     out.diagnostics.push(
                         Diagnostic::new(Code::E0003, "expression nested too deeply")

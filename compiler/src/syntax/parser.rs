@@ -11,7 +11,7 @@ use pest::iterators::{Pair, Pairs};
 use pest::pratt_parser::{Assoc, Op, PrattParser};
 use pest::Parser as _;
 use std::cell::RefCell;
-use std::sync::{LazyLock, Once};
+use std::sync::{LazyLock, Mutex};
 
 #[derive(pest_derive::Parser)]
 #[grammar = "syntax/grammar.pest"]
@@ -53,24 +53,45 @@ static PRATT: LazyLock<PrattParser<Rule>> = LazyLock::new(|| {
             | Op::infix(op_matches, Assoc::Left)
             | Op::postfix(op_is_present)
             | Op::postfix(op_is_absent))
-        .op(Op::infix(op_default, Assoc::Right))
+        .op(Op::infix(op_default, Assoc::Left))
         .op(Op::infix(op_add, Assoc::Left) | Op::infix(op_sub, Assoc::Left))
         .op(Op::infix(op_mul, Assoc::Left) | Op::infix(op_div, Assoc::Left) | Op::infix(op_rem, Assoc::Left))
         .op(Op::prefix(op_neg))
 });
 
-static PEST_SETTINGS: Once = Once::new();
+/// The deepest expression tree the parser builds. Nesting through brackets
+/// is bounded earlier, by the lexical scan; this bounds operator chains.
+pub const MAX_EXPR_DEPTH: u32 = 256;
 
-fn configure_pest() {
-    PEST_SETTINGS.call_once(|| {
-        // Expected literal tokens make error messages precise ("expected `}`").
+/// How many parses are recovering from an error right now. pest's "error
+/// detail" (the literal tokens it expected, for precise messages) is a
+/// process-wide switch that doubles parsing time, so it is on only while at
+/// least one recovery runs; the lock makes count and switch change together.
+static RECOVERING: Mutex<usize> = Mutex::new(0);
+
+struct ErrorDetail;
+
+impl ErrorDetail {
+    fn on() -> ErrorDetail {
+        let mut count = RECOVERING.lock().unwrap_or_else(|e| e.into_inner());
+        *count += 1;
         pest::set_error_detail(true);
-    });
+        ErrorDetail
+    }
+}
+
+impl Drop for ErrorDetail {
+    fn drop(&mut self) {
+        let mut count = RECOVERING.lock().unwrap_or_else(|e| e.into_inner());
+        *count = count.saturating_sub(1);
+        if *count == 0 {
+            pest::set_error_detail(false);
+        }
+    }
 }
 
 /// Parses one source file.
 pub fn parse(file: FileId, src: &str) -> Parsed {
-    configure_pest();
     let empty = Module { docs: Vec::new(), items: Vec::new(), span: Span::new(file, 0, 0) };
     if let Some(d) = check_size(file, src.len()) {
         return Parsed { module: empty, comments: Vec::new(), diagnostics: vec![d] };
@@ -130,6 +151,7 @@ fn recover(
     lexical_errors: &[Span],
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Module {
+    let _detail = ErrorDetail::on();
     let mut docs = Vec::new();
     let mut items = Vec::new();
     let mut reported = false;
@@ -612,28 +634,61 @@ impl Builder<'_> {
     }
 
     fn expr_pairs(&self, pairs: Pairs<Rule>) -> Expr {
-        PRATT
+        // Each node carries its depth so that a long operator chain
+        // (`1 + 1 + ...`, left-deep) is cut off before it makes a tree whose
+        // recursive drop or formatting could exhaust the stack.
+        let (expr, _) = PRATT
             .map_primary(|p| self.operand(p))
-            .map_prefix(|op, operand| {
+            .map_prefix(|op, (operand, depth): (Expr, u32)| {
                 let span = self.span(&op).to(operand.span);
                 let op = if op.as_rule() == Rule::op_not { UnaryOp::Not } else { UnaryOp::Neg };
-                Expr { kind: ExprKind::Unary { op, operand: Box::new(operand) }, span }
+                self.bounded(
+                    Expr { kind: ExprKind::Unary { op, operand: Box::new(operand) }, span },
+                    depth + 1,
+                )
             })
-            .map_postfix(|operand, op| {
+            .map_postfix(|(operand, depth): (Expr, u32), op| {
                 let span = operand.span.to(self.span(&op));
                 self.check_chain(&operand, "is");
                 let present = op.as_rule() == Rule::op_is_present;
-                Expr { kind: ExprKind::Presence { operand: Box::new(operand), present }, span }
+                self.bounded(
+                    Expr { kind: ExprKind::Presence { operand: Box::new(operand), present }, span },
+                    depth + 1,
+                )
             })
-            .map_infix(|lhs, op, rhs| {
+            .map_infix(|(lhs, ld): (Expr, u32), op, (rhs, rd): (Expr, u32)| {
                 let op = binary_op(op.as_rule());
                 if op.is_comparison() {
                     self.check_chain(&lhs, op.as_str());
                 }
                 let span = lhs.span.to(rhs.span);
-                Expr { kind: ExprKind::Binary { op, lhs: Box::new(lhs), rhs: Box::new(rhs) }, span }
+                let expr =
+                    Expr { kind: ExprKind::Binary { op, lhs: Box::new(lhs), rhs: Box::new(rhs) }, span };
+                self.bounded(expr, ld.max(rd) + 1)
             })
-            .parse(pairs)
+            .parse(pairs);
+        expr
+    }
+
+    /// Keeps `expr` if its tree is at most [`MAX_EXPR_DEPTH`] deep; otherwise
+    /// reports E0003 once and replaces it with a leaf.
+    fn bounded(&self, expr: Expr, depth: u32) -> (Expr, u32) {
+        if depth <= MAX_EXPR_DEPTH {
+            return (expr, depth);
+        }
+        let span = expr.span;
+        let mut diagnostics = self.diagnostics.borrow_mut();
+        if !diagnostics
+            .iter()
+            .any(|d| d.code == Code::E0003 && d.primary_span().is_some_and(|s| s.to(span) == span))
+        {
+            diagnostics.push(
+                Diagnostic::new(Code::E0003, "expression nested too deeply")
+                    .primary(span, format!("more than {MAX_EXPR_DEPTH} operations deep"))
+                    .help("name intermediate values with `let` to flatten the expression"),
+            );
+        }
+        (Expr { kind: ExprKind::Bool(false), span }, 1)
     }
 
     fn check_chain(&self, lhs: &Expr, op: &str) {
@@ -651,13 +706,15 @@ impl Builder<'_> {
         }
     }
 
-    fn operand(&self, pair: Pair<Rule>) -> Expr {
+    fn operand(&self, pair: Pair<Rule>) -> (Expr, u32) {
         let mut inner = pair.into_inner();
         let Some(first) = inner.next() else {
-            return self.missing_expr(Span::new(self.file, self.offset, self.offset));
+            return (self.missing_expr(Span::new(self.file, self.offset, self.offset)), 1);
         };
         let mut expr = self.primary(first);
+        let mut depth = 1;
         for postfix in inner {
+            (expr, depth) = self.bounded(expr, depth + 1);
             let pspan = self.span(&postfix);
             match postfix.as_rule() {
                 Rule::field => {
@@ -683,7 +740,7 @@ impl Builder<'_> {
                 _ => {}
             }
         }
-        expr
+        (expr, depth)
     }
 
     fn primary(&self, pair: Pair<Rule>) -> Expr {
@@ -924,6 +981,27 @@ mod tests {
         let parsed = parse_bytes(FileId(0), b"const A = \"\xff\"");
         assert_eq!(parsed.diagnostics[0].code, Code::E0001);
         assert_eq!(parsed.diagnostics[0].primary_span().unwrap().start, 11);
+    }
+
+    #[test]
+    fn extreme_inputs_are_bounded_without_overflowing_the_stack() {
+        // Runs on a test thread with the default 2 MiB stack, in debug builds.
+        let chain = format!("const A = {}1\n", "1 + ".repeat(100_000));
+        assert_eq!(parse(FileId(0), &chain).diagnostics[0].code, Code::E0003);
+        let defaults = format!("const A = {}1\n", "a ?? ".repeat(100_000));
+        assert_eq!(parse(FileId(0), &defaults).diagnostics[0].code, Code::E0003);
+        let fields = format!("const A = a{}\n", ".b".repeat(100_000));
+        assert_eq!(parse(FileId(0), &fields).diagnostics[0].code, Code::E0003);
+        let ifs = format!("const A = {}1\n", "if a then 1 else ".repeat(lexical::MAX_NESTING + 1));
+        assert_eq!(parse(FileId(0), &ifs).diagnostics[0].code, Code::E0003);
+        let at_the_limit = format!(
+            "const A = {}{}1{}\n",
+            "not -".repeat(lexical::MAX_NESTING / 4),
+            "([".repeat(lexical::MAX_NESTING / 4),
+            "])".repeat(lexical::MAX_NESTING / 4)
+        );
+        let parsed = parse(FileId(0), &at_the_limit);
+        assert!(!parsed.diagnostics.iter().any(|d| d.code == Code::E0003), "{:?}", parsed.diagnostics);
     }
 
     #[test]
