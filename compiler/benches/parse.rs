@@ -1,6 +1,9 @@
 //! Parser throughput on a generated package of 10,000 rules.
 //! `cargo bench -p assay-compiler --bench parse`; results in compiler/benches/README.md.
 
+// Test code: an unwrap that fails is a failing test, which is what we want.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use assay_compiler::syntax::parse;
 use assay_compiler::FileId;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};

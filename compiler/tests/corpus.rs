@@ -2,6 +2,9 @@
 //! diagnostics they produce) and `tests/format/` (formatter input and output).
 //! Each file is its own case with its own snapshot; see the folders' READMEs.
 
+// Test code: an unwrap that fails is a failing test, which is what we want.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use assay_compiler::diagnostics::{render_human, ColorChoice, ALL_CODES};
 use assay_compiler::format::{format_source, strip_spans};
 use assay_compiler::package;
@@ -88,4 +91,45 @@ fn examples_are_clean_and_canonically_formatted() {
         let text = loaded.sources.get(file).unwrap().text();
         assert_eq!(format_source(file, text).unwrap(), text, "{:?} is not formatted", loaded.path(file));
     }
+}
+
+/// The reference's code blocks that are whole declarations must parse, and
+/// the limits it states must be the code's.
+#[test]
+fn language_reference_examples_parse_and_its_numbers_are_current() {
+    let doc =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/language.md")).unwrap();
+    // Untagged fenced blocks are policy source; tagged ones (yaml) are not.
+    let mut sources: Vec<String> = Vec::new();
+    let mut current: Option<String> = None;
+    let mut in_other = false;
+    for line in doc.lines() {
+        match (line.starts_with("```"), &mut current, in_other) {
+            (true, Some(_), _) => sources.extend(current.take()),
+            (true, None, true) => in_other = false,
+            (true, None, false) if line == "```" => current = Some(String::new()),
+            (true, None, false) => in_other = true,
+            (false, Some(block), _) => {
+                block.push_str(line);
+                block.push('\n');
+            }
+            _ => {}
+        }
+    }
+    let mut blocks = 0;
+    for block in &sources {
+        let first = block.trim_start().split_whitespace().next().unwrap_or("");
+        if !["rule", "const", "fn", "import", "///", "//!"].contains(&first) {
+            continue;
+        }
+        let parsed = parse(FileId(0), block);
+        assert!(parsed.diagnostics.is_empty(), "{block}\n{:?}", parsed.diagnostics);
+        blocks += 1;
+    }
+    assert!(blocks >= 5, "found only {blocks} declaration blocks");
+    assert!(doc.contains(&format!("within {} columns", assay_compiler::format::WIDTH)));
+    let arch =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../ARCHITECTURE.md")).unwrap();
+    assert!(arch.contains(&format!("`if` chains: {})", assay_compiler::syntax::MAX_NESTING)));
+    assert!(arch.contains(&format!("bounded to {} levels", assay_compiler::syntax::MAX_EXPR_DEPTH)));
 }

@@ -1,6 +1,9 @@
 //! Property tests: the front end never panics, whatever it is given, and the
 //! formatter is idempotent and meaning-preserving on every program it accepts.
 
+// Test code: an unwrap that fails is a failing test, which is what we want.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use assay_compiler::format::{format_source, strip_spans, FormatError};
 use assay_compiler::syntax::{parse, parse_bytes};
 use assay_compiler::FileId;

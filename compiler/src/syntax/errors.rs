@@ -281,8 +281,8 @@ fn found_at(text: &str, pos: usize) -> (String, usize) {
     if word_len > 0 {
         return (rest[..word_len].to_string(), word_len);
     }
-    if rest.starts_with('"') {
-        let len = rest[1..].find(['"', '\n']).map_or(rest.len(), |i| i + 2).min(rest.len());
+    if let Some(body) = rest.strip_prefix('"') {
+        let len = body.find(['"', '\n']).map_or(rest.len(), |i| i + 2).min(rest.len());
         return (rest[..len].to_string(), len);
     }
     for op in ["==", "!=", "<=", ">=", "??", "->"] {

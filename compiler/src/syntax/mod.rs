@@ -7,4 +7,4 @@ mod lexical;
 mod parser;
 
 pub use lexical::MAX_NESTING;
-pub use parser::{parse, parse_bytes, Parsed};
+pub use parser::{parse, parse_bytes, Parsed, MAX_EXPR_DEPTH};

@@ -196,10 +196,10 @@ fn chunks(src: &str) -> Vec<(usize, usize)> {
     let mut previous_was_doc = false;
     for line in src.split_inclusive('\n') {
         let is_doc = line.starts_with("///") && !line.starts_with("////");
-        let is_keyword = ["rule", "fn", "const", "import"].iter().any(|kw| {
-            line.strip_prefix(kw).is_some_and(|rest| rest.starts_with(|c: char| c == ' ' || c == '\t'))
-        });
-        if (is_doc && !previous_was_doc) || (is_keyword && !previous_was_doc) {
+        let is_keyword = ["rule", "fn", "const", "import"]
+            .iter()
+            .any(|kw| line.strip_prefix(kw).is_some_and(|rest| rest.starts_with([' ', '\t'])));
+        if (is_doc || is_keyword) && !previous_was_doc {
             starts.push(offset);
         }
         previous_was_doc = is_doc;
@@ -221,10 +221,8 @@ fn chunks(src: &str) -> Vec<(usize, usize)> {
 fn is_trivia(text: &str) -> bool {
     text.lines().all(|l| {
         let l = l.trim();
-        l.is_empty()
-            || (l.starts_with("//")
-                && !l.starts_with("//!")
-                && !(l.starts_with("///") && !l.starts_with("////")))
+        let is_doc = l.starts_with("//!") || (l.starts_with("///") && !l.starts_with("////"));
+        l.is_empty() || (l.starts_with("//") && !is_doc)
     })
 }
 
