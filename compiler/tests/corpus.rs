@@ -118,7 +118,7 @@ fn language_reference_examples_parse_and_its_numbers_are_current() {
     }
     let mut blocks = 0;
     for block in &sources {
-        let first = block.trim_start().split_whitespace().next().unwrap_or("");
+        let first = block.split_whitespace().next().unwrap_or("");
         if !["rule", "const", "fn", "import", "///", "//!"].contains(&first) {
             continue;
         }
