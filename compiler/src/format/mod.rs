@@ -287,11 +287,15 @@ impl<'a> Formatter<'a> {
 
     /// The inside of `{ ... }` (the `{` already printed) and the closing brace.
     fn block(&self, start: u32, end: u32, elements: Vec<(Span, Doc)>) -> Doc {
+        concat([self.indented_lines(start, end, elements), Doc::HardLine, text("}")])
+    }
+
+    /// `elements` one per line, indented below a header that ends at `start`:
+    /// comments trailing the header stay on its line, and blank lines between
+    /// elements are kept.
+    fn indented_lines(&self, start: u32, end: u32, elements: Vec<(Span, Doc)>) -> Doc {
         let (header_trailing, entries) = self.sequence(start, end, true, elements);
-        let mut parts = Vec::new();
-        for t in header_trailing {
-            parts.push(text(format!(" {t}")));
-        }
+        let mut parts: Vec<Doc> = header_trailing.into_iter().map(|t| text(format!(" {t}"))).collect();
         let mut inner = Vec::new();
         for (i, entry) in entries.into_iter().enumerate() {
             inner.push(Doc::HardLine);
@@ -299,13 +303,9 @@ impl<'a> Formatter<'a> {
                 inner.push(Doc::HardLine);
             }
             inner.push(entry.doc);
-            for t in entry.trailing {
-                inner.push(text(format!(" {t}")));
-            }
+            inner.extend(entry.trailing.into_iter().map(|t| text(format!(" {t}"))));
         }
         parts.push(indent(concat(inner)));
-        parts.push(Doc::HardLine);
-        parts.push(text("}"));
         concat(parts)
     }
 
@@ -363,24 +363,7 @@ impl<'a> Formatter<'a> {
                     fe.lets.iter().map(|l| (l.span, self.element(l.span, || self.let_stmt(l)))).collect();
                 let body_span = fe.body.span();
                 elements.push((body_span, self.element(body_span, || self.check(&fe.body))));
-                let (header_trailing, entries) = self.sequence(header_end, fe.span.end, true, elements);
-                let mut parts = vec![group(concat(header))];
-                for t in header_trailing {
-                    parts.push(text(format!(" {t}")));
-                }
-                let mut inner = Vec::new();
-                for (i, entry) in entries.into_iter().enumerate() {
-                    inner.push(Doc::HardLine);
-                    if entry.blank_before && i > 0 {
-                        inner.push(Doc::HardLine);
-                    }
-                    inner.push(entry.doc);
-                    for t in entry.trailing {
-                        inner.push(text(format!(" {t}")));
-                    }
-                }
-                parts.push(indent(concat(inner)));
-                concat(parts)
+                concat([group(concat(header)), self.indented_lines(header_end, fe.span.end, elements)])
             }
         }
     }
