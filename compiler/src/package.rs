@@ -58,8 +58,8 @@ pub struct Loaded {
     pub packages: Vec<Package>,
     /// `.assay` files outside any package.
     pub loose_files: Vec<FileId>,
-    /// The path each source file was read from.
-    pub paths: Vec<(FileId, PathBuf)>,
+    /// The path each file was read from, indexed by its [`FileId`].
+    paths: Vec<PathBuf>,
     /// Problems found while reading: non-UTF-8 sources, invalid manifests.
     pub diagnostics: Vec<Diagnostic>,
 }
@@ -73,7 +73,7 @@ impl Loaded {
     }
 
     pub fn path(&self, file: FileId) -> Option<&Path> {
-        self.paths.iter().find(|(f, _)| *f == file).map(|(_, p)| p.as_path())
+        self.paths.get(file.0 as usize).map(PathBuf::as_path)
     }
 }
 
@@ -119,17 +119,13 @@ pub fn load(paths: &[PathBuf]) -> Result<Loaded, LoadError> {
     let mut loaded = Loaded::default();
     // Manifests first, so that each source can be put into its package.
     for path in found.iter().filter(|p| p.file_name().is_some_and(|n| n == MANIFEST)) {
-        let text = read_text(path, &mut loaded)?;
-        let file = loaded.sources.add(path.display().to_string(), text);
-        loaded.paths.push((file, path.clone()));
+        let file = loaded.read(path)?;
         let manifest = validate_manifest(&loaded.sources, file, &mut loaded.diagnostics);
         let root = path.parent().unwrap_or(Path::new(".")).to_path_buf();
         loaded.packages.push(Package { root, manifest, manifest_file: file, files: Vec::new() });
     }
     for path in found.iter().filter(|p| p.file_name().is_none_or(|n| n != MANIFEST)) {
-        let text = read_text(path, &mut loaded)?;
-        let file = loaded.sources.add(path.display().to_string(), text);
-        loaded.paths.push((file, path.clone()));
+        let file = loaded.read(path)?;
         // The innermost package folder that contains the file owns it.
         let owner = loaded
             .packages
@@ -171,22 +167,25 @@ fn walk(dir: &Path, found: &mut Vec<PathBuf>, depth: usize) -> Result<(), LoadEr
     Ok(())
 }
 
-/// Reads a file as text. Bytes that are not UTF-8 become a diagnostic (E0001)
-/// pointing at the first bad byte; the file is kept, lossily decoded, so the
-/// diagnostic can show it.
-fn read_text(path: &Path, loaded: &mut Loaded) -> Result<String, LoadError> {
-    let bytes = std::fs::read(path).map_err(|e| io_error(path, &e))?;
-    match String::from_utf8(bytes) {
-        Ok(text) => Ok(text),
-        Err(error) => {
-            let valid = error.utf8_error().valid_up_to();
-            let bad_len = error.utf8_error().error_len().unwrap_or(1);
-            let text = String::from_utf8_lossy(error.as_bytes()).into_owned();
-            // The file id this text will get once the caller adds it.
-            let file = FileId(loaded.sources.files().count() as u32);
-            loaded.diagnostics.push(not_utf8(file, valid, bad_len));
-            Ok(text)
+impl Loaded {
+    /// Reads a file into the source map. Bytes that are not UTF-8 become a
+    /// diagnostic (E0001) at the first bad byte; the file is kept, lossily
+    /// decoded, so the diagnostic can show it.
+    fn read(&mut self, path: &Path) -> Result<FileId, LoadError> {
+        let bytes = std::fs::read(path).map_err(|e| io_error(path, &e))?;
+        let (text, bad) = match String::from_utf8(bytes) {
+            Ok(text) => (text, None),
+            Err(error) => {
+                let bad = (error.utf8_error().valid_up_to(), error.utf8_error().error_len().unwrap_or(1));
+                (String::from_utf8_lossy(error.as_bytes()).into_owned(), Some(bad))
+            }
+        };
+        let file = self.sources.add(path.display().to_string(), text);
+        self.paths.push(path.to_path_buf());
+        if let Some((offset, len)) = bad {
+            self.diagnostics.push(not_utf8(file, offset, len));
         }
+        Ok(file)
     }
 }
 

@@ -42,6 +42,13 @@ pub(crate) fn scan(file: FileId, src: &str) -> Scan {
         match &mut modes[top] {
             Mode::Code { braces } => {
                 let rest = &bytes[i..];
+                let at_line_start = i == 0 || bytes[i - 1] == b'\n';
+                if at_line_start
+                    && [&b"rule "[..], b"fn ", b"const ", b"import "].iter().any(|k| rest.starts_with(k))
+                {
+                    // A new declaration: its `if` chains start from zero.
+                    ifs = 0;
+                }
                 if rest.starts_with(b"//") {
                     let end = memchr_newline(bytes, i);
                     let is_doc =
@@ -116,13 +123,6 @@ pub(crate) fn scan(file: FileId, src: &str) -> Scan {
                     prefix_run += 1;
                 } else if !b.is_ascii_whitespace() {
                     prefix_run = 0;
-                }
-                if i == 0 || bytes[i - 1] == b'\n' {
-                    let decl =
-                        [&b"rule "[..], b"fn ", b"const ", b"import "].iter().any(|k| rest.starts_with(k));
-                    if decl {
-                        ifs = 0;
-                    }
                 }
                 if depth + prefix_run + ifs > MAX_NESTING {
                     out.too_deep = true;
