@@ -55,7 +55,7 @@ fn check_reports_three_syntax_errors_in_three_rules() {
             "  severity meduim\n  description \"The SSH server allows",
             1,
         )
-        .replacen("password_authentication == \"yes\"", "password_authentication = \"yes\"", 1)
+        .replacen("password_authentication\n", "password_authentication = true\n", 1)
         .replacen("  severity low\n", "  severty low\n", 1);
     std::fs::write(&rules, broken).unwrap();
     let path = pkg.to_str().unwrap();

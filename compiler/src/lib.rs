@@ -1,12 +1,14 @@
 //! The Assay policy compiler.
 //!
 //! Pipeline (see ARCHITECTURE.md): source text → [`syntax::parse`] → AST
-//! ([`syntax::ast::Module`]) → [`format`] for canonical layout. Name
-//! resolution, type checking and code generation are planned stages.
+//! ([`syntax::ast::Module`]) → [`check::analyze`] (names, types, lints) →
+//! typed program ([`check::hir::Program`]). [`format`] lays out source
+//! canonically.
 //!
 //! The crate does no IO except in [`package`], which reads a package folder
 //! from disk into a [`source::SourceMap`].
 
+pub mod check;
 pub mod diagnostics;
 pub mod format;
 pub mod package;
@@ -16,10 +18,26 @@ pub mod syntax;
 pub use diagnostics::{Code, Diagnostic};
 pub use source::{FileId, SourceMap, Span};
 
-/// Runs the front end over everything `loaded` holds and returns every
-/// diagnostic, sorted by file and position. This is `assay check`.
+use std::path::Path;
+
+/// What the front end made of everything loaded.
+pub struct Compiled {
+    /// The checked program; `None` when there were errors.
+    pub program: Option<check::hir::Program>,
+    /// Every diagnostic, sorted by file and position.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Parses, resolves and type-checks everything `loaded` holds: `assay check`.
 pub fn check(loaded: &package::Loaded) -> Vec<Diagnostic> {
+    compile(loaded).diagnostics
+}
+
+/// Parses and checks `loaded`. Packages with syntax errors are not checked
+/// further, so one mistake is not reported again as missing names.
+pub fn compile(loaded: &package::Loaded) -> Compiled {
     let mut all = loaded.diagnostics.clone();
+    let mut parsed: Vec<(FileId, syntax::ast::Module, bool)> = Vec::new();
     for file in loaded.source_files() {
         let Some(source) = loaded.sources.get(file) else { continue };
         // A file that is not UTF-8 already has its diagnostic and nothing else
@@ -29,10 +47,62 @@ pub fn check(loaded: &package::Loaded) -> Vec<Diagnostic> {
             .iter()
             .any(|d| d.code == Code::E0001 && d.primary_span().is_some_and(|s| s.file == file))
         {
+            parsed.push((
+                file,
+                syntax::ast::Module { docs: vec![], items: vec![], span: Span::default() },
+                false,
+            ));
             continue;
         }
-        all.extend(syntax::parse(file, source.text()).diagnostics);
+        let result = syntax::parse(file, source.text());
+        let clean = !result.has_errors();
+        all.extend(result.diagnostics);
+        parsed.push((file, result.module, clean));
     }
+    let mut units = Vec::new();
+    let mut blocked = false;
+    for package in &loaded.packages {
+        match &package.manifest {
+            Some(m) => {
+                blocked |= !add_unit(loaded, &parsed, m.name.clone(), Some(m), &package.files, &mut units)
+            }
+            None => blocked = true,
+        }
+    }
+    for &file in &loaded.loose_files {
+        blocked |= !add_unit(loaded, &parsed, stem(loaded, file), None, &[file], &mut units);
+    }
+    let analysis = check::analyze(&loaded.sources, units);
+    all.extend(analysis.diagnostics);
     diagnostics::sort(&mut all);
-    all
+    let failed = blocked || all.iter().any(Diagnostic::is_error);
+    Compiled { program: (!failed).then_some(analysis.program), diagnostics: all }
+}
+
+fn stem(loaded: &package::Loaded, file: FileId) -> String {
+    loaded
+        .path(file)
+        .and_then(Path::file_stem)
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "module".into())
+}
+
+/// Adds a unit when every file of it parsed cleanly; false otherwise.
+fn add_unit<'a>(
+    loaded: &package::Loaded,
+    parsed: &'a [(FileId, syntax::ast::Module, bool)],
+    name: String,
+    manifest: Option<&'a package::Manifest>,
+    files: &[FileId],
+    units: &mut Vec<check::Unit<'a>>,
+) -> bool {
+    let mut modules = Vec::new();
+    for &file in files {
+        match parsed.iter().find(|(f, _, _)| *f == file) {
+            Some((_, ast, true)) => modules.push(check::ModuleSource { name: stem(loaded, file), file, ast }),
+            _ => return false,
+        }
+    }
+    units.push(check::Unit { name, manifest, modules });
+    true
 }

@@ -75,6 +75,32 @@ impl Loaded {
     pub fn path(&self, file: FileId) -> Option<&Path> {
         self.paths.get(file.0 as usize).map(PathBuf::as_path)
     }
+
+    /// Sources held in memory, as if read from disk: `(path, text)` pairs
+    /// and, for a package, its manifest. For tests, benchmarks and embedding.
+    pub fn from_memory(manifest: Option<Manifest>, files: &[(&str, &str)]) -> Loaded {
+        let mut loaded = Loaded::default();
+        let mut ids = Vec::new();
+        for (path, text) in files {
+            let id = loaded.sources.add(*path, *text);
+            loaded.paths.push(PathBuf::from(path));
+            ids.push(id);
+        }
+        match manifest {
+            Some(manifest) => {
+                let manifest_file = loaded.sources.add("package.yaml", "");
+                loaded.paths.push(PathBuf::from("package.yaml"));
+                loaded.packages.push(Package {
+                    root: PathBuf::new(),
+                    manifest: Some(manifest),
+                    manifest_file,
+                    files: ids,
+                })
+            }
+            None => loaded.loose_files = ids,
+        }
+        loaded
+    }
 }
 
 /// A file or folder that could not be read: the command's input is wrong,

@@ -23,7 +23,7 @@ fn case_name(path: &Path) -> String {
 
 #[test]
 fn diagnostics() {
-    insta::glob!("diagnostics/[Em]*", |path| {
+    insta::glob!("diagnostics/[EWm]*", |path| {
         let rel = relative(path);
         let loaded = package::load(std::slice::from_ref(&rel)).unwrap();
         let diagnostics = assay_compiler::check(&loaded);
@@ -33,7 +33,7 @@ fn diagnostics() {
             source.push_str(&format!("--- {}\n{}", file.name(), file.text()));
         }
         let name = case_name(path);
-        if let Some(code) = name.split('-').next().filter(|c| c.starts_with('E')) {
+        if let Some(code) = name.split('-').next().filter(|c| c.starts_with(['E', 'W'])) {
             assert!(
                 diagnostics.iter().any(|d| d.code.as_str() == code),
                 "{name} does not produce {code}:\n{rendered}"

@@ -142,3 +142,75 @@ fn formatting_is_stable_under_layout_changes() {
         assert_eq!(out, format_source(FileId(0), &out).unwrap());
     }
 }
+
+/// Expressions that parse, built from telemetry paths, bindings, literals and
+/// operators, so the resolver and type checker see every shape of mistake.
+fn expression() -> impl Strategy<Value = String> {
+    let leaf = prop::sample::select(vec![
+        "host.sshd.max_auth_tries",
+        "host.sshd",
+        "host.sshd.permit_root_logn",
+        "host.packages",
+        "host.listeners",
+        "l.port",
+        "l.process.user",
+        "x",
+        "1",
+        "\"a\"",
+        "v\"1.0\"",
+        "tcp",
+        "true",
+        "[1, 2]",
+        "[]",
+        "LIMIT",
+        "f(1)",
+        "strings.lower(\"A\")",
+    ])
+    .prop_map(str::to_owned);
+    leaf.prop_recursive(4, 24, 3, |inner| {
+        let op = prop::sample::select(vec![
+            "==",
+            "!=",
+            "<",
+            ">=",
+            "and",
+            "or",
+            "??",
+            "+",
+            "in",
+            "contains",
+            "matches",
+            "starts with",
+        ]);
+        prop_oneof![
+            (inner.clone(), op, inner.clone()).prop_map(|(a, op, b)| format!("({a} {op} {b})")),
+            inner.clone().prop_map(|a| format!("({a} is present)")),
+            inner.clone().prop_map(|a| format!("(not {a})")),
+            (inner.clone(), inner.clone(), inner.clone())
+                .prop_map(|(c, a, b)| format!("(if {c} then {a} else {b})")),
+            (inner.clone(), inner.clone()).prop_map(|(c, f)| format!("any(l in {c} where {f})")),
+            (inner.clone(), inner).prop_map(|(c, f)| format!("find(l in {c} where {f})")),
+        ]
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn checking_well_formed_programs_never_panics(cond in expression(), guard in expression(), value in expression()) {
+        let src = format!(
+            "import std.strings\n\nconst LIMIT = 4\n\nfn f(a: int) -> int {{\n  a + LIMIT\n}}\n\n\
+             rule T-1 \"t\" {{\n  severity low\n  applies when {guard}\n  let x = {value}\n  fail when {cond}\n    message \"{{x}}\"\n}}\n"
+        );
+        let loaded = assay_compiler::package::Loaded::from_memory(None, &[("t.assay", &src)]);
+        let compiled = assay_compiler::compile(&loaded);
+        for d in &compiled.diagnostics {
+            for label in &d.labels {
+                prop_assert!(label.span.end as usize <= src.len(), "{:?}", d);
+            }
+        }
+        // A program is produced exactly when there is no error.
+        prop_assert_eq!(compiled.program.is_some(), !compiled.diagnostics.iter().any(|d| d.is_error()));
+    }
+}

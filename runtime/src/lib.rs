@@ -1,6 +1,4 @@
-//! The Assay runtime: bundle format and verifier, VM, telemetry model,
-//! collector, findings and reports.
-//!
-//! Nothing is implemented yet; the stages and the types that will pass between
-//! them are described in ARCHITECTURE.md, and the work is tracked in the open
-//! issues (telemetry and type checker, bytecode and VM, collector, scan).
+//! The Assay runtime: the telemetry model today; bundle format and verifier,
+//! VM, collector, findings and reports as they land (see ARCHITECTURE.md).
+
+pub mod telemetry;

@@ -1,4 +1,5 @@
-//! `assay check PATH...`: parse every source and report every problem.
+//! `assay check PATH...`: parse, resolve and type-check every source and
+//! report every problem.
 
 use super::{DiagnosticFormat, Outcome};
 use assay_compiler::diagnostics::{render_human, render_json};
@@ -14,11 +15,19 @@ pub struct Args {
     /// How to print diagnostics.
     #[arg(long, value_enum, default_value_t)]
     format: DiagnosticFormat,
+    /// Treat warnings (lints, `W` codes) as errors.
+    #[arg(long)]
+    deny_warnings: bool,
 }
 
 pub fn run(args: &Args) -> Outcome {
     let loaded = package::load(&args.paths)?;
-    let all = assay_compiler::check(&loaded);
+    let mut all = assay_compiler::check(&loaded);
+    if args.deny_warnings {
+        for d in &mut all {
+            d.level = assay_compiler::diagnostics::Level::Error;
+        }
+    }
     let files = loaded.source_files();
     let errors = all.iter().filter(|d| d.is_error()).count();
     let warnings = all.len() - errors;

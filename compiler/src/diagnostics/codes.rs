@@ -2,7 +2,9 @@
 //! and a long explanation that `assay explain CODE` prints. A test checks that
 //! every code here has at least one case in the diagnostics corpus.
 //!
-//! Ranges: `E00xx` source files, `E01xx` syntax, `E02xx` packages.
+//! Ranges: `E00xx` source files, `E01xx` syntax, `E02xx` packages, `E03xx`
+//! names, `E04xx` types, `W01xx` lints (warnings; `--deny-warnings` makes
+//! them errors).
 
 use serde::{Serialize, Serializer};
 
@@ -171,7 +173,8 @@ one. Without it the rule can never produce a finding."
 
     any(p in host.processes where p.user == \"root\")
 
-Only `count` may leave it out, and then counts every item."
+`find` also needs one. Only `count` may leave it out, and then counts every
+item."
 
     E0201 Error "invalid package manifest"
 "A rules package is a folder with a `package.yaml` manifest next to its `.assay`
@@ -185,4 +188,154 @@ files:
 
 `name` is lowercase letters, digits and dashes; `version` is semantic
 (`MAJOR.MINOR.PATCH`); `platforms` is a non-empty list."
+
+    E0301 Error "unknown name"
+"A name must be a `let` binding, a loop variable, a function parameter, a
+constant of this module, an imported name, `host`, or a value of an
+enumeration (`tcp`, `listen`, ...) where one is expected.
+
+    import common.{MAX_AUTH_TRIES}
+    ... fail when host.sshd.max_auth_tries > MAX_AUTH_TRIES
+
+A binding is visible only after its `let`, and a loop variable only inside
+its `for each` or quantifier. Telemetry is read through `host`:
+`host.packages`, not `packages`."
+
+    E0302 Error "unknown telemetry field"
+"The record has no field of that name. The fields of every telemetry record,
+with their types, are listed in docs/telemetry.md, which is generated from the
+same Rust types the collector writes, so a field the checker accepts is a
+field the collector fills.
+
+    host.sshd.permit_root_login      // not permitrootlogin or PermitRootLogin"
+
+    E0303 Error "unknown function"
+"Only functions defined with `fn` in this package, and standard-library
+natives, can be called. A function of another module is imported
+(`import common.{is_weak}` or `import common` and `common.is_weak(x)`); a
+native is reached through its module: `import std.strings` and then
+`strings.lower(s)`. `assay explain` lists no natives; docs/language.md does."
+
+    E0304 Error "unknown module or imported name"
+"`import NAME` names another `.assay` file of the same package (its file name
+without the extension); `import std.NAME` names a standard-library module
+(`strings`, `lists`, `bits`, `modes`, `net`). The names in braces must be
+constants or functions that module defines."
+
+    E0305 Error "duplicate rule id"
+"Rule ids identify findings, fingerprints and suppressions, so each id may be
+used once across every package compiled together. Rename one of the rules;
+prefixes per package (`SBP-`, `CIS-`, `RBA-`) keep ids apart."
+
+    E0306 Error "duplicate definition"
+"Two constants or functions of one module, two imports, two parameters of a
+function, or two `let` bindings of one scope have the same name; or a
+definition uses the name `host`, which is the telemetry document. Give each
+its own name. Loop variables may shadow outer names."
+
+    E0307 Error "import cycle"
+"Modules may not import each other, directly or through other modules: a
+constant's value would depend on itself, and the order to read the modules in
+would be undefined. Move what both need into a third module that imports
+neither."
+
+    E0308 Error "recursive definition"
+"A function may not call itself, directly or through other functions, and a
+constant may not depend on its own value. This is what makes every evaluation
+end: the only loops are `for each` and the quantifiers, which walk collections
+that already exist. Express repetition with a quantifier over a list."
+
+    E0309 Error "unknown or unsupported platform"
+"A rule's `platform` clause names platforms from the list in docs/language.md
+(`linux`, `debian`, `ubuntu`, `rhel`, `alpine`, ...), and each must be covered
+by the package manifest's `platforms` (`linux` covers all)."
+
+    E0310 Error "constant is not a fixed value"
+"A constant is computed once, from literals, other constants, operators and
+standard-library natives. It cannot read telemetry (`host`) or call a
+function of the package, which may read telemetry. Use a function, or a `let`
+inside the rule."
+
+    E0401 Error "mismatched types"
+"An operator, a condition, a function argument or a declared type got a value
+of another type. Conditions are `bool`; `<` compares two ints, two versions or
+two strings; `in` tests membership in a list of the same type; a version is
+compared with a version literal, not a string:
+
+    p.version < v\"3.0.15-1~deb12u1\"      // not \"3.0.15-1~deb12u1\"
+
+Types are listed in docs/language.md and docs/telemetry.md."
+
+    E0402 Error "optional value used without handling absence"
+"Telemetry can be missing: a sensor fails, a file does not exist, a setting is
+unset. Such values are optional (`T?` in docs/telemetry.md), and reading one
+where a value is needed must say what absence means. Otherwise the rule could
+report \"passed\" because the data it looked at was missing. Three ways:
+
+    host.kernel_value ?? 0                                 // a default
+    host.sshd is present and host.sshd.max_auth_tries > 4  // a presence test
+    applies when host.sshd is present                      // a guard: not applicable
+
+After a presence test (in `and`, `or`, `if`, a `where` filter or `applies
+when`) the value is known to be present and can be used directly. Reading a
+field of an optional record gives an optional field (`l.process.name` is
+`string?` when `process` is optional)."
+
+    E0403 Error "wrong number of arguments"
+"A function was called with more or fewer arguments than it declares. The help
+shows the parameters' types."
+
+    E0404 Error "field access on a value without fields"
+"Only telemetry records (`host`, `Package`, `Listener`, ...) have fields. A
+string, int, list or enumeration value has none; a list's items are reached
+with `for each` or a quantifier."
+
+    E0405 Error "invalid regular expression"
+"The pattern after `matches` does not parse. Patterns use RE2 syntax, which
+matches in linear time: no backreferences and no lookaround. Write patterns as
+raw strings so backslashes need no escaping: `s matches r\"^\\d+$\"`."
+
+    E0406 Error "invalid version literal"
+"A version literal `v\"...\"` must be a version some scheme can read: it starts
+with a digit (an epoch such as `1:` is a digit too), has no whitespace, and
+uses letters, digits and `.+-~:_`. It takes the comparison scheme of the value
+it is compared with (dpkg for Debian packages, rpm, apk, PEP 440)."
+
+    E0407 Error "unknown type"
+"Types in signatures and annotations are `bool`, `int`, `string`, `version`,
+`list<T>`, the telemetry records and enumerations of docs/telemetry.md
+(`Package`, `Listener`, `Protocol`, ...), and any of them followed by `?` for
+an optional value."
+
+    W0101 Warning "unused binding"
+"A `let` binding is never read. Remove it, or start its name with `_` if it
+is there for documentation."
+
+    W0102 Warning "unused import"
+"An imported module or name is never used in this module. Remove it from the
+import."
+
+    W0103 Warning "unused function or constant"
+"A function or constant is not used anywhere in its package. Packages cannot
+reach each other's definitions, so it is dead code."
+
+    W0104 Warning "constant condition"
+"An `applies when` or `fail when` condition reads no telemetry, so it has the
+same value on every host: the rule always fires, never fires, or is never
+applicable. Usually a typo, such as comparing a constant with itself."
+
+    W0105 Warning "rule without description or recommendation"
+"Findings show a description (what is wrong) and a recommendation (what to do
+about it). A rule without them produces findings nobody can act on."
+
+    W0106 Warning "comparison can never hold"
+"The comparison is always false whatever the host: an integer field compared
+with a value outside its range (`l.port > 65535`: ports are 0 to 65535), or an
+enumeration compared with a string that is none of its values
+(`l.protocol == \"sctp\"`: protocols are tcp and udp)."
+
+    W0107 Warning "presence test or default on a value that is never absent"
+"`is present`, `is absent` and `??` handle optional values. This value is
+never absent, so the test is constant or the default is never used. Remove
+it; docs/telemetry.md marks optional fields with `?`."
 }

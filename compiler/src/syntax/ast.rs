@@ -409,6 +409,8 @@ pub enum QuantifierKind {
     All,
     None,
     Count,
+    /// The first item for which the condition holds, or absent.
+    Find,
 }
 
 impl QuantifierKind {
@@ -418,6 +420,7 @@ impl QuantifierKind {
             QuantifierKind::All => "all",
             QuantifierKind::None => "none",
             QuantifierKind::Count => "count",
+            QuantifierKind::Find => "find",
         }
     }
 }

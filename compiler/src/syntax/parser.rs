@@ -785,6 +785,7 @@ impl Builder<'_> {
                         "all" => QuantifierKind::All,
                         "none" => QuantifierKind::None,
                         "count" => QuantifierKind::Count,
+                        "find" => QuantifierKind::Find,
                         _ => QuantifierKind::Any,
                     }
                 }

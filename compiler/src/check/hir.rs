@@ -1,0 +1,135 @@
+//! The checked program: names resolved to slots and ids, every expression
+//! typed, telemetry fields resolved to their index in the record. Code
+//! generation reads nothing else.
+
+use super::types::{EnumId, Ty};
+use crate::source::Span;
+use crate::syntax::ast::{BinaryOp, QuantifierKind, Severity};
+
+pub type ConstId = u32;
+pub type FnId = u32;
+pub type LocalId = u32;
+
+#[derive(Clone, Debug, Default)]
+pub struct Program {
+    pub packages: Vec<Package>,
+    /// Every rule of every package, sorted by package name then rule id.
+    pub rules: Vec<Rule>,
+    pub consts: Vec<Const>,
+    pub functions: Vec<Function>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Package {
+    pub name: String,
+    pub title: String,
+    pub version: String,
+    pub description: String,
+    pub platforms: Vec<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Rule {
+    pub package: u32,
+    pub id: String,
+    pub title: String,
+    pub severity: Severity,
+    /// The `///` comment: the long description.
+    pub doc: String,
+    pub description: Option<String>,
+    pub rationale: Option<String>,
+    pub recommendation: Option<String>,
+    pub references: Vec<String>,
+    pub tags: Vec<String>,
+    pub platforms: Vec<String>,
+    /// The clauses that run, in source order.
+    pub steps: Vec<Step>,
+    /// How many local slots the rule uses (lets, loop and quantifier variables).
+    pub locals: u32,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub enum Step {
+    /// When false, the rule is not applicable.
+    AppliesWhen(Expr),
+    Let(LocalId, Expr),
+    Check(Check),
+}
+
+#[derive(Clone, Debug)]
+pub enum Check {
+    ForEach {
+        var: LocalId,
+        collection: Expr,
+        filter: Option<Expr>,
+        lets: Vec<(LocalId, Expr)>,
+        body: Box<Check>,
+    },
+    Fail {
+        condition: Option<Expr>,
+        message: Vec<Expr>,
+        span: Span,
+    },
+}
+
+#[derive(Clone, Debug)]
+pub struct Const {
+    pub name: String,
+    pub value: Expr,
+}
+
+#[derive(Clone, Debug)]
+pub struct Function {
+    pub name: String,
+    pub params: Vec<Ty>,
+    pub ret: Ty,
+    pub lets: Vec<(LocalId, Expr)>,
+    pub value: Expr,
+    /// Parameters take the first slots, then lets and quantifier variables.
+    pub locals: u32,
+}
+
+#[derive(Clone, Debug)]
+pub struct Expr {
+    pub kind: ExprKind,
+    pub ty: Ty,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub enum ExprKind {
+    Bool(bool),
+    Int(i64),
+    Str(String),
+    Version(String),
+    List(Vec<Expr>),
+    /// The telemetry document.
+    Host,
+    Local(LocalId),
+    Const(ConstId),
+    EnumValue(EnumId, u32),
+    /// Field `index` of a record; absent when the base is absent.
+    Field {
+        base: Box<Expr>,
+        index: u32,
+        name: String,
+        sourced: bool,
+    },
+    Call(FnId, Vec<Expr>),
+    Native(u16, Vec<Expr>),
+    Not(Box<Expr>),
+    Neg(Box<Expr>),
+    Binary(BinaryOp, Box<Expr>, Box<Expr>),
+    /// `x is present` (true) or `x is absent` (false).
+    Presence(Box<Expr>, bool),
+    If(Box<Expr>, Box<Expr>, Box<Expr>),
+    Quantifier {
+        kind: QuantifierKind,
+        var: LocalId,
+        collection: Box<Expr>,
+        filter: Option<Box<Expr>>,
+    },
+    /// Interpolated text: the parts' display forms, concatenated.
+    Format(Vec<Expr>),
+}

@@ -1,0 +1,701 @@
+//! The telemetry model: one document per host, written by the collector and
+//! read by the VM. Every section is optional, because a sensor can fail or not
+//! apply; what a sensor could not read is listed in [`Telemetry::errors`].
+//!
+//! The structs are declared through `record!` and `enumeration!`, which derive
+//! serde and a [`schema::Describe`] implementation from the same declaration.
+//! The compiler's type environment and `docs/telemetry.md` are both built from
+//! that description; nothing else lists the fields.
+
+pub mod schema;
+
+use schema::{Describe, EnumSchema, FieldSchema, RecordSchema, Shape};
+use serde::{Deserialize, Serialize};
+
+/// The telemetry format this build reads and writes.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Declares a telemetry record: the struct with serde derives (unknown keys
+/// rejected, so a misspelt field in a fixture is an error) and its schema.
+/// Only `///` docs are accepted on the struct and its fields.
+macro_rules! record {
+    (
+        $(#[doc = $doc:literal])*
+        pub struct $name:ident {
+            $( $(#[doc = $fdoc:literal])* pub $field:ident : $ty:ty, )*
+        }
+    ) => {
+        $(#[doc = $doc])*
+        #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct $name {
+            $( $(#[doc = $fdoc])* pub $field: $ty, )*
+        }
+
+        impl $name {
+            pub fn schema() -> RecordSchema {
+                RecordSchema {
+                    name: stringify!($name),
+                    doc: concat!($($doc, "\n",)* ""),
+                    fields: vec![$(FieldSchema {
+                        name: stringify!($field),
+                        doc: concat!($($fdoc, "\n",)* ""),
+                        shape: <$ty as Describe>::shape(),
+                    },)*],
+                }
+            }
+        }
+
+        impl Describe for $name {
+            fn shape() -> Shape {
+                Shape::Record($name::schema)
+            }
+        }
+    };
+}
+
+/// Declares an enumeration whose values are lowercase words in JSON and in
+/// policies (`l.protocol == tcp`).
+macro_rules! enumeration {
+    (
+        $(#[doc = $doc:literal])*
+        pub enum $name:ident {
+            $( $(#[doc = $vdoc:literal])* $variant:ident = $text:literal, )*
+        }
+    ) => {
+        $(#[doc = $doc])*
+        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        pub enum $name {
+            #[default]
+            $( $(#[doc = $vdoc])* #[serde(rename = $text)] $variant, )*
+        }
+
+        impl $name {
+            pub fn schema() -> EnumSchema {
+                EnumSchema {
+                    name: stringify!($name),
+                    doc: concat!($($doc, "\n",)* ""),
+                    variants: vec![$(($text, concat!($($vdoc, "\n",)* ""))),*],
+                }
+            }
+
+            pub fn as_str(self) -> &'static str {
+                match self { $( $name::$variant => $text, )* }
+            }
+        }
+
+        impl Describe for $name {
+            fn shape() -> Shape {
+                Shape::Enum($name::schema)
+            }
+        }
+    };
+}
+
+/// A configuration value and where it came from.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sourced<T> {
+    pub value: T,
+    pub source: Provenance,
+}
+
+impl<T: Describe> Describe for Sourced<T> {
+    fn shape() -> Shape {
+        Shape::Sourced(Box::new(T::shape()))
+    }
+}
+
+impl<T> Sourced<T> {
+    pub fn new(value: T, source: Provenance) -> Self {
+        Sourced { value, source }
+    }
+}
+
+/// Where a value came from: a file and line, a kernel interface, or a
+/// built-in default (no file).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Provenance {
+    /// The file the value was read from; absent for a built-in default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+    /// What the value is when it is not from a file (`OpenSSH default`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+impl Provenance {
+    fn schema() -> RecordSchema {
+        let field = |name, doc, shape| FieldSchema { name, doc, shape };
+        RecordSchema {
+            name: "Provenance",
+            doc: "Where a value came from: a file and line, a kernel interface, or a built-in default.\n",
+            fields: vec![
+                field(
+                    "file",
+                    "The file the value was read from; absent for a built-in default.\n",
+                    Option::<String>::shape(),
+                ),
+                field("line", "", Option::<u32>::shape()),
+                field("note", "What the value is when it is not from a file.\n", Option::<String>::shape()),
+            ],
+        }
+    }
+
+    pub fn file(path: impl Into<String>, line: u32) -> Self {
+        Provenance { file: Some(path.into()), line: Some(line), note: None }
+    }
+
+    pub fn path(path: impl Into<String>) -> Self {
+        Provenance { file: Some(path.into()), line: None, note: None }
+    }
+
+    pub fn default_value(note: impl Into<String>) -> Self {
+        Provenance { file: None, line: None, note: Some(note.into()) }
+    }
+}
+
+impl Describe for Provenance {
+    fn shape() -> Shape {
+        Shape::Record(Provenance::schema)
+    }
+}
+
+impl std::fmt::Display for Provenance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (&self.file, self.line, &self.note) {
+            (Some(file), Some(line), _) => write!(f, "{file}:{line}"),
+            (Some(file), None, _) => f.write_str(file),
+            (None, _, Some(note)) => f.write_str(note),
+            (None, _, None) => f.write_str("unknown"),
+        }
+    }
+}
+
+/// A version string. Its comparison scheme is the `ecosystem` of the record
+/// holding it (dpkg for Debian and Ubuntu, rpm, apk, PEP 440 for PyPI).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Version(pub String);
+
+impl Describe for Version {
+    fn shape() -> Shape {
+        Shape::Version
+    }
+}
+
+record! {
+    /// One host's telemetry: the root of every rule's `host`.
+    pub struct Telemetry {
+        /// The format version; this build reads version 1.
+        pub schema_version: u32,
+        /// The host the document describes.
+        pub asset: Asset,
+        /// When and how the collection ran.
+        pub collection: Option<Collection>,
+        /// Installed packages of every package manager found.
+        pub packages: Option<Vec<Package>>,
+        /// The SSH server's effective configuration; absent when sshd is not installed.
+        pub sshd: Option<Sshd>,
+        /// Settings of `/etc/login.defs`.
+        pub login_defs: Option<LoginDefs>,
+        /// The password quality policy enforced through PAM.
+        pub password_policy: Option<PasswordPolicy>,
+        /// Kernel parameters and modules.
+        pub kernel: Option<Kernel>,
+        /// Processor features.
+        pub cpu: Option<Cpu>,
+        /// Metadata of system directories and key files.
+        pub files: Option<Vec<FileEntry>>,
+        /// World-writable entries found inside system directories (a bounded walk).
+        pub world_writable: Option<Vec<FileEntry>>,
+        /// Mounted file systems (or `/etc/fstab` for a root file system).
+        pub mounts: Option<Vec<Mount>>,
+        /// Local users, with password aging (never the hash).
+        pub users: Option<Vec<User>>,
+        /// Local groups.
+        pub groups: Option<Vec<Group>>,
+        /// systemd units.
+        pub services: Option<Vec<Service>>,
+        /// Running processes.
+        pub processes: Option<Vec<Process>>,
+        /// Listening TCP and UDP sockets.
+        pub listeners: Option<Vec<Listener>>,
+        /// Established connections.
+        pub connections: Option<Vec<Connection>>,
+        /// What the collector could not read.
+        pub errors: Vec<CollectionError>,
+    }
+}
+
+record! {
+    /// The assessed host.
+    pub struct Asset {
+        /// A stable identifier (the machine id, or the hostname when there is none).
+        pub id: String,
+        pub hostname: String,
+        /// Tags given at collection time, such as `env=prod`.
+        pub tags: Vec<Tag>,
+        pub os: Option<Os>,
+        /// `uname -r`; absent for a root file system.
+        pub kernel_release: Option<String>,
+        /// `x86_64`, `aarch64`, ...
+        pub architecture: Option<String>,
+    }
+}
+
+record! {
+    /// A key/value tag on an asset.
+    pub struct Tag {
+        pub key: String,
+        pub value: String,
+    }
+}
+
+record! {
+    /// The operating system, from `/etc/os-release`.
+    pub struct Os {
+        pub family: OsFamily,
+        /// `ID`: `debian`, `ubuntu`, `alpine`, `fedora`, `rhel`, ...
+        pub distribution: String,
+        /// `VERSION_ID`, such as `12` or `3.20.3`.
+        pub version: Option<String>,
+        /// `PRETTY_NAME`.
+        pub name: Option<String>,
+    }
+}
+
+enumeration! {
+    /// The family of a Linux distribution (its packaging lineage).
+    pub enum OsFamily {
+        Debian = "debian",
+        Redhat = "redhat",
+        Alpine = "alpine",
+        Suse = "suse",
+        Arch = "arch",
+        Other = "other",
+    }
+}
+
+record! {
+    /// When and how the collection ran.
+    pub struct Collection {
+        /// Start time, RFC 3339 in UTC.
+        pub started: String,
+        /// The sampling duration (0 for a single snapshot).
+        pub duration_seconds: u64,
+        pub interval_seconds: u64,
+        /// How many runtime samples were taken.
+        pub samples: u32,
+        /// The root file system collected (`/` for the live host).
+        pub root: String,
+        /// The collector's version.
+        pub collector_version: String,
+    }
+}
+
+enumeration! {
+    /// The package manager or language ecosystem a package belongs to; it
+    /// decides how its versions compare.
+    pub enum Ecosystem {
+        Debian = "debian",
+        Rpm = "rpm",
+        Alpine = "alpine",
+        Pypi = "pypi",
+    }
+}
+
+record! {
+    /// An installed package.
+    pub struct Package {
+        pub name: String,
+        /// Compared with the ecosystem's scheme (dpkg, rpm, apk or PEP 440).
+        pub version: Version,
+        /// The source package (Debian advisories name source packages).
+        pub source_name: Option<String>,
+        pub source_version: Option<Version>,
+        pub architecture: Option<String>,
+        pub ecosystem: Ecosystem,
+        /// The database or metadata file the package was read from.
+        pub origin: String,
+    }
+}
+
+record! {
+    /// The SSH server's effective configuration, as sshd reads it: includes
+    /// followed, the first value of a keyword wins, OpenSSH's defaults for
+    /// keywords left unset. Each value records the file and line it came from.
+    pub struct Sshd {
+        pub permit_root_login: Sourced<String>,
+        /// `2` for every OpenSSH since 7.4, which removed protocol 1.
+        pub protocol: Sourced<String>,
+        pub password_authentication: Sourced<bool>,
+        pub permit_empty_passwords: Sourced<bool>,
+        pub pubkey_authentication: Sourced<bool>,
+        pub kbd_interactive_authentication: Sourced<bool>,
+        pub hostbased_authentication: Sourced<bool>,
+        pub ignore_rhosts: Sourced<bool>,
+        pub permit_user_environment: Sourced<bool>,
+        pub x11_forwarding: Sourced<bool>,
+        /// `yes`, `no`, `local` or `remote`.
+        pub allow_tcp_forwarding: Sourced<String>,
+        pub allow_agent_forwarding: Sourced<bool>,
+        pub gssapi_authentication: Sourced<bool>,
+        pub disable_forwarding: Sourced<bool>,
+        pub use_pam: Sourced<bool>,
+        pub max_auth_tries: Sourced<u32>,
+        pub max_sessions: Sourced<u32>,
+        /// `start:rate:full`, such as `10:30:100`.
+        pub max_startups: Sourced<String>,
+        /// In seconds.
+        pub login_grace_time: Sourced<u32>,
+        /// In seconds; 0 disables client keepalives.
+        pub client_alive_interval: Sourced<u32>,
+        pub client_alive_count_max: Sourced<u32>,
+        pub log_level: Sourced<String>,
+        /// `none` when no banner is shown.
+        pub banner: Sourced<String>,
+        pub ciphers: Sourced<Vec<String>>,
+        pub macs: Sourced<Vec<String>>,
+        pub kex_algorithms: Sourced<Vec<String>>,
+        pub allow_users: Sourced<Vec<String>>,
+        pub allow_groups: Sourced<Vec<String>>,
+        pub deny_users: Sourced<Vec<String>>,
+        pub deny_groups: Sourced<Vec<String>>,
+        pub ports: Sourced<Vec<u32>>,
+        /// Every keyword set in the global section, lowercased, first value.
+        pub settings: Vec<SshdSetting>,
+        /// `Match` blocks, kept apart from the global settings.
+        pub match_blocks: Vec<SshdMatch>,
+    }
+}
+
+record! {
+    /// One keyword of sshd_config as written.
+    pub struct SshdSetting {
+        /// Lowercased keyword.
+        pub keyword: String,
+        pub value: Sourced<String>,
+    }
+}
+
+record! {
+    /// A `Match` block of sshd_config.
+    pub struct SshdMatch {
+        /// The criteria after `Match`, such as `User backup`.
+        pub criteria: Sourced<String>,
+        pub settings: Vec<SshdSetting>,
+    }
+}
+
+record! {
+    /// Settings of `/etc/login.defs` used by password aging and account creation.
+    pub struct LoginDefs {
+        pub pass_max_days: Option<Sourced<i64>>,
+        pub pass_min_days: Option<Sourced<i64>>,
+        pub pass_warn_age: Option<Sourced<i64>>,
+        pub pass_min_len: Option<Sourced<i64>>,
+        pub encrypt_method: Option<Sourced<String>>,
+        pub umask: Option<Sourced<String>>,
+        /// Every key set in the file.
+        pub settings: Vec<LoginDefsSetting>,
+    }
+}
+
+record! {
+    /// One `KEY value` line of `/etc/login.defs`.
+    pub struct LoginDefsSetting {
+        pub key: String,
+        pub value: Sourced<String>,
+    }
+}
+
+record! {
+    /// The password quality policy: arguments of `pam_pwquality`,
+    /// `pam_cracklib` and `pam_unix` and `/etc/security/pwquality.conf`.
+    pub struct PasswordPolicy {
+        /// The PAM module that checks quality (`pam_pwquality.so`), if any.
+        pub quality_module: Option<Sourced<String>>,
+        pub minlen: Option<Sourced<i64>>,
+        /// Credits: negative values require that many characters of the class.
+        pub dcredit: Option<Sourced<i64>>,
+        pub ucredit: Option<Sourced<i64>>,
+        pub lcredit: Option<Sourced<i64>>,
+        pub ocredit: Option<Sourced<i64>>,
+        pub minclass: Option<Sourced<i64>>,
+        pub retry: Option<Sourced<i64>>,
+        pub maxrepeat: Option<Sourced<i64>>,
+        /// `remember=N` of pam_unix or pam_pwhistory.
+        pub remember: Option<Sourced<i64>>,
+        /// The hashing method pam_unix is given (`yescrypt`, `sha512`, ...).
+        pub hash_method: Option<Sourced<String>>,
+        /// `nullok` on pam_unix: empty passwords accepted.
+        pub nullok: Option<Sourced<bool>>,
+    }
+}
+
+record! {
+    /// Kernel parameters and modules.
+    pub struct Kernel {
+        pub parameters: Vec<KernelParameter>,
+        pub modules: Vec<KernelModule>,
+    }
+}
+
+record! {
+    /// A sysctl parameter: its running value and the value configuration
+    /// persists for the next boot, each with its source.
+    pub struct KernelParameter {
+        /// Dotted name, such as `kernel.randomize_va_space`.
+        pub name: String,
+        /// From `/proc/sys`; absent for a root file system.
+        pub runtime: Option<Sourced<String>>,
+        /// From the sysctl configuration files, with systemd-sysctl's precedence.
+        pub persisted: Option<Sourced<String>>,
+    }
+}
+
+record! {
+    /// A kernel module: loaded, disabled or blacklisted.
+    pub struct KernelModule {
+        pub name: String,
+        pub loaded: bool,
+        /// An `install NAME /bin/false` (or `/bin/true`) line prevents loading.
+        pub disabled: Option<Sourced<String>>,
+        /// A `blacklist NAME` line.
+        pub blacklisted: Option<Sourced<String>>,
+    }
+}
+
+record! {
+    /// Processor features relevant to exploit mitigation.
+    pub struct Cpu {
+        /// The CPU advertises the NX (execute disable) flag.
+        pub nx_supported: bool,
+        /// The running kernel uses NX (not disabled with `noexec=off`).
+        pub nx_enabled: Option<bool>,
+    }
+}
+
+enumeration! {
+    /// The type of a file system entry.
+    pub enum FileType {
+        File = "file",
+        Directory = "directory",
+        Symlink = "symlink",
+        Other = "other",
+    }
+}
+
+record! {
+    /// Ownership and permissions of a file or directory.
+    pub struct FileEntry {
+        pub path: String,
+        pub kind: FileType,
+        pub uid: u32,
+        pub gid: u32,
+        /// The owner's name, when the user exists.
+        pub owner: Option<String>,
+        pub group: Option<String>,
+        /// Permission bits, including setuid, setgid and sticky (`0o4755`).
+        pub mode: u32,
+    }
+}
+
+record! {
+    /// A mounted file system.
+    pub struct Mount {
+        pub path: String,
+        pub device: String,
+        pub fs_type: String,
+        pub options: Vec<String>,
+        /// `/proc/self/mountinfo` or `/etc/fstab`, with the line.
+        pub source: Provenance,
+    }
+}
+
+enumeration! {
+    /// The state of an account's password, read from `/etc/shadow` without the hash.
+    pub enum PasswordState {
+        /// A password hash is set.
+        Set = "set",
+        /// The hash field is empty: no password is needed.
+        Empty = "empty",
+        /// Locked (`!` or `*` prefix): password login is disabled.
+        Locked = "locked",
+        /// The user has no shadow entry.
+        Unknown = "unknown",
+    }
+}
+
+record! {
+    /// A local user, with password aging from `/etc/shadow` (never the hash).
+    pub struct User {
+        pub name: String,
+        pub uid: u32,
+        pub gid: u32,
+        pub home: String,
+        pub shell: String,
+        /// The password field of `/etc/passwd` is `x` (the hash lives in shadow).
+        pub shadowed: bool,
+        pub password: PasswordState,
+        /// Days since 1970-01-01 of the last password change.
+        pub last_change: Option<i64>,
+        pub min_days: Option<i64>,
+        pub max_days: Option<i64>,
+        pub warn_days: Option<i64>,
+        pub inactive_days: Option<i64>,
+        pub expires: Option<i64>,
+    }
+}
+
+record! {
+    /// A local group.
+    pub struct Group {
+        pub name: String,
+        pub gid: u32,
+        pub members: Vec<String>,
+    }
+}
+
+record! {
+    /// A systemd unit.
+    pub struct Service {
+        /// Unit name, such as `ssh.service`.
+        pub name: String,
+        /// Enabled to start at boot (a `wants`/`requires` link exists).
+        pub enabled: bool,
+        /// Running now; absent for a root file system.
+        pub active: Option<bool>,
+        /// The unit file.
+        pub path: String,
+    }
+}
+
+record! {
+    /// A process seen running.
+    pub struct Process {
+        pub pid: u32,
+        pub ppid: u32,
+        pub user: String,
+        pub uid: u32,
+        pub name: String,
+        /// The executable, with its metadata and ELF hardening.
+        pub executable: Option<Binary>,
+        pub command_line: Vec<String>,
+        /// Shared objects mapped into the process.
+        pub libraries: Vec<Binary>,
+        pub seen: Sighting,
+    }
+}
+
+record! {
+    /// An executable or shared object, its ownership and ELF hardening.
+    pub struct Binary {
+        pub path: String,
+        pub uid: u32,
+        pub gid: u32,
+        pub mode: u32,
+        pub pie: Option<bool>,
+        /// The stack is not executable (`PT_GNU_STACK` without `X`).
+        pub nx_stack: Option<bool>,
+        /// `none`, `partial` or `full`.
+        pub relro: Option<String>,
+        pub stack_protector: Option<bool>,
+    }
+}
+
+record! {
+    /// When a runtime object was observed during sampling.
+    pub struct Sighting {
+        /// RFC 3339.
+        pub first_seen: String,
+        pub last_seen: String,
+        pub samples: u32,
+    }
+}
+
+enumeration! {
+    /// A transport protocol.
+    pub enum Protocol {
+        Tcp = "tcp",
+        Udp = "udp",
+    }
+}
+
+enumeration! {
+    /// The address family of a socket.
+    pub enum AddressFamily {
+        Ipv4 = "ipv4",
+        Ipv6 = "ipv6",
+    }
+}
+
+record! {
+    /// The process owning a socket.
+    pub struct SocketOwner {
+        pub pid: u32,
+        pub name: String,
+        pub user: String,
+    }
+}
+
+record! {
+    /// A listening socket.
+    pub struct Listener {
+        pub protocol: Protocol,
+        pub family: AddressFamily,
+        pub address: String,
+        pub port: u16,
+        pub process: Option<SocketOwner>,
+        /// Connections accepted on it while sampling.
+        pub connections_seen: u32,
+        pub seen: Sighting,
+    }
+}
+
+enumeration! {
+    /// Which side of a connection this host is.
+    pub enum Direction {
+        /// This host connected out.
+        Outbound = "outbound",
+        /// A peer connected to a local listener.
+        Inbound = "inbound",
+    }
+}
+
+record! {
+    /// An established connection.
+    pub struct Connection {
+        pub protocol: Protocol,
+        pub direction: Direction,
+        pub local_address: String,
+        pub local_port: u16,
+        pub remote_address: String,
+        pub remote_port: u16,
+        pub process: Option<SocketOwner>,
+        pub seen: Sighting,
+    }
+}
+
+record! {
+    /// Something a sensor could not read.
+    pub struct CollectionError {
+        pub sensor: String,
+        pub path: Option<String>,
+        pub message: String,
+    }
+}
+
+impl Telemetry {
+    /// An empty document for `asset`: no sensor ran.
+    pub fn empty(asset: Asset) -> Self {
+        Telemetry { schema_version: SCHEMA_VERSION, asset, ..Telemetry::default() }
+    }
+}
+
+#[cfg(test)]
+mod tests;

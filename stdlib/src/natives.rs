@@ -1,0 +1,174 @@
+//! The implementations behind [`crate::NATIVES`], on a small value type the
+//! VM converts to and from.
+
+use std::fmt;
+
+/// A value passed to or returned by a native.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    Bool(bool),
+    Int(i64),
+    Str(String),
+    List(Vec<Value>),
+    /// An optional without a value.
+    Absent,
+}
+
+/// A native refused its arguments (wrong types or count: the verifier and the
+/// type checker make this unreachable for well-formed bundles).
+#[derive(Clone, Debug, PartialEq)]
+pub struct NativeError(pub String);
+
+impl fmt::Display for NativeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn str_arg(args: &[Value], i: usize) -> Result<&str, NativeError> {
+    match args.get(i) {
+        Some(Value::Str(s)) => Ok(s),
+        other => Err(NativeError(format!("argument {} should be a string, found {other:?}", i + 1))),
+    }
+}
+
+fn int_arg(args: &[Value], i: usize) -> Result<i64, NativeError> {
+    match args.get(i) {
+        Some(Value::Int(v)) => Ok(*v),
+        other => Err(NativeError(format!("argument {} should be an integer, found {other:?}", i + 1))),
+    }
+}
+
+fn list_arg(args: &[Value], i: usize) -> Result<&[Value], NativeError> {
+    match args.get(i) {
+        Some(Value::List(v)) => Ok(v),
+        other => Err(NativeError(format!("argument {} should be a list, found {other:?}", i + 1))),
+    }
+}
+
+fn len(n: usize) -> Value {
+    Value::Int(i64::try_from(n).unwrap_or(i64::MAX))
+}
+
+/// Calls native number `index` of [`crate::NATIVES`].
+pub fn call(index: u16, args: &[Value]) -> Result<Value, NativeError> {
+    let Some(native) = crate::NATIVES.get(usize::from(index)) else {
+        return Err(NativeError(format!("no native number {index}")));
+    };
+    if args.len() != native.params.len() {
+        return Err(NativeError(format!(
+            "{} takes {} arguments, given {}",
+            native.signature(),
+            native.params.len(),
+            args.len()
+        )));
+    }
+    Ok(match (native.module, native.name) {
+        ("strings", "lower") => Value::Str(str_arg(args, 0)?.to_lowercase()),
+        ("strings", "upper") => Value::Str(str_arg(args, 0)?.to_uppercase()),
+        ("strings", "trim") => Value::Str(str_arg(args, 0)?.trim().to_owned()),
+        ("strings", "len") => len(str_arg(args, 0)?.chars().count()),
+        ("strings", "split") => {
+            let (s, sep) = (str_arg(args, 0)?, str_arg(args, 1)?);
+            let parts: Vec<Value> = if sep.is_empty() {
+                s.split_whitespace().map(|p| Value::Str(p.to_owned())).collect()
+            } else {
+                s.split(sep).map(|p| Value::Str(p.to_owned())).collect()
+            };
+            Value::List(parts)
+        }
+        ("strings", "join") => {
+            let parts = list_arg(args, 0)?;
+            let sep = str_arg(args, 1)?;
+            let mut out = String::new();
+            for (i, part) in parts.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(sep);
+                }
+                match part {
+                    Value::Str(s) => out.push_str(s),
+                    other => return Err(NativeError(format!("join: {other:?} is not a string"))),
+                }
+            }
+            Value::Str(out)
+        }
+        ("strings", "replace") => {
+            let (s, from, to) = (str_arg(args, 0)?, str_arg(args, 1)?, str_arg(args, 2)?);
+            if from.is_empty() {
+                Value::Str(s.to_owned())
+            } else {
+                Value::Str(s.replace(from, to))
+            }
+        }
+        ("strings", "to_int") => match str_arg(args, 0)?.trim().parse::<i64>() {
+            Ok(v) => Value::Int(v),
+            Err(_) => Value::Absent,
+        },
+        ("lists", "len") => len(list_arg(args, 0)?.len()),
+        ("bits", "and") => Value::Int(int_arg(args, 0)? & int_arg(args, 1)?),
+        ("bits", "or") => Value::Int(int_arg(args, 0)? | int_arg(args, 1)?),
+        ("bits", "any") => Value::Bool(int_arg(args, 0)? & int_arg(args, 1)? != 0),
+        ("modes", "octal") => Value::Str(format!("{:04o}", int_arg(args, 0)? & 0o7777)),
+        ("modes", "others_can_write") => Value::Bool(int_arg(args, 0)? & 0o002 != 0),
+        ("modes", "group_or_others_can_write") => Value::Bool(int_arg(args, 0)? & 0o022 != 0),
+        ("net", "is_loopback") => {
+            let a = str_arg(args, 0)?;
+            Value::Bool(a.starts_with("127.") || a == "::1" || a == "localhost" || a == "::ffff:127.0.0.1")
+        }
+        ("net", "is_wildcard") => Value::Bool(matches!(str_arg(args, 0)?, "0.0.0.0" | "::" | "*" | "[::]")),
+        (module, name) => return Err(NativeError(format!("{module}.{name} has no implementation"))),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{lookup, NATIVES};
+
+    fn run(module: &str, name: &str, args: &[Value]) -> Value {
+        let (index, _) = lookup(module, name).unwrap();
+        call(index, args).unwrap()
+    }
+
+    #[test]
+    fn every_declared_native_has_an_implementation() {
+        for (i, native) in NATIVES.iter().enumerate() {
+            let args: Vec<Value> = native
+                .params
+                .iter()
+                .map(|(_, t)| match t {
+                    crate::Ty::Int => Value::Int(0),
+                    crate::Ty::Bool => Value::Bool(false),
+                    crate::Ty::List(_) => Value::List(vec![]),
+                    _ => Value::Str(String::new()),
+                })
+                .collect();
+            let result = call(i as u16, &args);
+            assert!(result.is_ok(), "{}: {result:?}", native.signature());
+        }
+    }
+
+    #[test]
+    fn natives_compute() {
+        assert_eq!(run("strings", "lower", &[Value::Str("YeS".into())]), Value::Str("yes".into()));
+        assert_eq!(run("strings", "to_int", &[Value::Str(" 42 ".into())]), Value::Int(42));
+        assert_eq!(run("strings", "to_int", &[Value::Str("x".into())]), Value::Absent);
+        assert_eq!(
+            run("strings", "split", &[Value::Str("a  b".into()), Value::Str(String::new())]),
+            Value::List(vec![Value::Str("a".into()), Value::Str("b".into())])
+        );
+        assert_eq!(run("modes", "octal", &[Value::Int(0o4755)]), Value::Str("4755".into()));
+        assert_eq!(run("modes", "others_can_write", &[Value::Int(0o1777)]), Value::Bool(true));
+        assert_eq!(run("modes", "group_or_others_can_write", &[Value::Int(0o755)]), Value::Bool(false));
+        assert_eq!(run("bits", "any", &[Value::Int(0o640), Value::Int(0o040)]), Value::Bool(true));
+        assert_eq!(run("net", "is_loopback", &[Value::Str("127.0.0.53".into())]), Value::Bool(true));
+    }
+
+    #[test]
+    fn wrong_arguments_are_errors_not_panics() {
+        let (index, _) = lookup("strings", "lower").unwrap();
+        assert!(call(index, &[]).is_err());
+        assert!(call(index, &[Value::Int(1)]).is_err());
+        assert!(call(9999, &[]).is_err());
+    }
+}
