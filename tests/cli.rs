@@ -147,3 +147,53 @@ fn explain_prints_every_code_and_rejects_unknown_ones() {
     assert_eq!(code(&out), 2);
     assert!(stderr(&out).contains("unknown diagnostic code"));
 }
+
+/// The type-checker issue's acceptance: a misspelt telemetry field, a
+/// wrong-typed comparison, an unknown function and an unhandled optional are
+/// reported together, each with its code, the misspelling with the right field.
+#[test]
+fn check_reports_four_semantic_errors_at_once() {
+    let (_dir, pkg) = copy_example("ssh-hardening");
+    let rules = pkg.join("rules.assay");
+    let text = std::fs::read_to_string(&rules).unwrap();
+    let broken = text
+        .replacen("host.sshd.permit_root_login != \"no\"", "host.sshd.permit_root_logon != \"no\"", 1)
+        .replacen("host.sshd.max_auth_tries > MAX_AUTH_TRIES", "host.sshd.max_auth_tries > \"4\"", 1)
+        .replacen("is_weak_cipher(cipher)", "is_weak_ciper(cipher)", 1);
+    let broken = format!(
+        "{broken}\nrule SSH-005 \"Password aging\" {{\n  severity low\n  description \"d\"\n  recommendation \"r\"\n\n  \
+         fail when host.login_defs.pass_max_days > 365\n    message \"too long\"\n}}\n"
+    );
+    std::fs::write(&rules, broken).unwrap();
+    let out = assay(&["check", "--format", "json", pkg.to_str().unwrap()]);
+    assert_eq!(code(&out), 1);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let diagnostics = doc["diagnostics"].as_array().unwrap();
+    let find = |code: &str| {
+        diagnostics.iter().find(|d| d["code"] == code).unwrap_or_else(|| panic!("no {code}: {doc:#}"))
+    };
+    assert!(find("E0302")["help"].as_str().unwrap().contains("did you mean `permit_root_login`?"));
+    assert!(find("E0401")["message"].as_str().unwrap().contains("`int` and `string`"));
+    assert!(find("E0303")["help"].as_str().unwrap().contains("is_weak_cipher"));
+    assert!(find("E0402")["message"].as_str().unwrap().contains("host.login_defs.pass_max_days"));
+    assert_eq!(doc["errors"], 4, "{doc:#}");
+}
+
+#[test]
+fn deny_warnings_turns_lints_into_a_failing_check() {
+    let (_dir, pkg) = copy_example("ssh-hardening");
+    let rules = pkg.join("rules.assay");
+    let text = std::fs::read_to_string(&rules).unwrap();
+    std::fs::write(
+        &rules,
+        text.replacen("import common.{MAX_AUTH_TRIES,", "import common.{WEAK_CIPHERS, MAX_AUTH_TRIES,", 1),
+    )
+    .unwrap();
+    let path = pkg.to_str().unwrap();
+    let out = assay(&["check", path]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(stderr(&out).contains("warning[W0102]"), "{}", stderr(&out));
+    let out = assay(&["check", "--deny-warnings", path]);
+    assert_eq!(code(&out), 1);
+    assert!(stderr(&out).contains("error[W0102]"), "{}", stderr(&out));
+}
