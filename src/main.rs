@@ -23,6 +23,12 @@ enum Command {
     Fmt(commands::fmt::Args),
     /// Explain a diagnostic code, as in `assay explain E0101`.
     Explain(commands::explain::Args),
+    /// Compile packages into one reproducible bundle and print its digest.
+    Build(commands::build::Args),
+    /// List what a bundle holds; `--disasm` lists its instructions.
+    Inspect(commands::inspect::Args),
+    /// Evaluate a bundle against one host's telemetry.
+    Eval(commands::eval::Args),
 }
 
 fn main() -> miette::Result<ExitCode> {
@@ -31,6 +37,9 @@ fn main() -> miette::Result<ExitCode> {
         Command::Check(args) => commands::check::run(&args),
         Command::Fmt(args) => commands::fmt::run(&args),
         Command::Explain(args) => commands::explain::run(&args),
+        Command::Build(args) => commands::build::run(&args),
+        Command::Inspect(args) => commands::inspect::run(&args),
+        Command::Eval(args) => commands::eval::run(&args),
     };
     Ok(match outcome {
         Ok(code) => code,

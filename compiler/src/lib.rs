@@ -9,6 +9,7 @@
 //! from disk into a [`source::SourceMap`].
 
 pub mod check;
+pub mod codegen;
 pub mod diagnostics;
 pub mod format;
 pub mod package;
@@ -77,6 +78,44 @@ pub fn compile(loaded: &package::Loaded) -> Compiled {
     diagnostics::sort(&mut all);
     let failed = blocked || all.iter().any(Diagnostic::is_error);
     Compiled { program: (!failed).then_some(analysis.program), diagnostics: all }
+}
+
+/// A compiled bundle.
+pub struct Built {
+    pub bytes: Vec<u8>,
+    /// Hex SHA-256 of the bundle.
+    pub digest: String,
+    /// Warnings (a bundle is only built without errors).
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Compiles everything `loaded` holds into one bundle, or returns the
+/// diagnostics that prevent it. The bytes depend only on the sources: not on
+/// the order of paths, the working directory, the machine or the time.
+pub fn build(loaded: &package::Loaded) -> Result<Built, Vec<Diagnostic>> {
+    let compiled = compile(loaded);
+    let Some(program) = compiled.program else { return Err(compiled.diagnostics) };
+    let location = |span: Span| {
+        let line = loaded.sources.get(span.file).map(|f| f.line_col(span.start).0).unwrap_or(0);
+        let path = loaded.path(span.file).map(Path::to_path_buf).unwrap_or_default();
+        let shown = loaded
+            .packages
+            .iter()
+            .find(|p| p.files.contains(&span.file))
+            .and_then(|p| {
+                let name = p.manifest.as_ref()?.name.clone();
+                let rel = path.strip_prefix(&p.root).ok()?;
+                Some(format!("{name}/{}", rel.to_string_lossy().replace('\\', "/")))
+            })
+            .unwrap_or_else(|| {
+                path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+            });
+        format!("{shown}:{line}")
+    };
+    let content = codegen::generate(&program, &loaded.sources, &location);
+    let bytes = assay_runtime::bundle::encode(&content);
+    let digest = assay_runtime::bundle::digest_hex(&bytes);
+    Ok(Built { bytes, digest, diagnostics: compiled.diagnostics })
 }
 
 fn stem(loaded: &package::Loaded, file: FileId) -> String {

@@ -1,4 +1,10 @@
-//! The Assay runtime: the telemetry model today; bundle format and verifier,
-//! VM, collector, findings and reports as they land (see ARCHITECTURE.md).
+//! The Assay runtime: the telemetry model, the bundle format and its
+//! verifier, the VM, findings and reports. The collector and scan arrive
+//! with their issues (see ARCHITECTURE.md).
 
+pub mod bundle;
+pub mod findings;
+pub mod reports;
 pub mod telemetry;
+pub mod value;
+pub mod vm;

@@ -1,8 +1,16 @@
 //! One module per subcommand.
 
+pub mod build;
 pub mod check;
+pub mod eval;
 pub mod explain;
 pub mod fmt;
+pub mod inspect;
+
+use assay_runtime::bundle::Bundle;
+use assay_runtime::findings::{Report, Severity};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 
 use assay_compiler::diagnostics::ColorChoice;
 use std::io::IsTerminal;
@@ -49,5 +57,74 @@ pub fn stderr_color() -> ColorChoice {
         ColorChoice::Always
     } else {
         ColorChoice::Never
+    }
+}
+
+/// Reads and verifies a bundle; any problem is an input error naming the file.
+pub fn load_bundle(path: &Path) -> Result<Bundle, Failure> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| Failure::input(miette::miette!("cannot read bundle {}: {e}", path.display())))?;
+    assay_runtime::bundle::load(&bytes)
+        .map_err(|e| Failure::input(miette::miette!("{} cannot be loaded: {e}", path.display())))
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ReportFormat {
+    /// Findings grouped by severity, for people.
+    #[default]
+    Table,
+    Json,
+    /// SARIF 2.1.0, for code-scanning dashboards.
+    Sarif,
+    /// JUnit XML: one test case per rule and host.
+    Junit,
+}
+
+/// Output options shared by `eval` and `scan`.
+#[derive(clap::Args)]
+pub struct OutputArgs {
+    #[arg(long, value_enum, default_value_t)]
+    pub format: ReportFormat,
+    /// Exit 1 when a finding has this severity or higher (default: never).
+    #[arg(long, value_parser = eval::parse_severity)]
+    pub fail_on: Option<Severity>,
+    /// `KEY=VALUE` copied onto every finding (repeatable).
+    #[arg(long = "attribute", value_name = "KEY=VALUE")]
+    pub attributes: Vec<String>,
+    /// Write the report to this file instead of standard output.
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+    /// The table lists passed and not-applicable rules too.
+    #[arg(long)]
+    pub full: bool,
+}
+
+impl OutputArgs {
+    pub fn attributes(&self) -> Result<Vec<(String, String)>, Failure> {
+        self.attributes
+            .iter()
+            .map(|a| match a.split_once('=') {
+                Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_owned(), v.to_owned())),
+                _ => Err(Failure::input(miette::miette!("`--attribute {a}`: expected KEY=VALUE"))),
+            })
+            .collect()
+    }
+
+    /// Renders, writes, and gives the exit code `--fail-on` asks for.
+    pub fn emit(&self, bundle: &Bundle, reports: &[Report]) -> Outcome {
+        use assay_runtime::reports;
+        let text = match self.format {
+            ReportFormat::Table => reports::table(reports, self.full),
+            ReportFormat::Json => reports::json(reports),
+            ReportFormat::Sarif => reports::sarif(bundle, reports),
+            ReportFormat::Junit => reports::junit(reports),
+        };
+        match &self.output {
+            Some(path) => std::fs::write(path, text)
+                .map_err(|e| Failure::input(miette::miette!("cannot write {}: {e}", path.display())))?,
+            None => print!("{text}"),
+        }
+        let failing = self.fail_on.is_some_and(|t| reports.iter().any(|r| r.fails_at(t)));
+        Ok(if failing { ExitCode::from(1) } else { ExitCode::SUCCESS })
     }
 }

@@ -8,6 +8,7 @@
 //! unparsable integer) returns an optional.
 
 mod natives;
+pub mod versions;
 
 pub use natives::{call, NativeError, Value};
 

@@ -1,0 +1,516 @@
+//! Code generation: the typed program ([`hir::Program`]) to bundle content
+//! ([`assay_runtime::bundle::Content`]). Telemetry fields are already
+//! indices; constants, regular expressions and evidence paths are interned in
+//! first-use order, so the output depends only on the program.
+
+use crate::check::hir::{self, Check, Expr, ExprKind, LocalId, Step};
+use crate::check::types::Ty;
+use crate::source::{SourceMap, Span};
+use crate::syntax::ast::{BinaryOp, QuantifierKind};
+use assay_runtime::bundle::bytecode::{Code, Constant, Instr, NO_EVIDENCE};
+use assay_runtime::bundle::{Content, Debug, PackageMeta, RuleMeta};
+use assay_runtime::telemetry::SCHEMA_VERSION;
+use std::collections::HashMap;
+
+/// The compiler's name and version, recorded in every bundle.
+pub const COMPILER: &str = concat!("assay-compiler ", env!("CARGO_PKG_VERSION"));
+
+/// Generates the bundle content. `location` names a span's file and line
+/// independently of the machine (`ssh-hardening/rules.assay:12`).
+pub fn generate(program: &hir::Program, sources: &SourceMap, location: &dyn Fn(Span) -> String) -> Content {
+    let mut tables = Tables::default();
+    let globals: Vec<Code> = program
+        .consts
+        .iter()
+        .map(|c| {
+            let mut b = Builder::new(&mut tables, 0, false);
+            b.expr(&c.value);
+            b.emit(Instr::Return);
+            b.finish(0)
+        })
+        .collect();
+    let functions: Vec<Code> = program
+        .functions
+        .iter()
+        .map(|f| {
+            let mut b = Builder::new(&mut tables, f.locals, false);
+            for (id, value) in &f.lets {
+                b.expr(value);
+                b.emit(Instr::Store(*id));
+            }
+            b.expr(&f.value);
+            b.emit(Instr::Return);
+            b.finish(f.params.len() as u32)
+        })
+        .collect();
+    let mut rules = Vec::with_capacity(program.rules.len());
+    let mut rule_locations = Vec::with_capacity(program.rules.len());
+    for rule in &program.rules {
+        let mut b = Builder::new(&mut tables, rule.locals, true);
+        let mut not_applicable: Vec<(usize, String)> = Vec::new();
+        for step in &rule.steps {
+            match step {
+                Step::AppliesWhen(cond) => {
+                    b.expr(cond);
+                    let at = b.emit(Instr::JumpIfFalse(0));
+                    let reason = format!("`applies when {}` is false on this host", sources.slice(cond.span));
+                    not_applicable.push((at, reason));
+                }
+                Step::Let(id, value) => {
+                    b.bind_path(*id, value);
+                    b.expr(value);
+                    b.emit(Instr::Store(*id));
+                }
+                Step::Check(check) => b.check(check),
+            }
+        }
+        b.emit(Instr::Halt);
+        for (at, reason) in not_applicable {
+            let target = b.here();
+            b.patch(at, target);
+            let c = b.tables.constant(Constant::Str(reason));
+            b.emit(Instr::NotApplicable(c));
+        }
+        let code = b.finish(0);
+        rule_locations.push(location(rule.span));
+        rules.push(RuleMeta {
+            package: rule.package,
+            id: rule.id.clone(),
+            title: rule.title.clone(),
+            severity: rule.severity.as_str().to_owned(),
+            doc: rule.doc.clone(),
+            description: rule.description.clone().unwrap_or_default(),
+            rationale: rule.rationale.clone().unwrap_or_default(),
+            recommendation: rule.recommendation.clone().unwrap_or_default(),
+            references: rule.references.clone(),
+            tags: rule.tags.clone(),
+            platforms: rule.platforms.clone(),
+            code,
+        });
+    }
+    Content {
+        compiler: COMPILER.to_owned(),
+        schema_version: SCHEMA_VERSION,
+        packages: program
+            .packages
+            .iter()
+            .map(|p| PackageMeta {
+                name: p.name.clone(),
+                title: p.title.clone(),
+                version: p.version.clone(),
+                description: p.description.clone(),
+                platforms: p.platforms.clone(),
+            })
+            .collect(),
+        rules,
+        constants: tables.constants,
+        regexes: tables.regexes,
+        globals,
+        functions,
+        debug: Debug {
+            evidence_paths: tables.paths,
+            rule_locations,
+            function_names: program.functions.iter().map(|f| f.name.clone()).collect(),
+            global_names: program.consts.iter().map(|c| c.name.clone()).collect(),
+        },
+    }
+}
+
+#[derive(Hash, PartialEq, Eq)]
+enum PoolKey {
+    Int(i64),
+    Str(String),
+    Version(String),
+    Enum(u32, u32),
+}
+
+#[derive(Default)]
+struct Tables {
+    constants: Vec<Constant>,
+    constant_index: HashMap<PoolKey, u32>,
+    regexes: Vec<String>,
+    paths: Vec<String>,
+}
+
+fn intern(list: &mut Vec<String>, s: &str) -> u32 {
+    match list.iter().position(|x| x == s) {
+        Some(i) => i as u32,
+        None => {
+            list.push(s.to_owned());
+            list.len() as u32 - 1
+        }
+    }
+}
+
+impl Tables {
+    fn constant(&mut self, c: Constant) -> u32 {
+        let key = match &c {
+            Constant::Int(i) => PoolKey::Int(*i),
+            Constant::Str(s) => PoolKey::Str(s.clone()),
+            Constant::Version(v) => PoolKey::Version(v.clone()),
+            Constant::Enum(e, v) => PoolKey::Enum(*e, *v),
+        };
+        if let Some(i) = self.constant_index.get(&key) {
+            return *i;
+        }
+        let i = self.constants.len() as u32;
+        self.constants.push(c);
+        self.constant_index.insert(key, i);
+        i
+    }
+}
+
+struct Builder<'t> {
+    tables: &'t mut Tables,
+    code: Vec<Instr>,
+    /// Slots above the program's own locals, for iterators and counters.
+    next_temp: u32,
+    max_slots: u32,
+    /// Whether field reads are recorded as evidence here (rule bodies, not
+    /// quantifier conditions or functions).
+    evidence: bool,
+    /// The telemetry path each local stands for, for evidence labels.
+    local_paths: HashMap<LocalId, String>,
+}
+
+impl<'t> Builder<'t> {
+    fn new(tables: &'t mut Tables, locals: u32, evidence: bool) -> Self {
+        Builder {
+            tables,
+            code: Vec::new(),
+            next_temp: locals,
+            max_slots: locals,
+            evidence,
+            local_paths: HashMap::new(),
+        }
+    }
+
+    fn finish(self, params: u32) -> Code {
+        Code { instructions: self.code, locals: self.max_slots, params }
+    }
+
+    fn emit(&mut self, i: Instr) -> usize {
+        self.code.push(i);
+        self.code.len() - 1
+    }
+
+    fn here(&self) -> u32 {
+        self.code.len() as u32
+    }
+
+    fn patch(&mut self, at: usize, target: u32) {
+        if let Some(i) = self.code.get_mut(at) {
+            *i = match *i {
+                Instr::Jump(_) => Instr::Jump(target),
+                Instr::JumpIfFalse(_) => Instr::JumpIfFalse(target),
+                Instr::JumpIfFalseKeep(_) => Instr::JumpIfFalseKeep(target),
+                Instr::JumpIfTrueKeep(_) => Instr::JumpIfTrueKeep(target),
+                Instr::JumpIfPresent(_) => Instr::JumpIfPresent(target),
+                Instr::IterNext { slot, .. } => Instr::IterNext { slot, exit: target },
+                other => other,
+            };
+        }
+    }
+
+    fn temps(&mut self, n: u32) -> u32 {
+        let first = self.next_temp;
+        self.next_temp += n;
+        self.max_slots = self.max_slots.max(self.next_temp);
+        first
+    }
+
+    fn release(&mut self, first: u32) {
+        self.next_temp = first;
+    }
+
+    /// The static telemetry path of `e`, for evidence labels.
+    fn path(&self, e: &Expr) -> Option<String> {
+        match &e.kind {
+            ExprKind::Host => Some("host".into()),
+            ExprKind::Local(id) => self.local_paths.get(id).cloned(),
+            ExprKind::Field { base, name, .. } => Some(format!("{}.{name}", self.path(base)?)),
+            ExprKind::Quantifier { kind: QuantifierKind::Find, collection, .. } => {
+                Some(format!("{}[]", self.path(collection)?))
+            }
+            _ => None,
+        }
+    }
+
+    fn bind_path(&mut self, id: LocalId, value: &Expr) {
+        if let Some(p) = self.path(value) {
+            self.local_paths.insert(id, p);
+        }
+    }
+
+    fn check(&mut self, check: &Check) {
+        match check {
+            Check::Fail { condition, message, .. } => {
+                let skip = condition.as_ref().map(|c| {
+                    self.expr(c);
+                    self.emit(Instr::JumpIfFalse(0))
+                });
+                for part in message {
+                    self.expr(part);
+                }
+                self.emit(Instr::Format(message.len() as u32));
+                self.emit(Instr::Fail);
+                if let Some(at) = skip {
+                    let end = self.here();
+                    self.patch(at, end);
+                }
+            }
+            Check::ForEach { var, collection, filter, lets, body } => {
+                if let Some(p) = self.path(collection) {
+                    self.local_paths.insert(*var, format!("{p}[]"));
+                }
+                let first = self.temps(3);
+                let (iter, mark) = (first, first + 2);
+                self.expr(collection);
+                self.emit(Instr::IterInit(iter));
+                self.emit(Instr::EvidenceMark(mark));
+                let top = self.here();
+                self.emit(Instr::EvidenceReset(mark));
+                let next = self.emit(Instr::IterNext { slot: iter as u16, exit: 0 });
+                self.emit(Instr::Store(*var));
+                if let Some(f) = filter {
+                    self.expr(f);
+                    self.emit(Instr::JumpIfFalse(top));
+                }
+                for (id, value) in lets {
+                    self.bind_path(*id, value);
+                    self.expr(value);
+                    self.emit(Instr::Store(*id));
+                }
+                self.check(body);
+                self.emit(Instr::Jump(top));
+                let exit = self.here();
+                self.patch(next, exit);
+                self.emit(Instr::EvidenceReset(mark));
+                self.release(first);
+            }
+        }
+    }
+
+    fn expr(&mut self, e: &Expr) {
+        match &e.kind {
+            ExprKind::Bool(b) => {
+                self.emit(Instr::Bool(*b));
+            }
+            ExprKind::Int(i) => {
+                let c = self.tables.constant(Constant::Int(*i));
+                self.emit(Instr::Const(c));
+            }
+            ExprKind::Str(s) => {
+                let c = self.tables.constant(Constant::Str(s.clone()));
+                self.emit(Instr::Const(c));
+            }
+            ExprKind::Version(v) => {
+                let c = self.tables.constant(Constant::Version(v.clone()));
+                self.emit(Instr::Const(c));
+            }
+            ExprKind::EnumValue(en, v) => {
+                let c = self.tables.constant(Constant::Enum(*en, *v));
+                self.emit(Instr::Const(c));
+            }
+            ExprKind::List(items) => {
+                for i in items {
+                    self.expr(i);
+                }
+                self.emit(Instr::MakeList(items.len() as u32));
+            }
+            ExprKind::Host => {
+                self.emit(Instr::Host);
+            }
+            ExprKind::Local(id) => {
+                self.emit(Instr::Load(*id));
+            }
+            ExprKind::Const(id) => {
+                self.emit(Instr::Global(*id));
+            }
+            ExprKind::Field { base, index, .. } => {
+                self.expr(base);
+                let evidence = match (self.evidence, self.path(e)) {
+                    (true, Some(p)) => intern(&mut self.tables.paths, &p),
+                    _ => NO_EVIDENCE,
+                };
+                self.emit(Instr::Field { index: *index as u16, evidence });
+            }
+            ExprKind::Call(f, args) => {
+                for a in args {
+                    self.expr(a);
+                }
+                self.emit(Instr::Call(*f));
+            }
+            ExprKind::Native(n, args) => {
+                for a in args {
+                    self.expr(a);
+                }
+                self.emit(Instr::Native { native: *n, argc: args.len() as u32 });
+            }
+            ExprKind::Not(x) => {
+                self.expr(x);
+                self.emit(Instr::Not);
+            }
+            ExprKind::Neg(x) => {
+                self.expr(x);
+                self.emit(Instr::Neg);
+            }
+            ExprKind::Presence(x, present) => {
+                self.expr(x);
+                self.emit(Instr::IsPresent);
+                if !present {
+                    self.emit(Instr::Not);
+                }
+            }
+            ExprKind::If(c, a, b) => {
+                self.expr(c);
+                let to_else = self.emit(Instr::JumpIfFalse(0));
+                self.expr(a);
+                let to_end = self.emit(Instr::Jump(0));
+                let else_at = self.here();
+                self.patch(to_else, else_at);
+                self.expr(b);
+                let end = self.here();
+                self.patch(to_end, end);
+            }
+            ExprKind::Format(parts) => {
+                for p in parts {
+                    self.expr(p);
+                }
+                self.emit(Instr::Format(parts.len() as u32));
+            }
+            ExprKind::Binary(op, l, r) => self.binary(*op, l, r, &e.ty),
+            ExprKind::Quantifier { kind, var, collection, filter } => {
+                self.quantifier(*kind, *var, collection, filter.as_deref())
+            }
+        }
+    }
+
+    fn binary(&mut self, op: BinaryOp, l: &Expr, r: &Expr, ty: &Ty) {
+        let short = |b: &mut Self, jump: Instr| {
+            b.expr(l);
+            let at = b.emit(jump);
+            b.expr(r);
+            let end = b.here();
+            b.patch(at, end);
+        };
+        match op {
+            BinaryOp::And => return short(self, Instr::JumpIfFalseKeep(0)),
+            BinaryOp::Or => return short(self, Instr::JumpIfTrueKeep(0)),
+            BinaryOp::Default => return short(self, Instr::JumpIfPresent(0)),
+            _ => {}
+        }
+        self.expr(l);
+        if op == BinaryOp::Matches {
+            if let ExprKind::Str(pattern) = &r.kind {
+                let n = intern(&mut self.tables.regexes, pattern);
+                self.emit(Instr::Matches(n));
+                return;
+            }
+        }
+        self.expr(r);
+        let instr = match op {
+            BinaryOp::Eq => Instr::Eq,
+            BinaryOp::Ne => Instr::Ne,
+            BinaryOp::Lt => Instr::Lt,
+            BinaryOp::Le => Instr::Le,
+            BinaryOp::Gt => Instr::Gt,
+            BinaryOp::Ge => Instr::Ge,
+            BinaryOp::In | BinaryOp::NotIn => Instr::In,
+            BinaryOp::Contains => Instr::Contains,
+            BinaryOp::StartsWith => Instr::StartsWith,
+            BinaryOp::EndsWith => Instr::EndsWith,
+            BinaryOp::Matches => Instr::MatchesDynamic,
+            BinaryOp::Add if *ty == Ty::Str => Instr::Concat,
+            BinaryOp::Add => Instr::Add,
+            BinaryOp::Sub => Instr::Sub,
+            BinaryOp::Mul => Instr::Mul,
+            BinaryOp::Div => Instr::Div,
+            BinaryOp::Rem => Instr::Rem,
+            BinaryOp::And | BinaryOp::Or | BinaryOp::Default => Instr::Halt,
+        };
+        self.emit(instr);
+        if op == BinaryOp::NotIn {
+            self.emit(Instr::Not);
+        }
+    }
+
+    fn quantifier(&mut self, kind: QuantifierKind, var: LocalId, collection: &Expr, filter: Option<&Expr>) {
+        // Conditions inside a quantifier read many items; they are not evidence.
+        let evidence = std::mem::replace(&mut self.evidence, false);
+        let first = self.temps(3);
+        let (iter, acc) = (first, first + 2);
+        self.expr(collection);
+        self.emit(Instr::IterInit(iter));
+        if kind == QuantifierKind::Count {
+            let zero = self.tables.constant(Constant::Int(0));
+            self.emit(Instr::Const(zero));
+            self.emit(Instr::Store(acc));
+        }
+        let top = self.here();
+        let next = self.emit(Instr::IterNext { slot: iter as u16, exit: 0 });
+        self.emit(Instr::Store(var));
+        let mut on_false = None;
+        if let Some(f) = filter {
+            self.expr(f);
+            on_false = Some(self.emit(Instr::JumpIfFalse(0)));
+        }
+        match kind {
+            QuantifierKind::Any | QuantifierKind::None => {
+                // An item satisfied the condition.
+                self.emit(Instr::Bool(kind == QuantifierKind::Any));
+                let to_end = self.emit(Instr::Jump(0));
+                if let Some(at) = on_false {
+                    self.patch(at, top);
+                }
+                let exhausted = self.here();
+                self.patch(next, exhausted);
+                self.emit(Instr::Bool(kind == QuantifierKind::None));
+                let end = self.here();
+                self.patch(to_end, end);
+            }
+            QuantifierKind::All => {
+                self.emit(Instr::Jump(top));
+                let failed = self.here();
+                if let Some(at) = on_false {
+                    self.patch(at, failed);
+                }
+                self.emit(Instr::Bool(false));
+                let to_end = self.emit(Instr::Jump(0));
+                let exhausted = self.here();
+                self.patch(next, exhausted);
+                self.emit(Instr::Bool(true));
+                let end = self.here();
+                self.patch(to_end, end);
+            }
+            QuantifierKind::Count => {
+                let one = self.tables.constant(Constant::Int(1));
+                self.emit(Instr::Load(acc));
+                self.emit(Instr::Const(one));
+                self.emit(Instr::Add);
+                self.emit(Instr::Store(acc));
+                self.emit(Instr::Jump(top));
+                if let Some(at) = on_false {
+                    self.patch(at, top);
+                }
+                let exhausted = self.here();
+                self.patch(next, exhausted);
+                self.emit(Instr::Load(acc));
+            }
+            QuantifierKind::Find => {
+                self.emit(Instr::Load(var));
+                let to_end = self.emit(Instr::Jump(0));
+                if let Some(at) = on_false {
+                    self.patch(at, top);
+                }
+                let exhausted = self.here();
+                self.patch(next, exhausted);
+                self.emit(Instr::Absent);
+                let end = self.here();
+                self.patch(to_end, end);
+            }
+        }
+        self.release(first);
+        self.evidence = evidence;
+    }
+}

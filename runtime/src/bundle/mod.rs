@@ -1,0 +1,202 @@
+//! The bundle: one binary file holding compiled packages.
+//!
+//! Layout (all integers little-endian; `docs/bytecode.md` has the details):
+//!
+//! | bytes | content |
+//! | --- | --- |
+//! | 8 | magic `ASSAYBC\0` |
+//! | 4 | format version ([`FORMAT_VERSION`]) |
+//! | 8 | content length |
+//! | n | content: [`Content`] in postcard encoding |
+//! | 32 | SHA-256 of everything before it |
+//!
+//! The content holds the sections: packages, rules (metadata), code,
+//! constants, and debug information (spans and evidence paths), which the
+//! evaluation loop never reads except to label evidence and errors.
+
+pub mod bytecode;
+pub mod disasm;
+mod verify;
+
+use bytecode::{Code, Constant};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::fmt;
+
+pub use verify::{verify, VerifyError};
+
+pub const MAGIC: &[u8; 8] = b"ASSAYBC\0";
+/// Bumped whenever the content's encoding or meaning changes.
+pub const FORMAT_VERSION: u32 = 1;
+/// The largest bundle the loader accepts (64 MiB).
+pub const MAX_BUNDLE_LEN: usize = 64 << 20;
+const HEADER_LEN: usize = 8 + 4 + 8;
+const DIGEST_LEN: usize = 32;
+
+/// Everything a bundle holds.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Content {
+    /// The compiler that wrote it (`assay-compiler 0.1.0`).
+    pub compiler: String,
+    /// The telemetry schema version the code's field indices refer to.
+    pub schema_version: u32,
+    pub packages: Vec<PackageMeta>,
+    /// Sorted by package, then id.
+    pub rules: Vec<RuleMeta>,
+    pub constants: Vec<Constant>,
+    /// Regular expressions of `matches` with a literal pattern.
+    pub regexes: Vec<String>,
+    /// Package constants, computed in order before the rules run.
+    pub globals: Vec<Code>,
+    pub functions: Vec<Code>,
+    pub debug: Debug,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct PackageMeta {
+    pub name: String,
+    pub title: String,
+    pub version: String,
+    pub description: String,
+    pub platforms: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RuleMeta {
+    pub package: u32,
+    pub id: String,
+    pub title: String,
+    /// `informational`, `low`, `medium` or `high`.
+    pub severity: String,
+    pub doc: String,
+    pub description: String,
+    pub rationale: String,
+    pub recommendation: String,
+    pub references: Vec<String>,
+    pub tags: Vec<String>,
+    /// Empty: the package's platforms.
+    pub platforms: Vec<String>,
+    pub code: Code,
+}
+
+/// Off the hot path: where things came from.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Debug {
+    /// Evidence labels (`host.sshd.permit_root_login`, `host.packages[].version`).
+    pub evidence_paths: Vec<String>,
+    /// Per rule: the source file and line of the rule.
+    pub rule_locations: Vec<String>,
+    /// Names of functions and globals, for error messages.
+    pub function_names: Vec<String>,
+    pub global_names: Vec<String>,
+}
+
+/// A bundle that cannot be loaded.
+#[derive(Clone, Debug, PartialEq)]
+pub enum LoadError {
+    TooShort { len: usize },
+    TooLarge { len: usize },
+    BadMagic,
+    UnsupportedVersion { found: u32 },
+    LengthMismatch { declared: u64, actual: usize },
+    DigestMismatch,
+    Malformed(String),
+    Invalid(VerifyError),
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LoadError::TooShort { len } => write!(f, "truncated: {len} bytes is shorter than any bundle"),
+            LoadError::TooLarge { len } => {
+                write!(f, "{len} bytes is larger than the {} MiB a bundle may have", MAX_BUNDLE_LEN >> 20)
+            }
+            LoadError::BadMagic => f.write_str("not an Assay bundle (wrong magic number)"),
+            LoadError::UnsupportedVersion { found } => write!(
+                f,
+                "bundle format version {found} is not supported by this build (it reads version {FORMAT_VERSION}); rebuild the bundle with this assay"
+            ),
+            LoadError::LengthMismatch { declared, actual } => write!(
+                f,
+                "truncated or padded: the header declares {declared} bytes of content, the file holds {actual}"
+            ),
+            LoadError::DigestMismatch => f.write_str("corrupted: the SHA-256 digest does not match the content"),
+            LoadError::Malformed(why) => write!(f, "malformed content: {why}"),
+            LoadError::Invalid(why) => write!(f, "rejected by the verifier: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for LoadError {}
+
+/// A verified bundle and its digest.
+#[derive(Clone, Debug)]
+pub struct Bundle {
+    pub content: Content,
+    /// Lowercase hex SHA-256 of the file.
+    pub digest: String,
+}
+
+/// Encodes `content` into bundle bytes. Deterministic: the same content
+/// gives the same bytes.
+pub fn encode(content: &Content) -> Vec<u8> {
+    // postcard writes to a Vec without failing for these types; an error
+    // would be a bug in a Serialize impl, and gives an empty content.
+    let body = postcard::to_allocvec(content).unwrap_or_default();
+    let mut out = Vec::with_capacity(HEADER_LEN + body.len() + DIGEST_LEN);
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    out.extend_from_slice(&(body.len() as u64).to_le_bytes());
+    out.extend_from_slice(&body);
+    let digest = Sha256::digest(&out);
+    out.extend_from_slice(&digest);
+    out
+}
+
+/// The digest `encode` wrote into `bytes` (the last 32 bytes), as hex.
+pub fn digest_hex(bytes: &[u8]) -> String {
+    let tail = bytes.get(bytes.len().saturating_sub(DIGEST_LEN)..).unwrap_or(&[]);
+    tail.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Checks, decodes and verifies a bundle. Never panics, whatever `bytes` is.
+pub fn load(bytes: &[u8]) -> Result<Bundle, LoadError> {
+    if bytes.len() > MAX_BUNDLE_LEN {
+        return Err(LoadError::TooLarge { len: bytes.len() });
+    }
+    if bytes.len() < HEADER_LEN + DIGEST_LEN {
+        if bytes.len() >= 8 && &bytes[..8] != MAGIC {
+            return Err(LoadError::BadMagic);
+        }
+        return Err(LoadError::TooShort { len: bytes.len() });
+    }
+    let (header, rest) = bytes.split_at(HEADER_LEN);
+    if &header[..8] != MAGIC {
+        return Err(LoadError::BadMagic);
+    }
+    let version = u32::from_le_bytes([header[8], header[9], header[10], header[11]]);
+    if version != FORMAT_VERSION {
+        return Err(LoadError::UnsupportedVersion { found: version });
+    }
+    let mut len = [0u8; 8];
+    len.copy_from_slice(&header[12..20]);
+    let declared = u64::from_le_bytes(len);
+    let actual = rest.len() - DIGEST_LEN;
+    if declared != actual as u64 {
+        return Err(LoadError::LengthMismatch { declared, actual });
+    }
+    let (body, digest) = rest.split_at(actual);
+    let computed = Sha256::digest(&bytes[..HEADER_LEN + actual]);
+    if computed.as_slice() != digest {
+        return Err(LoadError::DigestMismatch);
+    }
+    let content: Content = match postcard::from_bytes(body) {
+        Ok(c) => c,
+        Err(e) => return Err(LoadError::Malformed(e.to_string())),
+    };
+    verify(&content).map_err(LoadError::Invalid)?;
+    Ok(Bundle { content, digest: digest_hex(bytes) })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,185 @@
+//! What an evaluation produces: one outcome per rule and asset, and findings
+//! with evidence. This is the data every report format renders.
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Informational,
+    Low,
+    Medium,
+    High,
+}
+
+impl Severity {
+    pub fn parse(text: &str) -> Option<Severity> {
+        Some(match text.to_ascii_lowercase().as_str() {
+            "informational" | "info" => Severity::Informational,
+            "low" => Severity::Low,
+            "medium" => Severity::Medium,
+            "high" => Severity::High,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Informational => "informational",
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+        }
+    }
+
+    /// The numeric severity on a 0-10 scale (as Inspector reported it).
+    pub fn score(self) -> f64 {
+        match self {
+            Severity::Informational => 0.0,
+            Severity::Low => 3.0,
+            Severity::Medium => 6.0,
+            Severity::High => 9.0,
+        }
+    }
+
+    pub const ALL: [Severity; 4] = [Severity::High, Severity::Medium, Severity::Low, Severity::Informational];
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AssetRef {
+    pub id: String,
+    pub hostname: String,
+    pub tags: Vec<KeyValue>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct KeyValue {
+    pub key: String,
+    pub value: String,
+}
+
+/// A telemetry value a rule read to decide, and where it came from.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+pub struct Evidence {
+    /// `host.sshd.permit_root_login`, or `host.listeners[].port` inside a loop.
+    pub path: String,
+    pub value: String,
+    /// `/etc/ssh/sshd_config:32`, or a note such as `OpenSSH default`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Finding {
+    pub rule_id: String,
+    pub package: String,
+    pub package_version: String,
+    pub title: String,
+    pub severity: Severity,
+    pub severity_score: f64,
+    pub description: String,
+    pub recommendation: String,
+    /// What the rule's `message` said about this item.
+    pub message: String,
+    pub asset: AssetRef,
+    pub attributes: Vec<KeyValue>,
+    pub evidence: Vec<Evidence>,
+    /// Stable across runs for the same rule, asset and offending item.
+    pub fingerprint: String,
+    pub bundle_digest: String,
+}
+
+/// Hex SHA-256 (first 16 bytes) of the rule id, asset id and message: the
+/// message names the offending item, so it identifies the finding.
+pub fn fingerprint(rule_id: &str, asset_id: &str, message: &str) -> String {
+    let mut h = Sha256::new();
+    for part in [rule_id, asset_id, message] {
+        h.update(part.as_bytes());
+        h.update([0]);
+    }
+    h.finalize().iter().take(16).map(|b| format!("{b:02x}")).collect()
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    Passed,
+    Failed { findings: usize },
+    NotApplicable { reason: String },
+    Error { reason: String },
+}
+
+impl Outcome {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Outcome::Passed => "passed",
+            Outcome::Failed { .. } => "failed",
+            Outcome::NotApplicable { .. } => "not applicable",
+            Outcome::Error { .. } => "error",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RuleResult {
+    pub rule_id: String,
+    pub package: String,
+    pub title: String,
+    pub severity: Severity,
+    pub asset_id: String,
+    #[serde(flatten)]
+    pub outcome: Outcome,
+}
+
+/// One evaluation of a bundle against one host.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Report {
+    pub bundle_digest: String,
+    pub asset: AssetRef,
+    pub findings: Vec<Finding>,
+    pub rules: Vec<RuleResult>,
+    pub summary: Summary,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Summary {
+    pub high: usize,
+    pub medium: usize,
+    pub low: usize,
+    pub informational: usize,
+    pub passed: usize,
+    pub failed: usize,
+    pub not_applicable: usize,
+    pub errors: usize,
+}
+
+impl Summary {
+    pub fn of(findings: &[Finding], rules: &[RuleResult]) -> Summary {
+        let mut s = Summary::default();
+        for f in findings {
+            match f.severity {
+                Severity::High => s.high += 1,
+                Severity::Medium => s.medium += 1,
+                Severity::Low => s.low += 1,
+                Severity::Informational => s.informational += 1,
+            }
+        }
+        for r in rules {
+            match r.outcome {
+                Outcome::Passed => s.passed += 1,
+                Outcome::Failed { .. } => s.failed += 1,
+                Outcome::NotApplicable { .. } => s.not_applicable += 1,
+                Outcome::Error { .. } => s.errors += 1,
+            }
+        }
+        s
+    }
+}
+
+impl Report {
+    /// Whether any finding is at or above `threshold`.
+    pub fn fails_at(&self, threshold: Severity) -> bool {
+        self.findings.iter().any(|f| f.severity >= threshold)
+    }
+}

@@ -1,0 +1,73 @@
+//! The report for people: findings grouped by severity, each with its
+//! message, evidence and recommendation, then a summary line.
+
+use crate::findings::{Outcome, Report, Severity};
+use std::fmt::Write;
+
+/// `full` also lists passed and not-applicable rules.
+pub fn table(reports: &[Report], full: bool) -> String {
+    let mut out = String::new();
+    for report in reports {
+        let _ = writeln!(out, "{} ({})", report.asset.hostname, report.asset.id);
+        for severity in Severity::ALL {
+            let findings: Vec<_> = report.findings.iter().filter(|f| f.severity == severity).collect();
+            if findings.is_empty() {
+                continue;
+            }
+            let _ = writeln!(out, "\n{} ({})", severity.as_str().to_uppercase(), findings.len());
+            for f in findings {
+                let _ = writeln!(out, "  {:<14} {}", f.rule_id, f.title);
+                let _ = writeln!(out, "      {}", f.message);
+                for e in &f.evidence {
+                    match &e.source {
+                        Some(src) => {
+                            let _ = writeln!(out, "      evidence: {} = {}  ({src})", e.path, e.value);
+                        }
+                        None => {
+                            let _ = writeln!(out, "      evidence: {} = {}", e.path, e.value);
+                        }
+                    }
+                }
+                if !f.recommendation.is_empty() {
+                    let _ = writeln!(out, "      fix: {}", f.recommendation);
+                }
+            }
+        }
+        let errors: Vec<_> =
+            report.rules.iter().filter(|r| matches!(r.outcome, Outcome::Error { .. })).collect();
+        if !errors.is_empty() {
+            let _ = writeln!(out, "\nERRORS ({})", errors.len());
+            for r in errors {
+                if let Outcome::Error { reason } = &r.outcome {
+                    let _ = writeln!(out, "  {:<14} {reason}", r.rule_id);
+                }
+            }
+        }
+        if full {
+            let passed: Vec<_> = report.rules.iter().filter(|r| r.outcome == Outcome::Passed).collect();
+            if !passed.is_empty() {
+                let _ = writeln!(out, "\nPASSED ({})", passed.len());
+                for r in passed {
+                    let _ = writeln!(out, "  {:<14} {}", r.rule_id, r.title);
+                }
+            }
+            let na: Vec<_> =
+                report.rules.iter().filter(|r| matches!(r.outcome, Outcome::NotApplicable { .. })).collect();
+            if !na.is_empty() {
+                let _ = writeln!(out, "\nNOT APPLICABLE ({})", na.len());
+                for r in na {
+                    if let Outcome::NotApplicable { reason } = &r.outcome {
+                        let _ = writeln!(out, "  {:<14} {}: {reason}", r.rule_id, r.title);
+                    }
+                }
+            }
+        }
+        let s = &report.summary;
+        let _ = writeln!(
+            out,
+            "\n{} high, {} medium, {} low, {} informational; rules: {} passed, {} failed, {} not applicable, {} errors",
+            s.high, s.medium, s.low, s.informational, s.passed, s.failed, s.not_applicable, s.errors
+        );
+    }
+    out
+}

@@ -1,0 +1,259 @@
+//! Values of the VM, and the conversion of a telemetry document into them.
+//!
+//! A record is a boxed slice of its fields in schema order, so the compiled
+//! `Field { index }` is a direct index, never a name lookup. Sourced fields
+//! keep their provenance beside the value, for evidence.
+
+use crate::telemetry::schema::{self, Shape};
+use crate::telemetry::{Provenance, Telemetry, SCHEMA_VERSION};
+use assay_stdlib::versions::Scheme;
+use std::collections::HashMap;
+use std::fmt;
+use std::rc::Rc;
+use std::sync::OnceLock;
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    Absent,
+    Bool(bool),
+    Int(i64),
+    Str(Rc<str>),
+    /// A version and its comparison scheme (none for a literal).
+    Version(Rc<str>, Option<Scheme>),
+    /// Enumeration (its index among the schema's enumerations) and value.
+    Enum(u32, u32),
+    List(Rc<[Value]>),
+    Record(Rc<Record>),
+}
+
+#[derive(Debug, PartialEq)]
+pub struct Record {
+    pub fields: Box<[Value]>,
+    /// Provenance of sourced fields, by field index.
+    pub sources: Box<[Option<Rc<Provenance>>]>,
+}
+
+impl Value {
+    pub fn str(s: &str) -> Value {
+        Value::Str(Rc::from(s))
+    }
+
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Absent => "absent",
+            Value::Bool(_) => "bool",
+            Value::Int(_) => "int",
+            Value::Str(_) => "string",
+            Value::Version(..) => "version",
+            Value::Enum(..) => "enumeration value",
+            Value::List(_) => "list",
+            Value::Record(_) => "record",
+        }
+    }
+}
+
+/// The display form used in messages and evidence.
+pub struct Display<'a>(pub &'a Value);
+
+impl fmt::Display for Display<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Value::Absent => f.write_str("absent"),
+            Value::Bool(b) => write!(f, "{b}"),
+            Value::Int(i) => write!(f, "{i}"),
+            Value::Str(s) | Value::Version(s, _) => f.write_str(s),
+            Value::Enum(e, v) => f.write_str(enum_value_name(*e, *v)),
+            Value::List(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{}", Display(item))?;
+                }
+                Ok(())
+            }
+            Value::Record(_) => f.write_str("(record)"),
+        }
+    }
+}
+
+struct Plans {
+    records: Vec<RecordPlan>,
+    enums: Vec<schema::EnumSchema>,
+}
+
+struct RecordPlan {
+    fields: Vec<(&'static str, Plan)>,
+    /// The `ecosystem` field, which sets the scheme of the record's versions.
+    ecosystem: Option<&'static str>,
+}
+
+enum Plan {
+    Bool,
+    Int,
+    Str,
+    Version,
+    List(Box<Plan>),
+    Optional(Box<Plan>),
+    Sourced(Box<Plan>),
+    Record(usize),
+    Enum(u32),
+}
+
+fn plans() -> &'static Plans {
+    static PLANS: OnceLock<Plans> = OnceLock::new();
+    PLANS.get_or_init(|| {
+        let records = schema::records(Telemetry::schema);
+        let enums = schema::enums(&records);
+        let record_index: HashMap<&str, usize> =
+            records.iter().enumerate().map(|(i, r)| (r.name, i)).collect();
+        let enum_index: HashMap<&str, u32> =
+            enums.iter().enumerate().map(|(i, e)| (e.name, i as u32)).collect();
+        fn plan(shape: &Shape, r: &HashMap<&str, usize>, e: &HashMap<&str, u32>) -> Plan {
+            match shape {
+                Shape::Bool => Plan::Bool,
+                Shape::Int { .. } => Plan::Int,
+                Shape::Str => Plan::Str,
+                Shape::Version => Plan::Version,
+                Shape::List(inner) => Plan::List(Box::new(plan(inner, r, e))),
+                Shape::Optional(inner) => Plan::Optional(Box::new(plan(inner, r, e))),
+                Shape::Sourced(inner) => Plan::Sourced(Box::new(plan(inner, r, e))),
+                Shape::Record(f) => Plan::Record(r.get(f().name).copied().unwrap_or(0)),
+                Shape::Enum(f) => Plan::Enum(e.get(f().name).copied().unwrap_or(0)),
+            }
+        }
+        let plans = records
+            .iter()
+            .map(|rec| RecordPlan {
+                fields: rec
+                    .fields
+                    .iter()
+                    .map(|f| (f.name, plan(&f.shape, &record_index, &enum_index)))
+                    .collect(),
+                ecosystem: rec.fields.iter().find(|f| f.name == "ecosystem").map(|f| f.name),
+            })
+            .collect();
+        Plans { records: plans, enums }
+    })
+}
+
+/// The name of an enumeration value (`tcp`).
+pub fn enum_value_name(e: u32, v: u32) -> &'static str {
+    plans()
+        .enums
+        .get(e as usize)
+        .and_then(|en| en.variants.get(v as usize))
+        .map(|(name, _)| *name)
+        .unwrap_or("?")
+}
+
+fn scheme_of(ecosystem: &str) -> Option<Scheme> {
+    match ecosystem {
+        "debian" => Some(Scheme::Dpkg),
+        "rpm" => Some(Scheme::Rpm),
+        "alpine" => Some(Scheme::Apk),
+        "pypi" => Some(Scheme::Pep440),
+        _ => None,
+    }
+}
+
+/// A telemetry document the VM can read.
+pub struct Host {
+    pub telemetry: Telemetry,
+    pub root: Value,
+}
+
+/// Why a telemetry document cannot be read; names the field.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TelemetryError {
+    pub path: String,
+    pub message: String,
+}
+
+impl fmt::Display for TelemetryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.path.is_empty() || self.path == "." {
+            f.write_str(&self.message)
+        } else {
+            write!(f, "at `{}`: {}", self.path, self.message)
+        }
+    }
+}
+
+impl Host {
+    /// Reads a JSON telemetry document strictly: unknown fields, wrong types
+    /// and an unknown schema version are errors naming the field.
+    pub fn from_json(bytes: &[u8]) -> Result<Host, TelemetryError> {
+        let de = &mut serde_json::Deserializer::from_slice(bytes);
+        let telemetry: Telemetry = serde_path_to_error::deserialize(de)
+            .map_err(|e| TelemetryError { path: e.path().to_string(), message: e.inner().to_string() })?;
+        Host::new(telemetry)
+    }
+
+    pub fn new(telemetry: Telemetry) -> Result<Host, TelemetryError> {
+        if telemetry.schema_version != SCHEMA_VERSION {
+            return Err(TelemetryError {
+                path: "schema_version".into(),
+                message: format!(
+                    "schema version {} is not supported; this build reads version {SCHEMA_VERSION}",
+                    telemetry.schema_version
+                ),
+            });
+        }
+        let json = serde_json::to_value(&telemetry)
+            .map_err(|e| TelemetryError { path: String::new(), message: e.to_string() })?;
+        let root = convert_record(&json, 0);
+        Ok(Host { telemetry, root })
+    }
+}
+
+fn convert_record(json: &serde_json::Value, plan: usize) -> Value {
+    let plans = plans();
+    let Some(rp) = plans.records.get(plan) else { return Value::Absent };
+    let obj = json.as_object();
+    let scheme = rp
+        .ecosystem
+        .and_then(|k| obj.and_then(|o| o.get(k)))
+        .and_then(serde_json::Value::as_str)
+        .and_then(scheme_of);
+    let mut fields = Vec::with_capacity(rp.fields.len());
+    let mut sources = Vec::with_capacity(rp.fields.len());
+    for (name, p) in &rp.fields {
+        let v = obj.and_then(|o| o.get(*name)).unwrap_or(&serde_json::Value::Null);
+        let (value, source) = convert(v, p, scheme);
+        fields.push(value);
+        sources.push(source);
+    }
+    Value::Record(Rc::new(Record { fields: fields.into(), sources: sources.into() }))
+}
+
+fn convert(json: &serde_json::Value, plan: &Plan, scheme: Option<Scheme>) -> (Value, Option<Rc<Provenance>>) {
+    use serde_json::Value as J;
+    let value = match (plan, json) {
+        (Plan::Optional(_), J::Null) => Value::Absent,
+        (Plan::Optional(inner), j) => return convert(j, inner, scheme),
+        (Plan::Sourced(inner), J::Object(o)) => {
+            let (value, _) = convert(o.get("value").unwrap_or(&J::Null), inner, scheme);
+            let source = o.get("source").and_then(|s| serde_json::from_value::<Provenance>(s.clone()).ok());
+            return (value, source.map(Rc::new));
+        }
+        (Plan::Bool, J::Bool(b)) => Value::Bool(*b),
+        (Plan::Int, J::Number(n)) => n.as_i64().map(Value::Int).unwrap_or(Value::Int(i64::MAX)),
+        (Plan::Str, J::String(s)) => Value::str(s),
+        (Plan::Version, J::String(s)) => Value::Version(Rc::from(s.as_str()), scheme),
+        (Plan::List(inner), J::Array(items)) => {
+            Value::List(items.iter().map(|i| convert(i, inner, scheme).0).collect::<Vec<_>>().into())
+        }
+        (Plan::Record(r), j @ J::Object(_)) => convert_record(j, *r),
+        (Plan::Enum(e), J::String(s)) => {
+            let variants = plans().enums.get(*e as usize).map(|en| en.variants.as_slice()).unwrap_or(&[]);
+            match variants.iter().position(|(name, _)| name == s) {
+                Some(v) => Value::Enum(*e, v as u32),
+                None => Value::Absent,
+            }
+        }
+        // The typed document was validated by serde; nothing else reaches here.
+        _ => Value::Absent,
+    };
+    (value, None)
+}

@@ -1,0 +1,668 @@
+//! The VM: runs each rule of a verified bundle against one host and gives
+//! each rule one outcome. A fault inside a rule (a budget exceeded, a failing
+//! native, a value of an unexpected type) is that rule's error; the others
+//! still run.
+//!
+//! The verifier has checked every operand, jump and stack height, so the
+//! loop indexes tables directly; it still never panics: a value of the wrong
+//! type is a fault, not an assumption.
+
+use crate::bundle::bytecode::{Code, Constant, Instr, NO_EVIDENCE};
+use crate::bundle::{Bundle, RuleMeta};
+use crate::findings::{
+    fingerprint, AssetRef, Evidence, Finding, KeyValue, Outcome, Report, RuleResult, Severity, Summary,
+};
+use crate::telemetry::{Os, Provenance};
+use crate::value::{Display, Host, Value};
+use assay_stdlib::versions::{self, Scheme};
+use std::cmp::Ordering;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+/// Per-rule budgets.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Instructions one rule may execute.
+    pub instructions: u64,
+    /// Bytes one rule may allocate for lists, text and findings.
+    pub memory: u64,
+    /// Nested function calls.
+    pub call_depth: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { instructions: 50_000_000, memory: 256 << 20, call_depth: 64 }
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    pub limits: Limits,
+    /// Key/value pairs copied onto every finding.
+    pub attributes: Vec<(String, String)>,
+}
+
+/// The most evidence entries kept per finding.
+const MAX_EVIDENCE: usize = 64;
+
+/// A bundle ready to run: its regular expressions compiled once.
+pub struct Program<'b> {
+    bundle: &'b Bundle,
+    /// `None` for a pattern that does not compile (the verifier rejects
+    /// those, so it matches nothing rather than failing).
+    regexes: Vec<Option<regex::Regex>>,
+}
+
+impl<'b> Program<'b> {
+    pub fn new(bundle: &'b Bundle) -> Program<'b> {
+        let regexes = bundle.content.regexes.iter().map(|p| regex::Regex::new(p).ok()).collect();
+        Program { bundle, regexes }
+    }
+
+    /// Evaluates every rule against `host`.
+    pub fn evaluate(&self, host: &Host, options: &Options) -> Report {
+        let content = &self.bundle.content;
+        let asset = asset_ref(host);
+        let attributes: Vec<KeyValue> =
+            options.attributes.iter().map(|(k, v)| KeyValue { key: k.clone(), value: v.clone() }).collect();
+        let mut globals: Vec<Result<Value, String>> = Vec::with_capacity(content.globals.len());
+        for (i, code) in content.globals.iter().enumerate() {
+            let mut run = Run::new(self, host, &globals, options.limits);
+            let value = match run.exec(code, Vec::new(), 0) {
+                Ok(Flow::Return(v)) => Ok(v),
+                Ok(_) => Err("the initialiser did not produce a value".to_owned()),
+                Err(fault) => Err(fault.message),
+            };
+            let name = content.debug.global_names.get(i).cloned().unwrap_or_default();
+            globals.push(value.map_err(|e| format!("constant {name} failed: {e}")));
+        }
+        let mut findings = Vec::new();
+        let mut rules = Vec::with_capacity(content.rules.len());
+        for rule in &content.rules {
+            let package = content.packages.get(rule.package as usize);
+            let severity = Severity::parse(&rule.severity).unwrap_or(Severity::Medium);
+            let result = |outcome| RuleResult {
+                rule_id: rule.id.clone(),
+                package: package.map(|p| p.name.clone()).unwrap_or_default(),
+                title: rule.title.clone(),
+                severity,
+                asset_id: asset.id.clone(),
+                outcome,
+            };
+            let platforms = if rule.platforms.is_empty() {
+                package.map(|p| p.platforms.as_slice()).unwrap_or(&[])
+            } else {
+                rule.platforms.as_slice()
+            };
+            if let Err(reason) = platform_applies(platforms, host.telemetry.asset.os.as_ref()) {
+                rules.push(result(Outcome::NotApplicable { reason }));
+                continue;
+            }
+            let mut run = Run::new(self, host, &globals, options.limits);
+            let outcome = match run.exec(&rule.code, Vec::new(), 0) {
+                Ok(Flow::NotApplicable(reason)) => Outcome::NotApplicable { reason },
+                Ok(_) if run.findings.is_empty() => Outcome::Passed,
+                Ok(_) => {
+                    let n = run.findings.len();
+                    for (message, evidence) in std::mem::take(&mut run.findings) {
+                        findings.push(self.finding(rule, severity, message, evidence, &asset, &attributes));
+                    }
+                    Outcome::Failed { findings: n }
+                }
+                Err(fault) => Outcome::Error { reason: fault.to_string() },
+            };
+            rules.push(result(outcome));
+        }
+        let summary = Summary::of(&findings, &rules);
+        Report { bundle_digest: self.bundle.digest.clone(), asset, findings, rules, summary }
+    }
+
+    fn finding(
+        &self,
+        rule: &RuleMeta,
+        severity: Severity,
+        message: String,
+        evidence: Vec<(u32, String, Option<Rc<Provenance>>)>,
+        asset: &AssetRef,
+        attributes: &[KeyValue],
+    ) -> Finding {
+        let content = &self.bundle.content;
+        let package = content.packages.get(rule.package as usize);
+        let mut seen = std::collections::HashSet::new();
+        let evidence = evidence
+            .into_iter()
+            .map(|(path, value, source)| Evidence {
+                path: content.debug.evidence_paths.get(path as usize).cloned().unwrap_or_default(),
+                value,
+                source: source.map(|s| s.to_string()),
+            })
+            .filter(|e| seen.insert(e.clone()))
+            .collect();
+        Finding {
+            rule_id: rule.id.clone(),
+            package: package.map(|p| p.name.clone()).unwrap_or_default(),
+            package_version: package.map(|p| p.version.clone()).unwrap_or_default(),
+            title: rule.title.clone(),
+            severity,
+            severity_score: severity.score(),
+            description: rule.description.clone(),
+            recommendation: rule.recommendation.clone(),
+            fingerprint: fingerprint(&rule.id, &asset.id, &message),
+            message,
+            asset: asset.clone(),
+            attributes: attributes.to_vec(),
+            evidence,
+            bundle_digest: self.bundle.digest.clone(),
+        }
+    }
+}
+
+fn asset_ref(host: &Host) -> AssetRef {
+    let a = &host.telemetry.asset;
+    AssetRef {
+        id: a.id.clone(),
+        hostname: a.hostname.clone(),
+        tags: a.tags.iter().map(|t| KeyValue { key: t.key.clone(), value: t.value.clone() }).collect(),
+    }
+}
+
+/// Whether a rule for `platforms` applies to a host running `os`.
+pub fn platform_applies(platforms: &[String], os: Option<&Os>) -> Result<(), String> {
+    if platforms.is_empty() || platforms.iter().any(|p| p == "linux") {
+        return Ok(());
+    }
+    let Some(os) = os else {
+        return Err(format!(
+            "the rule is for {} and the host's operating system is unknown",
+            platforms.join(", ")
+        ));
+    };
+    let id = os.distribution.as_str();
+    let matches = |p: &str| match p {
+        "amazon" => id == "amzn",
+        "suse" => id.starts_with("sles") || id == "suse",
+        "opensuse" => id.starts_with("opensuse"),
+        other => id == other,
+    };
+    if platforms.iter().any(|p| matches(p)) {
+        Ok(())
+    } else {
+        Err(format!("the rule is for {}; the host runs {id}", platforms.join(", ")))
+    }
+}
+
+/// A rule's error: what went wrong, where.
+#[derive(Debug)]
+pub struct Fault {
+    pub message: String,
+    pub pc: usize,
+    pub block: &'static str,
+}
+
+impl std::fmt::Display for Fault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (at instruction {} of the {})", self.message, self.pc, self.block)
+    }
+}
+
+enum Flow {
+    Halt,
+    NotApplicable(String),
+    Return(Value),
+}
+
+type EvidenceEntry = (u32, String, Option<Rc<Provenance>>);
+
+struct Run<'p, 'b> {
+    program: &'p Program<'b>,
+    host: &'p Host,
+    globals: &'p [Result<Value, String>],
+    instructions: u64,
+    memory: u64,
+    call_depth: u32,
+    evidence: Vec<EvidenceEntry>,
+    findings: Vec<(String, Vec<EvidenceEntry>)>,
+    dynamic_regexes: HashMap<String, Option<regex::Regex>>,
+}
+
+impl<'p, 'b> Run<'p, 'b> {
+    fn new(
+        program: &'p Program<'b>,
+        host: &'p Host,
+        globals: &'p [Result<Value, String>],
+        limits: Limits,
+    ) -> Self {
+        Run {
+            program,
+            host,
+            globals,
+            instructions: limits.instructions,
+            memory: limits.memory,
+            call_depth: limits.call_depth,
+            evidence: Vec::new(),
+            findings: Vec::new(),
+            dynamic_regexes: HashMap::new(),
+        }
+    }
+
+    fn charge(&mut self, bytes: usize) -> Result<(), String> {
+        let bytes = bytes as u64;
+        if bytes > self.memory {
+            return Err("memory budget exceeded".to_owned());
+        }
+        self.memory -= bytes;
+        Ok(())
+    }
+
+    fn exec(&mut self, code: &Code, mut locals: Vec<Value>, depth: u32) -> Result<Flow, Fault> {
+        let block = if depth == 0 { "rule" } else { "function" };
+        locals.resize(code.locals as usize, Value::Absent);
+        let mut stack: Vec<Value> = Vec::with_capacity(16);
+        let mut pc = 0usize;
+        let instructions = &code.instructions;
+        loop {
+            let Some(&instr) = instructions.get(pc) else {
+                return Err(Fault { message: "ran past the end of the code".into(), pc, block });
+            };
+            if self.instructions == 0 {
+                return Err(Fault { message: "instruction budget exceeded".into(), pc, block });
+            }
+            self.instructions -= 1;
+            match self.step(instr, &mut stack, &mut locals, &mut pc, depth) {
+                Ok(None) => {}
+                Ok(Some(flow)) => return Ok(flow),
+                Err(message) => return Err(Fault { message, pc, block }),
+            }
+        }
+    }
+
+    /// Executes one instruction; advances `pc`.
+    #[inline]
+    fn step(
+        &mut self,
+        instr: Instr,
+        stack: &mut Vec<Value>,
+        locals: &mut [Value],
+        pc: &mut usize,
+        depth: u32,
+    ) -> Result<Option<Flow>, String> {
+        fn pop(stack: &mut Vec<Value>) -> Result<Value, String> {
+            stack.pop().ok_or_else(|| "the stack is empty".to_owned())
+        }
+        fn slot(locals: &mut [Value], n: u32) -> Result<&mut Value, String> {
+            locals.get_mut(n as usize).ok_or_else(|| format!("no local slot {n}"))
+        }
+        let content = &self.program.bundle.content;
+        let mut next = *pc + 1;
+        match instr {
+            Instr::Const(n) => stack.push(match content.constants.get(n as usize) {
+                Some(Constant::Int(i)) => Value::Int(*i),
+                Some(Constant::Str(s)) => Value::str(s),
+                Some(Constant::Version(v)) => Value::Version(Rc::from(v.as_str()), None),
+                Some(Constant::Enum(e, v)) => Value::Enum(*e, *v),
+                None => return Err(format!("no constant {n}")),
+            }),
+            Instr::Bool(b) => stack.push(Value::Bool(b)),
+            Instr::Absent => stack.push(Value::Absent),
+            Instr::Host => stack.push(self.host.root.clone()),
+            Instr::Global(n) => match self.globals.get(n as usize) {
+                Some(Ok(v)) => stack.push(v.clone()),
+                Some(Err(e)) => return Err(e.clone()),
+                None => return Err(format!("no global {n}")),
+            },
+            Instr::Load(n) => {
+                let v = slot(locals, n)?.clone();
+                stack.push(v);
+            }
+            Instr::Store(n) => {
+                let v = pop(stack)?;
+                *slot(locals, n)? = v;
+            }
+            Instr::Pop => {
+                pop(stack)?;
+            }
+            Instr::Dup => {
+                let v = stack.last().cloned().ok_or("the stack is empty")?;
+                stack.push(v);
+            }
+            Instr::Field { index, evidence } => {
+                let base = pop(stack)?;
+                let (value, source) = match &base {
+                    Value::Absent => (Value::Absent, None),
+                    Value::Record(r) => match r.fields.get(usize::from(index)) {
+                        Some(v) => (v.clone(), r.sources.get(usize::from(index)).cloned().flatten()),
+                        None => return Err(format!("the record has no field {index}")),
+                    },
+                    other => return Err(format!("field {index} of a {}", other.type_name())),
+                };
+                if evidence != NO_EVIDENCE && self.evidence.len() < MAX_EVIDENCE && evidence_worthy(&value) {
+                    self.evidence.push((evidence, Display(&value).to_string(), source));
+                }
+                stack.push(value);
+            }
+            Instr::Not => match pop(stack)? {
+                Value::Bool(b) => stack.push(Value::Bool(!b)),
+                v => return Err(format!("`not` of a {}", v.type_name())),
+            },
+            Instr::Neg => match pop(stack)? {
+                Value::Int(i) => stack.push(Value::Int(i.checked_neg().ok_or("integer overflow")?)),
+                v => return Err(format!("`-` of a {}", v.type_name())),
+            },
+            Instr::Add | Instr::Sub | Instr::Mul | Instr::Div | Instr::Rem => {
+                let (b, a) = (pop(stack)?, pop(stack)?);
+                let (Value::Int(x), Value::Int(y)) = (&a, &b) else {
+                    return Err(format!("arithmetic on a {} and a {}", a.type_name(), b.type_name()));
+                };
+                let r = match instr {
+                    Instr::Add => x.checked_add(*y),
+                    Instr::Sub => x.checked_sub(*y),
+                    Instr::Mul => x.checked_mul(*y),
+                    Instr::Div if *y == 0 => return Err("division by zero".into()),
+                    Instr::Div => x.checked_div(*y),
+                    _ if *y == 0 => return Err("remainder by zero".into()),
+                    _ => x.checked_rem(*y),
+                };
+                stack.push(Value::Int(r.ok_or("integer overflow")?));
+            }
+            Instr::Concat => {
+                let (b, a) = (pop(stack)?, pop(stack)?);
+                let (Value::Str(x), Value::Str(y)) = (&a, &b) else {
+                    return Err(format!("`+` on a {} and a {}", a.type_name(), b.type_name()));
+                };
+                self.charge(x.len() + y.len())?;
+                stack.push(Value::Str(Rc::from(format!("{x}{y}"))));
+            }
+            Instr::Eq | Instr::Ne => {
+                let (b, a) = (pop(stack)?, pop(stack)?);
+                let eq = equal(&a, &b)?;
+                stack.push(Value::Bool(if instr == Instr::Eq { eq } else { !eq }));
+            }
+            Instr::Lt | Instr::Le | Instr::Gt | Instr::Ge => {
+                let (b, a) = (pop(stack)?, pop(stack)?);
+                let ord = order(&a, &b)?;
+                stack.push(Value::Bool(match instr {
+                    Instr::Lt => ord == Ordering::Less,
+                    Instr::Le => ord != Ordering::Greater,
+                    Instr::Gt => ord == Ordering::Greater,
+                    _ => ord != Ordering::Less,
+                }));
+            }
+            Instr::In => {
+                let (list, item) = (pop(stack)?, pop(stack)?);
+                let Value::List(items) = &list else { return Err(format!("`in` a {}", list.type_name())) };
+                let mut found = false;
+                for i in items.iter() {
+                    if equal(&item, i)? {
+                        found = true;
+                        break;
+                    }
+                }
+                stack.push(Value::Bool(found));
+            }
+            Instr::Contains => {
+                let (needle, hay) = (pop(stack)?, pop(stack)?);
+                let found = match (&hay, &needle) {
+                    (Value::Str(h), Value::Str(n)) => h.contains(&**n),
+                    (Value::List(items), n) => {
+                        let mut found = false;
+                        for i in items.iter() {
+                            if equal(n, i)? {
+                                found = true;
+                                break;
+                            }
+                        }
+                        found
+                    }
+                    _ => {
+                        return Err(format!(
+                            "`contains` on a {} and a {}",
+                            hay.type_name(),
+                            needle.type_name()
+                        ))
+                    }
+                };
+                stack.push(Value::Bool(found));
+            }
+            Instr::StartsWith | Instr::EndsWith => {
+                let (b, a) = (pop(stack)?, pop(stack)?);
+                let (Value::Str(x), Value::Str(y)) = (&a, &b) else {
+                    return Err(format!("string test on a {} and a {}", a.type_name(), b.type_name()));
+                };
+                let r = if instr == Instr::StartsWith { x.starts_with(&**y) } else { x.ends_with(&**y) };
+                stack.push(Value::Bool(r));
+            }
+            Instr::Matches(n) => {
+                let s = pop(stack)?;
+                let Value::Str(s) = &s else { return Err(format!("`matches` on a {}", s.type_name())) };
+                let re = self.program.regexes.get(n as usize).ok_or("no such regular expression")?;
+                stack.push(Value::Bool(re.as_ref().is_some_and(|re| re.is_match(s))));
+            }
+            Instr::MatchesDynamic => {
+                let (p, s) = (pop(stack)?, pop(stack)?);
+                let (Value::Str(s), Value::Str(p)) = (&s, &p) else {
+                    return Err("`matches` needs two strings".into());
+                };
+                let re = self
+                    .dynamic_regexes
+                    .entry(p.to_string())
+                    .or_insert_with(|| regex::RegexBuilder::new(p).size_limit(1 << 20).build().ok());
+                match re {
+                    Some(re) => stack.push(Value::Bool(re.is_match(s))),
+                    None => return Err(format!("the pattern `{p}` is not a valid regular expression")),
+                }
+            }
+            Instr::IsPresent => {
+                let v = pop(stack)?;
+                stack.push(Value::Bool(!matches!(v, Value::Absent)));
+            }
+            Instr::JumpIfPresent(t) => {
+                if matches!(stack.last(), Some(Value::Absent)) {
+                    stack.pop();
+                } else {
+                    next = t as usize;
+                }
+            }
+            Instr::Jump(t) => next = t as usize,
+            Instr::JumpIfFalse(t) => match pop(stack)? {
+                Value::Bool(false) => next = t as usize,
+                Value::Bool(true) => {}
+                v => return Err(format!("a condition is a {}, not a bool", v.type_name())),
+            },
+            Instr::JumpIfFalseKeep(t) | Instr::JumpIfTrueKeep(t) => {
+                let jump_on = matches!(instr, Instr::JumpIfTrueKeep(_));
+                match stack.last() {
+                    Some(Value::Bool(b)) if *b == jump_on => next = t as usize,
+                    Some(Value::Bool(_)) => {
+                        stack.pop();
+                    }
+                    Some(v) => return Err(format!("a condition is a {}, not a bool", v.type_name())),
+                    None => return Err("the stack is empty".into()),
+                }
+            }
+            Instr::MakeList(n) => {
+                let n = n as usize;
+                if n > stack.len() {
+                    return Err("the stack is too short".into());
+                }
+                self.charge(n * std::mem::size_of::<Value>())?;
+                let items: Vec<Value> = stack.split_off(stack.len() - n);
+                stack.push(Value::List(items.into()));
+            }
+            Instr::Format(n) => {
+                let n = n as usize;
+                if n > stack.len() {
+                    return Err("the stack is too short".into());
+                }
+                let parts = stack.split_off(stack.len() - n);
+                let mut text = String::new();
+                for p in &parts {
+                    use std::fmt::Write;
+                    let _ = write!(text, "{}", Display(p));
+                }
+                self.charge(text.len())?;
+                stack.push(Value::Str(Rc::from(text)));
+            }
+            Instr::Call(f) => {
+                let callee = content.functions.get(f as usize).ok_or("no such function")?;
+                if depth >= self.call_depth {
+                    return Err(format!("calls nested deeper than {}", self.call_depth));
+                }
+                let params = callee.params as usize;
+                if params > stack.len() {
+                    return Err("the stack is too short".into());
+                }
+                let args = stack.split_off(stack.len() - params);
+                match self.exec(callee, args, depth + 1) {
+                    Ok(Flow::Return(v)) => stack.push(v),
+                    Ok(_) => return Err("a function ended without a value".into()),
+                    Err(fault) => {
+                        let name = content.debug.function_names.get(f as usize).cloned().unwrap_or_default();
+                        return Err(format!("in function {name}: {fault}"));
+                    }
+                }
+            }
+            Instr::Native { native, argc } => {
+                let argc = argc as usize;
+                if argc > stack.len() {
+                    return Err("the stack is too short".into());
+                }
+                let args: Vec<assay_stdlib::Value> =
+                    stack.split_off(stack.len() - argc).iter().map(to_native).collect();
+                let result = assay_stdlib::call(native, &args).map_err(|e| e.to_string())?;
+                let value = from_native(result);
+                if let Value::Str(s) = &value {
+                    self.charge(s.len())?;
+                }
+                stack.push(value);
+            }
+            Instr::IterInit(n) => {
+                let list = pop(stack)?;
+                if !matches!(list, Value::List(_)) {
+                    return Err(format!("iterating over a {}", list.type_name()));
+                }
+                *slot(locals, n)? = list;
+                *slot(locals, n + 1)? = Value::Int(0);
+            }
+            Instr::IterNext { slot: s, exit } => {
+                let s = u32::from(s);
+                let Value::Int(i) = *slot(locals, s + 1)? else {
+                    return Err("iterator position lost".into());
+                };
+                let item = match &*slot(locals, s)? {
+                    Value::List(items) => items.get(i as usize).cloned(),
+                    _ => return Err("iterator lost".into()),
+                };
+                match item {
+                    Some(v) => {
+                        stack.push(v);
+                        *slot(locals, s + 1)? = Value::Int(i + 1);
+                    }
+                    None => next = exit as usize,
+                }
+            }
+            Instr::EvidenceMark(n) => *slot(locals, n)? = Value::Int(self.evidence.len() as i64),
+            Instr::EvidenceReset(n) => {
+                if let Value::Int(len) = *slot(locals, n)? {
+                    self.evidence.truncate(len as usize);
+                }
+            }
+            Instr::Fail => {
+                let message = match pop(stack)? {
+                    Value::Str(s) => s.to_string(),
+                    v => Display(&v).to_string(),
+                };
+                self.charge(message.len() + 64 * self.evidence.len())?;
+                self.findings.push((message, self.evidence.clone()));
+            }
+            Instr::NotApplicable(c) => {
+                let reason = match content.constants.get(c as usize) {
+                    Some(Constant::Str(s)) => s.clone(),
+                    _ => "not applicable".into(),
+                };
+                return Ok(Some(Flow::NotApplicable(reason)));
+            }
+            Instr::Halt => return Ok(Some(Flow::Halt)),
+            Instr::Return => return Ok(Some(Flow::Return(pop(stack)?))),
+        }
+        *pc = next;
+        Ok(None)
+    }
+}
+
+/// Scalars, and lists of scalars (a `Ciphers` line), are evidence; records
+/// are too big to be.
+fn evidence_worthy(v: &Value) -> bool {
+    match v {
+        Value::Record(_) => false,
+        Value::List(items) => {
+            items.len() <= 64 && items.iter().all(|i| !matches!(i, Value::Record(_) | Value::List(_)))
+        }
+        _ => true,
+    }
+}
+
+fn scheme(a: Option<Scheme>, b: Option<Scheme>) -> Result<Scheme, String> {
+    match (a, b) {
+        (Some(x), Some(y)) if x != y => {
+            Err(format!("cannot compare a {} version with a {} version", x.name(), y.name()))
+        }
+        (Some(x), _) | (_, Some(x)) => Ok(x),
+        (None, None) => Ok(Scheme::Dpkg),
+    }
+}
+
+fn equal(a: &Value, b: &Value) -> Result<bool, String> {
+    Ok(match (a, b) {
+        (Value::Version(x, sx), Value::Version(y, sy)) => {
+            versions::compare(scheme(*sx, *sy)?, x, y) == Ordering::Equal
+        }
+        (Value::List(x), Value::List(y)) => {
+            if x.len() != y.len() {
+                return Ok(false);
+            }
+            for (p, q) in x.iter().zip(y.iter()) {
+                if !equal(p, q)? {
+                    return Ok(false);
+                }
+            }
+            true
+        }
+        (Value::Record(x), Value::Record(y)) => Rc::ptr_eq(x, y) || x == y,
+        (x, y) if std::mem::discriminant(x) == std::mem::discriminant(y) => x == y,
+        (Value::Absent, _) | (_, Value::Absent) => false,
+        (x, y) => return Err(format!("comparing a {} with a {}", x.type_name(), y.type_name())),
+    })
+}
+
+fn order(a: &Value, b: &Value) -> Result<Ordering, String> {
+    Ok(match (a, b) {
+        (Value::Int(x), Value::Int(y)) => x.cmp(y),
+        (Value::Str(x), Value::Str(y)) => x.cmp(y),
+        (Value::Version(x, sx), Value::Version(y, sy)) => versions::compare(scheme(*sx, *sy)?, x, y),
+        (x, y) => return Err(format!("ordering a {} and a {}", x.type_name(), y.type_name())),
+    })
+}
+
+fn to_native(v: &Value) -> assay_stdlib::Value {
+    use assay_stdlib::Value as N;
+    match v {
+        Value::Absent | Value::Record(_) => N::Absent,
+        Value::Bool(b) => N::Bool(*b),
+        Value::Int(i) => N::Int(*i),
+        Value::Str(s) | Value::Version(s, _) => N::Str(s.to_string()),
+        Value::Enum(..) => N::Str(Display(v).to_string()),
+        Value::List(items) => N::List(items.iter().map(to_native).collect()),
+    }
+}
+
+fn from_native(v: assay_stdlib::Value) -> Value {
+    use assay_stdlib::Value as N;
+    match v {
+        N::Absent => Value::Absent,
+        N::Bool(b) => Value::Bool(b),
+        N::Int(i) => Value::Int(i),
+        N::Str(s) => Value::Str(Rc::from(s)),
+        N::List(items) => Value::List(items.into_iter().map(from_native).collect::<Vec<_>>().into()),
+    }
+}
