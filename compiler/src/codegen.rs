@@ -7,7 +7,7 @@ use crate::check::hir::{self, Check, Expr, ExprKind, LocalId, Step};
 use crate::check::types::Ty;
 use crate::source::{SourceMap, Span};
 use crate::syntax::ast::{BinaryOp, QuantifierKind};
-use assay_runtime::bundle::bytecode::{Code, Constant, Instr, NO_EVIDENCE};
+use assay_runtime::bundle::bytecode::{Cmp, Code, Constant, Instr, ITER_SLOTS, NO_EVIDENCE, NO_EVIDENCE_16};
 use assay_runtime::bundle::{Content, Debug, PackageMeta, RuleMeta};
 use assay_runtime::telemetry::SCHEMA_VERSION;
 use std::collections::HashMap;
@@ -51,8 +51,7 @@ pub fn generate(program: &hir::Program, sources: &SourceMap, location: &dyn Fn(S
         for step in &rule.steps {
             match step {
                 Step::AppliesWhen(cond) => {
-                    b.expr(cond);
-                    let at = b.emit(Instr::JumpIfFalse(0));
+                    let at = b.branch_unless(cond, 0);
                     let reason = format!("`applies when {}` is false on this host", sources.slice(cond.span));
                     not_applicable.push((at, reason));
                 }
@@ -122,6 +121,29 @@ enum PoolKey {
     Str(String),
     Version(String),
     Enum(u32, u32),
+    List(Vec<PoolKey>),
+}
+
+fn pool_key(c: &Constant) -> PoolKey {
+    match c {
+        Constant::Int(i) => PoolKey::Int(*i),
+        Constant::Str(s) => PoolKey::Str(s.clone()),
+        Constant::Version(v) => PoolKey::Version(v.clone()),
+        Constant::Enum(e, v) => PoolKey::Enum(*e, *v),
+        Constant::List(items) => PoolKey::List(items.iter().map(pool_key).collect()),
+    }
+}
+
+/// The constant an expression is, when it is a literal (or a list of them).
+fn literal(e: &Expr) -> Option<Constant> {
+    Some(match &e.kind {
+        ExprKind::Int(i) => Constant::Int(*i),
+        ExprKind::Str(s) => Constant::Str(s.clone()),
+        ExprKind::Version(v) => Constant::Version(v.clone()),
+        ExprKind::EnumValue(en, v) => Constant::Enum(*en, *v),
+        ExprKind::List(items) => Constant::List(items.iter().map(literal).collect::<Option<Vec<_>>>()?),
+        _ => return None,
+    })
 }
 
 #[derive(Default)]
@@ -144,12 +166,7 @@ fn intern(list: &mut Vec<String>, s: &str) -> u32 {
 
 impl Tables {
     fn constant(&mut self, c: Constant) -> u32 {
-        let key = match &c {
-            Constant::Int(i) => PoolKey::Int(*i),
-            Constant::Str(s) => PoolKey::Str(s.clone()),
-            Constant::Version(v) => PoolKey::Version(v.clone()),
-            Constant::Enum(e, v) => PoolKey::Enum(*e, *v),
-        };
+        let key = pool_key(&c);
         if let Some(i) = self.constant_index.get(&key) {
             return *i;
         }
@@ -171,6 +188,8 @@ struct Builder<'t> {
     evidence: bool,
     /// The telemetry path each local stands for, for evidence labels.
     local_paths: HashMap<LocalId, String>,
+    /// Loop variables live in their iterator's item slot.
+    slots: HashMap<LocalId, u32>,
 }
 
 impl<'t> Builder<'t> {
@@ -182,6 +201,7 @@ impl<'t> Builder<'t> {
             max_slots: locals,
             evidence,
             local_paths: HashMap::new(),
+            slots: HashMap::new(),
         }
     }
 
@@ -206,6 +226,8 @@ impl<'t> Builder<'t> {
                 Instr::JumpIfFalseKeep(_) => Instr::JumpIfFalseKeep(target),
                 Instr::JumpIfTrueKeep(_) => Instr::JumpIfTrueKeep(target),
                 Instr::JumpIfPresent(_) => Instr::JumpIfPresent(target),
+                Instr::JumpUnless { cmp, .. } => Instr::JumpUnless { cmp, target },
+                Instr::JumpUnlessIn { list, negate, .. } => Instr::JumpUnlessIn { list, negate, target },
                 Instr::IterNext { slot, .. } => Instr::IterNext { slot, exit: target },
                 other => other,
             };
@@ -217,6 +239,11 @@ impl<'t> Builder<'t> {
         self.next_temp += n;
         self.max_slots = self.max_slots.max(self.next_temp);
         first
+    }
+
+    /// The slot holding local `id`.
+    fn slot(&self, id: LocalId) -> u32 {
+        self.slots.get(&id).copied().unwrap_or(id)
     }
 
     fn release(&mut self, first: u32) {
@@ -242,13 +269,45 @@ impl<'t> Builder<'t> {
         }
     }
 
+    /// Evaluates `cond` and jumps to `target` when it is false; returns the
+    /// jump's position for patching. A comparison at the top of the
+    /// condition becomes one compare-and-branch instruction, in the place
+    /// the comparison would have had, so jumps that land there stay right.
+    fn branch_unless(&mut self, cond: &Expr, target: u32) -> usize {
+        if let ExprKind::Binary(op, l, r) = &cond.kind {
+            let cmp = match op {
+                BinaryOp::Eq => Some(Cmp::Eq),
+                BinaryOp::Ne => Some(Cmp::Ne),
+                BinaryOp::Lt => Some(Cmp::Lt),
+                BinaryOp::Le => Some(Cmp::Le),
+                BinaryOp::Gt => Some(Cmp::Gt),
+                BinaryOp::Ge => Some(Cmp::Ge),
+                _ => None,
+            };
+            if let Some(cmp) = cmp {
+                self.expr(l);
+                self.expr(r);
+                return self.emit(Instr::JumpUnless { cmp, target });
+            }
+            if let (BinaryOp::In | BinaryOp::NotIn, ExprKind::List(items), Some(list)) =
+                (op, &r.kind, literal(r))
+            {
+                let index = self.tables.constant(list);
+                if let (false, Ok(list)) = (items.is_empty(), u16::try_from(index)) {
+                    self.expr(l);
+                    let negate = *op == BinaryOp::NotIn;
+                    return self.emit(Instr::JumpUnlessIn { list, negate, target });
+                }
+            }
+        }
+        self.expr(cond);
+        self.emit(Instr::JumpIfFalse(target))
+    }
+
     fn check(&mut self, check: &Check) {
         match check {
             Check::Fail { condition, message, .. } => {
-                let skip = condition.as_ref().map(|c| {
-                    self.expr(c);
-                    self.emit(Instr::JumpIfFalse(0))
-                });
+                let skip = condition.as_ref().map(|c| self.branch_unless(c, 0));
                 for part in message {
                     self.expr(part);
                 }
@@ -263,18 +322,17 @@ impl<'t> Builder<'t> {
                 if let Some(p) = self.path(collection) {
                     self.local_paths.insert(*var, format!("{p}[]"));
                 }
-                let first = self.temps(3);
-                let (iter, mark) = (first, first + 2);
+                let iter = self.temps(ITER_SLOTS);
+                let mark = iter + 2;
                 self.expr(collection);
                 self.emit(Instr::IterInit(iter));
                 self.emit(Instr::EvidenceMark(mark));
+                self.slots.insert(*var, iter + 3);
                 let top = self.here();
-                self.emit(Instr::EvidenceReset(mark));
-                let next = self.emit(Instr::IterNext { slot: iter as u16, exit: 0 });
-                self.emit(Instr::Store(*var));
+                let next =
+                    self.emit(Instr::IterNext { slot: u16::try_from(iter).unwrap_or(u16::MAX), exit: 0 });
                 if let Some(f) = filter {
-                    self.expr(f);
-                    self.emit(Instr::JumpIfFalse(top));
+                    self.branch_unless(f, top);
                 }
                 for (id, value) in lets {
                     self.bind_path(*id, value);
@@ -286,7 +344,7 @@ impl<'t> Builder<'t> {
                 let exit = self.here();
                 self.patch(next, exit);
                 self.emit(Instr::EvidenceReset(mark));
-                self.release(first);
+                self.release(iter);
             }
         }
     }
@@ -312,6 +370,12 @@ impl<'t> Builder<'t> {
                 let c = self.tables.constant(Constant::Enum(*en, *v));
                 self.emit(Instr::Const(c));
             }
+            ExprKind::List(items) if !items.is_empty() && literal(e).is_some() => {
+                if let Some(c) = literal(e) {
+                    let c = self.tables.constant(c);
+                    self.emit(Instr::Const(c));
+                }
+            }
             ExprKind::List(items) => {
                 for i in items {
                     self.expr(i);
@@ -322,18 +386,33 @@ impl<'t> Builder<'t> {
                 self.emit(Instr::Host);
             }
             ExprKind::Local(id) => {
-                self.emit(Instr::Load(*id));
+                let slot = self.slot(*id);
+                self.emit(Instr::Load(slot));
             }
             ExprKind::Const(id) => {
                 self.emit(Instr::Global(*id));
             }
             ExprKind::Field { base, index, .. } => {
-                self.expr(base);
                 let evidence = match (self.evidence, self.path(e)) {
                     (true, Some(p)) => intern(&mut self.tables.paths, &p),
                     _ => NO_EVIDENCE,
                 };
-                self.emit(Instr::Field { index: *index as u16, evidence });
+                let index = *index as u16;
+                // `x.f` of a local: one fused instruction.
+                if let ExprKind::Local(id) = &base.kind {
+                    let slot = self.slot(*id);
+                    let short = if evidence == NO_EVIDENCE {
+                        Some(NO_EVIDENCE_16)
+                    } else {
+                        u16::try_from(evidence).ok().filter(|e| *e != NO_EVIDENCE_16)
+                    };
+                    if let (Ok(slot), Some(evidence)) = (u16::try_from(slot), short) {
+                        self.emit(Instr::LoadField { slot, index, evidence });
+                        return;
+                    }
+                }
+                self.expr(base);
+                self.emit(Instr::Field { index, evidence });
             }
             ExprKind::Call(f, args) => {
                 for a in args {
@@ -363,8 +442,7 @@ impl<'t> Builder<'t> {
                 }
             }
             ExprKind::If(c, a, b) => {
-                self.expr(c);
-                let to_else = self.emit(Instr::JumpIfFalse(0));
+                let to_else = self.branch_unless(c, 0);
                 self.expr(a);
                 let to_end = self.emit(Instr::Jump(0));
                 let else_at = self.here();
@@ -401,6 +479,18 @@ impl<'t> Builder<'t> {
             _ => {}
         }
         self.expr(l);
+        if matches!(op, BinaryOp::In | BinaryOp::NotIn) {
+            if let (ExprKind::List(items), Some(list)) = (&r.kind, literal(r)) {
+                if !items.is_empty() {
+                    let c = self.tables.constant(list);
+                    self.emit(Instr::InConst(c));
+                    if op == BinaryOp::NotIn {
+                        self.emit(Instr::Not);
+                    }
+                    return;
+                }
+            }
+        }
         if op == BinaryOp::Matches {
             if let ExprKind::Str(pattern) = &r.kind {
                 let n = intern(&mut self.tables.regexes, pattern);
@@ -438,22 +528,21 @@ impl<'t> Builder<'t> {
     fn quantifier(&mut self, kind: QuantifierKind, var: LocalId, collection: &Expr, filter: Option<&Expr>) {
         // Conditions inside a quantifier read many items; they are not evidence.
         let evidence = std::mem::replace(&mut self.evidence, false);
-        let first = self.temps(3);
-        let (iter, acc) = (first, first + 2);
+        let first = self.temps(ITER_SLOTS + 1);
+        let (iter, acc) = (first, first + ITER_SLOTS);
         self.expr(collection);
         self.emit(Instr::IterInit(iter));
+        self.slots.insert(var, iter + 3);
         if kind == QuantifierKind::Count {
             let zero = self.tables.constant(Constant::Int(0));
             self.emit(Instr::Const(zero));
             self.emit(Instr::Store(acc));
         }
         let top = self.here();
-        let next = self.emit(Instr::IterNext { slot: iter as u16, exit: 0 });
-        self.emit(Instr::Store(var));
+        let next = self.emit(Instr::IterNext { slot: u16::try_from(iter).unwrap_or(u16::MAX), exit: 0 });
         let mut on_false = None;
         if let Some(f) = filter {
-            self.expr(f);
-            on_false = Some(self.emit(Instr::JumpIfFalse(0)));
+            on_false = Some(self.branch_unless(f, 0));
         }
         match kind {
             QuantifierKind::Any | QuantifierKind::None => {
@@ -484,11 +573,7 @@ impl<'t> Builder<'t> {
                 self.patch(to_end, end);
             }
             QuantifierKind::Count => {
-                let one = self.tables.constant(Constant::Int(1));
-                self.emit(Instr::Load(acc));
-                self.emit(Instr::Const(one));
-                self.emit(Instr::Add);
-                self.emit(Instr::Store(acc));
+                self.emit(Instr::Incr(acc));
                 self.emit(Instr::Jump(top));
                 if let Some(at) = on_false {
                     self.patch(at, top);
@@ -498,7 +583,7 @@ impl<'t> Builder<'t> {
                 self.emit(Instr::Load(acc));
             }
             QuantifierKind::Find => {
-                self.emit(Instr::Load(var));
+                self.emit(Instr::Load(iter + 3));
                 let to_end = self.emit(Instr::Jump(0));
                 if let Some(at) = on_false {
                     self.patch(at, top);

@@ -152,6 +152,8 @@ pub struct Summary {
     pub failed: usize,
     pub not_applicable: usize,
     pub errors: usize,
+    /// VM instructions executed for this host (all rules and constants).
+    pub instructions: u64,
 }
 
 impl Summary {

@@ -12,8 +12,9 @@ use std::fmt;
 use std::rc::Rc;
 use std::sync::OnceLock;
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub enum Value {
+    #[default]
     Absent,
     Bool(bool),
     Int(i64),

@@ -7,7 +7,7 @@
 //! loop indexes tables directly; it still never panics: a value of the wrong
 //! type is a fault, not an assumption.
 
-use crate::bundle::bytecode::{Code, Constant, Instr, NO_EVIDENCE};
+use crate::bundle::bytecode::{Cmp, Code, Constant, Instr, NO_EVIDENCE, NO_EVIDENCE_16};
 use crate::bundle::{Bundle, RuleMeta};
 use crate::findings::{
     fingerprint, AssetRef, Evidence, Finding, KeyValue, Outcome, Report, RuleResult, Severity, Summary,
@@ -52,12 +52,26 @@ pub struct Program<'b> {
     /// `None` for a pattern that does not compile (the verifier rejects
     /// those, so it matches nothing rather than failing).
     regexes: Vec<Option<regex::Regex>>,
+    /// The constant pool as values, converted once.
+    constants: Vec<Value>,
 }
 
 impl<'b> Program<'b> {
     pub fn new(bundle: &'b Bundle) -> Program<'b> {
         let regexes = bundle.content.regexes.iter().map(|p| regex::Regex::new(p).ok()).collect();
-        Program { bundle, regexes }
+        let constants = bundle
+            .content
+            .constants
+            .iter()
+            .map(|c| match c {
+                Constant::Int(i) => Value::Int(*i),
+                Constant::Str(s) => Value::str(s),
+                Constant::Version(v) => Value::Version(Rc::from(v.as_str()), None),
+                Constant::Enum(e, v) => Value::Enum(*e, *v),
+                Constant::List(items) => constant_list(items),
+            })
+            .collect();
+        Program { bundle, regexes, constants }
     }
 
     /// Evaluates every rule against `host`.
@@ -79,6 +93,7 @@ impl<'b> Program<'b> {
         }
         let mut findings = Vec::new();
         let mut rules = Vec::with_capacity(content.rules.len());
+        let mut executed = 0u64;
         for rule in &content.rules {
             let package = content.packages.get(rule.package as usize);
             let severity = Severity::parse(&rule.severity).unwrap_or(Severity::Medium);
@@ -100,7 +115,9 @@ impl<'b> Program<'b> {
                 continue;
             }
             let mut run = Run::new(self, host, &globals, options.limits);
-            let outcome = match run.exec(&rule.code, Vec::new(), 0) {
+            let result_of_run = run.exec(&rule.code, Vec::new(), 0);
+            executed += options.limits.instructions - run.instructions;
+            let outcome = match result_of_run {
                 Ok(Flow::NotApplicable(reason)) => Outcome::NotApplicable { reason },
                 Ok(_) if run.findings.is_empty() => Outcome::Passed,
                 Ok(_) => {
@@ -114,7 +131,8 @@ impl<'b> Program<'b> {
             };
             rules.push(result(outcome));
         }
-        let summary = Summary::of(&findings, &rules);
+        let mut summary = Summary::of(&findings, &rules);
+        summary.instructions = executed;
         Report { bundle_digest: self.bundle.digest.clone(), asset, findings, rules, summary }
     }
 
@@ -123,7 +141,7 @@ impl<'b> Program<'b> {
         rule: &RuleMeta,
         severity: Severity,
         message: String,
-        evidence: Vec<(u32, String, Option<Rc<Provenance>>)>,
+        evidence: Vec<EvidenceEntry>,
         asset: &AssetRef,
         attributes: &[KeyValue],
     ) -> Finding {
@@ -134,7 +152,7 @@ impl<'b> Program<'b> {
             .into_iter()
             .map(|(path, value, source)| Evidence {
                 path: content.debug.evidence_paths.get(path as usize).cloned().unwrap_or_default(),
-                value,
+                value: Display(&value).to_string(),
                 source: source.map(|s| s.to_string()),
             })
             .filter(|e| seen.insert(e.clone()))
@@ -156,6 +174,22 @@ impl<'b> Program<'b> {
             bundle_digest: self.bundle.digest.clone(),
         }
     }
+}
+
+fn constant_list(items: &[Constant]) -> Value {
+    Value::List(
+        items
+            .iter()
+            .map(|c| match c {
+                Constant::Int(i) => Value::Int(*i),
+                Constant::Str(s) => Value::str(s),
+                Constant::Version(v) => Value::Version(Rc::from(v.as_str()), None),
+                Constant::Enum(e, v) => Value::Enum(*e, *v),
+                Constant::List(inner) => constant_list(inner),
+            })
+            .collect::<Vec<_>>()
+            .into(),
+    )
 }
 
 fn asset_ref(host: &Host) -> AssetRef {
@@ -212,7 +246,56 @@ enum Flow {
     Return(Value),
 }
 
-type EvidenceEntry = (u32, String, Option<Rc<Provenance>>);
+/// The operand stack: slots reused in place (a pop leaves `Absent` behind),
+/// so pushing and popping in the loop never calls into the allocator.
+#[derive(Default)]
+struct Stack {
+    slots: Vec<Value>,
+    len: usize,
+}
+
+impl Stack {
+    #[inline(always)]
+    fn push(&mut self, v: Value) {
+        match self.slots.get_mut(self.len) {
+            Some(slot) => *slot = v,
+            None => self.slots.push(v),
+        }
+        self.len += 1;
+    }
+
+    #[inline(always)]
+    fn pop(&mut self) -> Option<Value> {
+        let top = self.len.checked_sub(1)?;
+        self.len = top;
+        self.slots.get_mut(top).map(std::mem::take)
+    }
+
+    #[inline(always)]
+    fn last(&self) -> Option<&Value> {
+        self.len.checked_sub(1).and_then(|top| self.slots.get(top))
+    }
+
+    #[inline(always)]
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    /// The values from `at` to the top, in order; the stack keeps the rest.
+    fn split_off(&mut self, at: usize) -> Vec<Value> {
+        let at = at.min(self.len);
+        let out = self
+            .slots
+            .get_mut(at..self.len)
+            .map(|s| s.iter_mut().map(std::mem::take).collect())
+            .unwrap_or_default();
+        self.len = at;
+        out
+    }
+}
+
+/// An evidence path, the value read (rendered only for findings) and its provenance.
+type EvidenceEntry = (u32, Value, Option<Rc<Provenance>>);
 
 struct Run<'p, 'b> {
     program: &'p Program<'b>,
@@ -224,6 +307,8 @@ struct Run<'p, 'b> {
     evidence: Vec<EvidenceEntry>,
     findings: Vec<(String, Vec<EvidenceEntry>)>,
     dynamic_regexes: HashMap<String, Option<regex::Regex>>,
+    /// How the block that just finished ended (set with `step`'s `true`).
+    flow: Option<Flow>,
 }
 
 impl<'p, 'b> Run<'p, 'b> {
@@ -243,6 +328,7 @@ impl<'p, 'b> Run<'p, 'b> {
             evidence: Vec::new(),
             findings: Vec::new(),
             dynamic_regexes: HashMap::new(),
+            flow: None,
         }
     }
 
@@ -258,51 +344,50 @@ impl<'p, 'b> Run<'p, 'b> {
     fn exec(&mut self, code: &Code, mut locals: Vec<Value>, depth: u32) -> Result<Flow, Fault> {
         let block = if depth == 0 { "rule" } else { "function" };
         locals.resize(code.locals as usize, Value::Absent);
-        let mut stack: Vec<Value> = Vec::with_capacity(16);
+        let mut stack = Stack::default();
         let mut pc = 0usize;
         let instructions = &code.instructions;
         loop {
             let Some(&instr) = instructions.get(pc) else {
                 return Err(Fault { message: "ran past the end of the code".into(), pc, block });
             };
-            if self.instructions == 0 {
+            let Some(left) = self.instructions.checked_sub(1) else {
                 return Err(Fault { message: "instruction budget exceeded".into(), pc, block });
-            }
-            self.instructions -= 1;
+            };
+            self.instructions = left;
             match self.step(instr, &mut stack, &mut locals, &mut pc, depth) {
-                Ok(None) => {}
-                Ok(Some(flow)) => return Ok(flow),
+                Ok(false) => {}
+                Ok(true) => return Ok(self.flow.take().unwrap_or(Flow::Halt)),
                 Err(message) => return Err(Fault { message, pc, block }),
             }
         }
     }
 
     /// Executes one instruction; advances `pc`.
-    #[inline]
+    #[inline(always)]
     fn step(
         &mut self,
         instr: Instr,
-        stack: &mut Vec<Value>,
+        stack: &mut Stack,
         locals: &mut [Value],
         pc: &mut usize,
         depth: u32,
-    ) -> Result<Option<Flow>, String> {
-        fn pop(stack: &mut Vec<Value>) -> Result<Value, String> {
+    ) -> Result<bool, String> {
+        #[inline(always)]
+        fn pop(stack: &mut Stack) -> Result<Value, String> {
             stack.pop().ok_or_else(|| "the stack is empty".to_owned())
         }
+        #[inline(always)]
         fn slot(locals: &mut [Value], n: u32) -> Result<&mut Value, String> {
             locals.get_mut(n as usize).ok_or_else(|| format!("no local slot {n}"))
         }
         let content = &self.program.bundle.content;
         let mut next = *pc + 1;
         match instr {
-            Instr::Const(n) => stack.push(match content.constants.get(n as usize) {
-                Some(Constant::Int(i)) => Value::Int(*i),
-                Some(Constant::Str(s)) => Value::str(s),
-                Some(Constant::Version(v)) => Value::Version(Rc::from(v.as_str()), None),
-                Some(Constant::Enum(e, v)) => Value::Enum(*e, *v),
+            Instr::Const(n) => match self.program.constants.get(n as usize) {
+                Some(v) => stack.push(v.clone()),
                 None => return Err(format!("no constant {n}")),
-            }),
+            },
             Instr::Bool(b) => stack.push(Value::Bool(b)),
             Instr::Absent => stack.push(Value::Absent),
             Instr::Host => stack.push(self.host.root.clone()),
@@ -337,10 +422,43 @@ impl<'p, 'b> Run<'p, 'b> {
                     other => return Err(format!("field {index} of a {}", other.type_name())),
                 };
                 if evidence != NO_EVIDENCE && self.evidence.len() < MAX_EVIDENCE && evidence_worthy(&value) {
-                    self.evidence.push((evidence, Display(&value).to_string(), source));
+                    self.evidence.push((evidence, value.clone(), source));
                 }
                 stack.push(value);
             }
+            Instr::LoadField { slot: s, index, evidence } => {
+                let (value, source) = match &*slot(locals, u32::from(s))? {
+                    Value::Absent => (Value::Absent, None),
+                    Value::Record(r) => match r.fields.get(usize::from(index)) {
+                        Some(v) => (v.clone(), r.sources.get(usize::from(index)).cloned().flatten()),
+                        None => return Err(format!("the record has no field {index}")),
+                    },
+                    other => return Err(format!("field {index} of a {}", other.type_name())),
+                };
+                if evidence != NO_EVIDENCE_16 && self.evidence.len() < MAX_EVIDENCE && evidence_worthy(&value)
+                {
+                    self.evidence.push((u32::from(evidence), value.clone(), source));
+                }
+                stack.push(value);
+            }
+            Instr::InConst(c) => {
+                let item = pop(stack)?;
+                let Some(Value::List(items)) = self.program.constants.get(c as usize) else {
+                    return Err(format!("constant {c} is not a list"));
+                };
+                let mut found = false;
+                for i in items.iter() {
+                    if equal(&item, i)? {
+                        found = true;
+                        break;
+                    }
+                }
+                stack.push(Value::Bool(found));
+            }
+            Instr::Incr(n) => match slot(locals, n)? {
+                Value::Int(i) => *i = i.checked_add(1).ok_or("integer overflow")?,
+                v => return Err(format!("counting in a {}", v.type_name())),
+            },
             Instr::Not => match pop(stack)? {
                 Value::Bool(b) => stack.push(Value::Bool(!b)),
                 v => return Err(format!("`not` of a {}", v.type_name())),
@@ -464,6 +582,36 @@ impl<'p, 'b> Run<'p, 'b> {
                 }
             }
             Instr::Jump(t) => next = t as usize,
+            Instr::JumpUnlessIn { list, negate, target } => {
+                let item = pop(stack)?;
+                let Some(Value::List(items)) = self.program.constants.get(usize::from(list)) else {
+                    return Err(format!("constant {list} is not a list"));
+                };
+                let mut found = false;
+                for i in items.iter() {
+                    if equal(&item, i)? {
+                        found = true;
+                        break;
+                    }
+                }
+                if found == negate {
+                    next = target as usize;
+                }
+            }
+            Instr::JumpUnless { cmp, target } => {
+                let (b, a) = (pop(stack)?, pop(stack)?);
+                let holds = match cmp {
+                    Cmp::Eq => equal(&a, &b)?,
+                    Cmp::Ne => !equal(&a, &b)?,
+                    Cmp::Lt => order(&a, &b)? == Ordering::Less,
+                    Cmp::Le => order(&a, &b)? != Ordering::Greater,
+                    Cmp::Gt => order(&a, &b)? == Ordering::Greater,
+                    Cmp::Ge => order(&a, &b)? != Ordering::Less,
+                };
+                if !holds {
+                    next = target as usize;
+                }
+            }
             Instr::JumpIfFalse(t) => match pop(stack)? {
                 Value::Bool(false) => next = t as usize,
                 Value::Bool(true) => {}
@@ -543,20 +691,23 @@ impl<'p, 'b> Run<'p, 'b> {
                 }
                 *slot(locals, n)? = list;
                 *slot(locals, n + 1)? = Value::Int(0);
+                *slot(locals, n + 2)? = Value::Absent;
             }
             Instr::IterNext { slot: s, exit } => {
-                let s = u32::from(s);
-                let Value::Int(i) = *slot(locals, s + 1)? else {
-                    return Err("iterator position lost".into());
+                let s = usize::from(s);
+                let Some([list, pos, mark, var]) = locals.get_mut(s..s + 4) else {
+                    return Err("iterator slots lost".into());
                 };
-                let item = match &*slot(locals, s)? {
-                    Value::List(items) => items.get(i as usize).cloned(),
-                    _ => return Err("iterator lost".into()),
+                if let Value::Int(m) = mark {
+                    self.evidence.truncate(*m as usize);
+                }
+                let (Value::List(items), Value::Int(i)) = (&*list, pos) else {
+                    return Err("iterator lost".into());
                 };
-                match item {
+                match items.get(*i as usize) {
                     Some(v) => {
-                        stack.push(v);
-                        *slot(locals, s + 1)? = Value::Int(i + 1);
+                        *var = v.clone();
+                        *i += 1;
                     }
                     None => next = exit as usize,
                 }
@@ -580,13 +731,20 @@ impl<'p, 'b> Run<'p, 'b> {
                     Some(Constant::Str(s)) => s.clone(),
                     _ => "not applicable".into(),
                 };
-                return Ok(Some(Flow::NotApplicable(reason)));
+                self.flow = Some(Flow::NotApplicable(reason));
+                return Ok(true);
             }
-            Instr::Halt => return Ok(Some(Flow::Halt)),
-            Instr::Return => return Ok(Some(Flow::Return(pop(stack)?))),
+            Instr::Halt => {
+                self.flow = Some(Flow::Halt);
+                return Ok(true);
+            }
+            Instr::Return => {
+                self.flow = Some(Flow::Return(pop(stack)?));
+                return Ok(true);
+            }
         }
         *pc = next;
-        Ok(None)
+        Ok(false)
     }
 }
 
@@ -612,8 +770,13 @@ fn scheme(a: Option<Scheme>, b: Option<Scheme>) -> Result<Scheme, String> {
     }
 }
 
+#[inline]
 fn equal(a: &Value, b: &Value) -> Result<bool, String> {
     Ok(match (a, b) {
+        (Value::Enum(e1, v1), Value::Enum(e2, v2)) => e1 == e2 && v1 == v2,
+        (Value::Int(x), Value::Int(y)) => x == y,
+        (Value::Str(x), Value::Str(y)) => x == y,
+        (Value::Bool(x), Value::Bool(y)) => x == y,
         (Value::Version(x, sx), Value::Version(y, sy)) => {
             versions::compare(scheme(*sx, *sy)?, x, y) == Ordering::Equal
         }

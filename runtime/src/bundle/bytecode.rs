@@ -47,8 +47,20 @@ pub enum Instr {
     Le,
     Gt,
     Ge,
+    /// Push field `index` of the record in local slot `slot` (`Load` then
+    /// `Field`, fused: the commonest pair in loops). `evidence` as for
+    /// `Field`, with `u16::MAX` for none.
+    LoadField {
+        slot: u16,
+        index: u16,
+        evidence: u16,
+    },
     /// Pop a list, then an item: push whether the list holds the item.
     In,
+    /// Pop an item: push whether constant list `n` holds it.
+    InConst(u32),
+    /// Add one to the int in local slot `n` (`count`).
+    Incr(u32),
     /// Pop a needle, then a string or list: push whether it contains it.
     Contains,
     StartsWith,
@@ -64,6 +76,19 @@ pub enum Instr {
     Jump(u32),
     /// Pop a bool; jump when false.
     JumpIfFalse(u32),
+    /// Pop two values; jump to `target` unless `a cmp b` holds (a comparison
+    /// and `JumpIfFalse`, fused: the commonest pair in conditions).
+    JumpUnless {
+        cmp: Cmp,
+        target: u32,
+    },
+    /// Pop an item; jump to `target` unless constant list `list` holds it
+    /// (with `negate`: unless it does not). `x in [..]` as a condition.
+    JumpUnlessIn {
+        list: u16,
+        negate: bool,
+        target: u32,
+    },
     /// If the top is false jump (keeping it); else pop it (`and`).
     JumpIfFalseKeep(u32),
     /// If the top is true jump (keeping it); else pop it (`or`).
@@ -100,8 +125,23 @@ pub enum Instr {
     Return,
 }
 
+/// The comparison of `JumpUnless`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Cmp {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
 /// `Field { evidence }` when the read is not evidence.
 pub const NO_EVIDENCE: u32 = u32::MAX;
+/// `LoadField { evidence }` when the read is not evidence.
+pub const NO_EVIDENCE_16: u16 = u16::MAX;
+/// Local slots an iterator takes: list, position, evidence mark, item.
+pub const ITER_SLOTS: u32 = 4;
 
 /// A constant of the pool.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -112,6 +152,8 @@ pub enum Constant {
     Version(String),
     /// An enumeration value: the enumeration's index in the schema, and the value's.
     Enum(u32, u32),
+    /// A list literal whose items are all constants (`[21, 23, 80]`), built once.
+    List(Vec<Constant>),
 }
 
 /// A block of code: a rule's body, a function or a global's initialiser.

@@ -91,6 +91,9 @@ fn constant(k: &Constant) -> String {
         Constant::Str(s) => format!("string {s:?}"),
         Constant::Version(v) => format!("version v{v:?}"),
         Constant::Enum(e, v) => format!("enum {}", enum_value_name(*e, *v)),
+        Constant::List(items) => {
+            format!("list [{}]", items.iter().map(constant).collect::<Vec<_>>().join(", "))
+        }
     }
 }
 
@@ -140,7 +143,29 @@ fn block(out: &mut String, bundle: &Bundle, code: &Code) {
                     c.constants.get(n as usize).map(constant).unwrap_or_default()
                 )
             }
+            Instr::JumpUnless { cmp, target } => format!("jump_unless {cmp:?} -> {target}"),
+            Instr::JumpUnlessIn { list, negate, target } => format!(
+                "jump_unless {}in #{list} ({}) -> {target}",
+                if negate { "not " } else { "" },
+                c.constants.get(usize::from(list)).map(constant).unwrap_or_default()
+            ),
             Instr::IterNext { slot, exit } => format!("iter_next   slot {slot} else -> {exit}"),
+            Instr::LoadField { slot, index, evidence } => {
+                let label = if evidence == super::bytecode::NO_EVIDENCE_16 {
+                    String::new()
+                } else {
+                    let path =
+                        c.debug.evidence_paths.get(usize::from(evidence)).map(String::as_str).unwrap_or("?");
+                    format!(" evidence {path}")
+                };
+                format!("load_field  slot {slot} field {index}{label}")
+            }
+            Instr::InConst(n) => {
+                format!(
+                    "in_const    #{n} ({})",
+                    c.constants.get(n as usize).map(constant).unwrap_or_default()
+                )
+            }
             other => {
                 let dbg = format!("{other:?}");
                 // `JumpIfFalse(12)` -> `jump_if_false 12`.

@@ -5,7 +5,7 @@
 //! kind requires, functions do not recurse, and constants name enumeration
 //! values that exist.
 
-use super::bytecode::{Code, Constant, Instr, NO_EVIDENCE};
+use super::bytecode::{Code, Constant, Instr, ITER_SLOTS, NO_EVIDENCE, NO_EVIDENCE_16};
 use super::Content;
 use crate::telemetry::{schema, Telemetry, SCHEMA_VERSION};
 use std::fmt;
@@ -158,6 +158,23 @@ fn block_ok(content: &Content, code: &Code, kind: Kind, block: &str) -> Result<(
                 }
                 (1, 1)
             }
+            LoadField { slot: s, evidence, .. } => {
+                slot(pc, u32::from(s), 1)?;
+                if evidence != NO_EVIDENCE_16 && usize::from(evidence) >= content.debug.evidence_paths.len() {
+                    return Err(err(Some(pc), format!("evidence path {evidence} does not exist")));
+                }
+                (0, 1)
+            }
+            InConst(c) => {
+                if !matches!(content.constants.get(c as usize), Some(Constant::List(_))) {
+                    return Err(err(Some(pc), format!("constant {c} is not a list")));
+                }
+                (1, 1)
+            }
+            Incr(s) => {
+                slot(pc, s, 1)?;
+                (0, 0)
+            }
             Not | Neg | IsPresent => (1, 1),
             Matches(r) => {
                 if r as usize >= content.regexes.len() {
@@ -167,6 +184,17 @@ fn block_ok(content: &Content, code: &Code, kind: Kind, block: &str) -> Result<(
             }
             Add | Sub | Mul | Div | Rem | Concat | Eq | Ne | Lt | Le | Gt | Ge | In | Contains
             | StartsWith | EndsWith | MatchesDynamic => (2, 1),
+            JumpUnless { target: t, .. } => {
+                target(pc, t)?;
+                (2, 0)
+            }
+            JumpUnlessIn { list, target: t, .. } => {
+                target(pc, t)?;
+                if !matches!(content.constants.get(usize::from(list)), Some(Constant::List(_))) {
+                    return Err(err(Some(pc), format!("constant {list} is not a list")));
+                }
+                (1, 0)
+            }
             JumpIfPresent(t) | Jump(t) | JumpIfFalse(t) | JumpIfFalseKeep(t) | JumpIfTrueKeep(t) => {
                 target(pc, t)?;
                 match instr {
@@ -195,13 +223,13 @@ fn block_ok(content: &Content, code: &Code, kind: Kind, block: &str) -> Result<(
                 None => return Err(err(Some(pc), format!("native {native} does not exist"))),
             },
             IterInit(s) => {
-                slot(pc, s, 2)?;
+                slot(pc, s, ITER_SLOTS)?;
                 (1, 0)
             }
             IterNext { slot: s, exit } => {
-                slot(pc, u32::from(s), 2)?;
+                slot(pc, u32::from(s), ITER_SLOTS)?;
                 target(pc, exit)?;
-                (0, 1)
+                (0, 0)
             }
             EvidenceMark(s) | EvidenceReset(s) => {
                 slot(pc, s, 1)?;
@@ -267,7 +295,7 @@ fn block_ok(content: &Content, code: &Code, kind: Kind, block: &str) -> Result<(
                 }
             }
             Jump(t) => work.push((t as usize, after)),
-            JumpIfFalse(t) => {
+            JumpIfFalse(t) | JumpUnless { target: t, .. } | JumpUnlessIn { target: t, .. } => {
                 work.push((t as usize, after));
                 next(&mut work, after)?;
             }
