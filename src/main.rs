@@ -29,6 +29,8 @@ enum Command {
     Inspect(commands::inspect::Args),
     /// Evaluate a bundle against one host's telemetry.
     Eval(commands::eval::Args),
+    /// Collect telemetry from this host or a mounted root file system.
+    Collect(commands::collect::Args),
 }
 
 fn main() -> miette::Result<ExitCode> {
@@ -40,6 +42,7 @@ fn main() -> miette::Result<ExitCode> {
         Command::Build(args) => commands::build::run(&args),
         Command::Inspect(args) => commands::inspect::run(&args),
         Command::Eval(args) => commands::eval::run(&args),
+        Command::Collect(args) => commands::collect::run(&args),
     };
     Ok(match outcome {
         Ok(code) => code,

@@ -3,6 +3,7 @@
 //! with their issues (see ARCHITECTURE.md).
 
 pub mod bundle;
+pub mod collector;
 pub mod findings;
 pub mod reports;
 pub mod telemetry;

@@ -1,0 +1,161 @@
+//! The collector: one telemetry document from a live Linux host or a root
+//! file system mounted anywhere (`--root`). Each sensor is a module; each
+//! fails on its own into a recorded [`CollectionError`] and never stops the
+//! others (a panic inside one is caught and recorded too). Sensors that need
+//! a live kernel (`/proc`, sockets) say so for a root file system rather
+//! than reading the collecting machine's.
+//!
+//! Secrets are never read into the document: `/etc/shadow` gives password
+//! aging and state only, key files are only stat'ed, environment variables
+//! are not collected, and command lines are redacted (`redact`).
+
+mod accounts;
+mod fs;
+mod packages;
+mod runtime;
+mod sshd;
+mod system;
+
+use crate::telemetry::{Asset, Collection, CollectionError, Tag, Telemetry, SCHEMA_VERSION};
+use fs::RootFs;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+pub use runtime::redact;
+
+pub struct Config {
+    /// `/` for the live host.
+    pub root: PathBuf,
+    /// Runtime sampling: how long, and how often.
+    pub duration: Duration,
+    pub interval: Duration,
+    pub tags: Vec<Tag>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            root: PathBuf::from("/"),
+            duration: Duration::ZERO,
+            interval: Duration::from_secs(10),
+            tags: vec![],
+        }
+    }
+}
+
+/// State shared by the sensors of one collection.
+pub struct Ctx {
+    pub(crate) fs: RootFs,
+    pub(crate) errors: Vec<CollectionError>,
+}
+
+impl Ctx {
+    pub(crate) fn error(&mut self, sensor: &str, path: Option<&str>, message: &str) {
+        self.errors.push(CollectionError {
+            sensor: sensor.to_owned(),
+            path: path.map(str::to_owned),
+            message: message.to_owned(),
+        });
+    }
+
+    pub(crate) fn live(&self) -> bool {
+        self.fs.is_live()
+    }
+
+    /// Records that a live-kernel sensor does not apply to a root file system.
+    pub(crate) fn not_live(&mut self, sensor: &str) {
+        self.error(sensor, None, "not available for a root file system (needs the running kernel)");
+    }
+}
+
+/// Runs one sensor, turning a panic into a recorded error.
+fn sensor<T>(ctx: &mut Ctx, name: &str, f: impl FnOnce(&mut Ctx) -> Option<T>) -> Option<T> {
+    match catch_unwind(AssertUnwindSafe(|| f(ctx))) {
+        Ok(v) => v,
+        Err(_) => {
+            ctx.error(name, None, "the sensor failed unexpectedly (a bug in assay); other sensors ran");
+            None
+        }
+    }
+}
+
+/// Collects one telemetry document. `progress` is told the fraction done
+/// during runtime sampling.
+pub fn collect(config: &Config, progress: &mut dyn FnMut(f64)) -> Telemetry {
+    let started = Instant::now();
+    let started_at = now_rfc3339();
+    let mut ctx = Ctx { fs: RootFs::new(&config.root), errors: Vec::new() };
+    let (os, hostname, machine_id, kernel_release) = system::identity(&mut ctx);
+    let architecture = if ctx.live() { Some(std::env::consts::ARCH.to_owned()) } else { None };
+    let asset = Asset {
+        id: machine_id.unwrap_or_else(|| hostname.clone()),
+        hostname,
+        tags: config.tags.clone(),
+        os,
+        kernel_release,
+        architecture,
+    };
+    let mut doc = Telemetry::empty(asset);
+    doc.packages = sensor(&mut ctx, "packages", packages::collect);
+    doc.sshd = sensor(&mut ctx, "sshd", sshd::collect);
+    doc.login_defs = sensor(&mut ctx, "login.defs", system::login_defs);
+    doc.password_policy = sensor(&mut ctx, "pam", system::password_policy);
+    doc.kernel = sensor(&mut ctx, "kernel", system::kernel);
+    doc.cpu = sensor(&mut ctx, "cpu", system::cpu);
+    let (files, world_writable) = sensor(&mut ctx, "files", accounts::files).unzip();
+    doc.files = files;
+    doc.world_writable = world_writable;
+    doc.mounts = sensor(&mut ctx, "mounts", system::mounts);
+    doc.users = sensor(&mut ctx, "users", accounts::users);
+    doc.groups = sensor(&mut ctx, "groups", accounts::groups);
+    doc.services = sensor(&mut ctx, "services", system::services);
+    let sampled =
+        sensor(&mut ctx, "runtime", |ctx| runtime::sample(ctx, config.duration, config.interval, progress));
+    let samples = sampled.as_ref().map(|s| s.samples).unwrap_or(0);
+    if let Some(s) = sampled {
+        doc.processes = Some(s.processes);
+        doc.listeners = Some(s.listeners);
+        doc.connections = Some(s.connections);
+    }
+    doc.collection = Some(Collection {
+        started: started_at,
+        duration_seconds: started.elapsed().as_secs(),
+        interval_seconds: config.interval.as_secs(),
+        samples,
+        root: config.root.display().to_string(),
+        collector_version: concat!("assay ", env!("CARGO_PKG_VERSION")).to_owned(),
+    });
+    doc.errors = ctx.errors;
+    doc.schema_version = SCHEMA_VERSION;
+    doc
+}
+
+/// Collects from a root file system with no sampling (for tests).
+pub fn collect_root(root: &Path) -> Telemetry {
+    collect(&Config { root: root.to_path_buf(), ..Config::default() }, &mut |_| {})
+}
+
+/// The current time in RFC 3339 (UTC), from the system clock.
+pub fn now_rfc3339() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Civil from days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,432 @@
+//! Runtime sensors, live hosts only: processes (with the executables and
+//! shared objects they map, and the ELF hardening of each), listening
+//! sockets and connections, sampled over a duration.
+
+use super::Ctx;
+use crate::telemetry::{
+    AddressFamily, Binary, Connection, Direction, Listener, Process, Protocol, Sighting, SocketOwner,
+};
+use std::collections::{BTreeMap, HashMap};
+use std::os::unix::fs::MetadataExt;
+use std::time::{Duration, Instant};
+
+pub struct Sampled {
+    pub processes: Vec<Process>,
+    pub listeners: Vec<Listener>,
+    pub connections: Vec<Connection>,
+    pub samples: u32,
+}
+
+/// The most processes inspected per sample.
+const MAX_PROCESSES: usize = 4096;
+/// Executables larger than this are stat'ed but not parsed.
+const MAX_ELF: u64 = 256 << 20;
+
+pub fn sample(
+    ctx: &mut Ctx,
+    duration: Duration,
+    interval: Duration,
+    progress: &mut dyn FnMut(f64),
+) -> Option<Sampled> {
+    if !ctx.live() {
+        ctx.not_live("processes");
+        ctx.not_live("network");
+        return None;
+    }
+    let start = Instant::now();
+    let mut elf_cache: HashMap<String, Option<Binary>> = HashMap::new();
+    let mut processes: BTreeMap<(u32, String), Process> = BTreeMap::new();
+    let mut listeners: BTreeMap<(String, String, u16), Listener> = BTreeMap::new();
+    let mut connections: BTreeMap<(String, String, u16, String, u16), Connection> = BTreeMap::new();
+    let mut samples = 0u32;
+    let users = user_names(ctx);
+    loop {
+        samples += 1;
+        let now = super::now_rfc3339();
+        let sighting = |seen: &mut Sighting| {
+            seen.last_seen = now.clone();
+            seen.samples += 1;
+        };
+        let fresh = || Sighting { first_seen: now.clone(), last_seen: now.clone(), samples: 0 };
+        let procs = snapshot(ctx, &users, &mut elf_cache);
+        for p in procs {
+            let key =
+                (p.pid, p.executable.as_ref().map(|e| e.path.clone()).unwrap_or_else(|| p.name.clone()));
+            let entry = processes.entry(key).or_insert_with(|| Process { seen: fresh(), ..p });
+            sighting(&mut entry.seen);
+        }
+        let owners = socket_owners(ctx);
+        let (now_listeners, now_connections) = network(ctx, &owners);
+        for l in now_listeners {
+            let key = (l.protocol.as_str().to_owned(), l.address.clone(), l.port);
+            let entry = listeners.entry(key).or_insert_with(|| Listener { seen: fresh(), ..l });
+            sighting(&mut entry.seen);
+        }
+        for c in now_connections {
+            let key = (
+                c.protocol.as_str().to_owned(),
+                c.local_address.clone(),
+                c.local_port,
+                c.remote_address.clone(),
+                c.remote_port,
+            );
+            let is_new = !connections.contains_key(&key);
+            let entry = connections.entry(key).or_insert_with(|| Connection { seen: fresh(), ..c });
+            sighting(&mut entry.seen);
+            if is_new && entry.direction == Direction::Inbound {
+                for l in listeners.values_mut() {
+                    if l.protocol == entry.protocol
+                        && l.port == entry.local_port
+                        && (l.address == entry.local_address
+                            || matches!(l.address.as_str(), "0.0.0.0" | "::"))
+                    {
+                        l.connections_seen += 1;
+                    }
+                }
+            }
+        }
+        let elapsed = start.elapsed();
+        if elapsed >= duration {
+            break;
+        }
+        progress(elapsed.as_secs_f64() / duration.as_secs_f64().max(1e-9));
+        std::thread::sleep(interval.min(duration - elapsed));
+    }
+    progress(1.0);
+    Some(Sampled {
+        processes: processes.into_values().collect(),
+        listeners: listeners.into_values().collect(),
+        connections: connections.into_values().collect(),
+        samples,
+    })
+}
+
+fn user_names(ctx: &Ctx) -> HashMap<u32, String> {
+    ctx.fs
+        .read("/etc/passwd")
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            Some((f.get(2)?.parse().ok()?, (*f.first()?).to_owned()))
+        })
+        .collect()
+}
+
+/// Command-line arguments that carry secrets keep their name, not their value.
+pub fn redact(args: &[String]) -> Vec<String> {
+    const SECRET: &[&str] = &[
+        "password",
+        "passwd",
+        "pass",
+        "token",
+        "secret",
+        "apikey",
+        "api-key",
+        "api_key",
+        "auth",
+        "key",
+        "credential",
+    ];
+    let is_secret_name = |name: &str| {
+        let n = name.trim_start_matches('-').to_ascii_lowercase();
+        SECRET.iter().any(|s| {
+            n == *s
+                || n.ends_with(&format!("-{s}"))
+                || n.ends_with(&format!("_{s}"))
+                || n.contains("password")
+                || n.contains("token")
+                || n.contains("secret")
+        })
+    };
+    let mut out = Vec::with_capacity(args.len());
+    let mut hide_next = false;
+    for arg in args {
+        if hide_next {
+            out.push("[redacted]".to_owned());
+            hide_next = false;
+            continue;
+        }
+        if let Some((name, _)) = arg.split_once('=') {
+            if is_secret_name(name) {
+                out.push(format!("{name}=[redacted]"));
+                continue;
+            }
+        }
+        // Credentials in URLs: scheme://user:secret@host.
+        if let Some((scheme, rest)) = arg.split_once("://") {
+            if let Some((cred, host)) = rest.split_once('@') {
+                if cred.contains(':') {
+                    let user = cred.split(':').next().unwrap_or_default();
+                    out.push(format!("{scheme}://{user}:[redacted]@{host}"));
+                    continue;
+                }
+            }
+        }
+        if arg.starts_with('-') && is_secret_name(arg) {
+            hide_next = true;
+        }
+        out.push(arg.clone());
+    }
+    out
+}
+
+fn snapshot(
+    ctx: &mut Ctx,
+    users: &HashMap<u32, String>,
+    elf_cache: &mut HashMap<String, Option<Binary>>,
+) -> Vec<Process> {
+    let pids: Vec<u32> =
+        ctx.fs.read_dir("/proc").unwrap_or_default().iter().filter_map(|n| n.parse().ok()).collect();
+    let mut out = Vec::new();
+    for pid in pids.into_iter().take(MAX_PROCESSES) {
+        // A process may exit while we read it: skip it quietly.
+        let Ok(status) = ctx.fs.read(&format!("/proc/{pid}/status")) else { continue };
+        let field = |k: &str| status.lines().find_map(|l| l.strip_prefix(k).map(|v| v.trim().to_owned()));
+        let name = field("Name:").unwrap_or_default();
+        let ppid = field("PPid:").and_then(|v| v.parse().ok()).unwrap_or(0);
+        let uid: u32 =
+            field("Uid:").and_then(|v| v.split_whitespace().next().and_then(|u| u.parse().ok())).unwrap_or(0);
+        let command_line: Vec<String> = ctx
+            .fs
+            .read_bytes(&format!("/proc/{pid}/cmdline"), 64 << 10)
+            .map(|b| {
+                b.split(|c| *c == 0)
+                    .filter(|a| !a.is_empty())
+                    .map(|a| String::from_utf8_lossy(a).into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let exe =
+            std::fs::read_link(format!("/proc/{pid}/exe")).ok().map(|p| p.to_string_lossy().into_owned());
+        let executable = exe.and_then(|e| binary(ctx, e.trim_end_matches(" (deleted)"), elf_cache));
+        let mut libraries: Vec<String> = ctx
+            .fs
+            .read(&format!("/proc/{pid}/maps"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.split_whitespace().nth(5))
+            .filter(|p| p.starts_with('/') && (p.contains(".so") || p.contains("/lib")))
+            .map(str::to_owned)
+            .collect();
+        libraries.sort();
+        libraries.dedup();
+        let libraries = libraries.into_iter().filter_map(|l| binary(ctx, &l, elf_cache)).collect();
+        out.push(Process {
+            pid,
+            ppid,
+            user: users.get(&uid).cloned().unwrap_or_else(|| uid.to_string()),
+            uid,
+            name,
+            executable,
+            command_line: redact(&command_line),
+            libraries,
+            seen: Sighting::default(),
+        });
+    }
+    out
+}
+
+/// Metadata and ELF hardening of an executable or shared object, cached.
+fn binary(ctx: &Ctx, path: &str, cache: &mut HashMap<String, Option<Binary>>) -> Option<Binary> {
+    if let Some(b) = cache.get(path) {
+        return b.clone();
+    }
+    let result = ctx.fs.metadata(path).ok().map(|meta| {
+        let mut b = Binary {
+            path: path.to_owned(),
+            uid: meta.uid(),
+            gid: meta.gid(),
+            mode: meta.mode() & 0o7777,
+            ..Binary::default()
+        };
+        if let Ok(bytes) = ctx.fs.read_bytes(path, MAX_ELF) {
+            if let Some((pie, nx, relro, canary)) = hardening(&bytes) {
+                b.pie = Some(pie);
+                b.nx_stack = Some(nx);
+                b.relro = Some(relro.to_owned());
+                b.stack_protector = Some(canary);
+            }
+        }
+        b
+    });
+    cache.insert(path.to_owned(), result.clone());
+    result
+}
+
+/// PIE, non-executable stack, RELRO (`none`, `partial`, `full`) and stack
+/// protector of an ELF image.
+pub fn hardening(bytes: &[u8]) -> Option<(bool, bool, &'static str, bool)> {
+    use goblin::elf::dynamic::{DF_1_NOW, DF_1_PIE, DF_BIND_NOW, DT_FLAGS, DT_FLAGS_1};
+    use goblin::elf::header::ET_DYN;
+    use goblin::elf::program_header::{PF_X, PT_GNU_RELRO, PT_GNU_STACK, PT_INTERP};
+    let elf = goblin::elf::Elf::parse(bytes).ok()?;
+    let flags = |tag| {
+        elf.dynamic
+            .as_ref()
+            .and_then(|d| d.dyns.iter().find(|x| x.d_tag == tag).map(|x| x.d_val))
+            .unwrap_or(0)
+    };
+    let has_interp = elf.program_headers.iter().any(|p| p.p_type == PT_INTERP);
+    let pie = elf.header.e_type == ET_DYN && (has_interp || flags(DT_FLAGS_1) & DF_1_PIE != 0);
+    // No PT_GNU_STACK means an executable stack on most architectures.
+    let nx =
+        elf.program_headers.iter().find(|p| p.p_type == PT_GNU_STACK).is_some_and(|p| p.p_flags & PF_X == 0);
+    let relro = if !elf.program_headers.iter().any(|p| p.p_type == PT_GNU_RELRO) {
+        "none"
+    } else if flags(DT_FLAGS) & DF_BIND_NOW != 0 || flags(DT_FLAGS_1) & DF_1_NOW != 0 {
+        "full"
+    } else {
+        "partial"
+    };
+    let canary = elf.dynsyms.iter().any(|s| {
+        elf.dynstrtab.get_at(s.st_name).is_some_and(|n| n == "__stack_chk_fail" || n == "__stack_chk_guard")
+    });
+    Some((pie, nx, relro, canary))
+}
+
+/// Socket inode → owning process.
+fn socket_owners(ctx: &Ctx) -> HashMap<u64, SocketOwner> {
+    let mut out = HashMap::new();
+    let users = user_names(ctx);
+    for name in ctx.fs.read_dir("/proc").unwrap_or_default() {
+        let Ok(pid) = name.parse::<u32>() else { continue };
+        let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else { continue };
+        let status = ctx.fs.read(&format!("/proc/{pid}/status")).unwrap_or_default();
+        let field = |k: &str| status.lines().find_map(|l| l.strip_prefix(k).map(|v| v.trim().to_owned()));
+        let uid: u32 =
+            field("Uid:").and_then(|v| v.split_whitespace().next().and_then(|u| u.parse().ok())).unwrap_or(0);
+        let pname = field("Name:").unwrap_or_default();
+        for fd in fds.filter_map(Result::ok) {
+            let Ok(target) = std::fs::read_link(fd.path()) else { continue };
+            let t = target.to_string_lossy();
+            if let Some(inode) =
+                t.strip_prefix("socket:[").and_then(|r| r.strip_suffix(']')).and_then(|i| i.parse().ok())
+            {
+                out.entry(inode).or_insert_with(|| SocketOwner {
+                    pid,
+                    name: pname.clone(),
+                    user: users.get(&uid).cloned().unwrap_or_else(|| uid.to_string()),
+                });
+            }
+        }
+    }
+    out
+}
+
+fn network(ctx: &mut Ctx, owners: &HashMap<u64, SocketOwner>) -> (Vec<Listener>, Vec<Connection>) {
+    let mut listeners = Vec::new();
+    let mut raw_connections = Vec::new();
+    for (file, protocol, family) in [
+        ("/proc/net/tcp", Protocol::Tcp, AddressFamily::Ipv4),
+        ("/proc/net/tcp6", Protocol::Tcp, AddressFamily::Ipv6),
+        ("/proc/net/udp", Protocol::Udp, AddressFamily::Ipv4),
+        ("/proc/net/udp6", Protocol::Udp, AddressFamily::Ipv6),
+    ] {
+        let text = match ctx.fs.read(file) {
+            Ok(t) => t,
+            Err(e) if e == "not found" => continue,
+            Err(e) => {
+                ctx.error("network", Some(file), &e);
+                continue;
+            }
+        };
+        for line in text.lines().skip(1) {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let (Some(local), Some(remote), Some(state), Some(inode)) =
+                (f.get(1), f.get(2), f.get(3), f.get(9))
+            else {
+                continue;
+            };
+            let (Some((la, lp)), Some((ra, rp))) = (endpoint(local), endpoint(remote)) else { continue };
+            let owner = inode.parse::<u64>().ok().and_then(|i| owners.get(&i).cloned());
+            let listening = match protocol {
+                Protocol::Tcp => *state == "0A",
+                Protocol::Udp => *state == "07" && rp == 0,
+            };
+            if listening {
+                listeners.push(Listener {
+                    protocol,
+                    family,
+                    address: la,
+                    port: lp,
+                    process: owner,
+                    connections_seen: 0,
+                    seen: Sighting::default(),
+                });
+            } else if protocol == Protocol::Tcp && *state == "01" {
+                raw_connections.push((protocol, la, lp, ra, rp, owner));
+            }
+        }
+    }
+    let connections = raw_connections
+        .into_iter()
+        .map(|(protocol, la, lp, ra, rp, owner)| {
+            let inbound = listeners.iter().any(|l| l.protocol == protocol && l.port == lp);
+            Connection {
+                protocol,
+                direction: if inbound { Direction::Inbound } else { Direction::Outbound },
+                local_address: la,
+                local_port: lp,
+                remote_address: ra,
+                remote_port: rp,
+                process: owner,
+                seen: Sighting::default(),
+            }
+        })
+        .collect();
+    (listeners, connections)
+}
+
+/// `0100007F:0016` → 127.0.0.1:22; IPv6 as four little-endian words.
+fn endpoint(text: &str) -> Option<(String, u16)> {
+    let (addr, port) = text.split_once(':')?;
+    let port = u16::from_str_radix(port, 16).ok()?;
+    let address = match addr.len() {
+        8 => {
+            let v = u32::from_str_radix(addr, 16).ok()?;
+            std::net::Ipv4Addr::from(v.swap_bytes()).to_string()
+        }
+        32 => {
+            let mut bytes = [0u8; 16];
+            for w in 0..4 {
+                let word = u32::from_str_radix(addr.get(w * 8..w * 8 + 8)?, 16).ok()?;
+                bytes[w * 4..w * 4 + 4].copy_from_slice(&word.swap_bytes().to_be_bytes());
+            }
+            std::net::Ipv6Addr::from(bytes).to_string()
+        }
+        _ => return None,
+    };
+    Some((address, port))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proc_net_addresses_decode() {
+        assert_eq!(endpoint("0100007F:0016"), Some(("127.0.0.1".into(), 22)));
+        assert_eq!(endpoint("00000000000000000000000001000000:0050"), Some(("::1".into(), 80)));
+        assert_eq!(endpoint("zz"), None);
+    }
+
+    #[test]
+    fn secrets_in_command_lines_are_redacted() {
+        let args: Vec<String> = [
+            "mysqld",
+            "--password=hunter2",
+            "--token",
+            "abc123",
+            "psql",
+            "postgres://app:s3cret@db/app",
+            "-v",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let out = redact(&args).join(" ");
+        assert!(!out.contains("hunter2") && !out.contains("abc123") && !out.contains("s3cret"), "{out}");
+        assert!(out.contains("--password=[redacted]") && out.contains("-v"));
+    }
+}

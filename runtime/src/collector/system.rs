@@ -1,0 +1,534 @@
+//! Sensors for the operating system: identity, login.defs, the PAM password
+//! policy, kernel parameters and modules, NX, mounts and services.
+
+use super::Ctx;
+use crate::telemetry::{
+    Cpu, Kernel, KernelModule, KernelParameter, LoginDefs, LoginDefsSetting, Mount, Os, OsFamily,
+    PasswordPolicy, Provenance, Service, Sourced,
+};
+use std::collections::BTreeMap;
+
+fn key_values(text: &str) -> BTreeMap<String, String> {
+    text.lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().trim_matches('"').trim_matches('\'').to_owned()))
+        .collect()
+}
+
+/// OS, hostname, machine id and kernel release.
+pub fn identity(ctx: &mut Ctx) -> (Option<Os>, String, Option<String>, Option<String>) {
+    let mut os_error = None;
+    let os_text = ["/etc/os-release", "/usr/lib/os-release"].iter().find_map(|p| match ctx.fs.read(p) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            if e != "not found" && os_error.is_none() {
+                os_error = Some((p.to_string(), e));
+            }
+            None
+        }
+    });
+    let os = os_text.map(|text| {
+        let kv = key_values(&text);
+        let id = kv.get("ID").cloned().unwrap_or_else(|| "linux".into());
+        let like = kv.get("ID_LIKE").cloned().unwrap_or_default();
+        let has = |w: &str| id == w || like.split_whitespace().any(|l| l == w);
+        let family = if has("debian") || has("ubuntu") {
+            OsFamily::Debian
+        } else if has("rhel") || has("fedora") || has("centos") || id == "amzn" {
+            OsFamily::Redhat
+        } else if has("alpine") {
+            OsFamily::Alpine
+        } else if has("suse") || id.starts_with("opensuse") || id == "sles" {
+            OsFamily::Suse
+        } else if has("arch") {
+            OsFamily::Arch
+        } else {
+            OsFamily::Other
+        };
+        Os {
+            family,
+            distribution: id,
+            version: kv.get("VERSION_ID").cloned(),
+            name: kv.get("PRETTY_NAME").cloned(),
+        }
+    });
+    match (&os, os_error) {
+        (Some(_), _) => {}
+        (None, Some((path, e))) => ctx.error("os", Some(&path), &e),
+        (None, None) => ctx.error("os", Some("/etc/os-release"), "no os-release file"),
+    }
+    let read_first = |ctx: &Ctx, paths: &[&str]| {
+        paths.iter().find_map(|p| ctx.fs.read(p).ok()).map(|t| t.trim().to_owned()).filter(|t| !t.is_empty())
+    };
+    let hostname = if ctx.live() {
+        read_first(ctx, &["/proc/sys/kernel/hostname", "/etc/hostname"])
+    } else {
+        read_first(ctx, &["/etc/hostname"])
+    }
+    .unwrap_or_else(|| "unknown".into());
+    let machine_id = read_first(ctx, &["/etc/machine-id", "/var/lib/dbus/machine-id"]);
+    let kernel = if ctx.live() { read_first(ctx, &["/proc/sys/kernel/osrelease"]) } else { None };
+    (os, hostname, machine_id, kernel)
+}
+
+pub fn login_defs(ctx: &mut Ctx) -> Option<LoginDefs> {
+    const PATH: &str = "/etc/login.defs";
+    let text = match ctx.fs.read(PATH) {
+        Ok(t) => t,
+        Err(e) if e == "not found" => return None,
+        Err(e) => {
+            ctx.error("login.defs", Some(PATH), &e);
+            return None;
+        }
+    };
+    let mut settings: Vec<LoginDefsSetting> = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let mut parts = line.splitn(2, char::is_whitespace);
+        let (Some(key), Some(value)) = (parts.next(), parts.next()) else { continue };
+        // The first occurrence is what shadow-utils uses.
+        if !settings.iter().any(|s| s.key == key) {
+            settings.push(LoginDefsSetting {
+                key: key.to_owned(),
+                value: Sourced::new(value.trim().to_owned(), Provenance::file(PATH, i as u32 + 1)),
+            });
+        }
+    }
+    let get = |k: &str| settings.iter().find(|s| s.key == k);
+    let int = |k: &str| {
+        get(k)
+            .and_then(|s| s.value.value.parse::<i64>().ok().map(|v| Sourced::new(v, s.value.source.clone())))
+    };
+    let text_of = |k: &str| get(k).map(|s| s.value.clone());
+    Some(LoginDefs {
+        pass_max_days: int("PASS_MAX_DAYS"),
+        pass_min_days: int("PASS_MIN_DAYS"),
+        pass_warn_age: int("PASS_WARN_AGE"),
+        pass_min_len: int("PASS_MIN_LEN"),
+        encrypt_method: text_of("ENCRYPT_METHOD"),
+        umask: text_of("UMASK"),
+        settings,
+    })
+}
+
+/// The password policy from the PAM password stack and pwquality.conf.
+pub fn password_policy(ctx: &mut Ctx) -> Option<PasswordPolicy> {
+    let stacks = ["/etc/pam.d/common-password", "/etc/pam.d/system-auth", "/etc/pam.d/password-auth"];
+    let mut policy = PasswordPolicy::default();
+    let mut found = false;
+    for path in stacks {
+        let text = match ctx.fs.read(path) {
+            Ok(t) => t,
+            Err(e) if e == "not found" => continue,
+            Err(e) => {
+                ctx.error("pam", Some(path), &e);
+                continue;
+            }
+        };
+        found = true;
+        for (i, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.starts_with('#') {
+                continue;
+            }
+            let words: Vec<&str> = line.split_whitespace().collect();
+            if words.first() != Some(&"password") {
+                continue;
+            }
+            // `password [control] module args`: control may be bracketed.
+            let module_at = if words.get(1).is_some_and(|w| w.starts_with('[')) {
+                words.iter().position(|w| w.ends_with(']')).map(|p| p + 1)
+            } else {
+                Some(2)
+            };
+            let Some(at) = module_at else { continue };
+            let Some(module) = words.get(at) else { continue };
+            let module = module.rsplit('/').next().unwrap_or(module);
+            let src = Provenance::file(path, i as u32 + 1);
+            let args = &words[at + 1..];
+            let arg_int = |name: &str| {
+                args.iter().find_map(|a| {
+                    a.strip_prefix(name).and_then(|v| v.strip_prefix('=')).and_then(|v| v.parse::<i64>().ok())
+                })
+            };
+            match module {
+                "pam_pwquality.so" | "pam_cracklib.so" => {
+                    policy.quality_module.get_or_insert(Sourced::new(module.to_owned(), src.clone()));
+                    for (name, slot) in [
+                        ("minlen", &mut policy.minlen),
+                        ("dcredit", &mut policy.dcredit),
+                        ("ucredit", &mut policy.ucredit),
+                        ("lcredit", &mut policy.lcredit),
+                        ("ocredit", &mut policy.ocredit),
+                        ("minclass", &mut policy.minclass),
+                        ("retry", &mut policy.retry),
+                        ("maxrepeat", &mut policy.maxrepeat),
+                    ] {
+                        if let Some(v) = arg_int(name) {
+                            slot.get_or_insert(Sourced::new(v, src.clone()));
+                        }
+                    }
+                }
+                "pam_unix.so" | "pam_pwhistory.so" => {
+                    if let Some(v) = arg_int("remember") {
+                        policy.remember.get_or_insert(Sourced::new(v, src.clone()));
+                    }
+                    if module == "pam_unix.so" {
+                        if let Some(m) = args.iter().find(|a| {
+                            ["yescrypt", "sha512", "sha256", "md5", "bigcrypt", "blowfish", "gost_yescrypt"]
+                                .contains(a)
+                        }) {
+                            policy.hash_method.get_or_insert(Sourced::new((*m).to_owned(), src.clone()));
+                        }
+                        policy.nullok.get_or_insert(Sourced::new(args.contains(&"nullok"), src.clone()));
+                        if let Some(v) = arg_int("minlen") {
+                            policy.minlen.get_or_insert(Sourced::new(v, src.clone()));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    // pwquality.conf fills what the module arguments left unset.
+    let mut confs = vec!["/etc/security/pwquality.conf".to_owned()];
+    confs.extend(ctx.fs.glob("/etc/security/pwquality.conf.d/*.conf").unwrap_or_default());
+    for path in confs {
+        let Ok(text) = ctx.fs.read(&path) else { continue };
+        found = true;
+        for (i, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.starts_with('#') {
+                continue;
+            }
+            let Some((k, v)) = line.split_once('=') else { continue };
+            let Ok(v) = v.trim().parse::<i64>() else { continue };
+            let src = Provenance::file(path.clone(), i as u32 + 1);
+            let slot = match k.trim() {
+                "minlen" => &mut policy.minlen,
+                "dcredit" => &mut policy.dcredit,
+                "ucredit" => &mut policy.ucredit,
+                "lcredit" => &mut policy.lcredit,
+                "ocredit" => &mut policy.ocredit,
+                "minclass" => &mut policy.minclass,
+                "retry" => &mut policy.retry,
+                "maxrepeat" => &mut policy.maxrepeat,
+                _ => continue,
+            };
+            if policy.quality_module.is_some() {
+                slot.get_or_insert(Sourced::new(v, src));
+            }
+        }
+    }
+    found.then_some(policy)
+}
+
+/// Kernel parameters the rules read (runtime and persisted).
+pub const PARAMETERS: &[&str] = &[
+    "kernel.randomize_va_space",
+    "kernel.kptr_restrict",
+    "kernel.dmesg_restrict",
+    "kernel.yama.ptrace_scope",
+    "kernel.core_pattern",
+    "fs.suid_dumpable",
+    "fs.protected_hardlinks",
+    "fs.protected_symlinks",
+    "net.ipv4.ip_forward",
+    "net.ipv4.conf.all.send_redirects",
+    "net.ipv4.conf.default.send_redirects",
+    "net.ipv4.conf.all.accept_redirects",
+    "net.ipv4.conf.default.accept_redirects",
+    "net.ipv4.conf.all.secure_redirects",
+    "net.ipv4.conf.default.secure_redirects",
+    "net.ipv4.conf.all.accept_source_route",
+    "net.ipv4.conf.default.accept_source_route",
+    "net.ipv4.conf.all.log_martians",
+    "net.ipv4.conf.default.log_martians",
+    "net.ipv4.conf.all.rp_filter",
+    "net.ipv4.conf.default.rp_filter",
+    "net.ipv4.icmp_echo_ignore_broadcasts",
+    "net.ipv4.icmp_ignore_bogus_error_responses",
+    "net.ipv4.tcp_syncookies",
+    "net.ipv6.conf.all.forwarding",
+    "net.ipv6.conf.all.accept_ra",
+    "net.ipv6.conf.default.accept_ra",
+    "net.ipv6.conf.all.accept_redirects",
+    "net.ipv6.conf.default.accept_redirects",
+    "net.ipv6.conf.all.accept_source_route",
+    "net.ipv6.conf.default.accept_source_route",
+];
+
+/// Modules the rules ask about.
+pub const MODULES: &[&str] = &[
+    "cramfs",
+    "freevxfs",
+    "hfs",
+    "hfsplus",
+    "jffs2",
+    "squashfs",
+    "udf",
+    "usb-storage",
+    "dccp",
+    "sctp",
+    "rds",
+    "tipc",
+];
+
+pub fn kernel(ctx: &mut Ctx) -> Option<Kernel> {
+    // Persisted: systemd-sysctl's order. A file name in an earlier folder
+    // hides the same name in later ones; files apply sorted by name;
+    // /etc/sysctl.conf applies last; the last assignment wins.
+    let dirs =
+        ["/etc/sysctl.d", "/run/sysctl.d", "/usr/local/lib/sysctl.d", "/usr/lib/sysctl.d", "/lib/sysctl.d"];
+    let mut files: BTreeMap<String, String> = BTreeMap::new();
+    for dir in dirs {
+        for path in ctx.fs.glob(&format!("{dir}/*.conf")).unwrap_or_default() {
+            let name = path.rsplit('/').next().unwrap_or_default().to_owned();
+            files.entry(name).or_insert(path);
+        }
+    }
+    let mut order: Vec<String> = files.into_values().collect();
+    order.push("/etc/sysctl.conf".into());
+    let mut persisted: BTreeMap<String, Sourced<String>> = BTreeMap::new();
+    let mut seen_paths = std::collections::HashSet::new();
+    for path in order {
+        // Debian links 99-sysctl.conf to /etc/sysctl.conf: read it once, last.
+        let real = ctx.fs.resolve(&path).unwrap_or_default();
+        if !seen_paths.insert(real) {
+            continue;
+        }
+        let text = match ctx.fs.read(&path) {
+            Ok(t) => t,
+            Err(e) if e == "not found" => continue,
+            Err(e) => {
+                ctx.error("kernel", Some(&path), &e);
+                continue;
+            }
+        };
+        for (i, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.starts_with('#') || line.starts_with(';') {
+                continue;
+            }
+            let Some((k, v)) = line.split_once('=') else { continue };
+            let key = k.trim().trim_start_matches('-').replace('/', ".");
+            persisted
+                .insert(key, Sourced::new(v.trim().to_owned(), Provenance::file(path.clone(), i as u32 + 1)));
+        }
+    }
+    let live = ctx.live();
+    let parameters = PARAMETERS
+        .iter()
+        .map(|name| {
+            let proc_path = format!("/proc/sys/{}", name.replace('.', "/"));
+            let runtime = if live {
+                ctx.fs
+                    .read(&proc_path)
+                    .ok()
+                    .map(|v| Sourced::new(v.trim().replace('\t', " "), Provenance::path(proc_path)))
+            } else {
+                None
+            };
+            KernelParameter { name: (*name).to_owned(), runtime, persisted: persisted.get(*name).cloned() }
+        })
+        .collect();
+    // Modules: loaded (live), and disabled or blacklisted in modprobe.d.
+    let loaded: Vec<String> = if live {
+        ctx.fs
+            .read("/proc/modules")
+            .map(|t| t.lines().filter_map(|l| l.split_whitespace().next().map(str::to_owned)).collect())
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    let mut disabled: BTreeMap<String, Sourced<String>> = BTreeMap::new();
+    let mut blacklisted: BTreeMap<String, Sourced<String>> = BTreeMap::new();
+    for dir in ["/etc/modprobe.d", "/run/modprobe.d", "/usr/lib/modprobe.d", "/lib/modprobe.d"] {
+        for path in ctx.fs.glob(&format!("{dir}/*.conf")).unwrap_or_default() {
+            let Ok(text) = ctx.fs.read(&path) else { continue };
+            for (i, line) in text.lines().enumerate() {
+                let words: Vec<&str> = line.split_whitespace().collect();
+                let src = || Provenance::file(path.clone(), i as u32 + 1);
+                match words.as_slice() {
+                    ["install", name, cmd, ..] if cmd.ends_with("/false") || cmd.ends_with("/true") => {
+                        disabled
+                            .entry(name.replace('_', "-"))
+                            .or_insert_with(|| Sourced::new(line.trim().to_owned(), src()));
+                    }
+                    ["blacklist", name, ..] => {
+                        blacklisted
+                            .entry(name.replace('_', "-"))
+                            .or_insert_with(|| Sourced::new(line.trim().to_owned(), src()));
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    let mut names: Vec<String> = MODULES.iter().map(|m| (*m).to_owned()).collect();
+    names.extend(loaded.iter().map(|m| m.replace('_', "-")));
+    names.sort();
+    names.dedup();
+    let modules = names
+        .into_iter()
+        .map(|name| KernelModule {
+            loaded: loaded.iter().any(|l| l.replace('_', "-") == name),
+            disabled: disabled.get(&name).cloned(),
+            blacklisted: blacklisted.get(&name).cloned(),
+            name,
+        })
+        .collect();
+    Some(Kernel { parameters, modules })
+}
+
+pub fn cpu(ctx: &mut Ctx) -> Option<Cpu> {
+    if !ctx.live() {
+        ctx.not_live("cpu");
+        return None;
+    }
+    let info = match ctx.fs.read("/proc/cpuinfo") {
+        Ok(t) => t,
+        Err(e) => {
+            ctx.error("cpu", Some("/proc/cpuinfo"), &e);
+            return None;
+        }
+    };
+    let nx = info.lines().filter(|l| l.starts_with("flags")).any(|l| l.split_whitespace().any(|f| f == "nx"));
+    let cmdline = ctx.fs.read("/proc/cmdline").unwrap_or_default();
+    let disabled = cmdline.split_whitespace().any(|a| a == "noexec=off" || a == "noexec32=off");
+    Some(Cpu { nx_supported: nx, nx_enabled: Some(nx && !disabled) })
+}
+
+pub fn mounts(ctx: &mut Ctx) -> Option<Vec<Mount>> {
+    if ctx.live() {
+        let path = "/proc/self/mountinfo";
+        let text = match ctx.fs.read(path) {
+            Ok(t) => t,
+            Err(e) => {
+                ctx.error("mounts", Some(path), &e);
+                return None;
+            }
+        };
+        // id parent major:minor root mountpoint options ... - fstype source superoptions
+        Some(
+            text.lines()
+                .enumerate()
+                .filter_map(|(i, l)| {
+                    let (left, right) = l.split_once(" - ")?;
+                    let f: Vec<&str> = left.split_whitespace().collect();
+                    let r: Vec<&str> = right.split_whitespace().collect();
+                    let mut options: Vec<String> = f.get(5)?.split(',').map(str::to_owned).collect();
+                    options.extend(
+                        r.get(2)
+                            .unwrap_or(&"")
+                            .split(',')
+                            .filter(|o| !options.iter().any(|x| x == o))
+                            .map(str::to_owned)
+                            .collect::<Vec<_>>(),
+                    );
+                    Some(Mount {
+                        path: unescape(f.get(4)?),
+                        device: r.get(1).unwrap_or(&"").to_string(),
+                        fs_type: r.first()?.to_string(),
+                        options,
+                        source: Provenance::file(path, i as u32 + 1),
+                    })
+                })
+                .collect(),
+        )
+    } else {
+        let path = "/etc/fstab";
+        let text = match ctx.fs.read(path) {
+            Ok(t) => t,
+            Err(e) if e == "not found" => return Some(vec![]),
+            Err(e) => {
+                ctx.error("mounts", Some(path), &e);
+                return None;
+            }
+        };
+        Some(
+            text.lines()
+                .enumerate()
+                .filter(|(_, l)| !l.trim_start().starts_with('#'))
+                .filter_map(|(i, l)| {
+                    let f: Vec<&str> = l.split_whitespace().collect();
+                    Some(Mount {
+                        device: f.first()?.to_string(),
+                        path: unescape(f.get(1)?),
+                        fs_type: f.get(2)?.to_string(),
+                        options: f.get(3).unwrap_or(&"defaults").split(',').map(str::to_owned).collect(),
+                        source: Provenance::file(path, i as u32 + 1),
+                    })
+                })
+                .collect(),
+        )
+    }
+}
+
+/// `\040` and friends in mount paths.
+fn unescape(s: &str) -> String {
+    let mut out = String::new();
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\' && i + 3 < b.len() && b[i + 1..=i + 3].iter().all(|c| (b'0'..=b'7').contains(c)) {
+            let v = (b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0');
+            out.push(v as char);
+            i += 4;
+        } else {
+            out.push(b[i] as char);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// systemd units and whether they are enabled (a link in a `.wants` folder).
+pub fn services(ctx: &mut Ctx) -> Option<Vec<Service>> {
+    let unit_dirs =
+        ["/etc/systemd/system", "/run/systemd/system", "/usr/lib/systemd/system", "/lib/systemd/system"];
+    let mut units: BTreeMap<String, String> = BTreeMap::new();
+    for dir in unit_dirs {
+        for path in ctx
+            .fs
+            .glob(&format!("{dir}/*.service"))
+            .unwrap_or_default()
+            .into_iter()
+            .chain(ctx.fs.glob(&format!("{dir}/*.socket")).unwrap_or_default())
+        {
+            let name = path.rsplit('/').next().unwrap_or_default().to_owned();
+            units.entry(name).or_insert(path);
+        }
+    }
+    if units.is_empty() {
+        return None;
+    }
+    let mut enabled: std::collections::HashSet<String> = std::collections::HashSet::new();
+    for base in ["/etc/systemd/system"] {
+        for wants in ctx.fs.read_dir(base).unwrap_or_default() {
+            if !(wants.ends_with(".wants") || wants.ends_with(".requires")) {
+                continue;
+            }
+            for unit in ctx.fs.read_dir(&format!("{base}/{wants}")).unwrap_or_default() {
+                enabled.insert(unit);
+            }
+        }
+    }
+    let live = ctx.live();
+    Some(
+        units
+            .into_iter()
+            .map(|(name, path)| {
+                let active = if live {
+                    Some(ctx.fs.exists(&format!("/sys/fs/cgroup/system.slice/{name}")))
+                } else {
+                    None
+                };
+                Service { enabled: enabled.contains(&name), active, name, path }
+            })
+            .collect(),
+    )
+}

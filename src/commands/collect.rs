@@ -1,0 +1,124 @@
+//! `assay collect [--root DIR] [--duration D --interval I] [-o FILE]`: write
+//! one telemetry document for this host or a mounted root file system.
+
+use super::{Failure, Outcome};
+use assay_runtime::collector::{self, Config};
+use assay_runtime::telemetry::Tag;
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// Write the document here instead of standard output.
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+}
+
+/// What to collect: shared by `collect` and `scan`.
+#[derive(clap::Args)]
+pub struct SourceArgs {
+    /// A root file system to read instead of `/` (a container root, a mounted image).
+    #[arg(long)]
+    pub root: Option<PathBuf>,
+    /// Sample processes, listeners and connections for this long: `15m`, `1h`, `90s`.
+    #[arg(long, value_parser = parse_duration, default_value = "0s")]
+    pub duration: Duration,
+    /// Time between samples.
+    #[arg(long, value_parser = parse_duration, default_value = "10s")]
+    pub interval: Duration,
+    /// `KEY=VALUE` tags on the asset (repeatable).
+    #[arg(long = "tag", value_name = "KEY=VALUE")]
+    pub tags: Vec<String>,
+}
+
+impl SourceArgs {
+    pub fn collect(&self) -> Result<assay_runtime::telemetry::Telemetry, Failure> {
+        let root = self.root.clone().unwrap_or_else(|| PathBuf::from("/"));
+        if !root.is_dir() {
+            return Err(Failure::input(miette::miette!("--root {}: not a directory", root.display())));
+        }
+        let tags = self
+            .tags
+            .iter()
+            .map(|t| match t.split_once('=') {
+                Some((k, v)) if !k.trim().is_empty() => {
+                    Ok(Tag { key: k.trim().to_owned(), value: v.to_owned() })
+                }
+                _ => Err(Failure::input(miette::miette!("`--tag {t}`: expected KEY=VALUE"))),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let config = Config {
+            root,
+            duration: self.duration,
+            interval: self.interval.max(Duration::from_millis(100)),
+            tags,
+        };
+        let show = std::io::stderr().is_terminal() && self.duration >= Duration::from_secs(5);
+        let total = self.duration;
+        let mut progress = |fraction: f64| {
+            if show {
+                let done = (fraction * 30.0).round() as usize;
+                let elapsed = total.mul_f64(fraction.clamp(0.0, 1.0)).as_secs();
+                eprint!(
+                    "\rsampling [{}{}] {}s of {}s",
+                    "#".repeat(done),
+                    " ".repeat(30 - done.min(30)),
+                    elapsed,
+                    total.as_secs()
+                );
+                let _ = std::io::stderr().flush();
+                if fraction >= 1.0 {
+                    eprintln!();
+                }
+            }
+        };
+        Ok(collector::collect(&config, &mut progress))
+    }
+}
+
+/// `90`, `90s`, `500ms`, `15m`, `1h`, `1h30m`, `2d`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let bad = || format!("`{text}` is not a duration such as 90s, 500ms, 15m or 1h");
+    let mut total = Duration::ZERO;
+    let mut rest = text.trim();
+    if rest.is_empty() {
+        return Err(bad());
+    }
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+        let n: u64 = rest[..digits].parse().map_err(|_| bad())?;
+        rest = &rest[digits..];
+        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let unit = match &rest[..unit_len] {
+            "" | "s" => Duration::from_secs(n),
+            "ms" => Duration::from_millis(n),
+            "m" => Duration::from_secs(n.saturating_mul(60)),
+            "h" => Duration::from_secs(n.saturating_mul(3600)),
+            "d" => Duration::from_secs(n.saturating_mul(86400)),
+            _ => return Err(bad()),
+        };
+        rest = &rest[unit_len..];
+        total = total.saturating_add(unit);
+    }
+    Ok(total)
+}
+
+pub fn run(args: &Args) -> Outcome {
+    let doc = args.source.collect()?;
+    let mut text =
+        serde_json::to_string_pretty(&doc).map_err(|e| Failure::internal(miette::miette!("{e}")))?;
+    text.push('\n');
+    match &args.output {
+        Some(path) => std::fs::write(path, text)
+            .map_err(|e| Failure::input(miette::miette!("cannot write {}: {e}", path.display())))?,
+        None => print!("{text}"),
+    }
+    if !doc.errors.is_empty() {
+        eprintln!("collected with {} sensor error(s); see `errors` in the document", doc.errors.len());
+    }
+    Ok(ExitCode::SUCCESS)
+}

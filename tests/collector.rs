@@ -1,0 +1,179 @@
+//! The collector against fixture root file systems (`tests/fixtures/hosts/`,
+//! built from the files Debian ships; see `make.py` there): snapshots of
+//! each, the effective sshd configuration, secrets, and broken input.
+
+// Test code: an unwrap that fails is a failing test, which is what we want.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use assay_runtime::collector::collect_root;
+use assay_runtime::telemetry::Telemetry;
+use assay_runtime::value::Host;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/hosts").join(name)
+}
+
+/// The document must read back through the strict, schema-checked loader.
+fn validated(doc: &Telemetry) -> Host {
+    let json = serde_json::to_vec(doc).unwrap();
+    Host::from_json(&json).unwrap_or_else(|e| panic!("the collected document does not validate: {e}"))
+}
+
+#[test]
+fn fixture_hosts_collect_into_snapshots() {
+    for host in ["debian-default", "debian-hardened", "alpine", "rpm", "broken"] {
+        let doc = collect_root(&fixture(host));
+        validated(&doc);
+        // Ownership and modes come from the checkout, times from the clock.
+        insta::assert_json_snapshot!(format!("collect_{host}"), doc, {
+            ".collection" => "[collection]",
+            ".files[].uid" => "[uid]",
+            ".files[].gid" => "[gid]",
+            ".files[].owner" => "[owner]",
+            ".files[].group" => "[group]",
+            ".files[].mode" => "[mode]",
+            ".world_writable" => "[checkout-dependent]",
+        });
+    }
+}
+
+#[test]
+fn a_drop_in_overrides_the_main_file_with_its_own_provenance() {
+    let doc = collect_root(&fixture("debian-default"));
+    let sshd = doc.sshd.unwrap();
+    // Debian's sshd_config includes sshd_config.d/*.conf at its top, so the
+    // drop-in's lines come first and win over `X11Forwarding yes` below.
+    assert!(!sshd.x11_forwarding.value);
+    assert_eq!(sshd.x11_forwarding.source.to_string(), "/etc/ssh/sshd_config.d/50-cloud-init.conf:2");
+    assert!(sshd.password_authentication.value);
+    assert_eq!(
+        sshd.password_authentication.source.to_string(),
+        "/etc/ssh/sshd_config.d/50-cloud-init.conf:1"
+    );
+    assert!(sshd.use_pam.value);
+    assert!(sshd.use_pam.source.to_string().starts_with("/etc/ssh/sshd_config:"));
+    assert_eq!(sshd.permit_root_login.value, "prohibit-password");
+    assert_eq!(sshd.permit_root_login.source.to_string(), "OpenSSH default");
+    let hardened = collect_root(&fixture("debian-hardened")).sshd.unwrap();
+    assert_eq!(hardened.permit_root_login.value, "no");
+    assert_eq!(hardened.max_auth_tries.value, 4);
+    assert_eq!(hardened.login_grace_time.value, 60);
+}
+
+#[test]
+fn packages_come_from_every_database_with_source_names() {
+    let deb = collect_root(&fixture("debian-default")).packages.unwrap();
+    assert!(deb.iter().any(|p| p.name == "requests" && p.version.0 == "2.28.1"));
+    let ssh = deb.iter().find(|p| p.name == "openssh-client").unwrap();
+    assert_eq!(ssh.source_name.as_deref(), Some("openssh"));
+    let rpm = collect_root(&fixture("rpm"));
+    let pkgs = rpm.packages.unwrap();
+    assert!(pkgs.iter().any(|p| p.name == "openssl-libs"
+        && p.version.0 == "1:3.0.7-27.el9"
+        && p.source_name.as_deref() == Some("openssl")));
+    assert!(rpm.errors.iter().any(|e| e.message.contains("package record 5")), "{:?}", rpm.errors);
+    let apk = collect_root(&fixture("alpine")).packages.unwrap();
+    assert!(apk.iter().any(|p| p.name == "libssl3" && p.source_name.as_deref() == Some("openssl")));
+}
+
+/// Copies a fixture host into a temporary folder (symbolic links kept).
+fn copy_host(name: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let status =
+        Command::new("cp").arg("-a").arg(fixture(name)).arg(dir.path().join("root")).status().unwrap();
+    assert!(status.success());
+    dir
+}
+
+#[test]
+fn no_secret_reaches_the_telemetry() {
+    let dir = copy_host("debian-default");
+    let root = dir.path().join("root");
+    let hash = "$6$rounds=5000$PLANTEDSALT$PLANTEDHASHc2VjcmV0IGhhc2ggdmFsdWU";
+    let key = "PLANTEDKEYb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ";
+    let token = "tok_PLANTED_9f8e7d6c5b4a";
+    let shadow = std::fs::read_to_string(root.join("etc/shadow")).unwrap();
+    std::fs::write(root.join("etc/shadow"), shadow.replace("root:*:", &format!("root:{hash}:"))).unwrap();
+    std::fs::write(
+        root.join("etc/ssh/ssh_host_ed25519_key"),
+        format!("-----BEGIN OPENSSH PRIVATE KEY-----\n{key}\n-----END OPENSSH PRIVATE KEY-----\n"),
+    )
+    .unwrap();
+    std::fs::write(root.join("etc/environment"), format!("API_TOKEN={token}\n")).unwrap();
+    std::fs::write(root.join("etc/ssh/sshd_config.d/90-token.conf"), format!("# deploy token {token}\n"))
+        .unwrap();
+    let doc = collect_root(&root);
+    let json = serde_json::to_string(&doc).unwrap();
+    for secret in [hash, "PLANTEDSALT", "PLANTEDHASH", key, token, "$y$j9T$FIXTURE"] {
+        assert!(!json.contains(secret), "`{secret}` leaked into the telemetry");
+    }
+    // The facts about them are there: root has a password set, the key's mode.
+    let root_user = doc.users.unwrap().into_iter().find(|u| u.name == "root").unwrap();
+    assert_eq!(root_user.password.as_str(), "set");
+    assert!(doc.files.unwrap().iter().any(|f| f.path == "/etc/ssh/ssh_host_ed25519_key"));
+}
+
+#[test]
+fn the_broken_host_collects_with_recorded_errors_and_never_hangs() {
+    let dir = copy_host("broken");
+    let root = dir.path().join("root");
+    // What git cannot hold: a FIFO where a file should be (reading it would
+    // block forever) and a file over the read bound.
+    let fifo = root.join("etc/login.defs");
+    std::fs::remove_file(&fifo).unwrap();
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let big = std::fs::File::create(root.join("var/lib/dpkg/status")).unwrap();
+    big.set_len(64 << 20).unwrap();
+    let out =
+        Command::new(env!("CARGO_BIN_EXE_assay")).args(["collect", "--root"]).arg(&root).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let doc: Telemetry = serde_json::from_slice(&out.stdout).unwrap();
+    let errors: Vec<String> = doc
+        .errors
+        .iter()
+        .map(|e| format!("{} {} {}", e.sensor, e.path.clone().unwrap_or_default(), e.message))
+        .collect();
+    for expected in [
+        "login.defs /etc/login.defs not a regular file",
+        "packages /var/lib/dpkg/status",
+        "sshd /etc/ssh/sshd_config Include cycle",
+        "groups /etc/group too many levels of symbolic links",
+        "users /etc/shadow a directory",
+        "os /etc/os-release binary content",
+        "packages /var/lib/rpm/rpmdb.sqlite not an rpm database",
+    ] {
+        assert!(errors.iter().any(|e| e.starts_with(expected)), "missing `{expected}` in {errors:#?}");
+    }
+    // One broken sensor does not stop the others.
+    assert!(doc.sshd.is_some() && doc.users.is_some() && doc.kernel.is_some());
+}
+
+#[test]
+fn this_machine_collects_a_valid_document() {
+    let out = Command::new(env!("CARGO_BIN_EXE_assay")).arg("collect").output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let host = Host::from_json(&out.stdout).unwrap_or_else(|e| panic!("does not validate: {e}"));
+    assert!(host.telemetry.asset.os.is_some());
+    assert!(host.telemetry.processes.as_ref().is_some_and(|p| !p.is_empty()));
+}
+
+#[test]
+fn sampling_counts_samples_and_sightings() {
+    let out = Command::new(env!("CARGO_BIN_EXE_assay"))
+        .args(["collect", "--duration", "1s", "--interval", "300ms", "--tag", "env=test"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let doc: Telemetry = serde_json::from_slice(&out.stdout).unwrap();
+    let samples = doc.collection.unwrap().samples;
+    assert!(samples >= 3, "{samples} samples in one second at 300 ms");
+    let processes = doc.processes.unwrap();
+    assert!(
+        processes.iter().any(|p| p.seen.samples == samples),
+        "long-lived processes are seen in every sample"
+    );
+    assert!(processes.iter().all(|p| p.seen.samples >= 1 && p.seen.first_seen <= p.seen.last_seen));
+    assert_eq!(doc.asset.tags[0].key, "env");
+}
