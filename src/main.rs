@@ -31,6 +31,8 @@ enum Command {
     Eval(commands::eval::Args),
     /// Collect telemetry from this host or a mounted root file system.
     Collect(commands::collect::Args),
+    /// Run the policy tests of packages (`tests/*.yaml`).
+    Test(commands::test::Args),
 }
 
 fn main() -> miette::Result<ExitCode> {
@@ -43,6 +45,7 @@ fn main() -> miette::Result<ExitCode> {
         Command::Inspect(args) => commands::inspect::run(&args),
         Command::Eval(args) => commands::eval::run(&args),
         Command::Collect(args) => commands::collect::run(&args),
+        Command::Test(args) => commands::test::run(&args),
     };
     Ok(match outcome {
         Ok(code) => code,

@@ -5,6 +5,7 @@
 pub mod bundle;
 pub mod collector;
 pub mod findings;
+pub mod policytest;
 pub mod reports;
 pub mod telemetry;
 pub mod value;

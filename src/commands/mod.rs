@@ -7,6 +7,7 @@ pub mod eval;
 pub mod explain;
 pub mod fmt;
 pub mod inspect;
+pub mod test;
 
 use assay_runtime::bundle::Bundle;
 use assay_runtime::findings::{Report, Severity};

@@ -7,6 +7,7 @@
 //! The compiler's type environment and `docs/telemetry.md` are both built from
 //! that description; nothing else lists the fields.
 
+pub mod partial;
 pub mod schema;
 
 use schema::{Describe, EnumSchema, FieldSchema, RecordSchema, Shape};
