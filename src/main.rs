@@ -17,6 +17,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Assess this host (or --root) with the built-in rules packages.
+    Scan(commands::scan::Args),
     /// Check policy sources for errors without running them.
     Check(commands::check::Args),
     /// Format policy sources in the canonical layout.
@@ -38,6 +40,7 @@ enum Command {
 fn main() -> miette::Result<ExitCode> {
     let cli = Cli::parse();
     let outcome = match cli.command {
+        Command::Scan(args) => commands::scan::run(&args),
         Command::Check(args) => commands::check::run(&args),
         Command::Fmt(args) => commands::fmt::run(&args),
         Command::Explain(args) => commands::explain::run(&args),

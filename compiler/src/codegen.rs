@@ -52,7 +52,8 @@ pub fn generate(program: &hir::Program, sources: &SourceMap, location: &dyn Fn(S
             match step {
                 Step::AppliesWhen(cond) => {
                     let at = b.branch_unless(cond, 0);
-                    let reason = format!("`applies when {}` is false on this host", sources.slice(cond.span));
+                    let condition: Vec<&str> = sources.slice(cond.span).split_whitespace().collect();
+                    let reason = format!("`applies when {}` is false on this host", condition.join(" "));
                     not_applicable.push((at, reason));
                 }
                 Step::Let(id, value) => {

@@ -84,7 +84,10 @@ pub fn run(bundle: &Bundle, files: &[(PathBuf, CaseFile)]) -> Results {
             results.cases += 1;
             let label = format!("{}: {}", path.display(), case.name);
             let doc = partial::complete(&case.telemetry);
-            let host = match serde_json::to_vec(&doc).map_err(|e| e.to_string()).and_then(|b| Host::from_json(&b).map_err(|e| e.to_string())) {
+            let host = match serde_json::to_vec(&doc)
+                .map_err(|e| e.to_string())
+                .and_then(|b| Host::from_json(&b).map_err(|e| e.to_string()))
+            {
                 Ok(h) => h,
                 Err(e) => {
                     results.failures.push(format!("{label}: the telemetry is not valid: {e}"));

@@ -7,6 +7,7 @@ pub mod eval;
 pub mod explain;
 pub mod fmt;
 pub mod inspect;
+pub mod scan;
 pub mod test;
 
 use assay_runtime::bundle::Bundle;
@@ -102,6 +103,17 @@ pub struct OutputArgs {
 }
 
 impl OutputArgs {
+    /// A copy with `--full` set as given.
+    pub fn clone_with_full(&self, full: bool) -> OutputArgs {
+        OutputArgs {
+            format: self.format,
+            fail_on: self.fail_on,
+            attributes: self.attributes.clone(),
+            output: self.output.clone(),
+            full,
+        }
+    }
+
     pub fn attributes(&self) -> Result<Vec<(String, String)>, Failure> {
         self.attributes
             .iter()

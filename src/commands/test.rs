@@ -61,7 +61,15 @@ pub fn run(args: &Args) -> Outcome {
         results.failures.len()
     );
     if !uncovered.is_empty() {
-        eprintln!("coverage: {} rule(s) lack a case that fails or one that passes: {}", uncovered.len(), uncovered.join(", "));
+        eprintln!(
+            "coverage: {} rule(s) lack a case that fails or one that passes: {}",
+            uncovered.len(),
+            uncovered.join(", ")
+        );
     }
-    Ok(if results.failures.is_empty() && uncovered.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if results.failures.is_empty() && uncovered.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }

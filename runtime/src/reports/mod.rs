@@ -1,12 +1,14 @@
 //! Report formats over [`Report`]s: a table for people, JSON, SARIF 2.1.0
 //! and JUnit XML for tools. A report covers one or more hosts.
 
+mod html;
 mod junit;
 mod sarif;
 mod table;
 
 use crate::findings::Report;
 
+pub use html::html;
 pub use junit::junit;
 pub use sarif::sarif;
 pub use table::table;

@@ -66,7 +66,9 @@ fn fill(value: &Value, shape: &Shape) -> Value {
             Value::Object(m)
         }
         (Shape::Sourced(inner), v) => json!({"value": fill(v, inner), "source": {"note": "fixture"}}),
-        (Shape::List(inner), Value::Array(items)) => Value::Array(items.iter().map(|i| fill(i, inner)).collect()),
+        (Shape::List(inner), Value::Array(items)) => {
+            Value::Array(items.iter().map(|i| fill(i, inner)).collect())
+        }
         (Shape::Record(r), Value::Object(m)) => {
             let record: schema::RecordSchema = r();
             let mut out = m.clone();

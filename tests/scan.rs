@@ -1,0 +1,111 @@
+//! `assay scan` and `assay test` over the built-in packages.
+
+// Test code: an unwrap that fails is a failing test, which is what we want.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::process::{Command, Output};
+
+fn assay(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_assay"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap()
+}
+
+fn json_scan(root: &str) -> serde_json::Value {
+    let out = assay(&["scan", "--root", root, "--package", "security-best-practices", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn a_hardened_host_has_no_best_practice_finding() {
+    let doc = json_scan("tests/fixtures/hosts/debian-hardened");
+    assert_eq!(doc["findings"].as_array().unwrap().len(), 0, "{:#}", doc["findings"]);
+    assert!(doc["summary"]["passed"].as_u64().unwrap() >= 8);
+}
+
+#[test]
+fn a_default_debian_has_the_expected_findings_with_file_and_line() {
+    let doc = json_scan("tests/fixtures/hosts/debian-default");
+    let findings = doc["findings"].as_array().unwrap();
+    let ids: Vec<&str> = findings.iter().map(|f| f["rule_id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["SBP-PWD-001", "SBP-PWD-002", "SBP-PWD-003", "SBP-SSH-001", "SBP-SSH-003"]);
+    let source = |id: &str| {
+        let f = findings.iter().find(|f| f["rule_id"] == id).unwrap();
+        f["evidence"][0]["source"].as_str().unwrap_or_default().to_owned()
+    };
+    assert_eq!(source("SBP-PWD-001"), "/etc/login.defs:165");
+    assert_eq!(source("SBP-SSH-003"), "/etc/ssh/sshd_config.d/50-cloud-init.conf:1");
+    assert_eq!(source("SBP-SSH-001"), "OpenSSH default");
+}
+
+#[test]
+fn scan_gates_writes_html_and_rejects_unknown_packages() {
+    let dir = tempfile::tempdir().unwrap();
+    let html = dir.path().join("report.html");
+    let out = assay(&[
+        "scan",
+        "--root",
+        "tests/fixtures/hosts/debian-default",
+        "--report",
+        "full",
+        "--fail-on",
+        "medium",
+        "--html",
+        html.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "medium findings fail at --fail-on medium");
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(
+        page.starts_with("<!DOCTYPE html>")
+            && page.contains("SBP-PWD-001")
+            && page.contains("/etc/login.defs:165")
+    );
+    assert!(page.contains("Not applicable") && !page.contains("<script") && !page.contains("http://"));
+    let out = assay(&["scan", "--root", "tests/fixtures/hosts/debian-default", "--package", "nope"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn this_host_scans_and_reports_password_aging() {
+    let out = assay(&["scan", "--format", "json", "--package", "security-best-practices"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(doc["rules"].as_array().unwrap().iter().all(|r| r["outcome"] != "error"), "{:#}", doc["rules"]);
+}
+
+#[test]
+fn policy_tests_of_every_built_in_package_pass_with_full_coverage() {
+    let out = assay(&["test", "--coverage", "policies/"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn a_wrong_expectation_fails_the_policy_tests() {
+    let dir = tempfile::tempdir().unwrap();
+    let pkg = dir.path().join("security-best-practices");
+    assert!(Command::new("cp")
+        .arg("-r")
+        .arg("policies/security-best-practices")
+        .arg(&pkg)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .unwrap()
+        .success());
+    let tests = pkg.join("tests/ssh.yaml");
+    let text = std::fs::read_to_string(&tests).unwrap();
+    std::fs::write(&tests, text.replacen("SBP-SSH-001: failed", "SBP-SSH-001: passed", 1)).unwrap();
+    let out = assay(&["test", pkg.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("SBP-SSH-001: expected passed, got failed (sshd permits root login"), "{err}");
+}
