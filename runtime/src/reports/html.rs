@@ -39,9 +39,9 @@ pub fn html(reports: &[Report], full: bool) -> String {
         ] {
             let _ = write!(out, "<div class=\"count {class}\"><b>{n}</b>{label}</div>");
         }
-        let _ = write!(
+        let _ = writeln!(
             out,
-            "<div class=\"count\"><b>{}</b>rules passed</div><div class=\"count\"><b>{}</b>not applicable</div><div class=\"count\"><b>{}</b>errors</div></div>\n",
+            "<div class=\"count\"><b>{}</b>rules passed</div><div class=\"count\"><b>{}</b>not applicable</div><div class=\"count\"><b>{}</b>errors</div></div>",
             s.passed, s.not_applicable, s.errors
         );
         for severity in Severity::ALL {
@@ -49,7 +49,7 @@ pub fn html(reports: &[Report], full: bool) -> String {
             if findings.is_empty() {
                 continue;
             }
-            let _ = write!(out, "<h2>{} ({})</h2>\n", esc(&severity.as_str().to_uppercase()), findings.len());
+            let _ = writeln!(out, "<h2>{} ({})</h2>", esc(&severity.as_str().to_uppercase()), findings.len());
             for f in findings {
                 let _ = write!(
                     out,
@@ -78,9 +78,9 @@ pub fn html(reports: &[Report], full: bool) -> String {
                 if !f.recommendation.is_empty() {
                     let _ = write!(out, "<p><b>Recommendation:</b> {}</p>", esc(&f.recommendation));
                 }
-                let _ = write!(
+                let _ = writeln!(
                     out,
-                    "<p class=\"muted\">{} {} · fingerprint <code>{}</code></p></div>\n",
+                    "<p class=\"muted\">{} {} · fingerprint <code>{}</code></p></div>",
                     esc(&f.package),
                     esc(&f.package_version),
                     esc(&f.fingerprint)
