@@ -35,6 +35,8 @@ enum Command {
     Collect(commands::collect::Args),
     /// Run the policy tests of packages (`tests/*.yaml`).
     Test(commands::test::Args),
+    /// Manage the vulnerability feed: `assay feed import --osv PATH`.
+    Feed(commands::feed::Args),
 }
 
 fn main() -> miette::Result<ExitCode> {
@@ -49,6 +51,7 @@ fn main() -> miette::Result<ExitCode> {
         Command::Eval(args) => commands::eval::run(&args),
         Command::Collect(args) => commands::collect::run(&args),
         Command::Test(args) => commands::test::run(&args),
+        Command::Feed(args) => commands::feed::run(&args),
     };
     Ok(match outcome {
         Ok(code) => code,

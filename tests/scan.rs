@@ -109,3 +109,54 @@ fn a_wrong_expectation_fails_the_policy_tests() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("SBP-SSH-001: expected passed, got failed (sshd permits root login"), "{err}");
 }
+
+#[test]
+fn feed_import_skips_bad_records_and_scan_reports_cves_with_fixed_versions() {
+    let dir = tempfile::tempdir().unwrap();
+    let osv = dir.path().join("osv");
+    std::fs::create_dir_all(&osv).unwrap();
+    std::fs::write(
+        osv.join("DEBIAN-CVE-2099-0001.json"),
+        r#"{"id": "DEBIAN-CVE-2099-0001", "aliases": ["CVE-2099-0001"], "summary": "test advisory",
+            "affected": [{"package": {"ecosystem": "Debian:12", "name": "openssh"},
+              "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "1:99.0p1-1"}]}]}]}"#,
+    )
+    .unwrap();
+    std::fs::write(osv.join("broken.json"), "{ this is not JSON").unwrap();
+    let data = dir.path().join("data");
+    let out = Command::new(env!("CARGO_BIN_EXE_assay"))
+        .args(["feed", "import", "--osv", osv.to_str().unwrap()])
+        .env("XDG_DATA_HOME", &data)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("skipped broken.json"));
+    assert!(data.join("assay/feed.bin").exists());
+    let scan = |env_data: &std::path::Path| {
+        Command::new(env!("CARGO_BIN_EXE_assay"))
+            .args([
+                "scan",
+                "--root",
+                "tests/fixtures/hosts/debian-default",
+                "--package",
+                "cve",
+                "--format",
+                "json",
+            ])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("XDG_DATA_HOME", env_data)
+            .output()
+            .unwrap()
+    };
+    let out = scan(&data);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let findings = doc["findings"].as_array().unwrap();
+    assert!(findings.len() >= 2, "{doc:#}");
+    assert!(findings.iter().all(|f| f["message"].as_str().unwrap().contains("fixed in 1:99.0p1-1")));
+    let empty = dir.path().join("empty");
+    let out = scan(&empty);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.matches("CVE checks were skipped").count(), 1, "{err}");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(doc["rules"].as_array().unwrap().iter().all(|r| r["outcome"] == "not_applicable"));
+}

@@ -4,6 +4,7 @@
 
 pub mod bundle;
 pub mod collector;
+pub mod feed;
 pub mod findings;
 pub mod policytest;
 pub mod reports;

@@ -5,6 +5,7 @@ pub mod check;
 pub mod collect;
 pub mod eval;
 pub mod explain;
+pub mod feed;
 pub mod fmt;
 pub mod inspect;
 pub mod scan;

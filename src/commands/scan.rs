@@ -37,6 +37,10 @@ pub struct Args {
     packages: Vec<String>,
     #[arg(long, value_enum, default_value_t)]
     report: ReportKind,
+    /// The vulnerability feed to match packages against (default: the one
+    /// `assay feed import` wrote to Assay's data directory).
+    #[arg(long, value_name = "FILE")]
+    feed: Option<PathBuf>,
     /// Also write a self-contained HTML page.
     #[arg(long, value_name = "FILE")]
     html: Option<PathBuf>,
@@ -55,7 +59,21 @@ pub fn run(args: &Args) -> Outcome {
             )));
         }
     }
-    let telemetry = args.source.collect()?;
+    let mut telemetry = args.source.collect()?;
+    let wants_cve = args.packages.is_empty() || args.packages.iter().any(|p| p == "cve");
+    if wants_cve {
+        match load_feed(args.feed.as_ref())? {
+            Some(feed) => {
+                let index = assay_runtime::feed::Index::new(&feed);
+                let packages = telemetry.packages.as_deref().unwrap_or(&[]);
+                telemetry.vulnerabilities = Some(index.matches(packages, telemetry.asset.os.as_ref()));
+            }
+            None => eprintln!(
+                "note: CVE checks were skipped: no vulnerability feed. Import one with `assay feed import --osv PATH` \
+                 (osv.dev exports, e.g. the Debian or PyPI data), or pass --feed FILE."
+            ),
+        }
+    }
     let host = Host::new(telemetry)
         .map_err(|e| Failure::internal(miette::miette!("the collected telemetry does not load: {e}")))?;
     let options = Options { attributes: args.output.attributes()?, ..Options::default() };
@@ -72,6 +90,19 @@ pub fn run(args: &Args) -> Outcome {
     let mut output = args.output.clone_with_full(args.output.full || args.report == ReportKind::Full);
     output.format = args.output.format;
     output.emit(&bundle, &[report])
+}
+
+/// The feed named with `--feed` (an error if unreadable), or the default
+/// one if it exists.
+fn load_feed(explicit: Option<&PathBuf>) -> Result<Option<assay_runtime::feed::Feed>, Failure> {
+    use assay_runtime::feed::{default_path, Feed};
+    match explicit {
+        Some(p) => Feed::load(p).map(Some).map_err(|e| Failure::input(miette::miette!("{e}"))),
+        None => match default_path().filter(|p| p.exists()) {
+            Some(p) => Feed::load(&p).map(Some).map_err(|e| Failure::input(miette::miette!("{e}"))),
+            None => Ok(None),
+        },
+    }
 }
 
 /// The report restricted to some packages.

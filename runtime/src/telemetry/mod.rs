@@ -227,6 +227,9 @@ record! {
         pub listeners: Option<Vec<Listener>>,
         /// Established connections.
         pub connections: Option<Vec<Connection>>,
+        /// Installed packages affected by advisories of the vulnerability feed
+        /// (filled by `assay scan` when a feed is imported).
+        pub vulnerabilities: Option<Vec<Vulnerability>>,
         /// What the collector could not read.
         pub errors: Vec<CollectionError>,
     }
@@ -679,6 +682,37 @@ record! {
         pub remote_port: u16,
         pub process: Option<SocketOwner>,
         pub seen: Sighting,
+    }
+}
+
+enumeration! {
+    /// An advisory's severity: from its CVSS score when it has one, otherwise medium.
+    pub enum AdvisorySeverity {
+        Low = "low",
+        Medium = "medium",
+        High = "high",
+        /// CVSS 9.0 and above.
+        Critical = "critical",
+    }
+}
+
+record! {
+    /// An installed package affected by an advisory.
+    pub struct Vulnerability {
+        /// `DEBIAN-CVE-2024-6387`, `PYSEC-2023-74`, ...
+        pub advisory_id: String,
+        pub cves: Vec<String>,
+        /// The installed (binary) package.
+        pub package: String,
+        /// The package the advisory names (the source package for distributions).
+        pub source_package: String,
+        pub installed_version: Version,
+        /// The first version with the fix; absent when there is none yet.
+        pub fixed_version: Option<Version>,
+        pub ecosystem: Ecosystem,
+        pub severity: AdvisorySeverity,
+        pub summary: String,
+        pub references: Vec<String>,
     }
 }
 

@@ -1,0 +1,223 @@
+//! The vulnerability feed: OSV advisories imported into one compact file,
+//! and the matching of installed packages against it. `assay scan` adds the
+//! matches to the telemetry as `vulnerabilities`, which the `cve` rules
+//! package reads.
+
+mod cvss;
+mod osv;
+
+use crate::telemetry::{AdvisorySeverity, Ecosystem, Package, Version, Vulnerability};
+use assay_stdlib::versions::{self, Scheme};
+use serde::{Deserialize, Serialize};
+use std::cmp::Ordering;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+pub use osv::{import_osv, ImportWarning};
+
+const MAGIC: &[u8; 8] = b"ASSAYFD\0";
+const FORMAT_VERSION: u32 = 1;
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Feed {
+    pub advisories: Vec<Advisory>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Advisory {
+    pub id: String,
+    /// CVE ids among the aliases (and the id itself when it is one).
+    pub cves: Vec<String>,
+    pub summary: String,
+    /// `critical`, `high`, `medium` or `low`, from CVSS when the record has it.
+    pub severity: Option<String>,
+    pub references: Vec<String>,
+    pub affected: Vec<Affected>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Affected {
+    /// `debian`, `ubuntu`, `alpine` or `pypi`.
+    pub ecosystem: String,
+    /// The release (`12` for `Debian:12`), when the record names one.
+    pub release: Option<String>,
+    /// Source package for Debian, Ubuntu and Alpine; the distribution name for PyPI.
+    pub package: String,
+    pub ranges: Vec<Range>,
+    /// Explicitly listed affected versions.
+    pub versions: Vec<String>,
+}
+
+/// `introduced` (inclusive) up to `fixed` (exclusive) or `last_affected` (inclusive).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Range {
+    pub introduced: String,
+    pub fixed: Option<String>,
+    pub last_affected: Option<String>,
+}
+
+impl Feed {
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let body = postcard::to_allocvec(self).unwrap_or_default();
+        let mut out = Vec::with_capacity(body.len() + 12);
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        out.extend_from_slice(&body);
+        out
+    }
+
+    pub fn from_bytes(bytes: &[u8]) -> Result<Feed, String> {
+        if bytes.len() < 12 || &bytes[..8] != MAGIC {
+            return Err("not an Assay vulnerability feed (wrong magic number)".into());
+        }
+        let version = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
+        if version != FORMAT_VERSION {
+            return Err(format!(
+                "feed format {version} is not supported (this build reads {FORMAT_VERSION}); import it again"
+            ));
+        }
+        postcard::from_bytes(&bytes[12..]).map_err(|e| format!("corrupted feed: {e}"))
+    }
+
+    pub fn load(path: &Path) -> Result<Feed, String> {
+        let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        Feed::from_bytes(&bytes).map_err(|e| format!("{}: {e}", path.display()))
+    }
+}
+
+/// Where `assay feed import` writes and `assay scan` looks: the XDG data home.
+pub fn default_path() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_DATA_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))?;
+    Some(base.join("assay").join("feed.bin"))
+}
+
+fn scheme(ecosystem: &str) -> Option<Scheme> {
+    match ecosystem {
+        "debian" | "ubuntu" => Some(Scheme::Dpkg),
+        "alpine" => Some(Scheme::Apk),
+        "pypi" => Some(Scheme::Pep440),
+        _ => None,
+    }
+}
+
+/// PyPI names compare normalised (PEP 503).
+fn normalise(ecosystem: &str, name: &str) -> String {
+    if ecosystem == "pypi" {
+        name.to_ascii_lowercase().replace(['_', '.'], "-")
+    } else {
+        name.to_owned()
+    }
+}
+
+/// The feed indexed for matching: (ecosystem, package) → affected entries.
+pub struct Index<'f> {
+    by_package: HashMap<(String, String), Vec<(&'f Advisory, &'f Affected)>>,
+}
+
+impl<'f> Index<'f> {
+    pub fn new(feed: &'f Feed) -> Index<'f> {
+        let mut by_package: HashMap<(String, String), Vec<(&Advisory, &Affected)>> = HashMap::new();
+        for a in &feed.advisories {
+            for aff in &a.affected {
+                by_package
+                    .entry((aff.ecosystem.clone(), normalise(&aff.ecosystem, &aff.package)))
+                    .or_default()
+                    .push((a, aff));
+            }
+        }
+        Index { by_package }
+    }
+
+    /// One vulnerability per installed package and advisory that affects it.
+    /// Debian and Alpine advisories name source packages, so a binary
+    /// package matches through its source name and version.
+    pub fn matches(&self, packages: &[Package], os: Option<&crate::telemetry::Os>) -> Vec<Vulnerability> {
+        let mut out = Vec::new();
+        let distro = os.map(|o| o.distribution.as_str()).unwrap_or("");
+        let release = os.and_then(|o| o.version.as_deref()).unwrap_or("");
+        for p in packages {
+            let (ecosystem, name, version) = match p.ecosystem {
+                Ecosystem::Debian => {
+                    let eco = if distro == "ubuntu" { "ubuntu" } else { "debian" };
+                    let name = p.source_name.clone().unwrap_or_else(|| p.name.clone());
+                    let version = p.source_version.clone().unwrap_or_else(|| p.version.clone());
+                    (eco, name, version)
+                }
+                Ecosystem::Alpine => {
+                    ("alpine", p.source_name.clone().unwrap_or_else(|| p.name.clone()), p.version.clone())
+                }
+                Ecosystem::Pypi => ("pypi", p.name.clone(), p.version.clone()),
+                Ecosystem::Rpm => continue,
+            };
+            let Some(entries) = self.by_package.get(&(ecosystem.to_owned(), normalise(ecosystem, &name)))
+            else {
+                continue;
+            };
+            let Some(scheme) = scheme(ecosystem) else { continue };
+            for (advisory, affected) in entries {
+                // A record for another release of the distribution does not apply.
+                if let Some(r) = &affected.release {
+                    if !release.is_empty()
+                        && ecosystem != "pypi"
+                        && !release.starts_with(r.as_str())
+                        && !r.starts_with(release)
+                    {
+                        continue;
+                    }
+                }
+                if let Some(fixed) = affecting(scheme, affected, &version.0) {
+                    out.push(Vulnerability {
+                        advisory_id: advisory.id.clone(),
+                        cves: advisory.cves.clone(),
+                        package: p.name.clone(),
+                        source_package: name.clone(),
+                        installed_version: p.version.clone(),
+                        fixed_version: fixed.map(Version),
+                        ecosystem: p.ecosystem,
+                        severity: match advisory.severity.as_deref() {
+                            Some("critical") => AdvisorySeverity::Critical,
+                            Some("high") => AdvisorySeverity::High,
+                            Some("low") => AdvisorySeverity::Low,
+                            _ => AdvisorySeverity::Medium,
+                        },
+                        summary: advisory.summary.clone(),
+                        references: advisory.references.clone(),
+                    });
+                }
+            }
+        }
+        out
+    }
+}
+
+/// `Some(fixed version, if any)` when `version` is affected.
+fn affecting(scheme: Scheme, affected: &Affected, version: &str) -> Option<Option<String>> {
+    let cmp = |a: &str, b: &str| versions::compare(scheme, a, b);
+    if affected.versions.iter().any(|v| cmp(v, version) == Ordering::Equal) {
+        let fixed = affected
+            .ranges
+            .iter()
+            .filter_map(|r| r.fixed.clone())
+            .find(|f| cmp(version, f) == Ordering::Less);
+        return Some(fixed);
+    }
+    for r in &affected.ranges {
+        let introduced = r.introduced == "0" || cmp(version, &r.introduced) != Ordering::Less;
+        if !introduced {
+            continue;
+        }
+        match (&r.fixed, &r.last_affected) {
+            (Some(f), _) if cmp(version, f) == Ordering::Less => return Some(Some(f.clone())),
+            (None, Some(l)) if cmp(version, l) != Ordering::Greater => return Some(None),
+            (None, None) => return Some(None),
+            _ => {}
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,65 @@
+use super::*;
+use crate::telemetry::{Os, OsFamily};
+
+fn pkg(name: &str, version: &str, source: &str, source_version: &str) -> Package {
+    Package {
+        name: name.into(),
+        version: Version(version.into()),
+        source_name: Some(source.into()),
+        source_version: Some(Version(source_version.into())),
+        architecture: None,
+        ecosystem: Ecosystem::Debian,
+        origin: String::new(),
+    }
+}
+
+fn debian12() -> Os {
+    Os { family: OsFamily::Debian, distribution: "debian".into(), version: Some("12".into()), name: None }
+}
+
+#[test]
+fn ranges_versions_and_source_packages_match() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("a.json"),
+        r#"{"id": "DEBIAN-CVE-2024-1", "aliases": ["CVE-2024-1"], "summary": "s",
+            "severity": [{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"}],
+            "affected": [{"package": {"ecosystem": "Debian:12", "name": "openssl"},
+              "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "3.0.15-1~deb12u1"}]}]}]}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("b.yaml"),
+        "id: PYSEC-2024-9\naffected:\n- package: {name: Requests, ecosystem: PyPI}\n  ranges:\n  - type: ECOSYSTEM\n    events:\n    - introduced: '2.0'\n    - last_affected: '2.31.0'\n  versions: ['2.28.1']\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("broken.json"), "{ not json").unwrap();
+    std::fs::write(
+        dir.path().join("other.json"),
+        r#"{"id": "GO-1", "affected": [{"package": {"ecosystem": "Go", "name": "x"}}]}"#,
+    )
+    .unwrap();
+    let (feed, warnings) = import_osv(dir.path()).unwrap();
+    assert_eq!(feed.advisories.len(), 2);
+    assert_eq!(warnings.len(), 1);
+    assert_eq!(warnings[0].record, "broken.json");
+    let bytes = feed.to_bytes();
+    let feed = Feed::from_bytes(&bytes).unwrap();
+    let index = Index::new(&feed);
+    let mut requests = pkg("requests", "2.28.1", "requests", "2.28.1");
+    requests.ecosystem = Ecosystem::Pypi;
+    let packages = vec![
+        pkg("libssl3", "3.0.11-1~deb12u2", "openssl", "3.0.11-1~deb12u2"),
+        pkg("openssl", "3.0.15-1~deb12u1", "openssl", "3.0.15-1~deb12u1"),
+        requests,
+    ];
+    let found = index.matches(&packages, Some(&debian12()));
+    let names: Vec<(&str, &str)> =
+        found.iter().map(|v| (v.package.as_str(), v.advisory_id.as_str())).collect();
+    assert_eq!(names, [("libssl3", "DEBIAN-CVE-2024-1"), ("requests", "PYSEC-2024-9")]);
+    assert_eq!(found[0].fixed_version.as_ref().unwrap().0, "3.0.15-1~deb12u1");
+    assert_eq!(found[0].severity, AdvisorySeverity::Critical);
+    assert_eq!(found[1].severity, AdvisorySeverity::Medium);
+    assert!(Feed::from_bytes(&bytes[..20]).is_err());
+    assert!(Feed::from_bytes(b"not a feed at all").is_err());
+}
