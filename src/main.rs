@@ -37,6 +37,8 @@ enum Command {
     Test(commands::test::Args),
     /// Manage the vulnerability feed: `assay feed import --osv PATH`.
     Feed(commands::feed::Args),
+    /// Re-check a package and re-run its tests whenever a file changes.
+    Watch(commands::watch::Args),
 }
 
 fn main() -> miette::Result<ExitCode> {
@@ -52,6 +54,7 @@ fn main() -> miette::Result<ExitCode> {
         Command::Collect(args) => commands::collect::run(&args),
         Command::Test(args) => commands::test::run(&args),
         Command::Feed(args) => commands::feed::run(&args),
+        Command::Watch(args) => commands::watch::run(&args),
     };
     Ok(match outcome {
         Ok(code) => code,

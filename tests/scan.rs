@@ -161,3 +161,80 @@ fn feed_import_skips_bad_records_and_scan_reports_cves_with_fixed_versions() {
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(doc["rules"].as_array().unwrap().iter().all(|r| r["outcome"] == "not_applicable"));
 }
+
+/// docs/rules/<package>.md are generated from the built-in packages; this
+/// fails when one is stale (`ASSAY_UPDATE_DOCS=1 cargo test --test scan` rewrites them).
+#[test]
+fn rule_reference_pages_are_current() {
+    let loaded = assay_compiler::package::load(&["policies".into()]).unwrap();
+    let built = assay_compiler::build(&loaded).ok().unwrap();
+    let bundle = assay_runtime::bundle::load(&built.bytes).unwrap();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/rules");
+    let mut stale = Vec::new();
+    for (i, p) in bundle.content.packages.iter().enumerate() {
+        let page = assay_runtime::reports::rulebook::package_page(&bundle.content, i);
+        let path = dir.join(format!("{}.md", p.name));
+        if std::env::var_os("ASSAY_UPDATE_DOCS").is_some() {
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(&path, &page).unwrap();
+        }
+        if std::fs::read_to_string(&path).unwrap_or_default() != page {
+            stale.push(path.display().to_string());
+        }
+    }
+    assert!(stale.is_empty(), "stale: {stale:?}; run `ASSAY_UPDATE_DOCS=1 cargo test --test scan`");
+}
+
+#[test]
+fn explain_prints_a_rules_documentation() {
+    let out = assay(&["explain", "sbp-pwd-001"]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("Configure password maximum age")
+            && text.contains("PASS_MAX_DAYS")
+            && text.contains("CIS Debian Linux 12")
+    );
+    let out = assay(&["explain", "SBP-PWD-01"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("SBP-PWD-001"));
+}
+
+#[test]
+fn watch_reruns_checks_and_tests_when_a_file_changes() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let pkg = dir.path().join("runtime-behavior");
+    assert!(Command::new("cp")
+        .arg("-r")
+        .arg("policies/runtime-behavior")
+        .arg(&pkg)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .unwrap()
+        .success());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_assay"))
+        .args(["watch", pkg.to_str().unwrap()])
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut wait_for = |needle: &str| {
+        for line in lines.by_ref() {
+            if line.unwrap().contains(needle) {
+                return;
+            }
+        }
+        panic!("watch ended before printing `{needle}`");
+    };
+    wait_for("expectation(s): 0 failed");
+    wait_for("watching for changes");
+    let tests = pkg.join("tests/network.yaml");
+    let text = std::fs::read_to_string(&tests).unwrap();
+    std::fs::write(&tests, text.replacen("RBA-NET-001: failed", "RBA-NET-001: passed", 1)).unwrap();
+    wait_for("expectation(s): 1 failed");
+    child.kill().unwrap();
+    let _ = child.wait();
+}

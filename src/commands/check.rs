@@ -20,6 +20,12 @@ pub struct Args {
     deny_warnings: bool,
 }
 
+impl Args {
+    pub fn for_paths(paths: Vec<PathBuf>) -> Self {
+        Args { paths, format: DiagnosticFormat::Human, deny_warnings: false }
+    }
+}
+
 pub fn run(args: &Args) -> Outcome {
     let loaded = package::load(&args.paths)?;
     let mut all = assay_compiler::check(&loaded);

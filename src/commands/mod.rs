@@ -10,6 +10,7 @@ pub mod fmt;
 pub mod inspect;
 pub mod scan;
 pub mod test;
+pub mod watch;
 
 use assay_runtime::bundle::Bundle;
 use assay_runtime::findings::{Report, Severity};

@@ -18,6 +18,12 @@ pub struct Args {
     coverage: bool,
 }
 
+impl Args {
+    pub fn for_paths(paths: Vec<PathBuf>) -> Self {
+        Args { paths, coverage: false }
+    }
+}
+
 pub fn run(args: &Args) -> Outcome {
     let paths = if args.paths.is_empty() { vec![PathBuf::from(".")] } else { args.paths.clone() };
     let loaded = package::load(&paths)?;

@@ -3,6 +3,7 @@
 
 mod html;
 mod junit;
+pub mod rulebook;
 mod sarif;
 mod table;
 
