@@ -238,3 +238,29 @@ fn watch_reruns_checks_and_tests_when_a_file_changes() {
     child.kill().unwrap();
     let _ = child.wait();
 }
+
+#[test]
+fn every_built_in_rule_is_fully_documented() {
+    let loaded = assay_compiler::package::load(&["policies".into()]).unwrap();
+    let built = assay_compiler::build(&loaded).ok().unwrap();
+    let bundle = assay_runtime::bundle::load(&built.bytes).unwrap();
+    for r in &bundle.content.rules {
+        for (what, text) in [
+            ("title", &r.title),
+            ("description", &r.description),
+            ("rationale", &r.rationale),
+            ("recommendation", &r.recommendation),
+        ] {
+            assert!(!text.trim().is_empty(), "{} has no {what}", r.id);
+        }
+        assert!(!r.references.is_empty(), "{} has no references", r.id);
+        if r.id.starts_with("CIS-") {
+            assert!(
+                r.references.iter().any(|x| x.contains("CIS") && x.contains("(Level ")),
+                "{} names no CIS section and level",
+                r.id
+            );
+        }
+    }
+    assert!(bundle.content.rules.iter().filter(|r| r.id.starts_with("CIS-")).count() >= 60);
+}
