@@ -145,7 +145,7 @@ fn explain_prints_every_code_and_rejects_unknown_ones() {
     }
     let out = assay(&["explain", "E0102x"]);
     assert_eq!(code(&out), 2);
-    assert!(stderr(&out).contains("unknown diagnostic code"));
+    assert!(stderr(&out).contains("no diagnostic code or built-in rule"));
 }
 
 /// The type-checker issue's acceptance: a misspelt telemetry field, a
