@@ -384,3 +384,30 @@ fn a_corrupted_or_truncated_bundle_is_a_clear_error() {
         assert!(stderr(&out).contains(expect), "{what}: {}", stderr(&out));
     }
 }
+
+#[test]
+fn budgets_are_configurable_and_a_rule_over_budget_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = built_examples(dir.path());
+    let b = bundle.to_str().unwrap();
+    let out = assay(&[
+        "eval",
+        "--bundle",
+        b,
+        "--telemetry",
+        "tests/fixtures/telemetry/weak-ssh.json",
+        "--format",
+        "json",
+        "--max-instructions",
+        "5",
+    ]);
+    assert_eq!(code(&out), 0);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let errors: Vec<&serde_json::Value> =
+        doc["rules"].as_array().unwrap().iter().filter(|r| r["outcome"] == "error").collect();
+    assert!(
+        !errors.is_empty()
+            && errors.iter().all(|r| r["reason"].as_str().unwrap().contains("instruction budget")),
+        "{doc:#}"
+    );
+}

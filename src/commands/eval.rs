@@ -4,7 +4,7 @@
 use super::{Failure, Outcome};
 use assay_runtime::findings::Severity;
 use assay_runtime::value::Host;
-use assay_runtime::vm::{Options, Program};
+use assay_runtime::vm::Program;
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
@@ -22,7 +22,7 @@ pub struct Args {
 pub fn run(args: &Args) -> Outcome {
     let bundle = super::load_bundle(&args.bundle)?;
     let host = load_telemetry(&args.telemetry)?;
-    let options = Options { attributes: args.output.attributes()?, ..Options::default() };
+    let options = args.output.options()?;
     let report = Program::new(&bundle).evaluate(&host, &options);
     args.output.emit(&bundle, &[report])
 }

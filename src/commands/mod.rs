@@ -102,6 +102,12 @@ pub struct OutputArgs {
     /// The table lists passed and not-applicable rules too.
     #[arg(long)]
     pub full: bool,
+    /// Instructions one rule may execute before it is stopped with an error.
+    #[arg(long, default_value_t = assay_runtime::vm::Limits::default().instructions)]
+    pub max_instructions: u64,
+    /// Memory one rule may allocate, in MiB, before it is stopped with an error.
+    #[arg(long, default_value_t = assay_runtime::vm::Limits::default().memory >> 20)]
+    pub max_memory_mib: u64,
 }
 
 impl OutputArgs {
@@ -113,7 +119,19 @@ impl OutputArgs {
             attributes: self.attributes.clone(),
             output: self.output.clone(),
             full,
+            max_instructions: self.max_instructions,
+            max_memory_mib: self.max_memory_mib,
         }
+    }
+
+    /// Evaluation options: attributes and budgets.
+    pub fn options(&self) -> Result<assay_runtime::vm::Options, Failure> {
+        let limits = assay_runtime::vm::Limits {
+            instructions: self.max_instructions,
+            memory: self.max_memory_mib.saturating_mul(1 << 20),
+            ..assay_runtime::vm::Limits::default()
+        };
+        Ok(assay_runtime::vm::Options { limits, attributes: self.attributes()? })
     }
 
     pub fn attributes(&self) -> Result<Vec<(String, String)>, Failure> {

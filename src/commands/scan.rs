@@ -7,7 +7,7 @@ use super::{Failure, Outcome};
 use assay_runtime::bundle::{self, Bundle};
 use assay_runtime::findings::{Report, Summary};
 use assay_runtime::value::Host;
-use assay_runtime::vm::{Options, Program};
+use assay_runtime::vm::Program;
 use std::path::PathBuf;
 
 /// The built-in packages, compiled by `build.rs`.
@@ -76,7 +76,7 @@ pub fn run(args: &Args) -> Outcome {
     }
     let host = Host::new(telemetry)
         .map_err(|e| Failure::internal(miette::miette!("the collected telemetry does not load: {e}")))?;
-    let options = Options { attributes: args.output.attributes()?, ..Options::default() };
+    let options = args.output.options()?;
     let mut report = Program::new(&bundle).evaluate(&host, &options);
     if !args.packages.is_empty() {
         report = only(report, &args.packages);
