@@ -168,7 +168,8 @@ fn sampling_counts_samples_and_sightings() {
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let doc: Telemetry = serde_json::from_slice(&out.stdout).unwrap();
     let samples = doc.collection.unwrap().samples;
-    assert!(samples >= 3, "{samples} samples in one second at 300 ms");
+    // At least the first and the last sample, whatever the machine's load.
+    assert!(samples >= 2, "{samples} samples in one second at 300 ms");
     let processes = doc.processes.unwrap();
     assert!(
         processes.iter().any(|p| p.seen.samples == samples),

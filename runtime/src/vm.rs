@@ -141,7 +141,7 @@ impl<'b> Program<'b> {
         rule: &RuleMeta,
         severity: Severity,
         message: String,
-        evidence: Vec<EvidenceEntry>,
+        evidence: Vec<Recorded>,
         asset: &AssetRef,
         attributes: &[KeyValue],
     ) -> Finding {
@@ -294,8 +294,32 @@ impl Stack {
     }
 }
 
-/// An evidence path, the value read (rendered only for findings) and its provenance.
-type EvidenceEntry = (u32, Value, Option<Rc<Provenance>>);
+/// Evidence for a finding: an evidence path, the value read (rendered only
+/// for findings) and its provenance.
+type Recorded = (u32, Value, Option<Rc<Provenance>>);
+
+/// Evidence while a rule runs: a value read, or where a loop item's field
+/// can be read again (so filters that reject an item cost no copies).
+#[derive(Clone)]
+enum EvidenceEntry {
+    Value(u32, Value, Option<Rc<Provenance>>),
+    Slot { path: u32, slot: u16, index: u16 },
+}
+
+fn materialize(e: &EvidenceEntry, locals: &[Value]) -> Option<Recorded> {
+    match e {
+        EvidenceEntry::Value(p, v, s) => Some((*p, v.clone(), s.clone())),
+        EvidenceEntry::Slot { path, slot, index } => match locals.get(usize::from(*slot))? {
+            Value::Record(r) => {
+                let v = r.fields.get(usize::from(*index))?;
+                evidence_worthy(v)
+                    .then(|| (*path, v.clone(), r.sources.get(usize::from(*index)).cloned().flatten()))
+            }
+            Value::Absent => Some((*path, Value::Absent, None)),
+            _ => None,
+        },
+    }
+}
 
 struct Run<'p, 'b> {
     program: &'p Program<'b>,
@@ -305,7 +329,7 @@ struct Run<'p, 'b> {
     memory: u64,
     call_depth: u32,
     evidence: Vec<EvidenceEntry>,
-    findings: Vec<(String, Vec<EvidenceEntry>)>,
+    findings: Vec<(String, Vec<Recorded>)>,
     dynamic_regexes: HashMap<String, Option<regex::Regex>>,
     /// How the block that just finished ended (set with `step`'s `true`).
     flow: Option<Flow>,
@@ -422,22 +446,24 @@ impl<'p, 'b> Run<'p, 'b> {
                     other => return Err(format!("field {index} of a {}", other.type_name())),
                 };
                 if evidence != NO_EVIDENCE && self.evidence.len() < MAX_EVIDENCE && evidence_worthy(&value) {
-                    self.evidence.push((evidence, value.clone(), source));
+                    self.evidence.push(EvidenceEntry::Value(evidence, value.clone(), source));
                 }
                 stack.push(value);
             }
             Instr::LoadField { slot: s, index, evidence } => {
-                let (value, source) = match &*slot(locals, u32::from(s))? {
-                    Value::Absent => (Value::Absent, None),
+                let value = match &*slot(locals, u32::from(s))? {
+                    Value::Absent => Value::Absent,
                     Value::Record(r) => match r.fields.get(usize::from(index)) {
-                        Some(v) => (v.clone(), r.sources.get(usize::from(index)).cloned().flatten()),
+                        Some(v) => v.clone(),
                         None => return Err(format!("the record has no field {index}")),
                     },
                     other => return Err(format!("field {index} of a {}", other.type_name())),
                 };
-                if evidence != NO_EVIDENCE_16 && self.evidence.len() < MAX_EVIDENCE && evidence_worthy(&value)
-                {
-                    self.evidence.push((u32::from(evidence), value.clone(), source));
+                // The slot keeps its record until the loop moves on, and the
+                // evidence is forgotten then: note where the value is and
+                // read it only if a finding needs it.
+                if evidence != NO_EVIDENCE_16 && self.evidence.len() < MAX_EVIDENCE {
+                    self.evidence.push(EvidenceEntry::Slot { path: u32::from(evidence), slot: s, index });
                 }
                 stack.push(value);
             }
@@ -724,7 +750,8 @@ impl<'p, 'b> Run<'p, 'b> {
                     v => Display(&v).to_string(),
                 };
                 self.charge(message.len() + 64 * self.evidence.len())?;
-                self.findings.push((message, self.evidence.clone()));
+                let evidence = self.evidence.iter().filter_map(|e| materialize(e, locals)).collect();
+                self.findings.push((message, evidence));
             }
             Instr::NotApplicable(c) => {
                 let reason = match content.constants.get(c as usize) {

@@ -86,11 +86,13 @@ pub fn sample(
             }
         }
         let elapsed = start.elapsed();
-        if elapsed >= duration {
+        // A sampled run always ends with a sample at (or after) its end,
+        // however long the first one took.
+        if elapsed >= duration && (duration.is_zero() || samples >= 2) {
             break;
         }
         progress(elapsed.as_secs_f64() / duration.as_secs_f64().max(1e-9));
-        std::thread::sleep(interval.min(duration - elapsed));
+        std::thread::sleep(interval.min(duration.saturating_sub(elapsed)));
     }
     progress(1.0);
     Some(Sampled {
