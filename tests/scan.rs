@@ -264,3 +264,64 @@ fn every_built_in_rule_is_fully_documented() {
     }
     assert!(bundle.content.rules.iter().filter(|r| r.id.starts_with("CIS-")).count() >= 60);
 }
+
+/// Real advisories (copied into tests/fixtures/osv from the shared OSV data):
+/// a Debian record keyed on the source package and a PyPI YAML record.
+#[test]
+fn real_debian_and_pypi_advisories_match_through_source_packages() {
+    let dir = tempfile::tempdir().unwrap();
+    let feed = dir.path().join("fixtures.feed");
+    let out = assay(&["feed", "import", "--osv", "tests/fixtures/osv", "-o", feed.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("imported 3 advisories"));
+    // The fixture's openssl is current; make libssl3 (source openssl) older.
+    let root = dir.path().join("root");
+    assert!(Command::new("cp")
+        .arg("-a")
+        .arg("tests/fixtures/hosts/debian-default")
+        .arg(&root)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .unwrap()
+        .success());
+    let status_path = root.join("var/lib/dpkg/status");
+    let status = std::fs::read_to_string(&status_path).unwrap();
+    let text: Vec<String> = status
+        .split("\n\n")
+        .map(|stanza| {
+            if !stanza.starts_with("Package: libssl3\n") {
+                return stanza.to_owned();
+            }
+            let lines: Vec<&str> = stanza
+                .lines()
+                .map(|l| if l.starts_with("Version: ") { "Version: 3.0.11-1~deb12u2" } else { l })
+                .collect();
+            lines.join("\n")
+        })
+        .collect();
+    let text = text.join("\n\n");
+    std::fs::write(&status_path, text).unwrap();
+    let out = assay(&[
+        "scan",
+        "--root",
+        root.to_str().unwrap(),
+        "--package",
+        "cve",
+        "--feed",
+        feed.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let messages: Vec<&str> =
+        doc["findings"].as_array().unwrap().iter().map(|f| f["message"].as_str().unwrap()).collect();
+    assert!(messages.contains(&"libssl3 3.0.11-1~deb12u2 is affected by DEBIAN-CVE-2024-5535 (CVE-2024-5535); fixed in 3.0.15-1~deb12u1"), "{messages:#?}");
+    assert!(
+        messages.contains(&"requests 2.28.1 is affected by PYSEC-2023-74 (CVE-2023-32681); fixed in 2.31.0"),
+        "{messages:#?}"
+    );
+    assert!(
+        !messages.iter().any(|m| m.starts_with("openssl ")),
+        "the current openssl is not affected: {messages:#?}"
+    );
+}
