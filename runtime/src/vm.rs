@@ -472,13 +472,7 @@ impl<'p, 'b> Run<'p, 'b> {
                 let Some(Value::List(items)) = self.program.constants.get(c as usize) else {
                     return Err(format!("constant {c} is not a list"));
                 };
-                let mut found = false;
-                for i in items.iter() {
-                    if equal(&item, i)? {
-                        found = true;
-                        break;
-                    }
-                }
+                let found = holds(&item, items)?;
                 stack.push(Value::Bool(found));
             }
             Instr::Incr(n) => match slot(locals, n)? {
@@ -535,29 +529,14 @@ impl<'p, 'b> Run<'p, 'b> {
             Instr::In => {
                 let (list, item) = (pop(stack)?, pop(stack)?);
                 let Value::List(items) = &list else { return Err(format!("`in` a {}", list.type_name())) };
-                let mut found = false;
-                for i in items.iter() {
-                    if equal(&item, i)? {
-                        found = true;
-                        break;
-                    }
-                }
+                let found = holds(&item, items)?;
                 stack.push(Value::Bool(found));
             }
             Instr::Contains => {
                 let (needle, hay) = (pop(stack)?, pop(stack)?);
                 let found = match (&hay, &needle) {
                     (Value::Str(h), Value::Str(n)) => h.contains(&**n),
-                    (Value::List(items), n) => {
-                        let mut found = false;
-                        for i in items.iter() {
-                            if equal(n, i)? {
-                                found = true;
-                                break;
-                            }
-                        }
-                        found
-                    }
+                    (Value::List(items), n) => holds(n, items)?,
                     _ => {
                         return Err(format!(
                             "`contains` on a {} and a {}",
@@ -613,13 +592,7 @@ impl<'p, 'b> Run<'p, 'b> {
                 let Some(Value::List(items)) = self.program.constants.get(usize::from(list)) else {
                     return Err(format!("constant {list} is not a list"));
                 };
-                let mut found = false;
-                for i in items.iter() {
-                    if equal(&item, i)? {
-                        found = true;
-                        break;
-                    }
-                }
+                let found = holds(&item, items)?;
                 if found == negate {
                     next = target as usize;
                 }
@@ -795,6 +768,16 @@ fn scheme(a: Option<Scheme>, b: Option<Scheme>) -> Result<Scheme, String> {
         (Some(x), _) | (_, Some(x)) => Ok(x),
         (None, None) => Ok(Scheme::Dpkg),
     }
+}
+
+/// Whether `items` holds `item` (`in`, `contains`).
+fn holds(item: &Value, items: &[Value]) -> Result<bool, String> {
+    for i in items {
+        if equal(item, i)? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 #[inline]
