@@ -59,18 +59,7 @@ pub struct Program<'b> {
 impl<'b> Program<'b> {
     pub fn new(bundle: &'b Bundle) -> Program<'b> {
         let regexes = bundle.content.regexes.iter().map(|p| regex::Regex::new(p).ok()).collect();
-        let constants = bundle
-            .content
-            .constants
-            .iter()
-            .map(|c| match c {
-                Constant::Int(i) => Value::Int(*i),
-                Constant::Str(s) => Value::str(s),
-                Constant::Version(v) => Value::Version(Rc::from(v.as_str()), None),
-                Constant::Enum(e, v) => Value::Enum(*e, *v),
-                Constant::List(items) => constant_list(items),
-            })
-            .collect();
+        let constants = bundle.content.constants.iter().map(constant_value).collect();
         Program { bundle, regexes, constants }
     }
 
@@ -176,20 +165,15 @@ impl<'b> Program<'b> {
     }
 }
 
-fn constant_list(items: &[Constant]) -> Value {
-    Value::List(
-        items
-            .iter()
-            .map(|c| match c {
-                Constant::Int(i) => Value::Int(*i),
-                Constant::Str(s) => Value::str(s),
-                Constant::Version(v) => Value::Version(Rc::from(v.as_str()), None),
-                Constant::Enum(e, v) => Value::Enum(*e, *v),
-                Constant::List(inner) => constant_list(inner),
-            })
-            .collect::<Vec<_>>()
-            .into(),
-    )
+/// A constant of the pool as a value (lists recursively).
+fn constant_value(c: &Constant) -> Value {
+    match c {
+        Constant::Int(i) => Value::Int(*i),
+        Constant::Str(s) => Value::str(s),
+        Constant::Version(v) => Value::Version(Rc::from(v.as_str()), None),
+        Constant::Enum(e, v) => Value::Enum(*e, *v),
+        Constant::List(items) => Value::List(items.iter().map(constant_value).collect::<Vec<_>>().into()),
+    }
 }
 
 fn asset_ref(host: &Host) -> AssetRef {

@@ -87,8 +87,7 @@ pub fn run(args: &Args) -> Outcome {
         std::fs::write(path, page)
             .map_err(|e| Failure::input(miette::miette!("cannot write {}: {e}", path.display())))?;
     }
-    let mut output = args.output.clone_with_full(args.output.full || args.report == ReportKind::Full);
-    output.format = args.output.format;
+    let output = args.output.clone_with_full(args.output.full || args.report == ReportKind::Full);
     output.emit(&bundle, &[report])
 }
 

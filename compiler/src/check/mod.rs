@@ -172,7 +172,7 @@ impl<'a> Checker<'a> {
         for (module, index) in unit.modules.iter().zip(&modules) {
             self.imports(module, *index, &modules);
         }
-        self.import_cycles(unit, &modules);
+        self.import_cycles(&modules);
         for (module, index) in unit.modules.iter().zip(&modules) {
             for item in &module.ast.items {
                 match item {
@@ -494,7 +494,7 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn import_cycles(&mut self, unit: &Unit<'a>, modules: &[usize]) {
+    fn import_cycles(&mut self, modules: &[usize]) {
         // Edges: module -> (imported module, import span).
         let mut edges: HashMap<usize, Vec<(usize, Span)>> = HashMap::new();
         for &m in modules {
@@ -516,7 +516,6 @@ impl<'a> Checker<'a> {
         for list in edges.values_mut() {
             list.sort_by_key(|(t, s)| (*t, s.start));
         }
-        let _ = unit;
         let mut reported: HashSet<Vec<usize>> = HashSet::new();
         for &start in modules {
             // Depth-first search for a path back to `start`.

@@ -63,7 +63,7 @@ pub fn verify(content: &Content) -> Result<(), VerifyError> {
             return Err(top(format!("regular expression {i} does not compile: {e}")));
         }
     }
-    for (i, rule) in content.rules.iter().enumerate() {
+    for rule in &content.rules {
         let block = format!("rule {}", rule.id);
         if rule.package as usize >= content.packages.len() {
             return Err(VerifyError {
@@ -79,7 +79,6 @@ pub fn verify(content: &Content) -> Result<(), VerifyError> {
                 message: format!("unknown severity `{}`", rule.severity),
             });
         }
-        let _ = i;
         block_ok(content, &rule.code, Kind::Rule, &block)?;
     }
     for (i, f) in content.functions.iter().enumerate() {
