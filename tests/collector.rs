@@ -5,8 +5,8 @@
 // Test code: an unwrap that fails is a failing test, which is what we want.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use assay_model::telemetry::Telemetry;
 use assay_runtime::collector::collect_root;
-use assay_runtime::telemetry::Telemetry;
 use assay_runtime::value::Host;
 use std::path::{Path, PathBuf};
 use std::process::Command;

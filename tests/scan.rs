@@ -168,7 +168,7 @@ fn feed_import_skips_bad_records_and_scan_reports_cves_with_fixed_versions() {
 fn rule_reference_pages_are_current() {
     let loaded = assay_compiler::package::load(&["policies".into()]).unwrap();
     let built = assay_compiler::build(&loaded).ok().unwrap();
-    let bundle = assay_runtime::bundle::load(&built.bytes).unwrap();
+    let bundle = assay_model::bundle::load(&built.bytes).unwrap();
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/rules");
     let mut stale = Vec::new();
     for (i, p) in bundle.content.packages.iter().enumerate() {
@@ -243,7 +243,7 @@ fn watch_reruns_checks_and_tests_when_a_file_changes() {
 fn every_built_in_rule_is_fully_documented() {
     let loaded = assay_compiler::package::load(&["policies".into()]).unwrap();
     let built = assay_compiler::build(&loaded).ok().unwrap();
-    let bundle = assay_runtime::bundle::load(&built.bytes).unwrap();
+    let bundle = assay_model::bundle::load(&built.bytes).unwrap();
     for r in &bundle.content.rules {
         for (what, text) in [
             ("title", &r.title),

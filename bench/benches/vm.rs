@@ -13,7 +13,7 @@
 //! several batches is reported.
 
 use assay_compiler::package::{Loaded, Manifest};
-use assay_runtime::bundle;
+use assay_model::bundle;
 use assay_runtime::value::Host;
 use assay_runtime::vm::{Options, Program};
 use std::hint::black_box;

@@ -1,5 +1,5 @@
 //! Code generation: the typed program ([`hir::Program`]) to bundle content
-//! ([`assay_runtime::bundle::Content`]). Telemetry fields are already
+//! ([`assay_model::bundle::Content`]). Telemetry fields are already
 //! indices; constants, regular expressions and evidence paths are interned in
 //! first-use order, so the output depends only on the program.
 
@@ -7,9 +7,8 @@ use crate::check::hir::{self, Check, Expr, ExprKind, LocalId, Step};
 use crate::check::types::Ty;
 use crate::source::{SourceMap, Span};
 use crate::syntax::ast::{BinaryOp, QuantifierKind};
-use assay_runtime::bundle::bytecode::{Cmp, Code, Constant, Instr, ITER_SLOTS, NO_EVIDENCE, NO_EVIDENCE_16};
-use assay_runtime::bundle::{Content, Debug, PackageMeta, RuleMeta};
-use assay_runtime::telemetry::SCHEMA_VERSION;
+use assay_model::bundle::bytecode::{Cmp, Code, Constant, Instr, ITER_SLOTS, NO_EVIDENCE, NO_EVIDENCE_16};
+use assay_model::bundle::{Content, Debug, PackageMeta, RuleMeta};
 use std::collections::HashMap;
 
 /// The compiler's name and version, recorded in every bundle.
@@ -77,7 +76,7 @@ pub fn generate(program: &hir::Program, sources: &SourceMap, location: &dyn Fn(S
             package: rule.package,
             id: rule.id.clone(),
             title: rule.title.clone(),
-            severity: rule.severity.as_str().to_owned(),
+            severity: rule.severity,
             doc: rule.doc.clone(),
             description: rule.description.clone().unwrap_or_default(),
             rationale: rule.rationale.clone().unwrap_or_default(),
@@ -90,7 +89,7 @@ pub fn generate(program: &hir::Program, sources: &SourceMap, location: &dyn Fn(S
     }
     Content {
         compiler: COMPILER.to_owned(),
-        schema_version: SCHEMA_VERSION,
+        natives: tables.natives.iter().map(|&n| assay_stdlib::NATIVES[usize::from(n)].signature()).collect(),
         packages: program
             .packages
             .iter()
@@ -153,6 +152,9 @@ struct Tables {
     constant_index: HashMap<PoolKey, u32>,
     regexes: Vec<String>,
     paths: Vec<String>,
+    /// Natives called, by their index in the standard library, in the
+    /// order first called; `Native { native }` indexes this list.
+    natives: Vec<u16>,
 }
 
 fn intern(list: &mut Vec<String>, s: &str) -> u32 {
@@ -175,6 +177,17 @@ impl Tables {
         self.constants.push(c);
         self.constant_index.insert(key, i);
         i
+    }
+
+    fn native(&mut self, index: u16) -> u16 {
+        match self.natives.iter().position(|&n| n == index) {
+            // The standard library has far fewer than 65,536 natives.
+            Some(i) => i as u16,
+            None => {
+                self.natives.push(index);
+                (self.natives.len() - 1) as u16
+            }
+        }
     }
 }
 
@@ -425,7 +438,8 @@ impl<'t> Builder<'t> {
                 for a in args {
                     self.expr(a);
                 }
-                self.emit(Instr::Native { native: *n, argc: args.len() as u32 });
+                let native = self.tables.native(*n);
+                self.emit(Instr::Native { native, argc: args.len() as u32 });
             }
             ExprKind::Not(x) => {
                 self.expr(x);

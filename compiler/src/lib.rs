@@ -113,8 +113,11 @@ pub fn build(loaded: &package::Loaded) -> Result<Built, Vec<Diagnostic>> {
         format!("{shown}:{line}")
     };
     let content = codegen::generate(&program, &loaded.sources, &location);
-    let bytes = assay_runtime::bundle::encode(&content);
-    let digest = assay_runtime::bundle::digest_hex(&bytes);
+    let bytes = match assay_model::bundle::encode(&content) {
+        Ok(b) => b,
+        Err(e) => return Err(vec![Diagnostic::new(Code::E0901, e.to_string())]),
+    };
+    let digest = assay_model::bundle::digest_hex(&bytes);
     Ok(Built { bytes, digest, diagnostics: compiled.diagnostics })
 }
 

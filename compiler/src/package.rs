@@ -10,6 +10,7 @@
 use crate::diagnostics::suggest::did_you_mean;
 use crate::diagnostics::{Code, Diagnostic};
 use crate::source::{FileId, SourceMap, Span};
+use assay_model::Platform;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
@@ -17,20 +18,9 @@ pub const MANIFEST: &str = "package.yaml";
 pub const EXTENSION: &str = "assay";
 
 /// Platform names a manifest or a rule's `platform` clause may use.
-pub const PLATFORMS: &[&str] = &[
-    "linux",
-    "debian",
-    "ubuntu",
-    "rhel",
-    "centos",
-    "rocky",
-    "almalinux",
-    "fedora",
-    "amazon",
-    "alpine",
-    "suse",
-    "opensuse",
-];
+pub fn platform_names() -> impl Iterator<Item = &'static str> {
+    Platform::ALL.into_iter().map(Platform::as_str)
+}
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -298,9 +288,9 @@ fn validate_manifest(
         problem("platforms", "a package must name at least one platform".to_string(), platforms_help());
     }
     for platform in &manifest.platforms {
-        if !PLATFORMS.contains(&platform.as_str()) {
+        if Platform::parse(platform).is_none() {
             let mut help = platforms_help();
-            if let Some(s) = did_you_mean(platform, PLATFORMS.iter().copied()) {
+            if let Some(s) = did_you_mean(platform, platform_names()) {
                 help = format!("did you mean `{s}`? {help}");
             }
             problem("platforms", format!("unknown platform `{platform}`"), help);
@@ -310,7 +300,7 @@ fn validate_manifest(
 }
 
 fn platforms_help() -> String {
-    format!("known platforms: {}", PLATFORMS.join(", "))
+    format!("known platforms: {}", platform_names().collect::<Vec<_>>().join(", "))
 }
 
 #[cfg(test)]

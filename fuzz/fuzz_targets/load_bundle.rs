@@ -5,8 +5,8 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(bundle) = assay_runtime::bundle::load(data) {
-        let telemetry = assay_runtime::telemetry::Telemetry::empty(Default::default());
+    if let Ok(bundle) = assay_model::bundle::load(data) {
+        let telemetry = assay_model::telemetry::Telemetry::empty(Default::default());
         if let Ok(host) = assay_runtime::value::Host::new(telemetry) {
             let options = assay_runtime::vm::Options {
                 limits: assay_runtime::vm::Limits { instructions: 100_000, ..Default::default() },

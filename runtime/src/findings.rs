@@ -4,47 +4,7 @@
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Informational,
-    Low,
-    Medium,
-    High,
-}
-
-impl Severity {
-    pub fn parse(text: &str) -> Option<Severity> {
-        Some(match text.to_ascii_lowercase().as_str() {
-            "informational" | "info" => Severity::Informational,
-            "low" => Severity::Low,
-            "medium" => Severity::Medium,
-            "high" => Severity::High,
-            _ => return None,
-        })
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Informational => "informational",
-            Severity::Low => "low",
-            Severity::Medium => "medium",
-            Severity::High => "high",
-        }
-    }
-
-    /// The numeric severity on a 0-10 scale (as Inspector reported it).
-    pub fn score(self) -> f64 {
-        match self {
-            Severity::Informational => 0.0,
-            Severity::Low => 3.0,
-            Severity::Medium => 6.0,
-            Severity::High => 9.0,
-        }
-    }
-
-    pub const ALL: [Severity; 4] = [Severity::High, Severity::Medium, Severity::Low, Severity::Informational];
-}
+pub use assay_model::Severity;
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct AssetRef {

@@ -1,13 +1,12 @@
-//! The Assay runtime: the telemetry model, the bundle format and its
-//! verifier, the VM, findings and reports. The collector and scan arrive
-//! with their issues (see ARCHITECTURE.md).
+//! The Assay runtime: the VM that evaluates bundles over telemetry, the
+//! findings and reports it produces, the collector that writes telemetry,
+//! policy tests and the vulnerability feed. The formats it reads (bundles,
+//! telemetry) are defined in `assay-model`.
 
-pub mod bundle;
 pub mod collector;
 pub mod feed;
 pub mod findings;
 pub mod policytest;
 pub mod reports;
-pub mod telemetry;
 pub mod value;
 pub mod vm;

@@ -12,11 +12,11 @@
 //!       SBP-SSH-001: failed
 //! ```
 
-use crate::bundle::Bundle;
 use crate::findings::Outcome;
-use crate::telemetry::partial;
 use crate::value::Host;
 use crate::vm::{Options, Program};
+use assay_model::bundle::Bundle;
+use assay_model::telemetry::partial;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -4,8 +4,8 @@
 //! `Field { index }` is a direct index, never a name lookup. Sourced fields
 //! keep their provenance beside the value, for evidence.
 
-use crate::telemetry::schema::{self, Shape};
-use crate::telemetry::{Provenance, Telemetry, SCHEMA_VERSION};
+use assay_model::telemetry::schema::{self, Shape};
+use assay_model::telemetry::{Ecosystem, Provenance, Telemetry, SCHEMA_VERSION};
 use assay_stdlib::versions::Scheme;
 use std::collections::HashMap;
 use std::fmt;
@@ -101,61 +101,58 @@ enum Plan {
     Enum(u32),
 }
 
-fn plans() -> &'static Plans {
-    static PLANS: OnceLock<Plans> = OnceLock::new();
-    PLANS.get_or_init(|| {
-        let records = schema::records(Telemetry::schema);
-        let enums = schema::enums(&records);
+/// The conversion plans, or the name of a type the schema refers to but
+/// does not list (a bug in the model, reported rather than guessed at).
+fn plans() -> Result<&'static Plans, TelemetryError> {
+    static PLANS: OnceLock<Result<Plans, String>> = OnceLock::new();
+    let built = PLANS.get_or_init(|| {
+        let catalog = schema::catalog();
+        let records = &catalog.records;
+        let enums = catalog.enums.clone();
         let record_index: HashMap<&str, usize> =
             records.iter().enumerate().map(|(i, r)| (r.name, i)).collect();
         let enum_index: HashMap<&str, u32> =
             enums.iter().enumerate().map(|(i, e)| (e.name, i as u32)).collect();
-        fn plan(shape: &Shape, r: &HashMap<&str, usize>, e: &HashMap<&str, u32>) -> Plan {
-            match shape {
+        fn plan(shape: &Shape, r: &HashMap<&str, usize>, e: &HashMap<&str, u32>) -> Result<Plan, String> {
+            Ok(match shape {
                 Shape::Bool => Plan::Bool,
                 Shape::Int { .. } => Plan::Int,
                 Shape::Str => Plan::Str,
                 Shape::Version => Plan::Version,
-                Shape::List(inner) => Plan::List(Box::new(plan(inner, r, e))),
-                Shape::Optional(inner) => Plan::Optional(Box::new(plan(inner, r, e))),
-                Shape::Sourced(inner) => Plan::Sourced(Box::new(plan(inner, r, e))),
-                Shape::Record(f) => Plan::Record(r.get(f().name).copied().unwrap_or(0)),
-                Shape::Enum(f) => Plan::Enum(e.get(f().name).copied().unwrap_or(0)),
-            }
-        }
-        let plans = records
-            .iter()
-            .map(|rec| RecordPlan {
-                fields: rec
-                    .fields
-                    .iter()
-                    .map(|f| (f.name, plan(&f.shape, &record_index, &enum_index)))
-                    .collect(),
-                ecosystem: rec.fields.iter().find(|f| f.name == "ecosystem").map(|f| f.name),
+                Shape::List(inner) => Plan::List(Box::new(plan(inner, r, e)?)),
+                Shape::Optional(inner) => Plan::Optional(Box::new(plan(inner, r, e)?)),
+                Shape::Sourced(inner) => Plan::Sourced(Box::new(plan(inner, r, e)?)),
+                Shape::Record(f) => {
+                    let name = f().name;
+                    Plan::Record(*r.get(name).ok_or_else(|| format!("record {name} is not in the schema"))?)
+                }
+                Shape::Enum(f) => {
+                    let name = f().name;
+                    Plan::Enum(
+                        *e.get(name).ok_or_else(|| format!("enumeration {name} is not in the schema"))?,
+                    )
+                }
             })
-            .collect();
-        Plans { records: plans, enums }
-    })
+        }
+        let mut plans = Vec::with_capacity(records.len());
+        for rec in records {
+            let mut fields = Vec::with_capacity(rec.fields.len());
+            for f in &rec.fields {
+                fields.push((f.name, plan(&f.shape, &record_index, &enum_index)?));
+            }
+            let ecosystem = rec.fields.iter().find(|f| f.name == "ecosystem").map(|f| f.name);
+            plans.push(RecordPlan { fields, ecosystem });
+        }
+        Ok(Plans { records: plans, enums })
+    });
+    built
+        .as_ref()
+        .map_err(|e| TelemetryError { path: String::new(), message: format!("internal error: {e}") })
 }
 
 /// The name of an enumeration value (`tcp`).
 pub fn enum_value_name(e: u32, v: u32) -> &'static str {
-    plans()
-        .enums
-        .get(e as usize)
-        .and_then(|en| en.variants.get(v as usize))
-        .map(|(name, _)| *name)
-        .unwrap_or("?")
-}
-
-fn scheme_of(ecosystem: &str) -> Option<Scheme> {
-    match ecosystem {
-        "debian" => Some(Scheme::Dpkg),
-        "rpm" => Some(Scheme::Rpm),
-        "alpine" => Some(Scheme::Apk),
-        "pypi" => Some(Scheme::Pep440),
-        _ => None,
-    }
+    schema::enum_value_name(e, v).unwrap_or("?")
 }
 
 /// A telemetry document the VM can read.
@@ -165,30 +162,13 @@ pub struct Host {
 }
 
 /// Why a telemetry document cannot be read; names the field.
-#[derive(Clone, Debug, PartialEq)]
-pub struct TelemetryError {
-    pub path: String,
-    pub message: String,
-}
-
-impl fmt::Display for TelemetryError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.path.is_empty() || self.path == "." {
-            f.write_str(&self.message)
-        } else {
-            write!(f, "at `{}`: {}", self.path, self.message)
-        }
-    }
-}
+pub use assay_model::telemetry::ReadError as TelemetryError;
 
 impl Host {
-    /// Reads a JSON telemetry document strictly: unknown fields, wrong types
-    /// and an unknown schema version are errors naming the field.
+    /// Reads a JSON telemetry document strictly (see
+    /// [`assay_model::telemetry::from_json`]: versions, migrations, fields).
     pub fn from_json(bytes: &[u8]) -> Result<Host, TelemetryError> {
-        let de = &mut serde_json::Deserializer::from_slice(bytes);
-        let telemetry: Telemetry = serde_path_to_error::deserialize(de)
-            .map_err(|e| TelemetryError { path: e.path().to_string(), message: e.inner().to_string() })?;
-        Host::new(telemetry)
+        Host::new(assay_model::telemetry::from_json(bytes)?)
     }
 
     pub fn new(telemetry: Telemetry) -> Result<Host, TelemetryError> {
@@ -201,40 +181,46 @@ impl Host {
                 ),
             });
         }
+        let plans = plans()?;
         let json = serde_json::to_value(&telemetry)
             .map_err(|e| TelemetryError { path: String::new(), message: e.to_string() })?;
-        let root = convert_record(&json, 0);
+        let root = convert_record(plans, &json, 0);
         Ok(Host { telemetry, root })
     }
 }
 
-fn convert_record(json: &serde_json::Value, plan: usize) -> Value {
-    let plans = plans();
+fn convert_record(plans: &Plans, json: &serde_json::Value, plan: usize) -> Value {
     let Some(rp) = plans.records.get(plan) else { return Value::Absent };
     let obj = json.as_object();
     let scheme = rp
         .ecosystem
         .and_then(|k| obj.and_then(|o| o.get(k)))
         .and_then(serde_json::Value::as_str)
-        .and_then(scheme_of);
+        .and_then(Ecosystem::parse)
+        .map(Ecosystem::scheme);
     let mut fields = Vec::with_capacity(rp.fields.len());
     let mut sources = Vec::with_capacity(rp.fields.len());
     for (name, p) in &rp.fields {
         let v = obj.and_then(|o| o.get(*name)).unwrap_or(&serde_json::Value::Null);
-        let (value, source) = convert(v, p, scheme);
+        let (value, source) = convert(plans, v, p, scheme);
         fields.push(value);
         sources.push(source);
     }
     Value::Record(Rc::new(Record { fields: fields.into(), sources: sources.into() }))
 }
 
-fn convert(json: &serde_json::Value, plan: &Plan, scheme: Option<Scheme>) -> (Value, Option<Rc<Provenance>>) {
+fn convert(
+    plans: &Plans,
+    json: &serde_json::Value,
+    plan: &Plan,
+    scheme: Option<Scheme>,
+) -> (Value, Option<Rc<Provenance>>) {
     use serde_json::Value as J;
     let value = match (plan, json) {
         (Plan::Optional(_), J::Null) => Value::Absent,
-        (Plan::Optional(inner), j) => return convert(j, inner, scheme),
+        (Plan::Optional(inner), j) => return convert(plans, j, inner, scheme),
         (Plan::Sourced(inner), J::Object(o)) => {
-            let (value, _) = convert(o.get("value").unwrap_or(&J::Null), inner, scheme);
+            let (value, _) = convert(plans, o.get("value").unwrap_or(&J::Null), inner, scheme);
             let source = o.get("source").and_then(|s| serde_json::from_value::<Provenance>(s.clone()).ok());
             return (value, source.map(Rc::new));
         }
@@ -243,11 +229,11 @@ fn convert(json: &serde_json::Value, plan: &Plan, scheme: Option<Scheme>) -> (Va
         (Plan::Str, J::String(s)) => Value::str(s),
         (Plan::Version, J::String(s)) => Value::Version(Rc::from(s.as_str()), scheme),
         (Plan::List(inner), J::Array(items)) => {
-            Value::List(items.iter().map(|i| convert(i, inner, scheme).0).collect::<Vec<_>>().into())
+            Value::List(items.iter().map(|i| convert(plans, i, inner, scheme).0).collect::<Vec<_>>().into())
         }
-        (Plan::Record(r), j @ J::Object(_)) => convert_record(j, *r),
+        (Plan::Record(r), j @ J::Object(_)) => convert_record(plans, j, *r),
         (Plan::Enum(e), J::String(s)) => {
-            let variants = plans().enums.get(*e as usize).map(|en| en.variants.as_slice()).unwrap_or(&[]);
+            let variants = plans.enums.get(*e as usize).map(|en| en.variants.as_slice()).unwrap_or(&[]);
             match variants.iter().position(|(name, _)| name == s) {
                 Some(v) => Value::Enum(*e, v as u32),
                 None => Value::Absent,

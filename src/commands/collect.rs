@@ -2,8 +2,8 @@
 //! one telemetry document for this host or a mounted root file system.
 
 use super::{Failure, Outcome};
+use assay_model::telemetry::Tag;
 use assay_runtime::collector::{self, Config};
-use assay_runtime::telemetry::Tag;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -36,7 +36,7 @@ pub struct SourceArgs {
 }
 
 impl SourceArgs {
-    pub fn collect(&self) -> Result<assay_runtime::telemetry::Telemetry, Failure> {
+    pub fn collect(&self) -> Result<assay_model::telemetry::Telemetry, Failure> {
         let root = self.root.clone().unwrap_or_else(|| PathBuf::from("/"));
         if !root.is_dir() {
             return Err(Failure::input(miette::miette!("--root {}: not a directory", root.display())));

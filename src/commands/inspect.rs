@@ -1,7 +1,7 @@
 //! `assay inspect [--disasm] FILE`: what a bundle holds.
 
 use super::Outcome;
-use assay_runtime::bundle::disasm;
+use assay_model::bundle::disasm;
 use std::path::PathBuf;
 use std::process::ExitCode;
 

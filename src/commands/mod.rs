@@ -12,7 +12,7 @@ pub mod scan;
 pub mod test;
 pub mod watch;
 
-use assay_runtime::bundle::Bundle;
+use assay_model::bundle::Bundle;
 use assay_runtime::findings::{Report, Severity};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -69,7 +69,7 @@ pub fn stderr_color() -> ColorChoice {
 pub fn load_bundle(path: &Path) -> Result<Bundle, Failure> {
     let bytes = std::fs::read(path)
         .map_err(|e| Failure::input(miette::miette!("cannot read bundle {}: {e}", path.display())))?;
-    assay_runtime::bundle::load(&bytes)
+    assay_model::bundle::load(&bytes)
         .map_err(|e| Failure::input(miette::miette!("{} cannot be loaded: {e}", path.display())))
 }
 

@@ -4,7 +4,7 @@
 
 use super::collect::SourceArgs;
 use super::{Failure, Outcome};
-use assay_runtime::bundle::{self, Bundle};
+use assay_model::bundle::{self, Bundle};
 use assay_runtime::findings::{Report, Summary};
 use assay_runtime::value::Host;
 use assay_runtime::vm::Program;

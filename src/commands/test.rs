@@ -35,7 +35,7 @@ pub fn run(args: &Args) -> Outcome {
             return Ok(ExitCode::from(1));
         }
     };
-    let bundle = assay_runtime::bundle::load(&built.bytes)
+    let bundle = assay_model::bundle::load(&built.bytes)
         .map_err(|e| Failure::internal(miette::miette!("the bundle just built does not load: {e}")))?;
     let mut files = Vec::new();
     for pkg in &loaded.packages {

@@ -25,7 +25,7 @@ pub struct Package {
     pub title: String,
     pub version: String,
     pub description: String,
-    pub platforms: Vec<String>,
+    pub platforms: Vec<assay_model::Platform>,
 }
 
 #[derive(Clone, Debug)]
@@ -41,7 +41,7 @@ pub struct Rule {
     pub recommendation: Option<String>,
     pub references: Vec<String>,
     pub tags: Vec<String>,
-    pub platforms: Vec<String>,
+    pub platforms: Vec<assay_model::Platform>,
     /// The clauses that run, in source order.
     pub steps: Vec<Step>,
     /// How many local slots the rule uses (lets, loop and quantifier variables).

@@ -15,9 +15,10 @@ pub mod types;
 
 use crate::diagnostics::suggest::did_you_mean;
 use crate::diagnostics::{Code, Diagnostic};
-use crate::package::{Manifest, PLATFORMS};
+use crate::package::{platform_names, Manifest};
 use crate::source::{FileId, SourceMap, Span};
 use crate::syntax::ast;
+use assay_model::Platform;
 use schema::Schema;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use types::Ty;
@@ -143,14 +144,15 @@ impl<'a> Checker<'a> {
                 title: m.title.clone(),
                 version: m.version.clone(),
                 description: m.description.clone(),
-                platforms: m.platforms.clone(),
+                // The manifest's names were validated when it was read.
+                platforms: m.platforms.iter().filter_map(|p| Platform::parse(p)).collect(),
             },
             None => hir::Package {
                 name: unit.name.clone(),
                 title: unit.name.clone(),
                 version: "0.0.0".into(),
                 description: String::new(),
-                platforms: vec!["linux".into()],
+                platforms: vec![Platform::Linux],
             },
         });
         let first_module = self.modules.len();
@@ -710,8 +712,8 @@ impl<'a> Checker<'a> {
                 ast::ClauseKind::Tags(list) => rule.tags = list.iter().map(ast::Text::value).collect(),
                 ast::ClauseKind::Platform(names) => {
                     for name in names {
-                        if PLATFORMS.contains(&name.name.as_str()) {
-                            rule.platforms.push(name.name.clone());
+                        if let Some(platform) = Platform::parse(&name.name) {
+                            rule.platforms.push(platform);
                             if let Some(m) = manifest {
                                 let covered = m.platforms.iter().any(|p| p == "linux" || *p == name.name)
                                     || name.name == "linux";
@@ -736,9 +738,12 @@ impl<'a> Checker<'a> {
                             let mut d =
                                 Diagnostic::new(Code::E0309, format!("unknown platform `{}`", name.name))
                                     .primary(name.span, "not a platform");
-                            d = match did_you_mean(&name.name, PLATFORMS.iter().copied()) {
+                            d = match did_you_mean(&name.name, platform_names()) {
                                 Some(s) => d.help(format!("did you mean `{s}`?")),
-                                None => d.help(format!("platforms: {}", PLATFORMS.join(", "))),
+                                None => d.help(format!(
+                                    "platforms: {}",
+                                    platform_names().collect::<Vec<_>>().join(", ")
+                                )),
                             };
                             self.report(d);
                         }

@@ -1,10 +1,10 @@
 //! The compiler's view of the telemetry model, built from the runtime's own
-//! description of its types (`assay_runtime::telemetry::schema`): field
+//! description of its types (`assay_model::telemetry::schema`): field
 //! names, types, optionality, integer ranges and enumerations.
 
 use super::types::{EnumId, RecordId, Ty};
-use assay_runtime::telemetry::schema::{self as rt, Shape};
-use assay_runtime::telemetry::Telemetry;
+use assay_model::telemetry::schema::{self as rt, Shape};
+use assay_model::telemetry::Telemetry;
 use std::sync::OnceLock;
 
 #[derive(Debug)]

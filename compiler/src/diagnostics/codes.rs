@@ -3,7 +3,7 @@
 //! every code here has at least one case in the diagnostics corpus.
 //!
 //! Ranges: `E00xx` source files, `E01xx` syntax, `E02xx` packages, `E03xx`
-//! names, `E04xx` types, `W01xx` lints (warnings; `--deny-warnings` makes
+//! names, `E04xx` types, `E09xx` internal errors, `W01xx` lints (warnings; `--deny-warnings` makes
 //! them errors).
 
 use serde::{Serialize, Serializer};
@@ -306,6 +306,12 @@ it is compared with (dpkg for Debian packages, rpm, apk, PEP 440)."
 `list<T>`, the telemetry records and enumerations of docs/telemetry.md
 (`Package`, `Listener`, `Protocol`, ...), and any of them followed by `?` for
 an optional value."
+
+    E0901 Error "internal compiler error"
+"The compiler reached a state its own invariants rule out (for example, the
+bundle content could not be encoded). This is a bug in assay, not in the
+policy: please report it with the sources that trigger it. No bundle is
+written."
 
     W0101 Warning "unused binding"
 "A `let` binding is never read. Remove it, or start its name with `_` if it

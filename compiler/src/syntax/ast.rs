@@ -127,31 +127,8 @@ pub struct RuleId {
     pub span: Span,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Informational,
-    Low,
-    Medium,
-    High,
-}
-
-impl Severity {
-    pub const ALL: [Severity; 4] = [Severity::High, Severity::Medium, Severity::Low, Severity::Informational];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::High => "high",
-            Severity::Medium => "medium",
-            Severity::Low => "low",
-            Severity::Informational => "informational",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Severity> {
-        Severity::ALL.into_iter().find(|s| s.as_str() == text)
-    }
-}
+/// The one severity scale (shared with bundles and findings).
+pub use assay_model::Severity;
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Clause {

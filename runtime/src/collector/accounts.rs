@@ -3,7 +3,7 @@
 //! is inspected for its shape (empty, locked, set) and never kept.
 
 use super::Ctx;
-use crate::telemetry::{FileEntry, FileType, Group, PasswordState, User};
+use assay_model::telemetry::{FileEntry, FileType, Group, PasswordState, User};
 use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt;
 

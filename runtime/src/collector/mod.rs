@@ -16,7 +16,7 @@ mod runtime;
 mod sshd;
 mod system;
 
-use crate::telemetry::{Asset, Collection, CollectionError, Tag, Telemetry, SCHEMA_VERSION};
+use assay_model::telemetry::{Asset, Collection, CollectionError, Tag, Telemetry, SCHEMA_VERSION};
 use fs::RootFs;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};

@@ -3,7 +3,7 @@
 //! Fedora and RHEL) and Python distributions (`*.dist-info/METADATA`).
 
 use super::Ctx;
-use crate::telemetry::{Ecosystem, Package, Version};
+use assay_model::telemetry::{Ecosystem, Package, Version};
 
 pub fn collect(ctx: &mut Ctx) -> Option<Vec<Package>> {
     let mut out = Vec::new();

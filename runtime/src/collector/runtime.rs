@@ -3,7 +3,7 @@
 //! sockets and connections, sampled over a duration.
 
 use super::Ctx;
-use crate::telemetry::{
+use assay_model::telemetry::{
     AddressFamily, Binary, Connection, Direction, Listener, Process, Protocol, Sighting, SocketOwner,
 };
 use std::collections::{BTreeMap, HashMap};

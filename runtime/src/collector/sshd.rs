@@ -7,7 +7,7 @@
 
 use super::fs::RootFs;
 use super::Ctx;
-use crate::telemetry::{Provenance, Sourced, Sshd, SshdMatch, SshdSetting};
+use assay_model::telemetry::{Provenance, Sourced, Sshd, SshdMatch, SshdSetting};
 
 const MAIN: &str = "/etc/ssh/sshd_config";
 const MAX_INCLUDE_DEPTH: usize = 16;

@@ -2,7 +2,7 @@
 //! policy, kernel parameters and modules, NX, mounts and services.
 
 use super::Ctx;
-use crate::telemetry::{
+use assay_model::telemetry::{
     Cpu, Kernel, KernelModule, KernelParameter, LoginDefs, LoginDefsSetting, Mount, Os, OsFamily,
     PasswordPolicy, Provenance, Service, Sourced,
 };

@@ -6,7 +6,7 @@
 mod cvss;
 mod osv;
 
-use crate::telemetry::{AdvisorySeverity, Ecosystem, Package, Version, Vulnerability};
+use assay_model::telemetry::{AdvisorySeverity, Ecosystem, Package, Version, Vulnerability};
 use assay_stdlib::versions::{self, Scheme};
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
@@ -134,7 +134,11 @@ impl<'f> Index<'f> {
     /// One vulnerability per installed package and advisory that affects it.
     /// Debian and Alpine advisories name source packages, so a binary
     /// package matches through its source name and version.
-    pub fn matches(&self, packages: &[Package], os: Option<&crate::telemetry::Os>) -> Vec<Vulnerability> {
+    pub fn matches(
+        &self,
+        packages: &[Package],
+        os: Option<&assay_model::telemetry::Os>,
+    ) -> Vec<Vulnerability> {
         let mut out = Vec::new();
         let distro = os.map(|o| o.distribution.as_str()).unwrap_or("");
         let release = os.and_then(|o| o.version.as_deref()).unwrap_or("");

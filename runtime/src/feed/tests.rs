@@ -1,5 +1,5 @@
 use super::*;
-use crate::telemetry::{Os, OsFamily};
+use assay_model::telemetry::{Os, OsFamily};
 
 fn pkg(name: &str, version: &str, source: &str, source_version: &str) -> Package {
     Package {

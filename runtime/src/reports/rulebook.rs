@@ -2,7 +2,7 @@
 //! text of `assay explain RULE-ID`, both from a compiled bundle, which the
 //! compiler built from the package sources.
 
-use crate::bundle::{Content, RuleMeta};
+use assay_model::bundle::{Content, RuleMeta};
 use std::fmt::Write;
 
 /// The Markdown page of package `index`.
@@ -12,7 +12,7 @@ pub fn package_page(content: &Content, index: usize) -> String {
     let _ = writeln!(out, "# {} (`{}` {})\n", p.title, p.name, p.version);
     let _ = writeln!(out, "<!-- Generated from policies/{}/ by `ASSAY_UPDATE_DOCS=1 cargo test --test scan`; do not edit. -->\n", p.name);
     let _ = writeln!(out, "{}\n", p.description);
-    let _ = writeln!(out, "Platforms: {}.\n", p.platforms.join(", "));
+    let _ = writeln!(out, "Platforms: {}.\n", assay_model::platform::join(&p.platforms));
     let rules: Vec<&RuleMeta> = content.rules.iter().filter(|r| r.package as usize == index).collect();
     let _ = writeln!(out, "| rule | severity | title |\n| --- | --- | --- |");
     for r in &rules {
@@ -59,7 +59,7 @@ pub fn explain(content: &Content, r: &RuleMeta) -> String {
         let _ = writeln!(out, "- Tags: {}", r.tags.join(", "));
     }
     if !r.platforms.is_empty() {
-        let _ = writeln!(out, "- Platforms: {}", r.platforms.join(", "));
+        let _ = writeln!(out, "- Platforms: {}", assay_model::platform::join(&r.platforms));
     }
     out
 }

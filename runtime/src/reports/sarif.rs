@@ -2,8 +2,8 @@
 //! source file, so its location is logical: the asset, and the rule's
 //! evidence as related properties.
 
-use crate::bundle::Bundle;
 use crate::findings::{Report, Severity};
+use assay_model::bundle::Bundle;
 use serde_json::json;
 use serde_sarif::sarif::{
     Location, LogicalLocation, Message, MultiformatMessageString, PropertyBag, ReportingDescriptor,
@@ -28,7 +28,7 @@ pub fn sarif(bundle: &Bundle, reports: &[Report]) -> String {
         .iter()
         .map(|r| {
             let mut props = BTreeMap::new();
-            let severity = crate::findings::Severity::parse(&r.severity).unwrap_or(Severity::Medium);
+            let severity = r.severity;
             // GitHub code scanning reads `security-severity` (0-10) to rank results.
             props.insert("security-severity".to_owned(), json!(format!("{:.1}", severity.score())));
             props.insert("severity".to_owned(), json!(r.severity));

@@ -8,13 +8,19 @@
 //! that description; nothing else lists the fields.
 
 pub mod partial;
+mod read;
 pub mod schema;
 
+pub use read::{from_json, ReadError, OLDEST_READABLE};
+
+use assay_stdlib::versions::Scheme;
 use schema::{Describe, EnumSchema, FieldSchema, RecordSchema, Shape};
 use serde::{Deserialize, Serialize};
 
-/// The telemetry format this build reads and writes.
-pub const SCHEMA_VERSION: u32 = 1;
+/// The telemetry format this build writes (it reads back to
+/// [`OLDEST_READABLE`]); the fingerprint test fails until it is bumped
+/// with the schema.
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Declares a telemetry record: the struct with serde derives (unknown keys
 /// rejected, so a misspelt field in a fixture is an error) and its schema.
@@ -82,6 +88,11 @@ macro_rules! enumeration {
 
             pub fn as_str(self) -> &'static str {
                 match self { $( $name::$variant => $text, )* }
+            }
+
+            /// The value written `text` in JSON and policies.
+            pub fn parse(text: &str) -> Option<Self> {
+                match text { $( $text => Some($name::$variant), )* _ => None }
             }
         }
 
@@ -191,8 +202,11 @@ impl Describe for Version {
 record! {
     /// One host's telemetry: the root of every rule's `host`.
     pub struct Telemetry {
-        /// The format version; this build reads version 1.
+        /// The format version.
         pub schema_version: u32,
+        /// The fingerprint of the schema the writer used; absent in
+        /// hand-written documents.
+        pub schema_fingerprint: Option<String>,
         /// The host the document describes.
         pub asset: Asset,
         /// When and how the collection ran.
@@ -309,6 +323,19 @@ enumeration! {
         Rpm = "rpm",
         Alpine = "alpine",
         Pypi = "pypi",
+    }
+}
+
+impl Ecosystem {
+    /// How versions of this ecosystem compare: the one mapping, used by the
+    /// VM and the feed alike.
+    pub fn scheme(self) -> Scheme {
+        match self {
+            Ecosystem::Debian => Scheme::Dpkg,
+            Ecosystem::Rpm => Scheme::Rpm,
+            Ecosystem::Alpine => Scheme::Apk,
+            Ecosystem::Pypi => Scheme::Pep440,
+        }
     }
 }
 
@@ -728,7 +755,12 @@ record! {
 impl Telemetry {
     /// An empty document for `asset`: no sensor ran.
     pub fn empty(asset: Asset) -> Self {
-        Telemetry { schema_version: SCHEMA_VERSION, asset, ..Telemetry::default() }
+        Telemetry {
+            schema_version: SCHEMA_VERSION,
+            schema_fingerprint: Some(crate::fingerprint::schema().to_owned()),
+            asset,
+            ..Telemetry::default()
+        }
     }
 }
 

@@ -6,6 +6,9 @@
 //! | --- | --- |
 //! | 8 | magic `ASSAYBC\0` |
 //! | 4 | format version ([`FORMAT_VERSION`]) |
+//! | 8 | instruction-set fingerprint ([`crate::fingerprint::instruction_set`]) |
+//! | 4 | telemetry schema version ([`SCHEMA_VERSION`]) |
+//! | 8 | telemetry schema fingerprint ([`crate::fingerprint::schema`]) |
 //! | 8 | content length |
 //! | n | content: [`Content`] in postcard encoding |
 //! | 32 | SHA-256 of everything before it |
@@ -13,11 +16,20 @@
 //! The content holds the sections: packages, rules (metadata), code,
 //! constants, and debug information (spans and evidence paths), which the
 //! evaluation loop never reads except to label evidence and errors.
+//!
+//! The fingerprints come before the content, so a bundle written by another
+//! build is rejected with a sentence naming both fingerprints instead of a
+//! decoding error deep inside the content. Natives are linked by signature
+//! (`strings.lower(s: string) -> string`), never by their position in the
+//! standard library's table.
 
 pub mod bytecode;
 pub mod disasm;
 mod verify;
 
+use crate::fingerprint;
+use crate::telemetry::SCHEMA_VERSION;
+use crate::{Platform, Severity};
 use bytecode::{Code, Constant};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -26,11 +38,12 @@ use std::fmt;
 pub use verify::{verify, VerifyError};
 
 pub const MAGIC: &[u8; 8] = b"ASSAYBC\0";
-/// Bumped whenever the content's encoding or meaning changes.
-pub const FORMAT_VERSION: u32 = 1;
+/// Bumped whenever the content's encoding or meaning changes; the
+/// fingerprint test in `fingerprint.rs` fails until it is.
+pub const FORMAT_VERSION: u32 = 2;
 /// The largest bundle the loader accepts (64 MiB).
 pub const MAX_BUNDLE_LEN: usize = 64 << 20;
-const HEADER_LEN: usize = 8 + 4 + 8;
+const HEADER_LEN: usize = 8 + 4 + 8 + 4 + 8 + 8;
 const DIGEST_LEN: usize = 32;
 
 /// Everything a bundle holds.
@@ -38,8 +51,9 @@ const DIGEST_LEN: usize = 32;
 pub struct Content {
     /// The compiler that wrote it (`assay-compiler 0.1.0`).
     pub compiler: String,
-    /// The telemetry schema version the code's field indices refer to.
-    pub schema_version: u32,
+    /// The natives the code calls, by signature; `Native { native }` indexes
+    /// this list, and the loader links each entry to this build's table.
+    pub natives: Vec<String>,
     pub packages: Vec<PackageMeta>,
     /// Sorted by package, then id.
     pub rules: Vec<RuleMeta>,
@@ -58,16 +72,15 @@ pub struct PackageMeta {
     pub title: String,
     pub version: String,
     pub description: String,
-    pub platforms: Vec<String>,
+    pub platforms: Vec<Platform>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RuleMeta {
     pub package: u32,
     pub id: String,
     pub title: String,
-    /// `informational`, `low`, `medium` or `high`.
-    pub severity: String,
+    pub severity: Severity,
     pub doc: String,
     pub description: String,
     pub rationale: String,
@@ -75,7 +88,7 @@ pub struct RuleMeta {
     pub references: Vec<String>,
     pub tags: Vec<String>,
     /// Empty: the package's platforms.
-    pub platforms: Vec<String>,
+    pub platforms: Vec<Platform>,
     pub code: Code,
 }
 
@@ -94,11 +107,35 @@ pub struct Debug {
 /// A bundle that cannot be loaded.
 #[derive(Clone, Debug, PartialEq)]
 pub enum LoadError {
-    TooShort { len: usize },
-    TooLarge { len: usize },
+    TooShort {
+        len: usize,
+    },
+    TooLarge {
+        len: usize,
+    },
     BadMagic,
-    UnsupportedVersion { found: u32 },
-    LengthMismatch { declared: u64, actual: usize },
+    UnsupportedVersion {
+        found: u32,
+    },
+    /// Written by a build whose instruction set (the content's encoding) differs.
+    InstructionSet {
+        found: String,
+        expected: String,
+    },
+    /// Compiled against another telemetry schema.
+    Schema {
+        found_version: u32,
+        found: String,
+    },
+    /// Calls a native this build does not have, or has with another signature.
+    Native {
+        wanted: String,
+        have: Option<String>,
+    },
+    LengthMismatch {
+        declared: u64,
+        actual: usize,
+    },
     DigestMismatch,
     Malformed(String),
     Invalid(VerifyError),
@@ -116,6 +153,23 @@ impl fmt::Display for LoadError {
                 f,
                 "bundle format version {found} is not supported by this build (it reads version {FORMAT_VERSION}); rebuild the bundle with this assay"
             ),
+            LoadError::InstructionSet { found, expected } => write!(
+                f,
+                "bundle built for instruction set {found}, this assay runs {expected}; rebuild the bundle with this assay"
+            ),
+            LoadError::Schema { found_version, found } => write!(
+                f,
+                "bundle compiled for telemetry schema {found_version} ({found}), this assay reads schema {SCHEMA_VERSION} ({}); rebuild the bundle with this assay",
+                fingerprint::schema()
+            ),
+            LoadError::Native { wanted, have: Some(have) } => write!(
+                f,
+                "bundle calls `{wanted}`, but this assay's is `{have}`; rebuild the bundle with this assay"
+            ),
+            LoadError::Native { wanted, have: None } => write!(
+                f,
+                "bundle calls `{wanted}`, which this assay's standard library does not have"
+            ),
             LoadError::LengthMismatch { declared, actual } => write!(
                 f,
                 "truncated or padded: the header declares {declared} bytes of content, the file holds {actual}"
@@ -129,28 +183,44 @@ impl fmt::Display for LoadError {
 
 impl std::error::Error for LoadError {}
 
-/// A verified bundle and its digest.
+/// A verified bundle, its digest and its natives linked.
 #[derive(Clone, Debug)]
 pub struct Bundle {
     pub content: Content,
     /// Lowercase hex SHA-256 of the file.
     pub digest: String,
+    /// For each entry of `content.natives`, its index in [`assay_stdlib::NATIVES`].
+    pub natives: Vec<u16>,
 }
+
+/// The content could not be encoded (a bug in a `Serialize` impl; never
+/// silently an empty bundle).
+#[derive(Clone, Debug, PartialEq)]
+pub struct EncodeError(pub String);
+
+impl fmt::Display for EncodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "cannot encode the bundle: {}", self.0)
+    }
+}
+
+impl std::error::Error for EncodeError {}
 
 /// Encodes `content` into bundle bytes. Deterministic: the same content
 /// gives the same bytes.
-pub fn encode(content: &Content) -> Vec<u8> {
-    // postcard writes to a Vec without failing for these types; an error
-    // would be a bug in a Serialize impl, and gives an empty content.
-    let body = postcard::to_allocvec(content).unwrap_or_default();
+pub fn encode(content: &Content) -> Result<Vec<u8>, EncodeError> {
+    let body = postcard::to_allocvec(content).map_err(|e| EncodeError(e.to_string()))?;
     let mut out = Vec::with_capacity(HEADER_LEN + body.len() + DIGEST_LEN);
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    out.extend_from_slice(&fingerprint::instruction_set_bytes());
+    out.extend_from_slice(&SCHEMA_VERSION.to_le_bytes());
+    out.extend_from_slice(&fingerprint::schema_bytes());
     out.extend_from_slice(&(body.len() as u64).to_le_bytes());
     out.extend_from_slice(&body);
     let digest = Sha256::digest(&out);
     out.extend_from_slice(&digest);
-    out
+    Ok(out)
 }
 
 /// The digest `encode` wrote into `bytes` (the last 32 bytes), as hex.
@@ -178,8 +248,20 @@ pub fn load(bytes: &[u8]) -> Result<Bundle, LoadError> {
     if version != FORMAT_VERSION {
         return Err(LoadError::UnsupportedVersion { found: version });
     }
+    let isa = fingerprint::hex(&header[12..20]);
+    if isa != fingerprint::instruction_set() {
+        return Err(LoadError::InstructionSet {
+            found: isa,
+            expected: fingerprint::instruction_set().to_owned(),
+        });
+    }
+    let schema_version = u32::from_le_bytes([header[20], header[21], header[22], header[23]]);
+    let schema = fingerprint::hex(&header[24..32]);
+    if schema_version != SCHEMA_VERSION || schema != fingerprint::schema() {
+        return Err(LoadError::Schema { found_version: schema_version, found: schema });
+    }
     let mut len = [0u8; 8];
-    len.copy_from_slice(&header[12..20]);
+    len.copy_from_slice(&header[32..40]);
     let declared = u64::from_le_bytes(len);
     let actual = rest.len() - DIGEST_LEN;
     if declared != actual as u64 {
@@ -194,8 +276,30 @@ pub fn load(bytes: &[u8]) -> Result<Bundle, LoadError> {
         Ok(c) => c,
         Err(e) => return Err(LoadError::Malformed(e.to_string())),
     };
-    verify(&content).map_err(LoadError::Invalid)?;
-    Ok(Bundle { content, digest: digest_hex(bytes) })
+    let natives = link(&content.natives)?;
+    verify(&content, &natives).map_err(LoadError::Invalid)?;
+    Ok(Bundle { content, digest: digest_hex(bytes), natives })
+}
+
+/// Finds each native the bundle calls in this build's table, by signature.
+fn link(wanted: &[String]) -> Result<Vec<u16>, LoadError> {
+    wanted
+        .iter()
+        .map(|w| {
+            let name = w.split('(').next().unwrap_or(w);
+            let mut have = None;
+            for (i, n) in assay_stdlib::NATIVES.iter().enumerate() {
+                let sig = n.signature();
+                if &sig == w {
+                    return u16::try_from(i).map_err(|_| LoadError::Native { wanted: w.clone(), have: None });
+                }
+                if sig.split('(').next() == Some(name) {
+                    have = Some(sig);
+                }
+            }
+            Err(LoadError::Native { wanted: w.clone(), have })
+        })
+        .collect()
 }
 
 #[cfg(test)]

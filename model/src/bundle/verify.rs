@@ -7,7 +7,7 @@
 
 use super::bytecode::{Code, Constant, Instr, ITER_SLOTS, NO_EVIDENCE, NO_EVIDENCE_16};
 use super::Content;
-use crate::telemetry::{schema, Telemetry, SCHEMA_VERSION};
+use crate::telemetry::schema;
 use std::fmt;
 
 /// The deepest operand stack a block may use.
@@ -39,15 +39,18 @@ enum Kind {
     Global(usize),
 }
 
-pub fn verify(content: &Content) -> Result<(), VerifyError> {
+/// Checks `content` whose natives were linked to `natives` (indices into
+/// [`assay_stdlib::NATIVES`], one per entry of `content.natives`).
+pub fn verify(content: &Content, natives: &[u16]) -> Result<(), VerifyError> {
     let top = |message: String| VerifyError { block: "bundle".into(), pc: None, message };
-    if content.schema_version != SCHEMA_VERSION {
+    if natives.len() != content.natives.len() {
         return Err(top(format!(
-            "compiled for telemetry schema {}, this build reads schema {SCHEMA_VERSION}",
-            content.schema_version
+            "{} natives are linked for the {} the bundle names",
+            natives.len(),
+            content.natives.len()
         )));
     }
-    let enums = schema::enums(&schema::records(Telemetry::schema));
+    let enums = &schema::catalog().enums;
     for (i, c) in content.constants.iter().enumerate() {
         if let Constant::Enum(e, v) = c {
             let ok = enums.get(*e as usize).is_some_and(|en| (*v as usize) < en.variants.len());
@@ -72,27 +75,26 @@ pub fn verify(content: &Content) -> Result<(), VerifyError> {
                 message: format!("package {} does not exist", rule.package),
             });
         }
-        if !matches!(rule.severity.as_str(), "informational" | "low" | "medium" | "high") {
-            return Err(VerifyError {
-                block,
-                pc: None,
-                message: format!("unknown severity `{}`", rule.severity),
-            });
-        }
-        block_ok(content, &rule.code, Kind::Rule, &block)?;
+        block_ok(content, natives, &rule.code, Kind::Rule, &block)?;
     }
     for (i, f) in content.functions.iter().enumerate() {
         let name = content.debug.function_names.get(i).cloned().unwrap_or_else(|| i.to_string());
-        block_ok(content, f, Kind::Function, &format!("function {name}"))?;
+        block_ok(content, natives, f, Kind::Function, &format!("function {name}"))?;
     }
     for (i, g) in content.globals.iter().enumerate() {
         let name = content.debug.global_names.get(i).cloned().unwrap_or_else(|| i.to_string());
-        block_ok(content, g, Kind::Global(i), &format!("constant {name}"))?;
+        block_ok(content, natives, g, Kind::Global(i), &format!("constant {name}"))?;
     }
     no_recursion(content)
 }
 
-fn block_ok(content: &Content, code: &Code, kind: Kind, block: &str) -> Result<(), VerifyError> {
+fn block_ok(
+    content: &Content,
+    natives: &[u16],
+    code: &Code,
+    kind: Kind,
+    block: &str,
+) -> Result<(), VerifyError> {
     let err = |pc: Option<usize>, message: String| VerifyError { block: block.to_owned(), pc, message };
     let n = code.instructions.len();
     if n == 0 {
@@ -211,7 +213,10 @@ fn block_ok(content: &Content, code: &Code, kind: Kind, block: &str) -> Result<(
                 Some(callee) => (callee.params, 1),
                 None => return Err(err(Some(pc), format!("function {f} does not exist"))),
             },
-            Native { native, argc } => match assay_stdlib::NATIVES.get(usize::from(native)) {
+            Native { native, argc } => match natives
+                .get(usize::from(native))
+                .and_then(|&i| assay_stdlib::NATIVES.get(usize::from(i)))
+            {
                 Some(nat) if nat.params.len() == argc as usize => (argc, 1),
                 Some(nat) => {
                     return Err(err(
@@ -281,6 +286,8 @@ fn block_ok(content: &Content, code: &Code, kind: Kind, block: &str) -> Result<(
                 Err(err(Some(pc), "the block ends without a final instruction".into()))
             }
         };
+        // Every instruction is listed, so a new one (a jump above all) must
+        // say where control goes before the verifier compiles.
         use Instr::*;
         match instr {
             Halt | NotApplicable(_) => {
@@ -306,7 +313,48 @@ fn block_ok(content: &Content, code: &Code, kind: Kind, block: &str) -> Result<(
                 work.push((exit as usize, h));
                 next(&mut work, after)?;
             }
-            _ => next(&mut work, after)?,
+            Const(_)
+            | Bool(_)
+            | Absent
+            | Host
+            | Global(_)
+            | Load(_)
+            | Store(_)
+            | Pop
+            | Dup
+            | Field { .. }
+            | Not
+            | Neg
+            | Add
+            | Sub
+            | Mul
+            | Div
+            | Rem
+            | Concat
+            | Eq
+            | Ne
+            | Lt
+            | Le
+            | Gt
+            | Ge
+            | LoadField { .. }
+            | In
+            | InConst(_)
+            | Incr(_)
+            | Contains
+            | StartsWith
+            | EndsWith
+            | Matches(_)
+            | MatchesDynamic
+            | IsPresent
+            | MakeList(_)
+            | Format(_)
+            | Call(_)
+            | Native { .. }
+            | IterInit(_)
+            | EvidenceMark(_)
+            | EvidenceReset(_)
+            | Fail => next(&mut work, after)?,
         }
     }
     Ok(())

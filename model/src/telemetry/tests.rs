@@ -11,7 +11,7 @@ fn telemetry_reference_is_generated_from_the_types() {
     let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         on_disk == generated,
-        "docs/telemetry.md is stale; run `ASSAY_UPDATE_DOCS=1 cargo test -p assay-runtime telemetry`"
+        "docs/telemetry.md is stale; run `ASSAY_UPDATE_DOCS=1 cargo test -p assay-model telemetry`"
     );
 }
 

@@ -7,17 +7,21 @@
 //! loop indexes tables directly; it still never panics: a value of the wrong
 //! type is a fault, not an assumption.
 
-use crate::bundle::bytecode::{Cmp, Code, Constant, Instr, NO_EVIDENCE, NO_EVIDENCE_16};
-use crate::bundle::{Bundle, RuleMeta};
 use crate::findings::{
     fingerprint, AssetRef, Evidence, Finding, KeyValue, Outcome, Report, RuleResult, Severity, Summary,
 };
-use crate::telemetry::{Os, Provenance};
 use crate::value::{Display, Host, Value};
+use assay_model::bundle::bytecode::{Cmp, Code, Constant, Instr, NO_EVIDENCE, NO_EVIDENCE_16};
+use assay_model::bundle::{Bundle, RuleMeta};
+use assay_model::telemetry::Provenance;
 use assay_stdlib::versions::{self, Scheme};
 use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::rc::Rc;
+
+mod fault;
+
+pub use fault::{Fault, VmFault};
 
 /// Per-rule budgets.
 #[derive(Clone, Copy, Debug)]
@@ -69,23 +73,23 @@ impl<'b> Program<'b> {
         let asset = asset_ref(host);
         let attributes: Vec<KeyValue> =
             options.attributes.iter().map(|(k, v)| KeyValue { key: k.clone(), value: v.clone() }).collect();
-        let mut globals: Vec<Result<Value, String>> = Vec::with_capacity(content.globals.len());
+        let mut globals: Vec<Result<Value, VmFault>> = Vec::with_capacity(content.globals.len());
         for (i, code) in content.globals.iter().enumerate() {
             let mut run = Run::new(self, host, &globals, options.limits);
             let value = match run.exec(code, Vec::new(), 0) {
                 Ok(Flow::Return(v)) => Ok(v),
-                Ok(_) => Err("the initialiser did not produce a value".to_owned()),
-                Err(fault) => Err(fault.message),
+                Ok(_) => Err(VmFault::Invariant("a constant's initialiser did not produce a value")),
+                Err(fault) => Err(fault.kind),
             };
-            let name = content.debug.global_names.get(i).cloned().unwrap_or_default();
-            globals.push(value.map_err(|e| format!("constant {name} failed: {e}")));
+            let name = content.debug.global_names.get(i).cloned().unwrap_or_else(|| format!("#{i}"));
+            globals.push(value.map_err(|e| VmFault::Global { name, fault: Box::new(e) }));
         }
         let mut findings = Vec::new();
         let mut rules = Vec::with_capacity(content.rules.len());
         let mut executed = 0u64;
         for rule in &content.rules {
             let package = content.packages.get(rule.package as usize);
-            let severity = Severity::parse(&rule.severity).unwrap_or(Severity::Medium);
+            let severity = rule.severity;
             let result = |outcome| RuleResult {
                 rule_id: rule.id.clone(),
                 package: package.map(|p| p.name.clone()).unwrap_or_default(),
@@ -99,7 +103,7 @@ impl<'b> Program<'b> {
             } else {
                 rule.platforms.as_slice()
             };
-            if let Err(reason) = platform_applies(platforms, host.telemetry.asset.os.as_ref()) {
+            if let Err(reason) = assay_model::platform::applies(platforms, host.telemetry.asset.os.as_ref()) {
                 rules.push(result(Outcome::NotApplicable { reason }));
                 continue;
             }
@@ -182,45 +186,6 @@ fn asset_ref(host: &Host) -> AssetRef {
         id: a.id.clone(),
         hostname: a.hostname.clone(),
         tags: a.tags.iter().map(|t| KeyValue { key: t.key.clone(), value: t.value.clone() }).collect(),
-    }
-}
-
-/// Whether a rule for `platforms` applies to a host running `os`.
-pub fn platform_applies(platforms: &[String], os: Option<&Os>) -> Result<(), String> {
-    if platforms.is_empty() || platforms.iter().any(|p| p == "linux") {
-        return Ok(());
-    }
-    let Some(os) = os else {
-        return Err(format!(
-            "the rule is for {} and the host's operating system is unknown",
-            platforms.join(", ")
-        ));
-    };
-    let id = os.distribution.as_str();
-    let matches = |p: &str| match p {
-        "amazon" => id == "amzn",
-        "suse" => id.starts_with("sles") || id == "suse",
-        "opensuse" => id.starts_with("opensuse"),
-        other => id == other,
-    };
-    if platforms.iter().any(|p| matches(p)) {
-        Ok(())
-    } else {
-        Err(format!("the rule is for {}; the host runs {id}", platforms.join(", ")))
-    }
-}
-
-/// A rule's error: what went wrong, where.
-#[derive(Debug)]
-pub struct Fault {
-    pub message: String,
-    pub pc: usize,
-    pub block: &'static str,
-}
-
-impl std::fmt::Display for Fault {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} (at instruction {} of the {})", self.message, self.pc, self.block)
     }
 }
 
@@ -308,7 +273,8 @@ fn materialize(e: &EvidenceEntry, locals: &[Value]) -> Option<Recorded> {
 struct Run<'p, 'b> {
     program: &'p Program<'b>,
     host: &'p Host,
-    globals: &'p [Result<Value, String>],
+    globals: &'p [Result<Value, VmFault>],
+    limits: Limits,
     instructions: u64,
     memory: u64,
     call_depth: u32,
@@ -323,13 +289,14 @@ impl<'p, 'b> Run<'p, 'b> {
     fn new(
         program: &'p Program<'b>,
         host: &'p Host,
-        globals: &'p [Result<Value, String>],
+        globals: &'p [Result<Value, VmFault>],
         limits: Limits,
     ) -> Self {
         Run {
             program,
             host,
             globals,
+            limits,
             instructions: limits.instructions,
             memory: limits.memory,
             call_depth: limits.call_depth,
@@ -340,10 +307,14 @@ impl<'p, 'b> Run<'p, 'b> {
         }
     }
 
-    fn charge(&mut self, bytes: usize) -> Result<(), String> {
+    fn fault(&self, kind: VmFault, pc: usize, block: &'static str) -> Fault {
+        Fault { kind, pc, block, executed: self.limits.instructions - self.instructions }
+    }
+
+    fn charge(&mut self, bytes: usize) -> Result<(), VmFault> {
         let bytes = bytes as u64;
         if bytes > self.memory {
-            return Err("memory budget exceeded".to_owned());
+            return Err(VmFault::MemoryBudget { limit: self.limits.memory });
         }
         self.memory -= bytes;
         Ok(())
@@ -357,16 +328,20 @@ impl<'p, 'b> Run<'p, 'b> {
         let instructions = &code.instructions;
         loop {
             let Some(&instr) = instructions.get(pc) else {
-                return Err(Fault { message: "ran past the end of the code".into(), pc, block });
+                return Err(self.fault(VmFault::Invariant("ran past the end of the code"), pc, block));
             };
             let Some(left) = self.instructions.checked_sub(1) else {
-                return Err(Fault { message: "instruction budget exceeded".into(), pc, block });
+                return Err(self.fault(
+                    VmFault::InstructionBudget { limit: self.limits.instructions },
+                    pc,
+                    block,
+                ));
             };
             self.instructions = left;
             match self.step(instr, &mut stack, &mut locals, &mut pc, depth) {
                 Ok(false) => {}
                 Ok(true) => return Ok(self.flow.take().unwrap_or(Flow::Halt)),
-                Err(message) => return Err(Fault { message, pc, block }),
+                Err(kind) => return Err(self.fault(kind, pc, block)),
             }
         }
     }
@@ -380,21 +355,21 @@ impl<'p, 'b> Run<'p, 'b> {
         locals: &mut [Value],
         pc: &mut usize,
         depth: u32,
-    ) -> Result<bool, String> {
+    ) -> Result<bool, VmFault> {
         #[inline(always)]
-        fn pop(stack: &mut Stack) -> Result<Value, String> {
-            stack.pop().ok_or_else(|| "the stack is empty".to_owned())
+        fn pop(stack: &mut Stack) -> Result<Value, VmFault> {
+            stack.pop().ok_or(VmFault::Invariant("the stack is empty"))
         }
         #[inline(always)]
-        fn slot(locals: &mut [Value], n: u32) -> Result<&mut Value, String> {
-            locals.get_mut(n as usize).ok_or_else(|| format!("no local slot {n}"))
+        fn slot(locals: &mut [Value], n: u32) -> Result<&mut Value, VmFault> {
+            locals.get_mut(n as usize).ok_or(VmFault::Invariant("no such local slot"))
         }
         let content = &self.program.bundle.content;
         let mut next = *pc + 1;
         match instr {
             Instr::Const(n) => match self.program.constants.get(n as usize) {
                 Some(v) => stack.push(v.clone()),
-                None => return Err(format!("no constant {n}")),
+                None => return Err(VmFault::Invariant("no such constant")),
             },
             Instr::Bool(b) => stack.push(Value::Bool(b)),
             Instr::Absent => stack.push(Value::Absent),
@@ -402,7 +377,7 @@ impl<'p, 'b> Run<'p, 'b> {
             Instr::Global(n) => match self.globals.get(n as usize) {
                 Some(Ok(v)) => stack.push(v.clone()),
                 Some(Err(e)) => return Err(e.clone()),
-                None => return Err(format!("no global {n}")),
+                None => return Err(VmFault::Invariant("no such global")),
             },
             Instr::Load(n) => {
                 let v = slot(locals, n)?.clone();
@@ -416,7 +391,7 @@ impl<'p, 'b> Run<'p, 'b> {
                 pop(stack)?;
             }
             Instr::Dup => {
-                let v = stack.last().cloned().ok_or("the stack is empty")?;
+                let v = stack.last().cloned().ok_or(VmFault::Invariant("the stack is empty"))?;
                 stack.push(v);
             }
             Instr::Field { index, evidence } => {
@@ -425,9 +400,9 @@ impl<'p, 'b> Run<'p, 'b> {
                     Value::Absent => (Value::Absent, None),
                     Value::Record(r) => match r.fields.get(usize::from(index)) {
                         Some(v) => (v.clone(), r.sources.get(usize::from(index)).cloned().flatten()),
-                        None => return Err(format!("the record has no field {index}")),
+                        None => return Err(VmFault::Invariant("the record has no such field")),
                     },
-                    other => return Err(format!("field {index} of a {}", other.type_name())),
+                    other => return Err(VmFault::ty("a field of", other.type_name())),
                 };
                 if evidence != NO_EVIDENCE && self.evidence.len() < MAX_EVIDENCE && evidence_worthy(&value) {
                     self.evidence.push(EvidenceEntry::Value(evidence, value.clone(), source));
@@ -439,9 +414,9 @@ impl<'p, 'b> Run<'p, 'b> {
                     Value::Absent => Value::Absent,
                     Value::Record(r) => match r.fields.get(usize::from(index)) {
                         Some(v) => v.clone(),
-                        None => return Err(format!("the record has no field {index}")),
+                        None => return Err(VmFault::Invariant("the record has no such field")),
                     },
-                    other => return Err(format!("field {index} of a {}", other.type_name())),
+                    other => return Err(VmFault::ty("a field of", other.type_name())),
                 };
                 // The slot keeps its record until the loop moves on, and the
                 // evidence is forgotten then: note where the value is and
@@ -454,43 +429,45 @@ impl<'p, 'b> Run<'p, 'b> {
             Instr::InConst(c) => {
                 let item = pop(stack)?;
                 let Some(Value::List(items)) = self.program.constants.get(c as usize) else {
-                    return Err(format!("constant {c} is not a list"));
+                    return Err(VmFault::Invariant("the constant is not a list"));
                 };
                 let found = holds(&item, items)?;
                 stack.push(Value::Bool(found));
             }
             Instr::Incr(n) => match slot(locals, n)? {
-                Value::Int(i) => *i = i.checked_add(1).ok_or("integer overflow")?,
-                v => return Err(format!("counting in a {}", v.type_name())),
+                Value::Int(i) => *i = i.checked_add(1).ok_or(VmFault::Overflow { operation: "count" })?,
+                v => return Err(VmFault::ty("counting in", v.type_name())),
             },
             Instr::Not => match pop(stack)? {
                 Value::Bool(b) => stack.push(Value::Bool(!b)),
-                v => return Err(format!("`not` of a {}", v.type_name())),
+                v => return Err(VmFault::ty("`not` of", v.type_name())),
             },
             Instr::Neg => match pop(stack)? {
-                Value::Int(i) => stack.push(Value::Int(i.checked_neg().ok_or("integer overflow")?)),
-                v => return Err(format!("`-` of a {}", v.type_name())),
+                Value::Int(i) => {
+                    stack.push(Value::Int(i.checked_neg().ok_or(VmFault::Overflow { operation: "-" })?))
+                }
+                v => return Err(VmFault::ty("`-` of", v.type_name())),
             },
             Instr::Add | Instr::Sub | Instr::Mul | Instr::Div | Instr::Rem => {
                 let (b, a) = (pop(stack)?, pop(stack)?);
                 let (Value::Int(x), Value::Int(y)) = (&a, &b) else {
-                    return Err(format!("arithmetic on a {} and a {}", a.type_name(), b.type_name()));
+                    return Err(VmFault::ty2("arithmetic on", a.type_name(), b.type_name()));
                 };
                 let r = match instr {
                     Instr::Add => x.checked_add(*y),
                     Instr::Sub => x.checked_sub(*y),
                     Instr::Mul => x.checked_mul(*y),
-                    Instr::Div if *y == 0 => return Err("division by zero".into()),
+                    Instr::Div if *y == 0 => return Err(VmFault::DivisionByZero),
                     Instr::Div => x.checked_div(*y),
-                    _ if *y == 0 => return Err("remainder by zero".into()),
+                    _ if *y == 0 => return Err(VmFault::RemainderByZero),
                     _ => x.checked_rem(*y),
                 };
-                stack.push(Value::Int(r.ok_or("integer overflow")?));
+                stack.push(Value::Int(r.ok_or(VmFault::Overflow { operation: arithmetic_name(instr) })?));
             }
             Instr::Concat => {
                 let (b, a) = (pop(stack)?, pop(stack)?);
                 let (Value::Str(x), Value::Str(y)) = (&a, &b) else {
-                    return Err(format!("`+` on a {} and a {}", a.type_name(), b.type_name()));
+                    return Err(VmFault::ty2("`+` on", a.type_name(), b.type_name()));
                 };
                 self.charge(x.len() + y.len())?;
                 stack.push(Value::Str(Rc::from(format!("{x}{y}"))));
@@ -512,7 +489,7 @@ impl<'p, 'b> Run<'p, 'b> {
             }
             Instr::In => {
                 let (list, item) = (pop(stack)?, pop(stack)?);
-                let Value::List(items) = &list else { return Err(format!("`in` a {}", list.type_name())) };
+                let Value::List(items) = &list else { return Err(VmFault::ty("`in`", list.type_name())) };
                 let found = holds(&item, items)?;
                 stack.push(Value::Bool(found));
             }
@@ -521,34 +498,32 @@ impl<'p, 'b> Run<'p, 'b> {
                 let found = match (&hay, &needle) {
                     (Value::Str(h), Value::Str(n)) => h.contains(&**n),
                     (Value::List(items), n) => holds(n, items)?,
-                    _ => {
-                        return Err(format!(
-                            "`contains` on a {} and a {}",
-                            hay.type_name(),
-                            needle.type_name()
-                        ))
-                    }
+                    _ => return Err(VmFault::ty2("`contains` on", hay.type_name(), needle.type_name())),
                 };
                 stack.push(Value::Bool(found));
             }
             Instr::StartsWith | Instr::EndsWith => {
                 let (b, a) = (pop(stack)?, pop(stack)?);
                 let (Value::Str(x), Value::Str(y)) = (&a, &b) else {
-                    return Err(format!("string test on a {} and a {}", a.type_name(), b.type_name()));
+                    return Err(VmFault::ty2("string test on", a.type_name(), b.type_name()));
                 };
                 let r = if instr == Instr::StartsWith { x.starts_with(&**y) } else { x.ends_with(&**y) };
                 stack.push(Value::Bool(r));
             }
             Instr::Matches(n) => {
                 let s = pop(stack)?;
-                let Value::Str(s) = &s else { return Err(format!("`matches` on a {}", s.type_name())) };
-                let re = self.program.regexes.get(n as usize).ok_or("no such regular expression")?;
+                let Value::Str(s) = &s else { return Err(VmFault::ty("`matches` on", s.type_name())) };
+                let re = self
+                    .program
+                    .regexes
+                    .get(n as usize)
+                    .ok_or(VmFault::Invariant("no such regular expression"))?;
                 stack.push(Value::Bool(re.as_ref().is_some_and(|re| re.is_match(s))));
             }
             Instr::MatchesDynamic => {
                 let (p, s) = (pop(stack)?, pop(stack)?);
                 let (Value::Str(s), Value::Str(p)) = (&s, &p) else {
-                    return Err("`matches` needs two strings".into());
+                    return Err(VmFault::ty2("`matches` on", s.type_name(), p.type_name()));
                 };
                 let re = self
                     .dynamic_regexes
@@ -556,7 +531,7 @@ impl<'p, 'b> Run<'p, 'b> {
                     .or_insert_with(|| regex::RegexBuilder::new(p).size_limit(1 << 20).build().ok());
                 match re {
                     Some(re) => stack.push(Value::Bool(re.is_match(s))),
-                    None => return Err(format!("the pattern `{p}` is not a valid regular expression")),
+                    None => return Err(VmFault::Pattern { pattern: p.to_string() }),
                 }
             }
             Instr::IsPresent => {
@@ -574,7 +549,7 @@ impl<'p, 'b> Run<'p, 'b> {
             Instr::JumpUnlessIn { list, negate, target } => {
                 let item = pop(stack)?;
                 let Some(Value::List(items)) = self.program.constants.get(usize::from(list)) else {
-                    return Err(format!("constant {list} is not a list"));
+                    return Err(VmFault::Invariant("the constant is not a list"));
                 };
                 let found = holds(&item, items)?;
                 if found == negate {
@@ -598,7 +573,7 @@ impl<'p, 'b> Run<'p, 'b> {
             Instr::JumpIfFalse(t) => match pop(stack)? {
                 Value::Bool(false) => next = t as usize,
                 Value::Bool(true) => {}
-                v => return Err(format!("a condition is a {}, not a bool", v.type_name())),
+                v => return Err(VmFault::ty("a condition that is", v.type_name())),
             },
             Instr::JumpIfFalseKeep(t) | Instr::JumpIfTrueKeep(t) => {
                 let jump_on = matches!(instr, Instr::JumpIfTrueKeep(_));
@@ -607,14 +582,14 @@ impl<'p, 'b> Run<'p, 'b> {
                     Some(Value::Bool(_)) => {
                         stack.pop();
                     }
-                    Some(v) => return Err(format!("a condition is a {}, not a bool", v.type_name())),
-                    None => return Err("the stack is empty".into()),
+                    Some(v) => return Err(VmFault::ty("a condition that is", v.type_name())),
+                    None => return Err(VmFault::Invariant("the stack is empty")),
                 }
             }
             Instr::MakeList(n) => {
                 let n = n as usize;
                 if n > stack.len() {
-                    return Err("the stack is too short".into());
+                    return Err(VmFault::Invariant("the stack is too short"));
                 }
                 self.charge(n * std::mem::size_of::<Value>())?;
                 let items: Vec<Value> = stack.split_off(stack.len() - n);
@@ -623,7 +598,7 @@ impl<'p, 'b> Run<'p, 'b> {
             Instr::Format(n) => {
                 let n = n as usize;
                 if n > stack.len() {
-                    return Err("the stack is too short".into());
+                    return Err(VmFault::Invariant("the stack is too short"));
                 }
                 let parts = stack.split_off(stack.len() - n);
                 let mut text = String::new();
@@ -635,32 +610,40 @@ impl<'p, 'b> Run<'p, 'b> {
                 stack.push(Value::Str(Rc::from(text)));
             }
             Instr::Call(f) => {
-                let callee = content.functions.get(f as usize).ok_or("no such function")?;
+                let callee =
+                    content.functions.get(f as usize).ok_or(VmFault::Invariant("no such function"))?;
                 if depth >= self.call_depth {
-                    return Err(format!("calls nested deeper than {}", self.call_depth));
+                    return Err(VmFault::CallDepth { limit: self.limits.call_depth });
                 }
                 let params = callee.params as usize;
                 if params > stack.len() {
-                    return Err("the stack is too short".into());
+                    return Err(VmFault::Invariant("the stack is too short"));
                 }
                 let args = stack.split_off(stack.len() - params);
                 match self.exec(callee, args, depth + 1) {
                     Ok(Flow::Return(v)) => stack.push(v),
-                    Ok(_) => return Err("a function ended without a value".into()),
+                    Ok(_) => return Err(VmFault::Invariant("a function ended without a value")),
                     Err(fault) => {
                         let name = content.debug.function_names.get(f as usize).cloned().unwrap_or_default();
-                        return Err(format!("in function {name}: {fault}"));
+                        return Err(VmFault::InFunction { name, fault: Box::new(fault) });
                     }
                 }
             }
             Instr::Native { native, argc } => {
                 let argc = argc as usize;
                 if argc > stack.len() {
-                    return Err("the stack is too short".into());
+                    return Err(VmFault::Invariant("the stack is too short"));
                 }
                 let args: Vec<assay_stdlib::Value> =
                     stack.split_off(stack.len() - argc).iter().map(to_native).collect();
-                let result = assay_stdlib::call(native, &args).map_err(|e| e.to_string())?;
+                let index = self
+                    .program
+                    .bundle
+                    .natives
+                    .get(usize::from(native))
+                    .ok_or(VmFault::Invariant("no such native"))?;
+                let result = assay_stdlib::call(*index, &args)
+                    .map_err(|e| VmFault::Native { message: e.to_string() })?;
                 let value = from_native(result);
                 if let Value::Str(s) = &value {
                     self.charge(s.len())?;
@@ -670,7 +653,7 @@ impl<'p, 'b> Run<'p, 'b> {
             Instr::IterInit(n) => {
                 let list = pop(stack)?;
                 if !matches!(list, Value::List(_)) {
-                    return Err(format!("iterating over a {}", list.type_name()));
+                    return Err(VmFault::ty("iterating over", list.type_name()));
                 }
                 *slot(locals, n)? = list;
                 *slot(locals, n + 1)? = Value::Int(0);
@@ -679,13 +662,13 @@ impl<'p, 'b> Run<'p, 'b> {
             Instr::IterNext { slot: s, exit } => {
                 let s = usize::from(s);
                 let Some([list, pos, mark, var]) = locals.get_mut(s..s + 4) else {
-                    return Err("iterator slots lost".into());
+                    return Err(VmFault::Invariant("iterator slots lost"));
                 };
                 if let Value::Int(m) = mark {
                     self.evidence.truncate(*m as usize);
                 }
                 let (Value::List(items), Value::Int(i)) = (&*list, pos) else {
-                    return Err("iterator lost".into());
+                    return Err(VmFault::Invariant("iterator lost"));
                 };
                 match items.get(*i as usize) {
                     Some(v) => {
@@ -732,6 +715,16 @@ impl<'p, 'b> Run<'p, 'b> {
     }
 }
 
+fn arithmetic_name(instr: Instr) -> &'static str {
+    match instr {
+        Instr::Add => "+",
+        Instr::Sub => "-",
+        Instr::Mul => "*",
+        Instr::Div => "/",
+        _ => "%",
+    }
+}
+
 /// Scalars, and lists of scalars (a `Ciphers` line), are evidence; records
 /// are too big to be.
 fn evidence_worthy(v: &Value) -> bool {
@@ -744,18 +737,16 @@ fn evidence_worthy(v: &Value) -> bool {
     }
 }
 
-fn scheme(a: Option<Scheme>, b: Option<Scheme>) -> Result<Scheme, String> {
+fn scheme(a: Option<Scheme>, b: Option<Scheme>) -> Result<Scheme, VmFault> {
     match (a, b) {
-        (Some(x), Some(y)) if x != y => {
-            Err(format!("cannot compare a {} version with a {} version", x.name(), y.name()))
-        }
+        (Some(x), Some(y)) if x != y => Err(VmFault::VersionSchemes { left: x, right: y }),
         (Some(x), _) | (_, Some(x)) => Ok(x),
         (None, None) => Ok(Scheme::Dpkg),
     }
 }
 
 /// Whether `items` holds `item` (`in`, `contains`).
-fn holds(item: &Value, items: &[Value]) -> Result<bool, String> {
+fn holds(item: &Value, items: &[Value]) -> Result<bool, VmFault> {
     for i in items {
         if equal(item, i)? {
             return Ok(true);
@@ -765,7 +756,7 @@ fn holds(item: &Value, items: &[Value]) -> Result<bool, String> {
 }
 
 #[inline]
-fn equal(a: &Value, b: &Value) -> Result<bool, String> {
+fn equal(a: &Value, b: &Value) -> Result<bool, VmFault> {
     Ok(match (a, b) {
         (Value::Enum(e1, v1), Value::Enum(e2, v2)) => e1 == e2 && v1 == v2,
         (Value::Int(x), Value::Int(y)) => x == y,
@@ -788,16 +779,16 @@ fn equal(a: &Value, b: &Value) -> Result<bool, String> {
         (Value::Record(x), Value::Record(y)) => Rc::ptr_eq(x, y) || x == y,
         (x, y) if std::mem::discriminant(x) == std::mem::discriminant(y) => x == y,
         (Value::Absent, _) | (_, Value::Absent) => false,
-        (x, y) => return Err(format!("comparing a {} with a {}", x.type_name(), y.type_name())),
+        (x, y) => return Err(VmFault::ty2("comparing", x.type_name(), y.type_name())),
     })
 }
 
-fn order(a: &Value, b: &Value) -> Result<Ordering, String> {
+fn order(a: &Value, b: &Value) -> Result<Ordering, VmFault> {
     Ok(match (a, b) {
         (Value::Int(x), Value::Int(y)) => x.cmp(y),
         (Value::Str(x), Value::Str(y)) => x.cmp(y),
         (Value::Version(x, sx), Value::Version(y, sy)) => versions::compare(scheme(*sx, *sy)?, x, y),
-        (x, y) => return Err(format!("ordering a {} and a {}", x.type_name(), y.type_name())),
+        (x, y) => return Err(VmFault::ty2("ordering", x.type_name(), y.type_name())),
     })
 }
 

@@ -2,7 +2,7 @@
 
 use super::bytecode::{Code, Constant, Instr, NO_EVIDENCE};
 use super::Bundle;
-use crate::value::enum_value_name;
+use crate::telemetry::schema::enum_value_name;
 use std::fmt::Write;
 
 /// Packages, versions and rules with their metadata.
@@ -11,7 +11,14 @@ pub fn summary(bundle: &Bundle) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "bundle     sha256:{}", bundle.digest);
     let _ = writeln!(out, "compiler   {}", c.compiler);
-    let _ = writeln!(out, "schema     telemetry v{}", c.schema_version);
+    let _ = writeln!(
+        out,
+        "format     v{} (instruction set {}), telemetry schema v{} ({})",
+        super::FORMAT_VERSION,
+        crate::fingerprint::instruction_set(),
+        crate::telemetry::SCHEMA_VERSION,
+        crate::fingerprint::schema()
+    );
     let _ = writeln!(
         out,
         "contents   {} package(s), {} rule(s), {} function(s), {} constant(s), {} pool entries",
@@ -26,14 +33,14 @@ pub fn summary(bundle: &Bundle) -> String {
         if !p.description.is_empty() {
             let _ = writeln!(out, "  {}", p.description);
         }
-        let _ = writeln!(out, "  platforms: {}", p.platforms.join(", "));
+        let _ = writeln!(out, "  platforms: {}", crate::platform::join(&p.platforms));
         for (ri, r) in c.rules.iter().enumerate().filter(|(_, r)| r.package as usize == pi) {
             let _ = writeln!(out, "  {:<14} {:<13} {}", r.id, r.severity, r.title);
             if let Some(loc) = c.debug.rule_locations.get(ri) {
                 let _ = writeln!(out, "    defined at     {loc}");
             }
             if !r.platforms.is_empty() {
-                let _ = writeln!(out, "    platforms      {}", r.platforms.join(", "));
+                let _ = writeln!(out, "    platforms      {}", crate::platform::join(&r.platforms));
             }
             if !r.tags.is_empty() {
                 let _ = writeln!(out, "    tags           {}", r.tags.join(", "));
@@ -90,7 +97,7 @@ fn constant(k: &Constant) -> String {
         Constant::Int(i) => format!("int {i}"),
         Constant::Str(s) => format!("string {s:?}"),
         Constant::Version(v) => format!("version v{v:?}"),
-        Constant::Enum(e, v) => format!("enum {}", enum_value_name(*e, *v)),
+        Constant::Enum(e, v) => format!("enum {}", enum_value_name(*e, *v).unwrap_or("?")),
         Constant::List(items) => {
             format!("list [{}]", items.iter().map(constant).collect::<Vec<_>>().join(", "))
         }
@@ -131,10 +138,8 @@ fn block(out: &mut String, bundle: &Bundle, code: &Code) {
                 )
             }
             Instr::Native { native, argc } => {
-                let name = assay_stdlib::NATIVES
-                    .get(usize::from(native))
-                    .map(|n| format!("{}.{}", n.module, n.name));
-                format!("native      {native} ({}) argc {argc}", name.unwrap_or_default())
+                let name = c.natives.get(usize::from(native)).and_then(|s| s.split('(').next());
+                format!("native      {native} ({}) argc {argc}", name.unwrap_or("?"))
             }
             Instr::Matches(n) => format!("matches     /{n}"),
             Instr::NotApplicable(n) => {

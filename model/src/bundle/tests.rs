@@ -1,20 +1,29 @@
 use super::bytecode::{Code, Constant, Instr};
 use super::*;
+use sha2::{Digest, Sha256};
 
 fn tiny() -> Content {
     Content {
         compiler: "test".into(),
-        schema_version: crate::telemetry::SCHEMA_VERSION,
+        natives: vec![assay_stdlib::NATIVES[0].signature()],
         packages: vec![PackageMeta { name: "p".into(), version: "1.0.0".into(), ..PackageMeta::default() }],
         rules: vec![RuleMeta {
+            package: 0,
             id: "T-1".into(),
-            severity: "low".into(),
+            title: String::new(),
+            severity: crate::Severity::Low,
+            doc: String::new(),
+            description: String::new(),
+            rationale: String::new(),
+            recommendation: String::new(),
+            references: vec![],
+            tags: vec![],
+            platforms: vec![],
             code: Code {
                 instructions: vec![Instr::Const(0), Instr::Fail, Instr::Halt],
                 locals: 0,
                 params: 0,
             },
-            ..RuleMeta::default()
         }],
         constants: vec![Constant::Str("always".into())],
         ..Content::default()
@@ -28,8 +37,8 @@ fn an_instruction_is_eight_bytes() {
 
 #[test]
 fn encoding_is_deterministic_and_round_trips() {
-    let a = encode(&tiny());
-    assert_eq!(a, encode(&tiny()));
+    let a = encode(&tiny()).unwrap();
+    assert_eq!(a, encode(&tiny()).unwrap());
     let loaded = load(&a).unwrap();
     assert_eq!(loaded.content, tiny());
     assert_eq!(loaded.digest, digest_hex(&a));
@@ -38,7 +47,7 @@ fn encoding_is_deterministic_and_round_trips() {
 
 #[test]
 fn every_flipped_byte_and_every_truncation_is_a_clear_error() {
-    let bytes = encode(&tiny());
+    let bytes = encode(&tiny()).unwrap();
     for i in 0..bytes.len() {
         let mut bad = bytes.clone();
         bad[i] ^= 0x40;
@@ -49,14 +58,60 @@ fn every_flipped_byte_and_every_truncation_is_a_clear_error() {
 
 #[test]
 fn an_other_format_version_is_named() {
-    let mut bytes = encode(&tiny());
+    let mut bytes = encode(&tiny()).unwrap();
     bytes[8] = 9;
     assert_eq!(load(&bytes).unwrap_err(), LoadError::UnsupportedVersion { found: 9 });
 }
 
+/// Rewrites a header field and reseals, as another build of assay would
+/// have written it.
+fn resealed_with(offset: usize, field: &[u8]) -> Vec<u8> {
+    let mut bytes = encode(&tiny()).unwrap();
+    bytes[offset..offset + field.len()].copy_from_slice(field);
+    let end = bytes.len() - DIGEST_LEN;
+    let digest = Sha256::digest(&bytes[..end]);
+    bytes[end..].copy_from_slice(&digest);
+    bytes
+}
+
+#[test]
+fn a_bundle_of_another_instruction_set_is_named_with_both_fingerprints() {
+    let e = load(&resealed_with(12, b"\x01\x23\x45\x67\x89\xab\xcd\xef")).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "bundle built for instruction set 0123456789abcdef, this assay runs {}; rebuild the bundle with this assay",
+            crate::fingerprint::instruction_set()
+        )
+    );
+}
+
+#[test]
+fn a_bundle_of_another_telemetry_schema_is_named() {
+    let e = load(&resealed_with(24, &[0xff; 8])).unwrap_err();
+    assert!(e.to_string().contains("telemetry schema 2 (ffffffffffffffff)"), "{e}");
+    assert!(e.to_string().contains(crate::fingerprint::schema()), "{e}");
+    let e = load(&resealed_with(20, &1u32.to_le_bytes())).unwrap_err();
+    assert!(matches!(e, LoadError::Schema { found_version: 1, .. }), "{e}");
+}
+
+#[test]
+fn natives_are_linked_by_signature_not_position() {
+    let mut c = tiny();
+    let last = assay_stdlib::NATIVES.len() - 1;
+    c.natives = vec![assay_stdlib::NATIVES[last].signature()];
+    assert_eq!(sealed(&c).unwrap().natives, vec![last as u16]);
+    c.natives = vec!["strings.nonesuch(s: string) -> string".into()];
+    let e = sealed(&c).unwrap_err().to_string();
+    assert!(e.contains("`strings.nonesuch(s: string) -> string`, which this assay"), "{e}");
+    c.natives = vec!["strings.lower(s: int) -> string".into()];
+    let e = sealed(&c).unwrap_err().to_string();
+    assert!(e.contains("but this assay's is `strings.lower(s: string) -> string`"), "{e}");
+}
+
 /// Re-seals content with a valid digest, as a hostile producer would.
 fn sealed(content: &Content) -> Result<Bundle, LoadError> {
-    load(&encode(content))
+    load(&encode(content).unwrap())
 }
 
 #[test]

@@ -157,6 +157,58 @@ pub fn enums(records: &[RecordSchema]) -> Vec<EnumSchema> {
     out
 }
 
+/// The telemetry model's records and enumerations, computed once. Record
+/// and enumeration numbers in bundles index these lists.
+pub struct Catalog {
+    pub records: Vec<RecordSchema>,
+    pub enums: Vec<EnumSchema>,
+}
+
+pub fn catalog() -> &'static Catalog {
+    static CATALOG: std::sync::OnceLock<Catalog> = std::sync::OnceLock::new();
+    CATALOG.get_or_init(|| {
+        let records = records(super::Telemetry::schema);
+        let enums = enums(&records);
+        Catalog { records, enums }
+    })
+}
+
+/// The name of value `v` of enumeration `e` (`tcp`), if both exist.
+pub fn enum_value_name(e: u32, v: u32) -> Option<&'static str> {
+    let en = catalog().enums.get(e as usize)?;
+    en.variants.get(v as usize).map(|(name, _)| *name)
+}
+
+/// A canonical text of everything a compiled field index, enumeration
+/// number or type depends on: records in order with their fields in order
+/// and shapes (integer ranges included), enumerations with their values in
+/// order. The schema fingerprint is its hash.
+pub fn canonical_text() -> String {
+    use std::fmt::Write;
+    fn shape(s: &Shape) -> String {
+        match s {
+            Shape::Int { min, max } => format!("int[{min},{max}]"),
+            Shape::List(i) => format!("list<{}>", shape(i)),
+            Shape::Optional(i) => format!("{}?", shape(i)),
+            Shape::Sourced(i) => format!("sourced<{}>", shape(i)),
+            other => other.describe(),
+        }
+    }
+    let c = catalog();
+    let mut out = String::new();
+    for r in &c.records {
+        let _ = writeln!(out, "record {}", r.name);
+        for f in &r.fields {
+            let _ = writeln!(out, "  {}: {}", f.name, shape(&f.shape));
+        }
+    }
+    for e in &c.enums {
+        let values: Vec<&str> = e.variants.iter().map(|(n, _)| *n).collect();
+        let _ = writeln!(out, "enum {} = {}", e.name, values.join(" | "));
+    }
+    out
+}
+
 /// The reference page `docs/telemetry.md`, generated from the types.
 pub fn markdown(root: fn() -> RecordSchema, schema_version: u32) -> String {
     let records = records(root);
@@ -165,7 +217,7 @@ pub fn markdown(root: fn() -> RecordSchema, schema_version: u32) -> String {
     out.push_str("# Telemetry reference\n\n");
     out.push_str(
         "<!-- Generated from runtime/src/telemetry/mod.rs by \
-         `ASSAY_UPDATE_DOCS=1 cargo test -p assay-runtime telemetry`; do not edit. -->\n\n",
+         `ASSAY_UPDATE_DOCS=1 cargo test -p assay-model telemetry`; do not edit. -->\n\n",
     );
     out.push_str(&format!(
         "One JSON document per host, schema version {schema_version}. Rules read it through `host`: \

@@ -1,0 +1,152 @@
+//! Reading a telemetry document: its schema version first, migrations from
+//! older versions, then the strict typed parse (unknown fields and wrong
+//! types are errors naming the field).
+
+use super::{Telemetry, SCHEMA_VERSION};
+use crate::fingerprint;
+use serde::Deserialize;
+use std::fmt;
+
+/// Why a telemetry document cannot be read. `path` names the field
+/// (`sshd.max_auth_tries.value`), empty for the document as a whole.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReadError {
+    pub path: String,
+    pub message: String,
+}
+
+impl fmt::Display for ReadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.path.is_empty() || self.path == "." {
+            f.write_str(&self.message)
+        } else {
+            write!(f, "at `{}`: {}", self.path, self.message)
+        }
+    }
+}
+
+impl std::error::Error for ReadError {}
+
+/// The oldest schema version this build migrates from.
+pub const OLDEST_READABLE: u32 = 1;
+
+/// What a document says of itself, read before the strict parse.
+#[derive(Deserialize)]
+struct Head {
+    schema_version: Option<u32>,
+    schema_fingerprint: Option<String>,
+}
+
+/// Reads a JSON telemetry document of this schema version, or of an older
+/// one it can migrate. A document that names a fingerprint must name this
+/// build's (a document from another build of the same version would put
+/// values in the wrong fields); hand-written documents may leave it out.
+pub fn from_json(bytes: &[u8]) -> Result<Telemetry, ReadError> {
+    let whole = |message: String| ReadError { path: String::new(), message };
+    let head: Head = serde_json::from_slice(bytes).map_err(|e| whole(e.to_string()))?;
+    let version = head.schema_version.ok_or_else(|| ReadError {
+        path: "schema_version".into(),
+        message: "missing field `schema_version`".into(),
+    })?;
+    if version > SCHEMA_VERSION {
+        return Err(ReadError {
+            path: "schema_version".into(),
+            message: format!(
+                "written for telemetry schema {version} by a newer assay; this assay reads schemas \
+                 {OLDEST_READABLE} to {SCHEMA_VERSION}: upgrade assay"
+            ),
+        });
+    }
+    if version < OLDEST_READABLE {
+        return Err(ReadError {
+            path: "schema_version".into(),
+            message: format!(
+                "telemetry schema {version} is older than any this assay reads ({OLDEST_READABLE} to \
+                 {SCHEMA_VERSION}): collect again"
+            ),
+        });
+    }
+    if version == SCHEMA_VERSION {
+        if let Some(found) = &head.schema_fingerprint {
+            if found != fingerprint::schema() {
+                return Err(ReadError {
+                    path: "schema_fingerprint".into(),
+                    message: format!(
+                        "telemetry written for schema fingerprint {found}, this assay reads {} (same \
+                         version {SCHEMA_VERSION}, another build): collect again with this assay",
+                        fingerprint::schema()
+                    ),
+                });
+            }
+        }
+    }
+    let mut telemetry = strict(bytes).map_err(|e| {
+        if version < SCHEMA_VERSION {
+            ReadError {
+                path: e.path,
+                message: format!("{} (read as schema {version}, migrated to {SCHEMA_VERSION})", e.message),
+            }
+        } else {
+            e
+        }
+    })?;
+    migrate(&mut telemetry, version);
+    Ok(telemetry)
+}
+
+fn strict(bytes: &[u8]) -> Result<Telemetry, ReadError> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de)
+        .map_err(|e| ReadError { path: e.path().to_string(), message: e.inner().to_string() })
+}
+
+/// Brings a document of schema `from` up to [`SCHEMA_VERSION`]. Each step
+/// names what changed between two versions.
+fn migrate(t: &mut Telemetry, from: u32) {
+    // 1 → 2: `schema_fingerprint` was added (optional); nothing moved.
+    if from < 2 {
+        t.schema_fingerprint = None;
+    }
+    t.schema_version = SCHEMA_VERSION;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn doc(extra: &str) -> String {
+        format!(r#"{{{extra} "asset": {{"id": "a", "hostname": "a", "tags": []}}, "errors": []}}"#)
+    }
+
+    #[test]
+    fn this_version_with_or_without_the_fingerprint() {
+        let with = doc(&format!(
+            r#""schema_version": {SCHEMA_VERSION}, "schema_fingerprint": "{}","#,
+            fingerprint::schema()
+        ));
+        assert!(from_json(with.as_bytes()).is_ok());
+        let without = doc(&format!(r#""schema_version": {SCHEMA_VERSION},"#));
+        assert!(from_json(without.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn another_fingerprint_of_this_version_is_rejected_with_both() {
+        let other =
+            doc(&format!(r#""schema_version": {SCHEMA_VERSION}, "schema_fingerprint": "0123456789abcdef","#));
+        let e = from_json(other.as_bytes()).unwrap_err();
+        assert_eq!(e.path, "schema_fingerprint");
+        assert!(e.message.contains("0123456789abcdef") && e.message.contains(fingerprint::schema()), "{e}");
+    }
+
+    #[test]
+    fn version_1_is_migrated_and_newer_versions_are_refused() {
+        let old = from_json(doc(r#""schema_version": 1,"#).as_bytes()).unwrap();
+        assert_eq!(old.schema_version, SCHEMA_VERSION);
+        let newer = from_json(doc(&format!(r#""schema_version": {},"#, SCHEMA_VERSION + 1)).as_bytes());
+        assert!(newer.unwrap_err().message.contains("newer assay"));
+        let zero = from_json(doc(r#""schema_version": 0,"#).as_bytes());
+        assert!(zero.unwrap_err().message.contains("older than any"));
+        let bad = from_json(doc(r#""schema_version": 1, "bogus": 1,"#).as_bytes()).unwrap_err();
+        assert!(bad.message.contains("migrated to"), "{bad}");
+    }
+}
