@@ -2,10 +2,10 @@
 //! `/etc/shadow` is read for password aging and state only: the hash field
 //! is inspected for its shape (empty, locked, set) and never kept.
 
+use super::fs::{FsError, Meta};
 use super::Ctx;
 use assay_model::telemetry::{FileEntry, FileType, Group, PasswordState, User};
 use std::collections::HashMap;
-use std::os::unix::fs::MetadataExt;
 
 fn passwd_names(ctx: &Ctx, path: &str) -> HashMap<u32, String> {
     ctx.fs
@@ -182,9 +182,9 @@ const MAX_DEPTH: usize = 16;
 pub fn files(ctx: &mut Ctx) -> Option<(Vec<FileEntry>, Vec<FileEntry>)> {
     let users = passwd_names(ctx, "/etc/passwd");
     let groups = passwd_names(ctx, "/etc/group");
-    let entry = |path: &str, meta: &std::fs::Metadata| FileEntry {
+    let entry = |path: &str, meta: &Meta| FileEntry {
         path: path.to_owned(),
-        kind: if meta.file_type().is_symlink() {
+        kind: if meta.is_symlink() {
             FileType::Symlink
         } else if meta.is_dir() {
             FileType::Directory
@@ -206,7 +206,7 @@ pub fn files(ctx: &mut Ctx) -> Option<(Vec<FileEntry>, Vec<FileEntry>)> {
     for path in &paths {
         match ctx.fs.symlink_metadata(path) {
             Ok(meta) => files.push(entry(path, &meta)),
-            Err(e) if e == "not found" => {}
+            Err(FsError::NotFound) => {}
             Err(e) => ctx.error("files", Some(path), &e),
         }
     }
@@ -228,7 +228,7 @@ pub fn files(ctx: &mut Ctx) -> Option<(Vec<FileEntry>, Vec<FileEntry>)> {
                 break;
             }
             let path = if dir == "/" { format!("/{name}") } else { format!("{dir}/{name}") };
-            if meta.file_type().is_symlink() {
+            if meta.is_symlink() {
                 continue;
             }
             if meta.mode() & 0o002 != 0 {
@@ -243,7 +243,7 @@ pub fn files(ctx: &mut Ctx) -> Option<(Vec<FileEntry>, Vec<FileEntry>)> {
         }
     }
     if truncated {
-        ctx.error("files", None, &format!("the world-writable search stopped after {MAX_WALK} entries"));
+        ctx.error("files", None, format!("the world-writable search stopped after {MAX_WALK} entries"));
     }
     Some((files, writable))
 }

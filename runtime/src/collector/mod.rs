@@ -51,11 +51,11 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    pub(crate) fn error(&mut self, sensor: &str, path: Option<&str>, message: &str) {
+    pub(crate) fn error(&mut self, sensor: &str, path: Option<&str>, message: impl std::fmt::Display) {
         self.errors.push(CollectionError {
             sensor: sensor.to_owned(),
             path: path.map(str::to_owned),
-            message: message.to_owned(),
+            message: message.to_string(),
         });
     }
 

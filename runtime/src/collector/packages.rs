@@ -2,6 +2,7 @@
 //! (`/lib/apk/db/installed`), rpm (the SQLite `rpmdb.sqlite` of current
 //! Fedora and RHEL) and Python distributions (`*.dist-info/METADATA`).
 
+use super::fs::FsError;
 use super::Ctx;
 use assay_model::telemetry::{Ecosystem, Package, Version};
 
@@ -18,7 +19,7 @@ pub fn collect(ctx: &mut Ctx) -> Option<Vec<Package>> {
 fn read_db(ctx: &mut Ctx, path: &str) -> Option<String> {
     match ctx.fs.read(path) {
         Ok(t) => Some(t),
-        Err(e) if e == "not found" => None,
+        Err(FsError::NotFound) => None,
         Err(e) => {
             ctx.error("packages", Some(path), &e);
             None
@@ -43,7 +44,7 @@ fn dpkg(ctx: &mut Ctx, out: &mut Vec<Package>) -> bool {
                 ctx.error(
                     "packages",
                     Some(PATH),
-                    &format!("a stanza without Package and Version fields: `{first}`"),
+                    format!("a stanza without Package and Version fields: `{first}`"),
                 );
             }
             continue;
@@ -100,8 +101,17 @@ fn rpm(ctx: &mut Ctx, out: &mut Vec<Package>) -> bool {
             ctx.error("packages", Some(path), "not a regular file");
             continue;
         }
-        let Ok(real) = ctx.fs.resolve(path) else { continue };
-        match rpm_sqlite(&real) {
+        // SQLite opens the database by name, so it is handed the file this
+        // collector opened confined to the root, by descriptor: no path under
+        // the root is ever interpreted by SQLite.
+        let file = match ctx.fs.open_file(path) {
+            Ok((file, _)) => file,
+            Err(e) => {
+                ctx.error("packages", Some(path), e);
+                continue;
+            }
+        };
+        match rpm_sqlite(&file) {
             Ok(packages) => {
                 for (i, header) in packages.into_iter().enumerate() {
                     match header {
@@ -109,9 +119,7 @@ fn rpm(ctx: &mut Ctx, out: &mut Vec<Package>) -> bool {
                             p.origin = path.to_owned();
                             out.push(p);
                         }
-                        Err(e) => {
-                            ctx.error("packages", Some(path), &format!("package record {}: {e}", i + 1))
-                        }
+                        Err(e) => ctx.error("packages", Some(path), format!("package record {}: {e}", i + 1)),
                     }
                 }
             }
@@ -122,10 +130,13 @@ fn rpm(ctx: &mut Ctx, out: &mut Vec<Package>) -> bool {
     false
 }
 
-fn rpm_sqlite(path: &std::path::Path) -> Result<Vec<Result<Package, String>>, String> {
+fn rpm_sqlite(file: &std::fs::File) -> Result<Vec<Result<Package, String>>, String> {
     use rusqlite::{Connection, OpenFlags};
-    // Read-only and immutable: no locks, no journal, nothing written.
-    let uri = format!("file:{}?immutable=1", path.display());
+    use std::os::fd::AsRawFd;
+    // Read-only and immutable: no locks, no journal, nothing written. The
+    // name is this process's descriptor of the opened file: digits only, so
+    // nothing in it can be read as URI syntax.
+    let uri = format!("file:/proc/self/fd/{}?immutable=1", file.as_raw_fd());
     let conn =
         Connection::open_with_flags(uri, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI)
             .map_err(|e| format!("cannot open the rpm database: {e}"))?;

@@ -2,12 +2,12 @@
 //! shared objects they map, and the ELF hardening of each), listening
 //! sockets and connections, sampled over a duration.
 
+use super::fs::FsError;
 use super::Ctx;
 use assay_model::telemetry::{
     AddressFamily, Binary, Connection, Direction, Listener, Process, Protocol, Sighting, SocketOwner,
 };
 use std::collections::{BTreeMap, HashMap};
-use std::os::unix::fs::MetadataExt;
 use std::time::{Duration, Instant};
 
 pub struct Sampled {
@@ -327,7 +327,7 @@ fn network(ctx: &mut Ctx, owners: &HashMap<u64, SocketOwner>) -> (Vec<Listener>,
     ] {
         let text = match ctx.fs.read(file) {
             Ok(t) => t,
-            Err(e) if e == "not found" => continue,
+            Err(FsError::NotFound) => continue,
             Err(e) => {
                 ctx.error("network", Some(file), &e);
                 continue;

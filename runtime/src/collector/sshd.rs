@@ -5,7 +5,7 @@
 //! OpenSSH's defaults for keywords left unset. Every value records the file
 //! and line it came from.
 
-use super::fs::RootFs;
+use super::fs::{FsError, RootFs};
 use super::Ctx;
 use assay_model::telemetry::{Provenance, Sourced, Sshd, SshdMatch, SshdSetting};
 
@@ -53,7 +53,7 @@ pub fn collect(ctx: &mut Ctx) -> Option<Sshd> {
     let fs = &ctx.fs;
     match fs.metadata(MAIN) {
         Ok(_) => {}
-        Err(e) if e == "not found" => return None,
+        Err(FsError::NotFound) => return None,
         Err(e) => {
             ctx.error("sshd", Some(MAIN), &e);
             return None;
@@ -93,7 +93,7 @@ fn parse_file(
     let text = match fs.read(path) {
         Ok(t) => t,
         Err(e) => {
-            errors.push((path.to_owned(), e));
+            errors.push((path.to_owned(), e.to_string()));
             return;
         }
     };
@@ -127,7 +127,7 @@ fn parse_file(
                                 parse_file(fs, &f, stack, out, in_match, errors);
                             }
                         }
-                        Err(e) => errors.push((pattern, e)),
+                        Err(e) => errors.push((pattern, e.to_string())),
                     }
                 }
             }

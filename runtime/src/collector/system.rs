@@ -1,6 +1,7 @@
 //! Sensors for the operating system: identity, login.defs, the PAM password
 //! policy, kernel parameters and modules, NX, mounts and services.
 
+use super::fs::FsError;
 use super::Ctx;
 use assay_model::telemetry::{
     Cpu, Kernel, KernelModule, KernelParameter, LoginDefs, LoginDefsSetting, Mount, Os, OsFamily,
@@ -21,7 +22,7 @@ pub fn identity(ctx: &mut Ctx) -> (Option<Os>, String, Option<String>, Option<St
     let os_text = ["/etc/os-release", "/usr/lib/os-release"].iter().find_map(|p| match ctx.fs.read(p) {
         Ok(t) => Some(t),
         Err(e) => {
-            if e != "not found" && os_error.is_none() {
+            if e != FsError::NotFound && os_error.is_none() {
                 os_error = Some((p.to_string(), e));
             }
             None
@@ -75,7 +76,7 @@ pub fn login_defs(ctx: &mut Ctx) -> Option<LoginDefs> {
     const PATH: &str = "/etc/login.defs";
     let text = match ctx.fs.read(PATH) {
         Ok(t) => t,
-        Err(e) if e == "not found" => return None,
+        Err(FsError::NotFound) => return None,
         Err(e) => {
             ctx.error("login.defs", Some(PATH), &e);
             return None;
@@ -122,7 +123,7 @@ pub fn password_policy(ctx: &mut Ctx) -> Option<PasswordPolicy> {
     for path in stacks {
         let text = match ctx.fs.read(path) {
             Ok(t) => t,
-            Err(e) if e == "not found" => continue,
+            Err(FsError::NotFound) => continue,
             Err(e) => {
                 ctx.error("pam", Some(path), &e);
                 continue;
@@ -296,13 +297,16 @@ pub fn kernel(ctx: &mut Ctx) -> Option<Kernel> {
     let mut seen_paths = std::collections::HashSet::new();
     for path in order {
         // Debian links 99-sysctl.conf to /etc/sysctl.conf: read it once, last.
-        let real = ctx.fs.resolve(&path).unwrap_or_default();
-        if !seen_paths.insert(real) {
-            continue;
+        // The same file under two names is one file; a path that cannot be
+        // opened is reported by the read below.
+        if let Ok(meta) = ctx.fs.metadata(&path) {
+            if !seen_paths.insert(meta.identity()) {
+                continue;
+            }
         }
         let text = match ctx.fs.read(&path) {
             Ok(t) => t,
-            Err(e) if e == "not found" => continue,
+            Err(FsError::NotFound) => continue,
             Err(e) => {
                 ctx.error("kernel", Some(&path), &e);
                 continue;
@@ -443,7 +447,7 @@ pub fn mounts(ctx: &mut Ctx) -> Option<Vec<Mount>> {
         let path = "/etc/fstab";
         let text = match ctx.fs.read(path) {
             Ok(t) => t,
-            Err(e) if e == "not found" => return Some(vec![]),
+            Err(FsError::NotFound) => return Some(vec![]),
             Err(e) => {
                 ctx.error("mounts", Some(path), &e);
                 return None;
