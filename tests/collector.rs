@@ -178,3 +178,64 @@ fn sampling_counts_samples_and_sightings() {
     assert!(processes.iter().all(|p| p.seen.samples >= 1 && p.seen.first_seen <= p.seen.last_seen));
     assert_eq!(doc.asset.tags[0].key, "env");
 }
+
+/// Every command-line form the security review found collected in clear,
+/// planted in a real process of this host: no secret may reach the
+/// telemetry (either policy), a report or an error message.
+#[test]
+fn no_secret_from_a_command_line_reaches_telemetry_or_reports() {
+    let forms: &[&str] = &[
+        "-p",
+        "hunter4",
+        "-pSecret5",
+        "-u",
+        "user:pass6",
+        "-H",
+        "Authorization: Bearer tok7",
+        "--passphrase=phrase9",
+        "--pw",
+        "pw10",
+        "--dbpass=db11",
+        "--ldap-bindpw=bind12",
+        "--sshpass=ssh13",
+        "-a",
+        "redis14",
+        "--oauth2",
+        "oauth15",
+        "--cookie=session=cookie16",
+        "Server=db;User Id=sa;Password=conn17;",
+        r#"{"password":"json18","nested":{"api_token":"json19"}}"#,
+        "db_password=kv20",
+        "--password hunter3",
+        "postgres://app:url21@db/app",
+        "TOKEN=tok22",
+        r#"{"HOME":"/root","GITHUB_TOKEN":"env23","AWS_SECRET_ACCESS_KEY":"env24"}"#,
+    ];
+    let secrets = [
+        "hunter4", "Secret5", "pass6", "tok7", "phrase9", "pw10", "db11", "bind12", "ssh13", "redis14",
+        "oauth15", "cookie16", "conn17", "json18", "json19", "kv20", "hunter3", "url21", "tok22", "env23",
+        "env24",
+    ];
+    let mut child =
+        Command::new("bash").args(["-c", "sleep 30; :", "planted-secrets"]).args(forms).spawn().unwrap();
+    let assay = |args: &[&str]| Command::new(env!("CARGO_BIN_EXE_assay")).args(args).output().unwrap();
+    let runs = [
+        assay(&["collect"]),
+        assay(&["collect", "--collect-cmdlines"]),
+        assay(&["scan", "--format", "json", "--report", "full"]),
+        assay(&["scan", "--format", "sarif"]),
+    ];
+    let _ = child.kill();
+    let _ = child.wait();
+    // Whole lines keep the harmless arguments, so the process is there.
+    let whole = String::from_utf8_lossy(&runs[1].stdout).into_owned();
+    assert!(whole.contains("planted-secrets"), "the planted process was not collected");
+    for run in &runs {
+        let text =
+            format!("{}{}", String::from_utf8_lossy(&run.stdout), String::from_utf8_lossy(&run.stderr));
+        for secret in secrets {
+            assert!(!text.contains(secret), "`{secret}` leaked");
+        }
+    }
+    assert!(whole.contains("\"command_lines\": \"redacted\"") && whole.contains("[redacted]"));
+}

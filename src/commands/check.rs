@@ -45,7 +45,9 @@ pub fn run(args: &Args) -> Outcome {
                 "warnings": warnings,
                 "diagnostics": render_json(&loaded.sources, &all),
             });
-            println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+            let text = serde_json::to_string_pretty(&doc)
+                .map_err(|e| super::Failure::internal(miette::miette!("{e}")))?;
+            println!("{text}");
         }
         DiagnosticFormat::Human => {
             eprint!("{}", render_human(&loaded.sources, &all, super::stderr_color()));

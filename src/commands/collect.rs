@@ -2,7 +2,7 @@
 //! one telemetry document for this host or a mounted root file system.
 
 use super::{Failure, Outcome};
-use assay_model::telemetry::Tag;
+use assay_model::telemetry::{CommandLines, Tag};
 use assay_runtime::collector::{self, Config};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -33,6 +33,10 @@ pub struct SourceArgs {
     /// `KEY=VALUE` tags on the asset (repeatable).
     #[arg(long = "tag", value_name = "KEY=VALUE")]
     pub tags: Vec<String>,
+    /// Keep whole process command lines, with credentials redacted (by
+    /// default only the program and its option names are kept).
+    #[arg(long)]
+    pub collect_cmdlines: bool,
 }
 
 impl SourceArgs {
@@ -56,6 +60,7 @@ impl SourceArgs {
             duration: self.duration,
             interval: self.interval.max(Duration::from_millis(100)),
             tags,
+            command_lines: if self.collect_cmdlines { CommandLines::Redacted } else { CommandLines::Flags },
         };
         let show = std::io::stderr().is_terminal() && self.duration >= Duration::from_secs(5);
         let total = self.duration;

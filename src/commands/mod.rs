@@ -148,11 +148,12 @@ impl OutputArgs {
     pub fn emit(&self, bundle: &Bundle, reports: &[Report]) -> Outcome {
         use assay_runtime::reports;
         let text = match self.format {
-            ReportFormat::Table => reports::table(reports, self.full),
+            ReportFormat::Table => Ok(reports::table(reports, self.full)),
             ReportFormat::Json => reports::json(reports),
             ReportFormat::Sarif => reports::sarif(bundle, reports),
             ReportFormat::Junit => reports::junit(reports),
-        };
+        }
+        .map_err(|e| Failure::internal(miette::miette!("{e}")))?;
         match &self.output {
             Some(path) => std::fs::write(path, text)
                 .map_err(|e| Failure::input(miette::miette!("cannot write {}: {e}", path.display())))?,

@@ -312,6 +312,18 @@ record! {
         pub root: String,
         /// The collector's version.
         pub collector_version: String,
+        /// What was kept of process command lines.
+        pub command_lines: CommandLines,
+    }
+}
+
+enumeration! {
+    /// How much of a process's command line the collector keeps.
+    pub enum CommandLines {
+        /// The program and the names of its options, never a value (the default).
+        Flags = "flags",
+        /// The whole line with credentials redacted (`--collect-cmdlines`).
+        Redacted = "redacted",
     }
 }
 
@@ -616,6 +628,8 @@ record! {
         pub name: String,
         /// The executable, with its metadata and ELF hardening.
         pub executable: Option<Binary>,
+        /// The program and its option names only, unless the collection
+        /// kept whole lines (see `collection.command_lines`).
         pub command_line: Vec<String>,
         /// Shared objects mapped into the process.
         pub libraries: Vec<Binary>,

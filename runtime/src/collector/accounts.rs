@@ -7,16 +7,66 @@ use super::Ctx;
 use assay_model::telemetry::{FileEntry, FileType, Group, PasswordState, User};
 use std::collections::HashMap;
 
-fn passwd_names(ctx: &Ctx, path: &str) -> HashMap<u32, String> {
-    ctx.fs
-        .read(path)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split(':').collect();
-            Some((f.get(2)?.parse().ok()?, (*f.first()?).to_owned()))
+/// One account line of `/etc/passwd`.
+pub(crate) struct PasswdLine<'a> {
+    pub name: &'a str,
+    /// The password field (`x` when the hash lives in shadow).
+    pub password: &'a str,
+    pub uid: u32,
+    pub gid: u32,
+    pub home: &'a str,
+    pub shell: &'a str,
+}
+
+/// The one `/etc/passwd` parser: each account line with its number, or why
+/// it was skipped. Comments, blank lines and NIS `+` lines are left out. An
+/// unparsable uid is an error, never a default (0 would be root).
+pub(crate) fn passwd_lines(
+    text: &str,
+) -> impl Iterator<Item = (usize, Result<PasswdLine<'_>, &'static str>)> {
+    text.lines().enumerate().filter_map(|(i, line)| {
+        if line.trim().is_empty() || line.starts_with('#') || line.starts_with('+') {
+            return None;
+        }
+        let f: Vec<&str> = line.split(':').collect();
+        if f.len() < 7 {
+            return Some((i + 1, Err("a line without seven fields")));
+        }
+        let (Ok(uid), Ok(gid)) = (f[2].parse::<u32>(), f[3].parse::<u32>()) else {
+            return Some((i + 1, Err("a uid or gid that is not a number")));
+        };
+        Some((i + 1, Ok(PasswdLine { name: f[0], password: f[1], uid, gid, home: f[5], shell: f[6] })))
+    })
+}
+
+/// uid → name from `/etc/passwd`, for owners of files and processes.
+pub(crate) fn user_names(ctx: &Ctx) -> HashMap<u32, String> {
+    let text = ctx.fs.read("/etc/passwd").unwrap_or_default();
+    passwd_lines(&text).filter_map(|(_, l)| l.ok()).map(|l| (l.uid, l.name.to_owned())).collect()
+}
+
+/// gid → name from `/etc/group`.
+pub(crate) fn group_names(ctx: &Ctx) -> HashMap<u32, String> {
+    let text = ctx.fs.read("/etc/group").unwrap_or_default();
+    group_lines(&text).map(|g| (g.gid, g.name)).collect()
+}
+
+/// The one `/etc/group` parser; lines without a numeric gid are left out.
+fn group_lines(text: &str) -> impl Iterator<Item = Group> + '_ {
+    text.lines().filter_map(|l| {
+        if l.starts_with('#') || l.starts_with('+') {
+            return None;
+        }
+        let f: Vec<&str> = l.split(':').collect();
+        Some(Group {
+            name: (*f.first()?).to_owned(),
+            gid: f.get(2)?.parse().ok()?,
+            members: f
+                .get(3)
+                .map(|m| m.split(',').filter(|x| !x.is_empty()).map(str::to_owned).collect())
+                .unwrap_or_default(),
         })
-        .collect()
+    })
 }
 
 pub fn users(ctx: &mut Ctx) -> Option<Vec<User>> {
@@ -54,31 +104,26 @@ pub fn users(ctx: &mut Ctx) -> Option<Vec<User>> {
         Err(e) => ctx.error("users", Some("/etc/shadow"), &e),
     }
     let mut users = Vec::new();
-    for (i, line) in passwd.lines().enumerate() {
-        if line.trim().is_empty() || line.starts_with('#') || line.starts_with('+') {
-            continue;
-        }
-        let f: Vec<&str> = line.split(':').collect();
-        if f.len() < 7 {
-            ctx.error("users", Some(&format!("/etc/passwd:{}", i + 1)), "a line without seven fields");
-            continue;
-        }
-        let (Ok(uid), Ok(gid)) = (f[2].parse::<u32>(), f[3].parse::<u32>()) else {
-            ctx.error("users", Some(&format!("/etc/passwd:{}", i + 1)), "a uid or gid that is not a number");
-            continue;
+    for (line_no, line) in passwd_lines(&passwd) {
+        let line = match line {
+            Ok(l) => l,
+            Err(why) => {
+                ctx.error("users", Some(&format!("/etc/passwd:{line_no}")), why);
+                continue;
+            }
         };
-        let aging = shadow.get(f[0]);
+        let aging = shadow.get(line.name);
         let field = |k: usize| aging.and_then(|a| a.fields[k]);
         users.push(User {
-            name: f[0].to_owned(),
-            uid,
-            gid,
-            home: f[5].to_owned(),
-            shell: f[6].to_owned(),
-            shadowed: f[1] == "x",
+            name: line.name.to_owned(),
+            uid: line.uid,
+            gid: line.gid,
+            home: line.home.to_owned(),
+            shell: line.shell.to_owned(),
+            shadowed: line.password == "x",
             password: match aging {
                 Some(a) => a.state,
-                None if f[1].is_empty() => PasswordState::Empty,
+                None if line.password.is_empty() => PasswordState::Empty,
                 None => PasswordState::Unknown,
             },
             last_change: field(0),
@@ -100,21 +145,7 @@ pub fn groups(ctx: &mut Ctx) -> Option<Vec<Group>> {
             return None;
         }
     };
-    Some(
-        text.lines()
-            .filter_map(|l| {
-                let f: Vec<&str> = l.split(':').collect();
-                Some(Group {
-                    name: (*f.first()?).to_owned(),
-                    gid: f.get(2)?.parse().ok()?,
-                    members: f
-                        .get(3)
-                        .map(|m| m.split(',').filter(|x| !x.is_empty()).map(str::to_owned).collect())
-                        .unwrap_or_default(),
-                })
-            })
-            .collect(),
-    )
+    Some(group_lines(&text).collect())
 }
 
 /// System directories and key files that rules check.
@@ -180,8 +211,8 @@ const MAX_WALK: usize = 200_000;
 const MAX_DEPTH: usize = 16;
 
 pub fn files(ctx: &mut Ctx) -> Option<(Vec<FileEntry>, Vec<FileEntry>)> {
-    let users = passwd_names(ctx, "/etc/passwd");
-    let groups = passwd_names(ctx, "/etc/group");
+    let users = user_names(ctx);
+    let groups = group_names(ctx);
     let entry = |path: &str, meta: &Meta| FileEntry {
         path: path.to_owned(),
         kind: if meta.is_symlink() {

@@ -7,22 +7,24 @@
 //!
 //! Secrets are never read into the document: `/etc/shadow` gives password
 //! aging and state only, key files are only stat'ed, environment variables
-//! are not collected, and command lines are redacted (`redact`).
+//! are not collected, and of a command line only the program and its option
+//! names are kept unless whole lines are asked for, redacted ([`cmdline`]).
 
 mod accounts;
+pub mod cmdline;
 mod fs;
 mod packages;
 mod runtime;
 mod sshd;
 mod system;
 
-use assay_model::telemetry::{Asset, Collection, CollectionError, Tag, Telemetry, SCHEMA_VERSION};
+use assay_model::telemetry::{
+    Asset, Collection, CollectionError, CommandLines, Tag, Telemetry, SCHEMA_VERSION,
+};
 use fs::RootFs;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-
-pub use runtime::redact;
 
 pub struct Config {
     /// `/` for the live host.
@@ -31,6 +33,7 @@ pub struct Config {
     pub duration: Duration,
     pub interval: Duration,
     pub tags: Vec<Tag>,
+    pub command_lines: CommandLines,
 }
 
 impl Default for Config {
@@ -40,6 +43,7 @@ impl Default for Config {
             duration: Duration::ZERO,
             interval: Duration::from_secs(10),
             tags: vec![],
+            command_lines: CommandLines::Flags,
         }
     }
 }
@@ -47,6 +51,7 @@ impl Default for Config {
 /// State shared by the sensors of one collection.
 pub struct Ctx {
     pub(crate) fs: RootFs,
+    pub(crate) command_lines: CommandLines,
     pub(crate) errors: Vec<CollectionError>,
 }
 
@@ -85,7 +90,8 @@ fn sensor<T>(ctx: &mut Ctx, name: &str, f: impl FnOnce(&mut Ctx) -> Option<T>) -
 pub fn collect(config: &Config, progress: &mut dyn FnMut(f64)) -> Telemetry {
     let started = Instant::now();
     let started_at = now_rfc3339();
-    let mut ctx = Ctx { fs: RootFs::new(&config.root), errors: Vec::new() };
+    let mut ctx =
+        Ctx { fs: RootFs::new(&config.root), command_lines: config.command_lines, errors: Vec::new() };
     let (os, hostname, machine_id, kernel_release) = system::identity(&mut ctx);
     let architecture = if ctx.live() { Some(std::env::consts::ARCH.to_owned()) } else { None };
     let asset = Asset {
@@ -125,6 +131,7 @@ pub fn collect(config: &Config, progress: &mut dyn FnMut(f64)) -> Telemetry {
         samples,
         root: config.root.display().to_string(),
         collector_version: concat!("assay ", env!("CARGO_PKG_VERSION")).to_owned(),
+        command_lines: config.command_lines,
     });
     doc.errors = ctx.errors;
     doc.schema_version = SCHEMA_VERSION;

@@ -2,6 +2,7 @@
 //! shared objects they map, and the ELF hardening of each), listening
 //! sockets and connections, sampled over a duration.
 
+use super::accounts::user_names;
 use super::fs::FsError;
 use super::Ctx;
 use assay_model::telemetry::{
@@ -103,76 +104,6 @@ pub fn sample(
     })
 }
 
-fn user_names(ctx: &Ctx) -> HashMap<u32, String> {
-    ctx.fs
-        .read("/etc/passwd")
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split(':').collect();
-            Some((f.get(2)?.parse().ok()?, (*f.first()?).to_owned()))
-        })
-        .collect()
-}
-
-/// Command-line arguments that carry secrets keep their name, not their value.
-pub fn redact(args: &[String]) -> Vec<String> {
-    const SECRET: &[&str] = &[
-        "password",
-        "passwd",
-        "pass",
-        "token",
-        "secret",
-        "apikey",
-        "api-key",
-        "api_key",
-        "auth",
-        "key",
-        "credential",
-    ];
-    let is_secret_name = |name: &str| {
-        let n = name.trim_start_matches('-').to_ascii_lowercase();
-        SECRET.iter().any(|s| {
-            n == *s
-                || n.ends_with(&format!("-{s}"))
-                || n.ends_with(&format!("_{s}"))
-                || n.contains("password")
-                || n.contains("token")
-                || n.contains("secret")
-        })
-    };
-    let mut out = Vec::with_capacity(args.len());
-    let mut hide_next = false;
-    for arg in args {
-        if hide_next {
-            out.push("[redacted]".to_owned());
-            hide_next = false;
-            continue;
-        }
-        if let Some((name, _)) = arg.split_once('=') {
-            if is_secret_name(name) {
-                out.push(format!("{name}=[redacted]"));
-                continue;
-            }
-        }
-        // Credentials in URLs: scheme://user:secret@host.
-        if let Some((scheme, rest)) = arg.split_once("://") {
-            if let Some((cred, host)) = rest.split_once('@') {
-                if cred.contains(':') {
-                    let user = cred.split(':').next().unwrap_or_default();
-                    out.push(format!("{scheme}://{user}:[redacted]@{host}"));
-                    continue;
-                }
-            }
-        }
-        if arg.starts_with('-') && is_secret_name(arg) {
-            hide_next = true;
-        }
-        out.push(arg.clone());
-    }
-    out
-}
-
 fn snapshot(
     ctx: &mut Ctx,
     users: &HashMap<u32, String>,
@@ -182,13 +113,26 @@ fn snapshot(
         ctx.fs.read_dir("/proc").unwrap_or_default().iter().filter_map(|n| n.parse().ok()).collect();
     let mut out = Vec::new();
     for pid in pids.into_iter().take(MAX_PROCESSES) {
-        // A process may exit while we read it: skip it quietly.
-        let Ok(status) = ctx.fs.read(&format!("/proc/{pid}/status")) else { continue };
+        let status_path = format!("/proc/{pid}/status");
+        let status = match ctx.fs.read(&status_path) {
+            Ok(s) => s,
+            // The process exited while we read the others: nothing to report.
+            Err(FsError::NotFound) => continue,
+            Err(e) => {
+                ctx.error("processes", Some(&status_path), format!("process {pid} not read: {e}"));
+                continue;
+            }
+        };
         let field = |k: &str| status.lines().find_map(|l| l.strip_prefix(k).map(|v| v.trim().to_owned()));
         let name = field("Name:").unwrap_or_default();
-        let ppid = field("PPid:").and_then(|v| v.parse().ok()).unwrap_or(0);
-        let uid: u32 =
-            field("Uid:").and_then(|v| v.split_whitespace().next().and_then(|u| u.parse().ok())).unwrap_or(0);
+        // An unparsable uid is never taken as 0 (root).
+        let (Some(ppid), Some(uid)) = (
+            field("PPid:").and_then(|v| v.parse::<u32>().ok()),
+            field("Uid:").and_then(|v| v.split_whitespace().next().and_then(|u| u.parse::<u32>().ok())),
+        ) else {
+            ctx.error("processes", Some(&status_path), format!("process {pid}: no numeric PPid and Uid"));
+            continue;
+        };
         let command_line: Vec<String> = ctx
             .fs
             .read_bytes(&format!("/proc/{pid}/cmdline"), 64 << 10)
@@ -221,7 +165,7 @@ fn snapshot(
             uid,
             name,
             executable,
-            command_line: redact(&command_line),
+            command_line: super::cmdline::keep(&command_line, ctx.command_lines),
             libraries,
             seen: Sighting::default(),
         });
@@ -296,9 +240,13 @@ fn socket_owners(ctx: &Ctx) -> HashMap<u64, SocketOwner> {
         let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else { continue };
         let status = ctx.fs.read(&format!("/proc/{pid}/status")).unwrap_or_default();
         let field = |k: &str| status.lines().find_map(|l| l.strip_prefix(k).map(|v| v.trim().to_owned()));
-        let uid: u32 =
-            field("Uid:").and_then(|v| v.split_whitespace().next().and_then(|u| u.parse().ok())).unwrap_or(0);
+        let uid = field("Uid:").and_then(|v| v.split_whitespace().next().and_then(|u| u.parse::<u32>().ok()));
         let pname = field("Name:").unwrap_or_default();
+        // Without a uid the owner is unknown, not root.
+        let user = match uid {
+            Some(uid) => users.get(&uid).cloned().unwrap_or_else(|| uid.to_string()),
+            None => "unknown".to_owned(),
+        };
         for fd in fds.filter_map(Result::ok) {
             let Ok(target) = std::fs::read_link(fd.path()) else { continue };
             let t = target.to_string_lossy();
@@ -308,7 +256,7 @@ fn socket_owners(ctx: &Ctx) -> HashMap<u64, SocketOwner> {
                 out.entry(inode).or_insert_with(|| SocketOwner {
                     pid,
                     name: pname.clone(),
-                    user: users.get(&uid).cloned().unwrap_or_else(|| uid.to_string()),
+                    user: user.clone(),
                 });
             }
         }
@@ -411,24 +359,5 @@ mod tests {
         assert_eq!(endpoint("0100007F:0016"), Some(("127.0.0.1".into(), 22)));
         assert_eq!(endpoint("00000000000000000000000001000000:0050"), Some(("::1".into(), 80)));
         assert_eq!(endpoint("zz"), None);
-    }
-
-    #[test]
-    fn secrets_in_command_lines_are_redacted() {
-        let args: Vec<String> = [
-            "mysqld",
-            "--password=hunter2",
-            "--token",
-            "abc123",
-            "psql",
-            "postgres://app:s3cret@db/app",
-            "-v",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        let out = redact(&args).join(" ");
-        assert!(!out.contains("hunter2") && !out.contains("abc123") && !out.contains("s3cret"), "{out}");
-        assert!(out.contains("--password=[redacted]") && out.contains("-v"));
     }
 }

@@ -5,7 +5,7 @@
 use crate::findings::{Outcome, Report};
 use quick_junit::{NonSuccessKind, Report as JUnit, TestCase, TestCaseStatus, TestSuite};
 
-pub fn junit(reports: &[Report]) -> String {
+pub fn junit(reports: &[Report]) -> Result<String, super::RenderError> {
     let mut doc = JUnit::new("assay");
     for report in reports {
         let mut suite = TestSuite::new(format!("assay: {}", report.asset.hostname));
@@ -52,5 +52,5 @@ pub fn junit(reports: &[Report]) -> String {
         }
         doc.add_test_suite(suite);
     }
-    doc.to_string().unwrap_or_default()
+    doc.to_string().map_err(|e| super::RenderError { format: "JUnit", message: e.to_string() })
 }

@@ -16,12 +16,28 @@ pub use table::table;
 
 /// The JSON document: one host gives that host's report (`findings`,
 /// `rules`, ...); several give `{"hosts": [...]}`.
-pub fn json(reports: &[Report]) -> String {
+pub fn json(reports: &[Report]) -> Result<String, RenderError> {
     let text = match reports {
         [one] => serde_json::to_string_pretty(one),
         many => serde_json::to_string_pretty(&serde_json::json!({ "hosts": many })),
     };
-    let mut text = text.unwrap_or_else(|e| format!("{{\"error\": {:?}}}", e.to_string()));
+    let mut text = text.map_err(|e| RenderError { format: "JSON", message: e.to_string() })?;
     text.push('\n');
-    text
+    Ok(text)
 }
+
+/// A report that could not be rendered (a bug: the types always serialize);
+/// never an empty or partial document.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RenderError {
+    pub format: &'static str,
+    pub message: String,
+}
+
+impl std::fmt::Display for RenderError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "cannot render the {} report: {}", self.format, self.message)
+    }
+}
+
+impl std::error::Error for RenderError {}

@@ -21,7 +21,7 @@ fn level(s: Severity) -> ResultLevel {
     }
 }
 
-pub fn sarif(bundle: &Bundle, reports: &[Report]) -> String {
+pub fn sarif(bundle: &Bundle, reports: &[Report]) -> Result<String, super::RenderError> {
     let content = &bundle.content;
     let rules: Vec<ReportingDescriptor> = content
         .rules
@@ -108,7 +108,8 @@ pub fn sarif(bundle: &Bundle, reports: &[Report]) -> String {
         .properties(PropertyBag::builder().additional_properties(run_props).build())
         .build();
     let log = Sarif::builder().schema(SCHEMA).version(json!("2.1.0")).runs(vec![run]).build();
-    let mut text = serde_json::to_string_pretty(&log).unwrap_or_default();
+    let mut text = serde_json::to_string_pretty(&log)
+        .map_err(|e| super::RenderError { format: "SARIF", message: e.to_string() })?;
     text.push('\n');
-    text
+    Ok(text)
 }
