@@ -411,3 +411,61 @@ fn budgets_are_configurable_and_a_rule_over_budget_is_an_error() {
         "{doc:#}"
     );
 }
+
+/// Runs assay with its standard output read for `keep` bytes, then closed.
+fn closed_pipe(args: &[&str], keep: usize) -> Output {
+    use std::io::Read;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_assay"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut head = vec![0u8; keep];
+    child.stdout.take().unwrap().read_exact(&mut head).unwrap();
+    // The reader is gone: every later write meets a closed pipe.
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn a_closed_pipe_ends_output_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = built_examples(dir.path());
+    let bundle = bundle.to_str().unwrap();
+    for args in [
+        vec!["collect", "--root", "tests/fixtures/hosts/debian-default"],
+        vec!["inspect", "--disasm", bundle],
+        vec![
+            "eval",
+            "--bundle",
+            bundle,
+            "--telemetry",
+            "tests/fixtures/telemetry/weak-ssh.json",
+            "--format",
+            "json",
+        ],
+    ] {
+        let out = closed_pipe(&args, 10);
+        let err = stderr(&out);
+        assert!(!err.contains("panicked") && !err.contains("Broken pipe"), "{args:?}: {err}");
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn oversized_or_endless_inputs_are_refused_at_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = built_examples(dir.path());
+    let bundle = bundle.to_str().unwrap();
+    let out = assay(&["eval", "--bundle", bundle, "--telemetry", "/dev/zero"]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(stderr(&out).contains("larger than the 256 MiB a telemetry document"), "{}", stderr(&out));
+    let out = assay(&["eval", "--bundle", bundle, "--telemetry", "/dev/zero", "--max-telemetry-mib", "1"]);
+    assert!(stderr(&out).contains("larger than the 1 MiB"), "{}", stderr(&out));
+    let big = dir.path().join("big.bundle");
+    std::fs::File::create(&big).unwrap().set_len(3 << 30).unwrap();
+    let out = assay(&["inspect", big.to_str().unwrap()]);
+    assert_eq!(code(&out), 2);
+    assert!(stderr(&out).contains("larger than the 64 MiB a bundle"), "{}", stderr(&out));
+}

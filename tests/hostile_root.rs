@@ -90,3 +90,53 @@ fn a_file_name_that_is_not_utf8_does_not_hide_a_setting() {
     assert!(sshd.password_authentication.value, "the drop-in was not read");
     assert_eq!(sshd.password_authentication.source.to_string(), "/etc/ssh/sshd_config.d/00-\\xff.conf:1");
 }
+
+#[test]
+fn an_include_fan_out_stops_at_the_limit_and_says_so() {
+    let base = tempfile::tempdir().unwrap();
+    let root = base.path().join("root");
+    let ssh = root.join("etc/ssh");
+    std::fs::create_dir_all(&ssh).unwrap();
+    // Each file includes the next four times, 17 deep: 4^17 reads unbounded.
+    std::fs::write(ssh.join("sshd_config"), "Include /etc/ssh/f1\n".repeat(4)).unwrap();
+    for i in 1..=17 {
+        std::fs::write(
+            ssh.join(format!("f{i}")),
+            format!("Include /etc/ssh/f{}\nPort {i}\n", i + 1).repeat(4),
+        )
+        .unwrap();
+    }
+    let doc = collect_root(&root);
+    assert!(doc.sshd.is_some());
+    assert!(
+        doc.errors.iter().any(|e| e.sensor == "sshd" && e.message.contains("limit of 256 files")),
+        "{:?}",
+        doc.errors
+    );
+}
+
+#[test]
+fn a_flood_of_malformed_records_keeps_a_bounded_error_list() {
+    let base = tempfile::tempdir().unwrap();
+    let root = base.path().join("root");
+    std::fs::create_dir_all(root.join("var/lib/dpkg")).unwrap();
+    std::fs::create_dir_all(root.join("etc")).unwrap();
+    // About 1.3 MiB of distinct stanzas with no Package field.
+    let stanzas: String = (0..90_000).map(|i| format!("Status: x{i}\n\n")).collect();
+    std::fs::write(root.join("var/lib/dpkg/status"), stanzas).unwrap();
+    let keys: String = (0..20_000).map(|i| format!("KEY_{i} {i}\n")).collect();
+    std::fs::write(root.join("etc/login.defs"), keys).unwrap();
+    let doc = collect_root(&root);
+    let packages = doc.errors.iter().filter(|e| e.sensor == "packages").count();
+    assert!(packages <= 101, "{packages} errors kept");
+    assert!(doc
+        .errors
+        .iter()
+        .any(|e| e.sensor == "packages" && e.message.contains("more errors of this sensor")));
+    let defs = doc.login_defs.unwrap();
+    assert_eq!(defs.settings.len(), 10_000);
+    assert!(doc
+        .errors
+        .iter()
+        .any(|e| e.sensor == "login.defs" && e.message.contains("more than 10000 keys")));
+}

@@ -45,8 +45,25 @@ pub struct SourceFile {
     line_starts: Vec<u32>,
 }
 
+/// Drops a UTF-8 byte-order mark and turns CRLF and CR-only line endings
+/// into LF: the one form every stage after loading sees.
+pub fn normalise(text: String) -> String {
+    let text = match text.strip_prefix('\u{feff}') {
+        Some(rest) => rest.to_owned(),
+        None => text,
+    };
+    if text.contains('\r') {
+        text.replace("\r\n", "\n").replace('\r', "\n")
+    } else {
+        text
+    }
+}
+
 impl SourceFile {
+    /// A UTF-8 byte-order mark is dropped and CRLF or CR-only line endings
+    /// become LF, so every later stage (and every span) sees one form.
     fn new(name: String, text: String) -> Self {
+        let text = normalise(text);
         let line_starts =
             std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i as u32 + 1)).collect();
         SourceFile { name, text, line_starts }

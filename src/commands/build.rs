@@ -27,7 +27,7 @@ pub fn run(args: &Args) -> Outcome {
             std::fs::write(&args.output, &built.bytes).map_err(|e| {
                 Failure::input(miette::miette!("cannot write {}: {e}", args.output.display()))
             })?;
-            println!("sha256:{}  {}", built.digest, args.output.display());
+            outln!("sha256:{}  {}", built.digest, args.output.display());
             Ok(ExitCode::SUCCESS)
         }
         Err(diagnostics) => {

@@ -47,7 +47,7 @@ pub fn run(args: &Args) -> Outcome {
             });
             let text = serde_json::to_string_pretty(&doc)
                 .map_err(|e| super::Failure::internal(miette::miette!("{e}")))?;
-            println!("{text}");
+            outln!("{text}");
         }
         DiagnosticFormat::Human => {
             eprint!("{}", render_human(&loaded.sources, &all, super::stderr_color()));

@@ -120,7 +120,7 @@ pub fn run(args: &Args) -> Outcome {
     match &args.output {
         Some(path) => std::fs::write(path, text)
             .map_err(|e| Failure::input(miette::miette!("cannot write {}: {e}", path.display())))?,
-        None => print!("{text}"),
+        None => out!("{text}"),
     }
     if !doc.errors.is_empty() {
         eprintln!("collected with {} sensor error(s); see `errors` in the document", doc.errors.len());

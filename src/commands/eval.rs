@@ -15,27 +15,38 @@ pub struct Args {
     /// A telemetry document (JSON), as `assay collect` writes.
     #[arg(long)]
     telemetry: PathBuf,
+    /// The largest telemetry document read, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = DEFAULT_MAX_TELEMETRY_MIB)]
+    max_telemetry_mib: u64,
     #[command(flatten)]
     output: super::OutputArgs,
 }
 
+/// Telemetry of a real host is well under 10 MiB; a document over this is
+/// refused before it is parsed (reading costs several times its size).
+pub const DEFAULT_MAX_TELEMETRY_MIB: u64 = 256;
+
 pub fn run(args: &Args) -> Outcome {
     let bundle = super::load_bundle(&args.bundle)?;
-    let host = load_telemetry(&args.telemetry)?;
+    let host = load_telemetry(&args.telemetry, args.max_telemetry_mib)?;
     let options = args.output.options()?;
     let report = Program::new(&bundle).evaluate(&host, &options);
     args.output.emit(&bundle, &[report])
 }
 
-pub fn load_telemetry(path: &PathBuf) -> Result<Host, Failure> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| Failure::input(miette::miette!("cannot read telemetry {}: {e}", path.display())))?;
+pub fn load_telemetry(path: &std::path::Path, max_mib: u64) -> Result<Host, Failure> {
+    let bytes = super::read_bounded(
+        path,
+        max_mib.saturating_mul(1 << 20),
+        "telemetry document",
+        " (--max-telemetry-mib)",
+    )?;
     Host::from_json(&bytes).map_err(|e| {
         Failure::input(miette::miette!("{} is not a valid telemetry document: {e}", path.display()))
     })
 }
 
 pub fn parse_severity(text: &str) -> Result<Severity, String> {
-    Severity::parse(text)
+    Severity::parse_loose(text)
         .ok_or_else(|| format!("`{text}` is not a severity: high, medium, low or informational"))
 }

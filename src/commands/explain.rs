@@ -15,21 +15,21 @@ pub struct Args {
 pub fn run(args: &Args) -> Outcome {
     let Some(text) = &args.code else {
         for code in ALL_CODES {
-            println!("{code}  {}", code.title());
+            outln!("{code}  {}", code.title());
         }
         return Ok(ExitCode::SUCCESS);
     };
     match Code::parse(text) {
         Some(code) => {
-            println!("{code}: {}\n\n{}", code.title(), code.explanation());
+            outln!("{code}: {}\n\n{}", code.title(), code.explanation());
             Ok(ExitCode::SUCCESS)
         }
         None => {
             let bundle = super::scan::builtin()?;
             let upper = text.to_ascii_uppercase();
             if let Some(rule) = bundle.content.rules.iter().find(|r| r.id.eq_ignore_ascii_case(text.trim())) {
-                println!("{}\n", rule.id);
-                print!("{}", assay_runtime::reports::rulebook::explain(&bundle.content, rule));
+                outln!("{}\n", rule.id);
+                out!("{}", assay_runtime::reports::rulebook::explain(&bundle.content, rule));
                 return Ok(ExitCode::SUCCESS);
             }
             let mut candidates: Vec<&str> = ALL_CODES.iter().map(|c| c.as_str()).collect();

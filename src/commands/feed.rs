@@ -47,7 +47,7 @@ pub fn run(args: &Args) -> Outcome {
     std::fs::write(&path, &bytes)
         .map_err(|e| Failure::input(miette::miette!("cannot write {}: {e}", path.display())))?;
     let entries: usize = imported.advisories.iter().map(|a| a.affected.len()).sum();
-    println!(
+    outln!(
         "imported {} advisories ({} affected packages) into {} ({} KiB); {} record(s) skipped",
         imported.advisories.len(),
         entries,

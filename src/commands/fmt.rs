@@ -56,11 +56,11 @@ pub fn run(args: &Args) -> Outcome {
         }
         changed += 1;
         if args.check {
-            println!("would reformat {}", path.display());
+            outln!("would reformat {}", path.display());
         } else {
             write_atomically(path, &formatted)
                 .map_err(|e| Failure::input(miette::miette!("cannot write {}: {e}", path.display())))?;
-            println!("formatted {}", path.display());
+            outln!("formatted {}", path.display());
         }
     }
     if args.check && changed > 0 {

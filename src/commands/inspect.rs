@@ -17,6 +17,6 @@ pub struct Args {
 pub fn run(args: &Args) -> Outcome {
     let bundle = super::load_bundle(&args.bundle)?;
     let text = if args.disasm { disasm::disassemble(&bundle) } else { disasm::summary(&bundle) };
-    print!("{text}");
+    out!("{text}");
     Ok(ExitCode::SUCCESS)
 }

@@ -1,5 +1,37 @@
 //! One module per subcommand.
 
+/// `print!` that does not panic when standard output is a closed pipe
+/// (`assay collect | head -c10`): output stops quietly, as with other
+/// command-line tools, and the exit code is still the command's own.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::commands::write_stdout(format_args!($($arg)*))
+    };
+}
+
+/// `println!` with the same behaviour as [`out!`].
+macro_rules! outln {
+    () => { out!("\n") };
+    ($($arg:tt)*) => {{
+        out!($($arg)*);
+        out!("\n");
+    }};
+}
+
+static STDOUT_CLOSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+pub fn write_stdout(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    use std::sync::atomic::Ordering;
+    if STDOUT_CLOSED.load(Ordering::Relaxed) {
+        return;
+    }
+    let mut out = std::io::stdout().lock();
+    if out.write_fmt(args).and_then(|_| out.flush()).is_err() {
+        STDOUT_CLOSED.store(true, Ordering::Relaxed);
+    }
+}
+
 pub mod build;
 pub mod check;
 pub mod collect;
@@ -65,10 +97,37 @@ pub fn stderr_color() -> ColorChoice {
     }
 }
 
+/// Reads at most `limit` bytes of `path`, checking the size while it reads
+/// (so `/dev/zero` or a 3 GB file costs `limit`, not the file), or an input
+/// error naming the file and the limit.
+pub fn read_bounded(path: &Path, limit: u64, what: &str, how_to_raise: &str) -> Result<Vec<u8>, Failure> {
+    use std::io::Read;
+    let cannot =
+        |e: std::io::Error| Failure::input(miette::miette!("cannot read {what} {}: {e}", path.display()));
+    let file = std::fs::File::open(path).map_err(cannot)?;
+    let too_large = || {
+        Failure::input(miette::miette!(
+            "{} is larger than the {} MiB a {what} may have{how_to_raise}",
+            path.display(),
+            limit >> 20
+        ))
+    };
+    if let Ok(meta) = file.metadata() {
+        if meta.is_file() && meta.len() > limit {
+            return Err(too_large());
+        }
+    }
+    let mut bytes = Vec::new();
+    file.take(limit + 1).read_to_end(&mut bytes).map_err(cannot)?;
+    if bytes.len() as u64 > limit {
+        return Err(too_large());
+    }
+    Ok(bytes)
+}
+
 /// Reads and verifies a bundle; any problem is an input error naming the file.
 pub fn load_bundle(path: &Path) -> Result<Bundle, Failure> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| Failure::input(miette::miette!("cannot read bundle {}: {e}", path.display())))?;
+    let bytes = read_bounded(path, assay_model::bundle::MAX_BUNDLE_LEN as u64, "bundle", "")?;
     assay_model::bundle::load(&bytes)
         .map_err(|e| Failure::input(miette::miette!("{} cannot be loaded: {e}", path.display())))
 }
@@ -157,7 +216,7 @@ impl OutputArgs {
         match &self.output {
             Some(path) => std::fs::write(path, text)
                 .map_err(|e| Failure::input(miette::miette!("cannot write {}: {e}", path.display())))?,
-            None => print!("{text}"),
+            None => out!("{text}"),
         }
         let failing = self.fail_on.is_some_and(|t| reports.iter().any(|r| r.fails_at(t)));
         Ok(if failing { ExitCode::from(1) } else { ExitCode::SUCCESS })

@@ -50,16 +50,16 @@ pub fn run(args: &Args) -> Outcome {
     }
     let mut uncovered = Vec::new();
     if args.coverage {
-        println!("{:<16} {:<7} {:<7}", "rule", "fails", "passes");
+        outln!("{:<16} {:<7} {:<7}", "rule", "fails", "passes");
         for (rule, (failed, passed)) in &results.coverage {
             let mark = |b: bool| if b { "yes" } else { "NO" };
-            println!("{rule:<16} {:<7} {:<7}", mark(*failed), mark(*passed));
+            outln!("{rule:<16} {:<7} {:<7}", mark(*failed), mark(*passed));
             if !(*failed && *passed) {
                 uncovered.push(rule.clone());
             }
         }
     }
-    println!(
+    outln!(
         "{} test file(s), {} case(s), {} expectation(s): {} failed",
         files.len(),
         results.cases,

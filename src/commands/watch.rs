@@ -15,7 +15,7 @@ pub struct Args {
 }
 
 fn round(paths: &[PathBuf]) {
-    println!("── checking {}", paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" "));
+    outln!("── checking {}", paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" "));
     let check = super::check::Args::for_paths(paths.to_vec());
     let ok = matches!(super::check::run(&check), Ok(code) if code == std::process::ExitCode::SUCCESS);
     if ok {
@@ -24,7 +24,7 @@ fn round(paths: &[PathBuf]) {
             eprintln!("{:?}", f.report);
         }
     }
-    println!("── watching for changes (Ctrl-C to stop)");
+    outln!("── watching for changes (Ctrl-C to stop)");
 }
 
 pub fn run(args: &Args) -> Outcome {

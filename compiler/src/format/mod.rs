@@ -30,8 +30,11 @@ pub enum FormatError {
     Unstable(String),
 }
 
-/// Formats one file's text.
+/// Formats one file's text (a byte-order mark and CR line endings are
+/// accepted; the output has neither).
 pub fn format_source(file: FileId, src: &str) -> Result<String, FormatError> {
+    let normalised = crate::source::normalise(src.to_owned());
+    let src = normalised.as_str();
     let parsed = parse(file, src);
     if parsed.has_errors() {
         return Err(FormatError::Syntax(parsed.diagnostics));
@@ -175,11 +178,17 @@ impl<'a> Formatter<'a> {
 
     fn module(&self, module: &Module) -> Doc {
         let mut parts = Vec::new();
+        let start = module.docs.last().map_or(0, |d| d.span.end);
+        // Plain comments above or among the module docs stay where they are.
+        let mut above = self.comments_in(0, start).iter().peekable();
         for d in &module.docs {
+            while let Some(c) = above.next_if(|c| c.start < d.span.start) {
+                parts.push(text(self.comment_text(*c)));
+                parts.push(Doc::HardLine);
+            }
             parts.push(text(format!("//!{}", d.text)));
             parts.push(Doc::HardLine);
         }
-        let start = module.docs.last().map_or(0, |d| d.span.end);
         let elements: Vec<(Span, Doc)> = module
             .items
             .iter()

@@ -48,20 +48,61 @@ impl Default for Config {
     }
 }
 
+/// The most errors kept per sensor; the rest are counted (a malformed file
+/// can produce one error per line, and the document must stay small).
+pub const MAX_ERRORS_PER_SENSOR: usize = 100;
+
 /// State shared by the sensors of one collection.
 pub struct Ctx {
     pub(crate) fs: RootFs,
     pub(crate) command_lines: CommandLines,
     pub(crate) errors: Vec<CollectionError>,
+    /// Errors per sensor, kept or not.
+    counts: std::collections::BTreeMap<String, usize>,
+    /// Errors already recorded: the same one again is not kept twice.
+    seen: std::collections::HashSet<(String, Option<String>, String)>,
 }
 
 impl Ctx {
+    fn new(fs: RootFs, command_lines: CommandLines) -> Ctx {
+        Ctx { fs, command_lines, errors: Vec::new(), counts: Default::default(), seen: Default::default() }
+    }
+
     pub(crate) fn error(&mut self, sensor: &str, path: Option<&str>, message: impl std::fmt::Display) {
+        let message = message.to_string();
+        let key = (sensor.to_owned(), path.map(str::to_owned), message);
+        if self.seen.contains(&key) {
+            return;
+        }
+        let count = self.counts.entry(sensor.to_owned()).or_insert(0);
+        *count += 1;
+        if *count > MAX_ERRORS_PER_SENSOR {
+            return;
+        }
         self.errors.push(CollectionError {
-            sensor: sensor.to_owned(),
-            path: path.map(str::to_owned),
-            message: message.to_string(),
+            sensor: key.0.clone(),
+            path: key.1.clone(),
+            message: key.2.clone(),
         });
+        self.seen.insert(key);
+    }
+
+    /// The errors, with one more per sensor that says how many were dropped.
+    fn finish_errors(&mut self) -> Vec<CollectionError> {
+        let mut errors = std::mem::take(&mut self.errors);
+        for (sensor, count) in &self.counts {
+            if *count > MAX_ERRORS_PER_SENSOR {
+                errors.push(CollectionError {
+                    sensor: sensor.clone(),
+                    path: None,
+                    message: format!(
+                        "{} more errors of this sensor were dropped (at most {MAX_ERRORS_PER_SENSOR} are kept)",
+                        count - MAX_ERRORS_PER_SENSOR
+                    ),
+                });
+            }
+        }
+        errors
     }
 
     pub(crate) fn live(&self) -> bool {
@@ -90,8 +131,7 @@ fn sensor<T>(ctx: &mut Ctx, name: &str, f: impl FnOnce(&mut Ctx) -> Option<T>) -
 pub fn collect(config: &Config, progress: &mut dyn FnMut(f64)) -> Telemetry {
     let started = Instant::now();
     let started_at = now_rfc3339();
-    let mut ctx =
-        Ctx { fs: RootFs::new(&config.root), command_lines: config.command_lines, errors: Vec::new() };
+    let mut ctx = Ctx::new(RootFs::new(&config.root), config.command_lines);
     let (os, hostname, machine_id, kernel_release) = system::identity(&mut ctx);
     let architecture = if ctx.live() { Some(std::env::consts::ARCH.to_owned()) } else { None };
     let asset = Asset {
@@ -133,7 +173,7 @@ pub fn collect(config: &Config, progress: &mut dyn FnMut(f64)) -> Telemetry {
         collector_version: concat!("assay ", env!("CARGO_PKG_VERSION")).to_owned(),
         command_lines: config.command_lines,
     });
-    doc.errors = ctx.errors;
+    doc.errors = ctx.finish_errors();
     doc.schema_version = SCHEMA_VERSION;
     doc
 }

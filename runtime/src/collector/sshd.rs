@@ -11,6 +11,43 @@ use assay_model::telemetry::{Provenance, Sourced, Sshd, SshdMatch, SshdSetting};
 
 const MAIN: &str = "/etc/ssh/sshd_config";
 const MAX_INCLUDE_DEPTH: usize = 16;
+/// The most files one configuration may read through `Include`, and the
+/// most directives in all of them: a fan-out of includes (each file
+/// including the next several times) would otherwise never end.
+pub const MAX_FILES: usize = 256;
+pub const MAX_DIRECTIVES: usize = 50_000;
+
+/// What is left to read; once spent, reading stops with one recorded error.
+struct Budget {
+    files: usize,
+    directives: usize,
+    spent: bool,
+}
+
+impl Budget {
+    fn new() -> Self {
+        Budget { files: MAX_FILES, directives: MAX_DIRECTIVES, spent: false }
+    }
+
+    fn spend(&mut self, what: &str, errors: &mut Vec<(String, String)>, path: &str) -> bool {
+        let left = if what == "file" { &mut self.files } else { &mut self.directives };
+        if *left == 0 {
+            if !self.spent {
+                self.spent = true;
+                errors.push((
+                    path.to_owned(),
+                    format!(
+                        "stopped reading the configuration at the limit of {MAX_FILES} files and {MAX_DIRECTIVES} \
+                         directives (an Include fan-out?); what follows is not read"
+                    ),
+                ));
+            }
+            return false;
+        }
+        *left -= 1;
+        true
+    }
+}
 
 #[derive(Clone, Debug)]
 struct Entry {
@@ -63,7 +100,8 @@ pub fn collect(ctx: &mut Ctx) -> Option<Sshd> {
     let mut errors = Vec::new();
     let mut stack = Vec::new();
     let mut in_match = false;
-    parse_file(fs, MAIN, &mut stack, &mut parsed, &mut in_match, &mut errors);
+    let mut budget = Budget::new();
+    parse_file(fs, MAIN, &mut stack, &mut parsed, &mut in_match, &mut errors, &mut budget);
     for (path, message) in errors {
         ctx.error("sshd", Some(&path), &message);
     }
@@ -81,7 +119,11 @@ fn parse_file(
     out: &mut Parsed,
     in_match: &mut bool,
     errors: &mut Vec<(String, String)>,
+    budget: &mut Budget,
 ) {
+    if budget.spent || !budget.spend("file", errors, path) {
+        return;
+    }
     if stack.iter().any(|p| p == path) {
         errors.push((path.to_owned(), format!("Include cycle: {} → {path}", stack.join(" → "))));
         return;
@@ -105,6 +147,9 @@ fn parse_file(
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
+        if !budget.spend("directive", errors, path) {
+            break;
+        }
         let Some((keyword, args)) = split(line) else {
             // Name the keyword only: a malformed line is not echoed whole.
             let word: String = line.split_whitespace().next().unwrap_or_default().chars().take(40).collect();
@@ -124,7 +169,7 @@ fn parse_file(
                     match fs.glob(&pattern) {
                         Ok(files) => {
                             for f in files {
-                                parse_file(fs, &f, stack, out, in_match, errors);
+                                parse_file(fs, &f, stack, out, in_match, errors, budget);
                             }
                         }
                         Err(e) => errors.push((pattern, e.to_string())),
@@ -263,8 +308,9 @@ fn effective(p: &Parsed) -> (Sshd, Vec<(String, String)>) {
         }
     };
     let mut settings: Vec<SshdSetting> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for e in &p.global {
-        if ACCUMULATE.contains(&e.keyword.as_str()) || !settings.iter().any(|s| s.keyword == e.keyword) {
+        if ACCUMULATE.contains(&e.keyword.as_str()) || seen.insert(e.keyword.as_str()) {
             settings
                 .push(SshdSetting { keyword: e.keyword.clone(), value: Sourced::new(e.value(), e.source()) });
         }

@@ -72,6 +72,9 @@ pub fn identity(ctx: &mut Ctx) -> (Option<Os>, String, Option<String>, Option<St
     (os, hostname, machine_id, kernel)
 }
 
+/// The most keys kept from one `KEY value` file.
+const MAX_SETTINGS: usize = 10_000;
+
 pub fn login_defs(ctx: &mut Ctx) -> Option<LoginDefs> {
     const PATH: &str = "/etc/login.defs";
     let text = match ctx.fs.read(PATH) {
@@ -83,6 +86,7 @@ pub fn login_defs(ctx: &mut Ctx) -> Option<LoginDefs> {
         }
     };
     let mut settings: Vec<LoginDefsSetting> = Vec::new();
+    let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     for (i, line) in text.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
@@ -90,15 +94,24 @@ pub fn login_defs(ctx: &mut Ctx) -> Option<LoginDefs> {
         }
         let mut parts = line.splitn(2, char::is_whitespace);
         let (Some(key), Some(value)) = (parts.next(), parts.next()) else { continue };
+        if settings.len() >= MAX_SETTINGS {
+            ctx.error(
+                "login.defs",
+                Some(PATH),
+                format!("more than {MAX_SETTINGS} keys; the rest are not read"),
+            );
+            break;
+        }
         // The first occurrence is what shadow-utils uses.
-        if !settings.iter().any(|s| s.key == key) {
+        if !seen.contains_key(key) {
+            seen.insert(key.to_owned(), settings.len());
             settings.push(LoginDefsSetting {
                 key: key.to_owned(),
                 value: Sourced::new(value.trim().to_owned(), Provenance::file(PATH, i as u32 + 1)),
             });
         }
     }
-    let get = |k: &str| settings.iter().find(|s| s.key == k);
+    let get = |k: &str| seen.get(k).and_then(|&i| settings.get(i));
     let int = |k: &str| {
         get(k)
             .and_then(|s| s.value.value.parse::<i64>().ok().map(|v| Sourced::new(v, s.value.source.clone())))

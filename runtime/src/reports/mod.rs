@@ -26,6 +26,25 @@ pub fn json(reports: &[Report]) -> Result<String, RenderError> {
     Ok(text)
 }
 
+/// Text for a terminal: control characters other than newline (an escape
+/// sequence planted in a collected sshd_config, a carriage return that
+/// hides what precedes it) are written as `\u{1b}` escapes, so collected
+/// values can never drive the terminal.
+pub fn terminal_safe(text: &str) -> String {
+    if !text.chars().any(|c| c.is_control() && c != '\n') {
+        return text.to_owned();
+    }
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() && c != '\n' {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// A report that could not be rendered (a bug: the types always serialize);
 /// never an empty or partial document.
 #[derive(Clone, Debug, PartialEq)]

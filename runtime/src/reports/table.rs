@@ -69,5 +69,17 @@ pub fn table(reports: &[Report], full: bool) -> String {
             s.high, s.medium, s.low, s.informational, s.passed, s.failed, s.not_applicable, s.errors
         );
     }
-    out
+    super::terminal_safe(&out)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn control_characters_from_collected_values_are_escaped() {
+        let planted = "Banner \u{1b}]0;owned\u{7}\u{1b}[2J\rfake";
+        let safe = super::super::terminal_safe(planted);
+        assert!(!safe.chars().any(|c| c.is_control()), "{safe:?}");
+        assert_eq!(safe, "Banner \\u{1b}]0;owned\\u{7}\\u{1b}[2J\\u{d}fake");
+        assert_eq!(super::super::terminal_safe("two\nlines"), "two\nlines");
+    }
 }
