@@ -5,15 +5,14 @@
 // Test code: an unwrap that fails is a failing test, which is what we want.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use assay_model::telemetry::Telemetry;
 use assay_runtime::collector::collect_root;
 use assay_runtime::value::Host;
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/hosts").join(name)
-}
+use common::{copy_host, fixture};
 
 /// The document must read back through the strict, schema-checked loader.
 fn validated(doc: &Telemetry) -> Host {
@@ -76,15 +75,6 @@ fn packages_come_from_every_database_with_source_names() {
     assert!(rpm.errors.iter().any(|e| e.message.contains("package record 5")), "{:?}", rpm.errors);
     let apk = collect_root(&fixture("alpine")).packages.unwrap();
     assert!(apk.iter().any(|p| p.name == "libssl3" && p.source_name.as_deref() == Some("openssl")));
-}
-
-/// Copies a fixture host into a temporary folder (symbolic links kept).
-fn copy_host(name: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let status =
-        Command::new("cp").arg("-a").arg(fixture(name)).arg(dir.path().join("root")).status().unwrap();
-    assert!(status.success());
-    dir
 }
 
 #[test]

@@ -3,16 +3,11 @@
 // Test code: an unwrap that fails is a failing test, which is what we want.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::process::{Command, Output};
+mod common;
 
-fn assay(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_assay"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap()
-}
+use std::process::Command;
+
+use common::assay;
 
 fn json_scan(root: &str) -> serde_json::Value {
     let out = assay(&["scan", "--root", root, "--package", "security-best-practices", "--format", "json"]);

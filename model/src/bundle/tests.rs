@@ -146,3 +146,22 @@ fn the_verifier_rejects_hostile_code() {
     c.regexes = vec!["(".into()];
     assert!(sealed(&c).is_err(), "a broken pattern was accepted");
 }
+
+#[test]
+fn the_bytecode_reference_table_is_generated_from_the_instructions() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/bytecode.md");
+    let doc = std::fs::read_to_string(&path).unwrap();
+    let (begin, end) = ("<!-- instructions:begin -->\n", "<!-- instructions:end -->");
+    let a = doc.find(begin).expect("the begin marker") + begin.len();
+    let b = doc.find(end).expect("the end marker");
+    let fresh = format!("{}{}{}", &doc[..a], super::bytecode::reference_table(), &doc[b..]);
+    if std::env::var_os("ASSAY_UPDATE_DOCS").is_some() {
+        std::fs::write(&path, &fresh).unwrap();
+        return;
+    }
+    assert!(
+        doc == fresh,
+        "docs/bytecode.md is stale; run `ASSAY_UPDATE_DOCS=1 cargo test -p assay-model bytecode`"
+    );
+    assert_eq!(super::bytecode::INSTRUCTIONS.len(), 53);
+}

@@ -1,4 +1,4 @@
-//! `cargo bench --bench feed`: importing the whole Debian 12 feed
+//! `cargo bench --manifest-path bench/Cargo.toml --bench feed`: importing the whole Debian 12 feed
 //! (`../shared/data/osv/debian-12-security.zip`, or `ASSAY_OSV=PATH`), then
 //! matching this machine's installed packages against it. The aim is a
 //! match well under 100 ms once the feed is loaded.
@@ -17,7 +17,7 @@ fn median(mut v: Vec<Duration>) -> Duration {
 
 fn main() {
     let path = std::env::var_os("ASSAY_OSV").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/osv/debian-12-security.zip")
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/osv/debian-12-security.zip")
     });
     if !path.exists() {
         println!("skipped: {} is not there (set ASSAY_OSV to an OSV zip or folder)", path.display());

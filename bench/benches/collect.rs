@@ -1,4 +1,4 @@
-//! `cargo bench --bench collect`: how long `assay collect` takes on this
+//! `cargo bench --manifest-path bench/Cargo.toml --bench collect`: how long `assay collect` takes on this
 //! machine (no sampling), beside `lynis audit system --quick` measured in the
 //! same run (when lynis is installed: `apt-get install lynis`), as a ratio.
 //! A custom harness, so one run prints both numbers and the ratio.

@@ -1,6 +1,6 @@
 //! Front-end throughput on a generated package of 10,000 rules: parsing
 //! alone, and the whole of `assay check` (parse, resolve, type-check, lints).
-//! `cargo bench -p assay-compiler --bench parse`; results in compiler/benches/README.md.
+//! `cargo bench --manifest-path bench/Cargo.toml --bench parse`; results in bench/PARSE.md.
 
 // Test code: an unwrap that fails is a failing test, which is what we want.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
