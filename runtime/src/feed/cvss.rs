@@ -1,5 +1,7 @@
 //! CVSS v3.x base scores from vector strings (FIRST's specification, §7).
 
+use assay_model::telemetry::AdvisorySeverity;
+
 pub fn base_score_v3(vector: &str) -> Option<f64> {
     let mut m = std::collections::HashMap::new();
     for part in vector.split('/').skip(1) {
@@ -69,15 +71,16 @@ fn round_up(x: f64) -> f64 {
     }
 }
 
-pub fn level(score: f64) -> &'static str {
+/// The CVSS v3 qualitative rating of a base score.
+pub fn level(score: f64) -> AdvisorySeverity {
     if score >= 9.0 {
-        "critical"
+        AdvisorySeverity::Critical
     } else if score >= 7.0 {
-        "high"
+        AdvisorySeverity::High
     } else if score >= 4.0 {
-        "medium"
+        AdvisorySeverity::Medium
     } else {
-        "low"
+        AdvisorySeverity::Low
     }
 }
 
@@ -92,7 +95,7 @@ mod tests {
         assert_eq!(base_score_v3("CVSS:3.1/AV:N/AC:L/PR:N/UI:R/S:C/C:L/I:L/A:N"), Some(6.1));
         assert_eq!(base_score_v3("CVSS:3.1/AV:L/AC:L/PR:L/UI:N/S:U/C:N/I:N/A:N"), Some(0.0));
         assert_eq!(base_score_v3("garbage"), None);
-        assert_eq!(level(9.8), "critical");
-        assert_eq!(level(5.3), "medium");
+        assert_eq!(level(9.8), AdvisorySeverity::Critical);
+        assert_eq!(level(5.3), AdvisorySeverity::Medium);
     }
 }

@@ -16,7 +16,8 @@ use std::path::{Path, PathBuf};
 pub use osv::{import_osv, ImportWarning};
 
 const MAGIC: &[u8; 8] = b"ASSAYFD\0";
-const FORMAT_VERSION: u32 = 1;
+/// Bumped with any change to the types below (postcard: order is format).
+const FORMAT_VERSION: u32 = 2;
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Feed {
@@ -29,16 +30,61 @@ pub struct Advisory {
     /// CVE ids among the aliases (and the id itself when it is one).
     pub cves: Vec<String>,
     pub summary: String,
-    /// `critical`, `high`, `medium` or `low`, from CVSS when the record has it.
-    pub severity: Option<String>,
+    /// From CVSS when the record has it, else the database's own word;
+    /// none when the record has neither (matches are then medium).
+    pub severity: Option<AdvisorySeverity>,
     pub references: Vec<String>,
     pub affected: Vec<Affected>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+/// The advisory databases Assay matches, by OSV ecosystem.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Source {
+    Debian,
+    Ubuntu,
+    Alpine,
+    Pypi,
+}
+
+impl Source {
+    /// The OSV ecosystem name without its release (`Debian` of `Debian:12`).
+    pub fn from_osv(name: &str) -> Option<Source> {
+        Some(match name {
+            "Debian" => Source::Debian,
+            "Ubuntu" => Source::Ubuntu,
+            "Alpine" => Source::Alpine,
+            "PyPI" => Source::Pypi,
+            _ => return None,
+        })
+    }
+
+    /// The ecosystem of the installed packages its advisories are about,
+    /// whose version scheme they use.
+    pub fn packages(self) -> Ecosystem {
+        match self {
+            Source::Debian | Source::Ubuntu => Ecosystem::Debian,
+            Source::Alpine => Ecosystem::Alpine,
+            Source::Pypi => Ecosystem::Pypi,
+        }
+    }
+
+    /// The database an installed package is matched against, on `distro`
+    /// (`ID` of os-release); none for ecosystems without advisories here.
+    fn for_package(ecosystem: Ecosystem, distro: &str) -> Option<Source> {
+        match ecosystem {
+            Ecosystem::Debian if distro == "ubuntu" => Some(Source::Ubuntu),
+            Ecosystem::Debian => Some(Source::Debian),
+            Ecosystem::Alpine => Some(Source::Alpine),
+            Ecosystem::Pypi => Some(Source::Pypi),
+            // No OSV database of RHEL-family advisories yet.
+            Ecosystem::Rpm => None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Affected {
-    /// `debian`, `ubuntu`, `alpine` or `pypi`.
-    pub ecosystem: String,
+    pub ecosystem: Source,
     /// The release (`12` for `Debian:12`), when the record names one.
     pub release: Option<String>,
     /// Source package for Debian, Ubuntu and Alpine; the distribution name for PyPI.
@@ -94,18 +140,9 @@ pub fn default_path() -> Option<PathBuf> {
     Some(base.join("assay").join("feed.bin"))
 }
 
-fn scheme(ecosystem: &str) -> Option<Scheme> {
-    match ecosystem {
-        "debian" | "ubuntu" => Some(Scheme::Dpkg),
-        "alpine" => Some(Scheme::Apk),
-        "pypi" => Some(Scheme::Pep440),
-        _ => None,
-    }
-}
-
 /// PyPI names compare normalised (PEP 503).
-fn normalise(ecosystem: &str, name: &str) -> String {
-    if ecosystem == "pypi" {
+fn normalise(source: Source, name: &str) -> String {
+    if source == Source::Pypi {
         name.to_ascii_lowercase().replace(['_', '.'], "-")
     } else {
         name.to_owned()
@@ -114,16 +151,16 @@ fn normalise(ecosystem: &str, name: &str) -> String {
 
 /// The feed indexed for matching: (ecosystem, package) → affected entries.
 pub struct Index<'f> {
-    by_package: HashMap<(String, String), Vec<(&'f Advisory, &'f Affected)>>,
+    by_package: HashMap<(Source, String), Vec<(&'f Advisory, &'f Affected)>>,
 }
 
 impl<'f> Index<'f> {
     pub fn new(feed: &'f Feed) -> Index<'f> {
-        let mut by_package: HashMap<(String, String), Vec<(&Advisory, &Affected)>> = HashMap::new();
+        let mut by_package: HashMap<(Source, String), Vec<(&Advisory, &Affected)>> = HashMap::new();
         for a in &feed.advisories {
             for aff in &a.affected {
                 by_package
-                    .entry((aff.ecosystem.clone(), normalise(&aff.ecosystem, &aff.package)))
+                    .entry((aff.ecosystem, normalise(aff.ecosystem, &aff.package)))
                     .or_default()
                     .push((a, aff));
             }
@@ -143,29 +180,26 @@ impl<'f> Index<'f> {
         let distro = os.map(|o| o.distribution.as_str()).unwrap_or("");
         let release = os.and_then(|o| o.version.as_deref()).unwrap_or("");
         for p in packages {
-            let (ecosystem, name, version) = match p.ecosystem {
-                Ecosystem::Debian => {
-                    let eco = if distro == "ubuntu" { "ubuntu" } else { "debian" };
-                    let name = p.source_name.clone().unwrap_or_else(|| p.name.clone());
-                    let version = p.source_version.clone().unwrap_or_else(|| p.version.clone());
-                    (eco, name, version)
-                }
+            let Some(source) = Source::for_package(p.ecosystem, distro) else { continue };
+            let (name, version) = match p.ecosystem {
+                Ecosystem::Debian => (
+                    p.source_name.clone().unwrap_or_else(|| p.name.clone()),
+                    p.source_version.clone().unwrap_or_else(|| p.version.clone()),
+                ),
                 Ecosystem::Alpine => {
-                    ("alpine", p.source_name.clone().unwrap_or_else(|| p.name.clone()), p.version.clone())
+                    (p.source_name.clone().unwrap_or_else(|| p.name.clone()), p.version.clone())
                 }
-                Ecosystem::Pypi => ("pypi", p.name.clone(), p.version.clone()),
-                Ecosystem::Rpm => continue,
+                Ecosystem::Pypi | Ecosystem::Rpm => (p.name.clone(), p.version.clone()),
             };
-            let Some(entries) = self.by_package.get(&(ecosystem.to_owned(), normalise(ecosystem, &name)))
-            else {
+            let Some(entries) = self.by_package.get(&(source, normalise(source, &name))) else {
                 continue;
             };
-            let Some(scheme) = scheme(ecosystem) else { continue };
+            let scheme = source.packages().scheme();
             for (advisory, affected) in entries {
                 // A record for another release of the distribution does not apply.
                 if let Some(r) = &affected.release {
                     if !release.is_empty()
-                        && ecosystem != "pypi"
+                        && source != Source::Pypi
                         && !release.starts_with(r.as_str())
                         && !r.starts_with(release)
                     {
@@ -181,12 +215,8 @@ impl<'f> Index<'f> {
                         installed_version: p.version.clone(),
                         fixed_version: fixed.map(Version),
                         ecosystem: p.ecosystem,
-                        severity: match advisory.severity.as_deref() {
-                            Some("critical") => AdvisorySeverity::Critical,
-                            Some("high") => AdvisorySeverity::High,
-                            Some("low") => AdvisorySeverity::Low,
-                            _ => AdvisorySeverity::Medium,
-                        },
+                        // Documented: an advisory without any severity is medium.
+                        severity: advisory.severity.unwrap_or(AdvisorySeverity::Medium),
                         summary: advisory.summary.clone(),
                         references: advisory.references.clone(),
                     });

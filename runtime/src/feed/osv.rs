@@ -3,7 +3,8 @@
 //! ecosystems Assay matches (Debian, Ubuntu, Alpine, PyPI) are kept; a
 //! record that cannot be read is skipped with a warning naming it.
 
-use super::{cvss, Advisory, Affected, Feed, Range};
+use super::{cvss, Advisory, Affected, Feed, Range, Source};
+use assay_model::telemetry::AdvisorySeverity;
 use serde_json::Value;
 use std::io::Read;
 use std::path::Path;
@@ -140,13 +141,7 @@ fn record(v: &Value) -> Result<Option<Advisory>, String> {
             Some((b, r)) => (b, Some(r.to_owned())),
             None => (eco, None),
         };
-        let ecosystem = match base {
-            "Debian" => "debian",
-            "Ubuntu" => "ubuntu",
-            "Alpine" => "alpine",
-            "PyPI" => "pypi",
-            _ => continue,
-        };
+        let Some(ecosystem) = Source::from_osv(base) else { continue };
         let package = pkg
             .get("name")
             .and_then(Value::as_str)
@@ -198,7 +193,7 @@ fn record(v: &Value) -> Result<Option<Advisory>, String> {
         if severity.is_none() {
             severity = severity_of(a);
         }
-        affected.push(Affected { ecosystem: ecosystem.to_owned(), release, package, ranges, versions });
+        affected.push(Affected { ecosystem, release, package, ranges, versions });
     }
     if affected.is_empty() {
         return Ok(None);
@@ -208,13 +203,13 @@ fn record(v: &Value) -> Result<Option<Advisory>, String> {
 
 /// `critical`/`high`/`medium`/`low` from a CVSS v3 vector or a database's
 /// own severity word.
-fn severity_of(v: &Value) -> Option<String> {
+fn severity_of(v: &Value) -> Option<AdvisorySeverity> {
     for s in v.get("severity").and_then(Value::as_array).into_iter().flatten() {
         let kind = s.get("type").and_then(Value::as_str).unwrap_or_default();
         let score = s.get("score").and_then(Value::as_str).unwrap_or_default();
         if kind.starts_with("CVSS_V3") {
             if let Some(base) = cvss::base_score_v3(score) {
-                return Some(cvss::level(base).to_owned());
+                return Some(cvss::level(base));
             }
         }
     }
@@ -224,8 +219,9 @@ fn severity_of(v: &Value) -> Option<String> {
         .and_then(Value::as_str)
         .map(str::to_ascii_lowercase)?;
     match word.as_str() {
-        "critical" | "high" | "medium" | "low" => Some(word),
-        "moderate" => Some("medium".into()),
-        _ => None,
+        "moderate" => Some(AdvisorySeverity::Medium),
+        // An unknown word is no severity (the advisory's default applies),
+        // never a guess.
+        other => AdvisorySeverity::parse(other),
     }
 }

@@ -63,3 +63,29 @@ fn ranges_versions_and_source_packages_match() {
     assert!(Feed::from_bytes(&bytes[..20]).is_err());
     assert!(Feed::from_bytes(b"not a feed at all").is_err());
 }
+
+#[test]
+fn ubuntu_hosts_match_ubuntu_advisories_and_unknown_severity_words_are_none() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("u.json"),
+        r#"{"id": "UBUNTU-CVE-2024-2", "summary": "s", "database_specific": {"severity": "bogus"},
+            "affected": [{"package": {"ecosystem": "Ubuntu:22.04:LTS", "name": "openssl"},
+              "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "3.0.2-0ubuntu1.15"}]}]}]}"#,
+    )
+    .unwrap();
+    let (feed, warnings) = import_osv(dir.path()).unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(feed.advisories[0].severity, None, "an unknown word must not become a severity");
+    assert_eq!(feed.advisories[0].affected[0].ecosystem, Source::Ubuntu);
+    let index = Index::new(&feed);
+    let p = pkg("libssl3", "3.0.2-0ubuntu1.10", "openssl", "3.0.2-0ubuntu1.10");
+    let ubuntu = Os { distribution: "ubuntu".into(), version: Some("22.04".into()), ..debian12() };
+    let found = index.matches(std::slice::from_ref(&p), Some(&ubuntu));
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].severity, AdvisorySeverity::Medium);
+    assert!(
+        index.matches(&[p], Some(&debian12())).is_empty(),
+        "a Debian host must not match Ubuntu advisories"
+    );
+}
