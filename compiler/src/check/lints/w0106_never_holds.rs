@@ -1,28 +1,24 @@
-//! Facts the lints need about checked expressions.
+//! W0106: a comparison of an integer field with a literal outside the
+//! field's range (ranges come from the telemetry's Rust types: a `u16` port
+//! is 0 to 65535).
 
-use super::hir::{Expr, ExprKind};
-use super::schema::Schema;
-use super::types::Ty;
+use super::super::hir::{Expr, ExprKind};
+use super::super::schema::Schema;
+use super::super::types::Ty;
+use super::super::Checker;
+use crate::diagnostics::{Code, Diagnostic};
+use crate::source::Span;
 use crate::syntax::ast::BinaryOp;
 
-/// True when `e` has the same value on every host: it reads no telemetry,
-/// binding or function.
-pub fn is_constant(e: &Expr) -> bool {
-    if e.ty.is_unknown() {
-        // An expression that already has an error: say nothing more.
-        return false;
-    }
-    match &e.kind {
-        ExprKind::Bool(_) | ExprKind::Int(_) | ExprKind::Str(_) | ExprKind::Version(_) => true,
-        ExprKind::EnumValue(..) | ExprKind::Const(_) => true,
-        ExprKind::Host | ExprKind::Local(_) | ExprKind::Call(..) | ExprKind::Quantifier { .. } => false,
-        ExprKind::Field { base, .. } => is_constant(base),
-        ExprKind::List(items) | ExprKind::Format(items) | ExprKind::Native(_, items) => {
-            items.iter().all(is_constant)
-        }
-        ExprKind::Not(x) | ExprKind::Neg(x) | ExprKind::Presence(x, _) => is_constant(x),
-        ExprKind::Binary(_, a, b) => is_constant(a) && is_constant(b),
-        ExprKind::If(c, a, b) => is_constant(c) && is_constant(a) && is_constant(b),
+fn never_holds_diagnostic(span: Span, why: &str) -> Diagnostic {
+    Diagnostic::new(Code::W0106, "this comparison can never hold")
+        .primary(span, why.to_owned())
+        .help("check the value: as written, the condition is always false")
+}
+
+impl Checker<'_> {
+    pub(in crate::check) fn never_holds(&mut self, span: Span, why: &str) {
+        self.report(never_holds_diagnostic(span, why));
     }
 }
 

@@ -1,0 +1,218 @@
+//! Declarations: a module's constants and functions entered before any
+//! body is checked (so order does not matter), type annotations, and
+//! constant and function bodies checked on first use.
+
+use super::*;
+
+impl<'a> Checker<'a> {
+    pub(super) fn declare_module(&mut self, module: &ModuleSource<'a>, unit: usize) {
+        let index = self.modules.len();
+        let mut env = ModuleEnv {
+            name: module.name.clone(),
+            unit,
+            consts: HashMap::new(),
+            fns: HashMap::new(),
+            imports: BTreeMap::new(),
+        };
+        let mut seen: HashMap<String, Span> = HashMap::new();
+        for item in &module.ast.items {
+            let (name, span) = match item {
+                ast::Item::Const(c) => (&c.name, c.name.span),
+                ast::Item::Fn(f) => (&f.name, f.name.span),
+                _ => continue,
+            };
+            if name.name == "host" {
+                self.report(
+                    Diagnostic::new(Code::E0306, "`host` is the telemetry document and cannot be redefined")
+                        .primary(span, "redefines `host`")
+                        .help("choose another name"),
+                );
+                continue;
+            }
+            if let Some(first) = seen.get(&name.name) {
+                self.report(
+                    Diagnostic::new(Code::E0306, format!("`{}` is defined twice in this module", name.name))
+                        .primary(span, "defined again here")
+                        .secondary(*first, "first defined here")
+                        .help("rename or remove one of them"),
+                );
+                continue;
+            }
+            seen.insert(name.name.clone(), span);
+            match item {
+                ast::Item::Const(c) => {
+                    let id = self.consts.len() as hir::ConstId;
+                    self.consts.push(ConstSlot {
+                        decl: c,
+                        module: index,
+                        state: ConstState::Pending,
+                        used: false,
+                    });
+                    self.program.consts.push(hir::Const {
+                        name: format!("{}.{}", module.name, c.name.name),
+                        value: expr::error_expr(c.span),
+                    });
+                    env.consts.insert(c.name.name.clone(), id);
+                }
+                ast::Item::Fn(f) => {
+                    let id = self.fns.len() as hir::FnId;
+                    let params: Vec<Ty> = f.params.iter().map(|p| self.type_expr(&p.ty)).collect();
+                    let ret = self.type_expr(&f.ret);
+                    self.program.functions.push(hir::Function {
+                        name: format!("{}.{}", module.name, f.name.name),
+                        params: params.clone(),
+                        ret: ret.clone(),
+                        lets: Vec::new(),
+                        value: expr::error_expr(f.span),
+                        locals: 0,
+                    });
+                    self.fns.push(FnSlot { decl: f, module: index, params, ret, used: false });
+                    env.fns.insert(f.name.name.clone(), id);
+                }
+                _ => {}
+            }
+        }
+        self.modules.push(env);
+    }
+
+    /// A written type: `int`, `list<string>`, `Package?`.
+    pub(super) fn type_expr(&mut self, t: &ast::TypeExpr) -> Ty {
+        let arity = match t.name.name.as_str() {
+            "list" => 1,
+            _ => 0,
+        };
+        if t.args.len() != arity {
+            self.report(
+                Diagnostic::new(
+                    Code::E0407,
+                    format!(
+                        "`{}` takes {arity} type argument{}",
+                        t.name.name,
+                        if arity == 1 { "" } else { "s" }
+                    ),
+                )
+                .primary(t.span, format!("given {}", t.args.len()))
+                .help("write `list<T>` for a list; other types take no arguments"),
+            );
+            return Ty::Unknown;
+        }
+        let ty = match t.name.name.as_str() {
+            "bool" => Ty::Bool,
+            "int" => Ty::Int,
+            "string" => Ty::Str,
+            "version" => Ty::Version,
+            "list" => match t.args.first() {
+                Some(arg) => Ty::List(Box::new(self.type_expr(arg))),
+                None => Ty::Unknown,
+            },
+            name => {
+                if let Some(id) = self.schema.record_by_name(name) {
+                    Ty::Record(id)
+                } else if let Some(id) = self.schema.enum_by_name(name) {
+                    Ty::Enum(id)
+                } else {
+                    let mut candidates: Vec<&str> = vec!["bool", "int", "string", "version", "list"];
+                    candidates.extend(self.schema.records().map(|(_, r)| r.name.as_str()));
+                    candidates.extend(self.schema.enums().map(|(_, e)| e.name.as_str()));
+                    let mut d = Diagnostic::new(Code::E0407, format!("unknown type `{name}`"))
+                        .primary(t.name.span, "not a type");
+                    d = match did_you_mean(name, candidates) {
+                        Some(s) => d.help(format!("did you mean `{s}`?")),
+                        None => d.help(
+                            "types are `bool`, `int`, `string`, `version`, `list<T>`, and the records and \
+                             enumerations of docs/telemetry.md",
+                        ),
+                    };
+                    self.report(d);
+                    Ty::Unknown
+                }
+            }
+        };
+        if t.optional {
+            ty.optional()
+        } else {
+            ty
+        }
+    }
+
+    /// The type of a constant, checking its value on first use.
+    pub(super) fn const_type(&mut self, id: hir::ConstId) -> Ty {
+        let slot = &mut self.consts[id as usize];
+        match &slot.state {
+            ConstState::Done(ty) => return ty.clone(),
+            ConstState::InProgress => {
+                let span = slot.decl.name.span;
+                let name = slot.decl.name.name.clone();
+                self.report(
+                    Diagnostic::new(Code::E0308, format!("the constant `{name}` depends on itself"))
+                        .primary(span, "its value refers back to it")
+                        .help("a constant's value must be computable from literals and other constants"),
+                );
+                return Ty::Unknown;
+            }
+            ConstState::Pending => slot.state = ConstState::InProgress,
+        }
+        let decl = slot.decl;
+        let module = slot.module;
+        let mut scope = scope::Scope::new(module, scope::Context::Const);
+        let errors_before = self.diagnostics.iter().filter(|d| d.is_error()).count();
+        let value = self.expr(&decl.value, &mut scope, None);
+        self.require_present(&value);
+        let mut ty = value.ty.clone();
+        if self.diagnostics.iter().filter(|d| d.is_error()).count() > errors_before {
+            // Uses of a broken constant should not report its mistake again.
+            ty = Ty::Unknown;
+        }
+        if let Some(annotation) = &decl.ty {
+            let declared = self.type_expr(annotation);
+            if !value.ty.fits(&declared) {
+                self.mismatch(&value, &declared, "the constant's declared type");
+            }
+            if !ty.is_unknown() {
+                ty = declared;
+            }
+        }
+        self.program.consts[id as usize].value = value;
+        self.consts[id as usize].state = ConstState::Done(ty.clone());
+        ty
+    }
+
+    pub(super) fn function_body(&mut self, id: hir::FnId) -> hir::Function {
+        let slot = &self.fns[id as usize];
+        let decl = slot.decl;
+        let (params, ret) = (slot.params.clone(), slot.ret.clone());
+        let mut scope = scope::Scope::new(slot.module, scope::Context::Function(id));
+        let mut seen: HashMap<&str, Span> = HashMap::new();
+        for (param, ty) in decl.params.iter().zip(&params) {
+            if let Some(first) = seen.insert(&param.name.name, param.name.span) {
+                self.report(
+                    Diagnostic::new(
+                        Code::E0306,
+                        format!("the parameter `{}` is declared twice", param.name.name),
+                    )
+                    .primary(param.name.span, "declared again")
+                    .secondary(first, "first declared here")
+                    .help("give each parameter its own name"),
+                );
+            }
+            scope.bind(&param.name, ty.clone(), scope::BindingKind::Param);
+        }
+        let lets = self.lets(&decl.body.lets, &mut scope);
+        let value = self.expr(&decl.body.value, &mut scope, Some(&ret));
+        if !ret.is_optional() {
+            self.require_present(&value);
+        }
+        if !value.ty.fits(&ret) {
+            self.mismatch(&value, &ret, "the function's declared return type");
+        }
+        self.unused_bindings(&mut scope, 0);
+        hir::Function {
+            name: self.program.functions[id as usize].name.clone(),
+            params,
+            ret,
+            lets,
+            value,
+            locals: scope.slots(),
+        }
+    }
+}

@@ -1,0 +1,43 @@
+//! W0104: a condition that reads nothing of the host, so the rule always
+//! or never fires.
+
+use super::super::hir::{Expr, ExprKind};
+use super::super::Checker;
+use crate::diagnostics::{Code, Diagnostic};
+
+/// True when `e` has the same value on every host: it reads no telemetry,
+/// binding or function.
+pub fn is_constant(e: &Expr) -> bool {
+    if e.ty.is_unknown() {
+        // An expression that already has an error: say nothing more.
+        return false;
+    }
+    match &e.kind {
+        ExprKind::Bool(_) | ExprKind::Int(_) | ExprKind::Str(_) | ExprKind::Version(_) => true,
+        ExprKind::EnumValue(..) | ExprKind::Const(_) => true,
+        ExprKind::Host | ExprKind::Local(_) | ExprKind::Call(..) | ExprKind::Quantifier { .. } => false,
+        ExprKind::Field { base, .. } => is_constant(base),
+        ExprKind::List(items) | ExprKind::Format(items) | ExprKind::Native(_, items) => {
+            items.iter().all(is_constant)
+        }
+        ExprKind::Not(x) | ExprKind::Neg(x) | ExprKind::Presence(x, _) => is_constant(x),
+        ExprKind::Binary(_, a, b) => is_constant(a) && is_constant(b),
+        ExprKind::If(c, a, b) => is_constant(c) && is_constant(a) && is_constant(b),
+    }
+}
+
+fn constant_condition(cond: &Expr, what: &str) -> Diagnostic {
+    Diagnostic::new(Code::W0104, format!("{what} does not depend on the host"))
+        .primary(cond.span, "always has the same value")
+        .help("a condition should read telemetry (`host...`); otherwise the rule always or never fires")
+}
+
+impl Checker<'_> {
+    /// `what` names the condition (`the failure condition`, `` `applies when` ``).
+    pub(in crate::check) fn constant_condition(&mut self, cond: &Expr, what: &str) {
+        if !is_constant(cond) {
+            return;
+        }
+        self.report(constant_condition(cond, what));
+    }
+}

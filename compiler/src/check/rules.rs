@@ -1,0 +1,185 @@
+//! Rules: clauses, `let` bindings, checks and messages, in the scope their
+//! `applies when` facts establish.
+
+use super::*;
+
+impl<'a> Checker<'a> {
+    pub(super) fn lets(
+        &mut self,
+        lets: &[ast::Let],
+        scope: &mut scope::Scope,
+    ) -> Vec<(hir::LocalId, hir::Expr)> {
+        lets.iter().map(|l| self.let_binding(l, scope)).collect()
+    }
+
+    pub(super) fn let_binding(
+        &mut self,
+        l: &ast::Let,
+        scope: &mut scope::Scope,
+    ) -> (hir::LocalId, hir::Expr) {
+        let value = self.expr(&l.value, scope, None);
+        if let Some(previous) = scope.defined_in_frame(&l.name.name) {
+            self.report(
+                Diagnostic::new(Code::E0306, format!("`{}` is already bound here", l.name.name))
+                    .primary(l.name.span, "bound again")
+                    .secondary(previous, "first bound here")
+                    .help("use a different name for the second value"),
+            );
+        }
+        let id = scope.bind(&l.name, value.ty.clone(), scope::BindingKind::Let);
+        (id, value)
+    }
+
+    pub(super) fn rule(
+        &mut self,
+        r: &ast::RuleDecl,
+        module: usize,
+        package: u32,
+        manifest: Option<&Manifest>,
+    ) -> hir::Rule {
+        let mut rule = hir::Rule {
+            package,
+            id: r.id.text.clone(),
+            title: r.title.value(),
+            severity: r.severity().unwrap_or(ast::Severity::Medium),
+            doc: r
+                .docs
+                .iter()
+                .map(|d| d.text.strip_prefix(' ').unwrap_or(&d.text))
+                .collect::<Vec<_>>()
+                .join("\n"),
+            description: None,
+            rationale: None,
+            recommendation: None,
+            references: Vec::new(),
+            tags: Vec::new(),
+            platforms: Vec::new(),
+            steps: Vec::new(),
+            locals: 0,
+            span: r.span,
+        };
+        let mut scope = scope::Scope::new(module, scope::Context::Rule);
+        for clause in &r.clauses {
+            match &clause.kind {
+                ast::ClauseKind::Severity(_) => {}
+                ast::ClauseKind::Description(t) => rule.description = Some(t.value()),
+                ast::ClauseKind::Rationale(t) => rule.rationale = Some(t.value()),
+                ast::ClauseKind::Recommendation(t) => rule.recommendation = Some(t.value()),
+                ast::ClauseKind::References(list) => {
+                    rule.references = list.iter().map(ast::Text::value).collect()
+                }
+                ast::ClauseKind::Tags(list) => rule.tags = list.iter().map(ast::Text::value).collect(),
+                ast::ClauseKind::Platform(names) => {
+                    for name in names {
+                        if let Some(platform) = Platform::parse(&name.name) {
+                            rule.platforms.push(platform);
+                            if let Some(m) = manifest {
+                                let covered = m.platforms.iter().any(|p| p == "linux" || *p == name.name)
+                                    || name.name == "linux";
+                                if !covered {
+                                    self.report(
+                                        Diagnostic::new(
+                                            Code::E0309,
+                                            format!(
+                                                "the package does not support the platform `{}`",
+                                                name.name
+                                            ),
+                                        )
+                                        .primary(name.span, "not in the manifest's platforms")
+                                        .help(format!(
+                                            "add `{}` to `platforms` in package.yaml, or remove it here",
+                                            name.name
+                                        )),
+                                    );
+                                }
+                            }
+                        } else {
+                            let mut d =
+                                Diagnostic::new(Code::E0309, format!("unknown platform `{}`", name.name))
+                                    .primary(name.span, "not a platform");
+                            d = match did_you_mean(&name.name, platform_names()) {
+                                Some(s) => d.help(format!("did you mean `{s}`?")),
+                                None => d.help(format!(
+                                    "platforms: {}",
+                                    platform_names().collect::<Vec<_>>().join(", ")
+                                )),
+                            };
+                            self.report(d);
+                        }
+                    }
+                }
+                ast::ClauseKind::AppliesWhen(e) => {
+                    let cond = self.condition(e, &mut scope);
+                    self.constant_condition(&cond, "`applies when`");
+                    scope.assume(&cond, true);
+                    rule.steps.push(hir::Step::AppliesWhen(cond));
+                }
+                ast::ClauseKind::Let(l) => {
+                    let (id, value) = self.let_binding(l, &mut scope);
+                    rule.steps.push(hir::Step::Let(id, value));
+                }
+                ast::ClauseKind::Check(check) => {
+                    let check = self.check(check, &mut scope);
+                    rule.steps.push(hir::Step::Check(check));
+                }
+            }
+        }
+        self.unused_bindings(&mut scope, 0);
+        rule.locals = scope.slots();
+        self.undocumented_rule(&rule, r.id.span);
+        rule
+    }
+
+    pub(super) fn check(&mut self, check: &ast::Check, scope: &mut scope::Scope) -> hir::Check {
+        match check {
+            ast::Check::Fail(fail) => {
+                let condition = fail.condition.as_ref().map(|c| {
+                    let cond = self.condition(c, scope);
+                    self.constant_condition(&cond, "the failure condition");
+                    cond
+                });
+                let depth = scope.push_frame();
+                if let Some(c) = &condition {
+                    scope.assume(c, true);
+                }
+                let message = self.message(&fail.message, scope);
+                scope.pop_to(depth);
+                hir::Check::Fail { condition, message, span: fail.span }
+            }
+            ast::Check::ForEach(each) => {
+                let collection = self.expr(&each.collection, scope, None);
+                let item = self.collection_item(&collection);
+                let depth = scope.push_frame();
+                let var = scope.bind(&each.var, item, scope::BindingKind::Loop);
+                let filter = each.filter.as_ref().map(|f| {
+                    let cond = self.condition(f, scope);
+                    scope.assume(&cond, true);
+                    cond
+                });
+                let lets = self.lets(&each.lets, scope);
+                let body = self.check(&each.body, scope);
+                self.unused_bindings(scope, depth);
+                hir::Check::ForEach { var, collection, filter, lets, body: Box::new(body) }
+            }
+        }
+    }
+
+    pub(super) fn message(&mut self, message: &ast::StringLit, scope: &mut scope::Scope) -> Vec<hir::Expr> {
+        let mut parts = Vec::new();
+        for part in &message.parts {
+            match part {
+                ast::StrPart::Lit(text) => parts.push(hir::Expr {
+                    kind: hir::ExprKind::Str(text.clone()),
+                    ty: Ty::Str,
+                    span: message.span,
+                }),
+                ast::StrPart::Interp(e) => {
+                    let value = self.expr(e, scope, None);
+                    self.interpolated(&value);
+                    parts.push(value);
+                }
+            }
+        }
+        parts
+    }
+}
