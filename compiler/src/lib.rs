@@ -2,8 +2,9 @@
 //!
 //! Pipeline (see ARCHITECTURE.md): source text → [`syntax::parse`] → AST
 //! ([`syntax::ast::Module`]) → [`check::analyze`] (names, types, lints) →
-//! typed program ([`check::hir::Program`]). [`format`] lays out source
-//! canonically.
+//! typed program ([`check::hir::Program`]) → [`codegen::generate`] →
+//! bundle content, encoded by `assay_model::bundle`. [`format`] lays out
+//! source canonically.
 //!
 //! The crate does no IO except in [`package`], which reads a package folder
 //! from disk into a [`source::SourceMap`].
