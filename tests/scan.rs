@@ -127,7 +127,7 @@ fn feed_import_skips_bad_records_and_scan_reports_cves_with_fixed_versions() {
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stderr).contains("skipped broken.json"));
     assert!(data.join("assay/feed.bin").exists());
-    let scan = |env_data: &std::path::Path| {
+    let gate = |env_data: &std::path::Path, extra: &[&str]| {
         Command::new(env!("CARGO_BIN_EXE_assay"))
             .args([
                 "scan",
@@ -138,11 +138,13 @@ fn feed_import_skips_bad_records_and_scan_reports_cves_with_fixed_versions() {
                 "--format",
                 "json",
             ])
+            .args(extra)
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .env("XDG_DATA_HOME", env_data)
             .output()
             .unwrap()
     };
+    let scan = |env_data: &std::path::Path| gate(env_data, &[]);
     let out = scan(&data);
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let findings = doc["findings"].as_array().unwrap();
@@ -154,7 +156,20 @@ fn feed_import_skips_bad_records_and_scan_reports_cves_with_fixed_versions() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.matches("CVE checks were skipped").count(), 1, "{err}");
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert!(doc["rules"].as_array().unwrap().iter().all(|r| r["outcome"] == "not_applicable"));
+    // Without a feed the CVE rules were not evaluated: skipped, with why.
+    let rules = doc["rules"].as_array().unwrap();
+    assert!(rules.iter().all(|r| r["outcome"] == "skipped"), "{doc:#}");
+    assert!(rules.iter().all(|r| r["reason"].as_str().unwrap().contains("no vulnerability feed")));
+    assert_eq!(doc["summary"]["skipped"], 3);
+    // A gate never goes green on checks it did not do.
+    let out = gate(&empty, &["--fail-on", "low"]);
+    assert_eq!(out.status.code(), Some(4), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("CVE-HIGH skipped: needs `vulnerabilities`"));
+    let out = gate(&empty, &["--fail-on", "low", "--allow-skipped"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    // With the feed, findings at the threshold fail the gate with 1.
+    let out = gate(&data, &["--fail-on", "medium"]);
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
 /// docs/rules/<package>.md are generated from the built-in packages; this

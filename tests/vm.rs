@@ -43,6 +43,7 @@ fn semantics() {
                 Outcome::Passed => "passed".to_owned(),
                 Outcome::Failed { findings } => format!("failed ({findings} findings)"),
                 Outcome::NotApplicable { reason } => format!("not applicable: {reason}"),
+                Outcome::Skipped { reason } => format!("skipped: {reason}"),
                 Outcome::Error { reason } => format!("error: {reason}"),
             };
             let _ = writeln!(out, "{}: {outcome}", rule.rule_id);

@@ -9,7 +9,7 @@ use crate::source::{SourceMap, Span};
 use crate::syntax::ast::{BinaryOp, QuantifierKind};
 use assay_model::bundle::bytecode::{Cmp, Code, Constant, Instr, ITER_SLOTS, NO_EVIDENCE, NO_EVIDENCE_16};
 use assay_model::bundle::{Content, Debug, PackageMeta, RuleMeta};
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 /// The compiler's name and version, recorded in every bundle.
 pub const COMPILER: &str = concat!("assay-compiler ", env!("CARGO_PKG_VERSION"));
@@ -42,6 +42,7 @@ pub fn generate(program: &hir::Program, sources: &SourceMap, location: &dyn Fn(S
             b.finish(f.params.len() as u32)
         })
         .collect();
+    let mut function_reads: Vec<Option<BTreeSet<String>>> = vec![None; functions.len()];
     let mut rules = Vec::with_capacity(program.rules.len());
     let mut rule_locations = Vec::with_capacity(program.rules.len());
     for rule in &program.rules {
@@ -84,6 +85,7 @@ pub fn generate(program: &hir::Program, sources: &SourceMap, location: &dyn Fn(S
             references: rule.references.clone(),
             tags: rule.tags.clone(),
             platforms: rule.platforms.clone(),
+            reads: sections_read(&code, &functions, &mut function_reads).into_iter().collect(),
             code,
         });
     }
@@ -113,6 +115,43 @@ pub fn generate(program: &hir::Program, sources: &SourceMap, location: &dyn Fn(S
             global_names: program.consts.iter().map(|c| c.name.clone()).collect(),
         },
     }
+}
+
+/// The top-level telemetry sections a block reads: `Host` then `Field`,
+/// and through the functions it calls (which cannot recurse, so the walk
+/// ends). `host` used whole (passed to a function) reads every section.
+fn sections_read(
+    code: &Code,
+    functions: &[Code],
+    memo: &mut Vec<Option<BTreeSet<String>>>,
+) -> BTreeSet<String> {
+    let root = &assay_model::telemetry::schema::catalog().records[0];
+    let mut out = BTreeSet::new();
+    for (i, instr) in code.instructions.iter().enumerate() {
+        match instr {
+            Instr::Host => match code.instructions.get(i + 1) {
+                Some(Instr::Field { index, .. }) => {
+                    if let Some(f) = root.fields.get(usize::from(*index)) {
+                        out.insert(f.name.to_owned());
+                    }
+                }
+                _ => out.extend(root.fields.iter().map(|f| f.name.to_owned())),
+            },
+            Instr::Call(f) => {
+                let f = *f as usize;
+                if memo.get(f).is_some_and(Option::is_none) {
+                    let callee = functions.get(f).cloned().unwrap_or_default();
+                    let reads = sections_read(&callee, functions, memo);
+                    memo[f] = Some(reads);
+                }
+                if let Some(Some(reads)) = memo.get(f) {
+                    out.extend(reads.iter().cloned());
+                }
+            }
+            _ => {}
+        }
+    }
+    out
 }
 
 #[derive(Hash, PartialEq, Eq)]

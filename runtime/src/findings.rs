@@ -65,9 +65,24 @@ pub fn fingerprint(rule_id: &str, asset_id: &str, message: &str) -> String {
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum Outcome {
     Passed,
-    Failed { findings: usize },
-    NotApplicable { reason: String },
-    Error { reason: String },
+    Failed {
+        findings: usize,
+    },
+    /// The host is out of the rule's scope (no sshd, another platform).
+    NotApplicable {
+        reason: String,
+    },
+    /// The rule could not be evaluated: an input it reads was not provided
+    /// (no vulnerability feed, a sensor that failed, a live-only sensor on a
+    /// root file system). Not a pass: a gate treats it as incomplete.
+    Skipped {
+        reason: String,
+    },
+    /// The evaluation faulted (a budget exceeded, ...); `location` is the
+    /// rule's source line.
+    Error {
+        reason: String,
+    },
 }
 
 impl Outcome {
@@ -76,6 +91,7 @@ impl Outcome {
             Outcome::Passed => "passed",
             Outcome::Failed { .. } => "failed",
             Outcome::NotApplicable { .. } => "not applicable",
+            Outcome::Skipped { .. } => "skipped",
             Outcome::Error { .. } => "error",
         }
     }
@@ -88,6 +104,8 @@ pub struct RuleResult {
     pub title: String,
     pub severity: Severity,
     pub asset_id: String,
+    /// Where the rule is defined (`ssh-hardening/rules.assay:12`).
+    pub location: String,
     #[serde(flatten)]
     pub outcome: Outcome,
 }
@@ -111,6 +129,7 @@ pub struct Summary {
     pub passed: usize,
     pub failed: usize,
     pub not_applicable: usize,
+    pub skipped: usize,
     pub errors: usize,
     /// VM instructions executed for this host (all rules and constants).
     pub instructions: u64,
@@ -132,6 +151,7 @@ impl Summary {
                 Outcome::Passed => s.passed += 1,
                 Outcome::Failed { .. } => s.failed += 1,
                 Outcome::NotApplicable { .. } => s.not_applicable += 1,
+                Outcome::Skipped { .. } => s.skipped += 1,
                 Outcome::Error { .. } => s.errors += 1,
             }
         }
@@ -143,5 +163,18 @@ impl Report {
     /// Whether any finding is at or above `threshold`.
     pub fn fails_at(&self, threshold: Severity) -> bool {
         self.findings.iter().any(|f| f.severity >= threshold)
+    }
+
+    /// Rules that were not fully evaluated: errors always, skipped ones
+    /// unless `allow_skipped`.
+    pub fn incomplete(&self, allow_skipped: bool) -> Vec<&RuleResult> {
+        self.rules
+            .iter()
+            .filter(|r| match r.outcome {
+                Outcome::Error { .. } => true,
+                Outcome::Skipped { .. } => !allow_skipped,
+                _ => false,
+            })
+            .collect()
     }
 }

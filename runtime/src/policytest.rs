@@ -120,7 +120,9 @@ pub fn run(bundle: &Bundle, files: &[(PathBuf, CaseFile)]) -> Results {
                             .map(|f| f.message.clone())
                             .collect::<Vec<_>>()
                             .join("; "),
-                        Outcome::NotApplicable { reason } | Outcome::Error { reason } => reason.clone(),
+                        Outcome::NotApplicable { reason }
+                        | Outcome::Skipped { reason }
+                        | Outcome::Error { reason } => reason.clone(),
                         Outcome::Passed => String::new(),
                     };
                     let detail = if detail.is_empty() { String::new() } else { format!(" ({detail})") };

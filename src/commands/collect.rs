@@ -16,6 +16,10 @@ pub struct Args {
     /// Write the document here instead of standard output.
     #[arg(short, long)]
     output: Option<PathBuf>,
+    /// Fill `vulnerabilities` by matching the packages against this feed
+    /// (without it the section is recorded as skipped).
+    #[arg(long, value_name = "FILE")]
+    feed: Option<PathBuf>,
 }
 
 /// What to collect: shared by `collect` and `scan`.
@@ -113,7 +117,8 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 }
 
 pub fn run(args: &Args) -> Outcome {
-    let doc = args.source.collect()?;
+    let mut doc = args.source.collect()?;
+    super::feed::apply(&mut doc, args.feed.as_deref(), false)?;
     let mut text =
         serde_json::to_string_pretty(&doc).map_err(|e| Failure::internal(miette::miette!("{e}")))?;
     text.push('\n');

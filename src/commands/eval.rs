@@ -2,6 +2,7 @@
 //! host's telemetry and report, gating CI with `--fail-on`.
 
 use super::{Failure, Outcome};
+use assay_model::telemetry::Telemetry;
 use assay_runtime::findings::Severity;
 use assay_runtime::value::Host;
 use assay_runtime::vm::Program;
@@ -15,6 +16,10 @@ pub struct Args {
     /// A telemetry document (JSON), as `assay collect` writes.
     #[arg(long)]
     telemetry: PathBuf,
+    /// Match the document's packages against this vulnerability feed
+    /// (replacing any `vulnerabilities` it holds).
+    #[arg(long, value_name = "FILE")]
+    feed: Option<PathBuf>,
     /// The largest telemetry document read, in MiB.
     #[arg(long, value_name = "MIB", default_value_t = DEFAULT_MAX_TELEMETRY_MIB)]
     max_telemetry_mib: u64,
@@ -28,20 +33,22 @@ pub const DEFAULT_MAX_TELEMETRY_MIB: u64 = 256;
 
 pub fn run(args: &Args) -> Outcome {
     let bundle = super::load_bundle(&args.bundle)?;
-    let host = load_telemetry(&args.telemetry, args.max_telemetry_mib)?;
+    let mut telemetry = read_telemetry(&args.telemetry, args.max_telemetry_mib)?;
+    if let Some(feed) = &args.feed {
+        super::feed::apply(&mut telemetry, Some(feed), false)?;
+    }
+    let host = Host::new(telemetry).map_err(|e| {
+        Failure::input(miette::miette!("{} is not a valid telemetry document: {e}", args.telemetry.display()))
+    })?;
     let options = args.output.options()?;
     let report = Program::new(&bundle).evaluate(&host, &options);
     args.output.emit(&bundle, &[report])
 }
 
-pub fn load_telemetry(path: &std::path::Path, max_mib: u64) -> Result<Host, Failure> {
-    let bytes = super::read_bounded(
-        path,
-        max_mib.saturating_mul(1 << 20),
-        "telemetry document",
-        " (--max-telemetry-mib)",
-    )?;
-    Host::from_json(&bytes).map_err(|e| {
+pub fn read_telemetry(path: &std::path::Path, max_mib: u64) -> Result<Telemetry, Failure> {
+    let limit = max_mib.saturating_mul(1 << 20);
+    let bytes = super::read_bounded(path, limit, "telemetry document", " (--max-telemetry-mib)")?;
+    assay_model::telemetry::from_json(&bytes).map_err(|e| {
         Failure::input(miette::miette!("{} is not a valid telemetry document: {e}", path.display()))
     })
 }

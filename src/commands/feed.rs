@@ -2,8 +2,9 @@
 //! compact feed `assay scan` matches installed packages against.
 
 use super::{Failure, Outcome};
+use assay_model::telemetry::{SkippedSection, Telemetry};
 use assay_runtime::feed;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(clap::Args)]
@@ -56,4 +57,49 @@ pub fn run(args: &Args) -> Outcome {
         warnings.len()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// The feed named with `--feed` (an error if unreadable), or the default
+/// one if it exists.
+pub fn load(explicit: Option<&Path>) -> Result<Option<assay_runtime::feed::Feed>, Failure> {
+    use assay_runtime::feed::{default_path, Feed};
+    match explicit {
+        Some(p) => Feed::load(p).map(Some).map_err(|e| Failure::input(miette::miette!("{e}"))),
+        None => match default_path().filter(|p| p.exists()) {
+            Some(p) => Feed::load(&p).map(Some).map_err(|e| Failure::input(miette::miette!("{e}"))),
+            None => Ok(None),
+        },
+    }
+}
+
+/// Fills `vulnerabilities` from the feed (`--feed`, else the default one).
+/// Without a feed the section is recorded as skipped, so CVE rules are
+/// skipped rather than passed; `default_too`: whether the default feed is
+/// used when no `--feed` is given.
+pub fn apply(telemetry: &mut Telemetry, explicit: Option<&Path>, default_too: bool) -> Result<(), Failure> {
+    let feed = if explicit.is_some() || default_too { load(explicit)? } else { None };
+    match feed {
+        Some(feed) => {
+            let index = assay_runtime::feed::Index::new(&feed);
+            let packages = telemetry.packages.as_deref().unwrap_or(&[]);
+            telemetry.vulnerabilities = Some(index.matches(packages, telemetry.asset.os.as_ref()));
+            if let Some(c) = telemetry.collection.as_mut() {
+                c.skipped_sections.retain(|s| s.section != "vulnerabilities");
+            }
+        }
+        None => {
+            eprintln!(
+                "note: CVE checks were skipped: no vulnerability feed. Import one with `assay feed import --osv PATH` \
+                 (osv.dev exports, e.g. the Debian or PyPI data), or pass --feed FILE."
+            );
+            if let Some(c) = telemetry.collection.as_mut() {
+                c.skipped_sections.push(SkippedSection {
+                    section: "vulnerabilities".into(),
+                    reason: "no vulnerability feed (import one with `assay feed import --osv PATH`, or pass --feed FILE)"
+                        .into(),
+                });
+            }
+        }
+    }
+    Ok(())
 }

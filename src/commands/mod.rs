@@ -158,9 +158,17 @@ pub struct OutputArgs {
     /// Write the report to this file instead of standard output.
     #[arg(long, short)]
     pub output: Option<PathBuf>,
-    /// The table lists passed and not-applicable rules too.
+    /// `full` also lists every rule that passed, did not apply or was skipped.
+    #[arg(long, value_enum, default_value_t)]
+    pub report: ReportKind,
+    /// Also write a self-contained HTML page.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// With `--fail-on`: accept rules that were skipped (an input they need
+    /// was not collected) instead of failing with exit code 4. Rules that
+    /// failed to evaluate still fail the gate.
     #[arg(long)]
-    pub full: bool,
+    pub allow_skipped: bool,
     /// Instructions one rule may execute before it is stopped with an error.
     #[arg(long, default_value_t = assay_runtime::vm::Limits::default().instructions)]
     pub max_instructions: u64,
@@ -169,18 +177,23 @@ pub struct OutputArgs {
     pub max_memory_mib: u64,
 }
 
+/// How much a report lists.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ReportKind {
+    /// Findings, and the rules that were skipped or failed.
+    #[default]
+    Findings,
+    /// Findings, and every rule that passed, did not apply or was skipped, with the reason.
+    Full,
+}
+
+/// Exit codes: the README's table lists them.
+pub const EXIT_FINDINGS: u8 = 1;
+pub const EXIT_INCOMPLETE: u8 = 4;
+
 impl OutputArgs {
-    /// A copy with `--full` set as given.
-    pub fn clone_with_full(&self, full: bool) -> OutputArgs {
-        OutputArgs {
-            format: self.format,
-            fail_on: self.fail_on,
-            attributes: self.attributes.clone(),
-            output: self.output.clone(),
-            full,
-            max_instructions: self.max_instructions,
-            max_memory_mib: self.max_memory_mib,
-        }
+    fn full(&self) -> bool {
+        self.report == ReportKind::Full
     }
 
     /// Evaluation options: attributes and budgets.
@@ -207,7 +220,7 @@ impl OutputArgs {
     pub fn emit(&self, bundle: &Bundle, reports: &[Report]) -> Outcome {
         use assay_runtime::reports;
         let text = match self.format {
-            ReportFormat::Table => Ok(reports::table(reports, self.full)),
+            ReportFormat::Table => Ok(reports::table(reports, self.full())),
             ReportFormat::Json => reports::json(reports),
             ReportFormat::Sarif => reports::sarif(bundle, reports),
             ReportFormat::Junit => reports::junit(reports),
@@ -218,7 +231,43 @@ impl OutputArgs {
                 .map_err(|e| Failure::input(miette::miette!("cannot write {}: {e}", path.display())))?,
             None => out!("{text}"),
         }
-        let failing = self.fail_on.is_some_and(|t| reports.iter().any(|r| r.fails_at(t)));
-        Ok(if failing { ExitCode::from(1) } else { ExitCode::SUCCESS })
+        if let Some(path) = &self.html {
+            std::fs::write(path, reports::html(reports, self.full()))
+                .map_err(|e| Failure::input(miette::miette!("cannot write {}: {e}", path.display())))?;
+        }
+        let Some(threshold) = self.fail_on else { return Ok(ExitCode::SUCCESS) };
+        if reports.iter().any(|r| r.fails_at(threshold)) {
+            return Ok(ExitCode::from(EXIT_FINDINGS));
+        }
+        // A gate never passes on checks it did not do.
+        let incomplete: Vec<String> = reports
+            .iter()
+            .flat_map(|r| r.incomplete(self.allow_skipped))
+            .map(|r| match &r.outcome {
+                assay_runtime::findings::Outcome::Skipped { reason } => {
+                    format!("  {} skipped: {reason}", r.rule_id)
+                }
+                assay_runtime::findings::Outcome::Error { reason } => {
+                    format!("  {} ({}) failed to evaluate: {reason}", r.rule_id, r.location)
+                }
+                _ => String::new(),
+            })
+            .collect();
+        if incomplete.is_empty() {
+            return Ok(ExitCode::SUCCESS);
+        }
+        let shown = 20;
+        eprintln!(
+            "error: --fail-on {threshold}: {} rule(s) were not evaluated, so the gate cannot pass{}",
+            incomplete.len(),
+            if self.allow_skipped { "" } else { " (--allow-skipped accepts skipped rules)" }
+        );
+        for line in incomplete.iter().take(shown) {
+            eprintln!("{}", assay_runtime::reports::terminal_safe(line));
+        }
+        if incomplete.len() > shown {
+            eprintln!("  and {} more", incomplete.len() - shown);
+        }
+        Ok(ExitCode::from(EXIT_INCOMPLETE))
     }
 }

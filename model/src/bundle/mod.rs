@@ -89,6 +89,10 @@ pub struct RuleMeta {
     pub tags: Vec<String>,
     /// Empty: the package's platforms.
     pub platforms: Vec<Platform>,
+    /// The top-level telemetry sections the rule reads, directly or through
+    /// functions (`sshd`, `vulnerabilities`), sorted: a rule reading a
+    /// section that was not collected is skipped.
+    pub reads: Vec<String>,
     pub code: Code,
 }
 

@@ -19,6 +19,7 @@ fn tiny() -> Content {
             references: vec![],
             tags: vec![],
             platforms: vec![],
+            reads: vec![],
             code: Code {
                 instructions: vec![Instr::Const(0), Instr::Fail, Instr::Halt],
                 locals: 0,

@@ -314,6 +314,20 @@ record! {
         pub collector_version: String,
         /// What was kept of process command lines.
         pub command_lines: CommandLines,
+        /// Sections that could not be collected (a sensor failed, an input
+        /// such as the vulnerability feed was not given, a live-only sensor
+        /// on a root file system). Rules that read them are *skipped*, never
+        /// passed or not applicable.
+        pub skipped_sections: Vec<SkippedSection>,
+    }
+}
+
+record! {
+    /// A section of the document that was not collected, and why.
+    pub struct SkippedSection {
+        /// The top-level field of the document (`vulnerabilities`, `processes`).
+        pub section: String,
+        pub reason: String,
     }
 }
 

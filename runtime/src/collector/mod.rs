@@ -19,7 +19,7 @@ mod sshd;
 mod system;
 
 use assay_model::telemetry::{
-    Asset, Collection, CollectionError, CommandLines, Tag, Telemetry, SCHEMA_VERSION,
+    Asset, Collection, CollectionError, CommandLines, SkippedSection, Tag, Telemetry, SCHEMA_VERSION,
 };
 use fs::RootFs;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -172,10 +172,80 @@ pub fn collect(config: &Config, progress: &mut dyn FnMut(f64)) -> Telemetry {
         root: config.root.display().to_string(),
         collector_version: concat!("assay ", env!("CARGO_PKG_VERSION")).to_owned(),
         command_lines: config.command_lines,
+        skipped_sections: Vec::new(),
     });
+    let skipped_sections = skipped(&doc, &ctx);
+    if let Some(c) = doc.collection.as_mut() {
+        c.skipped_sections = skipped_sections;
+    }
     doc.errors = ctx.finish_errors();
     doc.schema_version = SCHEMA_VERSION;
     doc
+}
+
+/// The sections a sensor should have filled but could not: it failed (the
+/// section is absent and the sensor recorded errors), or it needs the live
+/// kernel and this is a root file system. A section that is absent without
+/// an error (no sshd installed) is the host's state, not a gap.
+fn skipped(doc: &Telemetry, ctx: &Ctx) -> Vec<SkippedSection> {
+    let first_error =
+        |sensor: &str| ctx.errors.iter().find(|e| e.sensor == sensor).map(|e| e.message.clone());
+    let sections: [(&str, &[&str], bool); 12] = [
+        ("packages", &["packages"], doc.packages.is_some()),
+        ("sshd", &["sshd"], doc.sshd.is_some()),
+        ("login.defs", &["login_defs"], doc.login_defs.is_some()),
+        ("pam", &["password_policy"], doc.password_policy.is_some()),
+        ("kernel", &["kernel"], doc.kernel.is_some()),
+        ("cpu", &["cpu"], doc.cpu.is_some()),
+        ("files", &["files", "world_writable"], doc.files.is_some()),
+        ("mounts", &["mounts"], doc.mounts.is_some()),
+        ("users", &["users"], doc.users.is_some()),
+        ("groups", &["groups"], doc.groups.is_some()),
+        ("services", &["services"], doc.services.is_some()),
+        ("processes", &["processes", "listeners", "connections"], doc.processes.is_some()),
+    ];
+    let mut out = Vec::new();
+    for (sensor, fields, present) in sections {
+        if present {
+            continue;
+        }
+        if let Some(message) = first_error(sensor) {
+            for field in fields {
+                out.push(SkippedSection {
+                    section: (*field).to_owned(),
+                    reason: format!("the {sensor} sensor could not collect it: {message}"),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// The sensors [`collect_one`] can run alone.
+pub const SENSORS: &[&str] =
+    &["os", "packages", "sshd", "login.defs", "pam", "kernel", "mounts", "users", "groups"];
+
+/// Runs one sensor over a root file system and returns a document with only
+/// its section and errors: the entry point of the parser fuzz targets (a
+/// whole collection per input would be too slow to fuzz). `None` for a
+/// name not in [`SENSORS`].
+pub fn collect_one(root: &Path, name: &str) -> Option<Telemetry> {
+    let mut ctx = Ctx::new(RootFs::new(root), CommandLines::Flags);
+    let mut doc = Telemetry::empty(Asset::default());
+    match name {
+        "os" => doc.asset.os = system::identity(&mut ctx).0,
+        "packages" => doc.packages = sensor(&mut ctx, name, packages::collect),
+        "sshd" => doc.sshd = sensor(&mut ctx, name, sshd::collect),
+        "login.defs" => doc.login_defs = sensor(&mut ctx, name, system::login_defs),
+        "pam" => doc.password_policy = sensor(&mut ctx, name, system::password_policy),
+        "kernel" => doc.kernel = sensor(&mut ctx, name, system::kernel),
+        "mounts" => doc.mounts = sensor(&mut ctx, name, system::mounts),
+        "users" => doc.users = sensor(&mut ctx, name, accounts::users),
+        "groups" => doc.groups = sensor(&mut ctx, name, accounts::groups),
+        _ => return None,
+    }
+    doc.errors = ctx.finish_errors();
+    Some(doc)
 }
 
 /// Collects from a root file system with no sampling (for tests).

@@ -41,8 +41,8 @@ pub fn html(reports: &[Report], full: bool) -> String {
         }
         let _ = writeln!(
             out,
-            "<div class=\"count\"><b>{}</b>rules passed</div><div class=\"count\"><b>{}</b>not applicable</div><div class=\"count\"><b>{}</b>errors</div></div>",
-            s.passed, s.not_applicable, s.errors
+            "<div class=\"count\"><b>{}</b>rules passed</div><div class=\"count\"><b>{}</b>not applicable</div><div class=\"count\"><b>{}</b>skipped</div><div class=\"count\"><b>{}</b>errors</div></div>",
+            s.passed, s.not_applicable, s.skipped, s.errors
         );
         for severity in Severity::ALL {
             let findings: Vec<_> = r.findings.iter().filter(|f| f.severity == severity).collect();
@@ -94,8 +94,26 @@ pub fn html(reports: &[Report], full: bool) -> String {
                 if let Outcome::Error { reason } = &e.outcome {
                     let _ = write!(
                         out,
-                        "<tr><td class=\"id\">{}</td><td>{}</td></tr>",
+                        "<tr><td class=\"id\">{}</td><td>{}</td><td class=\"muted\">{}</td></tr>",
                         esc(&e.rule_id),
+                        esc(reason),
+                        esc(&e.location)
+                    );
+                }
+            }
+            out.push_str("</table>\n");
+        }
+        let skipped: Vec<_> =
+            r.rules.iter().filter(|x| matches!(x.outcome, Outcome::Skipped { .. })).collect();
+        if !skipped.is_empty() {
+            let _ = write!(out, "<h2>Skipped ({})</h2><table>", skipped.len());
+            for k in skipped {
+                if let Outcome::Skipped { reason } = &k.outcome {
+                    let _ = write!(
+                        out,
+                        "<tr><td class=\"id\">{}</td><td>{}</td><td class=\"muted\">{}</td></tr>",
+                        esc(&k.rule_id),
+                        esc(&k.title),
                         esc(reason)
                     );
                 }

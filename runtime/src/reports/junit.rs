@@ -35,18 +35,25 @@ pub fn junit(reports: &[Report]) -> Result<String, super::RenderError> {
                     s.set_description(text.join("\n"));
                     s
                 }
-                Outcome::NotApplicable { reason } => {
+                // Out of scope is not a test that did not run: it passes, and
+                // says why in its output; `<skipped>` is kept for rules that
+                // could not be evaluated.
+                Outcome::NotApplicable { .. } => TestCaseStatus::success(),
+                Outcome::Skipped { reason } => {
                     let mut s = TestCaseStatus::skipped();
-                    s.set_message(reason.clone());
+                    s.set_message(format!("skipped: {reason}"));
                     s
                 }
                 Outcome::Error { reason } => {
                     let mut s = TestCaseStatus::non_success(NonSuccessKind::Error);
-                    s.set_message(reason.clone());
+                    s.set_message(format!("{} ({}): {reason}", rule.rule_id, rule.location));
                     s
                 }
             };
             let mut case = TestCase::new(format!("{} {}", rule.rule_id, rule.title), status);
+            if let Outcome::NotApplicable { reason } = &rule.outcome {
+                case.set_system_out(format!("not applicable: {reason}"));
+            }
             case.set_classname(format!("{}.{}", rule.package, report.asset.hostname));
             suite.add_test_case(case);
         }

@@ -1,5 +1,6 @@
-//! Report formats over [`Report`]s: a table for people, JSON, SARIF 2.1.0
-//! and JUnit XML for tools. A report covers one or more hosts.
+//! Report formats over [`Report`]s: a table and an HTML page for people,
+//! JSON, SARIF 2.1.0 and JUnit XML for tools; [`rulebook`] renders rule
+//! documentation. A report covers one or more hosts.
 
 mod html;
 mod junit;
@@ -11,7 +12,7 @@ use crate::findings::Report;
 
 pub use html::html;
 pub use junit::junit;
-pub use sarif::sarif;
+pub use sarif::{sarif, Limits as SarifLimits, LIMITS as SARIF_LIMITS};
 pub use table::table;
 
 /// The JSON document: one host gives that host's report (`findings`,

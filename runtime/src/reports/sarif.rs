@@ -1,17 +1,48 @@
-//! SARIF 2.1.0 through the `serde-sarif` types. A finding on a host has no
-//! source file, so its location is logical: the asset, and the rule's
-//! evidence as related properties.
+//! SARIF 2.1.0 through the `serde-sarif` types, shaped for GitHub code
+//! scanning and other consumers:
+//!
+//! - every result has a physical location: the file and line of its first
+//!   evidence that has one (`/etc/ssh/sshd_config:2`, relative to the
+//!   `HOSTROOT` base, the assessed host's `/`), otherwise the rule's own
+//!   source line in its package (relative to `POLICYROOT`);
+//! - rules carry their help (the recommendation), tags, a numeric
+//!   `security-severity` and a `precision`;
+//! - fingerprints go into `partialFingerprints`;
+//! - rules that were skipped or failed to evaluate are
+//!   `toolExecutionNotifications` of the run's invocation (which is not
+//!   successful when a rule errored);
+//! - GitHub's ingestion limits ([`LIMITS`]) are respected: results past the
+//!   limit are dropped with a notification saying how many.
 
-use crate::findings::{Report, Severity};
+use crate::findings::{Finding, Outcome, Report, Severity};
 use assay_model::bundle::Bundle;
 use serde_json::json;
 use serde_sarif::sarif::{
-    Location, LogicalLocation, Message, MultiformatMessageString, PropertyBag, ReportingDescriptor,
+    ArtifactLocation, Invocation, Location, LogicalLocation, Message, MultiformatMessageString, Notification,
+    PhysicalLocation, PropertyBag, Region, ReportingDescriptor, ReportingDescriptorReference,
     Result as SarifResult, ResultLevel, Run, Sarif, Tool, ToolComponent,
 };
 use std::collections::BTreeMap;
 
 const SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
+
+/// The limits GitHub code scanning documents for an uploaded SARIF file
+/// ("SARIF support for code scanning"); the tests hold a copy of them.
+pub struct Limits {
+    pub runs: usize,
+    pub results_per_run: usize,
+    pub rules_per_run: usize,
+    pub locations_per_result: usize,
+    pub tags_per_rule: usize,
+}
+
+pub const LIMITS: Limits = Limits {
+    runs: 20,
+    results_per_run: 25_000,
+    rules_per_run: 25_000,
+    locations_per_result: 1_000,
+    tags_per_rule: 20,
+};
 
 fn level(s: Severity) -> ResultLevel {
     match s {
@@ -21,42 +52,109 @@ fn level(s: Severity) -> ResultLevel {
     }
 }
 
+/// `path:line` (or `path`) as a file on the host; a note such as `OpenSSH
+/// default` is no file.
+fn host_file(source: &str) -> Option<(String, Option<i64>)> {
+    let rest = source.strip_prefix('/')?;
+    match rest.rsplit_once(':') {
+        Some((path, line)) if !line.is_empty() && line.bytes().all(|b| b.is_ascii_digit()) => {
+            Some((path.to_owned(), line.parse().ok()))
+        }
+        _ => Some((rest.to_owned(), None)),
+    }
+}
+
+fn physical(base: &str, uri: String, line: Option<i64>) -> Location {
+    let region = Region::builder().start_line(line.unwrap_or(1).max(1)).build();
+    Location::builder()
+        .physical_location(
+            PhysicalLocation::builder()
+                .artifact_location(ArtifactLocation::builder().uri(uri).uri_base_id(base).build())
+                .region(region)
+                .build(),
+        )
+        .build()
+}
+
+/// The finding's location: its evidence's file, else the rule's source.
+fn location_of(f: &Finding, rule_location: Option<&String>) -> Location {
+    let from_evidence = f.evidence.iter().find_map(|e| e.source.as_deref().and_then(host_file));
+    let mut location = match from_evidence {
+        Some((path, line)) => physical("HOSTROOT", path, line),
+        None => {
+            let (path, line) = match rule_location.and_then(|l| l.rsplit_once(':')) {
+                Some((path, line)) => (path.to_owned(), line.parse().ok()),
+                None => (format!("{}/", f.package), None),
+            };
+            physical("POLICYROOT", path, line)
+        }
+    };
+    location.logical_locations = Some(vec![LogicalLocation::builder()
+        .name(f.asset.hostname.clone())
+        .fully_qualified_name(format!("{}/{}", f.asset.id, f.rule_id))
+        .kind("host")
+        .build()]);
+    location
+}
+
+fn notification(rule_id: &str, index: Option<i64>, level: &str, text: String) -> Notification {
+    let mut rule = ReportingDescriptorReference::builder().id(rule_id.to_owned()).build();
+    rule.index = index;
+    Notification::builder()
+        .message(Message::builder().text(text).build())
+        .level(json!(level))
+        .associated_rule(rule)
+        .build()
+}
+
 pub fn sarif(bundle: &Bundle, reports: &[Report]) -> Result<String, super::RenderError> {
     let content = &bundle.content;
     let rules: Vec<ReportingDescriptor> = content
         .rules
         .iter()
+        .take(LIMITS.rules_per_run)
         .map(|r| {
             let mut props = BTreeMap::new();
-            let severity = r.severity;
-            // GitHub code scanning reads `security-severity` (0-10) to rank results.
-            props.insert("security-severity".to_owned(), json!(format!("{:.1}", severity.score())));
+            // GitHub code scanning ranks results by `security-severity` (0-10).
+            props.insert("security-severity".to_owned(), json!(format!("{:.1}", r.severity.score())));
             props.insert("severity".to_owned(), json!(r.severity));
+            // A finding states a fact read from the host, with its evidence.
+            props.insert("precision".to_owned(), json!("high"));
             if !r.references.is_empty() {
                 props.insert("references".to_owned(), json!(r.references));
             }
+            let mut tags = vec!["security".to_owned()];
+            tags.extend(r.tags.iter().cloned());
+            tags.truncate(LIMITS.tags_per_rule);
             let mut d = ReportingDescriptor::builder()
                 .id(r.id.clone())
                 .name(r.title.clone())
                 .short_description(MultiformatMessageString::builder().text(r.title.clone()).build())
-                .properties(PropertyBag::builder().tags(r.tags.clone()).additional_properties(props).build())
+                .properties(PropertyBag::builder().tags(tags).additional_properties(props).build())
                 .build();
             if !r.description.is_empty() {
                 d.full_description =
                     Some(MultiformatMessageString::builder().text(r.description.clone()).build());
             }
-            if !r.recommendation.is_empty() {
-                d.help = Some(MultiformatMessageString::builder().text(r.recommendation.clone()).build());
-            }
+            let help = if r.recommendation.is_empty() { r.title.clone() } else { r.recommendation.clone() };
+            d.help = Some(MultiformatMessageString::builder().text(help).build());
             if let Some(url) = r.references.iter().find(|x| x.starts_with("https://")) {
                 d.help_uri = Some(url.clone());
             }
             d
         })
         .collect();
+    let index_of = |id: &str| content.rules.iter().position(|r| r.id == id).map(|i| i as i64);
     let mut results = Vec::new();
+    let mut notifications = Vec::new();
+    let mut dropped = 0usize;
+    let mut errored = false;
     for report in reports {
         for f in &report.findings {
+            if results.len() >= LIMITS.results_per_run {
+                dropped += 1;
+                continue;
+            }
             let mut fingerprints = BTreeMap::new();
             fingerprints.insert("assayFingerprint/v1".to_owned(), f.fingerprint.clone());
             let mut props = BTreeMap::new();
@@ -68,30 +166,79 @@ pub fn sarif(bundle: &Bundle, reports: &[Report]) -> Result<String, super::Rende
             if !f.attributes.is_empty() {
                 props.insert("attributes".to_owned(), json!(f.attributes));
             }
-            let location = Location::builder()
-                .logical_locations(vec![LogicalLocation::builder()
-                    .name(f.asset.hostname.clone())
-                    .fully_qualified_name(format!("{}/{}", f.asset.id, f.rule_id))
-                    .kind("host")
-                    .build()])
+            let index = index_of(&f.rule_id);
+            let rule_location = index.and_then(|i| content.debug.rule_locations.get(i as usize));
+            let mut result = SarifResult::builder()
+                .rule_id(f.rule_id.clone())
+                .level(level(f.severity))
+                .message(Message::builder().text(f.message.clone()).build())
+                .locations(vec![location_of(f, rule_location)])
+                .partial_fingerprints(fingerprints)
+                .properties(PropertyBag::builder().additional_properties(props).build())
                 .build();
-            let index = content.rules.iter().position(|r| r.id == f.rule_id).unwrap_or(0) as i64;
-            results.push(
-                SarifResult::builder()
-                    .rule_id(f.rule_id.clone())
-                    .rule_index(index)
-                    .level(level(f.severity))
-                    .message(Message::builder().text(f.message.clone()).build())
-                    .locations(vec![location])
-                    .partial_fingerprints(fingerprints)
-                    .properties(PropertyBag::builder().additional_properties(props).build())
-                    .build(),
-            );
+            result.rule_index = index;
+            results.push(result);
+        }
+        for r in &report.rules {
+            match &r.outcome {
+                Outcome::Skipped { reason } => notifications.push(notification(
+                    &r.rule_id,
+                    index_of(&r.rule_id),
+                    "warning",
+                    format!("{} was skipped on {}: {reason}", r.rule_id, report.asset.hostname),
+                )),
+                Outcome::Error { reason } => {
+                    errored = true;
+                    notifications.push(notification(
+                        &r.rule_id,
+                        index_of(&r.rule_id),
+                        "error",
+                        format!(
+                            "{} ({}) failed on {}: {reason}",
+                            r.rule_id, r.location, report.asset.hostname
+                        ),
+                    ));
+                }
+                _ => {}
+            }
         }
     }
+    if dropped > 0 {
+        notifications.push(
+            Notification::builder()
+                .message(
+                    Message::builder()
+                        .text(format!(
+                            "{dropped} results were left out: a run holds at most {} results",
+                            LIMITS.results_per_run
+                        ))
+                        .build(),
+                )
+                .level(json!("warning"))
+                .build(),
+        );
+    }
+    let mut invocation = Invocation::builder().execution_successful(!errored).build();
+    if !notifications.is_empty() {
+        invocation.tool_execution_notifications = Some(notifications);
+    }
+    let mut bases = BTreeMap::new();
+    bases.insert(
+        "HOSTROOT".to_owned(),
+        ArtifactLocation::builder()
+            .uri("file:///")
+            .description(Message::builder().text("The assessed host's root file system.").build())
+            .build(),
+    );
+    bases.insert(
+        "POLICYROOT".to_owned(),
+        ArtifactLocation::builder()
+            .description(Message::builder().text("The folder holding the rules packages.").build())
+            .build(),
+    );
     let mut run_props = BTreeMap::new();
     run_props.insert("bundleDigest".to_owned(), json!(bundle.digest));
-    let run = Run::builder()
+    let mut run = Run::builder()
         .tool(
             Tool::builder()
                 .driver(
@@ -105,11 +252,25 @@ pub fn sarif(bundle: &Bundle, reports: &[Report]) -> Result<String, super::Rende
                 .build(),
         )
         .results(results)
+        .invocations(vec![invocation])
         .properties(PropertyBag::builder().additional_properties(run_props).build())
         .build();
+    run.original_uri_base_ids = Some(bases);
     let log = Sarif::builder().schema(SCHEMA).version(json!("2.1.0")).runs(vec![run]).build();
     let mut text = serde_json::to_string_pretty(&log)
         .map_err(|e| super::RenderError { format: "SARIF", message: e.to_string() })?;
     text.push('\n');
     Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::host_file;
+
+    #[test]
+    fn evidence_sources_become_host_files() {
+        assert_eq!(host_file("/etc/ssh/sshd_config:2"), Some(("etc/ssh/sshd_config".into(), Some(2))));
+        assert_eq!(host_file("/etc/login.defs"), Some(("etc/login.defs".into(), None)));
+        assert_eq!(host_file("OpenSSH default"), None);
+    }
 }

@@ -39,7 +39,18 @@ pub fn table(reports: &[Report], full: bool) -> String {
             let _ = writeln!(out, "\nERRORS ({})", errors.len());
             for r in errors {
                 if let Outcome::Error { reason } = &r.outcome {
-                    let _ = writeln!(out, "  {:<14} {reason}", r.rule_id);
+                    let _ = writeln!(out, "  {:<14} {reason}\n      defined at {}", r.rule_id, r.location);
+                }
+            }
+        }
+        // Always shown: a skipped rule is a check that did not happen.
+        let skipped: Vec<_> =
+            report.rules.iter().filter(|r| matches!(r.outcome, Outcome::Skipped { .. })).collect();
+        if !skipped.is_empty() {
+            let _ = writeln!(out, "\nSKIPPED ({})", skipped.len());
+            for r in skipped {
+                if let Outcome::Skipped { reason } = &r.outcome {
+                    let _ = writeln!(out, "  {:<14} {}: {reason}", r.rule_id, r.title);
                 }
             }
         }
@@ -65,8 +76,8 @@ pub fn table(reports: &[Report], full: bool) -> String {
         let s = &report.summary;
         let _ = writeln!(
             out,
-            "\n{} high, {} medium, {} low, {} informational; rules: {} passed, {} failed, {} not applicable, {} errors",
-            s.high, s.medium, s.low, s.informational, s.passed, s.failed, s.not_applicable, s.errors
+            "\n{} high, {} medium, {} low, {} informational; rules: {} passed, {} failed, {} not applicable, {} skipped, {} errors",
+            s.high, s.medium, s.low, s.informational, s.passed, s.failed, s.not_applicable, s.skipped, s.errors
         );
     }
     super::terminal_safe(&out)

@@ -87,15 +87,19 @@ impl<'b> Program<'b> {
         let mut findings = Vec::new();
         let mut rules = Vec::with_capacity(content.rules.len());
         let mut executed = 0u64;
-        for rule in &content.rules {
+        let skipped_sections =
+            host.telemetry.collection.as_ref().map(|c| c.skipped_sections.as_slice()).unwrap_or(&[]);
+        for (rule_index, rule) in content.rules.iter().enumerate() {
             let package = content.packages.get(rule.package as usize);
             let severity = rule.severity;
+            let location = content.debug.rule_locations.get(rule_index).cloned().unwrap_or_default();
             let result = |outcome| RuleResult {
                 rule_id: rule.id.clone(),
                 package: package.map(|p| p.name.clone()).unwrap_or_default(),
                 title: rule.title.clone(),
                 severity,
                 asset_id: asset.id.clone(),
+                location: location.clone(),
                 outcome,
             };
             let platforms = if rule.platforms.is_empty() {
@@ -121,6 +125,19 @@ impl<'b> Program<'b> {
                     Outcome::Failed { findings: n }
                 }
                 Err(fault) => Outcome::Error { reason: fault.to_string() },
+            };
+            // A pass or a not-applicable over a section that was never
+            // collected says nothing about the host: skipped, with why.
+            let outcome = match outcome {
+                Outcome::Passed | Outcome::NotApplicable { .. } => {
+                    match skipped_sections.iter().find(|s| rule.reads.contains(&s.section)) {
+                        Some(s) => {
+                            Outcome::Skipped { reason: format!("needs `{}`: {}", s.section, s.reason) }
+                        }
+                        None => outcome,
+                    }
+                }
+                other => other,
             };
             rules.push(result(outcome));
         }

@@ -1,0 +1,146 @@
+//! SARIF that GitHub code scanning accepts: the output of a real scan
+//! validates against the SARIF 2.1.0 schema and meets the ingestion rules
+//! GitHub documents ("SARIF support for code scanning"), a copy of which is
+//! kept here as `GITHUB` and asserted.
+
+// Test code: an unwrap that fails is a failing test, which is what we want.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::{assay, stderr};
+use serde_json::Value;
+
+/// GitHub code scanning's documented requirements and limits for an
+/// uploaded SARIF file, as of this writing.
+struct GitHubRules {
+    max_runs: usize,
+    max_results_per_run: usize,
+    max_rules_per_run: usize,
+    max_locations_per_result: usize,
+    max_tags_per_rule: usize,
+    /// `security-severity` is a number from 0.0 to 10.0, as a string.
+    security_severity: std::ops::RangeInclusive<f64>,
+    precisions: &'static [&'static str],
+}
+
+const GITHUB: GitHubRules = GitHubRules {
+    max_runs: 20,
+    max_results_per_run: 25_000,
+    max_rules_per_run: 25_000,
+    max_locations_per_result: 1_000,
+    max_tags_per_rule: 20,
+    security_severity: 0.0..=10.0,
+    precisions: &["very-high", "high", "medium", "low"],
+};
+
+#[test]
+fn our_limits_are_githubs() {
+    let ours = assay_runtime::reports::SARIF_LIMITS;
+    assert_eq!(ours.runs, GITHUB.max_runs);
+    assert_eq!(ours.results_per_run, GITHUB.max_results_per_run);
+    assert_eq!(ours.rules_per_run, GITHUB.max_rules_per_run);
+    assert_eq!(ours.locations_per_result, GITHUB.max_locations_per_result);
+    assert_eq!(ours.tags_per_rule, GITHUB.max_tags_per_rule);
+}
+
+fn check_github_rules(sarif: &Value) {
+    assert_eq!(sarif["version"], "2.1.0");
+    assert!(sarif["$schema"].is_string());
+    let runs = sarif["runs"].as_array().unwrap();
+    assert!(!runs.is_empty() && runs.len() <= GITHUB.max_runs);
+    for run in runs {
+        let driver = &run["tool"]["driver"];
+        assert!(driver["name"].is_string());
+        let rules = driver["rules"].as_array().unwrap();
+        assert!(rules.len() <= GITHUB.max_rules_per_run);
+        for rule in rules {
+            assert!(rule["id"].is_string());
+            assert!(rule["shortDescription"]["text"].is_string(), "{rule}");
+            assert!(rule["help"]["text"].as_str().is_some_and(|t| !t.is_empty()), "{rule}");
+            let props = &rule["properties"];
+            assert!(props["tags"].as_array().unwrap().len() <= GITHUB.max_tags_per_rule);
+            let severity: f64 = props["security-severity"].as_str().unwrap().parse().unwrap();
+            assert!(GITHUB.security_severity.contains(&severity), "{rule}");
+            assert!(GITHUB.precisions.contains(&props["precision"].as_str().unwrap()), "{rule}");
+        }
+        let results = run["results"].as_array().unwrap();
+        assert!(results.len() <= GITHUB.max_results_per_run);
+        let bases = run["originalUriBaseIds"].as_object().unwrap();
+        for result in results {
+            let id = result["ruleId"].as_str().unwrap();
+            let index = result["ruleIndex"].as_u64().unwrap() as usize;
+            assert_eq!(rules[index]["id"], id, "ruleIndex points at the rule");
+            assert!(result["message"]["text"].as_str().is_some_and(|t| !t.is_empty()));
+            assert!(result["partialFingerprints"]["assayFingerprint/v1"].is_string());
+            let locations = result["locations"].as_array().unwrap();
+            assert!(!locations.is_empty() && locations.len() <= GITHUB.max_locations_per_result);
+            for l in locations {
+                let artifact = &l["physicalLocation"]["artifactLocation"];
+                assert!(artifact["uri"].as_str().is_some_and(|u| !u.is_empty()), "{result}");
+                assert!(bases.contains_key(artifact["uriBaseId"].as_str().unwrap()));
+                assert!(l["physicalLocation"]["region"]["startLine"].as_i64().unwrap() >= 1);
+            }
+        }
+    }
+}
+
+fn validate(sarif: &Value) {
+    let errors = common::sarif_schema_errors(sarif);
+    assert!(errors.is_empty(), "SARIF does not validate: {errors:#?}");
+}
+
+#[test]
+fn a_scan_of_a_fixture_host_is_accepted_with_file_locations_and_notifications() {
+    let out = assay(&["scan", "--root", "tests/fixtures/hosts/debian-default", "--format", "sarif"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let sarif: Value = serde_json::from_slice(&out.stdout).unwrap();
+    validate(&sarif);
+    check_github_rules(&sarif);
+    let run = &sarif["runs"][0];
+    let results = run["results"].as_array().unwrap();
+    assert!(!results.is_empty());
+    // Evidence with a file gives the file and line on the host.
+    let root_login =
+        results.iter().find(|r| r["ruleId"] == "SBP-SSH-001" || r["ruleId"] == "SBP-PWD-001").unwrap();
+    let artifact = &root_login["locations"][0]["physicalLocation"]["artifactLocation"];
+    assert_eq!(artifact["uriBaseId"], "HOSTROOT");
+    assert!(artifact["uri"].as_str().unwrap().starts_with("etc/"), "{root_login}");
+    // Skipped rules (no feed, no live kernel for a root) are notifications.
+    let notes = run["invocations"][0]["toolExecutionNotifications"].as_array().unwrap();
+    assert!(notes.iter().any(|n| n["associatedRule"]["id"] == "CVE-HIGH"
+        && n["message"]["text"].as_str().unwrap().contains("no vulnerability feed")));
+    assert_eq!(run["invocations"][0]["executionSuccessful"], true);
+}
+
+#[test]
+fn a_finding_without_file_evidence_points_at_its_rule_and_errors_fail_the_invocation() {
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("examples.bundle");
+    let out = assay(&["build", "examples/", "-o", bundle.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let t = "tests/fixtures/telemetry/weak-ssh.json";
+    let out = assay(&["eval", "--bundle", bundle.to_str().unwrap(), "--telemetry", t, "--format", "sarif"]);
+    let sarif: Value = serde_json::from_slice(&out.stdout).unwrap();
+    validate(&sarif);
+    check_github_rules(&sarif);
+    let out = assay(&[
+        "eval",
+        "--bundle",
+        bundle.to_str().unwrap(),
+        "--telemetry",
+        t,
+        "--format",
+        "sarif",
+        "--max-instructions",
+        "5",
+    ]);
+    let sarif: Value = serde_json::from_slice(&out.stdout).unwrap();
+    validate(&sarif);
+    let invocation = &sarif["runs"][0]["invocations"][0];
+    assert_eq!(invocation["executionSuccessful"], false);
+    let notes = invocation["toolExecutionNotifications"].as_array().unwrap();
+    assert!(notes
+        .iter()
+        .all(|n| n["level"] == "error" && n["message"]["text"].as_str().unwrap().contains(".assay:")));
+}
