@@ -64,3 +64,14 @@ fn main() -> miette::Result<ExitCode> {
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    /// clap's own consistency checks (unique names, valid defaults) over
+    /// every subcommand, which otherwise only fail when that command runs.
+    #[test]
+    fn the_command_line_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
+}

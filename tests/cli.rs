@@ -471,3 +471,38 @@ fn oversized_or_endless_inputs_are_refused_at_the_limit() {
     assert_eq!(code(&out), 2);
     assert!(stderr(&out).contains("larger than the 64 MiB a bundle"), "{}", stderr(&out));
 }
+
+#[test]
+fn a_path_without_policy_source_is_an_input_error_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let no_modules = dir.path().join("no-modules");
+    std::fs::create_dir(&no_modules).unwrap();
+    std::fs::write(
+        no_modules.join("package.yaml"),
+        "name: none\ntitle: T\nversion: 1.0.0\ndescription: D\nplatforms: [linux]\n",
+    )
+    .unwrap();
+    let yaml = dir.path().join("cases.yaml");
+    std::fs::write(&yaml, "cases: []\n").unwrap();
+    for command in ["check", "build", "test", "fmt"] {
+        for (path, says) in
+            [(&empty, "no policy source"), (&no_modules, "has no modules"), (&yaml, "is not a policy source")]
+        {
+            let mut args = vec![command, path.to_str().unwrap()];
+            if command == "build" {
+                args.extend(["-o", "/dev/null"]);
+            }
+            let out = assay(&args);
+            assert_eq!(code(&out), 2, "{command} {}: {}", path.display(), stderr(&out));
+            let err = stderr(&out).split_whitespace().collect::<Vec<_>>().join(" ");
+            assert!(err.contains(says), "{command} {}: {err}", path.display());
+        }
+    }
+    // A package with sources but no test case: `test` says so.
+    let (_keep, pkg) = copy_example("minimal");
+    let out = assay(&["test", pkg.to_str().unwrap()]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(stderr(&out).contains("no policy test case"), "{}", stderr(&out));
+}

@@ -335,3 +335,49 @@ fn real_debian_and_pypi_advisories_match_through_source_packages() {
         "the current openssl is not affected: {messages:#?}"
     );
 }
+
+/// An author's own package against a host in one step: a folder compiled
+/// on the fly, a built bundle, built-in packages beside them, rules chosen.
+#[test]
+fn scan_runs_your_own_package_folder_or_bundle_beside_the_built_in_ones() {
+    let root = "tests/fixtures/hosts/debian-default";
+    let json = |args: &[&str]| {
+        let mut all = vec!["scan", "--root", root, "--format", "json"];
+        all.extend_from_slice(args);
+        let out = assay(&all);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let ids: std::collections::BTreeSet<String> = doc["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["rule_id"].as_str().unwrap().to_owned())
+            .collect();
+        ids
+    };
+    let folder = json(&["--package", "examples/ssh-hardening"]);
+    assert!(folder.contains("SSH-001") && !folder.iter().any(|r| r.starts_with("SBP-")), "{folder:?}");
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("ssh.bundle");
+    assert_eq!(
+        assay(&["build", "examples/ssh-hardening", "-o", bundle.to_str().unwrap()]).status.code(),
+        Some(0)
+    );
+    let both = json(&["--package", bundle.to_str().unwrap(), "--package", "security-best-practices"]);
+    assert!(
+        both.contains("SSH-001")
+            && both.contains("SBP-SSH-001")
+            && !both.iter().any(|r| r.starts_with("CIS-"))
+    );
+    let chosen = json(&["--package", bundle.to_str().unwrap(), "--rule", "SSH-001", "--rule", "SSH-002"]);
+    assert_eq!(chosen.into_iter().collect::<Vec<_>>(), ["SSH-001", "SSH-002"]);
+    let tagged = json(&["--package", "cve", "--rule-tag", "cve", "--allow-skipped"]);
+    assert_eq!(tagged.len(), 3);
+    // A package that does not compile: its diagnostics, exit 1, no scan.
+    let broken = dir.path().join("broken.assay");
+    std::fs::write(&broken, "rule X \"t\" {\n  severity meduim\n}\n").unwrap();
+    let out = assay(&["scan", "--root", root, "--package", broken.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("E0102") && err.contains("does not compile"), "{err}");
+}

@@ -3,7 +3,6 @@
 
 use super::{Failure, Outcome};
 use assay_compiler::diagnostics::render_human;
-use assay_compiler::package;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -18,7 +17,7 @@ pub struct Args {
 }
 
 pub fn run(args: &Args) -> Outcome {
-    let loaded = package::load(&args.paths)?;
+    let loaded = super::load_sources(&args.paths)?;
     match assay_compiler::build(&loaded) {
         Ok(built) => {
             if !built.diagnostics.is_empty() {

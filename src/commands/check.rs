@@ -3,7 +3,6 @@
 
 use super::{DiagnosticFormat, Outcome};
 use assay_compiler::diagnostics::{render_human, render_json};
-use assay_compiler::package;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -27,7 +26,7 @@ impl Args {
 }
 
 pub fn run(args: &Args) -> Outcome {
-    let loaded = package::load(&args.paths)?;
+    let loaded = super::load_sources(&args.paths)?;
     let mut all = assay_compiler::check(&loaded);
     if args.deny_warnings {
         for d in &mut all {

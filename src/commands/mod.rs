@@ -64,6 +64,11 @@ impl Failure {
         Failure { report, exit_code: 2 }
     }
 
+    /// Problems found in the user's sources (exit 1), already printed.
+    pub fn problems(report: miette::Report) -> Self {
+        Failure { report, exit_code: 1 }
+    }
+
     /// A bug in Assay (exit 3).
     pub fn internal(report: miette::Report) -> Self {
         Failure { report, exit_code: 3 }
@@ -123,6 +128,43 @@ pub fn read_bounded(path: &Path, limit: u64, what: &str, how_to_raise: &str) -> 
         return Err(too_large());
     }
     Ok(bytes)
+}
+
+/// Loads policy sources for `check`, `build`, `test` and `fmt`: a path that
+/// holds no policy source is an input error naming it (an empty folder, a
+/// package whose manifest has no modules beside it, a file that is neither
+/// a `.assay` source nor a `package.yaml`), never a silent success.
+pub fn load_sources(paths: &[PathBuf]) -> Result<assay_compiler::package::Loaded, Failure> {
+    use assay_compiler::package::{EXTENSION, MANIFEST};
+    for path in paths {
+        if path.is_file() {
+            let is_source = path.extension().is_some_and(|e| e == EXTENSION);
+            let is_manifest = path.file_name().is_some_and(|n| n == MANIFEST);
+            if !is_source && !is_manifest {
+                return Err(Failure::input(miette::miette!(
+                    "{} is not a policy source: give `.{EXTENSION}` files, package folders or `{MANIFEST}` files",
+                    path.display()
+                )));
+            }
+        }
+    }
+    let loaded = assay_compiler::package::load(paths)?;
+    for package in &loaded.packages {
+        if package.files.is_empty() {
+            return Err(Failure::input(miette::miette!(
+                "the package in {} has no modules: no `.{EXTENSION}` file beside its {MANIFEST}",
+                package.root.display()
+            )));
+        }
+    }
+    if loaded.source_files().is_empty() {
+        let shown: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+        return Err(Failure::input(miette::miette!(
+            "no policy source (`.{EXTENSION}` file) in {}",
+            shown.join(", ")
+        )));
+    }
+    Ok(loaded)
 }
 
 /// Reads and verifies a bundle; any problem is an input error naming the file.
@@ -217,12 +259,12 @@ impl OutputArgs {
     }
 
     /// Renders, writes, and gives the exit code `--fail-on` asks for.
-    pub fn emit(&self, bundle: &Bundle, reports: &[Report]) -> Outcome {
+    pub fn emit(&self, bundles: &[&Bundle], reports: &[Report]) -> Outcome {
         use assay_runtime::reports;
         let text = match self.format {
             ReportFormat::Table => Ok(reports::table(reports, self.full())),
             ReportFormat::Json => reports::json(reports),
-            ReportFormat::Sarif => reports::sarif(bundle, reports),
+            ReportFormat::Sarif => reports::sarif(bundles, reports),
             ReportFormat::Junit => reports::junit(reports),
         }
         .map_err(|e| Failure::internal(miette::miette!("{e}")))?;

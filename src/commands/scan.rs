@@ -4,11 +4,12 @@
 
 use super::collect::SourceArgs;
 use super::{Failure, Outcome};
+use assay_compiler::diagnostics::render_human;
 use assay_model::bundle::{self, Bundle};
 use assay_runtime::findings::{Report, Summary};
 use assay_runtime::value::Host;
 use assay_runtime::vm::Program;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// The built-in packages, compiled by `build.rs`.
 static BUILTIN: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/builtin.bundle"));
@@ -22,10 +23,20 @@ pub fn builtin() -> Result<Bundle, Failure> {
 pub struct Args {
     #[command(flatten)]
     source: SourceArgs,
-    /// Only these built-in packages (repeatable): security-best-practices,
-    /// runtime-behavior, cis-linux, cve.
-    #[arg(long = "package", value_name = "NAME")]
+    /// The packages to assess with (repeatable; default: every built-in
+    /// one): a built-in package's name (security-best-practices,
+    /// runtime-behavior, cis-linux, cve), a package folder or `.assay` file
+    /// (compiled on the fly; its diagnostics on failure), or a bundle built
+    /// by `assay build`.
+    #[arg(long = "package", value_name = "NAME|PATH")]
     packages: Vec<String>,
+    /// Only these rules (repeatable).
+    #[arg(long = "rule", value_name = "ID")]
+    rules: Vec<String>,
+    /// Only rules with one of these tags (repeatable; `--tag KEY=VALUE`
+    /// tags the asset).
+    #[arg(long = "rule-tag", value_name = "TAG")]
+    rule_tags: Vec<String>,
     /// The vulnerability feed to match packages against (default: the one
     /// `assay feed import` wrote to Assay's data directory).
     #[arg(long, value_name = "FILE")]
@@ -35,37 +46,146 @@ pub struct Args {
 }
 
 pub fn run(args: &Args) -> Outcome {
-    let bundle = builtin()?;
-    let names: Vec<&str> = bundle.content.packages.iter().map(|p| p.name.as_str()).collect();
+    let builtin = builtin()?;
+    let names: Vec<&str> = builtin.content.packages.iter().map(|p| p.name.as_str()).collect();
+    let mut chosen: Vec<String> = Vec::new();
+    let mut custom: Vec<Bundle> = Vec::new();
     for p in &args.packages {
-        if !names.contains(&p.as_str()) {
+        if names.contains(&p.as_str()) {
+            chosen.push(p.clone());
+        } else if Path::new(p).exists() {
+            custom.push(own_package(Path::new(p))?);
+        } else {
             return Err(Failure::input(miette::miette!(
-                "no built-in package `{p}`; there are: {}",
+                "`--package {p}` is neither a built-in package ({}) nor a path",
                 names.join(", ")
             )));
         }
     }
+    let mut bundles: Vec<Bundle> = Vec::new();
+    if !chosen.is_empty() || custom.is_empty() {
+        bundles.push(builtin);
+    }
+    bundles.extend(custom);
+    check_selection(&bundles, args)?;
     let mut telemetry = args.source.collect()?;
-    let wants_cve = args.packages.is_empty() || args.packages.iter().any(|p| p == "cve");
-    if wants_cve {
+    let reads_cve = bundles
+        .iter()
+        .any(|b| b.content.rules.iter().any(|r| r.reads.iter().any(|s| s == "vulnerabilities")));
+    if reads_cve && (chosen.is_empty() || chosen.iter().any(|p| p == "cve") || bundles.len() > 1) {
         super::feed::apply(&mut telemetry, args.feed.as_deref(), true)?;
     }
     let host = Host::new(telemetry)
         .map_err(|e| Failure::internal(miette::miette!("the collected telemetry does not load: {e}")))?;
     let options = args.output.options()?;
-    let mut report = Program::new(&bundle).evaluate(&host, &options);
-    if !args.packages.is_empty() {
-        report = only(report, &args.packages);
+    let mut merged: Option<Report> = None;
+    for (i, bundle) in bundles.iter().enumerate() {
+        let mut report = Program::new(bundle).evaluate(&host, &options);
+        if i == 0 && !chosen.is_empty() {
+            report.findings.retain(|f| chosen.contains(&f.package));
+            report.rules.retain(|r| chosen.contains(&r.package));
+        }
+        merged = Some(match merged {
+            None => report,
+            Some(mut all) => {
+                all.findings.extend(report.findings);
+                all.rules.extend(report.rules);
+                all.summary.instructions += report.summary.instructions;
+                all
+            }
+        });
     }
-    args.output.emit(&bundle, &[report])
-}
-
-/// The report restricted to some packages.
-fn only(mut report: Report, packages: &[String]) -> Report {
-    report.findings.retain(|f| packages.contains(&f.package));
-    report.rules.retain(|r| packages.contains(&r.package));
+    let Some(mut report) = merged else { return Err(Failure::internal(miette::miette!("no bundle to run"))) };
+    select(&mut report, &bundles, args);
     let instructions = report.summary.instructions;
     report.summary = Summary::of(&report.findings, &report.rules);
     report.summary.instructions = instructions;
-    report
+    let refs: Vec<&Bundle> = bundles.iter().collect();
+    args.output.emit(&refs, &[report])
+}
+
+/// `--package PATH`: a bundle file, or sources compiled now.
+fn own_package(path: &Path) -> Result<Bundle, Failure> {
+    let is_bundle = path.is_file()
+        && std::fs::File::open(path)
+            .and_then(|mut f| {
+                let mut magic = [0u8; 8];
+                std::io::Read::read_exact(&mut f, &mut magic).map(|_| &magic == bundle::MAGIC)
+            })
+            .unwrap_or(false);
+    if is_bundle {
+        return super::load_bundle(path);
+    }
+    let loaded = super::load_sources(&[path.to_path_buf()])?;
+    match assay_compiler::build(&loaded) {
+        Ok(built) => {
+            if !built.diagnostics.is_empty() {
+                eprint!("{}", render_human(&loaded.sources, &built.diagnostics, super::stderr_color()));
+            }
+            bundle::load(&built.bytes)
+                .map_err(|e| Failure::internal(miette::miette!("the bundle just built does not load: {e}")))
+        }
+        Err(diagnostics) => {
+            eprint!("{}", render_human(&loaded.sources, &diagnostics, super::stderr_color()));
+            Err(Failure::problems(miette::miette!(
+                "{} does not compile; nothing was scanned",
+                path.display()
+            )))
+        }
+    }
+}
+
+/// Every `--rule` names a rule, and no rule id is in two bundles.
+fn check_selection(bundles: &[Bundle], args: &Args) -> Result<(), Failure> {
+    let mut seen = std::collections::HashMap::new();
+    for (i, b) in bundles.iter().enumerate() {
+        for r in &b.content.rules {
+            if let Some(other) = seen.insert(r.id.as_str(), i) {
+                if other != i {
+                    return Err(Failure::input(miette::miette!(
+                        "the rule id `{}` is in two of the packages given; rule ids must be unique",
+                        r.id
+                    )));
+                }
+            }
+        }
+    }
+    for id in &args.rules {
+        if !seen.contains_key(id.as_str()) {
+            let near = seen.keys().min_by_key(|k| strsim_distance(k, id)).copied().unwrap_or_default();
+            return Err(Failure::input(miette::miette!(
+                "`--rule {id}`: no such rule in the packages given (did you mean `{near}`?)"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// A small edit distance, for "did you mean" on rule ids.
+fn strsim_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// `--rule` and `--tag` keep only the rules they name.
+fn select(report: &mut Report, bundles: &[Bundle], args: &Args) {
+    if args.rules.is_empty() && args.rule_tags.is_empty() {
+        return;
+    }
+    let keep: std::collections::HashSet<&str> = bundles
+        .iter()
+        .flat_map(|b| &b.content.rules)
+        .filter(|r| args.rules.contains(&r.id) || r.tags.iter().any(|t| args.rule_tags.contains(t)))
+        .map(|r| r.id.as_str())
+        .collect();
+    report.findings.retain(|f| keep.contains(f.rule_id.as_str()));
+    report.rules.retain(|r| keep.contains(r.rule_id.as_str()));
 }

@@ -4,7 +4,6 @@
 
 use super::{Failure, Outcome};
 use assay_compiler::diagnostics::render_human;
-use assay_compiler::package;
 use assay_runtime::policytest;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -26,7 +25,7 @@ impl Args {
 
 pub fn run(args: &Args) -> Outcome {
     let paths = if args.paths.is_empty() { vec![PathBuf::from(".")] } else { args.paths.clone() };
-    let loaded = package::load(&paths)?;
+    let loaded = super::load_sources(&paths)?;
     let built = match assay_compiler::build(&loaded) {
         Ok(b) => b,
         Err(diagnostics) => {
@@ -43,6 +42,14 @@ pub fn run(args: &Args) -> Outcome {
             let cases = policytest::load(&path).map_err(|e| Failure::input(miette::miette!("{e}")))?;
             files.push((path, cases));
         }
+    }
+    let cases: usize = files.iter().map(|(_, f)| f.cases.len()).sum();
+    if cases == 0 {
+        let shown: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+        return Err(Failure::input(miette::miette!(
+            "no policy test case in {} (tests are `tests/*.yaml` in each package folder; see docs/testing.md)",
+            shown.join(", ")
+        )));
     }
     let results = policytest::run(&bundle, &files);
     for failure in &results.failures {

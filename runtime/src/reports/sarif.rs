@@ -107,10 +107,13 @@ fn notification(rule_id: &str, index: Option<i64>, level: &str, text: String) ->
         .build()
 }
 
-pub fn sarif(bundle: &Bundle, reports: &[Report]) -> Result<String, super::RenderError> {
-    let content = &bundle.content;
-    let rules: Vec<ReportingDescriptor> = content
-        .rules
+/// One run over every rule of `bundles` (a scan can combine the built-in
+/// packages with the user's own).
+pub fn sarif(bundles: &[&Bundle], reports: &[Report]) -> Result<String, super::RenderError> {
+    let all_rules: Vec<&assay_model::bundle::RuleMeta> =
+        bundles.iter().flat_map(|b| &b.content.rules).collect();
+    let locations: Vec<&String> = bundles.iter().flat_map(|b| &b.content.debug.rule_locations).collect();
+    let rules: Vec<ReportingDescriptor> = all_rules
         .iter()
         .take(LIMITS.rules_per_run)
         .map(|r| {
@@ -144,7 +147,7 @@ pub fn sarif(bundle: &Bundle, reports: &[Report]) -> Result<String, super::Rende
             d
         })
         .collect();
-    let index_of = |id: &str| content.rules.iter().position(|r| r.id == id).map(|i| i as i64);
+    let index_of = |id: &str| all_rules.iter().position(|r| r.id == id).map(|i| i as i64);
     let mut results = Vec::new();
     let mut notifications = Vec::new();
     let mut dropped = 0usize;
@@ -167,7 +170,7 @@ pub fn sarif(bundle: &Bundle, reports: &[Report]) -> Result<String, super::Rende
                 props.insert("attributes".to_owned(), json!(f.attributes));
             }
             let index = index_of(&f.rule_id);
-            let rule_location = index.and_then(|i| content.debug.rule_locations.get(i as usize));
+            let rule_location = index.and_then(|i| locations.get(i as usize).copied());
             let mut result = SarifResult::builder()
                 .rule_id(f.rule_id.clone())
                 .level(level(f.severity))
@@ -237,7 +240,8 @@ pub fn sarif(bundle: &Bundle, reports: &[Report]) -> Result<String, super::Rende
             .build(),
     );
     let mut run_props = BTreeMap::new();
-    run_props.insert("bundleDigest".to_owned(), json!(bundle.digest));
+    let digests: Vec<&str> = bundles.iter().map(|b| b.digest.as_str()).collect();
+    run_props.insert("bundleDigest".to_owned(), json!(digests.join(",")));
     let mut run = Run::builder()
         .tool(
             Tool::builder()
