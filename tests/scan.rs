@@ -381,3 +381,110 @@ fn scan_runs_your_own_package_folder_or_bundle_beside_the_built_in_ones() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("E0102") && err.contains("does not compile"), "{err}");
 }
+
+/// Policy tests never invent what a case leaves out: a user given only a
+/// name is not root with a password set; `sshd: {}` has no PermitRootLogin
+/// of `""`. Before, both rules below fired on values the case never gave.
+#[test]
+fn partial_telemetry_in_policy_tests_invents_no_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let pkg = dir.path().join("pkg");
+    std::fs::create_dir_all(pkg.join("tests")).unwrap();
+    std::fs::write(
+        pkg.join("package.yaml"),
+        "name: pkg\ntitle: T\nversion: 1.0.0\ndescription: D\nplatforms: [linux]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        pkg.join("rules.assay"),
+        r#"rule T-ROOT "Root with a password" {
+  severity high
+  description "d"
+  recommendation "r"
+  applies when host.users is present
+
+  for each u in host.users where u.uid == 0 and u.password == set
+    fail message "{u.name} is uid 0 with a password"
+}
+
+rule T-EMPTY "Empty PermitRootLogin" {
+  severity high
+  description "d"
+  recommendation "r"
+  applies when host.sshd is present
+
+  fail when host.sshd.permit_root_login == ""
+    message "empty"
+}
+"#,
+    )
+    .unwrap();
+    std::fs::write(
+        pkg.join("tests/cases.yaml"),
+        "cases:\n  - name: a user given only a name\n    telemetry:\n      users: [{ name: alice }]\n    expect:\n      T-ROOT: passed\n  - name: an empty sshd section\n    telemetry:\n      sshd: {}\n    expect:\n      T-EMPTY: passed\n",
+    )
+    .unwrap();
+    let out = assay(&["test", pkg.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// `assay test`: findings assertions, -v, --filter, JUnit, and YAML
+/// mistakes reported at their line (unknown and duplicate keys).
+#[test]
+fn policy_tests_assert_findings_filter_and_report_yaml_mistakes_at_their_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let pkg = dir.path().join("minimal");
+    common::copy_tree(std::path::Path::new("examples/minimal"), &pkg);
+    std::fs::create_dir_all(pkg.join("tests")).unwrap();
+    let case = |name: &str, findings: &str| {
+        format!(
+            "  - name: {name}\n    telemetry:\n      kernel:\n        parameters: [{{name: kernel.randomize_va_space, runtime: \"0\"}}]\n    expect:\n      MIN-001: failed\n    findings:\n      MIN-001: {findings}\n"
+        )
+    };
+    let good = case(
+        "aslr off",
+        r#"{ count: 1, message: "is 0", message_matches: "^kernel", evidence: "host.kernel.parameters[].runtime" }"#,
+    );
+    let bad = case("aslr wrong", r#"{ count: 2, evidence: "host.sshd" }"#);
+    std::fs::write(pkg.join("tests/a.yaml"), format!("cases:\n{good}{bad}")).unwrap();
+    let p = pkg.to_str().unwrap();
+    let out = assay(&["test", "-v", p]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("ok   ") && text.contains("FAIL ") && text.contains("aslr wrong"), "{text}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("expected 2 finding(s), got 1") && err.contains("no evidence at `host.sshd`"),
+        "{err}"
+    );
+    let out = assay(&["test", "--filter", "aslr off", p]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = assay(&["test", "--format", "junit", p]);
+    let xml = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        xml.starts_with("<?xml") && xml.matches("<testcase ").count() == 2 && xml.contains("<failure"),
+        "{xml}"
+    );
+    let out = assay(&["test", "--filter", "nonesuch", p]);
+    assert_eq!(out.status.code(), Some(2));
+    std::fs::write(pkg.join("tests/a.yaml"), "cases:\n  - name: x\n    telemetry: {}\n    expekt: {}\n")
+        .unwrap();
+    let out = assay(&["test", p]);
+    let err: String = String::from_utf8_lossy(&out.stderr)
+        .split_whitespace()
+        .filter(|w| *w != "│")
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        out.status.code() == Some(2) && err.contains("a.yaml:4:5") && err.contains("unknown field `expekt`"),
+        "{err}"
+    );
+    std::fs::write(
+        pkg.join("tests/a.yaml"),
+        "cases:\n  - name: x\n    telemetry: {}\n    expect:\n      MIN-001: passed\n      MIN-001: failed\n",
+    )
+    .unwrap();
+    let out = assay(&["test", p]);
+    let err = String::from_utf8_lossy(&out.stderr).split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(out.status.code() == Some(2) && err.contains("duplicate entry"), "{err}");
+}

@@ -33,14 +33,52 @@ pub struct Case {
     pub name: String,
     #[serde(default)]
     pub telemetry: serde_json::Value,
-    /// Rule id → `passed`, `failed`, `not applicable` or `error`.
+    /// Rule id → `passed`, `failed`, `not applicable`, `skipped` or `error`.
     pub expect: BTreeMap<String, String>,
+    /// Rule id → what its findings must be (the rule must then fail).
+    #[serde(default)]
+    pub findings: BTreeMap<String, FindingsCheck>,
 }
 
-/// Reads a test file; the error names the file and what is wrong.
+/// Assertions on the findings of one rule in a case.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FindingsCheck {
+    /// Exactly this many findings.
+    pub count: Option<usize>,
+    /// Every finding's message contains this text.
+    pub message: Option<String>,
+    /// Every finding's message matches this regular expression.
+    pub message_matches: Option<String>,
+    /// Every finding has evidence under this path (`host.sshd.permit_root_login`).
+    pub evidence: Option<String>,
+}
+
+/// The outcome of one case: empty `failures` when every expectation held.
+#[derive(Debug)]
+pub struct CaseResult {
+    pub file: PathBuf,
+    pub name: String,
+    pub failures: Vec<String>,
+}
+
+/// Reads a test file; the error names the file, the line and what is wrong
+/// (an unknown key, a duplicate key, a wrong type).
 pub fn load(path: &Path) -> Result<CaseFile, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    serde_yaml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+    let located = |e: serde_yaml::Error| match e.location() {
+        Some(l) => format!("{}:{}:{}: {e}", path.display(), l.line(), l.column()),
+        None => format!("{}: {e}", path.display()),
+    };
+    // A YAML mapping with the same key twice would silently keep the last
+    // one in a typed map; as an untyped value it is an error.
+    serde_yaml::from_str::<serde_yaml::Value>(&text).map_err(located)?;
+    serde_yaml::from_str(&text).map_err(located)
+}
+
+/// Whether a case is selected by `--filter` (a substring of its file or name).
+pub fn selected(filter: Option<&str>, path: &Path, case: &Case) -> bool {
+    filter.is_none_or(|f| case.name.contains(f) || path.to_string_lossy().contains(f))
 }
 
 /// `tests/*.yaml` (and `.yml`) below a package root, sorted.
@@ -64,6 +102,8 @@ pub struct Results {
     pub checks: usize,
     /// One line per expectation that did not hold.
     pub failures: Vec<String>,
+    /// Each case run, with its own failures.
+    pub results: Vec<CaseResult>,
     /// Rule id → (seen failing, seen passing).
     pub coverage: BTreeMap<String, (bool, bool)>,
 }
@@ -72,22 +112,26 @@ fn outcome_name(o: &Outcome) -> &'static str {
     o.name()
 }
 
-/// Runs `cases` (with the file they came from) against `bundle`.
-pub fn run(bundle: &Bundle, files: &[(PathBuf, CaseFile)]) -> Results {
+/// Runs `cases` (with the file they came from) against `bundle`; with
+/// `filter`, only the cases [`selected`] by it.
+pub fn run(bundle: &Bundle, files: &[(PathBuf, CaseFile)], filter: Option<&str>) -> Results {
     let program = Program::new(bundle);
     let mut results = Results::default();
     for rule in &bundle.content.rules {
         results.coverage.insert(rule.id.clone(), (false, false));
     }
     for (path, file) in files {
-        for case in &file.cases {
+        for case in file.cases.iter().filter(|c| selected(filter, path, c)) {
             results.cases += 1;
+            let before = results.failures.len();
             let label = format!("{}: {}", path.display(), case.name);
             let doc = partial::complete(&case.telemetry);
             let host = match serde_json::to_vec(&doc)
                 .map_err(|e| e.to_string())
-                .and_then(|b| Host::from_json(&b).map_err(|e| e.to_string()))
-            {
+                .and_then(|b| assay_model::telemetry::from_json(&b).map_err(|e| e.to_string()))
+                .and_then(|t| {
+                    Host::from_partial(t, &partial::given(&case.telemetry)).map_err(|e| e.to_string())
+                }) {
                 Ok(h) => h,
                 Err(e) => {
                     results.failures.push(format!("{label}: the telemetry is not valid: {e}"));
@@ -129,7 +173,56 @@ pub fn run(bundle: &Bundle, files: &[(PathBuf, CaseFile)]) -> Results {
                     results.failures.push(format!("{label}: {rule}: expected {expected}, got {got}{detail}"));
                 }
             }
+            for (rule, check) in &case.findings {
+                results.checks += 1;
+                let found: Vec<_> = report.findings.iter().filter(|f| &f.rule_id == rule).collect();
+                for problem in check_findings(check, &found) {
+                    results.failures.push(format!("{label}: {rule}: {problem}"));
+                }
+            }
+            let failures = results.failures[before..].to_vec();
+            results.results.push(CaseResult { file: path.clone(), name: case.name.clone(), failures });
         }
     }
     results
+}
+
+/// What is wrong with `found` against `check`, one line each.
+fn check_findings(check: &FindingsCheck, found: &[&crate::findings::Finding]) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(n) = check.count {
+        if found.len() != n {
+            out.push(format!("expected {n} finding(s), got {}", found.len()));
+        }
+    }
+    if found.is_empty() && check.count != Some(0) {
+        out.push("expected findings, got none".to_owned());
+    }
+    let pattern = match check.message_matches.as_deref().map(regex::Regex::new) {
+        Some(Ok(re)) => Some(re),
+        Some(Err(e)) => {
+            out.push(format!("`message_matches` is not a valid regular expression: {e}"));
+            None
+        }
+        None => None,
+    };
+    for f in found {
+        if let Some(text) = &check.message {
+            if !f.message.contains(text.as_str()) {
+                out.push(format!("the message `{}` does not contain `{text}`", f.message));
+            }
+        }
+        if let Some(re) = &pattern {
+            if !re.is_match(&f.message) {
+                out.push(format!("the message `{}` does not match /{}/", f.message, re.as_str()));
+            }
+        }
+        if let Some(path) = &check.evidence {
+            if !f.evidence.iter().any(|e| &e.path == path) {
+                let paths: Vec<&str> = f.evidence.iter().map(|e| e.path.as_str()).collect();
+                out.push(format!("no evidence at `{path}` (evidence: {})", paths.join(", ")));
+            }
+        }
+    }
+    out
 }

@@ -171,6 +171,16 @@ impl Host {
         Host::new(assay_model::telemetry::from_json(bytes)?)
     }
 
+    /// A policy-test host: `telemetry` is the case completed for validation
+    /// (asset, platform, collection), `given` what the case stated
+    /// (`partial::given`), from which the rules' values are built, so a
+    /// field the case left out is absent to them.
+    pub fn from_partial(telemetry: Telemetry, given: &serde_json::Value) -> Result<Host, TelemetryError> {
+        let plans = plans()?;
+        let root = convert_record(plans, given, 0);
+        Ok(Host { telemetry, root })
+    }
+
     pub fn new(telemetry: Telemetry) -> Result<Host, TelemetryError> {
         if telemetry.schema_version != SCHEMA_VERSION {
             return Err(TelemetryError {

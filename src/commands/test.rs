@@ -15,11 +15,29 @@ pub struct Args {
     /// Also require that every rule was seen failing and seen passing.
     #[arg(long)]
     coverage: bool,
+    /// Print every case with its result, not only the failures.
+    #[arg(short, long)]
+    verbose: bool,
+    /// Only the cases whose name or file contains this text.
+    #[arg(long, value_name = "PATTERN")]
+    filter: Option<String>,
+    /// `junit`: one test case per policy-test case, for CI.
+    #[arg(long, value_enum, default_value_t)]
+    format: TestFormat,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TestFormat {
+    /// Failures on standard error, a summary line.
+    #[default]
+    Text,
+    /// JUnit XML on standard output.
+    Junit,
 }
 
 impl Args {
     pub fn for_paths(paths: Vec<PathBuf>) -> Self {
-        Args { paths, coverage: false }
+        Args { paths, coverage: false, verbose: false, filter: None, format: TestFormat::Text }
     }
 }
 
@@ -51,7 +69,21 @@ pub fn run(args: &Args) -> Outcome {
             shown.join(", ")
         )));
     }
-    let results = policytest::run(&bundle, &files);
+    let results = policytest::run(&bundle, &files, args.filter.as_deref());
+    if results.cases == 0 {
+        return Err(Failure::input(miette::miette!(
+            "no case matches --filter {}",
+            args.filter.as_deref().unwrap_or_default()
+        )));
+    }
+    if args.format == TestFormat::Junit {
+        outln!("{}", junit(&results)?);
+    } else if args.verbose {
+        for case in &results.results {
+            let mark = if case.failures.is_empty() { "ok  " } else { "FAIL" };
+            outln!("{mark} {}: {}", case.file.display(), case.name);
+        }
+    }
     for failure in &results.failures {
         eprintln!("FAIL {failure}");
     }
@@ -66,13 +98,19 @@ pub fn run(args: &Args) -> Outcome {
             }
         }
     }
-    outln!(
+    let summary = format!(
         "{} test file(s), {} case(s), {} expectation(s): {} failed",
         files.len(),
         results.cases,
         results.checks,
         results.failures.len()
     );
+    // JUnit owns standard output.
+    if args.format == TestFormat::Junit {
+        eprintln!("{summary}");
+    } else {
+        outln!("{summary}");
+    }
     if !uncovered.is_empty() {
         eprintln!(
             "coverage: {} rule(s) lack a case that fails or one that passes: {}",
@@ -85,4 +123,25 @@ pub fn run(args: &Args) -> Outcome {
     } else {
         ExitCode::from(1)
     })
+}
+
+fn junit(results: &policytest::Results) -> Result<String, Failure> {
+    use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+    let mut report = Report::new("assay test");
+    let mut suites: std::collections::BTreeMap<String, TestSuite> = std::collections::BTreeMap::new();
+    for case in &results.results {
+        let file = case.file.display().to_string();
+        let suite = suites.entry(file.clone()).or_insert_with(|| TestSuite::new(file));
+        let status = if case.failures.is_empty() {
+            TestCaseStatus::success()
+        } else {
+            let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+            s.set_message(format!("{} expectation(s) did not hold", case.failures.len()));
+            s.set_description(case.failures.join("\n"));
+            s
+        };
+        suite.add_test_case(TestCase::new(case.name.clone(), status));
+    }
+    report.add_test_suites(suites.into_values());
+    report.to_string().map_err(|e| Failure::internal(miette::miette!("cannot render JUnit: {e}")))
 }

@@ -3,12 +3,19 @@
 //!
 //! - A top-level section left out stays absent (the sensor did not run), so
 //!   a fixture without `sshd` tests the rule on a host without sshd.
-//! - Inside a record, a field left out gets a neutral value: absent when it
-//!   is optional, `false`, `0`, `""` or `[]` otherwise, the first value of an
-//!   enumeration, a record completed the same way.
+//! - Inside a record, a field left out is **absent** for the rules, never an
+//!   invented value: a user given only a name has no uid (not uid 0) and no
+//!   password state; an sshd section `{}` has no `PermitRootLogin` (not
+//!   `""`). [`given`] keeps exactly what the case states; a rule that reads
+//!   what the case left out sees it missing (a comparison with it is false,
+//!   an ordering is an evaluation error), so a case cannot pass on a value it
+//!   never gave.
+//! - [`complete`] fills the left-out fields with neutral values only to
+//!   *validate* the case with the strict loader (unknown keys and wrong types
+//!   are errors naming the field); those values never reach the rules.
 //! - A configuration (sourced) field may be written as its bare value; its
 //!   provenance is then `fixture` (or give `{value, source}` in full).
-//! - `schema_version`, `asset` and `errors` have defaults too.
+//! - `schema_version`, `asset` and `errors` have defaults.
 
 use super::schema::{self, Shape};
 use super::Telemetry;
@@ -39,6 +46,57 @@ pub fn complete(partial: &Value) -> Value {
         }
     }
     Value::Object(doc)
+}
+
+/// The case as the rules see it: what it states, with sourced values
+/// wrapped, and nothing else (see the module documentation).
+pub fn given(partial: &Value) -> Value {
+    let mut doc = match partial {
+        Value::Object(m) => m.clone(),
+        _ => Map::new(),
+    };
+    doc.entry("schema_version").or_insert(json!(super::SCHEMA_VERSION));
+    doc.entry("errors").or_insert(json!([]));
+    let root = Telemetry::schema();
+    for field in &root.fields {
+        if let Some(v) = doc.get_mut(field.name) {
+            if !v.is_null() {
+                *v = wrap(v, &field.shape);
+            }
+        }
+    }
+    Value::Object(doc)
+}
+
+/// [`fill`] without filling: sourced values wrapped, records and lists
+/// walked, fields left out left out.
+fn wrap(value: &Value, shape: &Shape) -> Value {
+    match (shape, value) {
+        (Shape::Optional(_), Value::Null) => Value::Null,
+        (Shape::Optional(inner), v) => wrap(v, inner),
+        (Shape::Sourced(inner), Value::Object(m)) if m.contains_key("value") => {
+            let mut m = m.clone();
+            let v = wrap(&m["value"], inner);
+            m.insert("value".into(), v);
+            m.entry("source").or_insert(json!({"note": "fixture"}));
+            Value::Object(m)
+        }
+        (Shape::Sourced(inner), v) => json!({"value": wrap(v, inner), "source": {"note": "fixture"}}),
+        (Shape::List(inner), Value::Array(items)) => {
+            Value::Array(items.iter().map(|i| wrap(i, inner)).collect())
+        }
+        (Shape::Record(r), Value::Object(m)) => {
+            let record: schema::RecordSchema = r();
+            let mut out = m.clone();
+            for field in &record.fields {
+                if let Some(v) = m.get(field.name) {
+                    out.insert(field.name.to_owned(), wrap(v, &field.shape));
+                }
+            }
+            Value::Object(out)
+        }
+        _ => value.clone(),
+    }
 }
 
 fn neutral(shape: &Shape) -> Value {
