@@ -488,3 +488,76 @@ fn policy_tests_assert_findings_filter_and_report_yaml_mistakes_at_their_line() 
     let err = String::from_utf8_lossy(&out.stderr).split_whitespace().collect::<Vec<_>>().join(" ");
     assert!(out.status.code() == Some(2) && err.contains("duplicate entry"), "{err}");
 }
+
+/// Waivers: a matching one accepts the finding (kept, counted apart, not
+/// failing the gate); an expired one waives nothing and raises a finding;
+/// one for another asset matches nothing and is reported; `check` finds
+/// unknown rule ids.
+#[test]
+fn waivers_accept_findings_until_they_expire_and_unused_ones_are_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let waivers = dir.path().join("waivers.yaml");
+    let write = |asset: &str, expires: &str| {
+        std::fs::write(
+            &waivers,
+            format!(
+                "waivers:\n  - rule: SBP-PWD-001\n    asset: \"{asset}\"\n    owner: platform-team@example.com\n    justification: Accounts are managed by the directory, not login.defs.\n    expires: {expires}\n"
+            ),
+        )
+        .unwrap();
+    };
+    let scan = |extra: &[&str]| {
+        let mut args = vec![
+            "scan",
+            "--root",
+            "tests/fixtures/hosts/debian-default",
+            "--package",
+            "security-best-practices",
+            "--rule",
+            "SBP-PWD-001",
+            "--format",
+            "json",
+            "--waivers",
+            waivers.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        assay(&args)
+    };
+    write("*", "2999-12-31");
+    let out = scan(&["--fail-on", "medium"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["summary"]["waived"], 1);
+    assert_eq!(doc["summary"]["medium"], 0);
+    assert_eq!(doc["findings"][0]["waived"]["owner"], "platform-team@example.com");
+    assert!(doc["findings"][0]["waived"]["source"].as_str().unwrap().ends_with("waivers.yaml:2"));
+
+    write("*", "2000-01-01");
+    let out = scan(&["--fail-on", "medium"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("expired on 2000-01-01"));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rules: Vec<&str> =
+        doc["findings"].as_array().unwrap().iter().map(|f| f["rule_id"].as_str().unwrap()).collect();
+    assert!(rules.contains(&"SBP-PWD-001") && rules.contains(&"WAIVER-EXPIRED"), "{rules:?}");
+
+    write("some-other-host", "2999-12-31");
+    let out = scan(&["--fail-on", "medium"]);
+    assert_eq!(out.status.code(), Some(1), "a waiver for another asset must not apply");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("matched no finding"));
+    let out = scan(&["--fail-on-unused-waivers"]);
+    assert_eq!(out.status.code(), Some(1));
+
+    std::fs::write(
+        &waivers,
+        "waivers:\n  - rule: SBP-PWD-01\n    owner: a\n    justification: j\n    expires: 2999-12-31\n",
+    )
+    .unwrap();
+    let out = assay(&["check", "examples/minimal", "--waivers", waivers.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("did you mean `SBP-PWD-001`?"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

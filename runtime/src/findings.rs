@@ -48,6 +48,21 @@ pub struct Finding {
     /// Stable across runs for the same rule, asset and offending item.
     pub fingerprint: String,
     pub bundle_digest: String,
+    /// Set when a waiver accepts this finding: it is kept in every report,
+    /// counted apart, and never fails `--fail-on`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waived: Option<Waived>,
+}
+
+/// The waiver that accepted a finding.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Waived {
+    pub owner: String,
+    pub justification: String,
+    /// `YYYY-MM-DD`.
+    pub expires: String,
+    /// The waiver file and its entry (`waivers.yaml:12`).
+    pub source: String,
 }
 
 /// Hex SHA-256 (first 16 bytes) of the rule id, asset id and message: the
@@ -131,6 +146,8 @@ pub struct Summary {
     pub not_applicable: usize,
     pub skipped: usize,
     pub errors: usize,
+    /// Findings accepted by a waiver (not counted by severity above).
+    pub waived: usize,
     /// VM instructions executed for this host (all rules and constants).
     pub instructions: u64,
 }
@@ -139,6 +156,10 @@ impl Summary {
     pub fn of(findings: &[Finding], rules: &[RuleResult]) -> Summary {
         let mut s = Summary::default();
         for f in findings {
+            if f.waived.is_some() {
+                s.waived += 1;
+                continue;
+            }
             match f.severity {
                 Severity::High => s.high += 1,
                 Severity::Medium => s.medium += 1,
@@ -162,7 +183,7 @@ impl Summary {
 impl Report {
     /// Whether any finding is at or above `threshold`.
     pub fn fails_at(&self, threshold: Severity) -> bool {
-        self.findings.iter().any(|f| f.severity >= threshold)
+        self.findings.iter().any(|f| f.waived.is_none() && f.severity >= threshold)
     }
 
     /// Rules that were not fully evaluated: errors always, skipped ones

@@ -10,3 +10,4 @@ pub mod policytest;
 pub mod reports;
 pub mod value;
 pub mod vm;
+pub mod waivers;

@@ -17,17 +17,26 @@ pub struct Args {
     /// Treat warnings (lints, `W` codes) as errors.
     #[arg(long)]
     deny_warnings: bool,
+    /// Also validate this waiver file: its format, dates, and that every
+    /// rule it names exists in the packages checked or the built-in ones.
+    #[arg(long, value_name = "FILE")]
+    waivers: Option<PathBuf>,
 }
 
 impl Args {
     pub fn for_paths(paths: Vec<PathBuf>) -> Self {
-        Args { paths, format: DiagnosticFormat::Human, deny_warnings: false }
+        Args { paths, format: DiagnosticFormat::Human, deny_warnings: false, waivers: None }
     }
 }
 
 pub fn run(args: &Args) -> Outcome {
     let loaded = super::load_sources(&args.paths)?;
-    let mut all = assay_compiler::check(&loaded);
+    let compiled = assay_compiler::compile(&loaded);
+    let waiver_errors = match &args.waivers {
+        Some(path) => check_waivers(path, compiled.program.as_ref())?,
+        None => 0,
+    };
+    let mut all = compiled.diagnostics;
     if args.deny_warnings {
         for d in &mut all {
             d.level = assay_compiler::diagnostics::Level::Error;
@@ -62,7 +71,37 @@ pub fn run(args: &Args) -> Outcome {
             eprintln!("{summary}");
         }
     }
-    Ok(if errors > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if errors + waiver_errors > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+/// Prints each waiver whose rule does not exist (with the nearest id);
+/// returns how many. A file that does not parse is an input error.
+fn check_waivers(
+    path: &std::path::Path,
+    program: Option<&assay_compiler::check::hir::Program>,
+) -> Result<usize, super::Failure> {
+    let waivers =
+        assay_runtime::waivers::load(path).map_err(|e| super::Failure::input(miette::miette!("{e}")))?;
+    let mut known: Vec<String> =
+        program.map(|p| p.rules.iter().map(|r| r.id.clone()).collect()).unwrap_or_default();
+    known.extend(super::scan::builtin()?.content.rules.iter().map(|r| r.id.clone()));
+    let mut problems = 0;
+    for w in &waivers {
+        if !known.contains(&w.rule) {
+            problems += 1;
+            let near =
+                assay_compiler::diagnostics::suggest::did_you_mean(&w.rule, known.iter().map(String::as_str));
+            let hint = near.map(|n| format!(" (did you mean `{n}`?)")).unwrap_or_default();
+            eprintln!(
+                "error: {}: the waiver names rule `{}`, which is in none of the packages checked or the built-in ones{hint}",
+                w.source, w.rule
+            );
+        }
+    }
+    if problems == 0 {
+        eprintln!("{}: {} waiver(s), every rule known", path.display(), waivers.len());
+    }
+    Ok(problems)
 }
 
 fn plural(n: usize, word: &str) -> String {

@@ -42,7 +42,7 @@ pub fn run(args: &Args) -> Outcome {
     })?;
     let options = args.output.options()?;
     let report = Program::new(&bundle).evaluate(&host, &options);
-    args.output.emit(&[&bundle], &[report])
+    args.output.emit(&[&bundle], vec![report])
 }
 
 pub fn read_telemetry(path: &std::path::Path, max_mib: u64) -> Result<Telemetry, Failure> {

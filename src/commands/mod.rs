@@ -211,6 +211,13 @@ pub struct OutputArgs {
     /// failed to evaluate still fail the gate.
     #[arg(long)]
     pub allow_skipped: bool,
+    /// Accept the findings this waiver file lists (docs/waivers.md): kept
+    /// in reports as waived, never failing `--fail-on`.
+    #[arg(long, value_name = "FILE")]
+    pub waivers: Option<PathBuf>,
+    /// Exit 1 when a waiver matched no finding (stale waivers in CI).
+    #[arg(long)]
+    pub fail_on_unused_waivers: bool,
     /// Instructions one rule may execute before it is stopped with an error.
     #[arg(long, default_value_t = assay_runtime::vm::Limits::default().instructions)]
     pub max_instructions: u64,
@@ -259,8 +266,26 @@ impl OutputArgs {
     }
 
     /// Renders, writes, and gives the exit code `--fail-on` asks for.
-    pub fn emit(&self, bundles: &[&Bundle], reports: &[Report]) -> Outcome {
+    pub fn emit(&self, bundles: &[&Bundle], mut reports: Vec<Report>) -> Outcome {
         use assay_runtime::reports;
+        let mut unused = 0;
+        if let Some(path) = &self.waivers {
+            let waivers =
+                assay_runtime::waivers::load(path).map_err(|e| Failure::input(miette::miette!("{e}")))?;
+            let applied =
+                assay_runtime::waivers::apply(&waivers, &mut reports, assay_runtime::waivers::today());
+            for w in &applied.expired {
+                eprintln!(
+                    "warning: {}: the waiver of {} expired on {}; it waives nothing",
+                    w.source, w.rule, w.expires_text
+                );
+            }
+            for w in &applied.unused {
+                eprintln!("warning: {}: the waiver of {} matched no finding", w.source, w.rule);
+            }
+            unused = applied.unused.len();
+        }
+        let reports = &reports[..];
         let text = match self.format {
             ReportFormat::Table => Ok(reports::table(reports, self.full())),
             ReportFormat::Json => reports::json(reports),
@@ -276,6 +301,10 @@ impl OutputArgs {
         if let Some(path) = &self.html {
             std::fs::write(path, reports::html(reports, self.full()))
                 .map_err(|e| Failure::input(miette::miette!("cannot write {}: {e}", path.display())))?;
+        }
+        if self.fail_on_unused_waivers && unused > 0 {
+            eprintln!("error: --fail-on-unused-waivers: {unused} waiver(s) matched no finding");
+            return Ok(ExitCode::from(EXIT_FINDINGS));
         }
         let Some(threshold) = self.fail_on else { return Ok(ExitCode::SUCCESS) };
         if reports.iter().any(|r| r.fails_at(threshold)) {

@@ -101,7 +101,7 @@ pub fn run(args: &Args) -> Outcome {
     report.summary = Summary::of(&report.findings, &report.rules);
     report.summary.instructions = instructions;
     let refs: Vec<&Bundle> = bundles.iter().collect();
-    args.output.emit(&refs, &[report])
+    args.output.emit(&refs, vec![report])
 }
 
 /// `--package PATH`: a bundle file, or sources compiled now.

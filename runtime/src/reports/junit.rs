@@ -12,6 +12,16 @@ pub fn junit(reports: &[Report]) -> Result<String, super::RenderError> {
         for rule in &report.rules {
             let status = match &rule.outcome {
                 Outcome::Passed => TestCaseStatus::success(),
+                // Every finding waived: accepted, so the case passes.
+                Outcome::Failed { .. }
+                    if report
+                        .findings
+                        .iter()
+                        .filter(|f| f.rule_id == rule.rule_id)
+                        .all(|f| f.waived.is_some()) =>
+                {
+                    TestCaseStatus::success()
+                }
                 Outcome::Failed { findings } => {
                     let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
                     s.set_message(format!("{findings} finding(s), severity {}", rule.severity.as_str()));

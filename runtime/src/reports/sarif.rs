@@ -20,7 +20,7 @@ use serde_json::json;
 use serde_sarif::sarif::{
     ArtifactLocation, Invocation, Location, LogicalLocation, Message, MultiformatMessageString, Notification,
     PhysicalLocation, PropertyBag, Region, ReportingDescriptor, ReportingDescriptorReference,
-    Result as SarifResult, ResultLevel, Run, Sarif, Tool, ToolComponent,
+    Result as SarifResult, ResultLevel, Run, Sarif, Suppression, Tool, ToolComponent,
 };
 use std::collections::BTreeMap;
 
@@ -180,6 +180,16 @@ pub fn sarif(bundles: &[&Bundle], reports: &[Report]) -> Result<String, super::R
                 .properties(PropertyBag::builder().additional_properties(props).build())
                 .build();
             result.rule_index = index;
+            if let Some(w) = &f.waived {
+                result.suppressions = Some(vec![Suppression::builder()
+                    .kind(json!("external"))
+                    .status(json!("accepted"))
+                    .justification(format!(
+                        "{} (owner {}, until {}, {})",
+                        w.justification, w.owner, w.expires, w.source
+                    ))
+                    .build()]);
+            }
             results.push(result);
         }
         for r in &report.rules {

@@ -10,7 +10,8 @@ pub fn table(reports: &[Report], full: bool) -> String {
     for report in reports {
         let _ = writeln!(out, "{} ({})", report.asset.hostname, report.asset.id);
         for severity in Severity::ALL {
-            let findings: Vec<_> = report.findings.iter().filter(|f| f.severity == severity).collect();
+            let findings: Vec<_> =
+                report.findings.iter().filter(|f| f.severity == severity && f.waived.is_none()).collect();
             if findings.is_empty() {
                 continue;
             }
@@ -40,6 +41,20 @@ pub fn table(reports: &[Report], full: bool) -> String {
             for r in errors {
                 if let Outcome::Error { reason } = &r.outcome {
                     let _ = writeln!(out, "  {:<14} {reason}\n      defined at {}", r.rule_id, r.location);
+                }
+            }
+        }
+        let waived: Vec<_> = report.findings.iter().filter(|f| f.waived.is_some()).collect();
+        if !waived.is_empty() {
+            let _ = writeln!(out, "\nWAIVED ({})", waived.len());
+            for f in waived {
+                if let Some(w) = &f.waived {
+                    let _ = writeln!(out, "  {:<14} {}", f.rule_id, f.message);
+                    let _ = writeln!(
+                        out,
+                        "      waived by {} until {} ({}): {}",
+                        w.owner, w.expires, w.source, w.justification
+                    );
                 }
             }
         }
@@ -76,8 +91,8 @@ pub fn table(reports: &[Report], full: bool) -> String {
         let s = &report.summary;
         let _ = writeln!(
             out,
-            "\n{} high, {} medium, {} low, {} informational; rules: {} passed, {} failed, {} not applicable, {} skipped, {} errors",
-            s.high, s.medium, s.low, s.informational, s.passed, s.failed, s.not_applicable, s.skipped, s.errors
+            "\n{} high, {} medium, {} low, {} informational, {} waived; rules: {} passed, {} failed, {} not applicable, {} skipped, {} errors",
+            s.high, s.medium, s.low, s.informational, s.waived, s.passed, s.failed, s.not_applicable, s.skipped, s.errors
         );
     }
     super::terminal_safe(&out)

@@ -182,6 +182,7 @@ impl<'b> Program<'b> {
             attributes: attributes.to_vec(),
             evidence,
             bundle_digest: self.bundle.digest.clone(),
+            waived: None,
         }
     }
 }
