@@ -61,6 +61,31 @@ fn bench_parse(c: &mut Criterion) {
     group.sample_size(10);
     group.bench_function("10k_rules", |b| b.iter(|| assay_compiler::compile(std::hint::black_box(&loaded))));
     group.finish();
+
+    // Formatting the same package (parse, lay out, reparse, compare).
+    let mut group = c.benchmark_group("fmt");
+    group.throughput(Throughput::Bytes(src.len() as u64));
+    group.sample_size(10);
+    group.bench_function("10k_rules", |b| {
+        b.iter(|| assay_compiler::format::format_source(FileId(0), std::hint::black_box(&src)))
+    });
+    group.finish();
+
+    // One rule with N `let` bindings, each reading the one before: the
+    // time per binding must not grow with N (it was quadratic).
+    let mut group = c.benchmark_group("check_lets");
+    group.sample_size(10);
+    for n in [10_000usize, 20_000, 40_000] {
+        let mut rule = String::from("rule X \"t\" {\n  severity low\n  description \"d\"\n  recommendation \"r\"\n  let v0 = host.schema_version\n");
+        for i in 1..n {
+            rule.push_str(&format!("  let v{i} = v{} + 1\n", i - 1));
+        }
+        rule.push_str(&format!("  fail when v{} > 0\n    message \"m\"\n}}\n", n - 1));
+        let loaded = Loaded::from_memory(None, &[("lets.assay", &rule)]);
+        group.throughput(Throughput::Elements(n as u64));
+        group.bench_function(format!("{n}_lets"), |b| b.iter(|| assay_compiler::compile(std::hint::black_box(&loaded))));
+    }
+    group.finish();
 }
 
 criterion_group!(benches, bench_parse);

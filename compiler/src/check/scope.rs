@@ -43,16 +43,28 @@ pub struct Scope {
     pub(super) facts: Vec<String>,
     pub(super) frames: Vec<(usize, usize)>,
     pub(super) next_slot: u32,
+    /// Name → positions in `bindings`, innermost last: lookups and the
+    /// shadowing check stay O(1) however many bindings a rule has.
+    by_name: std::collections::HashMap<String, Vec<usize>>,
 }
 
 impl Scope {
     pub fn new(module: usize, context: Context) -> Self {
-        Scope { module, context, bindings: Vec::new(), facts: Vec::new(), frames: Vec::new(), next_slot: 0 }
+        Scope {
+            module,
+            context,
+            bindings: Vec::new(),
+            facts: Vec::new(),
+            frames: Vec::new(),
+            next_slot: 0,
+            by_name: std::collections::HashMap::new(),
+        }
     }
 
     pub fn bind(&mut self, name: &ast::Ident, ty: Ty, kind: BindingKind) -> LocalId {
         let id = self.next_slot;
         self.next_slot += 1;
+        self.by_name.entry(name.name.clone()).or_default().push(self.bindings.len());
         self.bindings.push(Binding { name: name.name.clone(), id, ty, span: name.span, kind, used: false });
         id
     }
@@ -64,7 +76,8 @@ impl Scope {
     /// The span of a binding of `name` in the innermost frame.
     pub fn defined_in_frame(&self, name: &str) -> Option<Span> {
         let start = self.frames.last().map(|f| f.0).unwrap_or(0);
-        self.bindings.get(start..)?.iter().find(|b| b.name == name).map(|b| b.span)
+        let &at = self.by_name.get(name)?.last()?;
+        (at >= start).then(|| self.bindings.get(at).map(|b| b.span)).flatten()
     }
 
     /// Opens a frame; returns the depth to pass to [`Scope::pop_to`].
@@ -93,6 +106,11 @@ impl Scope {
             .filter(|x| x.kind == BindingKind::Let && !x.used && !x.name.starts_with('_'))
             .map(|x| (x.name.clone(), x.span))
             .collect();
+        for gone in self.bindings.get(b..).unwrap_or(&[]) {
+            if let Some(positions) = self.by_name.get_mut(&gone.name) {
+                positions.pop();
+            }
+        }
         self.bindings.truncate(b);
         self.facts.truncate(f);
         self.frames.truncate(depth);
@@ -100,11 +118,12 @@ impl Scope {
     }
 
     pub(super) fn lookup(&mut self, name: &str) -> Option<&mut Binding> {
-        self.bindings.iter_mut().rev().find(|b| b.name == name)
+        let &at = self.by_name.get(name)?.last()?;
+        self.bindings.get_mut(at)
     }
 
     pub(super) fn has_binding(&self, name: &str) -> bool {
-        self.bindings.iter().any(|b| b.name == name)
+        self.by_name.get(name).is_some_and(|p| !p.is_empty())
     }
 
     pub(super) fn knows_present(&self, key: &str) -> bool {

@@ -100,9 +100,16 @@ pub fn parse(file: FileId, src: &str) -> Parsed {
     if scan.too_deep {
         return Parsed { module: empty, comments: scan.comments, diagnostics: scan.diagnostics };
     }
+    let mut diagnostics = scan.diagnostics;
+    if src.len() >= CHUNKED_FROM && diagnostics.is_empty() {
+        if let Some((module, more)) = parse_chunked(file, src, &scan.comments) {
+            diagnostics.extend(more);
+            crate::diagnostics::sort(&mut diagnostics);
+            return Parsed { module, comments: scan.comments, diagnostics };
+        }
+    }
     let builder =
         Builder { file, src, comments: &scan.comments, offset: 0, diagnostics: RefCell::new(Vec::new()) };
-    let mut diagnostics = scan.diagnostics;
     let module = match Grammar::parse(Rule::file, src) {
         Ok(mut pairs) => match pairs.next() {
             Some(pair) => builder.module(pair),
@@ -116,6 +123,44 @@ pub fn parse(file: FileId, src: &str) -> Parsed {
     diagnostics.extend(builder.diagnostics.into_inner());
     crate::diagnostics::sort(&mut diagnostics);
     Parsed { module, comments: scan.comments, diagnostics }
+}
+
+/// From this size on a file is parsed one declaration at a time: pest keeps
+/// a token queue for everything it parses (about 30 bytes per token: 84 MB
+/// for a 3 MB file), so parsing declaration by declaration bounds that
+/// memory by the largest declaration. Smaller files parse whole.
+const CHUNKED_FROM: usize = 64 << 10;
+
+/// The whole file, declaration by declaration; `None` when any declaration
+/// does not parse alone (a chunk boundary inside a multi-line string, or a
+/// syntax error), and the caller parses the file whole, as it would have.
+fn parse_chunked(file: FileId, src: &str, comments: &[Span]) -> Option<(Module, Vec<Diagnostic>)> {
+    let mut docs = Vec::new();
+    let mut items = Vec::new();
+    let mut diagnostics = Vec::new();
+    let mut first = true;
+    // The whole-file parse's module ends where its last chunk's pair does.
+    let mut module_end = 0;
+    for (start, end) in chunks(src) {
+        let text = &src[start..end];
+        if is_trivia(text) {
+            continue;
+        }
+        let builder =
+            Builder { file, src, comments, offset: start as u32, diagnostics: RefCell::new(Vec::new()) };
+        let pair = Grammar::parse(Rule::item_chunk, text).ok()?.next()?;
+        let module = builder.module(pair);
+        // Module docs are only allowed at the top of the file.
+        if !first && !module.docs.is_empty() {
+            return None;
+        }
+        first = false;
+        module_end = module.span.end;
+        docs.extend(module.docs);
+        items.extend(module.items);
+        diagnostics.extend(builder.diagnostics.into_inner());
+    }
+    Some((Module { docs, items, span: Span::new(file, 0, module_end) }, diagnostics))
 }
 
 /// Spans are `u32` offsets, so a file must be addressable by them.
@@ -910,6 +955,64 @@ mod tests {
         let parsed = parse(FileId(0), src);
         assert!(parsed.diagnostics.is_empty(), "{:#?}", parsed.diagnostics);
         parsed.module
+    }
+
+    /// Every built-in and example source, repeated past the size at which
+    /// files parse declaration by declaration, gives the tree a whole-file
+    /// parse gives; a chunk boundary inside a string falls back to it.
+    #[test]
+    fn parsing_by_declaration_gives_the_whole_file_tree() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let mut sources = Vec::new();
+        for dir in ["policies/cis-linux", "policies/security-best-practices", "examples/listening-ports"] {
+            for entry in std::fs::read_dir(root.join(dir)).unwrap() {
+                let path = entry.unwrap().path();
+                if path.extension().is_some_and(|e| e == "assay") {
+                    sources.push(std::fs::read_to_string(path).unwrap());
+                }
+            }
+        }
+        // Rule ids repeat across copies: fine for the parser.
+        let body: String = sources
+            .iter()
+            .map(|s| s.lines().filter(|l| !l.starts_with("//!")).collect::<Vec<_>>().join("\n") + "\n\n")
+            .collect();
+        let mut big = String::new();
+        while big.len() < 2 * CHUNKED_FROM {
+            big.push_str(&body);
+        }
+        let scan = lexical::scan(FileId(0), &big);
+        let b = Builder {
+            file: FileId(0),
+            src: &big,
+            comments: &scan.comments,
+            offset: 0,
+            diagnostics: RefCell::new(Vec::new()),
+        };
+        let whole = b.module(Grammar::parse(Rule::file, &big).unwrap().next().unwrap());
+        let chunked = parse_chunked(FileId(0), &big, &scan.comments);
+        let (chunked, diagnostics) = chunked.expect("every declaration parses alone");
+        assert!(diagnostics.is_empty());
+        let (a, b) = (format!("{whole:?}"), format!("{chunked:?}"));
+        if a != b {
+            let at = a.bytes().zip(b.bytes()).position(|(x, y)| x != y).unwrap_or(a.len().min(b.len()));
+            let (ea, eb) = ((at + 100).min(a.len()), (at + 100).min(b.len()));
+            panic!(
+                "trees differ at {at} ({} and {} items, {} and {} bytes): whole `{}` chunked `{}`",
+                whole.items.len(),
+                chunked.items.len(),
+                a.len(),
+                b.len(),
+                &a[at.saturating_sub(300)..ea],
+                &b[at.saturating_sub(300)..eb]
+            );
+        }
+        // A declaration that does not parse alone makes the chunked parse
+        // give up; the whole-file parse (with its recovery) reports it.
+        let broken = format!("{big}rule X \"t\" {{\n  severity meduim\n}}\n");
+        let scan = lexical::scan(FileId(0), &broken);
+        assert!(parse_chunked(FileId(0), &broken, &scan.comments).is_none());
+        assert!(parse(FileId(0), &broken).diagnostics.iter().any(|d| d.is_error()));
     }
 
     fn first_rule(module: &Module) -> &RuleDecl {
