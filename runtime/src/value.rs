@@ -155,10 +155,25 @@ pub fn enum_value_name(e: u32, v: u32) -> &'static str {
     schema::enum_value_name(e, v).unwrap_or("?")
 }
 
-/// A telemetry document the VM can read.
+/// A telemetry document the VM can read. `telemetry` keeps only what the
+/// evaluation reads outside the rules (the asset, the collection record);
+/// the sections live once, as values in `root`.
 pub struct Host {
     pub telemetry: Telemetry,
     pub root: Value,
+}
+
+/// The document without its sections, once they are values: a host's data
+/// is held once, not twice.
+fn header_only(t: Telemetry) -> Telemetry {
+    Telemetry {
+        schema_version: t.schema_version,
+        schema_fingerprint: t.schema_fingerprint,
+        asset: t.asset,
+        collection: t.collection,
+        errors: t.errors,
+        ..Telemetry::default()
+    }
 }
 
 /// Why a telemetry document cannot be read; names the field.
@@ -178,7 +193,7 @@ impl Host {
     pub fn from_partial(telemetry: Telemetry, given: &serde_json::Value) -> Result<Host, TelemetryError> {
         let plans = plans()?;
         let root = convert_record(plans, given, 0);
-        Ok(Host { telemetry, root })
+        Ok(Host { telemetry: header_only(telemetry), root })
     }
 
     pub fn new(telemetry: Telemetry) -> Result<Host, TelemetryError> {
@@ -194,7 +209,9 @@ impl Host {
         let plans = plans()?;
         let json = serde_json::to_value(&telemetry)
             .map_err(|e| TelemetryError { path: String::new(), message: e.to_string() })?;
+        let telemetry = header_only(telemetry);
         let root = convert_record(plans, &json, 0);
+        drop(json);
         Ok(Host { telemetry, root })
     }
 }
