@@ -144,9 +144,10 @@ fn the_broken_host_collects_with_recorded_errors_and_never_hangs() {
 fn this_machine_collects_a_valid_document() {
     let out = Command::new(env!("CARGO_BIN_EXE_assay")).arg("collect").output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    let host = Host::from_json(&out.stdout).unwrap_or_else(|e| panic!("does not validate: {e}"));
-    assert!(host.telemetry.asset.os.is_some());
-    assert!(host.telemetry.processes.as_ref().is_some_and(|p| !p.is_empty()));
+    Host::from_json(&out.stdout).unwrap_or_else(|e| panic!("does not validate: {e}"));
+    let doc = assay_model::telemetry::from_json(&out.stdout).unwrap();
+    assert!(doc.asset.os.is_some());
+    assert!(doc.processes.as_ref().is_some_and(|p| !p.is_empty()));
 }
 
 #[test]
@@ -228,4 +229,31 @@ fn no_secret_from_a_command_line_reaches_telemetry_or_reports() {
         }
     }
     assert!(whole.contains("\"command_lines\": \"redacted\"") && whole.contains("[redacted]"));
+}
+
+/// Module build states come from the root's kernel: modules.dep (loadable),
+/// modules.builtin and /boot/config-RELEASE; a module in none of them is not
+/// built, and the CIS rules pass for it instead of advising `modprobe -r`.
+#[test]
+fn kernel_modules_are_loadable_built_in_or_not_built() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    let modules = root.join("lib/modules/6.1.0-test");
+    std::fs::create_dir_all(&modules).unwrap();
+    std::fs::create_dir_all(root.join("boot")).unwrap();
+    std::fs::write(modules.join("modules.dep"), "kernel/fs/udf/udf.ko.xz: kernel/lib/crc-itu-t.ko.xz\nkernel/drivers/usb/storage/usb-storage.ko.xz:\n").unwrap();
+    std::fs::write(modules.join("modules.builtin"), "kernel/fs/squashfs/squashfs.ko\n").unwrap();
+    std::fs::write(
+        root.join("boot/config-6.1.0-test"),
+        "CONFIG_MODULES=y\nCONFIG_SQUASHFS=y\nCONFIG_UDF_FS=m\n# CONFIG_CRAMFS is not set\n",
+    )
+    .unwrap();
+    let kernel = collect_root(&root).kernel.unwrap();
+    let build = |name: &str| kernel.modules.iter().find(|m| m.name == name).unwrap().build.as_str();
+    assert_eq!(build("udf"), "module");
+    assert_eq!(build("usb-storage"), "module");
+    assert_eq!(build("squashfs"), "builtin");
+    assert_eq!(build("cramfs"), "absent");
+    assert_eq!(build("sctp"), "absent", "not in modules.dep: not built");
+    assert_eq!(kernel.modules_supported, Some(true));
 }

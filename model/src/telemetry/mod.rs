@@ -499,6 +499,24 @@ record! {
     pub struct Kernel {
         pub parameters: Vec<KernelParameter>,
         pub modules: Vec<KernelModule>,
+        /// The kernel loads modules at all (`CONFIG_MODULES`); absent when
+        /// its configuration could not be read.
+        pub modules_supported: Option<bool>,
+    }
+}
+
+enumeration! {
+    /// How a kernel feature is built, from `modules.dep`, `modules.builtin`
+    /// and the kernel configuration.
+    pub enum ModuleBuild {
+        /// Neither the module lists nor the configuration could be read.
+        Unknown = "unknown",
+        /// A loadable module: modprobe.d can keep it from loading.
+        Module = "module",
+        /// Built into the kernel: modprobe cannot disable it.
+        Builtin = "builtin",
+        /// Not built at all: nothing can load it.
+        Absent = "absent",
     }
 }
 
@@ -516,9 +534,10 @@ record! {
 }
 
 record! {
-    /// A kernel module: loaded, disabled or blacklisted.
+    /// A kernel module: how it is built, loaded, disabled or blacklisted.
     pub struct KernelModule {
         pub name: String,
+        pub build: ModuleBuild,
         pub loaded: bool,
         /// An `install NAME /bin/false` (or `/bin/true`) line prevents loading.
         pub disabled: Option<Sourced<String>>,

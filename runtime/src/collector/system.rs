@@ -4,8 +4,8 @@
 use super::fs::FsError;
 use super::Ctx;
 use assay_model::telemetry::{
-    Cpu, Kernel, KernelModule, KernelParameter, LoginDefs, LoginDefsSetting, Mount, Os, OsFamily,
-    PasswordPolicy, Provenance, Service, Sourced,
+    Cpu, Kernel, KernelModule, KernelParameter, LoginDefs, LoginDefsSetting, ModuleBuild, Mount, Os,
+    OsFamily, PasswordPolicy, Provenance, Service, Sourced,
 };
 use std::collections::BTreeMap;
 
@@ -291,6 +291,116 @@ pub const MODULES: &[&str] = &[
     "tipc",
 ];
 
+/// The kernel configuration symbol of each module rules check.
+const CONFIG_SYMBOLS: &[(&str, &str)] = &[
+    ("cramfs", "CONFIG_CRAMFS"),
+    ("freevxfs", "CONFIG_VXFS_FS"),
+    ("hfs", "CONFIG_HFS_FS"),
+    ("hfsplus", "CONFIG_HFSPLUS_FS"),
+    ("jffs2", "CONFIG_JFFS2_FS"),
+    ("squashfs", "CONFIG_SQUASHFS"),
+    ("udf", "CONFIG_UDF_FS"),
+    ("usb-storage", "CONFIG_USB_STORAGE"),
+    ("dccp", "CONFIG_IP_DCCP"),
+    ("sctp", "CONFIG_IP_SCTP"),
+    ("rds", "CONFIG_RDS"),
+    ("tipc", "CONFIG_TIPC"),
+];
+
+/// What the kernel's module lists and configuration say.
+struct Builds {
+    /// Names from `modules.dep` (loadable) and `modules.builtin`; `None`
+    /// when the lists could not be read.
+    loadable: Option<std::collections::HashSet<String>>,
+    builtin: Option<std::collections::HashSet<String>>,
+    /// `CONFIG_X` → `y`, `m` (absent keys: not set); `None` without a configuration.
+    config: Option<BTreeMap<String, String>>,
+    supported: Option<bool>,
+}
+
+impl Builds {
+    fn of(&self, name: &str) -> ModuleBuild {
+        let symbol = CONFIG_SYMBOLS.iter().find(|(n, _)| *n == name).map(|(_, s)| *s);
+        let configured = match (&self.config, symbol) {
+            (Some(c), Some(s)) => Some(c.get(s).map(String::as_str)),
+            _ => None,
+        };
+        if self.builtin.as_ref().is_some_and(|b| b.contains(name)) || configured == Some(Some("y")) {
+            return ModuleBuild::Builtin;
+        }
+        if self.supported == Some(false) {
+            // Without module support nothing loads: only built-in code runs.
+            return ModuleBuild::Absent;
+        }
+        if self.loadable.as_ref().is_some_and(|l| l.contains(name)) || configured == Some(Some("m")) {
+            return ModuleBuild::Module;
+        }
+        if self.loadable.is_some() || configured == Some(None) {
+            return ModuleBuild::Absent;
+        }
+        ModuleBuild::Unknown
+    }
+}
+
+/// Module names in a `modules.dep` or `modules.builtin` (`kernel/fs/udf/udf.ko.xz: ...`).
+fn module_names(text: &str) -> std::collections::HashSet<String> {
+    text.lines()
+        .filter_map(|l| l.split(':').next())
+        .filter_map(|path| path.rsplit('/').next())
+        .map(|file| file.split(".ko").next().unwrap_or(file).replace('_', "-"))
+        .collect()
+}
+
+fn module_builds(ctx: &mut Ctx, live: bool) -> Builds {
+    let release = if live {
+        ctx.fs.read("/proc/sys/kernel/osrelease").ok().map(|r| r.trim().to_owned())
+    } else {
+        // A root file system: its newest installed kernel.
+        let mut releases = ctx
+            .fs
+            .read_dir("/lib/modules")
+            .or_else(|_| ctx.fs.read_dir("/usr/lib/modules"))
+            .unwrap_or_default();
+        releases.sort();
+        releases.pop()
+    };
+    let lists = release.as_ref().and_then(|r| {
+        ["/lib/modules", "/usr/lib/modules"].iter().find_map(|base| {
+            let dep = ctx.fs.read(&format!("{base}/{r}/modules.dep")).ok()?;
+            let builtin = ctx.fs.read(&format!("{base}/{r}/modules.builtin")).unwrap_or_default();
+            Some((module_names(&dep), module_names(&builtin)))
+        })
+    });
+    let config_text = if live {
+        ctx.fs.read_bytes("/proc/config.gz", 1 << 20).ok().and_then(|gz| {
+            use std::io::Read;
+            let mut text = String::new();
+            flate2::read::GzDecoder::new(&gz[..]).take(16 << 20).read_to_string(&mut text).ok()?;
+            Some(text)
+        })
+    } else {
+        None
+    }
+    .or_else(|| release.as_ref().and_then(|r| ctx.fs.read(&format!("/boot/config-{r}")).ok()));
+    let config: Option<BTreeMap<String, String>> = config_text.map(|t| {
+        t.lines()
+            .filter_map(|l| l.split_once('='))
+            .filter(|(k, _)| k.starts_with("CONFIG_"))
+            .map(|(k, v)| (k.to_owned(), v.trim().to_owned()))
+            .collect()
+    });
+    let supported = match &config {
+        Some(c) => Some(c.get("CONFIG_MODULES").is_some_and(|v| v == "y")),
+        None if live && lists.is_none() && !ctx.fs.exists("/proc/modules") => Some(false),
+        None => None,
+    };
+    let (loadable, builtin) = match lists {
+        Some((l, b)) => (Some(l), Some(b)),
+        None => (None, None),
+    };
+    Builds { loadable, builtin, config, supported }
+}
+
 pub fn kernel(ctx: &mut Ctx) -> Option<Kernel> {
     // Persisted: systemd-sysctl's order. A file name in an earlier folder
     // hides the same name in later ones; files apply sorted by name;
@@ -385,6 +495,8 @@ pub fn kernel(ctx: &mut Ctx) -> Option<Kernel> {
             }
         }
     }
+    let builds = module_builds(ctx, live);
+    let modules_supported = builds.supported;
     let mut names: Vec<String> = MODULES.iter().map(|m| (*m).to_owned()).collect();
     names.extend(loaded.iter().map(|m| m.replace('_', "-")));
     names.sort();
@@ -392,13 +504,14 @@ pub fn kernel(ctx: &mut Ctx) -> Option<Kernel> {
     let modules = names
         .into_iter()
         .map(|name| KernelModule {
+            build: builds.of(&name),
             loaded: loaded.iter().any(|l| l.replace('_', "-") == name),
             disabled: disabled.get(&name).cloned(),
             blacklisted: blacklisted.get(&name).cloned(),
             name,
         })
         .collect();
-    Some(Kernel { parameters, modules })
+    Some(Kernel { parameters, modules, modules_supported })
 }
 
 pub fn cpu(ctx: &mut Ctx) -> Option<Cpu> {
