@@ -561,3 +561,31 @@ fn waivers_accept_findings_until_they_expire_and_unused_ones_are_reported() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Debian's default common-auth has `pam_unix.so nullok`: the CIS rule must
+/// find it there (it was only looked for in the password stack), with the
+/// file and line; the hardened host, without nullok, passes.
+#[test]
+fn nullok_in_common_auth_is_found_with_its_line() {
+    let rules = |root: &str| {
+        let out = assay(&[
+            "scan",
+            "--root",
+            root,
+            "--package",
+            "cis-linux",
+            "--rule",
+            "CIS-5.3.3.4.1",
+            "--format",
+            "json",
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let default = rules("tests/fixtures/hosts/debian-default");
+    assert_eq!(default["rules"][0]["outcome"], "failed", "{default:#}");
+    let evidence = &default["findings"][0]["evidence"][0];
+    assert_eq!(evidence["source"], "/etc/pam.d/common-auth:17", "{default:#}");
+    let hardened = rules("tests/fixtures/hosts/debian-hardened");
+    assert_eq!(hardened["rules"][0]["outcome"], "passed", "{hardened:#}");
+}

@@ -573,35 +573,45 @@ mod tests {
     /// A writer swaps a file under the root for a link to a file outside it
     /// as fast as it can while the reader reads: nothing outside may appear.
     fn race(fs: &RootFs, root: &Path, outside: &Path) {
-        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
         use std::sync::Arc;
+        use std::time::{Duration, Instant};
         let etc = root.join("etc");
         let stop = Arc::new(AtomicBool::new(false));
+        let swaps = Arc::new(AtomicU32::new(0));
         let racer = {
-            let (etc, outside, stop) = (etc.clone(), outside.to_path_buf(), stop.clone());
+            let (etc, outside, stop, swaps) =
+                (etc.clone(), outside.to_path_buf(), stop.clone(), swaps.clone());
             std::thread::spawn(move || {
-                let mut swaps = 0u32;
-                while !stop.load(Ordering::Relaxed) && swaps < 1_000_000 {
+                while !stop.load(Ordering::Relaxed) && swaps.load(Ordering::Relaxed) < 5_000_000 {
                     let _ = std::os::unix::fs::symlink(&outside, etc.join(".link"));
                     let _ = std::fs::rename(etc.join(".link"), etc.join("target"));
                     let _ = std::fs::write(etc.join(".file"), "inside");
                     let _ = std::fs::rename(etc.join(".file"), etc.join("target"));
-                    swaps += 1;
+                    swaps.fetch_add(1, Ordering::Relaxed);
                 }
-                swaps
             })
         };
-        let mut read = 0;
-        for _ in 0..3000 {
+        // Start reading once the writer runs (a loaded machine may delay it),
+        // and read until both sides have raced, within a bound.
+        let start = Instant::now();
+        while swaps.load(Ordering::Relaxed) < 10 && start.elapsed() < Duration::from_secs(10) {
+            std::thread::yield_now();
+        }
+        let before = swaps.load(Ordering::Relaxed);
+        let (mut read, mut tries) = (0u32, 0u32);
+        while (tries < 3000 || read == 0) && start.elapsed() < Duration::from_secs(20) {
+            tries += 1;
             if let Ok(text) = fs.read("/etc/target") {
                 assert_eq!(text, "inside", "read a file outside the root");
                 read += 1;
             }
             assert!(fs.read_bytes("/etc/target", 64).map_or(true, |b| b == b"inside"));
         }
+        let during = swaps.load(Ordering::Relaxed) - before;
         stop.store(true, Ordering::Relaxed);
-        let swaps = racer.join().unwrap();
-        assert!(read > 0 && swaps > 0, "the race did not run: {read} reads, {swaps} swaps");
+        racer.join().unwrap();
+        assert!(read > 0 && during > 0, "the race did not run: {read} reads in {tries}, {during} swaps");
     }
 
     #[test]

@@ -129,8 +129,25 @@ pub fn login_defs(ctx: &mut Ctx) -> Option<LoginDefs> {
 }
 
 /// The password policy from the PAM password stack and pwquality.conf.
+/// `nullok` anywhere on pam_unix wins, with the line that has it; without
+/// it, the first pam_unix line says "no".
+fn note_nullok(policy: &mut PasswordPolicy, args: &[&str], src: &Provenance) {
+    let has = args.contains(&"nullok");
+    match &policy.nullok {
+        Some(n) if n.value || !has => {}
+        _ => policy.nullok = Some(Sourced::new(has, src.clone())),
+    }
+}
+
 pub fn password_policy(ctx: &mut Ctx) -> Option<PasswordPolicy> {
-    let stacks = ["/etc/pam.d/common-password", "/etc/pam.d/system-auth", "/etc/pam.d/password-auth"];
+    // The password stacks, and Debian's auth stack: `nullok` on pam_unix in
+    // `common-auth` (Debian's default) lets empty passwords authenticate.
+    let stacks = [
+        "/etc/pam.d/common-password",
+        "/etc/pam.d/common-auth",
+        "/etc/pam.d/system-auth",
+        "/etc/pam.d/password-auth",
+    ];
     let mut policy = PasswordPolicy::default();
     let mut found = false;
     for path in stacks {
@@ -149,7 +166,8 @@ pub fn password_policy(ctx: &mut Ctx) -> Option<PasswordPolicy> {
                 continue;
             }
             let words: Vec<&str> = line.split_whitespace().collect();
-            if words.first() != Some(&"password") {
+            let kind = words.first().copied().unwrap_or_default();
+            if kind != "password" && kind != "auth" {
                 continue;
             }
             // `password [control] module args`: control may be bracketed.
@@ -163,6 +181,13 @@ pub fn password_policy(ctx: &mut Ctx) -> Option<PasswordPolicy> {
             let module = module.rsplit('/').next().unwrap_or(module);
             let src = Provenance::file(path, i as u32 + 1);
             let args = &words[at + 1..];
+            if kind == "auth" {
+                // Of the auth stack only `nullok` matters here.
+                if module == "pam_unix.so" {
+                    note_nullok(&mut policy, args, &src);
+                }
+                continue;
+            }
             let arg_int = |name: &str| {
                 args.iter().find_map(|a| {
                     a.strip_prefix(name).and_then(|v| v.strip_prefix('=')).and_then(|v| v.parse::<i64>().ok())
@@ -197,7 +222,7 @@ pub fn password_policy(ctx: &mut Ctx) -> Option<PasswordPolicy> {
                         }) {
                             policy.hash_method.get_or_insert(Sourced::new((*m).to_owned(), src.clone()));
                         }
-                        policy.nullok.get_or_insert(Sourced::new(args.contains(&"nullok"), src.clone()));
+                        note_nullok(&mut policy, args, &src);
                         if let Some(v) = arg_int("minlen") {
                             policy.minlen.get_or_insert(Sourced::new(v, src.clone()));
                         }
