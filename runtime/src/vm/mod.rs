@@ -160,10 +160,16 @@ impl<'b> Program<'b> {
         let mut seen = std::collections::HashSet::new();
         let evidence = evidence
             .into_iter()
-            .map(|(path, value, source)| Evidence {
-                path: content.debug.evidence_paths.get(path as usize).cloned().unwrap_or_default(),
-                value: Display(&value).to_string(),
-                source: source.map(|s| s.to_string()),
+            .map(|(path, value, source)| {
+                let path = content.debug.evidence_paths.get(path as usize).cloned().unwrap_or_default();
+                // Permission bits read as people write them: 0644, 04755.
+                let value = match &value {
+                    Value::Int(mode) if path.ends_with(".mode") && (0..=0o7777).contains(mode) => {
+                        format!("{mode:04o}")
+                    }
+                    other => Display(other).to_string(),
+                };
+                Evidence { path, value, source: source.map(|s| s.to_string()) }
             })
             .filter(|e| seen.insert(e.clone()))
             .collect();
