@@ -41,7 +41,7 @@ pub fn complete(partial: &Value) -> Value {
     for field in &root.fields {
         if let Some(v) = doc.get_mut(field.name) {
             if !v.is_null() {
-                *v = fill(v, &field.shape);
+                *v = fill(v, &field.shape, true);
             }
         }
     }
@@ -61,42 +61,11 @@ pub fn given(partial: &Value) -> Value {
     for field in &root.fields {
         if let Some(v) = doc.get_mut(field.name) {
             if !v.is_null() {
-                *v = wrap(v, &field.shape);
+                *v = fill(v, &field.shape, false);
             }
         }
     }
     Value::Object(doc)
-}
-
-/// [`fill`] without filling: sourced values wrapped, records and lists
-/// walked, fields left out left out.
-fn wrap(value: &Value, shape: &Shape) -> Value {
-    match (shape, value) {
-        (Shape::Optional(_), Value::Null) => Value::Null,
-        (Shape::Optional(inner), v) => wrap(v, inner),
-        (Shape::Sourced(inner), Value::Object(m)) if m.contains_key("value") => {
-            let mut m = m.clone();
-            let v = wrap(&m["value"], inner);
-            m.insert("value".into(), v);
-            m.entry("source").or_insert(json!({"note": "fixture"}));
-            Value::Object(m)
-        }
-        (Shape::Sourced(inner), v) => json!({"value": wrap(v, inner), "source": {"note": "fixture"}}),
-        (Shape::List(inner), Value::Array(items)) => {
-            Value::Array(items.iter().map(|i| wrap(i, inner)).collect())
-        }
-        (Shape::Record(r), Value::Object(m)) => {
-            let record: schema::RecordSchema = r();
-            let mut out = m.clone();
-            for field in &record.fields {
-                if let Some(v) = m.get(field.name) {
-                    out.insert(field.name.to_owned(), wrap(v, &field.shape));
-                }
-            }
-            Value::Object(out)
-        }
-        _ => value.clone(),
-    }
 }
 
 fn neutral(shape: &Shape) -> Value {
@@ -107,25 +76,29 @@ fn neutral(shape: &Shape) -> Value {
         Shape::List(_) => json!([]),
         Shape::Optional(_) => Value::Null,
         Shape::Sourced(inner) => json!({"value": neutral(inner), "source": {"note": "fixture default"}}),
-        Shape::Record(r) => fill(&json!({}), &Shape::Record(*r)),
+        Shape::Record(r) => fill(&json!({}), &Shape::Record(*r), true),
         Shape::Enum(e) => json!(e().variants.first().map(|(v, _)| *v).unwrap_or("")),
     }
 }
 
-fn fill(value: &Value, shape: &Shape) -> Value {
+/// Wraps sourced values and walks records and lists; `complete`: fields
+/// left out get neutral values ([`complete`]), else they stay out ([`given`]).
+fn fill(value: &Value, shape: &Shape, complete: bool) -> Value {
     match (shape, value) {
         (Shape::Optional(_), Value::Null) => Value::Null,
-        (Shape::Optional(inner), v) => fill(v, inner),
+        (Shape::Optional(inner), v) => fill(v, inner, complete),
         (Shape::Sourced(inner), Value::Object(m)) if m.contains_key("value") => {
             let mut m = m.clone();
-            let v = fill(&m["value"], inner);
+            let v = fill(&m["value"], inner, complete);
             m.insert("value".into(), v);
             m.entry("source").or_insert(json!({"note": "fixture"}));
             Value::Object(m)
         }
-        (Shape::Sourced(inner), v) => json!({"value": fill(v, inner), "source": {"note": "fixture"}}),
+        (Shape::Sourced(inner), v) => {
+            json!({"value": fill(v, inner, complete), "source": {"note": "fixture"}})
+        }
         (Shape::List(inner), Value::Array(items)) => {
-            Value::Array(items.iter().map(|i| fill(i, inner)).collect())
+            Value::Array(items.iter().map(|i| fill(i, inner, complete)).collect())
         }
         (Shape::Record(r), Value::Object(m)) => {
             let record: schema::RecordSchema = r();
@@ -133,16 +106,17 @@ fn fill(value: &Value, shape: &Shape) -> Value {
             for field in &record.fields {
                 match m.get(field.name) {
                     Some(v) => {
-                        out.insert(field.name.to_owned(), fill(v, &field.shape));
+                        out.insert(field.name.to_owned(), fill(v, &field.shape, complete));
                     }
-                    None => {
+                    None if complete => {
                         out.insert(field.name.to_owned(), neutral(&field.shape));
                     }
+                    None => {}
                 }
             }
             Value::Object(out)
         }
-        (Shape::Record(_), Value::Null) => neutral(shape),
+        (Shape::Record(_), Value::Null) if complete => neutral(shape),
         _ => value.clone(),
     }
 }
