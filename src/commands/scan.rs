@@ -69,10 +69,17 @@ pub fn run(args: &Args) -> Outcome {
     bundles.extend(custom);
     check_selection(&bundles, args)?;
     let mut telemetry = args.source.collect()?;
-    let reads_cve = bundles
-        .iter()
-        .any(|b| b.content.rules.iter().any(|r| r.reads.iter().any(|s| s == "vulnerabilities")));
-    if reads_cve && (chosen.is_empty() || chosen.iter().any(|p| p == "cve") || bundles.len() > 1) {
+    // The feed is matched (or its absence recorded) only when a rule that
+    // will run reads `vulnerabilities`. With packages chosen by name, the
+    // built-in bundle is the first and only those packages of it run.
+    let reads_cve = bundles.iter().enumerate().any(|(i, b)| {
+        b.content.rules.iter().any(|r| {
+            let package = b.content.packages.get(r.package as usize).map(|p| p.name.as_str());
+            let runs = i > 0 || chosen.is_empty() || chosen.iter().any(|c| Some(c.as_str()) == package);
+            runs && r.reads.iter().any(|s| s == "vulnerabilities")
+        })
+    });
+    if reads_cve {
         super::feed::apply(&mut telemetry, args.feed.as_deref(), true)?;
     }
     let host = Host::new(telemetry)

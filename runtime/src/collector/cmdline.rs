@@ -97,14 +97,9 @@ fn normalised(name: &str) -> String {
 fn is_secret_name(name: &str) -> bool {
     let n = normalised(name);
     let squashed = n.replace('-', "");
-    SECRET_NAMES.iter().any(|s| {
-        squashed == *s
-            || n.rsplit('-').next() == Some(*s)
-            || squashed.contains("password")
-            || squashed.contains("passwd")
-            || squashed.contains("secret")
-            || squashed.contains("token")
-    })
+    let last = n.rsplit('-').next();
+    ["password", "passwd", "secret", "token"].iter().any(|w| squashed.contains(w))
+        || SECRET_NAMES.iter().any(|s| squashed == *s || last == Some(*s))
 }
 
 /// The whole command line with every credential form replaced by
