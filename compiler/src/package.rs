@@ -213,6 +213,11 @@ pub fn not_utf8(file: FileId, offset: usize, len: usize) -> Diagnostic {
         .help("save the file as UTF-8 text")
 }
 
+/// E0201: a `package.yaml` that cannot be read or has an invalid field.
+fn invalid_manifest(span: Span, message: String, label: String, help: String) -> Diagnostic {
+    Diagnostic::new(Code::E0201, message).primary(span, label).help(help)
+}
+
 fn validate_manifest(
     sources: &SourceMap,
     file: FileId,
@@ -235,11 +240,12 @@ fn validate_manifest(
             let message = error.to_string();
             // serde_yaml appends " at line L column C"; the span says that.
             let message = message.split(" at line ").next().unwrap_or(&message).to_string();
-            diagnostics.push(
-                Diagnostic::new(Code::E0201, format!("invalid package manifest: {message}"))
-                    .primary(span, "here")
-                    .help("a manifest has `name`, `title`, `version`, `description` and `platforms`"),
-            );
+            diagnostics.push(invalid_manifest(
+                span,
+                format!("invalid package manifest: {message}"),
+                "here".into(),
+                "a manifest has `name`, `title`, `version`, `description` and `platforms`".into(),
+            ));
             return None;
         }
     };
@@ -256,11 +262,7 @@ fn validate_manifest(
     let mut ok = true;
     let mut problem = |key: &str, message: String, help: String| {
         ok = false;
-        diagnostics.push(
-            Diagnostic::new(Code::E0201, message)
-                .primary(field_span(key), format!("invalid `{key}`"))
-                .help(help),
-        );
+        diagnostics.push(invalid_manifest(field_span(key), message, format!("invalid `{key}`"), help));
     };
     let name_ok = !manifest.name.is_empty()
         && manifest.name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')

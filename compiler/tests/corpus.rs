@@ -68,6 +68,58 @@ fn every_code_has_an_explanation_and_a_corpus_case() {
     }
 }
 
+/// Every `Diagnostic::new(Code::X` in the compiler's sources, as the code
+/// and the function (file and name) that builds it.
+fn constructions(dir: &Path, out: &mut Vec<(String, String)>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            constructions(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            let text = std::fs::read_to_string(&path).unwrap();
+            for (at, _) in text.match_indices("Diagnostic::new(") {
+                let rest = text[at + "Diagnostic::new(".len()..].trim_start();
+                let Some(code) = rest.strip_prefix("Code::") else { continue };
+                let code: String = code.chars().take_while(char::is_ascii_alphanumeric).collect();
+                // The innermost `fn` above the call.
+                let function = text[..at]
+                    .lines()
+                    .rev()
+                    .map(str::trim_start)
+                    .map(|l| {
+                        l.trim_start_matches("pub(crate) ")
+                            .trim_start_matches("pub(super) ")
+                            .trim_start_matches("pub ")
+                    })
+                    .find_map(|l| l.strip_prefix("fn "))
+                    .map(|l| l.split(['(', '<']).next().unwrap_or(l).to_owned())
+                    .unwrap_or_default();
+                out.push((code, format!("{}::{function}", relative(&path).display())));
+            }
+        }
+    }
+}
+
+/// Each code's wording lives in one constructor function: two places
+/// building the same code drift apart (check/errors.rs and syntax/errors.rs
+/// hold the shared ones).
+#[test]
+fn each_code_is_built_by_one_constructor() {
+    let mut found = Vec::new();
+    constructions(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), &mut found);
+    assert!(found.len() > 40, "the scan found too few constructors: {found:?}");
+    for code in ALL_CODES {
+        let mut places: Vec<&String> =
+            found.iter().filter(|(c, _)| c == code.as_str()).map(|(_, p)| p).collect();
+        places.dedup();
+        assert!(
+            places.len() <= 1,
+            "{code} is built in {} places: {places:?}; give it one constructor",
+            places.len()
+        );
+    }
+}
+
 #[test]
 fn formatter() {
     insta::glob!("format/*.assay", |path| {

@@ -47,12 +47,8 @@ impl<'a> Checker<'a> {
             let Some(path) = through(&edges, start).into_iter().next() else { continue };
             let span = path[path.len() - 1].1;
             let name = self.fns[start as usize].decl.name.clone();
-            self.report(
-                Diagnostic::new(Code::E0308, format!("the function `{}` calls itself", name.name))
-                    .primary(name.span, "recursive")
-                    .secondary(span, "through this call")
-                    .help("functions may not recurse, directly or through each other, so every evaluation ends; use a quantifier over a collection instead"),
-            );
+            let what = super::errors::Recursive::Function { call: span };
+            self.report(super::errors::recursive(&name.name, name.span, what));
         }
     }
 }

@@ -22,20 +22,12 @@ impl<'a> Checker<'a> {
                 _ => continue,
             };
             if name.name == "host" {
-                self.report(
-                    Diagnostic::new(Code::E0306, "`host` is the telemetry document and cannot be redefined")
-                        .primary(span, "redefines `host`")
-                        .help("choose another name"),
-                );
+                self.report(errors::duplicate(span, errors::Duplicate::Host));
                 continue;
             }
             if let Some(first) = seen.get(&name.name) {
-                self.report(
-                    Diagnostic::new(Code::E0306, format!("`{}` is defined twice in this module", name.name))
-                        .primary(span, "defined again here")
-                        .secondary(*first, "first defined here")
-                        .help("rename or remove one of them"),
-                );
+                let what = errors::Duplicate::Definition { name: &name.name, first: *first };
+                self.report(errors::duplicate(span, what));
                 continue;
             }
             seen.insert(name.name.clone(), span);
@@ -82,18 +74,8 @@ impl<'a> Checker<'a> {
             _ => 0,
         };
         if t.args.len() != arity {
-            self.report(
-                Diagnostic::new(
-                    Code::E0407,
-                    format!(
-                        "`{}` takes {arity} type argument{}",
-                        t.name.name,
-                        if arity == 1 { "" } else { "s" }
-                    ),
-                )
-                .primary(t.span, format!("given {}", t.args.len()))
-                .help("write `list<T>` for a list; other types take no arguments"),
-            );
+            let what = errors::BadType::Arity { name: &t.name.name, arity, given: t.args.len() };
+            self.report(errors::bad_type(t.span, what));
             return Ty::Unknown;
         }
         let ty = match t.name.name.as_str() {
@@ -114,16 +96,8 @@ impl<'a> Checker<'a> {
                     let mut candidates: Vec<&str> = vec!["bool", "int", "string", "version", "list"];
                     candidates.extend(self.schema.records().map(|(_, r)| r.name.as_str()));
                     candidates.extend(self.schema.enums().map(|(_, e)| e.name.as_str()));
-                    let mut d = Diagnostic::new(Code::E0407, format!("unknown type `{name}`"))
-                        .primary(t.name.span, "not a type");
-                    d = match did_you_mean(name, candidates) {
-                        Some(s) => d.help(format!("did you mean `{s}`?")),
-                        None => d.help(
-                            "types are `bool`, `int`, `string`, `version`, `list<T>`, and the records and \
-                             enumerations of docs/telemetry.md",
-                        ),
-                    };
-                    self.report(d);
+                    let what = errors::BadType::Unknown { name, suggestion: did_you_mean(name, candidates) };
+                    self.report(errors::bad_type(t.name.span, what));
                     Ty::Unknown
                 }
             }
@@ -143,11 +117,7 @@ impl<'a> Checker<'a> {
             ConstState::InProgress => {
                 let span = slot.decl.name.span;
                 let name = slot.decl.name.name.clone();
-                self.report(
-                    Diagnostic::new(Code::E0308, format!("the constant `{name}` depends on itself"))
-                        .primary(span, "its value refers back to it")
-                        .help("a constant's value must be computable from literals and other constants"),
-                );
+                self.report(errors::recursive(&name, span, errors::Recursive::Constant));
                 return Ty::Unknown;
             }
             ConstState::Pending => slot.state = ConstState::InProgress,
@@ -156,8 +126,10 @@ impl<'a> Checker<'a> {
         let module = slot.module;
         let mut scope = scope::Scope::new(module, scope::Context::Const);
         let errors_before = self.diagnostics.iter().filter(|d| d.is_error()).count();
+        let outer = std::mem::replace(&mut self.context, scope::Context::Const);
         let value = self.expr(&decl.value, &mut scope, None);
         self.require_present(&value);
+        self.context = outer;
         let mut ty = value.ty.clone();
         if self.diagnostics.iter().filter(|d| d.is_error()).count() > errors_before {
             // Uses of a broken constant should not report its mistake again.
@@ -182,18 +154,12 @@ impl<'a> Checker<'a> {
         let decl = slot.decl;
         let (params, ret) = (slot.params.clone(), slot.ret.clone());
         let mut scope = scope::Scope::new(slot.module, scope::Context::Function(id));
+        self.context = scope::Context::Function(id);
         let mut seen: HashMap<&str, Span> = HashMap::new();
         for (param, ty) in decl.params.iter().zip(&params) {
             if let Some(first) = seen.insert(&param.name.name, param.name.span) {
-                self.report(
-                    Diagnostic::new(
-                        Code::E0306,
-                        format!("the parameter `{}` is declared twice", param.name.name),
-                    )
-                    .primary(param.name.span, "declared again")
-                    .secondary(first, "first declared here")
-                    .help("give each parameter its own name"),
-                );
+                let what = errors::Duplicate::Parameter { name: &param.name.name, first };
+                self.report(errors::duplicate(param.name.span, what));
             }
             scope.bind(&param.name, ty.clone(), scope::BindingKind::Param);
         }
@@ -205,7 +171,7 @@ impl<'a> Checker<'a> {
         if !value.ty.fits(&ret) {
             self.mismatch(&value, &ret, "the function's declared return type");
         }
-        self.unused_bindings(&mut scope, 0);
+        self.close_frames(&mut scope, 0);
         hir::Function {
             name: self.program.functions[id as usize].name.clone(),
             params,

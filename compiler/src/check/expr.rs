@@ -1,10 +1,11 @@
 //! Expressions: name resolution, operator typing, fields, calls and
 //! quantifiers; the presence facts they consult live in [`super::scope`].
 
+use super::errors::{self, Guard};
 use super::hir::{self, ExprKind};
 use super::scope::{BindingKind, Context, Scope};
 use super::types::Ty;
-use super::{lints, Checker};
+use super::Checker;
 use crate::diagnostics::{Code, Diagnostic};
 use crate::source::Span;
 use crate::syntax::ast::{self, QuantifierKind, StrPart};
@@ -48,17 +49,9 @@ impl Checker<'_> {
                     match ty.join(&value.ty) {
                         Some(t) => ty = t,
                         None => {
-                            let d = Diagnostic::new(
-                                Code::E0401,
-                                format!(
-                                    "list items must have one type: this is `{}`, earlier items are `{}`",
-                                    value.ty.display(self.schema),
-                                    ty.display(self.schema)
-                                ),
-                            )
-                            .primary(value.span, "different type")
-                            .help("write the items with the same type");
-                            self.report(d);
+                            let (item, earlier) = (value.ty.display(self.schema), ty.display(self.schema));
+                            let what = errors::Mismatch::ListItem { item: &item, earlier: &earlier };
+                            self.report(errors::mismatch(value.span, what));
                         }
                     }
                     out.push(value);
@@ -95,7 +88,6 @@ impl Checker<'_> {
             }
             ast::ExprKind::Presence { operand, present } => {
                 let value = self.expr(operand, scope, None);
-                self.never_absent(&value, lints::NeverAbsent::PresenceTest(*present));
                 mk(ExprKind::Presence(Box::new(value), *present), Ty::Bool, span)
             }
             ast::ExprKind::If { cond, then, otherwise } => {
@@ -111,19 +103,14 @@ impl Checker<'_> {
                 let ty = match then.ty.join(&otherwise.ty) {
                     Some(t) => t,
                     None => {
-                        self.report(
-                            Diagnostic::new(
-                                Code::E0401,
-                                format!(
-                                    "the branches of `if` have different types: `{}` and `{}`",
-                                    then.ty.display(self.schema),
-                                    otherwise.ty.display(self.schema)
-                                ),
-                            )
-                            .primary(otherwise.span, "this branch")
-                            .secondary(then.span, "the other branch")
-                            .help("both branches must give the same type"),
-                        );
+                        let (then_ty, otherwise_ty) =
+                            (then.ty.display(self.schema), otherwise.ty.display(self.schema));
+                        let what = errors::Mismatch::Branches {
+                            then: then.span,
+                            then_ty: &then_ty,
+                            otherwise_ty: &otherwise_ty,
+                        };
+                        self.report(errors::mismatch(otherwise.span, what));
                         Ty::Unknown
                     }
                 };
@@ -183,14 +170,8 @@ impl Checker<'_> {
             t => printable(t.strip()),
         };
         if !ok {
-            self.report(
-                Diagnostic::new(
-                    Code::E0401,
-                    format!("a `{}` record cannot be written into text", value.ty.display(self.schema)),
-                )
-                .primary(value.span, "a record")
-                .help("interpolate one of its fields, such as `{p.name}`"),
-            );
+            let record = value.ty.display(self.schema);
+            self.report(errors::mismatch(value.span, errors::Mismatch::RecordInText { record: &record }));
         }
     }
 
@@ -210,11 +191,7 @@ impl Checker<'_> {
             Ty::Unknown => Ty::Unknown,
             other => {
                 let found = other.display(self.schema);
-                self.report(
-                    Diagnostic::new(Code::E0401, format!("expected a list to iterate over, found `{found}`"))
-                        .primary(collection.span, format!("this is `{found}`"))
-                        .help("`for each` and the quantifiers walk lists, such as `host.packages`"),
-                );
+                self.report(errors::mismatch(collection.span, errors::Mismatch::NotAList { found: &found }));
                 Ty::Unknown
             }
         }
@@ -227,51 +204,56 @@ impl Checker<'_> {
             return;
         }
         let text = self.text(value.span).to_owned();
-        // The outermost optional part is what a guard should test.
-        let mut root = value;
-        let mut cur = value;
-        while let ExprKind::Field { base, .. } = &cur.kind {
-            if base.ty.is_optional() {
-                root = base;
+        // The guard to suggest is the narrowest one that fixes the use: the
+        // first part of the path, from the value down, that is optional in
+        // itself (`host.login_defs.pass_max_days` when that field is
+        // optional, `host.login_defs` when only the record is).
+        let mut guard = value;
+        while let ExprKind::Field { base, index, .. } = &guard.kind {
+            let own = match base.ty.strip() {
+                Ty::Record(r) => {
+                    self.schema.record(*r).fields.get(*index as usize).is_some_and(|f| f.ty.is_optional())
+                }
+                _ => true,
+            };
+            if own || !base.ty.is_optional() {
+                break;
             }
-            cur = base;
+            guard = base;
         }
-        let root_text = self.text(root.span).to_owned();
-        let mut base = root;
-        while let ExprKind::Field { base: b, .. } = &base.kind {
-            base = b;
+        let guard_text = self.text(guard.span).to_owned();
+        let mut root = guard;
+        while let ExprKind::Field { base, .. } = &root.kind {
+            root = base;
         }
-        let guard = if matches!(base.kind, ExprKind::Host) {
-            format!(
-                "give a default (`{text} ?? ...`), test `{root_text} is present` first, or guard the rule with `applies when {root_text} is present`"
-            )
-        } else {
-            format!(
-                "give a default (`{text} ?? ...`), or test `{root_text} is present` first (with `and`, or in the `where` filter)"
-            )
+        let where_ = match self.context {
+            Context::Rule if matches!(root.kind, ExprKind::Host) => Guard::Rule,
+            Context::Rule => Guard::Filter,
+            Context::Function(_) | Context::Const => Guard::Function,
         };
-        self.report(
-            Diagnostic::new(Code::E0402, format!("`{text}` may be absent, and this use does not say what then"))
-                .primary(value.span, format!("`{}` is optional", value.ty.display(self.schema)))
-                .help(guard)
-                .note("missing telemetry must never make a rule pass silently; see \"Missing data\" in docs/language.md"),
-        );
+        let what = errors::MayBeAbsent {
+            text: &text,
+            ty: &value.ty.display(self.schema),
+            guard: &guard_text,
+            where_,
+        };
+        self.report(errors::may_be_absent(value.span, what));
     }
 
     pub(super) fn mismatch(&mut self, value: &hir::Expr, expected: &Ty, context: &str) {
         let found = value.ty.display(self.schema);
         let want = expected.display(self.schema);
-        let mut d = Diagnostic::new(Code::E0401, format!("expected `{want}`, found `{found}`"))
-            .primary(value.span, format!("this is `{found}`"))
-            .note(context.to_owned());
-        if *expected.strip() == Ty::Version && matches!(value.kind, ExprKind::Str(_)) {
-            d = d.help(format!("write a version literal: `v{}`", self.text(value.span)));
+        let hint = if *expected.strip() == Ty::Version && matches!(value.kind, ExprKind::Str(_)) {
+            Some(format!("write a version literal: `v{}`", self.text(value.span)))
         } else if *expected.strip() == Ty::Int && matches!(value.kind, ExprKind::Str(_)) {
-            d = d.help("integers are written without quotes");
+            Some("integers are written without quotes".to_owned())
         } else if *expected.strip() == Ty::Str && matches!(value.kind, ExprKind::Int(_)) {
-            d = d.help(format!("strings are quoted: `\"{}\"`", self.text(value.span)));
-        }
-        self.report(d);
+            Some(format!("strings are quoted: `\"{}\"`", self.text(value.span)))
+        } else {
+            None
+        };
+        let what = errors::Mismatch::Expected { want: &want, found: &found, context, hint };
+        self.report(errors::mismatch(value.span, what));
     }
 
     pub(super) fn in_const(&mut self, scope: &Scope, span: Span, what: &str) -> bool {

@@ -47,6 +47,8 @@ pub struct Rule {
     /// How many local slots the rule uses (lets, loop and quantifier variables).
     pub locals: u32,
     pub span: Span,
+    /// The id in the declaration.
+    pub id_span: Span,
 }
 
 #[derive(Clone, Debug)]
@@ -132,4 +134,87 @@ pub enum ExprKind {
     },
     /// Interpolated text: the parts' display forms, concatenated.
     Format(Vec<Expr>),
+}
+
+impl Expr {
+    /// Calls `f` on this expression and then on every expression inside it.
+    pub fn walk(&self, f: &mut dyn FnMut(&Expr)) {
+        f(self);
+        match &self.kind {
+            ExprKind::Bool(_)
+            | ExprKind::Int(_)
+            | ExprKind::Str(_)
+            | ExprKind::Version(_)
+            | ExprKind::Host
+            | ExprKind::Local(_)
+            | ExprKind::Const(_)
+            | ExprKind::EnumValue(..) => {}
+            ExprKind::Field { base, .. } => base.walk(f),
+            ExprKind::List(items)
+            | ExprKind::Format(items)
+            | ExprKind::Call(_, items)
+            | ExprKind::Native(_, items) => items.iter().for_each(|e| e.walk(f)),
+            ExprKind::Not(x) | ExprKind::Neg(x) | ExprKind::Presence(x, _) => x.walk(f),
+            ExprKind::Binary(_, a, b) => {
+                a.walk(f);
+                b.walk(f);
+            }
+            ExprKind::If(c, a, b) => {
+                c.walk(f);
+                a.walk(f);
+                b.walk(f);
+            }
+            ExprKind::Quantifier { collection, filter, .. } => {
+                collection.walk(f);
+                if let Some(filter) = filter {
+                    filter.walk(f);
+                }
+            }
+        }
+    }
+}
+
+impl Check {
+    /// Calls `f` on every expression of this check, with `true` for the
+    /// conditions that decide whether it fails.
+    pub fn walk(&self, f: &mut dyn FnMut(&Expr, bool)) {
+        match self {
+            Check::ForEach { collection, filter, lets, body, .. } => {
+                f(collection, false);
+                if let Some(filter) = filter {
+                    f(filter, false);
+                }
+                lets.iter().for_each(|(_, e)| f(e, false));
+                body.walk(f);
+            }
+            Check::Fail { condition, message, .. } => {
+                if let Some(c) = condition {
+                    f(c, true);
+                }
+                message.iter().for_each(|e| f(e, false));
+            }
+        }
+    }
+}
+
+impl Program {
+    /// Calls `f` on every expression of every rule, function and constant,
+    /// sub-expressions included.
+    pub fn walk(&self, f: &mut dyn FnMut(&Expr)) {
+        for rule in &self.rules {
+            for step in &rule.steps {
+                match step {
+                    Step::AppliesWhen(e) | Step::Let(_, e) => e.walk(f),
+                    Step::Check(check) => check.walk(&mut |e, _| e.walk(f)),
+                }
+            }
+        }
+        for function in &self.functions {
+            function.lets.iter().for_each(|(_, e)| e.walk(f));
+            function.value.walk(f);
+        }
+        for constant in &self.consts {
+            constant.value.walk(f);
+        }
+    }
 }

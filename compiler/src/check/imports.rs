@@ -17,23 +17,10 @@ impl<'a> Checker<'a> {
                 match assay_stdlib::modules().into_iter().find(|m| *m == name) {
                     Some(m) if import.path.len() == 2 => Some(Imported::StdModule(m)),
                     _ => {
-                        let mut d = Diagnostic::new(
-                            Code::E0304,
-                            format!("the standard library has no module `{}`", path_text[1..].join(".")),
-                        )
-                        .primary(import.span, "unknown module");
-                        d = match did_you_mean(name, assay_stdlib::modules()) {
-                            Some(s) => d.help(format!("did you mean `std.{s}`?")),
-                            None => d.help(format!(
-                                "standard-library modules: {}",
-                                assay_stdlib::modules()
-                                    .iter()
-                                    .map(|m| format!("`std.{m}`"))
-                                    .collect::<Vec<_>>()
-                                    .join(", ")
-                            )),
-                        };
-                        self.report(d);
+                        let path = path_text[1..].join(".");
+                        let modules = assay_stdlib::modules();
+                        let what = errors::UnknownModule::Std { path: &path, name, modules: &modules };
+                        self.report(errors::unknown_import(import.span, what));
                         None
                     }
                 }
@@ -42,32 +29,20 @@ impl<'a> Checker<'a> {
                 match found {
                     Some(m) if import.path.len() == 1 && m != index => Some(Imported::Module(m)),
                     Some(m) if m == index => {
-                        self.report(
-                            Diagnostic::new(Code::E0307, format!("module `{}` imports itself", first.name))
-                                .primary(import.span, "imports its own module")
-                                .help("names of this module are in scope without an import"),
-                        );
+                        let what = errors::Cycle::Itself { module: &first.name };
+                        self.report(errors::import_cycle(import.span, what));
                         None
                     }
                     _ => {
                         let names: Vec<&str> =
                             unit_modules.iter().map(|m| self.modules[*m].name.as_str()).collect();
-                        let mut d =
-                            Diagnostic::new(Code::E0304, format!("no module `{}`", path_text.join(".")))
-                                .primary(import.span, "unknown module");
-                        d = match did_you_mean(&first.name, names.iter().copied()) {
-                            Some(s) => d.help(format!("did you mean `{s}`?")),
-                            None => d.help(format!(
-                                "a module is a `.assay` file of the same package; this package has {}; the \
-                                 standard library's modules are imported as `std.NAME`",
-                                if names.is_empty() {
-                                    "no other module".to_owned()
-                                } else {
-                                    names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
-                                }
-                            )),
+                        let path = path_text.join(".");
+                        let what = errors::UnknownModule::Package {
+                            path: &path,
+                            name: &first.name,
+                            modules: &names,
                         };
-                        self.report(d);
+                        self.report(errors::unknown_import(import.span, what));
                         None
                     }
                 }
@@ -93,17 +68,13 @@ impl<'a> Checker<'a> {
                             self.add_import(index, name.name.clone(), imported, name.span);
                         } else {
                             let candidates = self.member_names(target);
-                            let mut d = Diagnostic::new(
-                                Code::E0304,
-                                format!("`{}` has no `{}`", path_text.join("."), name.name),
-                            )
-                            .primary(name.span, "not found");
-                            if let Some(s) = did_you_mean(&name.name, candidates.iter().map(String::as_str)) {
-                                d = d.help(format!("did you mean `{s}`?"));
-                            } else if !candidates.is_empty() {
-                                d = d.help(format!("it defines {}", candidates.join(", ")));
-                            }
-                            self.report(d);
+                            let path = path_text.join(".");
+                            let what = errors::UnknownModule::Member {
+                                path: &path,
+                                name: &name.name,
+                                candidates: &candidates,
+                            };
+                            self.report(errors::unknown_import(name.span, what));
                             self.add_import(index, name.name.clone(), Imported::Unresolved, name.span);
                         }
                     }
@@ -115,11 +86,7 @@ impl<'a> Checker<'a> {
     pub(super) fn add_import(&mut self, module: usize, name: String, target: Imported, span: Span) {
         let env = &self.modules[module];
         if env.consts.contains_key(&name) || env.fns.contains_key(&name) || env.imports.contains_key(&name) {
-            self.report(
-                Diagnostic::new(Code::E0306, format!("`{name}` is already defined in this module"))
-                    .primary(span, "imported again")
-                    .help("remove the import, or rename the local definition"),
-            );
+            self.report(errors::duplicate(span, errors::Duplicate::Import { name: &name }));
             return;
         }
         self.modules[module].imports.insert(name, Import { target, span, used: false });
@@ -190,12 +157,8 @@ impl<'a> Checker<'a> {
                     .map(|m| self.modules[m].name.as_str())
                     .collect();
                 let (first_import, closing) = (path[0].1, path[path.len() - 1].1);
-                self.report(
-                    Diagnostic::new(Code::E0307, format!("modules import each other: {}", names.join(" → ")))
-                        .primary(first_import, "this import starts the cycle")
-                        .secondary(closing, "and this one closes it")
-                        .help("move what both modules need into a third module that imports neither"),
-                );
+                let what = errors::Cycle::Through { modules: &names, closing };
+                self.report(errors::import_cycle(first_import, what));
             }
         }
     }

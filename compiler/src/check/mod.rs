@@ -9,6 +9,7 @@
 
 mod cycles;
 mod declare;
+mod errors;
 mod expr;
 pub mod hir;
 mod imports;
@@ -66,12 +67,16 @@ pub fn analyze(sources: &SourceMap, mut units: Vec<Unit<'_>>) -> Analysis {
         diagnostics: Vec::new(),
         program: hir::Program::default(),
         calls: Vec::new(),
+        uses: lints::Uses::default(),
+        context: scope::Context::Rule,
     };
     for unit in &units {
         checker.unit(unit);
     }
     checker.finish();
-    Analysis { program: checker.program, diagnostics: checker.diagnostics }
+    let Checker { program, mut diagnostics, uses, schema, .. } = checker;
+    diagnostics.extend(lints::run(&lints::Input { program: &program, uses: &uses, schema, sources }));
+    Analysis { program, diagnostics }
 }
 
 /// What an imported name stands for.
@@ -132,6 +137,11 @@ struct Checker<'a> {
     program: hir::Program,
     /// Caller, callee and the call's span, for the recursion check.
     calls: Vec<(hir::FnId, hir::FnId, Span)>,
+    /// What name resolution found used, for the lints.
+    uses: lints::Uses,
+    /// What is being checked now (a constant's value may be checked in the
+    /// middle of a rule, at its first use).
+    context: scope::Context,
 }
 
 impl<'a> Checker<'a> {
@@ -168,12 +178,8 @@ impl<'a> Checker<'a> {
         for module in &unit.modules {
             if let Some(first) = module_names.insert(&module.name, module.file) {
                 let first_name = self.sources.get(first).map(|f| f.name().to_owned()).unwrap_or_default();
-                self.report(
-                    Diagnostic::new(Code::E0306, format!("two files define the module `{}`", module.name))
-                        .primary(Span::new(module.file, 0, 0), "this file")
-                        .note(format!("{first_name} has the same name"))
-                        .help("module names are file names without `.assay`; rename one of the files"),
-                );
+                let what = errors::Duplicate::Module { name: &module.name, first_file: &first_name };
+                self.report(errors::duplicate(Span::new(module.file, 0, 0), what));
             }
             self.declare_module(module, unit_index);
         }
@@ -206,13 +212,30 @@ impl<'a> Checker<'a> {
                 }
             }
         }
-        self.unused_imports(modules);
+        for index in modules {
+            let imports =
+                self.modules[index].imports.iter().filter(|(_, i)| i.target != Imported::Unresolved);
+            self.uses.imports.extend(imports.map(|(name, i)| lints::Use {
+                name: name.clone(),
+                span: i.span,
+                used: i.used,
+            }));
+        }
     }
 
-    /// After every unit: recursion and unused definitions.
+    /// Closes the scope's frames from `depth` up, recording whether their
+    /// `let` bindings were read.
+    fn close_frames(&mut self, scope: &mut scope::Scope, depth: usize) {
+        let lets = scope.pop_frames(depth);
+        self.uses.bindings.extend(lets.into_iter().map(|(name, span, used)| lints::Use { name, span, used }));
+    }
+
+    /// After every unit: recursion, duplicate rule ids, the order of rules.
     fn finish(&mut self) {
         self.recursion();
-        self.unused_definitions();
+        let names = |d: &ast::Ident, used| lints::Use { name: d.name.clone(), span: d.span, used };
+        self.uses.constants = self.consts.iter().map(|c| names(&c.decl.name, c.used)).collect();
+        self.uses.functions = self.fns.iter().map(|f| names(&f.decl.name, f.used)).collect();
         let mut seen: HashMap<&str, (Span, u32)> = HashMap::new();
         let mut duplicates = Vec::new();
         for rule in &self.program.rules {
@@ -221,16 +244,14 @@ impl<'a> Checker<'a> {
             }
             match seen.get(rule.id.as_str()) {
                 Some((first, package)) => {
-                    duplicates.push((rule.id.clone(), rule.span, *first, *package != rule.package))
+                    duplicates.push((rule.id.clone(), rule.id_span, *first, *package != rule.package))
                 }
                 None => {
-                    seen.insert(&rule.id, (rule.span, rule.package));
+                    seen.insert(&rule.id, (rule.id_span, rule.package));
                 }
             }
         }
         for (id, span, first, across) in duplicates {
-            let span = self.rule_id_span(span, &id);
-            let first = self.rule_id_span(first, &id);
             self.report(
                 Diagnostic::new(Code::E0305, format!("the rule id `{id}` is used twice"))
                     .primary(span, "defined again here")
@@ -248,18 +269,6 @@ impl<'a> Checker<'a> {
             );
             pa.cmp(pb).then(a.id.cmp(&b.id))
         });
-    }
-
-    /// The span of the id inside a rule's span (rules keep the whole span).
-    fn rule_id_span(&self, rule: Span, id: &str) -> Span {
-        let text = self.text(rule);
-        match text.find(id) {
-            Some(offset) => {
-                let start = rule.start + offset as u32;
-                Span::new(rule.file, start, start + id.len() as u32)
-            }
-            None => rule,
-        }
     }
 }
 

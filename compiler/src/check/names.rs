@@ -6,7 +6,7 @@ use super::expr::{error_expr, mk, plural};
 use super::hir::{self, ExprKind};
 use super::scope::{key, Context, Scope};
 use super::types::{from_native, Ty};
-use super::{schema, Checker, Imported};
+use super::{errors, schema, Checker, Imported};
 use crate::diagnostics::suggest::did_you_mean;
 use crate::diagnostics::{Code, Diagnostic};
 use crate::source::Span;
@@ -37,30 +37,21 @@ impl Checker<'_> {
             match import.target {
                 Imported::Const(id) => return self.const_ref(id, span, scope),
                 Imported::Module(_) | Imported::StdModule(_) => {
-                    self.report(
-                        Diagnostic::new(Code::E0401, format!("`{}` is a module, not a value", ident.name))
-                            .primary(span, "a module")
-                            .help(format!("use one of its definitions: `{}.NAME`", ident.name)),
-                    );
+                    let what = errors::Mismatch::NotAValue { name: &ident.name, module: true };
+                    self.report(errors::mismatch(span, what));
                     return error_expr(span);
                 }
                 Imported::Unresolved => return error_expr(span),
                 Imported::Fn(_) | Imported::Native(_) => {
-                    self.report(
-                        Diagnostic::new(Code::E0401, format!("`{}` is a function, not a value", ident.name))
-                            .primary(span, "a function")
-                            .help(format!("call it: `{}(...)`", ident.name)),
-                    );
+                    let what = errors::Mismatch::NotAValue { name: &ident.name, module: false };
+                    self.report(errors::mismatch(span, what));
                     return error_expr(span);
                 }
             }
         }
         if self.modules[module].fns.contains_key(&ident.name) {
-            self.report(
-                Diagnostic::new(Code::E0401, format!("`{}` is a function, not a value", ident.name))
-                    .primary(span, "a function")
-                    .help(format!("call it: `{}(...)`", ident.name)),
-            );
+            let what = errors::Mismatch::NotAValue { name: &ident.name, module: false };
+            self.report(errors::mismatch(span, what));
             return error_expr(span);
         }
         // A bare word is an enumeration value when the context expects one.
@@ -69,14 +60,10 @@ impl Checker<'_> {
             if let Some(index) = variants.iter().position(|v| *v == ident.name) {
                 return mk(ExprKind::EnumValue(*id, index as u32), Ty::Enum(*id), span);
             }
-            let name = &self.schema.enumeration(*id).name;
-            let mut d = Diagnostic::new(Code::E0301, format!("`{}` is not a value of `{name}`", ident.name))
-                .primary(span, format!("not a `{name}`"));
-            d = match did_you_mean(&ident.name, variants.iter().map(String::as_str)) {
-                Some(s) => d.help(format!("did you mean `{s}`?")),
-                None => d.help(format!("`{name}` is one of: {}", variants.join(", "))),
-            };
-            self.report(d);
+            let enumeration = &self.schema.enumeration(*id).name;
+            let what =
+                errors::UnknownName::EnumValue { word: &ident.name, enumeration, variants, quoted: false };
+            self.report(errors::unknown_name(span, what));
             return error_expr(span);
         }
         let matching = self.schema.enums_with_variant(&ident.name);
@@ -93,8 +80,6 @@ impl Checker<'_> {
         candidates.extend(scope.bindings.iter().map(|b| b.name.clone()));
         candidates.extend(module.consts.keys().cloned());
         candidates.extend(module.imports.keys().cloned());
-        let mut d = Diagnostic::new(Code::E0301, format!("unknown name `{}`", ident.name))
-            .primary(ident.span, "not defined here");
         // Defined in a sibling module but not imported?
         let unit = module.unit;
         let sibling = self
@@ -102,25 +87,26 @@ impl Checker<'_> {
             .iter()
             .find(|m| m.unit == unit && m.name != module.name && m.consts.contains_key(&ident.name))
             .map(|m| m.name.clone());
-        if let Some(sibling) = sibling {
-            d = d.help(format!(
-                "`{}` is defined in the module `{sibling}`: add `import {sibling}.{{{}}}`",
-                ident.name, ident.name
-            ));
+        let hint = if let Some(sibling) = sibling {
+            errors::NameHint::Sibling(sibling)
         } else if self.schema.field(schema::ROOT, &ident.name).is_some() {
-            d = d.help(format!("telemetry is read through `host`: did you mean `host.{}`?", ident.name));
+            errors::NameHint::HostField
         } else if let Some(s) = did_you_mean(&ident.name, candidates.iter().map(String::as_str)) {
-            d = d.help(format!("did you mean `{s}`?"));
+            errors::NameHint::Similar(s.to_owned())
         } else if let Some(s) = did_you_mean(
             &ident.name,
             self.schema.enums().flat_map(|(_, e)| e.variants.iter().map(String::as_str)),
         ) {
-            d = d.help(format!("did you mean the value `{s}`?"));
-        }
-        if scope.has_binding(&ident.name) {
-            d = d.note("a binding is visible only after its `let` and inside its `for each` or quantifier");
-        }
-        self.report(d);
+            errors::NameHint::SimilarValue(s.to_owned())
+        } else {
+            errors::NameHint::None
+        };
+        let what = errors::UnknownName::Name {
+            name: &ident.name,
+            hint,
+            bound_later: scope.has_binding(&ident.name),
+        };
+        self.report(errors::unknown_name(ident.span, what));
     }
 
     pub(super) fn const_ref(&mut self, id: hir::ConstId, span: Span, scope: &Scope) -> hir::Expr {
@@ -164,29 +150,19 @@ impl Checker<'_> {
                         return match self.member(target, &field.name) {
                             Some(Imported::Const(id)) => self.const_ref(id, span, scope),
                             Some(_) => {
-                                self.report(
-                                    Diagnostic::new(
-                                        Code::E0401,
-                                        format!("`{}.{}` is a function, not a value", m.name, field.name),
-                                    )
-                                    .primary(span, "a function")
-                                    .help(format!("call it: `{}.{}(...)`", m.name, field.name)),
-                                );
+                                let name = format!("{}.{}", m.name, field.name);
+                                let what = errors::Mismatch::NotAValue { name: &name, module: false };
+                                self.report(errors::mismatch(span, what));
                                 error_expr(span)
                             }
                             None => {
                                 let candidates = self.member_names(target);
-                                let mut d = Diagnostic::new(
-                                    Code::E0301,
-                                    format!("`{}` has no `{}`", m.name, field.name),
-                                )
-                                .primary(field.span, "not defined there");
-                                if let Some(s) =
-                                    did_you_mean(&field.name, candidates.iter().map(String::as_str))
-                                {
-                                    d = d.help(format!("did you mean `{}.{s}`?", m.name));
-                                }
-                                self.report(d);
+                                let what = errors::UnknownName::Member {
+                                    module: &m.name,
+                                    name: &field.name,
+                                    candidates: &candidates,
+                                };
+                                self.report(errors::unknown_name(field.span, what));
                                 error_expr(span)
                             }
                         };

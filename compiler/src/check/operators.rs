@@ -6,7 +6,7 @@ use super::expr::mk;
 use super::hir::{self, ExprKind};
 use super::scope::Scope;
 use super::types::Ty;
-use super::{lints, Checker};
+use super::{errors, Checker};
 use crate::diagnostics::{Code, Diagnostic};
 use crate::source::Span;
 use crate::syntax::ast::{self, BinaryOp};
@@ -31,7 +31,6 @@ impl Checker<'_> {
             }
             BinaryOp::Default => {
                 let l = self.expr(lhs, scope, None);
-                self.never_absent(&l, lints::NeverAbsent::Default);
                 let want = l.ty.strip().clone();
                 let r = self.expr(rhs, scope, Some(&want));
                 let ty = match want.join(&r.ty) {
@@ -88,35 +87,36 @@ impl Checker<'_> {
         self.require_present(&r);
         let (lt, rt) = (l.ty.strip().clone(), r.ty.strip().clone());
         let result = |ty| ty;
-        let bad = |this: &mut Self, l: &hir::Expr, r: &hir::Expr, what: &str| {
+        let bad = |this: &mut Self, l: &hir::Expr, r: &hir::Expr, help: &str| {
             let (a, b) = (l.ty.strip().display(this.schema), r.ty.strip().display(this.schema));
-            let mut d = Diagnostic::new(
-                Code::E0401,
-                format!("`{}` cannot be applied to `{a}` and `{b}`", op.as_str()),
-            )
-            .primary(r.span, format!("this is `{b}`"))
-            .secondary(l.span, format!("this is `{a}`"))
-            .help(what.to_owned());
-            if (l.ty.strip() == &Ty::Version && matches!(r.kind, ExprKind::Str(_)))
-                || (r.ty.strip() == &Ty::Version && matches!(l.kind, ExprKind::Str(_)))
-            {
-                d = d.help("compare versions with a version literal: `v\"1.2.3\"`");
-            } else if (l.ty.strip() == &Ty::Int && matches!(r.kind, ExprKind::Str(_)))
-                || (r.ty.strip() == &Ty::Int && matches!(l.kind, ExprKind::Str(_)))
-            {
-                d = d.help("integers are written without quotes");
-            }
-            this.report(d);
+            let one_is = |t: Ty| {
+                (l.ty.strip() == &t && matches!(r.kind, ExprKind::Str(_)))
+                    || (r.ty.strip() == &t && matches!(l.kind, ExprKind::Str(_)))
+            };
+            let hint = if one_is(Ty::Version) {
+                Some("compare versions with a version literal: `v\"1.2.3\"`")
+            } else if one_is(Ty::Int) {
+                Some("integers are written without quotes")
+            } else {
+                None
+            };
+            let what = errors::Mismatch::Operator {
+                op: op.as_str(),
+                left: l.span,
+                left_ty: &a,
+                right_ty: &b,
+                help,
+                hint,
+            };
+            this.report(errors::mismatch(r.span, what));
         };
         let ty = match op {
             BinaryOp::Eq | BinaryOp::Ne => {
-                if let Some(fixed) = self.enum_literal(op, &mut l, &mut r, span) {
+                if let Some(fixed) = self.enum_literal(&mut l, &mut r, span) {
                     return fixed;
                 }
                 if lt.join(&rt).is_none() {
                     bad(self, &l, &r, "both sides of a comparison must have the same type");
-                } else if let Some(why) = lints::never_holds(self.schema, op, &l, &r) {
-                    self.never_holds(span, &why);
                 }
                 result(Ty::Bool)
             }
@@ -128,8 +128,6 @@ impl Checker<'_> {
                     || rt.is_unknown();
                 if !ordered {
                     bad(self, &l, &r, "ordering compares two ints, two versions or two strings");
-                } else if let Some(why) = lints::never_holds(self.schema, op, &l, &r) {
-                    self.never_holds(span, &why);
                 }
                 Ty::Bool
             }
@@ -195,11 +193,10 @@ impl Checker<'_> {
     }
 
     /// `protocol == "tcp"` compares an enumeration with a string literal: a
-    /// literal naming a value is that value; any other literal can never be
-    /// equal, which is a warning and a constant.
+    /// literal naming a value is that value; any other literal is an error
+    /// (E0301), since the comparison could never hold.
     pub(super) fn enum_literal(
         &mut self,
-        op: BinaryOp,
         l: &mut hir::Expr,
         r: &mut hir::Expr,
         span: Span,
@@ -217,13 +214,8 @@ impl Checker<'_> {
                 None
             }
             None => {
-                let why = format!(
-                    "`{}` is one of {}, never \"{text}\"",
-                    enumeration.name,
-                    enumeration.variants.join(", ")
-                );
-                self.never_holds(span, &why);
-                Some(mk(ExprKind::Bool(op == BinaryOp::Ne), Ty::Bool, span))
+                self.report(errors::not_an_enum_value(self.schema, e, text, lit.span));
+                Some(super::expr::error_expr(span))
             }
         }
     }
@@ -241,9 +233,10 @@ impl Checker<'_> {
                         converted = true;
                     }
                     None => {
-                        let why = format!("`{}` is never \"{text}\"", enumeration.name);
-                        let span = item.span;
-                        self.never_holds(span, &why);
+                        let d = errors::not_an_enum_value(self.schema, e, text, item.span);
+                        self.report(d);
+                        // Reported: the list's type must not cause a second error.
+                        list.ty = Ty::Unknown;
                         return;
                     }
                 }

@@ -19,12 +19,8 @@ impl<'a> Checker<'a> {
     ) -> (hir::LocalId, hir::Expr) {
         let value = self.expr(&l.value, scope, None);
         if let Some(previous) = scope.defined_in_frame(&l.name.name) {
-            self.report(
-                Diagnostic::new(Code::E0306, format!("`{}` is already bound here", l.name.name))
-                    .primary(l.name.span, "bound again")
-                    .secondary(previous, "first bound here")
-                    .help("use a different name for the second value"),
-            );
+            let what = errors::Duplicate::Binding { name: &l.name.name, first: previous };
+            self.report(errors::duplicate(l.name.span, what));
         }
         let id = scope.bind(&l.name, value.ty.clone(), scope::BindingKind::Let);
         (id, value)
@@ -57,8 +53,10 @@ impl<'a> Checker<'a> {
             steps: Vec::new(),
             locals: 0,
             span: r.span,
+            id_span: r.id.span,
         };
         let mut scope = scope::Scope::new(module, scope::Context::Rule);
+        self.context = scope::Context::Rule;
         for clause in &r.clauses {
             match &clause.kind {
                 ast::ClauseKind::Severity(_) => {}
@@ -77,40 +75,19 @@ impl<'a> Checker<'a> {
                                 let covered = m.platforms.iter().any(|p| p == "linux" || *p == name.name)
                                     || name.name == "linux";
                                 if !covered {
-                                    self.report(
-                                        Diagnostic::new(
-                                            Code::E0309,
-                                            format!(
-                                                "the package does not support the platform `{}`",
-                                                name.name
-                                            ),
-                                        )
-                                        .primary(name.span, "not in the manifest's platforms")
-                                        .help(format!(
-                                            "add `{}` to `platforms` in package.yaml, or remove it here",
-                                            name.name
-                                        )),
-                                    );
+                                    let what = errors::BadPlatform::NotInManifest;
+                                    self.report(errors::bad_platform(&name.name, name.span, what));
                                 }
                             }
                         } else {
-                            let mut d =
-                                Diagnostic::new(Code::E0309, format!("unknown platform `{}`", name.name))
-                                    .primary(name.span, "not a platform");
-                            d = match did_you_mean(&name.name, platform_names()) {
-                                Some(s) => d.help(format!("did you mean `{s}`?")),
-                                None => d.help(format!(
-                                    "platforms: {}",
-                                    platform_names().collect::<Vec<_>>().join(", ")
-                                )),
-                            };
-                            self.report(d);
+                            let known: Vec<&str> = platform_names().collect();
+                            let what = errors::BadPlatform::Unknown { known: &known };
+                            self.report(errors::bad_platform(&name.name, name.span, what));
                         }
                     }
                 }
                 ast::ClauseKind::AppliesWhen(e) => {
                     let cond = self.condition(e, &mut scope);
-                    self.constant_condition(&cond, "`applies when`");
                     scope.assume(&cond, true);
                     rule.steps.push(hir::Step::AppliesWhen(cond));
                 }
@@ -124,20 +101,15 @@ impl<'a> Checker<'a> {
                 }
             }
         }
-        self.unused_bindings(&mut scope, 0);
+        self.close_frames(&mut scope, 0);
         rule.locals = scope.slots();
-        self.undocumented_rule(&rule, r.id.span);
         rule
     }
 
     pub(super) fn check(&mut self, check: &ast::Check, scope: &mut scope::Scope) -> hir::Check {
         match check {
             ast::Check::Fail(fail) => {
-                let condition = fail.condition.as_ref().map(|c| {
-                    let cond = self.condition(c, scope);
-                    self.constant_condition(&cond, "the failure condition");
-                    cond
-                });
+                let condition = fail.condition.as_ref().map(|c| self.condition(c, scope));
                 let depth = scope.push_frame();
                 if let Some(c) = &condition {
                     scope.assume(c, true);
@@ -158,7 +130,7 @@ impl<'a> Checker<'a> {
                 });
                 let lets = self.lets(&each.lets, scope);
                 let body = self.check(&each.body, scope);
-                self.unused_bindings(scope, depth);
+                self.close_frames(scope, depth);
                 hir::Check::ForEach { var, collection, filter, lets, body: Box::new(body) }
             }
         }

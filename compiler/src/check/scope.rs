@@ -91,20 +91,21 @@ impl Scope {
     }
 
     /// Closes the frames from `depth` up (everything for depth 0 when no frame
-    /// is open) and returns the `let` bindings in them that were never used.
-    pub fn pop_frames(&mut self, depth: usize) -> Vec<(String, Span)> {
+    /// is open) and returns the `let` bindings in them, with whether anything
+    /// read them.
+    pub fn pop_frames(&mut self, depth: usize) -> Vec<(String, Span, bool)> {
         let (b, f) = match self.frames.get(depth) {
             Some(saved) => *saved,
             None if depth == 0 => (0, 0),
             None => return Vec::new(),
         };
-        let unused = self
+        let lets = self
             .bindings
             .get(b..)
             .unwrap_or(&[])
             .iter()
-            .filter(|x| x.kind == BindingKind::Let && !x.used && !x.name.starts_with('_'))
-            .map(|x| (x.name.clone(), x.span))
+            .filter(|x| x.kind == BindingKind::Let)
+            .map(|x| (x.name.clone(), x.span, x.used))
             .collect();
         for gone in self.bindings.get(b..).unwrap_or(&[]) {
             if let Some(positions) = self.by_name.get_mut(&gone.name) {
@@ -114,7 +115,7 @@ impl Scope {
         self.bindings.truncate(b);
         self.facts.truncate(f);
         self.frames.truncate(depth);
-        unused
+        lets
     }
 
     pub(super) fn lookup(&mut self, name: &str) -> Option<&mut Binding> {

@@ -54,6 +54,62 @@ impl Expected {
     }
 }
 
+/// E0003: input deeper than the parser's bounds.
+pub(crate) enum TooDeep<'a> {
+    /// Brackets and prefix operators, counted before parsing.
+    Nesting { max: usize },
+    /// Binary operations in one expression.
+    Operations { max: u32 },
+    /// pest's own call or stack limit, with its message.
+    ParserLimit(&'a str),
+}
+
+pub(crate) fn too_deep(span: Span, what: TooDeep<'_>) -> Diagnostic {
+    match what {
+        TooDeep::Nesting { max } => Diagnostic::new(Code::E0003, "expression nested too deeply")
+            .primary(span, format!("more than {max} levels deep here"))
+            .help("name intermediate values with `let` to flatten the expression"),
+        TooDeep::Operations { max } => Diagnostic::new(Code::E0003, "expression nested too deeply")
+            .primary(span, format!("more than {max} operations deep"))
+            .help("name intermediate values with `let` to flatten the expression"),
+        TooDeep::ParserLimit(message) => Diagnostic::new(Code::E0003, "input is too complex to parse")
+            .primary(span, message.to_owned())
+            .help("split the declaration into smaller parts"),
+    }
+}
+
+/// E0109: a doc comment with nothing after it to document.
+fn misplaced_doc(span: Span) -> Diagnostic {
+    Diagnostic::new(Code::E0109, "doc comment in the wrong place")
+        .primary(span, "this doc comment documents nothing")
+        .help("doc comments go right above a rule, function or constant; use `//` for a plain comment")
+}
+
+/// E0105: a backslash escape in a string that means nothing.
+pub(crate) enum BadEscape<'a> {
+    /// `\u{...}` that names no Unicode scalar value.
+    Unicode,
+    /// Any other escape, as written.
+    Unknown(&'a str),
+}
+
+pub(crate) fn invalid_escape(span: Span, what: BadEscape<'_>) -> Diagnostic {
+    match what {
+        BadEscape::Unicode => Diagnostic::new(Code::E0105, "invalid unicode escape")
+            .primary(span, "not a valid `\\u{...}` escape")
+            .help("write one to six hexadecimal digits naming a Unicode scalar value, as in `\\u{1F512}`"),
+        BadEscape::Unknown(shown) => Diagnostic::new(
+            Code::E0105,
+            format!("invalid escape sequence `{shown}`"),
+        )
+        .primary(span, "unknown escape")
+        .help(
+            "valid escapes are `\\n`, `\\t`, `\\r`, `\\0`, `\\\\`, `\\\"`, `\\{`, `\\}` and `\\u{...}`; \
+                 for regular expressions use a raw string: r\"...\"",
+        ),
+    }
+}
+
 /// `text` is what pest parsed, starting at `offset` in the file `src`; when
 /// it is one declaration, its end is not the file's, and the token found there
 /// is the next declaration's first word.
@@ -77,23 +133,16 @@ pub(crate) fn syntax_error(
         ErrorVariant::ParsingError { positives, .. } => positives.clone(),
         ErrorVariant::CustomError { message } => {
             // pest's own call or stack limit.
-            return Diagnostic::new(Code::E0003, "input is too complex to parse")
-                .primary(span, message.clone())
-                .help("split the declaration into smaller parts");
+            return too_deep(span, TooDeep::ParserLimit(message));
         }
     };
 
     if found.starts_with("///") || found.starts_with("//!") {
-        return Diagnostic::new(Code::E0109, "doc comment in the wrong place")
-            .primary(span, "this doc comment documents nothing")
-            .help("doc comments go right above a rule, function or constant; use `//` for a plain comment");
+        return misplaced_doc(span);
     }
 
     if let Some(doc) = dangling_doc(text, pos) {
-        let doc_span = Span::new(file, offset + doc.0 as u32, offset + doc.1 as u32);
-        return Diagnostic::new(Code::E0109, "doc comment in the wrong place")
-            .primary(doc_span, "this doc comment documents nothing")
-            .help("doc comments go right above a rule, function or constant; use `//` for a plain comment");
+        return misplaced_doc(Span::new(file, offset + doc.0 as u32, offset + doc.1 as u32));
     }
 
     let mut expected = Expected::default();

@@ -5,6 +5,7 @@
 //! comments (which pest skips but the formatter must keep), and nesting depth
 //! (so that hostile input cannot exhaust the stack of the recursive stages).
 
+use super::errors;
 use crate::diagnostics::{Code, Diagnostic};
 use crate::source::{FileId, Span};
 
@@ -126,11 +127,8 @@ pub(crate) fn scan(file: FileId, src: &str) -> Scan {
                 }
                 if depth + prefix_run + ifs > MAX_NESTING {
                     out.too_deep = true;
-                    out.diagnostics.push(
-                        Diagnostic::new(Code::E0003, "expression nested too deeply")
-                            .primary(span(i, i + 1), format!("more than {MAX_NESTING} levels deep here"))
-                            .help("name intermediate values with `let` to flatten the expression"),
-                    );
+                    let what = errors::TooDeep::Nesting { max: MAX_NESTING };
+                    out.diagnostics.push(errors::too_deep(span(i, i + 1), what));
                     return out;
                 }
                 i += 1;
@@ -196,11 +194,8 @@ fn check_escape(bytes: &[u8], i: usize, file: FileId, diagnostics: &mut Vec<Diag
                 close + 1 - i
             } else {
                 let end = if bytes.get(close) == Some(&b'}') { close + 1 } else { close };
-                diagnostics.push(
-                    Diagnostic::new(Code::E0105, "invalid unicode escape")
-                        .primary(Span::new(file, i as u32, end as u32), "not a valid `\\u{...}` escape")
-                        .help("write one to six hexadecimal digits naming a Unicode scalar value, as in `\\u{1F512}`"),
-                );
+                let span = Span::new(file, i as u32, end as u32);
+                diagnostics.push(errors::invalid_escape(span, errors::BadEscape::Unicode));
                 end - i
             }
         }
@@ -208,14 +203,8 @@ fn check_escape(bytes: &[u8], i: usize, file: FileId, diagnostics: &mut Vec<Diag
         Some(other) => {
             let len = utf8_len(other);
             let shown = std::str::from_utf8(&bytes[i..(i + 1 + len).min(bytes.len())]).unwrap_or("\\?");
-            diagnostics.push(
-                Diagnostic::new(Code::E0105, format!("invalid escape sequence `{shown}`"))
-                    .primary(Span::new(file, i as u32, (i + 1 + len) as u32), "unknown escape")
-                    .help(
-                        "valid escapes are `\\n`, `\\t`, `\\r`, `\\0`, `\\\\`, `\\\"`, `\\{`, `\\}` and `\\u{...}`; \
-                         for regular expressions use a raw string: r\"...\"",
-                    ),
-            );
+            let span = Span::new(file, i as u32, (i + 1 + len) as u32);
+            diagnostics.push(errors::invalid_escape(span, errors::BadEscape::Unknown(shown)));
             1 + len
         }
     }

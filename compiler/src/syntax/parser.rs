@@ -725,11 +725,7 @@ impl Builder<'_> {
             .iter()
             .any(|d| d.code == Code::E0003 && d.primary_span().is_some_and(|s| s.to(span) == span))
         {
-            diagnostics.push(
-                Diagnostic::new(Code::E0003, "expression nested too deeply")
-                    .primary(span, format!("more than {MAX_EXPR_DEPTH} operations deep"))
-                    .help("name intermediate values with `let` to flatten the expression"),
-            );
+            diagnostics.push(errors::too_deep(span, errors::TooDeep::Operations { max: MAX_EXPR_DEPTH }));
         }
         (Expr { kind: ExprKind::Bool(false), span }, 1)
     }

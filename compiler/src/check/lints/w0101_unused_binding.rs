@@ -1,6 +1,6 @@
 //! W0101: a `let` binding that nothing reads.
 
-use super::super::{scope, Checker};
+use super::Input;
 use crate::diagnostics::{Code, Diagnostic};
 use crate::source::Span;
 
@@ -10,12 +10,8 @@ fn unused_binding(name: &str, span: Span) -> Diagnostic {
         .help(format!("remove the `let`, or name it `_{name}` if it is there on purpose"))
 }
 
-impl Checker<'_> {
-    /// Warns about the `let` bindings of the innermost frames, down to
-    /// `depth`, as they leave scope.
-    pub(in crate::check) fn unused_bindings(&mut self, scope: &mut scope::Scope, depth: usize) {
-        for (name, span) in scope.pop_frames(depth) {
-            self.report(unused_binding(&name, span));
-        }
-    }
+/// A name starting with `_` says the binding is unused on purpose.
+pub(super) fn check(input: &Input<'_>, out: &mut Vec<Diagnostic>) {
+    let unused = input.uses.bindings.iter().filter(|b| !b.used && !b.name.starts_with('_'));
+    out.extend(unused.map(|b| unused_binding(&b.name, b.span)));
 }

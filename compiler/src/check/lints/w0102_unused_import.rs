@@ -1,6 +1,6 @@
 //! W0102: an imported name that nothing uses.
 
-use super::super::{Checker, Imported};
+use super::Input;
 use crate::diagnostics::{Code, Diagnostic};
 use crate::source::Span;
 
@@ -10,19 +10,7 @@ fn unused_import(name: &str, span: Span) -> Diagnostic {
         .help("remove it from the import")
 }
 
-impl Checker<'_> {
-    /// After a unit's rules are checked: its modules' unused imports.
-    pub(in crate::check) fn unused_imports(&mut self, modules: Vec<usize>) {
-        for index in modules {
-            let unused: Vec<(String, Span)> = self.modules[index]
-                .imports
-                .iter()
-                .filter(|(_, i)| !i.used && i.target != Imported::Unresolved)
-                .map(|(n, i)| (n.clone(), i.span))
-                .collect();
-            for (name, span) in unused {
-                self.report(unused_import(&name, span));
-            }
-        }
-    }
+pub(super) fn check(input: &Input<'_>, out: &mut Vec<Diagnostic>) {
+    let unused = input.uses.imports.iter().filter(|i| !i.used);
+    out.extend(unused.map(|i| unused_import(&i.name, i.span)));
 }

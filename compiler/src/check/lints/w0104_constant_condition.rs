@@ -1,13 +1,13 @@
 //! W0104: a condition that reads nothing of the host, so the rule always
 //! or never fires.
 
-use super::super::hir::{Expr, ExprKind};
-use super::super::Checker;
+use super::super::hir::{Check, Expr, ExprKind, Step};
+use super::Input;
 use crate::diagnostics::{Code, Diagnostic};
 
 /// True when `e` has the same value on every host: it reads no telemetry,
 /// binding or function.
-pub fn is_constant(e: &Expr) -> bool {
+fn is_constant(e: &Expr) -> bool {
     if e.ty.is_unknown() {
         // An expression that already has an error: say nothing more.
         return false;
@@ -26,18 +26,34 @@ pub fn is_constant(e: &Expr) -> bool {
     }
 }
 
+/// `what` names the condition (`the failure condition`, `` `applies when` ``).
 fn constant_condition(cond: &Expr, what: &str) -> Diagnostic {
     Diagnostic::new(Code::W0104, format!("{what} does not depend on the host"))
         .primary(cond.span, "always has the same value")
         .help("a condition should read telemetry (`host...`); otherwise the rule always or never fires")
 }
 
-impl Checker<'_> {
-    /// `what` names the condition (`the failure condition`, `` `applies when` ``).
-    pub(in crate::check) fn constant_condition(&mut self, cond: &Expr, what: &str) {
-        if !is_constant(cond) {
-            return;
+/// The conditions that decide a rule: `applies when` and `fail when`.
+pub(super) fn check(input: &Input<'_>, out: &mut Vec<Diagnostic>) {
+    for rule in &input.program.rules {
+        for step in &rule.steps {
+            match step {
+                Step::AppliesWhen(cond) if is_constant(cond) => {
+                    out.push(constant_condition(cond, "`applies when`"))
+                }
+                Step::AppliesWhen(_) | Step::Let(..) => {}
+                Step::Check(check) => fail_conditions(check, out),
+            }
         }
-        self.report(constant_condition(cond, what));
+    }
+}
+
+fn fail_conditions(check: &Check, out: &mut Vec<Diagnostic>) {
+    match check {
+        Check::ForEach { body, .. } => fail_conditions(body, out),
+        Check::Fail { condition: Some(cond), .. } if is_constant(cond) => {
+            out.push(constant_condition(cond, "the failure condition"))
+        }
+        Check::Fail { .. } => {}
     }
 }

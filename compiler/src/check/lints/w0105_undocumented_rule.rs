@@ -1,7 +1,7 @@
 //! W0105: a rule without a description or a recommendation, which every
 //! finding shows.
 
-use super::super::{hir, Checker};
+use super::Input;
 use crate::diagnostics::{Code, Diagnostic};
 use crate::source::Span;
 
@@ -11,16 +11,15 @@ fn undocumented_rule(id: &str, missing: &[&str], span: Span) -> Diagnostic {
         .help("findings show both: say what is wrong and what to do about it")
 }
 
-impl Checker<'_> {
-    /// `id_span`: the rule's id in its declaration.
-    pub(in crate::check) fn undocumented_rule(&mut self, rule: &hir::Rule, id_span: Span) {
+pub(super) fn check(input: &Input<'_>, out: &mut Vec<Diagnostic>) {
+    for rule in &input.program.rules {
         let missing: Vec<&str> =
             [("description", rule.description.is_none()), ("recommendation", rule.recommendation.is_none())]
                 .into_iter()
                 .filter_map(|(n, m)| m.then_some(n))
                 .collect();
         if !missing.is_empty() {
-            self.report(undocumented_rule(&rule.id, &missing, id_span));
+            out.push(undocumented_rule(&rule.id, &missing, rule.id_span));
         }
     }
 }

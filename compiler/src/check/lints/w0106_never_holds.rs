@@ -5,21 +5,25 @@
 use super::super::hir::{Expr, ExprKind};
 use super::super::schema::Schema;
 use super::super::types::Ty;
-use super::super::Checker;
+use super::Input;
 use crate::diagnostics::{Code, Diagnostic};
 use crate::source::Span;
 use crate::syntax::ast::BinaryOp;
 
-fn never_holds_diagnostic(span: Span, why: &str) -> Diagnostic {
+fn never_holds(span: Span, why: &str) -> Diagnostic {
     Diagnostic::new(Code::W0106, "this comparison can never hold")
         .primary(span, why.to_owned())
         .help("check the value: as written, the condition is always false")
 }
 
-impl Checker<'_> {
-    pub(in crate::check) fn never_holds(&mut self, span: Span, why: &str) {
-        self.report(never_holds_diagnostic(span, why));
-    }
+pub(super) fn check(input: &Input<'_>, out: &mut Vec<Diagnostic>) {
+    input.program.walk(&mut |e| {
+        if let ExprKind::Binary(op, l, r) = &e.kind {
+            if let Some(why) = out_of_range(input.schema, *op, l, r) {
+                out.push(never_holds(e.span, &why));
+            }
+        }
+    });
 }
 
 /// The range of an integer telemetry field read by `e`.
@@ -31,12 +35,16 @@ fn range(schema: &Schema, e: &Expr) -> Option<(i64, i64)> {
 
 /// Why `l op r` can never hold, when one side is an integer field and the
 /// other a literal outside what the field can take.
-pub fn never_holds(schema: &Schema, op: BinaryOp, l: &Expr, r: &Expr) -> Option<String> {
+fn out_of_range(schema: &Schema, op: BinaryOp, l: &Expr, r: &Expr) -> Option<String> {
     let (field, value, op) = match (&l.kind, &r.kind) {
         (_, ExprKind::Int(v)) => (l, *v, op),
         (ExprKind::Int(v), _) => (r, *v, mirror(op)),
         _ => return None,
     };
+    if field.ty.strip() != &Ty::Int {
+        // A type error, already reported.
+        return None;
+    }
     let (lo, hi) = range(schema, field)?;
     let never = match op {
         BinaryOp::Eq => value < lo || value > hi,
