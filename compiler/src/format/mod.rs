@@ -105,8 +105,7 @@ pub fn strip_spans(module: &Module) -> serde_json::Value {
 /// Formats an already parsed, error-free file.
 pub fn format_parsed(src: &str, parsed: &Parsed) -> String {
     let f = Formatter { src, comments: &parsed.comments, emitted: Cell::new(0) };
-    let doc = f.module(&parsed.module);
-    let mut out = doc::print(&doc, WIDTH);
+    let mut out = f.module(&parsed.module);
     while out.ends_with('\n') || out.ends_with(' ') {
         out.pop();
     }
@@ -124,12 +123,36 @@ struct Formatter<'a> {
     emitted: Cell<usize>,
 }
 
-/// One line-level element of a sequence (declaration, clause, `let`).
-struct Entry {
-    is_comment: bool,
+/// One line-level element of a sequence (declaration, clause, `let`), or
+/// a comment on its own line between them.
+struct Entry<T> {
     blank_before: bool,
-    doc: Doc,
+    body: Body<T>,
     trailing: Vec<String>,
+}
+
+enum Body<T> {
+    Comment(String),
+    Element(T),
+}
+
+impl<T> Entry<T> {
+    fn is_comment(&self) -> bool {
+        matches!(self.body, Body::Comment(_))
+    }
+}
+
+/// Text printed line by line: ending a line drops the spaces before it,
+/// as [`doc::print`] does for its own line breaks.
+struct Lines(String);
+
+impl Lines {
+    fn newline(&mut self) {
+        while self.0.ends_with(' ') {
+            self.0.pop();
+        }
+        self.0.push('\n');
+    }
 }
 
 impl<'a> Formatter<'a> {
@@ -151,17 +174,17 @@ impl<'a> Formatter<'a> {
     /// Lays out `elements` (span and document) that follow position `start`
     /// and end before `end`, with the comments around them. Returns the
     /// comments that trail the line before the first element, and the entries.
-    fn sequence(
+    fn sequence<T>(
         &self,
         start: u32,
         end: u32,
         has_header: bool,
-        elements: Vec<(Span, Doc)>,
-    ) -> (Vec<String>, Vec<Entry>) {
+        elements: Vec<(Span, T)>,
+    ) -> (Vec<String>, Vec<Entry<T>>) {
         let mut header_trailing = Vec::new();
-        let mut entries: Vec<Entry> = Vec::new();
+        let mut entries: Vec<Entry<T>> = Vec::new();
         let mut cursor = start;
-        let mut place_comments = |upto: u32, cursor: &mut u32, entries: &mut Vec<Entry>| {
+        let mut place_comments = |upto: u32, cursor: &mut u32, entries: &mut Vec<Entry<T>>| {
             for &c in self.comments_in(*cursor, upto) {
                 let text = self.comment_text(c);
                 if self.newlines(*cursor, c.start) == 0 && (has_header || !entries.is_empty()) {
@@ -171,12 +194,7 @@ impl<'a> Formatter<'a> {
                     }
                 } else {
                     let blank_before = self.newlines(*cursor, c.start) >= 2;
-                    entries.push(Entry {
-                        is_comment: true,
-                        blank_before,
-                        doc: Doc::Text(text),
-                        trailing: Vec::new(),
-                    });
+                    entries.push(Entry { blank_before, body: Body::Comment(text), trailing: Vec::new() });
                 }
                 *cursor = c.end;
             }
@@ -184,7 +202,7 @@ impl<'a> Formatter<'a> {
         for (span, doc) in elements {
             place_comments(span.start, &mut cursor, &mut entries);
             let blank_before = self.newlines(cursor, span.start) >= 2;
-            entries.push(Entry { is_comment: false, blank_before, doc, trailing: Vec::new() });
+            entries.push(Entry { blank_before, body: Body::Element(doc), trailing: Vec::new() });
             cursor = span.end;
         }
         place_comments(end, &mut cursor, &mut entries);
@@ -204,24 +222,24 @@ impl<'a> Formatter<'a> {
         Doc::Verbatim(self.src[span.range()].to_string())
     }
 
-    fn module(&self, module: &Module) -> Doc {
-        let mut parts = Vec::new();
+    /// The whole file. Declarations start at column 0 after a line break,
+    /// so each one (with the comments trailing it) is laid out and printed
+    /// on its own: the layout of one declaration is held at a time, never
+    /// that of the whole file.
+    fn module(&self, module: &Module) -> String {
+        let mut out = Lines(String::new());
         let start = module.docs.last().map_or(0, |d| d.span.end);
         // Plain comments above or among the module docs stay where they are.
         let mut above = self.comments_in(0, start).iter().peekable();
         for d in &module.docs {
             while let Some(c) = above.next_if(|c| c.start < d.span.start) {
-                parts.push(text(self.comment_text(*c)));
-                parts.push(Doc::HardLine);
+                out.0.push_str(&self.comment_text(*c));
+                out.newline();
             }
-            parts.push(text(format!("//!{}", d.text)));
-            parts.push(Doc::HardLine);
+            out.0.push_str(&format!("//!{}", d.text));
+            out.newline();
         }
-        let elements: Vec<(Span, Doc)> = module
-            .items
-            .iter()
-            .map(|item| (item.span(), self.element(item.span(), || self.item(item))))
-            .collect();
+        let elements: Vec<(Span, &Item)> = module.items.iter().map(|item| (item.span(), item)).collect();
         let kinds: Vec<bool> = module.items.iter().map(|i| matches!(i, Item::Import(_))).collect();
         let (header_trailing, mut entries) = self.sequence(start, self.src.len() as u32, false, elements);
         // Between declarations: always a blank line around rules and functions
@@ -229,7 +247,7 @@ impl<'a> Formatter<'a> {
         // goes above the comments that sit directly on top of a declaration.
         let mut item_index = 0;
         for k in 0..entries.len() {
-            if entries[k].is_comment {
+            if entries[k].is_comment() {
                 continue;
             }
             if item_index > 0 {
@@ -238,7 +256,7 @@ impl<'a> Formatter<'a> {
                     || matches!(prev, Item::Rule(_) | Item::Fn(_));
                 if big || kinds[item_index - 1] != kinds[item_index] {
                     let mut j = k;
-                    while j > 0 && entries[j - 1].is_comment && !entries[j].blank_before {
+                    while j > 0 && entries[j - 1].is_comment() && !entries[j].blank_before {
                         j -= 1;
                     }
                     entries[j].blank_before = true;
@@ -247,27 +265,29 @@ impl<'a> Formatter<'a> {
             item_index += 1;
         }
         if !module.docs.is_empty() && !entries.is_empty() {
-            parts.push(Doc::HardLine);
+            out.newline();
         }
         let mut first = true;
         for t in header_trailing {
-            parts.push(text(t));
-            parts.push(Doc::HardLine);
+            out.0.push_str(&t);
+            out.newline();
         }
         for entry in entries {
             if !first {
-                parts.push(Doc::HardLine);
+                out.newline();
                 if entry.blank_before {
-                    parts.push(Doc::HardLine);
+                    out.newline();
                 }
             }
             first = false;
-            parts.push(entry.doc);
-            for t in entry.trailing {
-                parts.push(text(format!(" {t}")));
-            }
+            let body = match entry.body {
+                Body::Comment(text) => Doc::Text(text),
+                Body::Element(item) => self.element(item.span(), || self.item(item)),
+            };
+            let trailing = entry.trailing.into_iter().map(|t| text(format!(" {t}")));
+            out.0.push_str(&doc::print(&concat(std::iter::once(body).chain(trailing)), WIDTH));
         }
-        concat(parts)
+        out.0
     }
 
     fn docs(&self, docs: &[Doc_]) -> Vec<Doc> {
@@ -339,7 +359,10 @@ impl<'a> Formatter<'a> {
             if entry.blank_before && i > 0 {
                 inner.push(Doc::HardLine);
             }
-            inner.push(entry.doc);
+            inner.push(match entry.body {
+                Body::Comment(text) => Doc::Text(text),
+                Body::Element(doc) => doc,
+            });
             inner.extend(entry.trailing.into_iter().map(|t| text(format!(" {t}"))));
         }
         parts.push(indent(concat(inner)));

@@ -146,8 +146,8 @@ pub enum ClauseKind {
     Tags(Vec<Text>),
     Platform(Vec<Ident>),
     AppliesWhen(Expr),
-    Let(Let),
-    Check(Check),
+    Let(Box<Let>),
+    Check(Box<Check>),
 }
 
 impl ClauseKind {

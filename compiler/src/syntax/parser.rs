@@ -344,6 +344,9 @@ impl Builder<'_> {
     fn decl(&self, pair: Pair<Rule>) -> Option<Item> {
         let mut docs = Vec::new();
         for p in pair.into_inner() {
+            if p.as_rule() != Rule::doc {
+                docs.shrink_to_fit();
+            }
             match p.as_rule() {
                 Rule::doc => docs.push(self.doc(&p, 3)),
                 Rule::rule_decl => return Some(Item::Rule(self.rule(p, docs))),
@@ -503,15 +506,16 @@ impl Builder<'_> {
                     Some(e) => ClauseKind::AppliesWhen(self.expr(e)),
                     None => continue,
                 },
-                Rule::let_stmt => ClauseKind::Let(self.let_stmt(p)),
-                Rule::for_each => ClauseKind::Check(Check::ForEach(self.for_each(p))),
-                Rule::fail_clause => ClauseKind::Check(Check::Fail(self.fail(p))),
+                Rule::let_stmt => ClauseKind::Let(Box::new(self.let_stmt(p))),
+                Rule::for_each => ClauseKind::Check(Box::new(Check::ForEach(self.for_each(p)))),
+                Rule::fail_clause => ClauseKind::Check(Box::new(Check::Fail(self.fail(p)))),
                 _ => continue,
             };
             clauses.push(Clause { kind, span: cspan });
         }
         let id = id.unwrap_or(RuleId { text: String::new(), span });
         let title = title.unwrap_or(Text { parts: vec![], span });
+        clauses.shrink_to_fit();
         let rule = RuleDecl { docs, id, title, clauses, span };
         self.check_clauses(&rule);
         rule
@@ -669,6 +673,9 @@ impl Builder<'_> {
                 _ => {}
             }
         }
+        // Most strings are one literal part: a grown vector would hold room
+        // for four, which for 10k rules' texts is tens of megabytes.
+        parts.shrink_to_fit();
         StringLit { parts, span }
     }
 

@@ -1,8 +1,12 @@
-//! Values of the VM, and the conversion of a telemetry document into them.
+//! Values of the VM, and the conversion of a telemetry document into them
+//! (from the typed document in `from_telemetry`, from a policy test's
+//! partial JSON here).
 //!
 //! A record is a boxed slice of its fields in schema order, so the compiled
 //! `Field { index }` is a direct index, never a name lookup. Sourced fields
 //! keep their provenance beside the value, for evidence.
+
+mod from_telemetry;
 
 use assay_model::telemetry::schema::{self, Shape};
 use assay_model::telemetry::{Ecosystem, Provenance, Telemetry, SCHEMA_VERSION};
@@ -207,12 +211,9 @@ impl Host {
             });
         }
         let plans = plans()?;
-        let json = serde_json::to_value(&telemetry)
+        let root = from_telemetry::root(plans, &telemetry)
             .map_err(|e| TelemetryError { path: String::new(), message: e.to_string() })?;
-        let telemetry = header_only(telemetry);
-        let root = convert_record(plans, &json, 0);
-        drop(json);
-        Ok(Host { telemetry, root })
+        Ok(Host { telemetry: header_only(telemetry), root })
     }
 }
 
