@@ -211,6 +211,27 @@ impl Checker<'_> {
         e
     }
 
+    /// For a call `a.b.f(...)` whose prefix is a value (`host...` or a
+    /// binding), not a module: the prefix's text and type. Typing it reports
+    /// nothing; the call is already an error.
+    fn method_call(&mut self, callee: &[ast::Ident], scope: &mut Scope) -> Option<(String, Ty)> {
+        let (first, rest) = callee.split_first()?;
+        let path = &rest[..rest.len().checked_sub(1)?];
+        if !(first.name == "host" || scope.has_binding(&first.name)) {
+            return None;
+        }
+        let mut e = ast::Expr { kind: ast::ExprKind::Name(first.clone()), span: first.span };
+        for field in path {
+            let span = e.span.to(field.span);
+            e = ast::Expr { kind: ast::ExprKind::Field { base: Box::new(e), field: field.clone() }, span };
+        }
+        let reported = self.diagnostics.len();
+        let value = self.expr(&e, scope, None);
+        self.diagnostics.truncate(reported);
+        let text = self.text(e.span).to_owned();
+        Some((text, value.ty))
+    }
+
     pub(super) fn call(
         &mut self,
         callee: &[ast::Ident],
@@ -278,7 +299,18 @@ impl Checker<'_> {
             let last = callee.last().map(|i| i.name.as_str()).unwrap_or("");
             let std_home: Vec<&str> =
                 assay_stdlib::NATIVES.iter().filter(|n| n.name == last).map(|n| n.module).collect();
-            if let Some(s) = did_you_mean(&full, candidates.iter().map(String::as_str)) {
+            let method = self.method_call(callee, scope);
+            if let Some((receiver, ty)) = method.filter(|_| !std_home.is_empty()) {
+                // `x.len()`: the native that takes this type.
+                let m = match ty.strip() {
+                    Ty::List(_) if std_home.contains(&"lists") => "lists",
+                    Ty::Str if std_home.contains(&"strings") => "strings",
+                    _ => std_home[0],
+                };
+                d = d.help(format!(
+                    "values have no methods: call `{m}.{last}({receiver})`, with `import std.{m}`"
+                ));
+            } else if let Some(s) = did_you_mean(&full, candidates.iter().map(String::as_str)) {
                 d = d.help(format!("did you mean `{s}`?"));
             } else if let Some(m) = std_home.first() {
                 d = d.help(format!(

@@ -93,10 +93,20 @@ impl Checker<'_> {
                 (l.ty.strip() == &t && matches!(r.kind, ExprKind::Str(_)))
                     || (r.ty.strip() == &t && matches!(l.kind, ExprKind::Str(_)))
             };
+            let literal = |e: &hir::Expr| match &e.kind {
+                ExprKind::Str(s) => Some(s.to_ascii_lowercase()),
+                _ => None,
+            };
             let hint = if one_is(Ty::Version) {
-                Some("compare versions with a version literal: `v\"1.2.3\"`")
+                Some("compare versions with a version literal: `v\"1.2.3\"`".to_owned())
             } else if one_is(Ty::Int) {
-                Some("integers are written without quotes")
+                Some("integers are written without quotes".to_owned())
+            } else if one_is(Ty::Bool) {
+                let word = literal(l).or_else(|| literal(r)).unwrap_or_default();
+                let value = !matches!(word.as_str(), "no" | "false" | "off" | "0" | "disabled");
+                Some(format!(
+                    "a bool is `true` or `false`, never a string: compare with `{value}` (no quotes), or use the bool itself as the condition"
+                ))
             } else {
                 None
             };
@@ -106,7 +116,7 @@ impl Checker<'_> {
                 left_ty: &a,
                 right_ty: &b,
                 help,
-                hint,
+                hint: hint.as_deref(),
             };
             this.report(errors::mismatch(r.span, what));
         };

@@ -176,6 +176,28 @@ one. Without it the rule can never produce a finding."
 `find` also needs one. Only `count` may leave it out, and then counts every
 item."
 
+    E0115 Error "clause after the check"
+"A rule reads top to bottom: its `let` bindings and its `applies when`
+precondition come before the check (`fail when ...` or `for each ...`), which
+is the last clause that runs. Metadata clauses (`severity`, `description`,
+`references`, ...) may stand anywhere.
+
+    rule R-1 \"...\" {
+      severity low
+      applies when host.sshd is present
+      fail when host.sshd.permit_root_login == \"yes\"
+        message \"root may log in\"
+    }
+
+Move the clause above the check."
+
+    E0116 Error "unclosed delimiter"
+"A `{`, `(` or `[` was opened and the declaration or expression ended
+before its closing `}`, `)` or `]`. The diagnostic points at the opening
+delimiter; the error after it is where the parser noticed.
+
+Add the closing delimiter where the block, group or list ends."
+
     E0201 Error "invalid package manifest"
 "A rules package is a folder with a `package.yaml` manifest next to its `.assay`
 files:

@@ -137,6 +137,10 @@ pub(crate) fn syntax_error(
         }
     };
 
+    if let Some(d) = unclosed_at_error(file, text, offset, pos, &found) {
+        return d;
+    }
+
     if found.starts_with("///") || found.starts_with("//!") {
         return misplaced_doc(span);
     }
@@ -217,7 +221,125 @@ pub(crate) fn syntax_error(
     if found == "=" && expected.operator {
         d = d.help("to compare, write `==`");
     }
+    let rest = &src[file_pos.min(src.len())..];
+    if expected.severity && found.starts_with('"') {
+        d = d.help(format!("a severity is a word, not a string: `severity {}`", found.trim_matches('"')));
+    } else if rest.starts_with("&&") {
+        d = d.help("write `and`");
+    } else if rest.starts_with("||") {
+        d = d.help("write `or`");
+    } else if rest.starts_with('!') && !rest.starts_with("!=") {
+        d = d.help("write `not`");
+    } else if found == "not" && expected.words.iter().any(|w| w == "present") {
+        d = d.help("`is not` is not an operator: write `x is absent` (or `x is present`), or `not (...)`");
+    } else if found == "[" && expected.operator {
+        d = d.help(
+            "values are not indexed with `[...]`: pick an item of a list with `find`, as in \
+             `find(p in host.kernel.parameters where p.name == \"kernel.randomize_va_space\")`",
+        );
+    }
     d
+}
+
+/// E0116 when the error is where an unclosed `{`, `(` or `[` ran into
+/// something that cannot be inside it: the next declaration, the end of the
+/// text, or (for `(` and `[`) a later line.
+fn unclosed_at_error(file: FileId, text: &str, offset: u32, pos: usize, found: &str) -> Option<Diagnostic> {
+    let (open, delimiter) = unclosed(text, pos)?;
+    let line_start = pos == 0 || text[..pos].ends_with('\n');
+    let declaration =
+        ["rule", "fn", "const", "import"].contains(&found) || (found.starts_with("///") && line_start);
+    let later_line = text.get(open..pos).is_some_and(|s| s.contains('\n'));
+    let ends = found.is_empty() || declaration;
+    let what = match delimiter {
+        b'{' if !ends => return None,
+        b'{' => {
+            let line_start = text[..open].rfind('\n').map_or(0, |i| i + 1);
+            let line = text[line_start..].trim_start();
+            if line.starts_with("rule ") {
+                "this rule"
+            } else if line.starts_with("fn ") {
+                "this function"
+            } else {
+                "this `{`"
+            }
+        }
+        b'(' if ends || later_line => "this `(`",
+        b'[' if ends || later_line => "this `[`",
+        _ => return None,
+    };
+    let close = match delimiter {
+        b'{' => '}',
+        b'(' => ')',
+        _ => ']',
+    };
+    let at = |a: usize, b: usize| Span::new(file, offset + a as u32, offset + b as u32);
+    let found_span = at(pos, pos + found.len());
+    let noticed = if found.is_empty() {
+        "the text ends here".to_owned()
+    } else {
+        format!("`{found}` is not inside it")
+    };
+    Some(unclosed_delimiter(at(open, open + 1), what, close, found_span, noticed))
+}
+
+/// E0116: a `{`, `(` or `[` never closed.
+fn unclosed_delimiter(open: Span, what: &str, close: char, noticed_at: Span, noticed: String) -> Diagnostic {
+    Diagnostic::new(Code::E0116, format!("{what} is not closed"))
+        .primary(open, format!("{} opened here", what.trim_start_matches("this ")))
+        .secondary(noticed_at, noticed)
+        .help(format!("add the closing `{close}` where it ends"))
+}
+
+/// The innermost `{`, `(` or `[` still open at `upto`, outside strings and
+/// comments (interpolations inside strings are code again).
+fn unclosed(text: &str, upto: usize) -> Option<(usize, u8)> {
+    let b = text.as_bytes();
+    let upto = upto.min(b.len());
+    // Openers, strings (`"`) and interpolations (`I`).
+    let mut stack: Vec<(usize, u8)> = Vec::new();
+    let mut i = 0;
+    while i < upto {
+        let c = b[i];
+        if stack.last().is_some_and(|(_, d)| *d == b'"') {
+            match c {
+                b'\\' => i += 1,
+                b'"' | b'\n' => {
+                    stack.pop();
+                }
+                b'{' => stack.push((i, b'I')),
+                _ => {}
+            }
+            i += 1;
+            continue;
+        }
+        match c {
+            b'/' if b.get(i + 1) == Some(&b'/') => {
+                i = b[i..upto].iter().position(|&x| x == b'\n').map_or(upto, |n| i + n);
+                continue;
+            }
+            b'r' | b'v'
+                if b.get(i + 1) == Some(&b'"')
+                    && !(i > 0 && (b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'_')) =>
+            {
+                let close = b[i + 2..upto].iter().position(|&x| x == b'"' || x == b'\n');
+                i = close.map_or(upto, |k| i + 2 + k + 1);
+                continue;
+            }
+            b'"' => stack.push((i, b'"')),
+            b'(' | b'[' | b'{' => stack.push((i, c)),
+            b')' | b']' | b'}' => {
+                let matches =
+                    |d: u8| matches!((d, c), (b'(', b')') | (b'[', b']') | (b'{', b'}') | (b'I', b'}'));
+                if stack.last().is_some_and(|(_, d)| matches(*d)) {
+                    stack.pop();
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    stack.into_iter().rev().find(|(_, d)| matches!(d, b'(' | b'[' | b'{'))
 }
 
 fn describe_rule(rule: Rule, expected: &mut Expected) {

@@ -522,11 +522,24 @@ impl Builder<'_> {
     }
 
     /// Clause counts: at most one of each metadata clause, exactly one check,
-    /// and a severity.
+    /// and a severity; `let` and `applies when` before the check.
     fn check_clauses(&self, rule: &RuleDecl) {
         let mut seen: Vec<(&'static str, Span)> = Vec::new();
+        let mut check: Option<Span> = None;
         for clause in &rule.clauses {
             let keyword = clause.kind.keyword();
+            match (&clause.kind, check) {
+                (ClauseKind::Check(_), None) => check = Some(clause.span),
+                (ClauseKind::Let(_) | ClauseKind::AppliesWhen(_), Some(check)) => {
+                    self.error(
+                        Diagnostic::new(Code::E0115, format!("`{keyword}` after the check"))
+                            .primary(clause.span, format!("this `{keyword}` comes after the check"))
+                            .secondary(check, "the check")
+                            .help(format!("move the `{keyword}` above the check: the check is the last clause that runs")),
+                    );
+                }
+                _ => {}
+            }
             if keyword == "let" {
                 continue;
             }
