@@ -506,3 +506,31 @@ fn a_path_without_policy_source_is_an_input_error_naming_it() {
     assert_eq!(code(&out), 2, "{}", stderr(&out));
     assert!(stderr(&out).contains("no policy test case"), "{}", stderr(&out));
 }
+
+/// An editor checks one file: inside a package, the package's other modules
+/// resolve; outside one, the siblings it imports do, and a folder of loose
+/// files is one unit.
+#[test]
+fn check_of_one_file_resolves_its_sibling_modules() {
+    let (_dir, package) = copy_example("ssh-hardening");
+    let one = package.join("rules.assay");
+    let out = assay(&["check", one.to_str().unwrap()]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+
+    let loose = tempfile::tempdir().unwrap();
+    for name in ["rules.assay", "common.assay"] {
+        std::fs::copy(package.join(name), loose.path().join(name)).unwrap();
+    }
+    let file = loose.path().join("rules.assay");
+    let out = assay(&["check", file.to_str().unwrap()]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(stderr(&out).contains("checked 2 files"), "{}", stderr(&out));
+    let out = assay(&["check", loose.path().to_str().unwrap()]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+
+    // Without the sibling, the import is the error it always was.
+    std::fs::remove_file(loose.path().join("common.assay")).unwrap();
+    let out = assay(&["check", file.to_str().unwrap()]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(stderr(&out).contains("E0304"), "{}", stderr(&out));
+}

@@ -71,8 +71,20 @@ pub fn compile(loaded: &package::Loaded) -> Compiled {
             None => blocked = true,
         }
     }
+    // Loose files of one folder are one unit, so they can import each
+    // other; a lone file is named after itself, a folder's files after it.
+    let mut by_folder: std::collections::BTreeMap<&Path, Vec<FileId>> = std::collections::BTreeMap::new();
     for &file in &loaded.loose_files {
-        blocked |= !add_unit(loaded, &parsed, stem(loaded, file), None, &[file], &mut units);
+        let folder = loaded.path(file).and_then(Path::parent).unwrap_or(Path::new(""));
+        by_folder.entry(folder).or_default().push(file);
+    }
+    for (folder, files) in by_folder {
+        let name = match (files.as_slice(), folder.file_name()) {
+            ([file], _) => stem(loaded, *file),
+            (_, Some(name)) => name.to_string_lossy().into_owned(),
+            (_, None) => "policies".to_owned(),
+        };
+        blocked |= !add_unit(loaded, &parsed, name, None, &files, &mut units);
     }
     let analysis = check::analyze(&loaded.sources, units);
     all.extend(analysis.diagnostics);

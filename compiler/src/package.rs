@@ -118,7 +118,10 @@ fn io_error(path: &Path, error: &std::io::Error) -> LoadError {
     LoadError { path: path.to_path_buf(), message }
 }
 
-/// Reads every `.assay` file and manifest under `paths`.
+/// Reads every `.assay` file and manifest under `paths`. A single source
+/// file is read with what it needs, as an editor checking one file expects:
+/// inside a package (a `package.yaml` in its folder or above), the whole
+/// package; otherwise the sibling files it imports.
 pub fn load(paths: &[PathBuf]) -> Result<Loaded, LoadError> {
     let mut found: Vec<PathBuf> = Vec::new();
     for path in paths {
@@ -127,6 +130,12 @@ pub fn load(paths: &[PathBuf]) -> Result<Loaded, LoadError> {
             walk(path, &mut found, 0)?;
         } else {
             found.push(path.clone());
+            if path.extension().is_some_and(|e| e == EXTENSION) {
+                match enclosing_package(path) {
+                    Some(root) => walk(&root, &mut found, 0)?,
+                    None => imported_siblings(path, &mut found),
+                }
+            }
         }
     }
     found.sort();
@@ -157,6 +166,39 @@ pub fn load(paths: &[PathBuf]) -> Result<Loaded, LoadError> {
 }
 
 const MAX_DEPTH: usize = 32;
+
+/// How many folders above a source file are searched for its package.
+const PACKAGE_SEARCH_DEPTH: usize = 4;
+
+/// The folder of the package holding `file`: the nearest folder, from the
+/// file's own upwards, with a `package.yaml`.
+fn enclosing_package(file: &Path) -> Option<PathBuf> {
+    let dir = file.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    dir.ancestors().take(PACKAGE_SEARCH_DEPTH).find(|d| d.join(MANIFEST).is_file()).map(Path::to_path_buf)
+}
+
+/// The sibling files a loose source file imports (`import common...` reads
+/// `common.assay` next to it), and theirs, transitively. A file that cannot
+/// be read here is left to the reader, which reports it.
+fn imported_siblings(file: &Path, found: &mut Vec<PathBuf>) {
+    let dir = file.parent().unwrap_or(Path::new(""));
+    let mut pending = vec![file.to_path_buf()];
+    while let Some(path) = pending.pop() {
+        let Ok(text) = std::fs::read_to_string(&path) else { continue };
+        for line in text.lines() {
+            let Some(rest) = line.strip_prefix("import ") else { continue };
+            let module: String = rest.trim_start().chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+            if module.is_empty() || module == "std" {
+                continue;
+            }
+            let sibling = dir.join(format!("{module}.{EXTENSION}"));
+            if sibling.is_file() && !found.contains(&sibling) {
+                found.push(sibling.clone());
+                pending.push(sibling);
+            }
+        }
+    }
+}
 
 fn walk(dir: &Path, found: &mut Vec<PathBuf>, depth: usize) -> Result<(), LoadError> {
     if depth > MAX_DEPTH {
