@@ -22,7 +22,7 @@ pub fn generate(program: &hir::Program, sources: &SourceMap, location: &dyn Fn(S
         .consts
         .iter()
         .map(|c| {
-            let mut b = Builder::new(&mut tables, 0, false);
+            let mut b = Builder::new(&mut tables, sources, 0, false);
             b.expr(&c.value);
             b.emit(Instr::Return);
             b.finish(0)
@@ -32,7 +32,12 @@ pub fn generate(program: &hir::Program, sources: &SourceMap, location: &dyn Fn(S
         .functions
         .iter()
         .map(|f| {
-            let mut b = Builder::new(&mut tables, f.locals, false);
+            // A function's reads are evidence of the finding it leads to,
+            // labelled through its parameters: `rules.weak(h).ciphers`.
+            let mut b = Builder::new(&mut tables, sources, f.locals, true);
+            for (slot, name) in f.param_names.iter().enumerate() {
+                b.local_paths.insert(slot as LocalId, format!("{}({name})", f.name));
+            }
             for (id, value) in &f.lets {
                 b.expr(value);
                 b.emit(Instr::Store(*id));
@@ -46,17 +51,19 @@ pub fn generate(program: &hir::Program, sources: &SourceMap, location: &dyn Fn(S
     let mut rules = Vec::with_capacity(program.rules.len());
     let mut rule_locations = Vec::with_capacity(program.rules.len());
     for rule in &program.rules {
-        let mut b = Builder::new(&mut tables, rule.locals, true);
+        let mut b = Builder::new(&mut tables, sources, rule.locals, true);
         let mut not_applicable: Vec<(usize, String)> = Vec::new();
         for step in &rule.steps {
             match step {
                 Step::AppliesWhen(cond) => {
+                    b.at(cond.span);
                     let at = b.branch_unless(cond, 0);
                     let condition: Vec<&str> = sources.slice(cond.span).split_whitespace().collect();
                     let reason = format!("`applies when {}` is false on this host", condition.join(" "));
                     not_applicable.push((at, reason));
                 }
                 Step::Let(id, value) => {
+                    b.at(value.span);
                     b.bind_path(*id, value);
                     b.expr(value);
                     b.emit(Instr::Store(*id));
@@ -110,7 +117,9 @@ pub fn generate(program: &hir::Program, sources: &SourceMap, location: &dyn Fn(S
         functions,
         debug: Debug {
             evidence_paths: tables.paths,
+            evidence_keys: tables.keys,
             rule_locations,
+            function_locations: program.functions.iter().map(|f| location(f.span)).collect(),
             function_names: program.functions.iter().map(|f| f.name.clone()).collect(),
             global_names: program.consts.iter().map(|c| c.name.clone()).collect(),
         },
@@ -191,6 +200,8 @@ struct Tables {
     constant_index: HashMap<PoolKey, u32>,
     regexes: Vec<String>,
     paths: Vec<String>,
+    /// Per path: the field naming the loop item it reads (see `Debug`).
+    keys: Vec<Option<u16>>,
     /// Natives called, by their index in the standard library, in the
     /// order first called; `Native { native }` indexes this list.
     natives: Vec<u16>,
@@ -207,6 +218,16 @@ fn intern(list: &mut Vec<String>, s: &str) -> u32 {
 }
 
 impl Tables {
+    /// An evidence path's index; `key` is fixed by the path (the path
+    /// names the record type it reads).
+    fn path(&mut self, path: &str, key: Option<u16>) -> u32 {
+        let i = intern(&mut self.paths, path);
+        if self.keys.len() < self.paths.len() {
+            self.keys.push(key);
+        }
+        i
+    }
+
     fn constant(&mut self, c: Constant) -> u32 {
         let key = pool_key(&c);
         if let Some(i) = self.constant_index.get(&key) {
@@ -232,7 +253,11 @@ impl Tables {
 
 struct Builder<'t> {
     tables: &'t mut Tables,
+    sources: &'t SourceMap,
     code: Vec<Instr>,
+    /// The source line the instructions emitted now come from (0: unknown).
+    line: u32,
+    lines: Vec<(u32, u32)>,
     /// Slots above the program's own locals, for iterators and counters.
     next_temp: u32,
     max_slots: u32,
@@ -246,10 +271,13 @@ struct Builder<'t> {
 }
 
 impl<'t> Builder<'t> {
-    fn new(tables: &'t mut Tables, locals: u32, evidence: bool) -> Self {
+    fn new(tables: &'t mut Tables, sources: &'t SourceMap, locals: u32, evidence: bool) -> Self {
         Builder {
             tables,
+            sources,
             code: Vec::new(),
+            line: 0,
+            lines: Vec::new(),
             next_temp: locals,
             max_slots: locals,
             evidence,
@@ -259,12 +287,21 @@ impl<'t> Builder<'t> {
     }
 
     fn finish(self, params: u32) -> Code {
-        Code { instructions: self.code, locals: self.max_slots, params }
+        Code { instructions: self.code, locals: self.max_slots, params, lines: self.lines }
     }
 
     fn emit(&mut self, i: Instr) -> usize {
+        if self.line != 0 && self.lines.last().is_none_or(|&(_, line)| line != self.line) {
+            self.lines.push((self.code.len() as u32, self.line));
+        }
         self.code.push(i);
         self.code.len() - 1
+    }
+
+    /// Makes `span`'s line the current one; returns the previous, to restore.
+    fn at(&mut self, span: Span) -> u32 {
+        let line = self.sources.get(span.file).map_or(0, |f| f.line_col(span.start).0 as u32);
+        std::mem::replace(&mut self.line, line)
     }
 
     fn here(&self) -> u32 {
@@ -359,8 +396,14 @@ impl<'t> Builder<'t> {
 
     fn check(&mut self, check: &Check) {
         match check {
-            Check::Fail { condition, message, .. } => {
-                let skip = condition.as_ref().map(|c| self.branch_unless(c, 0));
+            Check::Fail { condition, message, span } => {
+                self.at(*span);
+                let skip = condition.as_ref().map(|c| {
+                    let outer = self.at(c.span);
+                    let at = self.branch_unless(c, 0);
+                    self.line = outer;
+                    at
+                });
                 for part in message {
                     self.expr(part);
                 }
@@ -377,6 +420,8 @@ impl<'t> Builder<'t> {
                 }
                 let iter = self.temps(ITER_SLOTS);
                 let mark = iter + 2;
+                // The loop's own instructions belong to the line of its collection.
+                self.at(collection.span);
                 self.expr(collection);
                 self.emit(Instr::IterInit(iter));
                 self.emit(Instr::EvidenceMark(mark));
@@ -403,6 +448,12 @@ impl<'t> Builder<'t> {
     }
 
     fn expr(&mut self, e: &Expr) {
+        let outer = self.at(e.span);
+        self.expr_kind(e);
+        self.line = outer;
+    }
+
+    fn expr_kind(&mut self, e: &Expr) {
         match &e.kind {
             ExprKind::Bool(b) => {
                 self.emit(Instr::Bool(*b));
@@ -447,7 +498,14 @@ impl<'t> Builder<'t> {
             }
             ExprKind::Field { base, index, .. } => {
                 let evidence = match (self.evidence, self.path(e)) {
-                    (true, Some(p)) => intern(&mut self.tables.paths, &p),
+                    (true, Some(p)) => {
+                        let key = if p.ends_with(&format!("[].{}", field_name(e))) {
+                            item_key(&base.ty)
+                        } else {
+                            None
+                        };
+                        self.tables.path(&p, key)
+                    }
                     _ => NO_EVIDENCE,
                 };
                 let index = *index as u16;
@@ -580,12 +638,18 @@ impl<'t> Builder<'t> {
     }
 
     fn quantifier(&mut self, kind: QuantifierKind, var: LocalId, collection: &Expr, filter: Option<&Expr>) {
-        // Conditions inside a quantifier read many items; they are not evidence.
+        // Conditions inside a quantifier read many items; they are not
+        // evidence, and what functions called there record is forgotten
+        // (from one item to the next, and at the end).
         let evidence = std::mem::replace(&mut self.evidence, false);
         let first = self.temps(ITER_SLOTS + 1);
         let (iter, acc) = (first, first + ITER_SLOTS);
         self.expr(collection);
         self.emit(Instr::IterInit(iter));
+        let calls = filter.is_some_and(calls_a_function);
+        if calls {
+            self.emit(Instr::EvidenceMark(iter + 2));
+        }
         self.slots.insert(var, iter + 3);
         if kind == QuantifierKind::Count {
             let zero = self.tables.constant(Constant::Int(0));
@@ -649,7 +713,35 @@ impl<'t> Builder<'t> {
                 self.patch(to_end, end);
             }
         }
+        if calls {
+            self.emit(Instr::EvidenceReset(iter + 2));
+        }
         self.release(first);
         self.evidence = evidence;
     }
+}
+
+/// Whether `e` calls a function of the package (whose reads are evidence).
+fn calls_a_function(e: &Expr) -> bool {
+    let mut found = false;
+    e.walk(&mut |x| found |= matches!(x.kind, ExprKind::Call(..)));
+    found
+}
+
+fn field_name(e: &Expr) -> &str {
+    match &e.kind {
+        ExprKind::Field { name, .. } => name,
+        _ => "",
+    }
+}
+
+/// The field that names an item of a record type, for evidence: its
+/// `name`, else its `path`, else its `id`.
+fn item_key(ty: &Ty) -> Option<u16> {
+    let Ty::Record(r) = ty.strip() else { return None };
+    let record = crate::check::schema::Schema::get().record(*r);
+    ["name", "path", "id"]
+        .iter()
+        .find_map(|key| record.fields.iter().position(|f| f.name == *key && *f.ty.strip() == Ty::Str))
+        .and_then(|i| u16::try_from(i).ok())
 }

@@ -187,7 +187,8 @@ fn imported_siblings(file: &Path, found: &mut Vec<PathBuf>) {
         let Ok(text) = std::fs::read_to_string(&path) else { continue };
         for line in text.lines() {
             let Some(rest) = line.strip_prefix("import ") else { continue };
-            let module: String = rest.trim_start().chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+            let module: String =
+                rest.trim_start().chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
             if module.is_empty() || module == "std" {
                 continue;
             }

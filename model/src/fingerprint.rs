@@ -102,7 +102,7 @@ mod tests {
     /// (format version, instruction-set fingerprint) for every version
     /// released; the last one is this build's. A pin may be edited only
     /// while its version has not landed on main; after that, bump.
-    const INSTRUCTION_SETS: &[(u32, &str)] = &[(2, "38f7692078cba29f")];
+    const INSTRUCTION_SETS: &[(u32, &str)] = &[(2, "38f7692078cba29f"), (3, "2161d65a07897d93")];
     /// (schema version, telemetry schema fingerprint).
     const SCHEMAS: &[(u32, &str)] = &[(2, "9624e59e27629d67")];
     const NATIVES: &str = "ab6a6c0e1ab7156e";

@@ -218,11 +218,58 @@ fn check_findings(check: &FindingsCheck, found: &[&crate::findings::Finding]) ->
             }
         }
         if let Some(path) = &check.evidence {
-            if !f.evidence.iter().any(|e| &e.path == path) {
+            if !f.evidence.iter().any(|e| evidence_path_matches(path, &e.path)) {
                 let paths: Vec<&str> = f.evidence.iter().map(|e| e.path.as_str()).collect();
                 out.push(format!("no evidence at `{path}` (evidence: {})", paths.join(", ")));
             }
         }
     }
     out
+}
+
+/// Whether an expected evidence path names `actual`: exactly, or with `[]`
+/// standing for any item (`host.packages[].version` matches
+/// `host.packages["openssl"].version`).
+fn evidence_path_matches(expected: &str, actual: &str) -> bool {
+    if expected == actual {
+        return true;
+    }
+    let Some((head, tail)) = expected.split_once("[]") else { return false };
+    let Some(rest) = actual.strip_prefix(head).and_then(|r| r.strip_prefix('[')) else { return false };
+    // The item's name: a quoted string (with escapes) or a number.
+    let mut chars = rest.char_indices();
+    let end = match chars.next() {
+        Some((_, '"')) => {
+            let mut escaped = false;
+            chars
+                .find(|&(_, c)| {
+                    let close = c == '"' && !escaped;
+                    escaped = c == '\\' && !escaped;
+                    close
+                })
+                .map(|(i, _)| i + 1)
+        }
+        Some(_) => rest.find(']'),
+        None => None,
+    };
+    match end.and_then(|e| rest[e..].strip_prefix(']')) {
+        Some(after) => evidence_path_matches(tail, after),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod evidence_path_tests {
+    use super::evidence_path_matches as m;
+
+    #[test]
+    fn brackets_stand_for_any_named_item() {
+        assert!(m("host.packages[].version", "host.packages[\"openssl\"].version"));
+        assert!(m("host.packages[\"openssl\"].version", "host.packages[\"openssl\"].version"));
+        assert!(m("host.listeners[].port", "host.listeners[22].port"));
+        assert!(m("host.a[].b[].c", "host.a[\"x\"].b[\"y\\\"]\"].c"));
+        assert!(!m("host.packages[].version", "host.packages[\"openssl\"].name"));
+        assert!(!m("host.packages[\"bash\"].version", "host.packages[\"openssl\"].version"));
+        assert!(!m("host.sshd", "host.sshd.port"));
+    }
 }

@@ -53,6 +53,8 @@ impl<'a> Checker<'a> {
                     self.program.functions.push(hir::Function {
                         name: format!("{}.{}", module.name, f.name.name),
                         params: params.clone(),
+                        param_names: f.params.iter().map(|p| p.name.name.clone()).collect(),
+                        span: f.span,
                         ret: ret.clone(),
                         lets: Vec::new(),
                         value: expr::error_expr(f.span),
@@ -175,6 +177,8 @@ impl<'a> Checker<'a> {
         hir::Function {
             name: self.program.functions[id as usize].name.clone(),
             params,
+            param_names: decl.params.iter().map(|p| p.name.name.clone()).collect(),
+            span: decl.span,
             ret,
             lets,
             value,

@@ -85,6 +85,9 @@ pub struct Const {
 pub struct Function {
     pub name: String,
     pub params: Vec<Ty>,
+    /// The parameters' names, for evidence labels (`module.f(p).field`).
+    pub param_names: Vec<String>,
+    pub span: Span,
     pub ret: Ty,
     pub lets: Vec<(LocalId, Expr)>,
     pub value: Expr,

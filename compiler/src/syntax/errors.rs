@@ -246,7 +246,7 @@ pub(crate) fn syntax_error(
 /// text, or (for `(` and `[`) a later line.
 fn unclosed_at_error(file: FileId, text: &str, offset: u32, pos: usize, found: &str) -> Option<Diagnostic> {
     let (open, delimiter) = unclosed(text, pos)?;
-    let line_start = pos == 0 || text[..pos].ends_with('\n');
+    let line_start = pos == 0 || text.get(..pos).is_some_and(|t| t.ends_with('\n'));
     let declaration =
         ["rule", "fn", "const", "import"].contains(&found) || (found.starts_with("///") && line_start);
     let later_line = text.get(open..pos).is_some_and(|s| s.contains('\n'));
@@ -254,8 +254,8 @@ fn unclosed_at_error(file: FileId, text: &str, offset: u32, pos: usize, found: &
     let what = match delimiter {
         b'{' if !ends => return None,
         b'{' => {
-            let line_start = text[..open].rfind('\n').map_or(0, |i| i + 1);
-            let line = text[line_start..].trim_start();
+            let line_start = text.get(..open).and_then(|t| t.rfind('\n')).map_or(0, |i| i + 1);
+            let line = text.get(line_start..).unwrap_or("").trim_start();
             if line.starts_with("rule ") {
                 "this rule"
             } else if line.starts_with("fn ") {
@@ -322,7 +322,7 @@ fn unclosed(text: &str, upto: usize) -> Option<(usize, u8)> {
                 if b.get(i + 1) == Some(&b'"')
                     && !(i > 0 && (b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'_')) =>
             {
-                let close = b[i + 2..upto].iter().position(|&x| x == b'"' || x == b'\n');
+                let close = b.get(i + 2..upto).unwrap_or(&[]).iter().position(|&x| x == b'"' || x == b'\n');
                 i = close.map_or(upto, |k| i + 2 + k + 1);
                 continue;
             }

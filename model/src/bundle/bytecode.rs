@@ -232,4 +232,17 @@ pub struct Code {
     pub locals: u32,
     /// Parameters (functions only), the first `params` slots.
     pub params: u32,
+    /// The source line table: `(first instruction, line)` wherever the line
+    /// changes, instructions increasing (a fault or a listing shows the
+    /// line of an instruction). Lines are of the file in the block's
+    /// location (`Debug`).
+    pub lines: Vec<(u32, u32)>,
+}
+
+impl Code {
+    /// The source line of instruction `pc`, when the table has one.
+    pub fn line_at(&self, pc: usize) -> Option<u32> {
+        let at = self.lines.partition_point(|&(first, _)| first as usize <= pc);
+        at.checked_sub(1).and_then(|i| self.lines.get(i)).map(|&(_, line)| line)
+    }
 }

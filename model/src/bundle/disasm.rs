@@ -82,11 +82,13 @@ pub fn disassemble(bundle: &Bundle) -> String {
     }
     for (i, f) in c.functions.iter().enumerate() {
         let name = c.debug.function_names.get(i).map(String::as_str).unwrap_or("?");
-        let _ = writeln!(out, "\nfn {name} (function {i}, {} params, {} slots)", f.params, f.locals);
+        let at = c.debug.function_locations.get(i).map(|l| format!(", {l}")).unwrap_or_default();
+        let _ = writeln!(out, "\nfn {name} (function {i}, {} params, {} slots{at})", f.params, f.locals);
         block(&mut out, bundle, f);
     }
-    for r in &c.rules {
-        let _ = writeln!(out, "\nrule {} ({} slots)", r.id, r.code.locals);
+    for (ri, r) in c.rules.iter().enumerate() {
+        let at = c.debug.rule_locations.get(ri).map(|l| format!(", {l}")).unwrap_or_default();
+        let _ = writeln!(out, "\nrule {} ({} slots{at})", r.id, r.code.locals);
         block(&mut out, bundle, &r.code);
     }
     out
@@ -106,7 +108,11 @@ fn constant(k: &Constant) -> String {
 
 fn block(out: &mut String, bundle: &Bundle, code: &Code) {
     let c = &bundle.content;
+    let mut lines = code.lines.iter().peekable();
     for (pc, i) in code.instructions.iter().enumerate() {
+        if let Some((_, line)) = lines.next_if(|(first, _)| *first as usize == pc) {
+            let _ = writeln!(out, "        ; line {line}");
+        }
         let text = match *i {
             Instr::Const(n) => {
                 format!(

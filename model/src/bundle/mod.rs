@@ -40,7 +40,7 @@ pub use verify::{verify, VerifyError};
 pub const MAGIC: &[u8; 8] = b"ASSAYBC\0";
 /// Bumped whenever the content's encoding or meaning changes; the
 /// fingerprint test in `fingerprint.rs` fails until it is.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 /// The largest bundle the loader accepts (64 MiB).
 pub const MAX_BUNDLE_LEN: usize = 64 << 20;
 const HEADER_LEN: usize = 8 + 4 + 8 + 4 + 8 + 8;
@@ -101,8 +101,14 @@ pub struct RuleMeta {
 pub struct Debug {
     /// Evidence labels (`host.sshd.permit_root_login`, `host.packages[].version`).
     pub evidence_paths: Vec<String>,
+    /// Per evidence path that reads a field of a loop item (`...[].loaded`):
+    /// the item's field that names it (a module's `name`), shown in the
+    /// evidence as `host.kernel.modules["cramfs"].loaded`.
+    pub evidence_keys: Vec<Option<u16>>,
     /// Per rule: the source file and line of the rule.
     pub rule_locations: Vec<String>,
+    /// Per function: the source file and line of its declaration.
+    pub function_locations: Vec<String>,
     /// Names of functions and globals, for error messages.
     pub function_names: Vec<String>,
     pub global_names: Vec<String>,

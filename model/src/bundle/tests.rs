@@ -24,6 +24,7 @@ fn tiny() -> Content {
                 instructions: vec![Instr::Const(0), Instr::Fail, Instr::Halt],
                 locals: 0,
                 params: 0,
+                lines: vec![(0, 3)],
             },
         }],
         constants: vec![Constant::Str("always".into())],
@@ -134,14 +135,15 @@ fn the_verifier_rejects_hostile_code() {
     ];
     for (what, instructions, locals) in cases {
         let mut c = tiny();
-        c.rules[0].code = Code { instructions, locals, params: 0 };
+        c.rules[0].code = Code { instructions, locals, params: 0, lines: vec![] };
         assert!(matches!(sealed(&c), Err(LoadError::Invalid(_))), "{what} was accepted");
     }
     let mut c = tiny();
     c.constants.push(Constant::Enum(999, 0));
     assert!(sealed(&c).is_err(), "an enumeration that does not exist was accepted");
     let mut c = tiny();
-    c.functions = vec![Code { instructions: vec![Instr::Call(0), Instr::Return], locals: 0, params: 0 }];
+    c.functions =
+        vec![Code { instructions: vec![Instr::Call(0), Instr::Return], locals: 0, params: 0, lines: vec![] }];
     assert!(sealed(&c).is_err(), "a recursive function was accepted");
     let mut c = tiny();
     c.regexes = vec!["(".into()];
@@ -165,4 +167,20 @@ fn the_bytecode_reference_table_is_generated_from_the_instructions() {
         "docs/bytecode.md is stale; run `ASSAY_UPDATE_DOCS=1 cargo test -p assay-model bytecode`"
     );
     assert_eq!(super::bytecode::INSTRUCTIONS.len(), 53);
+}
+
+#[test]
+fn a_line_table_out_of_order_or_past_the_end_is_refused() {
+    let with_lines = |lines: Vec<(u32, u32)>| {
+        let mut c = tiny();
+        c.rules[0].code.lines = lines;
+        load(&encode(&c).unwrap())
+    };
+    let err = with_lines(vec![(1, 4), (0, 3)]).err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(err.contains("out of order"), "{err}");
+    let err = with_lines(vec![(0, 3), (7, 4)]).err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(err.contains("past the end"), "{err}");
+    let bundle = with_lines(vec![(0, 3), (2, 5)]).unwrap();
+    let code = &bundle.content.rules[0].code;
+    assert_eq!((code.line_at(1), code.line_at(2)), (Some(3), Some(5)));
 }

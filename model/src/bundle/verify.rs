@@ -50,6 +50,14 @@ pub fn verify(content: &Content, natives: &[u16]) -> Result<(), VerifyError> {
             content.natives.len()
         )));
     }
+    let debug = &content.debug;
+    if debug.evidence_keys.len() != debug.evidence_paths.len() {
+        return Err(top(format!(
+            "{} evidence keys for {} evidence paths",
+            debug.evidence_keys.len(),
+            debug.evidence_paths.len()
+        )));
+    }
     let enums = &schema::catalog().enums;
     for (i, c) in content.constants.iter().enumerate() {
         if let Constant::Enum(e, v) = c {
@@ -105,6 +113,12 @@ fn block_ok(
     }
     if code.params > code.locals || (kind != Kind::Function && code.params != 0) {
         return Err(err(None, format!("{} parameters do not fit {} local slots", code.params, code.locals)));
+    }
+    if let Some(w) = code.lines.windows(2).find(|w| w[0].0 >= w[1].0) {
+        return Err(err(Some(w[1].0 as usize), "the line table is out of order".into()));
+    }
+    if let Some(&(pc, _)) = code.lines.last().filter(|(pc, _)| *pc as usize >= n) {
+        return Err(err(Some(pc as usize), "the line table names an instruction past the end".into()));
     }
     let locals = code.locals;
     let slot = |pc, s: u32, width: u32| {

@@ -107,10 +107,16 @@ pub struct Fault {
     pub block: &'static str,
     /// Instructions the rule had executed when it faulted.
     pub executed: u64,
+    /// The source line of the instruction (`ssh-hardening/rules.assay:14`),
+    /// from the bundle's line table.
+    pub location: Option<String>,
 }
 
 impl fmt::Display for Fault {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} (at instruction {} of the {})", self.kind, self.pc, self.block)
+        match &self.location {
+            Some(at) => write!(f, "{} (at {at}, instruction {} of the {})", self.kind, self.pc, self.block),
+            None => write!(f, "{} (at instruction {} of the {})", self.kind, self.pc, self.block),
+        }
     }
 }

@@ -76,7 +76,7 @@ impl<'b> Program<'b> {
         let mut globals: Vec<Result<Value, VmFault>> = Vec::with_capacity(content.globals.len());
         for (i, code) in content.globals.iter().enumerate() {
             let mut run = Run::new(self, host, &globals, options.limits);
-            let value = match run.exec(code, Vec::new(), 0) {
+            let value = match run.exec(code, Vec::new(), 0, "") {
                 Ok(Flow::Return(v)) => Ok(v),
                 Ok(_) => Err(VmFault::Invariant("a constant's initialiser did not produce a value")),
                 Err(fault) => Err(fault.kind),
@@ -112,7 +112,8 @@ impl<'b> Program<'b> {
                 continue;
             }
             let mut run = Run::new(self, host, &globals, options.limits);
-            let result_of_run = run.exec(&rule.code, Vec::new(), 0);
+            let file = location.rsplit_once(':').map_or("", |(file, _)| file);
+            let result_of_run = run.exec(&rule.code, Vec::new(), 0, file);
             executed += options.limits.instructions - run.instructions;
             let outcome = match result_of_run {
                 Ok(Flow::NotApplicable(reason)) => Outcome::NotApplicable { reason },
@@ -160,8 +161,16 @@ impl<'b> Program<'b> {
         let mut seen = std::collections::HashSet::new();
         let evidence = evidence
             .into_iter()
-            .map(|(path, value, source)| {
+            .map(|(path, value, source, item)| {
                 let path = content.debug.evidence_paths.get(path as usize).cloned().unwrap_or_default();
+                // The loop item named: `host.kernel.modules["cramfs"].loaded`.
+                let path = match (item, path.rfind("[]")) {
+                    (Some(Value::Str(name)), Some(at)) => {
+                        format!("{}[{:?}]{}", &path[..at], name.as_ref(), &path[at + 2..])
+                    }
+                    (Some(Value::Int(n)), Some(at)) => format!("{}[{n}]{}", &path[..at], &path[at + 2..]),
+                    _ => path,
+                };
                 // Permission bits read as people write them: 0644, 04755.
                 let value = match &value {
                     Value::Int(mode) if path.ends_with(".mode") && (0..=0o7777).contains(mode) => {
@@ -269,26 +278,35 @@ impl Stack {
 
 /// Evidence for a finding: an evidence path, the value read (rendered only
 /// for findings) and its provenance.
-type Recorded = (u32, Value, Option<Rc<Provenance>>);
+type Recorded = (u32, Value, Option<Rc<Provenance>>, Option<Value>);
 
 /// Evidence while a rule runs: a value read, or where a loop item's field
 /// can be read again (so filters that reject an item cost no copies).
 #[derive(Clone)]
 enum EvidenceEntry {
-    Value(u32, Value, Option<Rc<Provenance>>),
-    Slot { path: u32, slot: u16, index: u16 },
+    /// Path, value, provenance and the name of the loop item it was read from.
+    Value(u32, Value, Option<Rc<Provenance>>, Option<Value>),
+    /// `key`: the item's naming field (see `Debug::evidence_keys`).
+    Slot { path: u32, slot: u16, index: u16, key: Option<u16> },
+}
+
+/// The field `key` of `record`, which names it.
+fn item_name(record: &crate::value::Record, key: Option<u16>) -> Option<Value> {
+    record.fields.get(usize::from(key?)).filter(|v| matches!(v, Value::Str(_) | Value::Int(_))).cloned()
 }
 
 fn materialize(e: &EvidenceEntry, locals: &[Value]) -> Option<Recorded> {
     match e {
-        EvidenceEntry::Value(p, v, s) => Some((*p, v.clone(), s.clone())),
-        EvidenceEntry::Slot { path, slot, index } => match locals.get(usize::from(*slot))? {
+        EvidenceEntry::Value(p, v, s, k) => Some((*p, v.clone(), s.clone(), k.clone())),
+        EvidenceEntry::Slot { path, slot, index, key } => match locals.get(usize::from(*slot))? {
             Value::Record(r) => {
                 let v = r.fields.get(usize::from(*index))?;
-                evidence_worthy(v)
-                    .then(|| (*path, v.clone(), r.sources.get(usize::from(*index)).cloned().flatten()))
+                evidence_worthy(v).then(|| {
+                    let source = r.sources.get(usize::from(*index)).cloned().flatten();
+                    (*path, v.clone(), source, item_name(r, *key))
+                })
             }
-            Value::Absent => Some((*path, Value::Absent, None)),
+            Value::Absent => Some((*path, Value::Absent, None, None)),
             _ => None,
         },
     }
@@ -331,8 +349,12 @@ impl<'p, 'b> Run<'p, 'b> {
         }
     }
 
-    fn fault(&self, kind: VmFault, pc: usize, block: &'static str) -> Fault {
-        Fault { kind, pc, block, executed: self.limits.instructions - self.instructions }
+    fn fault(&self, kind: VmFault, code: &Code, pc: usize, block: &'static str, file: &str) -> Fault {
+        let location = match code.line_at(pc) {
+            Some(line) if !file.is_empty() => Some(format!("{file}:{line}")),
+            _ => None,
+        };
+        Fault { kind, pc, block, executed: self.limits.instructions - self.instructions, location }
     }
 
     fn charge(&mut self, bytes: usize) -> Result<(), VmFault> {
@@ -344,28 +366,58 @@ impl<'p, 'b> Run<'p, 'b> {
         Ok(())
     }
 
-    fn exec(&mut self, code: &Code, mut locals: Vec<Value>, depth: u32) -> Result<Flow, Fault> {
+    /// A function's locals go when it returns: the evidence it noted by slot
+    /// (from `evidence_before` on) is read now, while they are there.
+    fn keep_function_evidence(&mut self, evidence_before: usize, locals: &[Value]) {
+        let noted = self.evidence.split_off(evidence_before.min(self.evidence.len()));
+        for entry in noted {
+            let kept = match entry {
+                EvidenceEntry::Slot { .. } => {
+                    materialize(&entry, locals).map(|(p, v, s, k)| EvidenceEntry::Value(p, v, s, k))
+                }
+                value => Some(value),
+            };
+            self.evidence.extend(kept);
+        }
+    }
+
+    /// Runs a block; `file` is the source file of its line table.
+    fn exec(&mut self, code: &Code, mut locals: Vec<Value>, depth: u32, file: &str) -> Result<Flow, Fault> {
         let block = if depth == 0 { "rule" } else { "function" };
+        let evidence_before = self.evidence.len();
         locals.resize(code.locals as usize, Value::Absent);
         let mut stack = Stack::default();
         let mut pc = 0usize;
         let instructions = &code.instructions;
         loop {
             let Some(&instr) = instructions.get(pc) else {
-                return Err(self.fault(VmFault::Invariant("ran past the end of the code"), pc, block));
+                return Err(self.fault(
+                    VmFault::Invariant("ran past the end of the code"),
+                    code,
+                    pc,
+                    block,
+                    file,
+                ));
             };
             let Some(left) = self.instructions.checked_sub(1) else {
                 return Err(self.fault(
                     VmFault::InstructionBudget { limit: self.limits.instructions },
+                    code,
                     pc,
                     block,
+                    file,
                 ));
             };
             self.instructions = left;
             match self.step(instr, &mut stack, &mut locals, &mut pc, depth) {
                 Ok(false) => {}
-                Ok(true) => return Ok(self.flow.take().unwrap_or(Flow::Halt)),
-                Err(kind) => return Err(self.fault(kind, pc, block)),
+                Ok(true) => {
+                    if depth > 0 {
+                        self.keep_function_evidence(evidence_before, &locals);
+                    }
+                    return Ok(self.flow.take().unwrap_or(Flow::Halt));
+                }
+                Err(kind) => return Err(self.fault(kind, code, pc, block, file)),
             }
         }
     }
@@ -429,7 +481,12 @@ impl<'p, 'b> Run<'p, 'b> {
                     other => return Err(VmFault::ty("a field of", other.type_name())),
                 };
                 if evidence != NO_EVIDENCE && self.evidence.len() < MAX_EVIDENCE && evidence_worthy(&value) {
-                    self.evidence.push(EvidenceEntry::Value(evidence, value.clone(), source));
+                    let key = content.debug.evidence_keys.get(evidence as usize).copied().flatten();
+                    let name = match &base {
+                        Value::Record(r) => item_name(r, key),
+                        _ => None,
+                    };
+                    self.evidence.push(EvidenceEntry::Value(evidence, value.clone(), source, name));
                 }
                 stack.push(value);
             }
@@ -446,7 +503,13 @@ impl<'p, 'b> Run<'p, 'b> {
                 // evidence is forgotten then: note where the value is and
                 // read it only if a finding needs it.
                 if evidence != NO_EVIDENCE_16 && self.evidence.len() < MAX_EVIDENCE {
-                    self.evidence.push(EvidenceEntry::Slot { path: u32::from(evidence), slot: s, index });
+                    let key = content.debug.evidence_keys.get(usize::from(evidence)).copied().flatten();
+                    self.evidence.push(EvidenceEntry::Slot {
+                        path: u32::from(evidence),
+                        slot: s,
+                        index,
+                        key,
+                    });
                 }
                 stack.push(value);
             }
@@ -644,7 +707,9 @@ impl<'p, 'b> Run<'p, 'b> {
                     return Err(VmFault::Invariant("the stack is too short"));
                 }
                 let args = stack.split_off(stack.len() - params);
-                match self.exec(callee, args, depth + 1) {
+                let location = content.debug.function_locations.get(f as usize).map_or("", String::as_str);
+                let file = location.rsplit_once(':').map_or("", |(file, _)| file);
+                match self.exec(callee, args, depth + 1, file) {
                     Ok(Flow::Return(v)) => stack.push(v),
                     Ok(_) => return Err(VmFault::Invariant("a function ended without a value")),
                     Err(fault) => {
