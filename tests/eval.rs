@@ -41,7 +41,7 @@ fn host(json: &str) -> Host {
     Host::from_json(json.as_bytes()).unwrap()
 }
 
-const BASE: &str = r#""schema_version": 2, "asset": {"id": "h1", "hostname": "h1", "tags": [], "os": {"family": "debian", "distribution": "debian"}}, "errors": []"#;
+const BASE: &str = r#""schema_version": 3, "asset": {"id": "h1", "hostname": "h1", "tags": [], "os": {"family": "debian", "distribution": "debian"}}, "errors": []"#;
 
 fn doc(sections: &str) -> Host {
     if sections.is_empty() {
@@ -111,9 +111,9 @@ fn quantifiers_loops_defaults_and_versions_evaluate() {
 #[test]
 fn a_faulting_rule_is_an_error_and_the_others_still_run() {
     let src = [
-        rule("DIV", "  fail when 10 / (host.schema_version - 2) > 0\n    message \"never\""),
+        rule("DIV", "  fail when 10 / (host.schema_version - 3) > 0\n    message \"never\""),
         rule("HEAVY", "  applies when host.packages is present\n  fail when count(p in host.packages where count(q in host.packages where q.name == p.name) > 0) > 100\n    message \"m\""),
-        rule("OK", "  fail when host.schema_version == 2\n    message \"fires\""),
+        rule("OK", "  fail when host.schema_version == 3\n    message \"fires\""),
     ]
     .concat();
     let b = compile(&src);
@@ -146,7 +146,7 @@ fn findings_carry_evidence_with_provenance_and_stable_fingerprints() {
 fn platforms_decide_applicability() {
     let b = compile(&rule(
         "DEB",
-        "  platform debian\n  fail when true == (host.schema_version == 2)\n    message \"m\"",
+        "  platform debian\n  fail when true == (host.schema_version == 3)\n    message \"m\"",
     ));
     let r = run(&b, &doc(""), Limits::default());
     assert_eq!(outcome(&r, "DEB"), &Outcome::Failed { findings: 1 });

@@ -589,3 +589,77 @@ fn nullok_in_common_auth_is_found_with_its_line() {
     let hardened = rules("tests/fixtures/hosts/debian-hardened");
     assert_eq!(hardened["rules"][0]["outcome"], "passed", "{hardened:#}");
 }
+
+/// Policy-driven collection: a rule's `host.sysctl(...)` travels in the
+/// bundle, scan gathers it, and telemetry collected without the bundle
+/// leaves the rule skipped instead of passing or failing on nothing.
+#[test]
+fn lookups_by_name_are_collected_for_the_bundle_or_the_rule_is_skipped() {
+    let host = common::copy_host("debian-default");
+    let root = host.path().join("root");
+    std::fs::create_dir_all(root.join("etc/sysctl.d")).unwrap();
+    std::fs::write(root.join("etc/sysctl.d/50-bpf.conf"), "# test\nkernel.unprivileged_bpf_disabled = 0\n")
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let pkg = dir.path().join("bpf.assay");
+    std::fs::write(
+        &pkg,
+        r#"rule LK-BPF "Unprivileged BPF is disabled" {
+  severity medium
+  description "Unprivileged users may load BPF programs."
+  recommendation "Set `kernel.unprivileged_bpf_disabled = 1` in /etc/sysctl.d/."
+  let bpf = host.sysctl("kernel.unprivileged_bpf_disabled")
+
+  fail when (bpf.persisted ?? "0") == "0"
+    message "kernel.unprivileged_bpf_disabled is {bpf.persisted ?? "unset"} in sysctl.d"
+}
+"#,
+    )
+    .unwrap();
+    let (root, pkg) = (root.to_str().unwrap(), pkg.to_str().unwrap());
+    let out = assay(&["scan", "--root", root, "--package", pkg, "--format", "json"]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let finding = &report["findings"][0];
+    assert_eq!(finding["message"], "kernel.unprivileged_bpf_disabled is 0 in sysctl.d", "{report}");
+    let evidence = &finding["evidence"][0];
+    assert_eq!(evidence["path"], "host.kernel.parameters[\"kernel.unprivileged_bpf_disabled\"].persisted");
+    assert_eq!(evidence["source"], "/etc/sysctl.d/50-bpf.conf:2");
+
+    let bundle = dir.path().join("bpf.bundle");
+    let out = assay(&["build", pkg, "-o", bundle.to_str().unwrap()]);
+    assert_eq!(common::code(&out), 0, "{}", common::stderr(&out));
+    let outcome = |telemetry: &std::path::Path| {
+        let out = assay(&[
+            "eval",
+            "--bundle",
+            bundle.to_str().unwrap(),
+            "--telemetry",
+            telemetry.to_str().unwrap(),
+            "--format",
+            "json",
+        ]);
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        report["rules"][0].clone()
+    };
+    let without = dir.path().join("without.json");
+    let out = assay(&["collect", "--root", root, "-o", without.to_str().unwrap()]);
+    assert_eq!(common::code(&out), 0, "{}", common::stderr(&out));
+    let rule = outcome(&without);
+    assert_eq!(rule["outcome"], "skipped", "{rule}");
+    assert!(
+        rule["reason"].as_str().unwrap_or("").contains("host.sysctl(\"kernel.unprivileged_bpf_disabled\")"),
+        "{rule}"
+    );
+    let with = dir.path().join("with.json");
+    let out = assay(&[
+        "collect",
+        "--root",
+        root,
+        "--bundle",
+        bundle.to_str().unwrap(),
+        "-o",
+        with.to_str().unwrap(),
+    ]);
+    assert_eq!(common::code(&out), 0, "{}", common::stderr(&out));
+    assert_eq!(outcome(&with)["outcome"], "failed");
+}

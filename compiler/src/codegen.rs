@@ -9,6 +9,7 @@ use crate::source::{SourceMap, Span};
 use crate::syntax::ast::{BinaryOp, QuantifierKind};
 use assay_model::bundle::bytecode::{Cmp, Code, Constant, Instr, ITER_SLOTS, NO_EVIDENCE, NO_EVIDENCE_16};
 use assay_model::bundle::{Content, Debug, PackageMeta, RuleMeta};
+use assay_model::lookup::{CollectionPlan, Lookup};
 use std::collections::{BTreeSet, HashMap};
 
 /// The compiler's name and version, recorded in every bundle.
@@ -48,6 +49,7 @@ pub fn generate(program: &hir::Program, sources: &SourceMap, location: &dyn Fn(S
         })
         .collect();
     let mut function_reads: Vec<Option<BTreeSet<String>>> = vec![None; functions.len()];
+    let mut function_lookups: Vec<Option<BTreeSet<Lookup>>> = vec![None; program.functions.len()];
     let mut rules = Vec::with_capacity(program.rules.len());
     let mut rule_locations = Vec::with_capacity(program.rules.len());
     for rule in &program.rules {
@@ -93,6 +95,7 @@ pub fn generate(program: &hir::Program, sources: &SourceMap, location: &dyn Fn(S
             tags: rule.tags.clone(),
             platforms: rule.platforms.clone(),
             reads: sections_read(&code, &functions, &mut function_reads).into_iter().collect(),
+            lookups: rule_lookups(program, rule, &mut function_lookups).into_iter().collect(),
             code,
         });
     }
@@ -115,6 +118,13 @@ pub fn generate(program: &hir::Program, sources: &SourceMap, location: &dyn Fn(S
         regexes: tables.regexes,
         globals,
         functions,
+        plan: CollectionPlan::of(
+            program
+                .rules
+                .iter()
+                .flat_map(|r| &r.lookups)
+                .chain(program.functions.iter().flat_map(|f| &f.lookups)),
+        ),
         debug: Debug {
             evidence_paths: tables.paths,
             evidence_keys: tables.keys,
@@ -349,6 +359,8 @@ impl<'t> Builder<'t> {
             ExprKind::Quantifier { kind: QuantifierKind::Find, collection, .. } => {
                 Some(format!("{}[]", self.path(collection)?))
             }
+            // `list ?? []` is still that list (a lookup's collection).
+            ExprKind::Binary(BinaryOp::Default, value, _) => self.path(value),
             _ => None,
         }
     }
@@ -744,4 +756,51 @@ fn item_key(ty: &Ty) -> Option<u16> {
         .iter()
         .find_map(|key| record.fields.iter().position(|f| f.name == *key && *f.ty.strip() == Ty::Str))
         .and_then(|i| u16::try_from(i).ok())
+}
+
+/// What a rule looks up, itself and through the functions it calls (which
+/// cannot recurse, so the walk ends).
+fn rule_lookups(
+    program: &hir::Program,
+    rule: &hir::Rule,
+    memo: &mut Vec<Option<BTreeSet<Lookup>>>,
+) -> BTreeSet<Lookup> {
+    let mut out: BTreeSet<Lookup> = rule.lookups.iter().cloned().collect();
+    let mut calls = Vec::new();
+    rule.walk(&mut |e| {
+        if let ExprKind::Call(f, _) = &e.kind {
+            calls.push(*f);
+        }
+    });
+    for f in calls {
+        out.extend(function_lookups(program, f, memo));
+    }
+    out
+}
+
+fn function_lookups(
+    program: &hir::Program,
+    f: hir::FnId,
+    memo: &mut Vec<Option<BTreeSet<Lookup>>>,
+) -> BTreeSet<Lookup> {
+    if let Some(Some(done)) = memo.get(f as usize) {
+        return done.clone();
+    }
+    let Some(function) = program.functions.get(f as usize) else { return BTreeSet::new() };
+    let mut out: BTreeSet<Lookup> = function.lookups.iter().cloned().collect();
+    let mut calls = Vec::new();
+    let mut note = |e: &Expr| {
+        if let ExprKind::Call(g, _) = &e.kind {
+            calls.push(*g);
+        }
+    };
+    function.lets.iter().for_each(|(_, e)| e.walk(&mut note));
+    function.value.walk(&mut note);
+    for g in calls {
+        out.extend(function_lookups(program, g, memo));
+    }
+    if let Some(slot) = memo.get_mut(f as usize) {
+        *slot = Some(out.clone());
+    }
+    out
 }

@@ -6,6 +6,7 @@
 
 pub mod bundle;
 pub mod fingerprint;
+pub mod lookup;
 pub mod platform;
 pub mod severity;
 pub mod telemetry;

@@ -2,6 +2,7 @@
 //! one telemetry document for this host or a mounted root file system.
 
 use super::{Failure, Outcome};
+use assay_model::lookup::CollectionPlan;
 use assay_model::telemetry::{CommandLines, Tag};
 use assay_runtime::collector::{self, Config};
 use std::io::{IsTerminal, Write};
@@ -20,6 +21,10 @@ pub struct Args {
     /// (without it the section is recorded as skipped).
     #[arg(long, value_name = "FILE")]
     feed: Option<PathBuf>,
+    /// Also gather what this bundle's rules look up by name (repeatable;
+    /// the built-in packages' lookups are always gathered).
+    #[arg(long = "bundle", value_name = "FILE")]
+    bundles: Vec<PathBuf>,
 }
 
 /// What to collect: shared by `collect` and `scan`.
@@ -44,7 +49,8 @@ pub struct SourceArgs {
 }
 
 impl SourceArgs {
-    pub fn collect(&self) -> Result<assay_model::telemetry::Telemetry, Failure> {
+    /// Collects, gathering `plan`'s lookups by name besides the built-in list.
+    pub fn collect(&self, plan: &CollectionPlan) -> Result<assay_model::telemetry::Telemetry, Failure> {
         let root = self.root.clone().unwrap_or_else(|| PathBuf::from("/"));
         if !root.is_dir() {
             return Err(Failure::input(miette::miette!("--root {}: not a directory", root.display())));
@@ -65,6 +71,7 @@ impl SourceArgs {
             interval: self.interval.max(Duration::from_millis(100)),
             tags,
             command_lines: if self.collect_cmdlines { CommandLines::Redacted } else { CommandLines::Flags },
+            plan: plan.clone(),
         };
         let show = std::io::stderr().is_terminal() && self.duration >= Duration::from_secs(5);
         let total = self.duration;
@@ -117,7 +124,11 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 }
 
 pub fn run(args: &Args) -> Outcome {
-    let mut doc = args.source.collect()?;
+    let mut plan = super::scan::builtin()?.content.plan;
+    for path in &args.bundles {
+        plan.merge(&super::load_bundle(path)?.content.plan);
+    }
+    let mut doc = args.source.collect(&plan)?;
     super::feed::apply(&mut doc, args.feed.as_deref(), false)?;
     let mut text =
         serde_json::to_string_pretty(&doc).map_err(|e| Failure::internal(miette::miette!("{e}")))?;

@@ -68,7 +68,11 @@ pub fn run(args: &Args) -> Outcome {
     }
     bundles.extend(custom);
     check_selection(&bundles, args)?;
-    let mut telemetry = args.source.collect()?;
+    let mut plan = assay_model::lookup::CollectionPlan::default();
+    for b in &bundles {
+        plan.merge(&b.content.plan);
+    }
+    let mut telemetry = args.source.collect(&plan)?;
     // The feed is matched (or its absence recorded) only when a rule that
     // will run reads `vulnerabilities`. With packages chosen by name, the
     // built-in bundle is the first and only those packages of it run.

@@ -59,6 +59,7 @@ impl<'a> Checker<'a> {
                         lets: Vec::new(),
                         value: expr::error_expr(f.span),
                         locals: 0,
+                        lookups: Vec::new(),
                     });
                     self.fns.push(FnSlot { decl: f, module: index, params, ret, used: false });
                     env.fns.insert(f.name.name.clone(), id);
@@ -157,6 +158,7 @@ impl<'a> Checker<'a> {
         let (params, ret) = (slot.params.clone(), slot.ret.clone());
         let mut scope = scope::Scope::new(slot.module, scope::Context::Function(id));
         self.context = scope::Context::Function(id);
+        self.lookups.clear();
         let mut seen: HashMap<&str, Span> = HashMap::new();
         for (param, ty) in decl.params.iter().zip(&params) {
             if let Some(first) = seen.insert(&param.name.name, param.name.span) {
@@ -183,6 +185,7 @@ impl<'a> Checker<'a> {
             lets,
             value,
             locals: scope.slots(),
+            lookups: std::mem::take(&mut self.lookups),
         }
     }
 }

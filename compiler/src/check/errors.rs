@@ -432,3 +432,43 @@ pub(super) fn may_be_absent(span: Span, what: MayBeAbsent<'_>) -> Diagnostic {
         .help(help)
         .note("missing telemetry must never make a rule pass silently; see \"Missing data\" in docs/language.md")
 }
+
+/// E0311: a lookup by name the collector cannot make.
+pub(super) enum BadLookup<'a> {
+    /// Not exactly one string literal (`given` arguments).
+    NotALiteral { given: usize },
+    /// A literal that is not a name of this kind, and why.
+    Name { name: &'a str, why: &'a str },
+}
+
+pub(super) fn bad_lookup(
+    span: Span,
+    kind: assay_model::lookup::LookupKind,
+    what: BadLookup<'_>,
+) -> Diagnostic {
+    let (message, label, help) = match what {
+        BadLookup::NotALiteral { given } => (
+            format!("`host.{kind}(...)` takes one string literal"),
+            if given == 1 { "not a literal".to_owned() } else { format!("{given} arguments") },
+            "the name must be written out, so the bundle can ask the collector for it; to test several, \
+             write several lookups or walk the list with `for each`"
+                .to_owned(),
+        ),
+        BadLookup::Name { name, why } => (
+            format!("`host.{kind}({name:?})` cannot be looked up"),
+            format!("not a {kind} name"),
+            why.to_owned(),
+        ),
+    };
+    Diagnostic::new(Code::E0311, message).primary(span, label).help(help)
+}
+
+/// E0312: an item searched for by name in a list that holds only the items
+/// the collector looks up, and this one is not among them.
+pub(super) fn not_collected(span: Span, kind: assay_model::lookup::LookupKind, name: &str) -> Diagnostic {
+    let list = kind.list().0.join(".");
+    Diagnostic::new(Code::E0312, format!("`host.{list}` never holds {name:?}"))
+        .primary(span, "not among the items the collector looks up unasked")
+        .help(format!("look it up by name, `host.{kind}({name:?})`, which the bundle asks the collector for"))
+        .note("as written the comparison never matches, and the rule would pass on every host")
+}

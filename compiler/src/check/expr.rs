@@ -121,6 +121,9 @@ impl Checker<'_> {
                 let item = self.collection_item(&collection);
                 let depth = scope.push_frame();
                 let id = scope.bind(var, item.clone(), BindingKind::Loop);
+                if let Some(kind) = super::lookups::by_name_list(&collection) {
+                    scope.set_origin(id, kind);
+                }
                 let filter = filter.as_ref().map(|f| Box::new(self.condition(f, scope)));
                 scope.pop_to(depth);
                 let ty = match kind {

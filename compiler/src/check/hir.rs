@@ -46,6 +46,8 @@ pub struct Rule {
     pub steps: Vec<Step>,
     /// How many local slots the rule uses (lets, loop and quantifier variables).
     pub locals: u32,
+    /// What the rule looks up by name itself (not through functions).
+    pub lookups: Vec<assay_model::lookup::Lookup>,
     pub span: Span,
     /// The id in the declaration.
     pub id_span: Span,
@@ -93,6 +95,8 @@ pub struct Function {
     pub value: Expr,
     /// Parameters take the first slots, then lets and quantifier variables.
     pub locals: u32,
+    /// What the function looks up by name itself.
+    pub lookups: Vec<assay_model::lookup::Lookup>,
 }
 
 #[derive(Clone, Debug)]
@@ -200,17 +204,24 @@ impl Check {
     }
 }
 
+impl Rule {
+    /// Calls `f` on every expression of the rule, sub-expressions included.
+    pub fn walk(&self, f: &mut dyn FnMut(&Expr)) {
+        for step in &self.steps {
+            match step {
+                Step::AppliesWhen(e) | Step::Let(_, e) => e.walk(f),
+                Step::Check(check) => check.walk(&mut |e, _| e.walk(f)),
+            }
+        }
+    }
+}
+
 impl Program {
     /// Calls `f` on every expression of every rule, function and constant,
     /// sub-expressions included.
     pub fn walk(&self, f: &mut dyn FnMut(&Expr)) {
         for rule in &self.rules {
-            for step in &rule.steps {
-                match step {
-                    Step::AppliesWhen(e) | Step::Let(_, e) => e.walk(f),
-                    Step::Check(check) => check.walk(&mut |e, _| e.walk(f)),
-                }
-            }
+            rule.walk(f);
         }
         for function in &self.functions {
             function.lets.iter().for_each(|(_, e)| e.walk(f));

@@ -14,6 +14,7 @@ mod expr;
 pub mod hir;
 mod imports;
 mod lints;
+mod lookups;
 mod names;
 mod operators;
 mod rules;
@@ -69,6 +70,7 @@ pub fn analyze(sources: &SourceMap, mut units: Vec<Unit<'_>>) -> Analysis {
         calls: Vec::new(),
         uses: lints::Uses::default(),
         context: scope::Context::Rule,
+        lookups: Vec::new(),
     };
     for unit in &units {
         checker.unit(unit);
@@ -142,6 +144,8 @@ struct Checker<'a> {
     /// What is being checked now (a constant's value may be checked in the
     /// middle of a rule, at its first use).
     context: scope::Context,
+    /// The lookups by name of the rule or function being checked.
+    lookups: Vec<assay_model::lookup::Lookup>,
 }
 
 impl<'a> Checker<'a> {

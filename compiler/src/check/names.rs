@@ -243,6 +243,11 @@ impl Checker<'_> {
             User(hir::FnId),
             Native(u16),
         }
+        if let [h, f] = callee {
+            if let Some(kind) = assay_model::lookup::LookupKind::parse(&f.name).filter(|_| h.name == "host") {
+                return self.lookup(kind, args, span, scope);
+            }
+        }
         let module = scope.module;
         let name_span = callee
             .first()

@@ -127,6 +127,8 @@ impl Checker<'_> {
                 }
                 if lt.join(&rt).is_none() {
                     bad(self, &l, &r, "both sides of a comparison must have the same type");
+                } else if op == BinaryOp::Eq {
+                    self.not_collected(&l, &r, scope);
                 }
                 result(Ty::Bool)
             }
@@ -144,6 +146,9 @@ impl Checker<'_> {
             BinaryOp::In | BinaryOp::NotIn => {
                 if let Ty::Enum(e) = lt {
                     self.enum_list(e, &mut r);
+                }
+                if op == BinaryOp::In {
+                    self.not_collected(&l, &r, scope);
                 }
                 let ok = match r.ty.strip() {
                     Ty::List(item) => l.ty.strip().join(item).is_some(),

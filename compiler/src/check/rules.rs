@@ -52,11 +52,13 @@ impl<'a> Checker<'a> {
             platforms: Vec::new(),
             steps: Vec::new(),
             locals: 0,
+            lookups: Vec::new(),
             span: r.span,
             id_span: r.id.span,
         };
         let mut scope = scope::Scope::new(module, scope::Context::Rule);
         self.context = scope::Context::Rule;
+        self.lookups.clear();
         for clause in &r.clauses {
             match &clause.kind {
                 ast::ClauseKind::Severity(_) => {}
@@ -103,6 +105,7 @@ impl<'a> Checker<'a> {
         }
         self.close_frames(&mut scope, 0);
         rule.locals = scope.slots();
+        rule.lookups = std::mem::take(&mut self.lookups);
         rule
     }
 
@@ -123,6 +126,9 @@ impl<'a> Checker<'a> {
                 let item = self.collection_item(&collection);
                 let depth = scope.push_frame();
                 let var = scope.bind(&each.var, item, scope::BindingKind::Loop);
+                if let Some(kind) = super::lookups::by_name_list(&collection) {
+                    scope.set_origin(var, kind);
+                }
                 let filter = each.filter.as_ref().map(|f| {
                     let cond = self.condition(f, scope);
                     scope.assume(&cond, true);

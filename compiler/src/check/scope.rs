@@ -46,6 +46,9 @@ pub struct Scope {
     /// Name → positions in `bindings`, innermost last: lookups and the
     /// shadowing check stay O(1) however many bindings a rule has.
     by_name: std::collections::HashMap<String, Vec<usize>>,
+    /// Loop variables walking a list the collector fills only with the
+    /// items it looks up by name (`host.kernel.parameters`).
+    origins: std::collections::HashMap<LocalId, assay_model::lookup::LookupKind>,
 }
 
 impl Scope {
@@ -58,7 +61,17 @@ impl Scope {
             frames: Vec::new(),
             next_slot: 0,
             by_name: std::collections::HashMap::new(),
+            origins: std::collections::HashMap::new(),
         }
+    }
+
+    pub fn set_origin(&mut self, id: LocalId, kind: assay_model::lookup::LookupKind) {
+        self.origins.insert(id, kind);
+    }
+
+    /// The by-name list local `id` walks, if it walks one.
+    pub fn origin(&self, id: LocalId) -> Option<assay_model::lookup::LookupKind> {
+        self.origins.get(&id).copied()
     }
 
     pub fn bind(&mut self, name: &ast::Ident, ty: Ty, kind: BindingKind) -> LocalId {
@@ -66,6 +79,13 @@ impl Scope {
         self.next_slot += 1;
         self.by_name.entry(name.name.clone()).or_default().push(self.bindings.len());
         self.bindings.push(Binding { name: name.name.clone(), id, ty, span: name.span, kind, used: false });
+        id
+    }
+
+    /// A slot for a value the checker introduces (a lookup's loop item).
+    pub fn fresh_slot(&mut self) -> LocalId {
+        let id = self.next_slot;
+        self.next_slot += 1;
         id
     }
 

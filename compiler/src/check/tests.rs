@@ -59,11 +59,11 @@ fn enumeration_values_resolve_from_the_other_side() {
 #[test]
 fn find_gives_an_optional_item() {
     let src = rule(
-        "  applies when host.kernel is present\n  let p = find(k in host.kernel.parameters where k.name == \"x\")\n  fail when p.runtime ?? \"0\" != \"2\"\n    message \"m\"",
+        "  applies when host.kernel is present\n  let p = find(k in host.kernel.parameters where k.name == \"kernel.randomize_va_space\")\n  fail when p.runtime ?? \"0\" != \"2\"\n    message \"m\"",
     );
     assert_eq!(codes(&src), vec![]);
     let src = rule(
-        "  applies when host.kernel is present\n  let p = find(k in host.kernel.parameters where k.name == \"x\")\n  fail when p.name == \"x\"\n    message \"m\"",
+        "  applies when host.kernel is present\n  let p = find(k in host.kernel.parameters where k.name == \"kernel.randomize_va_space\")\n  fail when p.name == \"x\"\n    message \"m\"",
     );
     assert_eq!(codes(&src), vec![Code::E0402]);
 }
@@ -122,4 +122,20 @@ fn results_do_not_depend_on_file_order() {
     let (one, two) = (one.program.unwrap(), two.program.unwrap());
     assert_eq!(one.consts.len(), two.consts.len());
     assert_eq!(one.consts[0].name, two.consts[0].name);
+}
+
+#[test]
+fn a_lookup_is_an_optional_record_and_is_recorded() {
+    let src = rule(
+        "  let p = host.sysctl(\"kernel.unprivileged_bpf_disabled\")\n  fail when (p.runtime ?? \"0\") == \"0\"\n    message \"m\"",
+    );
+    let loaded = Loaded::from_memory(None, &[("t.assay", &src)]);
+    let compiled = crate::compile(&loaded);
+    assert!(compiled.diagnostics.is_empty(), "{:?}", compiled.diagnostics);
+    let program = compiled.program.unwrap();
+    let lookups: Vec<String> = program.rules[0].lookups.iter().map(|l| l.to_string()).collect();
+    assert_eq!(lookups, ["host.sysctl(\"kernel.unprivileged_bpf_disabled\")"]);
+    // Reading the record without a default is the usual E0402.
+    let src = rule("  fail when host.sysctl(\"a.b\").runtime == \"1\"\n    message \"m\"");
+    assert_eq!(codes(&src), vec![Code::E0402]);
 }

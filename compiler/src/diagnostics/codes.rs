@@ -278,6 +278,31 @@ standard-library natives. It cannot read telemetry (`host`) or call a
 function of the package, which may read telemetry. Use a function, or a `let`
 inside the rule."
 
+    E0311 Error "invalid lookup by name"
+"`host.sysctl(NAME)`, `host.file(PATH)`, `host.module(NAME)` and
+`host.service(UNIT)` look up one item by name. The name must be a string
+literal, so the bundle can tell the collector what to gather, and a name
+the collector can look up: a dotted kernel parameter
+(`net.ipv4.ip_forward`), an absolute, normal file path outside /proc, /sys
+and /dev (`/etc/shadow`), a module name with `-` (`usb-storage`), a unit
+with its type (`ssh.service`).
+
+    let forwarding = host.sysctl(\"net.ipv4.ip_forward\")
+    fail when (forwarding.runtime ?? \"0\") != \"0\"
+      message \"IP forwarding is on\""
+
+    E0312 Error "item the collector does not look up"
+"`host.kernel.parameters`, `host.kernel.modules` and `host.files` hold only
+the items the collector looks up by name: its own list (docs/telemetry.md)
+and what the bundle's rules look up with `host.sysctl(...)`,
+`host.module(...)` and `host.file(...)`. Searching them for another name,
+
+    for each p in host.kernel.parameters where p.name == \"kernel.unprivileged_bpf_disabled\"
+
+never matches, so the rule would pass everywhere. Look the item up instead:
+
+    let bpf = host.sysctl(\"kernel.unprivileged_bpf_disabled\")"
+
     E0401 Error "mismatched types"
 "An operator, a condition, a function argument or a declared type got a value
 of another type. Conditions are `bool`; `<` compares two ints, two versions or

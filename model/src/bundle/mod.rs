@@ -63,6 +63,8 @@ pub struct Content {
     /// Package constants, computed in order before the rules run.
     pub globals: Vec<Code>,
     pub functions: Vec<Code>,
+    /// What the rules look up by name, for the collector.
+    pub plan: crate::lookup::CollectionPlan,
     pub debug: Debug,
 }
 
@@ -93,6 +95,9 @@ pub struct RuleMeta {
     /// functions (`sshd`, `vulnerabilities`), sorted: a rule reading a
     /// section that was not collected is skipped.
     pub reads: Vec<String>,
+    /// The items the rule looks up by name, directly or through functions,
+    /// sorted: a rule looking up an item the collection did not is skipped.
+    pub lookups: Vec<crate::lookup::Lookup>,
     pub code: Code,
 }
 

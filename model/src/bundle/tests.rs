@@ -20,6 +20,7 @@ fn tiny() -> Content {
             tags: vec![],
             platforms: vec![],
             reads: vec![],
+            lookups: vec![],
             code: Code {
                 instructions: vec![Instr::Const(0), Instr::Fail, Instr::Halt],
                 locals: 0,
@@ -91,7 +92,11 @@ fn a_bundle_of_another_instruction_set_is_named_with_both_fingerprints() {
 #[test]
 fn a_bundle_of_another_telemetry_schema_is_named() {
     let e = load(&resealed_with(24, &[0xff; 8])).unwrap_err();
-    assert!(e.to_string().contains("telemetry schema 2 (ffffffffffffffff)"), "{e}");
+    assert!(
+        e.to_string()
+            .contains(&format!("telemetry schema {} (ffffffffffffffff)", crate::telemetry::SCHEMA_VERSION)),
+        "{e}"
+    );
     assert!(e.to_string().contains(crate::fingerprint::schema()), "{e}");
     let e = load(&resealed_with(20, &1u32.to_le_bytes())).unwrap_err();
     assert!(matches!(e, LoadError::Schema { found_version: 1, .. }), "{e}");

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 /// The telemetry format this build writes (it reads back to
 /// [`OLDEST_READABLE`]); the fingerprint test fails until it is bumped
 /// with the schema.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// Declares a telemetry record: the struct with serde derives (unknown keys
 /// rejected, so a misspelt field in a fixture is an error) and its schema.
@@ -319,6 +319,22 @@ record! {
         /// on a root file system). Rules that read them are *skipped*, never
         /// passed or not applicable.
         pub skipped_sections: Vec<SkippedSection>,
+        /// Everything looked up by name (the collector's defaults and the
+        /// bundles' plans): a rule looking up another item is *skipped*.
+        /// Absent in documents of schema 2.
+        pub looked_up: Option<LookedUp>,
+    }
+}
+
+record! {
+    /// The items a collection looked up by name, present on the host or not.
+    pub struct LookedUp {
+        /// Kernel parameters (`net.ipv4.ip_forward`).
+        pub sysctls: Vec<String>,
+        /// File paths whose metadata was read.
+        pub files: Vec<String>,
+        /// Kernel modules (`usb-storage`).
+        pub modules: Vec<String>,
     }
 }
 

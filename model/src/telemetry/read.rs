@@ -107,6 +107,13 @@ fn migrate(t: &mut Telemetry, from: u32) {
     if from < 2 {
         t.schema_fingerprint = None;
     }
+    // 2 → 3: `collection.looked_up` was added (optional): what such a
+    // document looked up is not recorded.
+    if from < 3 {
+        if let Some(c) = &mut t.collection {
+            c.looked_up = None;
+        }
+    }
     t.schema_version = SCHEMA_VERSION;
 }
 

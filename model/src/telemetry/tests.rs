@@ -3,7 +3,8 @@ use std::path::Path;
 
 #[test]
 fn telemetry_reference_is_generated_from_the_types() {
-    let generated = schema::markdown(Telemetry::schema, SCHEMA_VERSION);
+    let mut generated = schema::markdown(Telemetry::schema, SCHEMA_VERSION);
+    generated.push_str(&crate::lookup::defaults_markdown());
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/telemetry.md");
     if std::env::var_os("ASSAY_UPDATE_DOCS").is_some() {
         std::fs::write(&path, &generated).unwrap();

@@ -148,50 +148,6 @@ pub fn groups(ctx: &mut Ctx) -> Option<Vec<Group>> {
     Some(group_lines(&text).collect())
 }
 
-/// System directories and key files that rules check.
-pub const KEY_PATHS: &[&str] = &[
-    "/bin",
-    "/sbin",
-    "/usr/bin",
-    "/usr/sbin",
-    "/lib",
-    "/lib64",
-    "/usr/lib",
-    "/usr/local/bin",
-    "/usr/local/sbin",
-    "/etc",
-    "/boot",
-    "/etc/passwd",
-    "/etc/passwd-",
-    "/etc/shadow",
-    "/etc/shadow-",
-    "/etc/group",
-    "/etc/group-",
-    "/etc/gshadow",
-    "/etc/gshadow-",
-    "/etc/ssh",
-    "/etc/ssh/sshd_config",
-    "/boot/grub/grub.cfg",
-    "/boot/grub2/grub.cfg",
-    "/boot/grub2/user.cfg",
-    "/etc/crontab",
-    "/etc/cron.hourly",
-    "/etc/cron.daily",
-    "/etc/cron.weekly",
-    "/etc/cron.monthly",
-    "/etc/cron.d",
-    "/etc/cron.allow",
-    "/etc/cron.deny",
-    "/etc/at.allow",
-    "/etc/at.deny",
-    "/etc/motd",
-    "/etc/issue",
-    "/etc/issue.net",
-    "/tmp",
-    "/var/tmp",
-    "/etc/sudoers",
-];
-
 /// Folders walked for world-writable entries: where executables, libraries
 /// and configuration live.
 const WALKED: &[&str] = &["/bin", "/sbin", "/usr", "/lib", "/lib64", "/etc", "/boot", "/opt"];
@@ -230,7 +186,7 @@ pub fn files(ctx: &mut Ctx) -> Option<(Vec<FileEntry>, Vec<FileEntry>)> {
         group: groups.get(&meta.gid()).cloned(),
         mode: meta.mode() & 0o7777,
     };
-    let mut paths: Vec<String> = KEY_PATHS.iter().map(|p| (*p).to_owned()).collect();
+    let mut paths: Vec<String> = ctx.looked_up.files.clone();
     // Host keys: their permissions matter; their contents are never read.
     paths.extend(ctx.fs.glob("/etc/ssh/ssh_host_*_key").unwrap_or_default());
     let mut files = Vec::new();

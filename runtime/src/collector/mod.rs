@@ -18,6 +18,8 @@ mod runtime;
 mod sshd;
 mod system;
 
+use assay_model::lookup::{CollectionPlan, LookupKind};
+use assay_model::telemetry::LookedUp;
 use assay_model::telemetry::{
     Asset, Collection, CollectionError, CommandLines, SkippedSection, Tag, Telemetry, SCHEMA_VERSION,
 };
@@ -34,6 +36,9 @@ pub struct Config {
     pub interval: Duration,
     pub tags: Vec<Tag>,
     pub command_lines: CommandLines,
+    /// Items the bundles' rules look up by name, gathered besides the
+    /// collector's own list.
+    pub plan: CollectionPlan,
 }
 
 impl Default for Config {
@@ -44,8 +49,20 @@ impl Default for Config {
             interval: Duration::from_secs(10),
             tags: vec![],
             command_lines: CommandLines::Flags,
+            plan: CollectionPlan::default(),
         }
     }
+}
+
+/// What a collection looks up by name: the built-in lists and `plan`.
+pub fn looked_up(plan: &CollectionPlan) -> LookedUp {
+    let mut all = CollectionPlan {
+        sysctls: LookupKind::Sysctl.defaults().iter().map(|s| (*s).to_owned()).collect(),
+        files: LookupKind::File.defaults().iter().map(|s| (*s).to_owned()).collect(),
+        modules: LookupKind::Module.defaults().iter().map(|s| (*s).to_owned()).collect(),
+    };
+    all.merge(plan);
+    LookedUp { sysctls: all.sysctls, files: all.files, modules: all.modules }
 }
 
 /// The most errors kept per sensor; the rest are counted (a malformed file
@@ -56,6 +73,8 @@ pub const MAX_ERRORS_PER_SENSOR: usize = 100;
 pub struct Ctx {
     pub(crate) fs: RootFs,
     pub(crate) command_lines: CommandLines,
+    /// The names the sensors look up (see [`looked_up`]).
+    pub(crate) looked_up: LookedUp,
     pub(crate) errors: Vec<CollectionError>,
     /// Errors per sensor, kept or not.
     counts: std::collections::BTreeMap<String, usize>,
@@ -64,8 +83,15 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    fn new(fs: RootFs, command_lines: CommandLines) -> Ctx {
-        Ctx { fs, command_lines, errors: Vec::new(), counts: Default::default(), seen: Default::default() }
+    fn new(fs: RootFs, command_lines: CommandLines, looked_up: LookedUp) -> Ctx {
+        Ctx {
+            fs,
+            command_lines,
+            looked_up,
+            errors: Vec::new(),
+            counts: Default::default(),
+            seen: Default::default(),
+        }
     }
 
     pub(crate) fn error(&mut self, sensor: &str, path: Option<&str>, message: impl std::fmt::Display) {
@@ -131,7 +157,7 @@ fn sensor<T>(ctx: &mut Ctx, name: &str, f: impl FnOnce(&mut Ctx) -> Option<T>) -
 pub fn collect(config: &Config, progress: &mut dyn FnMut(f64)) -> Telemetry {
     let started = Instant::now();
     let started_at = now_rfc3339();
-    let mut ctx = Ctx::new(RootFs::new(&config.root), config.command_lines);
+    let mut ctx = Ctx::new(RootFs::new(&config.root), config.command_lines, looked_up(&config.plan));
     let (os, hostname, machine_id, kernel_release) = system::identity(&mut ctx);
     let architecture = if ctx.live() { Some(std::env::consts::ARCH.to_owned()) } else { None };
     let asset = Asset {
@@ -173,6 +199,7 @@ pub fn collect(config: &Config, progress: &mut dyn FnMut(f64)) -> Telemetry {
         collector_version: concat!("assay ", env!("CARGO_PKG_VERSION")).to_owned(),
         command_lines: config.command_lines,
         skipped_sections: Vec::new(),
+        looked_up: Some(ctx.looked_up.clone()),
     });
     let skipped_sections = skipped(&doc, &ctx);
     if let Some(c) = doc.collection.as_mut() {
@@ -230,7 +257,7 @@ pub const SENSORS: &[&str] =
 /// whole collection per input would be too slow to fuzz). `None` for a
 /// name not in [`SENSORS`].
 pub fn collect_one(root: &Path, name: &str) -> Option<Telemetry> {
-    let mut ctx = Ctx::new(RootFs::new(root), CommandLines::Flags);
+    let mut ctx = Ctx::new(RootFs::new(root), CommandLines::Flags, looked_up(&CollectionPlan::default()));
     let mut doc = Telemetry::empty(Asset::default());
     match name {
         "os" => doc.asset.os = system::identity(&mut ctx).0,

@@ -265,57 +265,6 @@ pub fn password_policy(ctx: &mut Ctx) -> Option<PasswordPolicy> {
     found.then_some(policy)
 }
 
-/// Kernel parameters the rules read (runtime and persisted).
-pub const PARAMETERS: &[&str] = &[
-    "kernel.randomize_va_space",
-    "kernel.kptr_restrict",
-    "kernel.dmesg_restrict",
-    "kernel.yama.ptrace_scope",
-    "kernel.core_pattern",
-    "fs.suid_dumpable",
-    "fs.protected_hardlinks",
-    "fs.protected_symlinks",
-    "net.ipv4.ip_forward",
-    "net.ipv4.conf.all.send_redirects",
-    "net.ipv4.conf.default.send_redirects",
-    "net.ipv4.conf.all.accept_redirects",
-    "net.ipv4.conf.default.accept_redirects",
-    "net.ipv4.conf.all.secure_redirects",
-    "net.ipv4.conf.default.secure_redirects",
-    "net.ipv4.conf.all.accept_source_route",
-    "net.ipv4.conf.default.accept_source_route",
-    "net.ipv4.conf.all.log_martians",
-    "net.ipv4.conf.default.log_martians",
-    "net.ipv4.conf.all.rp_filter",
-    "net.ipv4.conf.default.rp_filter",
-    "net.ipv4.icmp_echo_ignore_broadcasts",
-    "net.ipv4.icmp_ignore_bogus_error_responses",
-    "net.ipv4.tcp_syncookies",
-    "net.ipv6.conf.all.forwarding",
-    "net.ipv6.conf.all.accept_ra",
-    "net.ipv6.conf.default.accept_ra",
-    "net.ipv6.conf.all.accept_redirects",
-    "net.ipv6.conf.default.accept_redirects",
-    "net.ipv6.conf.all.accept_source_route",
-    "net.ipv6.conf.default.accept_source_route",
-];
-
-/// Modules the rules ask about.
-pub const MODULES: &[&str] = &[
-    "cramfs",
-    "freevxfs",
-    "hfs",
-    "hfsplus",
-    "jffs2",
-    "squashfs",
-    "udf",
-    "usb-storage",
-    "dccp",
-    "sctp",
-    "rds",
-    "tipc",
-];
-
 /// The kernel configuration symbol of each module rules check.
 const CONFIG_SYMBOLS: &[(&str, &str)] = &[
     ("cramfs", "CONFIG_CRAMFS"),
@@ -472,7 +421,8 @@ pub fn kernel(ctx: &mut Ctx) -> Option<Kernel> {
         }
     }
     let live = ctx.live();
-    let parameters = PARAMETERS
+    let names = ctx.looked_up.sysctls.clone();
+    let parameters = names
         .iter()
         .map(|name| {
             let proc_path = format!("/proc/sys/{}", name.replace('.', "/"));
@@ -484,7 +434,7 @@ pub fn kernel(ctx: &mut Ctx) -> Option<Kernel> {
             } else {
                 None
             };
-            KernelParameter { name: (*name).to_owned(), runtime, persisted: persisted.get(*name).cloned() }
+            KernelParameter { name: name.clone(), runtime, persisted: persisted.get(name).cloned() }
         })
         .collect();
     // Modules: loaded (live), and disabled or blacklisted in modprobe.d.
@@ -522,7 +472,7 @@ pub fn kernel(ctx: &mut Ctx) -> Option<Kernel> {
     }
     let builds = module_builds(ctx, live);
     let modules_supported = builds.supported;
-    let mut names: Vec<String> = MODULES.iter().map(|m| (*m).to_owned()).collect();
+    let mut names: Vec<String> = ctx.looked_up.modules.clone();
     names.extend(loaded.iter().map(|m| m.replace('_', "-")));
     names.sort();
     names.dedup();

@@ -89,6 +89,13 @@ impl<'b> Program<'b> {
         let mut executed = 0u64;
         let skipped_sections =
             host.telemetry.collection.as_ref().map(|c| c.skipped_sections.as_slice()).unwrap_or(&[]);
+        // What the collection looked up by name; a document of schema 2 did
+        // not record it, and had the built-in lists. A hand-written document
+        // (no collection record) says what it says.
+        let looked_up =
+            host.telemetry.collection.as_ref().map(|c| {
+                c.looked_up.clone().unwrap_or_else(|| crate::collector::looked_up(&Default::default()))
+            });
         for (rule_index, rule) in content.rules.iter().enumerate() {
             let package = content.packages.get(rule.package as usize);
             let severity = rule.severity;
@@ -109,6 +116,17 @@ impl<'b> Program<'b> {
             };
             if let Err(reason) = assay_model::platform::applies(platforms, host.telemetry.asset.os.as_ref()) {
                 rules.push(result(Outcome::NotApplicable { reason }));
+                continue;
+            }
+            // An item the collection never looked up is absent to the rule
+            // whatever the host has: neither a pass nor a finding would be
+            // true, so the rule does not run.
+            if let Some(l) = not_looked_up(rule, looked_up.as_ref()) {
+                let reason = format!(
+                    "looks up {l}, which this collection did not: collect with the bundle \
+                     (`assay collect --bundle FILE`, or scan with it)"
+                );
+                rules.push(result(Outcome::Skipped { reason }));
                 continue;
             }
             let mut run = Run::new(self, host, &globals, options.limits);
@@ -902,4 +920,22 @@ fn from_native(v: assay_stdlib::Value) -> Value {
         N::Str(s) => Value::Str(Rc::from(s)),
         N::List(items) => Value::List(items.into_iter().map(from_native).collect::<Vec<_>>().into()),
     }
+}
+
+/// The first of `rule`'s lookups by name that `looked_up` does not cover.
+fn not_looked_up<'r>(
+    rule: &'r RuleMeta,
+    looked_up: Option<&assay_model::telemetry::LookedUp>,
+) -> Option<&'r assay_model::lookup::Lookup> {
+    use assay_model::lookup::LookupKind;
+    let looked_up = looked_up?;
+    rule.lookups.iter().find(|l| {
+        let list = match l.kind {
+            LookupKind::Sysctl => &looked_up.sysctls,
+            LookupKind::File => &looked_up.files,
+            LookupKind::Module => &looked_up.modules,
+            LookupKind::Service => return false,
+        };
+        !list.contains(&l.name)
+    })
 }

@@ -1,0 +1,186 @@
+//! Lookups by name (`host.sysctl("net.ipv4.ip_forward")`, `host.file(...)`,
+//! `host.module(...)`, `host.service(...)`): the name must be a literal the
+//! collector can look up (E0311), so the bundle can carry it in its
+//! collection plan. A lookup is the `find` it stands for, over the list the
+//! item lives in, typed as the list's record, optional.
+
+use super::expr::{error_expr, mk};
+use super::hir::{self, ExprKind};
+use super::scope::Scope;
+use super::types::Ty;
+use super::{errors, schema, Checker};
+use crate::source::Span;
+use crate::syntax::ast::{self, BinaryOp, QuantifierKind, StrPart};
+use assay_model::lookup::{Lookup, LookupKind};
+
+impl Checker<'_> {
+    pub(super) fn lookup(
+        &mut self,
+        kind: LookupKind,
+        args: &[ast::Expr],
+        span: Span,
+        scope: &mut Scope,
+    ) -> hir::Expr {
+        if self.in_const(scope, span, "read telemetry") {
+            return error_expr(span);
+        }
+        let literal = match args {
+            [arg] => match &arg.kind {
+                ast::ExprKind::RawStr(text) => Some((text.clone(), arg.span)),
+                ast::ExprKind::Str(lit) => match lit.parts.as_slice() {
+                    [StrPart::Lit(text)] => Some((text.clone(), arg.span)),
+                    [] => Some((String::new(), arg.span)),
+                    _ => None,
+                },
+                _ => None,
+            },
+            _ => None,
+        };
+        let Some((name, name_span)) = literal else {
+            // Check the arguments anyway, for their own mistakes.
+            for arg in args {
+                self.expr(arg, scope, None);
+            }
+            let at = args.first().map_or(span, |a| a.span);
+            self.report(errors::bad_lookup(at, kind, errors::BadLookup::NotALiteral { given: args.len() }));
+            return error_expr(span);
+        };
+        if let Err(why) = kind.check(&name) {
+            self.report(errors::bad_lookup(
+                name_span,
+                kind,
+                errors::BadLookup::Name { name: &name, why: &why },
+            ));
+            return error_expr(span);
+        }
+        match self.find_by_name(kind, &name, span, scope) {
+            Some(e) => {
+                self.lookups.push(Lookup { kind, name });
+                e
+            }
+            None => {
+                // The schema and the lookup table disagree: a bug, said as one.
+                let why = "internal error: the telemetry schema has no list for this lookup";
+                self.report(errors::bad_lookup(span, kind, errors::BadLookup::Name { name: &name, why }));
+                error_expr(span)
+            }
+        }
+    }
+
+    /// `find(x in host.LIST ?? [] where x.KEY == name)`.
+    fn find_by_name(
+        &mut self,
+        kind: LookupKind,
+        name: &str,
+        span: Span,
+        scope: &mut Scope,
+    ) -> Option<hir::Expr> {
+        let (path, record_name) = kind.list();
+        let record = self.schema.record_by_name(record_name)?;
+        let mut list = mk(ExprKind::Host, Ty::Record(schema::ROOT), span);
+        for field in path {
+            let Ty::Record(base) = list.ty.strip().clone() else { return None };
+            let (index, info) = self.schema.field(base, field)?;
+            let ty = if list.ty.is_optional() { info.ty.clone().optional() } else { info.ty.clone() };
+            list = mk(
+                ExprKind::Field {
+                    base: Box::new(list),
+                    index,
+                    name: (*field).to_owned(),
+                    sourced: info.sourced,
+                },
+                ty,
+                span,
+            );
+        }
+        let item = Ty::Record(record);
+        let list_ty = Ty::List(Box::new(item.clone()));
+        if list.ty.strip() != &list_ty {
+            return None;
+        }
+        let empty = mk(ExprKind::List(Vec::new()), list_ty.clone(), span);
+        let collection =
+            mk(ExprKind::Binary(BinaryOp::Default, Box::new(list), Box::new(empty)), list_ty, span);
+        let var = scope.fresh_slot();
+        let (key_index, key_info) = self.schema.field(record, kind.key_field())?;
+        let key = mk(
+            ExprKind::Field {
+                base: Box::new(mk(ExprKind::Local(var), item.clone(), span)),
+                index: key_index,
+                name: kind.key_field().to_owned(),
+                sourced: key_info.sourced,
+            },
+            key_info.ty.clone(),
+            span,
+        );
+        let wanted = mk(ExprKind::Str(name.to_owned()), Ty::Str, span);
+        let filter = mk(ExprKind::Binary(BinaryOp::Eq, Box::new(key), Box::new(wanted)), Ty::Bool, span);
+        Some(mk(
+            ExprKind::Quantifier {
+                kind: QuantifierKind::Find,
+                var,
+                collection: Box::new(collection),
+                filter: Some(Box::new(filter)),
+            },
+            item.optional(),
+            span,
+        ))
+    }
+}
+
+/// The lookup kind whose list `collection` is (`host.kernel.parameters`,
+/// possibly with a `?? []` default): a list holding only looked-up items.
+pub(super) fn by_name_list(collection: &hir::Expr) -> Option<LookupKind> {
+    fn path(e: &hir::Expr, out: &mut Vec<String>) -> bool {
+        match &e.kind {
+            ExprKind::Host => true,
+            ExprKind::Field { base, name, .. } => {
+                let ok = path(base, out);
+                out.push(name.clone());
+                ok
+            }
+            ExprKind::Binary(BinaryOp::Default, value, _) => path(value, out),
+            _ => false,
+        }
+    }
+    let mut fields = Vec::new();
+    if !path(collection, &mut fields) {
+        return None;
+    }
+    LookupKind::ALL.into_iter().filter(|k| !k.always_complete()).find(|k| k.list().0 == fields.as_slice())
+}
+
+impl Checker<'_> {
+    /// E0312 for `p.name == "x"` (or `in [...]`) over a by-name list when
+    /// the collector does not look `x` up by default: the comparison would
+    /// never find it, and the rule would pass on every host.
+    pub(super) fn not_collected(&mut self, l: &hir::Expr, r: &hir::Expr, scope: &Scope) {
+        let (field, value) = match (&l.kind, &r.kind) {
+            (ExprKind::Field { .. }, _) => (l, r),
+            (_, ExprKind::Field { .. }) => (r, l),
+            _ => return,
+        };
+        let ExprKind::Field { base, name, .. } = &field.kind else { return };
+        let ExprKind::Local(id) = &base.kind else { return };
+        let Some(kind) = scope.origin(*id) else { return };
+        if name != kind.key_field() {
+            return;
+        }
+        let literals: Vec<(&str, Span)> = match &value.kind {
+            ExprKind::Str(s) => vec![(s.as_str(), value.span)],
+            ExprKind::List(items) => items
+                .iter()
+                .filter_map(|i| match &i.kind {
+                    ExprKind::Str(s) => Some((s.as_str(), i.span)),
+                    _ => None,
+                })
+                .collect(),
+            _ => return,
+        };
+        for (literal, span) in literals {
+            if !kind.defaults().contains(&literal) {
+                self.report(errors::not_collected(span, kind, literal));
+            }
+        }
+    }
+}
