@@ -534,3 +534,59 @@ fn check_of_one_file_resolves_its_sibling_modules() {
     assert_eq!(code(&out), 1, "{}", stderr(&out));
     assert!(stderr(&out).contains("E0304"), "{}", stderr(&out));
 }
+
+/// The diagnostics the trial found wrong or missing, through the binary:
+/// each corpus case exits 1 and names its code.
+#[test]
+fn check_reports_the_trial_diagnostics_with_their_codes() {
+    let cases = [
+        ("E0115-applies-when-after-the-check.assay", "E0115"),
+        ("E0116-unclosed-rule.assay", "E0116"),
+        ("E0116-unclosed-parenthesis.assay", "E0116"),
+        ("E0101-c-style-operator.assay", "write `and`"),
+        ("E0101-is-not.assay", "`is not` is not an operator"),
+        ("E0101-indexing.assay", "find(p in host.kernel.parameters"),
+        ("E0101-quoted-severity.assay", "`severity high`"),
+        ("E0303-method-call.assay", "lists.len(host.users)"),
+        ("E0401-bool-compared-with-string.assay", "compare with `true`"),
+        ("E0301-enum-compared-with-string.assay", "did you mean `tcp`?"),
+        ("E0402-narrowest-guard-and-function.assay", "`host.login_defs.pass_max_days is present`"),
+        ("E0311-invalid-lookup.assay", "E0311"),
+        ("E0312-item-not-collected.assay", "host.sysctl(\"kernel.unprivileged_bpf_disabled\")"),
+    ];
+    for (case, expected) in cases {
+        let path = format!("compiler/tests/diagnostics/{case}");
+        let out = assay(&["check", &path]);
+        assert_eq!(code(&out), 1, "{case}: {}", stderr(&out));
+        assert!(stderr(&out).contains(expected), "{case}: no `{expected}` in\n{}", stderr(&out));
+    }
+}
+
+/// A fault names the source line it happened at, inside a function too.
+#[test]
+fn a_runtime_fault_names_its_source_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("faulty.assay");
+    std::fs::write(
+        &src,
+        "fn ratio(n: int) -> int {\n  100 / n\n}\n\nrule F-1 \"f\" {\n  severity low\n  description \"d\"\n  recommendation \"r\"\n  fail when ratio(host.schema_version - host.schema_version) > 1\n    message \"m\"\n}\n",
+    )
+    .unwrap();
+    let out = assay(&[
+        "scan",
+        "--root",
+        "tests/fixtures/hosts/debian-default",
+        "--package",
+        src.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let reason = report["rules"][0]["reason"].as_str().unwrap_or_default().to_owned();
+    assert!(
+        reason.contains("division by zero")
+            && reason.contains("faulty.assay:2")
+            && reason.contains("faulty.assay:9"),
+        "{reason}"
+    );
+}
