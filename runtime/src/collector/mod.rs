@@ -12,6 +12,7 @@
 
 mod accounts;
 pub mod cmdline;
+mod elf;
 mod fs;
 mod packages;
 mod runtime;

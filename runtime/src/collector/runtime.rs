@@ -20,8 +20,6 @@ pub struct Sampled {
 
 /// The most processes inspected per sample.
 const MAX_PROCESSES: usize = 4096;
-/// Executables larger than this are stat'ed but not parsed.
-const MAX_ELF: u64 = 256 << 20;
 
 pub fn sample(
     ctx: &mut Ctx,
@@ -178,7 +176,8 @@ fn binary(ctx: &Ctx, path: &str, cache: &mut HashMap<String, Option<Binary>>) ->
     if let Some(b) = cache.get(path) {
         return b.clone();
     }
-    let result = ctx.fs.metadata(path).ok().map(|meta| {
+    // What was opened is what is described: its metadata and its headers.
+    let result = ctx.fs.open_file(path).ok().map(|(file, meta)| {
         let mut b = Binary {
             path: path.to_owned(),
             uid: meta.uid(),
@@ -186,49 +185,16 @@ fn binary(ctx: &Ctx, path: &str, cache: &mut HashMap<String, Option<Binary>>) ->
             mode: meta.mode() & 0o7777,
             ..Binary::default()
         };
-        if let Ok(bytes) = ctx.fs.read_bytes(path, MAX_ELF) {
-            if let Some((pie, nx, relro, canary)) = hardening(&bytes) {
-                b.pie = Some(pie);
-                b.nx_stack = Some(nx);
-                b.relro = Some(relro.to_owned());
-                b.stack_protector = Some(canary);
-            }
+        if let Some(h) = super::elf::hardening(&file) {
+            b.pie = Some(h.pie);
+            b.nx_stack = Some(h.nx_stack);
+            b.relro = Some(h.relro.to_owned());
+            b.stack_protector = Some(h.stack_protector);
         }
         b
     });
     cache.insert(path.to_owned(), result.clone());
     result
-}
-
-/// PIE, non-executable stack, RELRO (`none`, `partial`, `full`) and stack
-/// protector of an ELF image.
-pub fn hardening(bytes: &[u8]) -> Option<(bool, bool, &'static str, bool)> {
-    use goblin::elf::dynamic::{DF_1_NOW, DF_1_PIE, DF_BIND_NOW, DT_FLAGS, DT_FLAGS_1};
-    use goblin::elf::header::ET_DYN;
-    use goblin::elf::program_header::{PF_X, PT_GNU_RELRO, PT_GNU_STACK, PT_INTERP};
-    let elf = goblin::elf::Elf::parse(bytes).ok()?;
-    let flags = |tag| {
-        elf.dynamic
-            .as_ref()
-            .and_then(|d| d.dyns.iter().find(|x| x.d_tag == tag).map(|x| x.d_val))
-            .unwrap_or(0)
-    };
-    let has_interp = elf.program_headers.iter().any(|p| p.p_type == PT_INTERP);
-    let pie = elf.header.e_type == ET_DYN && (has_interp || flags(DT_FLAGS_1) & DF_1_PIE != 0);
-    // No PT_GNU_STACK means an executable stack on most architectures.
-    let nx =
-        elf.program_headers.iter().find(|p| p.p_type == PT_GNU_STACK).is_some_and(|p| p.p_flags & PF_X == 0);
-    let relro = if !elf.program_headers.iter().any(|p| p.p_type == PT_GNU_RELRO) {
-        "none"
-    } else if flags(DT_FLAGS) & DF_BIND_NOW != 0 || flags(DT_FLAGS_1) & DF_1_NOW != 0 {
-        "full"
-    } else {
-        "partial"
-    };
-    let canary = elf.dynsyms.iter().any(|s| {
-        elf.dynstrtab.get_at(s.st_name).is_some_and(|n| n == "__stack_chk_fail" || n == "__stack_chk_guard")
-    });
-    Some((pie, nx, relro, canary))
 }
 
 /// Socket inode → owning process.
