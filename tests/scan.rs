@@ -193,6 +193,26 @@ fn rule_reference_pages_are_current() {
         }
     }
     assert!(stale.is_empty(), "stale: {stale:?}; run `ASSAY_UPDATE_DOCS=1 cargo test --test scan`");
+    // The README's package table counts rules from the same bundle.
+    let readme_path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md");
+    let mut readme = std::fs::read_to_string(&readme_path).unwrap();
+    for (i, p) in bundle.content.packages.iter().enumerate() {
+        let count = bundle.content.rules.iter().filter(|r| r.package as usize == i).count();
+        let prefix = format!("| `{}` | ", p.name);
+        let Some(start) = readme.find(&prefix) else { panic!("README.md has no row for {}", p.name) };
+        let at = start + prefix.len();
+        let end = at + readme[at..].find(" |").unwrap();
+        if readme[at..end] != count.to_string() {
+            if std::env::var_os("ASSAY_UPDATE_DOCS").is_some() {
+                readme.replace_range(at..end, &count.to_string());
+            } else {
+                panic!("README.md counts {} rules in {}, the bundle has {count}; run `ASSAY_UPDATE_DOCS=1 cargo test --test scan`", &readme[at..end], p.name);
+            }
+        }
+    }
+    if std::env::var_os("ASSAY_UPDATE_DOCS").is_some() {
+        std::fs::write(&readme_path, readme).unwrap();
+    }
 }
 
 #[test]

@@ -507,6 +507,16 @@ pub fn cpu(ctx: &mut Ctx) -> Option<Cpu> {
     Some(Cpu { nx_supported: nx, nx_enabled: Some(nx && !disabled) })
 }
 
+/// The mounts a path resolves to: of several at one mount point (a file
+/// system mounted over another), the last one, which hides the others.
+fn visible(mounts: Vec<Mount>) -> Vec<Mount> {
+    let mut last: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for (i, m) in mounts.iter().enumerate() {
+        last.insert(m.path.clone(), i);
+    }
+    mounts.into_iter().enumerate().filter(|(i, m)| last.get(&m.path) == Some(i)).map(|(_, m)| m).collect()
+}
+
 pub fn mounts(ctx: &mut Ctx) -> Option<Vec<Mount>> {
     if ctx.live() {
         let path = "/proc/self/mountinfo";
@@ -518,7 +528,7 @@ pub fn mounts(ctx: &mut Ctx) -> Option<Vec<Mount>> {
             }
         };
         // id parent major:minor root mountpoint options ... - fstype source superoptions
-        Some(
+        Some(visible(
             text.lines()
                 .enumerate()
                 .filter_map(|(i, l)| {
@@ -543,7 +553,7 @@ pub fn mounts(ctx: &mut Ctx) -> Option<Vec<Mount>> {
                     })
                 })
                 .collect(),
-        )
+        ))
     } else {
         let path = "/etc/fstab";
         let text = match ctx.fs.read(path) {
@@ -636,4 +646,24 @@ pub fn services(ctx: &mut Ctx) -> Option<Vec<Service>> {
             })
             .collect(),
     )
+}
+
+#[cfg(test)]
+mod visible_tests {
+    use super::*;
+
+    #[test]
+    fn of_mounts_stacked_at_one_point_the_last_is_kept() {
+        let m = |path: &str, options: &str, line: u32| Mount {
+            path: path.into(),
+            device: "tmpfs".into(),
+            fs_type: "tmpfs".into(),
+            options: options.split(',').map(str::to_owned).collect(),
+            source: Provenance::file("/proc/self/mountinfo", line),
+        };
+        let kept = visible(vec![m("/dev/shm", "rw", 1), m("/tmp", "rw", 2), m("/dev/shm", "rw,nodev", 3)]);
+        let shown: Vec<(&str, u32)> =
+            kept.iter().map(|m| (m.path.as_str(), m.source.line.unwrap_or(0))).collect();
+        assert_eq!(shown, [("/tmp", 2), ("/dev/shm", 3)]);
+    }
 }
