@@ -257,3 +257,35 @@ fn kernel_modules_are_loadable_built_in_or_not_built() {
     assert_eq!(build("sctp"), "absent", "not in modules.dep: not built");
     assert_eq!(kernel.modules_supported, Some(true));
 }
+
+/// A process running from memory (memfd, a "fileless" program) has no
+/// executable to inspect: the collection says so in `errors` instead of
+/// dropping it silently.
+#[test]
+fn a_process_run_from_memory_is_recorded_in_errors() {
+    use std::os::fd::AsRawFd;
+    let Ok(sleep) = std::fs::read("/bin/sleep") else {
+        eprintln!("skipped: no /bin/sleep to run from memory");
+        return;
+    };
+    let fd = rustix::fs::memfd_create("assay-test", rustix::fs::MemfdFlags::empty()).unwrap();
+    let mut file = std::fs::File::from(fd);
+    std::io::Write::write_all(&mut file, &sleep).unwrap();
+    let mut child = Command::new(format!("/proc/self/fd/{}", file.as_raw_fd())).arg("20").spawn().unwrap();
+    // Until the child has exec'd, its /proc entry still shows the test.
+    let exe = format!("/proc/{}/exe", child.id());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !std::fs::read_link(&exe).is_ok_and(|p| p.to_string_lossy().contains("memfd:")) {
+        assert!(std::time::Instant::now() < deadline, "the child never ran from memory");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let doc = assay_runtime::collector::collect(&assay_runtime::collector::Config::default(), &mut |_| {});
+    let _ = child.kill();
+    let _ = child.wait();
+    let found = doc.errors.iter().any(|e| {
+        e.sensor == "processes"
+            && e.message.contains(&format!("process {}", child.id()))
+            && e.message.contains("/memfd:assay-test")
+    });
+    assert!(found, "{:?}", doc.errors);
+}

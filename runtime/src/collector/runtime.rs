@@ -110,6 +110,10 @@ fn snapshot(
     let pids: Vec<u32> =
         ctx.fs.read_dir("/proc").unwrap_or_default().iter().filter_map(|n| n.parse().ok()).collect();
     let mut out = Vec::new();
+    if pids.len() > MAX_PROCESSES {
+        let message = format!("{} processes; only the first {MAX_PROCESSES} were inspected", pids.len());
+        ctx.error("processes", Some("/proc"), message);
+    }
     for pid in pids.into_iter().take(MAX_PROCESSES) {
         let status_path = format!("/proc/{pid}/status");
         let status = match ctx.fs.read(&status_path) {
@@ -141,9 +145,38 @@ fn snapshot(
                     .collect()
             })
             .unwrap_or_default();
-        let exe =
-            std::fs::read_link(format!("/proc/{pid}/exe")).ok().map(|p| p.to_string_lossy().into_owned());
-        let executable = exe.and_then(|e| binary(ctx, e.trim_end_matches(" (deleted)"), elf_cache));
+        // Kernel threads have no executable; any other failure is said.
+        let exe_link = format!("/proc/{pid}/exe");
+        let exe = match std::fs::read_link(&exe_link) {
+            Ok(p) => Some(p.to_string_lossy().into_owned()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => {
+                ctx.error(
+                    "processes",
+                    Some(&exe_link),
+                    format!("process {pid} ({name}): executable not read: {e}"),
+                );
+                None
+            }
+        };
+        let executable = exe.and_then(|e| {
+            let path = e.trim_end_matches(" (deleted)");
+            if !path.starts_with('/') || path.starts_with("/memfd:") {
+                // Run from memory (memfd_create) or an anonymous file: no
+                // file to inspect, which is worth knowing in itself.
+                ctx.error(
+                    "processes",
+                    Some(&exe_link),
+                    format!("process {pid} ({name}) runs `{path}`, which is not a file on disk: its hardening is unknown"),
+                );
+                return None;
+            }
+            let found = binary(ctx, path, elf_cache);
+            if found.is_none() {
+                ctx.error("processes", Some(path), format!("process {pid} ({name}): executable not readable"));
+            }
+            found
+        });
         let mut libraries: Vec<String> = ctx
             .fs
             .read(&format!("/proc/{pid}/maps"))
