@@ -289,3 +289,30 @@ fn a_process_run_from_memory_is_recorded_in_errors() {
     });
     assert!(found, "{:?}", doc.errors);
 }
+
+/// PAM lines keep their module, control and arguments with file and line,
+/// and never a credential given as an argument.
+#[test]
+fn pam_lines_are_read_per_stack_without_credentials() {
+    let host = copy_host("debian-default");
+    let root = host.path().join("root");
+    std::fs::write(
+        root.join("etc/pam.d/common-session"),
+        "# comment\nsession [default=1] pam_permit.so\n-session optional pam_ldap.so binddn=cn=x bindpw=hunter2 # trailing\n@include common-extra\n",
+    )
+    .unwrap();
+    let doc = assay_runtime::collector::collect_one(&root, "pam-stacks").unwrap();
+    let lines = doc.pam.unwrap();
+    let session: Vec<_> = lines.iter().filter(|l| l.stack == "common-session").collect();
+    assert_eq!(session.len(), 3, "{session:?}");
+    assert_eq!(
+        (session[0].control.as_str(), session[0].module.value.as_str()),
+        ("[default=1]", "pam_permit.so")
+    );
+    assert_eq!(session[1].kind, "session");
+    assert_eq!(session[1].arguments, ["binddn=cn=x", "bindpw=[redacted]"]);
+    assert_eq!(session[1].module.source.line, Some(3));
+    assert_eq!((session[2].kind.as_str(), session[2].module.value.as_str()), ("@include", "common-extra"));
+    let text = serde_json::to_string(&lines).unwrap();
+    assert!(!text.contains("hunter2"));
+}

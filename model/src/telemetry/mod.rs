@@ -219,6 +219,8 @@ record! {
         pub login_defs: Option<LoginDefs>,
         /// The password quality policy enforced through PAM.
         pub password_policy: Option<PasswordPolicy>,
+        /// Every line of the PAM stacks CIS audits, in order.
+        pub pam: Option<Vec<PamLine>>,
         /// Kernel parameters and modules.
         pub kernel: Option<Kernel>,
         /// Processor features.
@@ -483,6 +485,25 @@ record! {
     pub struct LoginDefsSetting {
         pub key: String,
         pub value: Sourced<String>,
+    }
+}
+
+record! {
+    /// One line of a PAM stack in /etc/pam.d (`common-auth`, `system-auth`,
+    /// ...): a module with its control and arguments, or an `@include`.
+    pub struct PamLine {
+        /// The stack's file name (`common-auth`).
+        pub stack: String,
+        /// `auth`, `account`, `password`, `session`, or `@include`.
+        pub kind: String,
+        /// `required`, `[success=1 default=ignore]`, ...; empty for `@include`.
+        pub control: String,
+        /// The module's file name (`pam_unix.so`), or the included stack,
+        /// with the file and line of the line.
+        pub module: Sourced<String>,
+        /// The module's arguments; values of arguments named like a
+        /// credential are `[redacted]`.
+        pub arguments: Vec<String>,
     }
 }
 

@@ -94,7 +94,7 @@ fn normalised(name: &str) -> String {
     name.trim_start_matches('-').to_ascii_lowercase().replace('_', "-")
 }
 
-fn is_secret_name(name: &str) -> bool {
+pub(crate) fn is_secret_name(name: &str) -> bool {
     let n = normalised(name);
     let squashed = n.replace('-', "");
     let last = n.rsplit('-').next();

@@ -174,6 +174,7 @@ pub fn collect(config: &Config, progress: &mut dyn FnMut(f64)) -> Telemetry {
     doc.sshd = sensor(&mut ctx, "sshd", sshd::collect);
     doc.login_defs = sensor(&mut ctx, "login.defs", system::login_defs);
     doc.password_policy = sensor(&mut ctx, "pam", system::password_policy);
+    doc.pam = sensor(&mut ctx, "pam-stacks", system::pam_stacks);
     doc.kernel = sensor(&mut ctx, "kernel", system::kernel);
     doc.cpu = sensor(&mut ctx, "cpu", system::cpu);
     let (files, world_writable) = sensor(&mut ctx, "files", accounts::files).unzip();
@@ -218,11 +219,12 @@ pub fn collect(config: &Config, progress: &mut dyn FnMut(f64)) -> Telemetry {
 fn skipped(doc: &Telemetry, ctx: &Ctx) -> Vec<SkippedSection> {
     let first_error =
         |sensor: &str| ctx.errors.iter().find(|e| e.sensor == sensor).map(|e| e.message.clone());
-    let sections: [(&str, &[&str], bool); 12] = [
+    let sections: [(&str, &[&str], bool); 13] = [
         ("packages", &["packages"], doc.packages.is_some()),
         ("sshd", &["sshd"], doc.sshd.is_some()),
         ("login.defs", &["login_defs"], doc.login_defs.is_some()),
         ("pam", &["password_policy"], doc.password_policy.is_some()),
+        ("pam-stacks", &["pam"], doc.pam.is_some()),
         ("kernel", &["kernel"], doc.kernel.is_some()),
         ("cpu", &["cpu"], doc.cpu.is_some()),
         ("files", &["files", "world_writable"], doc.files.is_some()),
@@ -251,7 +253,7 @@ fn skipped(doc: &Telemetry, ctx: &Ctx) -> Vec<SkippedSection> {
 
 /// The sensors [`collect_one`] can run alone.
 pub const SENSORS: &[&str] =
-    &["os", "packages", "sshd", "login.defs", "pam", "kernel", "mounts", "users", "groups"];
+    &["os", "packages", "sshd", "login.defs", "pam", "pam-stacks", "kernel", "mounts", "users", "groups"];
 
 /// Runs one sensor over a root file system and returns a document with only
 /// its section and errors: the entry point of the parser fuzz targets (a
@@ -266,6 +268,7 @@ pub fn collect_one(root: &Path, name: &str) -> Option<Telemetry> {
         "sshd" => doc.sshd = sensor(&mut ctx, name, sshd::collect),
         "login.defs" => doc.login_defs = sensor(&mut ctx, name, system::login_defs),
         "pam" => doc.password_policy = sensor(&mut ctx, name, system::password_policy),
+        "pam-stacks" => doc.pam = sensor(&mut ctx, name, system::pam_stacks),
         "kernel" => doc.kernel = sensor(&mut ctx, name, system::kernel),
         "mounts" => doc.mounts = sensor(&mut ctx, name, system::mounts),
         "users" => doc.users = sensor(&mut ctx, name, accounts::users),

@@ -5,7 +5,7 @@ use super::fs::FsError;
 use super::Ctx;
 use assay_model::telemetry::{
     Cpu, Kernel, KernelModule, KernelParameter, LoginDefs, LoginDefsSetting, ModuleBuild, Mount, Os,
-    OsFamily, PasswordPolicy, Provenance, Service, Sourced,
+    OsFamily, PamLine, PasswordPolicy, Provenance, Service, Sourced,
 };
 use std::collections::BTreeMap;
 
@@ -137,6 +137,84 @@ fn note_nullok(policy: &mut PasswordPolicy, args: &[&str], src: &Provenance) {
         Some(n) if n.value || !has => {}
         _ => policy.nullok = Some(Sourced::new(has, src.clone())),
     }
+}
+
+/// The PAM stacks CIS audits (Debian's common-* and RHEL's system-auth and
+/// password-auth).
+const PAM_STACKS: &[&str] = &[
+    "common-auth",
+    "common-account",
+    "common-password",
+    "common-session",
+    "common-session-noninteractive",
+    "system-auth",
+    "password-auth",
+];
+
+/// Every line of the PAM stacks that are present, each with its file and
+/// line; absent when none of them is.
+pub fn pam_stacks(ctx: &mut Ctx) -> Option<Vec<PamLine>> {
+    let mut lines = Vec::new();
+    let mut found = false;
+    for stack in PAM_STACKS {
+        let path = format!("/etc/pam.d/{stack}");
+        let text = match ctx.fs.read(&path) {
+            Ok(t) => t,
+            Err(FsError::NotFound) => continue,
+            Err(e) => {
+                ctx.error("pam-stacks", Some(&path), &e);
+                continue;
+            }
+        };
+        found = true;
+        for (i, raw) in text.lines().enumerate() {
+            let line = raw.split('#').next().unwrap_or("").trim();
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let Some((&kind, rest)) = words.split_first() else { continue };
+            let (kind, control, rest) = if kind == "@include" {
+                ("@include", String::new(), rest)
+            } else {
+                let kind = kind.trim_start_matches('-');
+                // A bracketed control may hold spaces: `[success=1 default=ignore]`.
+                let (control, after) = if rest.first().is_some_and(|w| w.starts_with('[')) {
+                    match rest.iter().position(|w| w.ends_with(']')) {
+                        Some(end) => (rest[..=end].join(" "), &rest[end + 1..]),
+                        None => {
+                            ctx.error(
+                                "pam-stacks",
+                                Some(&path),
+                                format!("line {}: unclosed `[` in the control", i + 1),
+                            );
+                            continue;
+                        }
+                    }
+                } else {
+                    match rest.split_first() {
+                        Some((c, after)) => ((*c).to_owned(), after),
+                        None => continue,
+                    }
+                };
+                (kind, control, after)
+            };
+            let Some((module, arguments)) = rest.split_first() else { continue };
+            let module = module.rsplit('/').next().unwrap_or(module).to_owned();
+            let arguments = arguments
+                .iter()
+                .map(|a| match a.split_once('=') {
+                    Some((k, _)) if super::cmdline::is_secret_name(k) => format!("{k}=[redacted]"),
+                    _ => (*a).to_owned(),
+                })
+                .collect();
+            lines.push(PamLine {
+                stack: (*stack).to_owned(),
+                kind: kind.to_owned(),
+                control,
+                module: Sourced::new(module, Provenance::file(path.clone(), i as u32 + 1)),
+                arguments,
+            });
+        }
+    }
+    found.then_some(lines)
 }
 
 pub fn password_policy(ctx: &mut Ctx) -> Option<PasswordPolicy> {
