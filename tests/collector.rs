@@ -316,3 +316,29 @@ fn pam_lines_are_read_per_stack_without_credentials() {
     let text = serde_json::to_string(&lines).unwrap();
     assert!(!text.contains("hunter2"));
 }
+
+/// The world-writable and unowned search covers every local file system,
+/// not only the system folders (a data folder under /srv counts).
+#[test]
+fn world_writable_and_unowned_files_are_found_anywhere_local() {
+    use std::os::unix::fs::PermissionsExt;
+    let host = copy_host("debian-default");
+    let root = host.path().join("root");
+    let data = root.join("srv/data");
+    std::fs::create_dir_all(&data).unwrap();
+    let open = data.join("open.txt");
+    std::fs::write(&open, "x").unwrap();
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let orphan = data.join("orphan.txt");
+    std::fs::write(&orphan, "x").unwrap();
+    let owned_by_nobody = std::os::unix::fs::chown(&orphan, Some(54321), Some(54321)).is_ok();
+    let doc = collect_root(&root);
+    let writable: Vec<&str> = doc.world_writable.iter().flatten().map(|f| f.path.as_str()).collect();
+    assert!(writable.contains(&"/srv/data/open.txt"), "{writable:?}");
+    if owned_by_nobody {
+        let unowned: Vec<&str> = doc.unowned.iter().flatten().map(|f| f.path.as_str()).collect();
+        assert!(unowned.contains(&"/srv/data/orphan.txt"), "{unowned:?}");
+    } else {
+        eprintln!("skipped the unowned half: chown needs root");
+    }
+}

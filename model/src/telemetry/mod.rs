@@ -227,8 +227,13 @@ record! {
         pub cpu: Option<Cpu>,
         /// Metadata of system directories and key files.
         pub files: Option<Vec<FileEntry>>,
-        /// World-writable entries found inside system directories (a bounded walk).
+        /// World-writable entries of the local file systems (a walk bounded
+        /// in entries and time; when it stops early, the section is listed in
+        /// `collection.skipped_sections` and passing rules over it are skipped).
         pub world_writable: Option<Vec<FileEntry>>,
+        /// Entries of the local file systems whose owner or group is no
+        /// account or group of the host (the same walk).
+        pub unowned: Option<Vec<FileEntry>>,
         /// Mounted file systems (or `/etc/fstab` for a root file system).
         pub mounts: Option<Vec<Mount>>,
         /// Local users, with password aging (never the hash).

@@ -107,8 +107,9 @@ fn migrate(t: &mut Telemetry, from: u32) {
     if from < 2 {
         t.schema_fingerprint = None;
     }
-    // 2 → 3: `collection.looked_up` and `pam` were added (optional): what
-    // such a document looked up is not recorded, nor its PAM lines.
+    // 2 → 3: `collection.looked_up`, `pam` and `unowned` were added
+    // (optional): what such a document looked up is not recorded, nor its
+    // PAM lines or unowned files.
     if from < 3 {
         if let Some(c) = &mut t.collection {
             c.looked_up = None;

@@ -4,7 +4,7 @@
 
 use super::fs::{FsError, Meta};
 use super::Ctx;
-use assay_model::telemetry::{FileEntry, FileType, Group, PasswordState, User};
+use assay_model::telemetry::{FileEntry, FileType, Group, PasswordState, SkippedSection, User};
 use std::collections::HashMap;
 
 /// One account line of `/etc/passwd`.
@@ -148,25 +148,59 @@ pub fn groups(ctx: &mut Ctx) -> Option<Vec<Group>> {
     Some(group_lines(&text).collect())
 }
 
-/// Folders walked for world-writable entries: where executables, libraries
-/// and configuration live.
-const WALKED: &[&str] = &["/bin", "/sbin", "/usr", "/lib", "/lib64", "/etc", "/boot", "/opt"];
-/// Data-only trees skipped by the walk (documentation, headers, sources,
-/// firmware, kernel modules: large and never executed from).
-const SKIPPED: &[&str] = &[
-    "/usr/share",
-    "/usr/include",
-    "/usr/src",
-    "/usr/lib/modules",
-    "/usr/lib/firmware",
-    "/lib/modules",
-    "/lib/firmware",
+/// File-system types the walk does not enter: kernel interfaces and
+/// pseudo file systems, and network file systems (another host's files).
+const NOT_LOCAL: &[&str] = &[
+    "proc",
+    "sysfs",
+    "devtmpfs",
+    "devpts",
+    "cgroup",
+    "cgroup2",
+    "securityfs",
+    "pstore",
+    "bpf",
+    "debugfs",
+    "tracefs",
+    "configfs",
+    "fusectl",
+    "mqueue",
+    "hugetlbfs",
+    "binfmt_misc",
+    "autofs",
+    "efivarfs",
+    "rpc_pipefs",
+    "nsfs",
+    "nfs",
+    "nfs4",
+    "cifs",
+    "smb3",
+    "smbfs",
+    "9p",
+    "fuse.sshfs",
+    "fuse.s3fs",
+    "ceph",
+    "glusterfs",
+    "afs",
 ];
-/// Bounds of the walk: entries visited in all, and depth.
-const MAX_WALK: usize = 200_000;
-const MAX_DEPTH: usize = 16;
+/// Kernel interfaces, never walked even without a mount table (a root file
+/// system's own, normally empty, folders).
+const INTERFACES: &[&str] = &["/proc", "/sys", "/dev"];
+/// Bounds of the walk: entries visited in all, time, and depth.
+const MAX_WALK: usize = 1_000_000;
+const MAX_WALK_TIME: std::time::Duration = std::time::Duration::from_secs(60);
+const MAX_DEPTH: usize = 32;
+/// Entries of each list kept; the rest are counted.
+const MAX_LISTED: usize = 10_000;
 
-pub fn files(ctx: &mut Ctx) -> Option<(Vec<FileEntry>, Vec<FileEntry>)> {
+/// What the files sensor gives.
+pub struct Found {
+    pub files: Vec<FileEntry>,
+    pub world_writable: Vec<FileEntry>,
+    pub unowned: Vec<FileEntry>,
+}
+
+pub fn files(ctx: &mut Ctx) -> Option<Found> {
     let users = user_names(ctx);
     let groups = group_names(ctx);
     let entry = |path: &str, meta: &Meta| FileEntry {
@@ -197,11 +231,31 @@ pub fn files(ctx: &mut Ctx) -> Option<(Vec<FileEntry>, Vec<FileEntry>)> {
             Err(e) => ctx.error("files", Some(path), &e),
         }
     }
-    let mut writable = Vec::new();
+    // Every local file system, from the root: mount points of other kinds
+    // (from the live mount table) and the kernel's interfaces are pruned.
+    let mut pruned: std::collections::HashSet<String> = INTERFACES.iter().map(|p| (*p).to_owned()).collect();
+    if ctx.live() {
+        if let Ok(table) = ctx.fs.read("/proc/self/mountinfo") {
+            for line in table.lines() {
+                let Some((left, right)) = line.split_once(" - ") else { continue };
+                let (Some(point), Some(kind)) =
+                    (left.split_whitespace().nth(4), right.split_whitespace().next())
+                else {
+                    continue;
+                };
+                if NOT_LOCAL.contains(&kind) || (kind.starts_with("fuse.") && kind != "fuse.lxcfs") {
+                    pruned.insert(super::system::unescape(point));
+                }
+            }
+        }
+    }
+    let started = std::time::Instant::now();
+    let (mut writable, mut unowned) = (Vec::new(), Vec::new());
+    let (mut writable_count, mut unowned_count) = (0usize, 0usize);
     let mut visited = 0usize;
-    let mut truncated = false;
-    let mut stack: Vec<(String, usize)> = WALKED.iter().rev().map(|p| ((*p).to_owned(), 0)).collect();
-    while let Some((dir, depth)) = stack.pop() {
+    let mut stopped: Option<String> = None;
+    let mut stack: Vec<(String, usize)> = vec![("/".to_owned(), 0)];
+    'walk: while let Some((dir, depth)) = stack.pop() {
         // A link to a folder is not followed (no loops, no leaving the tree).
         match ctx.fs.symlink_metadata(&dir) {
             Ok(m) if m.is_dir() => {}
@@ -211,26 +265,48 @@ pub fn files(ctx: &mut Ctx) -> Option<(Vec<FileEntry>, Vec<FileEntry>)> {
         for (name, meta) in entries {
             visited += 1;
             if visited > MAX_WALK {
-                truncated = true;
-                break;
+                stopped =
+                    Some(format!("the walk of the local file systems stopped after {MAX_WALK} entries"));
+                break 'walk;
+            }
+            if visited % 4096 == 0 && started.elapsed() > MAX_WALK_TIME {
+                stopped = Some(format!(
+                    "the walk of the local file systems stopped after {} s ({visited} entries)",
+                    MAX_WALK_TIME.as_secs()
+                ));
+                break 'walk;
             }
             let path = if dir == "/" { format!("/{name}") } else { format!("{dir}/{name}") };
             if meta.is_symlink() {
                 continue;
             }
             if meta.mode() & 0o002 != 0 {
-                writable.push(entry(&path, &meta));
+                writable_count += 1;
+                if writable.len() < MAX_LISTED {
+                    writable.push(entry(&path, &meta));
+                }
             }
-            if meta.is_dir() && depth + 1 < MAX_DEPTH && !SKIPPED.contains(&path.as_str()) {
+            if !users.contains_key(&meta.uid()) || !groups.contains_key(&meta.gid()) {
+                unowned_count += 1;
+                if unowned.len() < MAX_LISTED {
+                    unowned.push(entry(&path, &meta));
+                }
+            }
+            if meta.is_dir() && depth + 1 < MAX_DEPTH && !pruned.contains(&path) {
                 stack.push((path, depth + 1));
             }
         }
-        if truncated {
-            break;
+    }
+    for (count, what) in [(writable_count, "world-writable"), (unowned_count, "unowned")] {
+        if count > MAX_LISTED {
+            ctx.error("files", None, format!("{count} {what} entries; the first {MAX_LISTED} are listed"));
         }
     }
-    if truncated {
-        ctx.error("files", None, format!("the world-writable search stopped after {MAX_WALK} entries"));
+    if let Some(reason) = stopped {
+        ctx.error("files", None, &reason);
+        for section in ["world_writable", "unowned"] {
+            ctx.partial.push(SkippedSection { section: section.to_owned(), reason: reason.clone() });
+        }
     }
-    Some((files, writable))
+    Some(Found { files, world_writable: writable, unowned })
 }

@@ -76,6 +76,8 @@ pub struct Ctx {
     pub(crate) command_lines: CommandLines,
     /// The names the sensors look up (see [`looked_up`]).
     pub(crate) looked_up: LookedUp,
+    /// Sections collected only in part, and why.
+    pub(crate) partial: Vec<SkippedSection>,
     pub(crate) errors: Vec<CollectionError>,
     /// Errors per sensor, kept or not.
     counts: std::collections::BTreeMap<String, usize>,
@@ -89,6 +91,7 @@ impl Ctx {
             fs,
             command_lines,
             looked_up,
+            partial: Vec::new(),
             errors: Vec::new(),
             counts: Default::default(),
             seen: Default::default(),
@@ -177,9 +180,11 @@ pub fn collect(config: &Config, progress: &mut dyn FnMut(f64)) -> Telemetry {
     doc.pam = sensor(&mut ctx, "pam-stacks", system::pam_stacks);
     doc.kernel = sensor(&mut ctx, "kernel", system::kernel);
     doc.cpu = sensor(&mut ctx, "cpu", system::cpu);
-    let (files, world_writable) = sensor(&mut ctx, "files", accounts::files).unzip();
-    doc.files = files;
-    doc.world_writable = world_writable;
+    if let Some(found) = sensor(&mut ctx, "files", accounts::files) {
+        doc.files = Some(found.files);
+        doc.world_writable = Some(found.world_writable);
+        doc.unowned = Some(found.unowned);
+    }
     doc.mounts = sensor(&mut ctx, "mounts", system::mounts);
     doc.users = sensor(&mut ctx, "users", accounts::users);
     doc.groups = sensor(&mut ctx, "groups", accounts::groups);
@@ -227,14 +232,15 @@ fn skipped(doc: &Telemetry, ctx: &Ctx) -> Vec<SkippedSection> {
         ("pam-stacks", &["pam"], doc.pam.is_some()),
         ("kernel", &["kernel"], doc.kernel.is_some()),
         ("cpu", &["cpu"], doc.cpu.is_some()),
-        ("files", &["files", "world_writable"], doc.files.is_some()),
+        ("files", &["files", "world_writable", "unowned"], doc.files.is_some()),
         ("mounts", &["mounts"], doc.mounts.is_some()),
         ("users", &["users"], doc.users.is_some()),
         ("groups", &["groups"], doc.groups.is_some()),
         ("services", &["services"], doc.services.is_some()),
         ("processes", &["processes", "listeners", "connections"], doc.processes.is_some()),
     ];
-    let mut out = Vec::new();
+    // Sections a sensor filled only in part (a walk that hit its budget).
+    let mut out = ctx.partial.clone();
     for (sensor, fields, present) in sections {
         if present {
             continue;

@@ -661,22 +661,24 @@ pub fn mounts(ctx: &mut Ctx) -> Option<Vec<Mount>> {
     }
 }
 
-/// `\040` and friends in mount paths.
-fn unescape(s: &str) -> String {
-    let mut out = String::new();
+/// `\040` and friends in mount paths (octal bytes; the path is UTF-8 or
+/// decoded lossily).
+pub(crate) fn unescape(s: &str) -> String {
+    let mut out = Vec::with_capacity(s.len());
     let b = s.as_bytes();
     let mut i = 0;
     while i < b.len() {
         if b[i] == b'\\' && i + 3 < b.len() && b[i + 1..=i + 3].iter().all(|c| (b'0'..=b'7').contains(c)) {
-            let v = (b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0');
-            out.push(v as char);
+            let v =
+                u32::from(b[i + 1] - b'0') * 64 + u32::from(b[i + 2] - b'0') * 8 + u32::from(b[i + 3] - b'0');
+            out.push(v as u8);
             i += 4;
         } else {
-            out.push(b[i] as char);
+            out.push(b[i]);
             i += 1;
         }
     }
-    out
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// systemd units and whether they are enabled (a link in a `.wants` folder).
