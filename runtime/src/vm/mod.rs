@@ -179,6 +179,9 @@ impl<'b> Program<'b> {
         let mut seen = std::collections::HashSet::new();
         let evidence = evidence
             .into_iter()
+            // The item's own name, read to pick it, is already in the path
+            // (`host.kernel.parameters["x"].name = x` says nothing more).
+            .filter(|(_, value, _, item)| !matches!((value, item), (Value::Str(v), Some(Value::Str(k))) if v == k))
             .map(|(path, value, source, item)| {
                 let path = content.debug.evidence_paths.get(path as usize).cloned().unwrap_or_default();
                 // The loop item named: `host.kernel.modules["cramfs"].loaded`.
