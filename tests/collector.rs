@@ -342,3 +342,40 @@ fn world_writable_and_unowned_files_are_found_anywhere_local() {
         eprintln!("skipped the unowned half: chown needs root");
     }
 }
+
+/// sudoers: Defaults items (quoted commas kept), continued lines joined,
+/// included files read, NOPASSWD and !authenticate noted with file:line.
+#[test]
+fn sudoers_and_its_includes_are_read() {
+    let host = copy_host("debian-default");
+    let root = host.path().join("root");
+    std::fs::create_dir_all(root.join("etc/sudoers.d")).unwrap();
+    std::fs::write(
+        root.join("etc/sudoers"),
+        "Defaults\tenv_reset, use_pty\nDefaults logfile=\"/var/log/sudo, all.log\"\n# a comment\nroot ALL=(ALL:ALL) ALL\n%sudo ALL=(ALL:ALL) \\\n  ALL\n@includedir /etc/sudoers.d\n",
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("etc/sudoers.d/deploy"),
+        "deploy ALL=(ALL) NOPASSWD: /usr/bin/systemctl\nDefaults:ops !authenticate\n",
+    )
+    .unwrap();
+    std::fs::write(root.join("etc/sudoers.d/skipped.bak"), "nobody ALL=(ALL) NOPASSWD: ALL\n").unwrap();
+    let sudo = assay_runtime::collector::collect_one(&root, "sudo").unwrap().sudo.unwrap();
+    let defaults: Vec<&str> = sudo.defaults.iter().map(|d| d.value.as_str()).collect();
+    assert_eq!(defaults, ["env_reset", "use_pty", "logfile=\"/var/log/sudo, all.log\"", "!authenticate"]);
+    let rules: Vec<(&str, bool, bool, Option<u32>)> = sudo
+        .rules
+        .iter()
+        .map(|r| (r.line.value.as_str(), r.nopasswd, r.no_authenticate, r.line.source.line))
+        .collect();
+    assert_eq!(
+        rules,
+        [
+            ("root ALL=(ALL:ALL) ALL", false, false, Some(4)),
+            ("%sudo ALL=(ALL:ALL) ALL", false, false, Some(5)),
+            ("deploy ALL=(ALL) NOPASSWD: /usr/bin/systemctl", true, false, Some(1)),
+            ("Defaults:ops !authenticate", false, true, Some(2)),
+        ]
+    );
+}

@@ -217,6 +217,9 @@ record! {
         pub sshd: Option<Sshd>,
         /// Settings of `/etc/login.defs`.
         pub login_defs: Option<LoginDefs>,
+        /// sudo's configuration (/etc/sudoers and /etc/sudoers.d); absent
+        /// when neither exists.
+        pub sudo: Option<Sudo>,
         /// The password quality policy enforced through PAM.
         pub password_policy: Option<PasswordPolicy>,
         /// Every line of the PAM stacks CIS audits, in order.
@@ -490,6 +493,31 @@ record! {
     pub struct LoginDefsSetting {
         pub key: String,
         pub value: Sourced<String>,
+    }
+}
+
+record! {
+    /// What sudo is configured to do, from /etc/sudoers and the files of
+    /// /etc/sudoers.d it includes.
+    pub struct Sudo {
+        /// Every `Defaults` entry (`use_pty`, `logfile="/var/log/sudo.log"`,
+        /// `timestamp_timeout=15`), one per comma-separated item.
+        pub defaults: Vec<Sourced<String>>,
+        /// Every rule granting commands (`alice ALL=(ALL) NOPASSWD: ALL`).
+        pub rules: Vec<SudoRule>,
+    }
+}
+
+record! {
+    /// One line of sudoers that grants commands, or a `Defaults` line that
+    /// turns authentication off.
+    pub struct SudoRule {
+        /// The line, as written (joined when continued with `\`).
+        pub line: Sourced<String>,
+        /// It grants commands without a password (`NOPASSWD:`).
+        pub nopasswd: bool,
+        /// It turns authentication off (`!authenticate`).
+        pub no_authenticate: bool,
     }
 }
 

@@ -176,6 +176,7 @@ pub fn collect(config: &Config, progress: &mut dyn FnMut(f64)) -> Telemetry {
     doc.packages = sensor(&mut ctx, "packages", packages::collect);
     doc.sshd = sensor(&mut ctx, "sshd", sshd::collect);
     doc.login_defs = sensor(&mut ctx, "login.defs", system::login_defs);
+    doc.sudo = sensor(&mut ctx, "sudo", system::sudo);
     doc.password_policy = sensor(&mut ctx, "pam", system::password_policy);
     doc.pam = sensor(&mut ctx, "pam-stacks", system::pam_stacks);
     doc.kernel = sensor(&mut ctx, "kernel", system::kernel);
@@ -224,12 +225,13 @@ pub fn collect(config: &Config, progress: &mut dyn FnMut(f64)) -> Telemetry {
 fn skipped(doc: &Telemetry, ctx: &Ctx) -> Vec<SkippedSection> {
     let first_error =
         |sensor: &str| ctx.errors.iter().find(|e| e.sensor == sensor).map(|e| e.message.clone());
-    let sections: [(&str, &[&str], bool); 13] = [
+    let sections: [(&str, &[&str], bool); 14] = [
         ("packages", &["packages"], doc.packages.is_some()),
         ("sshd", &["sshd"], doc.sshd.is_some()),
         ("login.defs", &["login_defs"], doc.login_defs.is_some()),
         ("pam", &["password_policy"], doc.password_policy.is_some()),
         ("pam-stacks", &["pam"], doc.pam.is_some()),
+        ("sudo", &["sudo"], doc.sudo.is_some()),
         ("kernel", &["kernel"], doc.kernel.is_some()),
         ("cpu", &["cpu"], doc.cpu.is_some()),
         ("files", &["files", "world_writable", "unowned"], doc.files.is_some()),
@@ -258,8 +260,19 @@ fn skipped(doc: &Telemetry, ctx: &Ctx) -> Vec<SkippedSection> {
 }
 
 /// The sensors [`collect_one`] can run alone.
-pub const SENSORS: &[&str] =
-    &["os", "packages", "sshd", "login.defs", "pam", "pam-stacks", "kernel", "mounts", "users", "groups"];
+pub const SENSORS: &[&str] = &[
+    "os",
+    "packages",
+    "sshd",
+    "login.defs",
+    "pam",
+    "pam-stacks",
+    "sudo",
+    "kernel",
+    "mounts",
+    "users",
+    "groups",
+];
 
 /// Runs one sensor over a root file system and returns a document with only
 /// its section and errors: the entry point of the parser fuzz targets (a
@@ -275,6 +288,7 @@ pub fn collect_one(root: &Path, name: &str) -> Option<Telemetry> {
         "login.defs" => doc.login_defs = sensor(&mut ctx, name, system::login_defs),
         "pam" => doc.password_policy = sensor(&mut ctx, name, system::password_policy),
         "pam-stacks" => doc.pam = sensor(&mut ctx, name, system::pam_stacks),
+        "sudo" => doc.sudo = sensor(&mut ctx, name, system::sudo),
         "kernel" => doc.kernel = sensor(&mut ctx, name, system::kernel),
         "mounts" => doc.mounts = sensor(&mut ctx, name, system::mounts),
         "users" => doc.users = sensor(&mut ctx, name, accounts::users),

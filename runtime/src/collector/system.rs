@@ -5,7 +5,7 @@ use super::fs::FsError;
 use super::Ctx;
 use assay_model::telemetry::{
     Cpu, Kernel, KernelModule, KernelParameter, LoginDefs, LoginDefsSetting, ModuleBuild, Mount, Os,
-    OsFamily, PamLine, PasswordPolicy, Provenance, Service, Sourced,
+    OsFamily, PamLine, PasswordPolicy, Provenance, Service, Sourced, Sudo, SudoRule,
 };
 use std::collections::BTreeMap;
 
@@ -726,6 +726,137 @@ pub fn services(ctx: &mut Ctx) -> Option<Vec<Service>> {
             })
             .collect(),
     )
+}
+
+
+/// Lines of sudoers files read in all (a bound on includes and size).
+const MAX_SUDOERS_LINES: usize = 100_000;
+
+/// sudo's configuration: `Defaults` entries and the rules that grant
+/// commands, from /etc/sudoers and /etc/sudoers.d (`@includedir` /
+/// `#includedir`, as Debian ships it). Files ending in `~` or holding a `.`
+/// are skipped there, as sudo does.
+pub fn sudo(ctx: &mut Ctx) -> Option<Sudo> {
+    let main = "/etc/sudoers";
+    let mut files = Vec::new();
+    match ctx.fs.read(main) {
+        Ok(text) => files.push((main.to_owned(), text)),
+        Err(FsError::NotFound) => {}
+        Err(e) => ctx.error("sudo", Some(main), &e),
+    }
+    let mut dirs: Vec<String> = Vec::new();
+    for (_, text) in &files {
+        for line in text.lines() {
+            let line = line.trim();
+            if let Some(dir) = line.strip_prefix("@includedir").or_else(|| line.strip_prefix("#includedir")) {
+                dirs.push(dir.trim().to_owned());
+            }
+        }
+    }
+    for dir in dirs.iter().filter(|d| d.starts_with('/')) {
+        let mut names = ctx.fs.read_dir(dir).unwrap_or_default();
+        names.sort();
+        for name in names.into_iter().filter(|n| !n.ends_with('~') && !n.contains('.')) {
+            let path = format!("{dir}/{name}");
+            match ctx.fs.read(&path) {
+                Ok(text) => files.push((path, text)),
+                Err(FsError::NotFound | FsError::Directory) => {}
+                Err(e) => ctx.error("sudo", Some(&path), &e),
+            }
+        }
+    }
+    if files.is_empty() {
+        return None;
+    }
+    let mut sudo = Sudo::default();
+    let mut read = 0usize;
+    for (path, text) in &files {
+        let mut pending = String::new();
+        let mut first_line = 0u32;
+        for (i, raw) in text.lines().enumerate() {
+            read += 1;
+            if read > MAX_SUDOERS_LINES {
+                ctx.error(
+                    "sudo",
+                    Some(path),
+                    format!("more than {MAX_SUDOERS_LINES} lines of sudoers; the rest is not read"),
+                );
+                return Some(sudo);
+            }
+            if pending.is_empty() {
+                first_line = i as u32 + 1;
+            }
+            let (body, continued) = match raw.strip_suffix('\\') {
+                Some(b) => (b.trim_end(), true),
+                None => (raw, false),
+            };
+            pending.push_str(if pending.is_empty() { body } else { body.trim_start() });
+            if continued {
+                pending.push(' ');
+                continue;
+            }
+            let line = std::mem::take(&mut pending);
+            // `#includedir` is a directive, any other `#` starts a comment.
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') || line.starts_with('@') {
+                continue;
+            }
+            let line = line.split(" #").next().unwrap_or(line).trim();
+            let src = || Provenance::file(path.clone(), first_line);
+            if let Some(rest) = line.strip_prefix("Defaults") {
+                // `Defaults`, `Defaults:user`, `Defaults>runas`, `Defaults@host`, `Defaults!cmd`.
+                let rest = rest.trim_start_matches(|c: char| c != ' ' && c != '\t');
+                let items = split_defaults(rest);
+                if items.iter().any(|i| i == "!authenticate") {
+                    // Authentication turned off is a grant of its own.
+                    sudo.rules.push(SudoRule {
+                        line: Sourced::new(line.to_owned(), src()),
+                        nopasswd: false,
+                        no_authenticate: true,
+                    });
+                }
+                for item in items {
+                    sudo.defaults.push(Sourced::new(item, src()));
+                }
+                continue;
+            }
+            let alias = ["User_Alias", "Runas_Alias", "Host_Alias", "Cmnd_Alias", "Cmd_Alias"];
+            if alias.iter().any(|a| line.starts_with(a)) || !line.contains('=') {
+                continue;
+            }
+            let squashed: String = line.chars().filter(|c| !c.is_whitespace()).collect();
+            sudo.rules.push(SudoRule {
+                nopasswd: squashed.contains("NOPASSWD:"),
+                no_authenticate: squashed.contains("!authenticate"),
+                line: Sourced::new(line.to_owned(), src()),
+            });
+        }
+    }
+    Some(sudo)
+}
+
+/// `use_pty, logfile="/var/log/sudo log", env_keep += "A B"` → its items,
+/// commas inside quotes kept.
+fn split_defaults(text: &str) -> Vec<String> {
+    let mut items = Vec::new();
+    let mut current = String::new();
+    let mut quoted = false;
+    for c in text.chars() {
+        match c {
+            '"' => {
+                quoted = !quoted;
+                current.push(c);
+            }
+            ',' if !quoted => items.push(std::mem::take(&mut current)),
+            _ => current.push(c),
+        }
+    }
+    items.push(current);
+    items
+        .into_iter()
+        .map(|i| i.split_whitespace().collect::<Vec<_>>().join(" "))
+        .filter(|i| !i.is_empty())
+        .collect()
 }
 
 #[cfg(test)]
