@@ -728,7 +728,6 @@ pub fn services(ctx: &mut Ctx) -> Option<Vec<Service>> {
     )
 }
 
-
 /// Lines of sudoers files read in all (a bound on includes and size).
 const MAX_SUDOERS_LINES: usize = 100_000;
 
