@@ -695,6 +695,13 @@ record! {
         pub warn_days: Option<i64>,
         pub inactive_days: Option<i64>,
         pub expires: Option<i64>,
+        /// For an interactive account (uid 1000 or more, a login shell):
+        /// its home folder's metadata, absent when there is no such folder.
+        pub home_folder: Option<FileEntry>,
+        /// For an interactive account: the dot files CIS audits in its home
+        /// (`.netrc`, `.rhosts`, `.forward`, `.bash_history`), metadata only,
+        /// the ones that exist.
+        pub dot_files: Vec<FileEntry>,
     }
 }
 

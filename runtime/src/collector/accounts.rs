@@ -132,9 +132,75 @@ pub fn users(ctx: &mut Ctx) -> Option<Vec<User>> {
             warn_days: field(3),
             inactive_days: field(4),
             expires: field(5),
+            home_folder: None,
+            dot_files: Vec::new(),
         });
     }
+    // Interactive accounts: their home folder and the dot files CIS audits
+    // (metadata only; contents are never read).
+    let (names, groups) = (user_map(&users), group_names(ctx));
+    let entry = |path: &str, meta: &Meta| file_entry(path, meta, &names, &groups);
+    for user in users.iter_mut().filter(|u| is_interactive(u)) {
+        let home = user.home.trim_end_matches('/').to_owned();
+        if home.is_empty() || !home.starts_with('/') {
+            continue;
+        }
+        match ctx.fs.symlink_metadata(&home) {
+            Ok(meta) => user.home_folder = Some(entry(&home, &meta)),
+            Err(FsError::NotFound) => continue,
+            Err(e) => {
+                ctx.error("users", Some(&home), &e);
+                continue;
+            }
+        }
+        for dot in DOT_FILES {
+            let path = format!("{home}/{dot}");
+            match ctx.fs.symlink_metadata(&path) {
+                Ok(meta) => user.dot_files.push(entry(&path, &meta)),
+                Err(FsError::NotFound) => {}
+                Err(e) => ctx.error("users", Some(&path), &e),
+            }
+        }
+    }
     Some(users)
+}
+
+/// The dot files CIS 7.2.10 audits in interactive users' homes.
+const DOT_FILES: &[&str] = &[".netrc", ".rhosts", ".forward", ".bash_history"];
+
+/// An account people log in to: uid 1000 or more (the Debian and RHEL
+/// `UID_MIN`) and a shell that allows logins.
+fn is_interactive(u: &User) -> bool {
+    u.uid >= 1000 && u.uid != 65534 && !(u.shell.ends_with("/nologin") || u.shell.ends_with("/false"))
+}
+
+fn user_map(users: &[User]) -> HashMap<u32, String> {
+    users.iter().map(|u| (u.uid, u.name.clone())).collect()
+}
+
+fn file_entry(
+    path: &str,
+    meta: &Meta,
+    users: &HashMap<u32, String>,
+    groups: &HashMap<u32, String>,
+) -> FileEntry {
+    FileEntry {
+        path: path.to_owned(),
+        kind: if meta.is_symlink() {
+            FileType::Symlink
+        } else if meta.is_dir() {
+            FileType::Directory
+        } else if meta.is_file() {
+            FileType::File
+        } else {
+            FileType::Other
+        },
+        uid: meta.uid(),
+        gid: meta.gid(),
+        owner: users.get(&meta.uid()).cloned(),
+        group: groups.get(&meta.gid()).cloned(),
+        mode: meta.mode() & 0o7777,
+    }
 }
 
 pub fn groups(ctx: &mut Ctx) -> Option<Vec<Group>> {
@@ -203,26 +269,11 @@ pub struct Found {
 pub fn files(ctx: &mut Ctx) -> Option<Found> {
     let users = user_names(ctx);
     let groups = group_names(ctx);
-    let entry = |path: &str, meta: &Meta| FileEntry {
-        path: path.to_owned(),
-        kind: if meta.is_symlink() {
-            FileType::Symlink
-        } else if meta.is_dir() {
-            FileType::Directory
-        } else if meta.is_file() {
-            FileType::File
-        } else {
-            FileType::Other
-        },
-        uid: meta.uid(),
-        gid: meta.gid(),
-        owner: users.get(&meta.uid()).cloned(),
-        group: groups.get(&meta.gid()).cloned(),
-        mode: meta.mode() & 0o7777,
-    };
+    let entry = |path: &str, meta: &Meta| file_entry(path, meta, &users, &groups);
     let mut paths: Vec<String> = ctx.looked_up.files.clone();
     // Host keys: their permissions matter; their contents are never read.
     paths.extend(ctx.fs.glob("/etc/ssh/ssh_host_*_key").unwrap_or_default());
+    paths.extend(ctx.fs.glob("/etc/ssh/ssh_host_*_key.pub").unwrap_or_default());
     let mut files = Vec::new();
     for path in &paths {
         match ctx.fs.symlink_metadata(path) {
