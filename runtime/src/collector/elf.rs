@@ -18,6 +18,7 @@ pub struct Hardening {
 }
 
 const MAX_PROGRAM_HEADERS: u64 = 1024;
+const MAX_PROGRAM_HEADER_SIZE: u64 = 256;
 const MAX_DYNAMIC: u64 = 64 << 10;
 /// The dynamic string table is searched in chunks of this size.
 const CHUNK: usize = 64 << 10;
@@ -112,7 +113,11 @@ pub fn hardening(file: &File) -> Option<Hardening> {
         (layout.u32(&header, 28)?, layout.u16(&header, 42)?, layout.u16(&header, 44)?)
     };
     let min_entry = if layout.wide { 56 } else { 32 };
-    if phnum > MAX_PROGRAM_HEADERS || (phnum > 0 && phentsize < min_entry) {
+    // Real entries are 56 or 32 bytes; a larger claimed size would only make
+    // a hostile header cost memory (1024 × 64 KiB).
+    if phnum > MAX_PROGRAM_HEADERS
+        || (phnum > 0 && !(min_entry..=MAX_PROGRAM_HEADER_SIZE).contains(&phentsize))
+    {
         return None;
     }
     let table = if phnum == 0 { Vec::new() } else { read_at(file, phoff, phnum * phentsize)? };
@@ -277,6 +282,12 @@ mod tests {
                 let mut b = exe[..64].to_vec();
                 b[56] = 0xff;
                 b[57] = 0xff;
+                b
+            }),
+            ("huge-entries", {
+                let mut b = exe.clone();
+                b[54] = 0xff;
+                b[55] = 0xff;
                 b
             }),
         ] {
