@@ -735,9 +735,7 @@ impl<'t> Builder<'t> {
 
 /// Whether `e` calls a function of the package (whose reads are evidence).
 fn calls_a_function(e: &Expr) -> bool {
-    let mut found = false;
-    e.walk(&mut |x| found |= matches!(x.kind, ExprKind::Call(..)));
-    found
+    !called(|note| e.walk(note)).is_empty()
 }
 
 fn field_name(e: &Expr) -> &str {
@@ -766,13 +764,7 @@ fn rule_lookups(
     memo: &mut Vec<Option<BTreeSet<Lookup>>>,
 ) -> BTreeSet<Lookup> {
     let mut out: BTreeSet<Lookup> = rule.lookups.iter().cloned().collect();
-    let mut calls = Vec::new();
-    rule.walk(&mut |e| {
-        if let ExprKind::Call(f, _) = &e.kind {
-            calls.push(*f);
-        }
-    });
-    for f in calls {
+    for f in called(|note| rule.walk(note)) {
         out.extend(function_lookups(program, f, memo));
     }
     out
@@ -788,19 +780,22 @@ fn function_lookups(
     }
     let Some(function) = program.functions.get(f as usize) else { return BTreeSet::new() };
     let mut out: BTreeSet<Lookup> = function.lookups.iter().cloned().collect();
-    let mut calls = Vec::new();
-    let mut note = |e: &Expr| {
-        if let ExprKind::Call(g, _) = &e.kind {
-            calls.push(*g);
-        }
-    };
-    function.lets.iter().for_each(|(_, e)| e.walk(&mut note));
-    function.value.walk(&mut note);
-    for g in calls {
+    for g in called(|note| function.walk(note)) {
         out.extend(function_lookups(program, g, memo));
     }
     if let Some(slot) = memo.get_mut(f as usize) {
         *slot = Some(out.clone());
     }
     out
+}
+
+/// The functions the expressions a walk visits call.
+fn called(walk: impl FnOnce(&mut dyn FnMut(&Expr))) -> Vec<hir::FnId> {
+    let mut calls = Vec::new();
+    walk(&mut |e| {
+        if let ExprKind::Call(f, _) = &e.kind {
+            calls.push(*f);
+        }
+    });
+    calls
 }

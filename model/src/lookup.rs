@@ -303,6 +303,20 @@ impl CollectionPlan {
     }
 }
 
+impl crate::telemetry::LookedUp {
+    /// Whether a collection that looked these items up covers `lookup`
+    /// (services are all collected anyway).
+    pub fn covers(&self, lookup: &Lookup) -> bool {
+        let list = match lookup.kind {
+            LookupKind::Sysctl => &self.sysctls,
+            LookupKind::File => &self.files,
+            LookupKind::Module => &self.modules,
+            LookupKind::Service => return true,
+        };
+        list.contains(&lookup.name)
+    }
+}
+
 /// The section of docs/telemetry.md listing what is looked up by name.
 pub fn defaults_markdown() -> String {
     let mut out = String::from(

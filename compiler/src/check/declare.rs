@@ -129,10 +129,8 @@ impl<'a> Checker<'a> {
         let module = slot.module;
         let mut scope = scope::Scope::new(module, scope::Context::Const);
         let errors_before = self.diagnostics.iter().filter(|d| d.is_error()).count();
-        let outer = std::mem::replace(&mut self.context, scope::Context::Const);
         let value = self.expr(&decl.value, &mut scope, None);
-        self.require_present(&value);
-        self.context = outer;
+        self.require_present(&value, scope.context);
         let mut ty = value.ty.clone();
         if self.diagnostics.iter().filter(|d| d.is_error()).count() > errors_before {
             // Uses of a broken constant should not report its mistake again.
@@ -157,7 +155,6 @@ impl<'a> Checker<'a> {
         let decl = slot.decl;
         let (params, ret) = (slot.params.clone(), slot.ret.clone());
         let mut scope = scope::Scope::new(slot.module, scope::Context::Function(id));
-        self.context = scope::Context::Function(id);
         self.lookups.clear();
         let mut seen: HashMap<&str, Span> = HashMap::new();
         for (param, ty) in decl.params.iter().zip(&params) {
@@ -170,7 +167,7 @@ impl<'a> Checker<'a> {
         let lets = self.lets(&decl.body.lets, &mut scope);
         let value = self.expr(&decl.body.value, &mut scope, Some(&ret));
         if !ret.is_optional() {
-            self.require_present(&value);
+            self.require_present(&value, scope.context);
         }
         if !value.ty.fits(&ret) {
             self.mismatch(&value, &ret, "the function's declared return type");

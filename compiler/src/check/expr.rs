@@ -45,7 +45,7 @@ impl Checker<'_> {
                 let mut ty = Ty::Unknown;
                 for item in items {
                     let value = self.expr(item, scope, item_expected.as_ref());
-                    self.require_present(&value);
+                    self.require_present(&value, scope.context);
                     match ty.join(&value.ty) {
                         Some(t) => ty = t,
                         None => {
@@ -72,7 +72,7 @@ impl Checker<'_> {
                     ast::UnaryOp::Neg => Ty::Int,
                 };
                 let value = self.expr(operand, scope, Some(&want));
-                self.require_present(&value);
+                self.require_present(&value, scope.context);
                 if !value.ty.fits(&want) {
                     self.mismatch(
                         &value,
@@ -118,7 +118,7 @@ impl Checker<'_> {
             }
             ast::ExprKind::Quantifier { kind, var, collection, filter } => {
                 let collection = self.expr(collection, scope, None);
-                let item = self.collection_item(&collection);
+                let item = self.collection_item(&collection, scope.context);
                 let depth = scope.push_frame();
                 let id = scope.bind(var, item.clone(), BindingKind::Loop);
                 if let Some(kind) = super::lookups::by_name_list(&collection) {
@@ -156,7 +156,7 @@ impl Checker<'_> {
                 StrPart::Lit(text) => parts.push(mk(ExprKind::Str(text.clone()), Ty::Str, lit.span)),
                 StrPart::Interp(e) => {
                     let value = self.expr(e, scope, None);
-                    self.interpolated(&value);
+                    self.interpolated(&value, scope.context);
                     parts.push(value);
                 }
             }
@@ -165,8 +165,8 @@ impl Checker<'_> {
     }
 
     /// A value written into text must be present and printable.
-    pub(super) fn interpolated(&mut self, value: &hir::Expr) {
-        self.require_present(value);
+    pub(super) fn interpolated(&mut self, value: &hir::Expr, context: Context) {
+        self.require_present(value, context);
         let printable = |t: &Ty| !matches!(t, Ty::Record(_));
         let ok = match &value.ty {
             Ty::List(item) => printable(item),
@@ -180,15 +180,15 @@ impl Checker<'_> {
 
     pub(super) fn condition(&mut self, e: &ast::Expr, scope: &mut Scope) -> hir::Expr {
         let value = self.expr(e, scope, Some(&Ty::Bool));
-        self.require_present(&value);
+        self.require_present(&value, scope.context);
         if !value.ty.fits(&Ty::Bool) {
             self.mismatch(&value, &Ty::Bool, "a condition must be a bool");
         }
         value
     }
 
-    pub(super) fn collection_item(&mut self, collection: &hir::Expr) -> Ty {
-        self.require_present(collection);
+    pub(super) fn collection_item(&mut self, collection: &hir::Expr, context: Context) -> Ty {
+        self.require_present(collection, context);
         match collection.ty.strip() {
             Ty::List(item) => item.as_ref().clone(),
             Ty::Unknown => Ty::Unknown,
@@ -202,7 +202,7 @@ impl Checker<'_> {
 
     /// Reports E0402 when `value` is optional: every use except `??`, `is
     /// present` and `is absent` needs a value.
-    pub(super) fn require_present(&mut self, value: &hir::Expr) {
+    pub(super) fn require_present(&mut self, value: &hir::Expr, context: Context) {
         if !value.ty.is_optional() || value.ty.is_unknown() {
             return;
         }
@@ -229,7 +229,7 @@ impl Checker<'_> {
         while let ExprKind::Field { base, .. } = &root.kind {
             root = base;
         }
-        let where_ = match self.context {
+        let where_ = match context {
             Context::Rule if matches!(root.kind, ExprKind::Host) => Guard::Rule,
             Context::Rule => Guard::Filter,
             Context::Function(_) | Context::Const => Guard::Function,

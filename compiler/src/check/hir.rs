@@ -216,6 +216,14 @@ impl Rule {
     }
 }
 
+impl Function {
+    /// Calls `f` on every expression of the function, sub-expressions included.
+    pub fn walk(&self, f: &mut dyn FnMut(&Expr)) {
+        self.lets.iter().for_each(|(_, e)| e.walk(f));
+        self.value.walk(f);
+    }
+}
+
 impl Program {
     /// Calls `f` on every expression of every rule, function and constant,
     /// sub-expressions included.
@@ -224,8 +232,7 @@ impl Program {
             rule.walk(f);
         }
         for function in &self.functions {
-            function.lets.iter().for_each(|(_, e)| e.walk(f));
-            function.value.walk(f);
+            function.walk(f);
         }
         for constant in &self.consts {
             constant.value.walk(f);

@@ -69,7 +69,6 @@ pub fn analyze(sources: &SourceMap, mut units: Vec<Unit<'_>>) -> Analysis {
         program: hir::Program::default(),
         calls: Vec::new(),
         uses: lints::Uses::default(),
-        context: scope::Context::Rule,
         lookups: Vec::new(),
     };
     for unit in &units {
@@ -141,9 +140,6 @@ struct Checker<'a> {
     calls: Vec<(hir::FnId, hir::FnId, Span)>,
     /// What name resolution found used, for the lints.
     uses: lints::Uses,
-    /// What is being checked now (a constant's value may be checked in the
-    /// middle of a rule, at its first use).
-    context: scope::Context,
     /// The lookups by name of the rule or function being checked.
     lookups: Vec<assay_model::lookup::Lookup>,
 }

@@ -373,7 +373,7 @@ impl Checker<'_> {
             let value = self.expr(arg, scope, want);
             if let Some(want) = want {
                 if !want.is_optional() {
-                    self.require_present(&value);
+                    self.require_present(&value, scope.context);
                 }
                 if !value.ty.strip().fits(want) {
                     self.mismatch(&value, want, &format!("argument {} of `{name}`", i + 1));

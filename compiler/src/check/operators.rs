@@ -83,8 +83,8 @@ impl Checker<'_> {
             let r = self.expr(rhs, scope, Some(&want));
             (l, r)
         };
-        self.require_present(&l);
-        self.require_present(&r);
+        self.require_present(&l, scope.context);
+        self.require_present(&r, scope.context);
         let (lt, rt) = (l.ty.strip().clone(), r.ty.strip().clone());
         let result = |ty| ty;
         let bad = |this: &mut Self, l: &hir::Expr, r: &hir::Expr, help: &str| {

@@ -57,7 +57,6 @@ impl<'a> Checker<'a> {
             id_span: r.id.span,
         };
         let mut scope = scope::Scope::new(module, scope::Context::Rule);
-        self.context = scope::Context::Rule;
         self.lookups.clear();
         for clause in &r.clauses {
             match &clause.kind {
@@ -123,7 +122,7 @@ impl<'a> Checker<'a> {
             }
             ast::Check::ForEach(each) => {
                 let collection = self.expr(&each.collection, scope, None);
-                let item = self.collection_item(&collection);
+                let item = self.collection_item(&collection, scope.context);
                 let depth = scope.push_frame();
                 let var = scope.bind(&each.var, item, scope::BindingKind::Loop);
                 if let Some(kind) = super::lookups::by_name_list(&collection) {
@@ -153,7 +152,7 @@ impl<'a> Checker<'a> {
                 }),
                 ast::StrPart::Interp(e) => {
                     let value = self.expr(e, scope, None);
-                    self.interpolated(&value);
+                    self.interpolated(&value, scope.context);
                     parts.push(value);
                 }
             }

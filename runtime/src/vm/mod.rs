@@ -930,15 +930,6 @@ fn not_looked_up<'r>(
     rule: &'r RuleMeta,
     looked_up: Option<&assay_model::telemetry::LookedUp>,
 ) -> Option<&'r assay_model::lookup::Lookup> {
-    use assay_model::lookup::LookupKind;
     let looked_up = looked_up?;
-    rule.lookups.iter().find(|l| {
-        let list = match l.kind {
-            LookupKind::Sysctl => &looked_up.sysctls,
-            LookupKind::File => &looked_up.files,
-            LookupKind::Module => &looked_up.modules,
-            LookupKind::Service => return false,
-        };
-        !list.contains(&l.name)
-    })
+    rule.lookups.iter().find(|l| !looked_up.covers(l))
 }
