@@ -717,11 +717,11 @@ record! {
 record! {
     /// A systemd unit.
     pub struct Service {
-        /// Unit name, such as `ssh.service`.
+        /// Unit name with its type: `ssh.service`, `ssh.socket`, `dailyaidecheck.timer`.
         pub name: String,
         /// Enabled to start at boot (a `wants`/`requires` link exists).
         pub enabled: bool,
-        /// Running now; absent for a root file system.
+        /// A service running now; absent for a socket, a timer, or a root file system.
         pub active: Option<bool>,
         /// The unit file.
         pub path: String,

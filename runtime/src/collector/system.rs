@@ -681,7 +681,8 @@ pub(crate) fn unescape(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// systemd units and whether they are enabled (a link in a `.wants` folder).
+/// systemd services, sockets and timers, and whether they are enabled (a
+/// link in a `.wants` or `.requires` folder).
 pub fn services(ctx: &mut Ctx) -> Option<Vec<Service>> {
     let unit_dirs =
         ["/etc/systemd/system", "/run/systemd/system", "/usr/lib/systemd/system", "/lib/systemd/system"];
@@ -693,6 +694,7 @@ pub fn services(ctx: &mut Ctx) -> Option<Vec<Service>> {
             .unwrap_or_default()
             .into_iter()
             .chain(ctx.fs.glob(&format!("{dir}/*.socket")).unwrap_or_default())
+            .chain(ctx.fs.glob(&format!("{dir}/*.timer")).unwrap_or_default())
         {
             let name = path.rsplit('/').next().unwrap_or_default().to_owned();
             units.entry(name).or_insert(path);
@@ -717,7 +719,9 @@ pub fn services(ctx: &mut Ctx) -> Option<Vec<Service>> {
         units
             .into_iter()
             .map(|(name, path)| {
-                let active = if live {
+                // Only a service runs processes in a cgroup of its own; whether
+                // a socket listens or a timer is armed is not visible there.
+                let active = if live && name.ends_with(".service") {
                     Some(ctx.fs.exists(&format!("/sys/fs/cgroup/system.slice/{name}")))
                 } else {
                     None
