@@ -379,3 +379,30 @@ fn sudoers_and_its_includes_are_read() {
         ]
     );
 }
+
+/// Timers are units too (CIS 6.3.2 asks whether AIDE's is enabled); only a
+/// service has a running state the collector can see.
+#[test]
+fn services_sockets_and_timers_are_units() {
+    let host = copy_host("debian-default");
+    let root = host.path().join("root");
+    let units = root.join("lib/systemd/system");
+    std::fs::create_dir_all(&units).unwrap();
+    std::fs::create_dir_all(root.join("etc/systemd/system/timers.target.wants")).unwrap();
+    for unit in ["dailyaidecheck.timer", "dailyaidecheck.service", "rpcbind.socket"] {
+        std::fs::write(units.join(unit), "[Unit]\n").unwrap();
+    }
+    std::os::unix::fs::symlink(
+        "/lib/systemd/system/dailyaidecheck.timer",
+        root.join("etc/systemd/system/timers.target.wants/dailyaidecheck.timer"),
+    )
+    .unwrap();
+    let services = collect_root(&root).services.unwrap();
+    let unit = |name: &str| {
+        services.iter().find(|s| s.name == name).unwrap_or_else(|| panic!("{name}: {services:?}"))
+    };
+    assert!(unit("dailyaidecheck.timer").enabled);
+    assert!(!unit("dailyaidecheck.service").enabled);
+    assert!(!unit("rpcbind.socket").enabled);
+    assert!(services.iter().all(|s| s.active.is_none()), "a root file system has no running state");
+}
