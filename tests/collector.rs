@@ -406,3 +406,63 @@ fn services_sockets_and_timers_are_units() {
     assert!(!unit("rpcbind.socket").enabled);
     assert!(services.iter().all(|s| s.active.is_none()), "a root file system has no running state");
 }
+
+/// The settings CIS audits in files of their own: drop-ins override the
+/// main file (and /etc hides the same drop-in name in /usr/lib), pam-style
+/// flags are kept, APT keeps only the options that matter and never a
+/// proxy URL, and both APT source formats are read.
+#[test]
+fn configuration_files_are_read_with_their_provenance() {
+    let host = copy_host("debian-default");
+    let root = host.path().join("root");
+    let write = |path: &str, text: &str| {
+        let path = root.join(path.trim_start_matches('/'));
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    };
+    write("/etc/systemd/journald.conf", "[Journal]\n#Storage=auto\nStorage=volatile\nCompress=yes\n");
+    write("/usr/lib/systemd/journald.conf.d/50-vendor.conf", "[Journal]\nStorage=none\n");
+    write("/etc/systemd/journald.conf.d/50-vendor.conf", "[Journal]\nForwardToSyslog=no\n");
+    write(
+        "/etc/systemd/journald.conf.d/60-cis.conf",
+        "[Other]\nStorage=none\n[Journal]\nStorage=persistent\n",
+    );
+    write("/etc/security/faillock.conf", "# deny = 3\ndeny = 4\neven_deny_root\n");
+    write(
+        "/etc/apt/apt.conf.d/99local",
+        "Acquire::http::Proxy \"http://user:SECRET@proxy:3128\";\nAPT::Get::AllowUnauthenticated \"true\";\n",
+    );
+    write("/etc/apt/sources.list", "deb [trusted=yes] http://repo.example/ stable main\n");
+    write(
+        "/etc/apt/sources.list.d/debian.sources",
+        "Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n",
+    );
+    write("/etc/nftables.conf", "table inet filter {\n  chain input {\n    type filter hook input priority 0; policy drop;\n    iif lo accept\n  }\n}\n");
+    write("/etc/profile.d/cis.sh", "umask 027\n");
+    let doc = collect_root(&root);
+    let json = serde_json::to_string(&doc).unwrap();
+    assert!(!json.contains("SECRET"), "an APT proxy URL reached the telemetry");
+    let config = doc.config.unwrap();
+    let get = |c: &str, k: &str| {
+        config.iter().find(|s| s.config == c && s.key == k).map(|s| {
+            (s.value.value.clone(), s.value.source.file.clone().unwrap(), s.value.source.line.unwrap())
+        })
+    };
+    assert_eq!(
+        get("journald", "Storage"),
+        Some(("persistent".into(), "/etc/systemd/journald.conf.d/60-cis.conf".into(), 4))
+    );
+    assert_eq!(get("journald", "ForwardToSyslog").unwrap().1, "/etc/systemd/journald.conf.d/50-vendor.conf");
+    assert_eq!(get("journald", "Compress").unwrap().2, 4);
+    assert_eq!(get("faillock", "deny").unwrap().0, "4");
+    assert_eq!(get("faillock", "even_deny_root").unwrap().0, "");
+    assert_eq!(get("apt", "APT::Get::AllowUnauthenticated").unwrap().0, "true");
+    assert_eq!(get("nftables", "input policy").unwrap().0, "drop");
+    assert_eq!(get("nftables", "loopback accept").unwrap().2, 4);
+    assert_eq!(get("profile", "umask").unwrap().1, "/etc/profile.d/cis.sh");
+    let sources = doc.apt_sources.unwrap();
+    assert_eq!(sources.len(), 2);
+    assert!(sources[0].trusted && sources[0].uri == "http://repo.example/");
+    assert_eq!(sources[1].signed_by.as_deref(), Some("/usr/share/keyrings/debian-archive-keyring.gpg"));
+    validated(&serde_json::from_str(&json).unwrap());
+}

@@ -6,6 +6,7 @@
 
 use assay_compiler::package::{Loaded, Manifest};
 use assay_model::bundle::{self, Bundle};
+use assay_model::telemetry::SCHEMA_VERSION;
 use assay_runtime::findings::{Outcome, Report};
 use assay_runtime::value::Host;
 use assay_runtime::vm::{Limits, Options, Program};
@@ -111,9 +112,9 @@ fn quantifiers_loops_defaults_and_versions_evaluate() {
 #[test]
 fn a_faulting_rule_is_an_error_and_the_others_still_run() {
     let src = [
-        rule("DIV", "  fail when 10 / (host.schema_version - 3) > 0\n    message \"never\""),
+        rule("DIV", &format!("  fail when 10 / (host.schema_version - {SCHEMA_VERSION}) > 0\n    message \"never\"")),
         rule("HEAVY", "  applies when host.packages is present\n  fail when count(p in host.packages where count(q in host.packages where q.name == p.name) > 0) > 100\n    message \"m\""),
-        rule("OK", "  fail when host.schema_version == 3\n    message \"fires\""),
+        rule("OK", &format!("  fail when host.schema_version == {SCHEMA_VERSION}\n    message \"fires\"")),
     ]
     .concat();
     let b = compile(&src);
@@ -146,7 +147,7 @@ fn findings_carry_evidence_with_provenance_and_stable_fingerprints() {
 fn platforms_decide_applicability() {
     let b = compile(&rule(
         "DEB",
-        "  platform debian\n  fail when true == (host.schema_version == 3)\n    message \"m\"",
+        &format!("  platform debian\n  fail when true == (host.schema_version == {SCHEMA_VERSION})\n    message \"m\""),
     ));
     let r = run(&b, &doc(""), Limits::default());
     assert_eq!(outcome(&r, "DEB"), &Outcome::Failed { findings: 1 });

@@ -618,20 +618,20 @@ fn lookups_by_name_are_collected_for_the_bundle_or_the_rule_is_skipped() {
     let host = common::copy_host("debian-default");
     let root = host.path().join("root");
     std::fs::create_dir_all(root.join("etc/sysctl.d")).unwrap();
-    std::fs::write(root.join("etc/sysctl.d/50-bpf.conf"), "# test\nkernel.unprivileged_bpf_disabled = 0\n")
+    std::fs::write(root.join("etc/sysctl.d/50-perf.conf"), "# test\nkernel.perf_event_paranoid = 0\n")
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let pkg = dir.path().join("bpf.assay");
+    let pkg = dir.path().join("perf.assay");
     std::fs::write(
         &pkg,
-        r#"rule LK-BPF "Unprivileged BPF is disabled" {
+        r#"rule LK-PERF "Restrict perf events" {
   severity medium
-  description "Unprivileged users may load BPF programs."
-  recommendation "Set `kernel.unprivileged_bpf_disabled = 1` in /etc/sysctl.d/."
-  let bpf = host.sysctl("kernel.unprivileged_bpf_disabled")
+  description "Unprivileged users may use perf events."
+  recommendation "Set `kernel.perf_event_paranoid = 2` in /etc/sysctl.d/."
+  let perf = host.sysctl("kernel.perf_event_paranoid")
 
-  fail when (bpf.persisted ?? "0") == "0"
-    message "kernel.unprivileged_bpf_disabled is {bpf.persisted ?? "unset"} in sysctl.d"
+  fail when (perf.persisted ?? "0") == "0"
+    message "kernel.perf_event_paranoid is {perf.persisted ?? "unset"} in sysctl.d"
 }
 "#,
     )
@@ -640,12 +640,12 @@ fn lookups_by_name_are_collected_for_the_bundle_or_the_rule_is_skipped() {
     let out = assay(&["scan", "--root", root, "--package", pkg, "--format", "json"]);
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let finding = &report["findings"][0];
-    assert_eq!(finding["message"], "kernel.unprivileged_bpf_disabled is 0 in sysctl.d", "{report}");
+    assert_eq!(finding["message"], "kernel.perf_event_paranoid is 0 in sysctl.d", "{report}");
     let evidence = &finding["evidence"][0];
-    assert_eq!(evidence["path"], "host.kernel.parameters[\"kernel.unprivileged_bpf_disabled\"].persisted");
-    assert_eq!(evidence["source"], "/etc/sysctl.d/50-bpf.conf:2");
+    assert_eq!(evidence["path"], "host.kernel.parameters[\"kernel.perf_event_paranoid\"].persisted");
+    assert_eq!(evidence["source"], "/etc/sysctl.d/50-perf.conf:2");
 
-    let bundle = dir.path().join("bpf.bundle");
+    let bundle = dir.path().join("perf.bundle");
     let out = assay(&["build", pkg, "-o", bundle.to_str().unwrap()]);
     assert_eq!(common::code(&out), 0, "{}", common::stderr(&out));
     let outcome = |telemetry: &std::path::Path| {
@@ -667,7 +667,7 @@ fn lookups_by_name_are_collected_for_the_bundle_or_the_rule_is_skipped() {
     let rule = outcome(&without);
     assert_eq!(rule["outcome"], "skipped", "{rule}");
     assert!(
-        rule["reason"].as_str().unwrap_or("").contains("host.sysctl(\"kernel.unprivileged_bpf_disabled\")"),
+        rule["reason"].as_str().unwrap_or("").contains("host.sysctl(\"kernel.perf_event_paranoid\")"),
         "{rule}"
     );
     let with = dir.path().join("with.json");

@@ -105,8 +105,9 @@ mod tests {
     /// while its version has not landed on main; after that, bump.
     const INSTRUCTION_SETS: &[(u32, &str)] = &[(2, "38f7692078cba29f"), (3, "212c75c84c287681")];
     /// (schema version, telemetry schema fingerprint).
-    const SCHEMAS: &[(u32, &str)] = &[(2, "9624e59e27629d67"), (3, "9837019c07219b06")];
-    const NATIVES: &str = "ab6a6c0e1ab7156e";
+    const SCHEMAS: &[(u32, &str)] =
+        &[(2, "9624e59e27629d67"), (3, "9837019c07219b06"), (4, "c0d60bfbfeb29a49")];
+    const NATIVES: &str = "eee4ae9fb4e1c0c1";
 
     /// The pin of `version` in `pins`, or a message that says what to do.
     fn check(

@@ -158,6 +158,13 @@ pub const NATIVES: &[Native] = &[
         doc: "True when the mode lets the group or other users write.",
     },
     Native {
+        module: "modes",
+        name: "parse",
+        params: &[("text", S)],
+        ret: Ty::Optional(&I),
+        doc: "The mode or umask an octal string holds (`\"027\"`, `\"0640\"`), or absent when it is not 1 to 4 octal digits.",
+    },
+    Native {
         module: "net",
         name: "is_loopback",
         params: &[("address", S)],

@@ -109,6 +109,15 @@ pub fn call(index: u16, args: &[Value]) -> Result<Value, NativeError> {
         ("bits", "or") => Value::Int(int_arg(args, 0)? | int_arg(args, 1)?),
         ("bits", "any") => Value::Bool(int_arg(args, 0)? & int_arg(args, 1)? != 0),
         ("modes", "octal") => Value::Str(format!("{:04o}", int_arg(args, 0)? & 0o7777)),
+        ("modes", "parse") => {
+            let text = str_arg(args, 0)?.trim();
+            match i64::from_str_radix(text, 8) {
+                Ok(v) if (1..=4).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_digit()) => {
+                    Value::Int(v)
+                }
+                _ => Value::Absent,
+            }
+        }
         ("modes", "others_can_write") => Value::Bool(int_arg(args, 0)? & 0o002 != 0),
         ("modes", "group_or_others_can_write") => Value::Bool(int_arg(args, 0)? & 0o022 != 0),
         ("net", "is_loopback") => {
@@ -158,6 +167,11 @@ mod tests {
             Value::List(vec![Value::Str("a".into()), Value::Str("b".into())])
         );
         assert_eq!(run("modes", "octal", &[Value::Int(0o4755)]), Value::Str("4755".into()));
+        assert_eq!(run("modes", "parse", &[Value::Str("027".into())]), Value::Int(0o027));
+        assert_eq!(run("modes", "parse", &[Value::Str(" 0640".into())]), Value::Int(0o640));
+        assert_eq!(run("modes", "parse", &[Value::Str("u=rwx".into())]), Value::Absent);
+        assert_eq!(run("modes", "parse", &[Value::Str("+17".into())]), Value::Absent);
+        assert_eq!(run("modes", "parse", &[Value::Str("00000".into())]), Value::Absent);
         assert_eq!(run("modes", "others_can_write", &[Value::Int(0o1777)]), Value::Bool(true));
         assert_eq!(run("modes", "group_or_others_can_write", &[Value::Int(0o755)]), Value::Bool(false));
         assert_eq!(run("bits", "any", &[Value::Int(0o640), Value::Int(0o040)]), Value::Bool(true));

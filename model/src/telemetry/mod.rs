@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 /// The telemetry format this build writes (it reads back to
 /// [`OLDEST_READABLE`]); the fingerprint test fails until it is bumped
 /// with the schema.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// Declares a telemetry record: the struct with serde derives (unknown keys
 /// rejected, so a misspelt field in a fixture is an error) and its schema.
@@ -243,6 +243,12 @@ record! {
         pub users: Option<Vec<User>>,
         /// Local groups.
         pub groups: Option<Vec<Group>>,
+        /// Settings of the configuration files CIS audits beyond those
+        /// above (journald, coredump, faillock, rsyslog, APT, firewalls,
+        /// shell start-up files); absent when none of those files exists.
+        pub config: Option<Vec<ConfigSetting>>,
+        /// APT's package sources (sources.list and sources.list.d).
+        pub apt_sources: Option<Vec<AptSource>>,
         /// systemd units.
         pub services: Option<Vec<Service>>,
         /// Running processes.
@@ -711,6 +717,52 @@ record! {
         pub name: String,
         pub gid: u32,
         pub members: Vec<String>,
+    }
+}
+
+record! {
+    /// A setting of a configuration file, with the file and line that set
+    /// it. Only the keys named here are kept, so nothing that can hold a
+    /// credential (an APT proxy URL, rsyslog's TLS options) is read.
+    pub struct ConfigSetting {
+        /// Which configuration. Effective values (the last file read wins):
+        /// `journald` and `coredump` (journald.conf, coredump.conf and their
+        /// drop-ins, keys of `[Journal]` / `[Coredump]`), `faillock`
+        /// (/etc/security/faillock.conf; a flag has the value `""`), `apt`
+        /// (apt.conf.d/* then apt.conf: the options that allow unverified
+        /// packages, such as `APT::Get::AllowUnauthenticated`, and
+        /// `APT::Periodic::*`), `ufw` (/etc/ufw/ufw.conf and /etc/default/ufw:
+        /// `ENABLED`, `DEFAULT_*`). Every occurrence: `rsyslog`
+        /// (`$FileCreateMode`, `$Umask` of rsyslog.conf and rsyslog.d/*.conf),
+        /// `profile` (`umask` of /etc/profile, /etc/profile.d/*.sh and
+        /// /etc/bash.bashrc), and the persisted firewall rulesets (the loaded
+        /// ones are not read) `nftables` (/etc/nftables.conf), `iptables`,
+        /// `ip6tables` (/etc/iptables/rules.v4, rules.v6) and `ufw-rules`
+        /// (/etc/ufw/before.rules, before6.rules), with the keys `input
+        /// policy`, `forward policy`, `output policy` and `loopback accept`
+        /// (its value is the rule).
+        pub config: String,
+        pub key: String,
+        pub value: Sourced<String>,
+    }
+}
+
+record! {
+    /// An APT package source: one `deb` line of a `.list` file, or one
+    /// suite of a deb822 `.sources` stanza.
+    pub struct AptSource {
+        /// `deb` or `deb-src`.
+        pub kind: String,
+        pub uri: String,
+        pub suite: String,
+        /// The keyring that verifies it (`signed-by`); absent when APT's
+        /// trusted keyrings do.
+        pub signed_by: Option<String>,
+        /// `trusted=yes`: packages from it are installed unverified.
+        pub trusted: bool,
+        /// `allow-insecure=yes` or `allow-weak=yes`.
+        pub allow_insecure: bool,
+        pub source: Provenance,
     }
 }
 

@@ -115,6 +115,8 @@ fn migrate(t: &mut Telemetry, from: u32) {
             c.looked_up = None;
         }
     }
+    // 3 → 4: `config` and `apt_sources` were added (optional): such a
+    // document did not read those files.
     t.schema_version = SCHEMA_VERSION;
 }
 

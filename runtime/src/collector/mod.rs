@@ -12,6 +12,7 @@
 
 mod accounts;
 pub mod cmdline;
+mod config;
 mod elf;
 mod fs;
 mod packages;
@@ -190,6 +191,8 @@ pub fn collect(config: &Config, progress: &mut dyn FnMut(f64)) -> Telemetry {
     doc.users = sensor(&mut ctx, "users", accounts::users);
     doc.groups = sensor(&mut ctx, "groups", accounts::groups);
     doc.services = sensor(&mut ctx, "services", system::services);
+    doc.config = sensor(&mut ctx, "config", config::settings);
+    doc.apt_sources = sensor(&mut ctx, "apt-sources", config::apt_sources);
     let sampled =
         sensor(&mut ctx, "runtime", |ctx| runtime::sample(ctx, config.duration, config.interval, progress));
     let samples = sampled.as_ref().map(|s| s.samples).unwrap_or(0);
@@ -225,7 +228,7 @@ pub fn collect(config: &Config, progress: &mut dyn FnMut(f64)) -> Telemetry {
 fn skipped(doc: &Telemetry, ctx: &Ctx) -> Vec<SkippedSection> {
     let first_error =
         |sensor: &str| ctx.errors.iter().find(|e| e.sensor == sensor).map(|e| e.message.clone());
-    let sections: [(&str, &[&str], bool); 14] = [
+    let sections: [(&str, &[&str], bool); 16] = [
         ("packages", &["packages"], doc.packages.is_some()),
         ("sshd", &["sshd"], doc.sshd.is_some()),
         ("login.defs", &["login_defs"], doc.login_defs.is_some()),
@@ -239,6 +242,8 @@ fn skipped(doc: &Telemetry, ctx: &Ctx) -> Vec<SkippedSection> {
         ("users", &["users"], doc.users.is_some()),
         ("groups", &["groups"], doc.groups.is_some()),
         ("services", &["services"], doc.services.is_some()),
+        ("config", &["config"], doc.config.is_some()),
+        ("apt-sources", &["apt_sources"], doc.apt_sources.is_some()),
         ("processes", &["processes", "listeners", "connections"], doc.processes.is_some()),
     ];
     // Sections a sensor filled only in part (a walk that hit its budget).
@@ -272,6 +277,8 @@ pub const SENSORS: &[&str] = &[
     "mounts",
     "users",
     "groups",
+    "config",
+    "apt-sources",
 ];
 
 /// Runs one sensor over a root file system and returns a document with only
@@ -293,6 +300,8 @@ pub fn collect_one(root: &Path, name: &str) -> Option<Telemetry> {
         "mounts" => doc.mounts = sensor(&mut ctx, name, system::mounts),
         "users" => doc.users = sensor(&mut ctx, name, accounts::users),
         "groups" => doc.groups = sensor(&mut ctx, name, accounts::groups),
+        "config" => doc.config = sensor(&mut ctx, name, config::settings),
+        "apt-sources" => doc.apt_sources = sensor(&mut ctx, name, config::apt_sources),
         _ => return None,
     }
     doc.errors = ctx.finish_errors();

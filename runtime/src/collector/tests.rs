@@ -15,6 +15,15 @@ const FILES: &[&str] = &[
     "var/lib/dpkg/status",
     "lib/apk/db/installed",
     "etc/modprobe.d/x.conf",
+    "etc/systemd/journald.conf",
+    "etc/security/faillock.conf",
+    "etc/apt/apt.conf.d/99x",
+    "etc/apt/sources.list",
+    "etc/apt/sources.list.d/x.sources",
+    "etc/nftables.conf",
+    "etc/iptables/rules.v4",
+    "etc/profile",
+    "etc/rsyslog.conf",
 ];
 
 /// Lines that look like the files' own, shuffled with noise.
@@ -35,6 +44,15 @@ fn content() -> impl Strategy<Value = String> {
         Just("net.ipv4.ip_forward = 1".to_owned()),
         Just("install cramfs /bin/false".to_owned()),
         Just("PASS_MAX_DAYS".to_owned()),
+        Just("[Journal]\nStorage=".to_owned()),
+        Just("APT { Get { AllowUnauthenticated \"true\"; }; }; }}} {{{".to_owned()),
+        Just("deb [trusted=yes signed-by=] http://x/ y main".to_owned()),
+        Just("deb [unterminated http://x/".to_owned()),
+        Just("Types: deb\nURIs: http://x/\nSuites: y\n Signed-By: -----BEGIN PGP".to_owned()),
+        Just("chain input { type filter hook input priority 0; policy drop; iif lo accept".to_owned()),
+        Just("*filter\n:INPUT DROP [0:0]\n-A INPUT -i lo -j ACCEPT".to_owned()),
+        Just("umask 027; umask -S".to_owned()),
+        Just("$FileCreateMode 0640".to_owned()),
         "[ -~]{0,40}",
         "\\PC{0,20}",
     ];
@@ -45,7 +63,8 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
 
     /// Whatever the configuration files hold, collection ends, never panics,
-    /// and a hash-looking value from shadow never appears in the document.
+    /// and neither a hash-looking value from shadow nor a proxy password
+    /// from APT's configuration appears in the document.
     #[test]
     fn config_parsers_survive_any_content(contents in prop::collection::vec(content(), FILES.len())) {
         let dir = tempfile::tempdir().unwrap();
@@ -53,7 +72,11 @@ proptest! {
             let path = dir.path().join(file);
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
             // Whatever else shadow holds, it holds a hash.
-            let text = if *file == "etc/shadow" { format!("{text}\nroot:$6$PLANTED$hash:1:2:3:4:5:6:\n") } else { text.clone() };
+            let text = match *file {
+                "etc/shadow" => format!("{text}\nroot:$6$PLANTED$hash:1:2:3:4:5:6:\n"),
+                "etc/apt/apt.conf.d/99x" => format!("{text}\nAcquire::http::Proxy \"http://u:PLANTED@proxy\";\n"),
+                _ => text.clone(),
+            };
             std::fs::write(&path, text).unwrap();
         }
         let doc = collect_root(dir.path());
