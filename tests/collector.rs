@@ -439,6 +439,11 @@ fn configuration_files_are_read_with_their_provenance() {
     );
     write("/etc/nftables.conf", "table inet filter {\n  chain input {\n    type filter hook input priority 0; policy drop;\n    iif lo accept\n  }\n}\n");
     write("/etc/profile.d/cis.sh", "umask 027\n");
+    write("/etc/audit/auditd.conf", "max_log_file_action = keep_logs\n");
+    write(
+        "/etc/audit/rules.d/cis.rules",
+        "## CIS\n-w /etc/sudoers -p wa -k scope\n-a always,exit -F arch=b64 -S sethostname -k system-locale\n-e 2\n",
+    );
     let doc = collect_root(&root);
     let json = serde_json::to_string(&doc).unwrap();
     assert!(!json.contains("SECRET"), "an APT proxy URL reached the telemetry");
@@ -460,6 +465,13 @@ fn configuration_files_are_read_with_their_provenance() {
     assert_eq!(get("nftables", "input policy").unwrap().0, "drop");
     assert_eq!(get("nftables", "loopback accept").unwrap().2, 4);
     assert_eq!(get("profile", "umask").unwrap().1, "/etc/profile.d/cis.sh");
+    assert_eq!(get("auditd", "max_log_file_action").unwrap().0, "keep_logs");
+    assert_eq!(
+        get("audit-rules", "watch /etc/sudoers"),
+        Some(("wa".into(), "/etc/audit/rules.d/cis.rules".into(), 2))
+    );
+    assert_eq!(get("audit-rules", "rule").unwrap().2, 3);
+    assert_eq!(get("audit-rules", "-e").unwrap().0, "2");
     let sources = doc.apt_sources.unwrap();
     assert_eq!(sources.len(), 2);
     assert!(sources[0].trusted && sources[0].uri == "http://repo.example/");

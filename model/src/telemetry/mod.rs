@@ -244,8 +244,8 @@ record! {
         /// Local groups.
         pub groups: Option<Vec<Group>>,
         /// Settings of the configuration files CIS audits beyond those
-        /// above (journald, coredump, faillock, rsyslog, APT, firewalls,
-        /// shell start-up files); absent when none of those files exists.
+        /// above (journald, coredump, faillock, auditd, rsyslog, APT,
+        /// firewalls, shell start-up files); absent when none of those files exists.
         pub config: Option<Vec<ConfigSetting>>,
         /// APT's package sources (sources.list and sources.list.d).
         pub apt_sources: Option<Vec<AptSource>>,
@@ -732,7 +732,10 @@ record! {
         /// (apt.conf.d/* then apt.conf: the options that allow unverified
         /// packages, such as `APT::Get::AllowUnauthenticated`, and
         /// `APT::Periodic::*`), `ufw` (/etc/ufw/ufw.conf and /etc/default/ufw:
-        /// `ENABLED`, `DEFAULT_*`). Every occurrence: `rsyslog`
+        /// `ENABLED`, `DEFAULT_*`), `auditd` (/etc/audit/auditd.conf). Every
+        /// occurrence: `audit-rules` (/etc/audit/rules.d/*.rules: the key
+        /// `watch PATH` with the permissions of a `-w` rule, `-e` with its
+        /// mode, `rule` with any other line), `rsyslog`
         /// (`$FileCreateMode`, `$Umask` of rsyslog.conf and rsyslog.d/*.conf),
         /// `profile` (`umask` of /etc/profile, /etc/profile.d/*.sh and
         /// /etc/bash.bashrc), and the persisted firewall rulesets (the loaded

@@ -29,6 +29,8 @@ pub fn settings(ctx: &mut Ctx) -> Option<Vec<ConfigSetting>> {
     key_values(ctx, &mut out, "ufw", &["/etc/ufw/ufw.conf", "/etc/default/ufw"], "=", |k| {
         k == "ENABLED" || k.starts_with("DEFAULT_")
     });
+    key_values(ctx, &mut out, "auditd", &["/etc/audit/auditd.conf"], " = ", |_| true);
+    audit_rules(ctx, &mut out);
     rsyslog(ctx, &mut out);
     apt_config(ctx, &mut out);
     for (config, paths) in [
@@ -145,6 +147,33 @@ fn key_values(
             };
             if keep(key) {
                 out.set(config, key, value, path, i, true);
+            }
+        }
+    }
+}
+
+/// The persisted audit rules, /etc/audit/rules.d/*.rules in the order
+/// augenrules merges them: a watch `-w PATH -p PERMS` is the key
+/// `watch PATH` with the permissions as value, `-e N` is the key `-e`, any
+/// other rule the key `rule` with the line as value.
+fn audit_rules(ctx: &mut Ctx, out: &mut Settings) {
+    for path in ctx.fs.glob("/etc/audit/rules.d/*.rules").unwrap_or_default() {
+        let Some(text) = read(ctx, &path) else { continue };
+        out.found = true;
+        for (i, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let after = |flag: &str| words.windows(2).find(|w| w[0] == flag).map(|w| w[1]);
+            match (words.first(), after("-w"), after("-e")) {
+                (Some(&"-w"), Some(watched), _) => {
+                    let perms = after("-p").unwrap_or("rwxa");
+                    out.set("audit-rules", &format!("watch {watched}"), perms, &path, i, false);
+                }
+                (Some(&"-e"), _, Some(mode)) => out.set("audit-rules", "-e", mode, &path, i, false),
+                _ => out.set("audit-rules", "rule", line, &path, i, false),
             }
         }
     }
