@@ -437,6 +437,21 @@ impl SourceOptions {
     }
 }
 
+/// `uri` without a password: APT accepts `user:password@` in a URI, and
+/// the collector never keeps a credential.
+fn without_credentials(uri: &str) -> String {
+    match uri.split_once("://") {
+        Some((scheme, rest)) => {
+            let authority_end = rest.find('/').unwrap_or(rest.len());
+            match rest[..authority_end].rfind('@') {
+                Some(at) => format!("{scheme}://[redacted]@{}", &rest[at + 1..]),
+                None => uri.to_owned(),
+            }
+        }
+        None => uri.to_owned(),
+    }
+}
+
 /// `deb [opt=value ...] uri suite [components]`.
 fn one_line_source(line: &str, path: &str, i: usize) -> Option<AptSource> {
     let line = line.split('#').next().unwrap_or_default().trim();
@@ -459,7 +474,7 @@ fn one_line_source(line: &str, path: &str, i: usize) -> Option<AptSource> {
     let (uri, suite) = (words.next()?, words.next()?);
     Some(AptSource {
         kind: kind.to_owned(),
-        uri: uri.to_owned(),
+        uri: without_credentials(uri),
         suite: suite.to_owned(),
         signed_by: options.signed_by,
         trusted: options.trusted,
@@ -496,7 +511,7 @@ fn deb822_sources(text: &str, path: &str) -> Vec<AptSource> {
                 for suite in get("Suites").split_whitespace() {
                     out.push(AptSource {
                         kind: kind.to_owned(),
-                        uri: uri.to_owned(),
+                        uri: without_credentials(uri),
                         suite: suite.to_owned(),
                         signed_by: options.signed_by.clone(),
                         trusted: options.trusted,
@@ -601,6 +616,9 @@ mod tests {
         assert_eq!(s.signed_by.as_deref(), Some("/usr/share/keyrings/x.gpg"));
         assert!(one_line_source("deb [trusted=yes] http://x/ ./", "f", 0).unwrap().trusted);
         assert!(one_line_source("# deb http://x/ y", "f", 0).is_none());
+        let private =
+            one_line_source("deb https://me:s3cret@repo.example/debian stable main", "f", 0).unwrap();
+        assert_eq!(private.uri, "https://[redacted]@repo.example/debian");
         let text = "Types: deb deb-src\nURIs: http://deb.debian.org/debian\nSuites: bookworm bookworm-updates\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n\nTypes: deb\nURIs: http://x/\nSuites: y\nEnabled: no\n";
         let sources = deb822_sources(text, "/etc/apt/sources.list.d/debian.sources");
         assert_eq!(sources.len(), 4);
