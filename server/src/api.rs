@@ -1,0 +1,791 @@
+//! The admin API under `/v1`: tokens, enrolment tokens, agents, targets,
+//! templates, runs and findings. Every handler checks the caller's role
+//! first; every change is one transaction and is written to the audit log.
+
+use crate::auth::{self, Role};
+use crate::db;
+use crate::error::{ApiError, ApiResult};
+use crate::runs;
+use crate::App;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use sqlx::Row;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+type AppState = State<Arc<App>>;
+
+pub fn routes() -> Router<Arc<App>> {
+    Router::new()
+        .route("/v1/tokens", post(create_token))
+        .route("/v1/enrollments", post(create_enrollment))
+        .route("/v1/agents", get(list_agents))
+        .route("/v1/targets", post(create_target).get(list_targets))
+        .route("/v1/targets/{name}/preview", get(preview_target))
+        .route("/v1/templates", get(list_templates))
+        .route("/v1/templates/{name}", put(put_template).get(get_template))
+        .route("/v1/runs", post(start_run).get(list_runs))
+        .route("/v1/runs/{id}", get(get_run))
+        .route("/v1/runs/{id}/stop", post(stop_run))
+        .route("/v1/findings", get(list_findings))
+}
+
+/// A tag filter: `key` alone matches any value.
+#[derive(Clone, Debug, Deserialize, serde::Serialize, PartialEq)]
+pub struct TagFilter {
+    pub key: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+}
+
+/// Whether an agent with `tags` matches any of `filters` (Inspector's rule).
+pub fn matches(tags: &BTreeMap<String, String>, filters: &[TagFilter]) -> bool {
+    filters.iter().any(|f| match (&f.value, tags.get(&f.key)) {
+        (None, Some(_)) => true,
+        (Some(want), Some(have)) => want == have,
+        _ => false,
+    })
+}
+
+fn valid_name(what: &str, name: &str) -> ApiResult<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 128
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(format!("{what} `{name}` must be 1 to 128 letters, digits, `-`, `_` or `.`")))
+    }
+}
+
+#[derive(Deserialize)]
+struct NewToken {
+    role: String,
+    #[serde(default)]
+    name: String,
+}
+
+async fn create_token(
+    State(app): AppState,
+    headers: HeaderMap,
+    Json(req): Json<NewToken>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let actor = auth::require(&app.db, &headers, Role::Admin).await?;
+    let role = Role::parse(&req.role).ok_or_else(|| {
+        ApiError::invalid(format!("role `{}` is not one of read-only, operator, admin", req.role))
+    })?;
+    let (id, token) = auth::mint(&app.db, role, &req.name).await?;
+    auth::audit(&app.db, &actor.token_id, "token.create", json!({ "id": id, "role": role.as_str() })).await?;
+    Ok((StatusCode::CREATED, Json(json!({ "id": id, "role": role.as_str(), "token": token }))))
+}
+
+#[derive(Deserialize)]
+struct NewEnrollment {
+    #[serde(default = "one")]
+    uses: i64,
+    #[serde(default = "day")]
+    expires_in_seconds: i64,
+    #[serde(default)]
+    tags: BTreeMap<String, String>,
+}
+
+fn one() -> i64 {
+    1
+}
+
+fn day() -> i64 {
+    86_400
+}
+
+async fn create_enrollment(
+    State(app): AppState,
+    headers: HeaderMap,
+    Json(req): Json<NewEnrollment>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let actor = auth::require(&app.db, &headers, Role::Operator).await?;
+    if !(1..=100_000).contains(&req.uses) || !(60..=31_536_000).contains(&req.expires_in_seconds) {
+        return Err(ApiError::invalid("uses must be 1 to 100000 and expires_in_seconds 60 to 31536000"));
+    }
+    let id = format!("enr-{}", db::random_hex(8));
+    let token = format!("assay_enroll_{}", db::random_hex(32));
+    let expires = db::now() + req.expires_in_seconds * 1000;
+    sqlx::query("INSERT INTO enrollments (id, hash, uses_left, expires_at, tags, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+        .bind(&id)
+        .bind(db::hash(&token))
+        .bind(req.uses)
+        .bind(expires)
+        .bind(serde_json::to_string(&req.tags).unwrap_or_default())
+        .bind(db::now())
+        .execute(&app.db.pool)
+        .await?;
+    auth::audit(&app.db, &actor.token_id, "enrollment.create", json!({ "id": id, "uses": req.uses })).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "id": id, "token": token, "uses": req.uses, "expires_at": expires, "tags": req.tags })),
+    ))
+}
+
+/// Paging: at most `limit` items after the cursor `after`.
+/// (`limit` is text: serde's flattening, used by the filtered lists, hands
+/// numbers over as strings.)
+#[derive(Deserialize, Default)]
+struct Page {
+    #[serde(default)]
+    limit: Option<String>,
+    #[serde(default)]
+    after: Option<String>,
+}
+
+impl Page {
+    fn limit(&self) -> i64 {
+        self.limit.as_deref().and_then(|l| l.parse::<i64>().ok()).unwrap_or(100).clamp(1, 1000)
+    }
+}
+
+/// Health as Inspector reported it, from the last heartbeat.
+pub fn health(last_seen: i64, revoked: bool, unknown_after_ms: i64) -> &'static str {
+    if revoked {
+        "UNHEALTHY"
+    } else if db::now() - last_seen > unknown_after_ms {
+        "UNKNOWN"
+    } else {
+        "HEALTHY"
+    }
+}
+
+pub(crate) fn agent_json(row: &sqlx::any::AnyRow, unknown_after_ms: i64) -> Value {
+    let tags: BTreeMap<String, String> = serde_json::from_str(&db::text(row, "tags")).unwrap_or_default();
+    let revoked = db::opt_int(row, "revoked_at").is_some();
+    json!({
+        "id": db::text(row, "id"),
+        "hostname": db::text(row, "hostname"),
+        "machine_id": db::text(row, "machine_id"),
+        "os": db::text(row, "os"),
+        "tags": tags,
+        "enrolled_at": db::int(row, "enrolled_at"),
+        "last_seen": db::int(row, "last_seen"),
+        "health": health(db::int(row, "last_seen"), revoked, unknown_after_ms),
+        "revoked": revoked,
+    })
+}
+
+#[derive(Deserialize)]
+struct AgentQuery {
+    #[serde(default)]
+    tag: Vec<String>,
+    #[serde(flatten)]
+    page: Page,
+}
+
+fn parse_filters(tags: &[String]) -> Vec<TagFilter> {
+    tags.iter()
+        .map(|t| match t.split_once('=') {
+            Some((k, v)) => TagFilter { key: k.to_owned(), value: Some(v.to_owned()) },
+            None => TagFilter { key: t.clone(), value: None },
+        })
+        .collect()
+}
+
+async fn list_agents(
+    State(app): AppState,
+    headers: HeaderMap,
+    Query(q): Query<Vec<(String, String)>>,
+) -> ApiResult<Json<Value>> {
+    auth::require(&app.db, &headers, Role::ReadOnly).await?;
+    let q = AgentQuery {
+        tag: q.iter().filter(|(k, _)| k == "tag").map(|(_, v)| v.clone()).collect(),
+        page: Page {
+            limit: q.iter().find(|(k, _)| k == "limit").map(|(_, v)| v.clone()),
+            after: q.iter().find(|(k, _)| k == "after").map(|(_, v)| v.clone()),
+        },
+    };
+    let filters = parse_filters(&q.tag);
+    let rows = sqlx::query("SELECT * FROM agents WHERE id > $1 ORDER BY id")
+        .bind(q.page.after.clone().unwrap_or_default())
+        .fetch_all(&app.db.pool)
+        .await?;
+    let mut items = Vec::new();
+    for row in &rows {
+        let tags: BTreeMap<String, String> = serde_json::from_str(&db::text(row, "tags")).unwrap_or_default();
+        if filters.is_empty() || matches(&tags, &filters) {
+            items.push(agent_json(row, app.config.unknown_after_ms));
+        }
+        if items.len() as i64 == q.page.limit() {
+            break;
+        }
+    }
+    let next =
+        if items.len() as i64 == q.page.limit() { items.last().map(|a| a["id"].clone()) } else { None };
+    Ok(Json(json!({ "items": items, "next": next })))
+}
+
+#[derive(Deserialize)]
+struct NewTarget {
+    name: String,
+    tags: Vec<TagFilter>,
+}
+
+async fn create_target(
+    State(app): AppState,
+    headers: HeaderMap,
+    Json(req): Json<NewTarget>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let actor = auth::require(&app.db, &headers, Role::Operator).await?;
+    valid_name("target", &req.name)?;
+    if req.tags.is_empty() || req.tags.len() > 50 {
+        return Err(ApiError::invalid("a target needs 1 to 50 tags (a host matches when any matches)"));
+    }
+    let mut tx = app.db.write().await?;
+    let targets = sqlx::query("SELECT COUNT(*) AS n FROM targets").fetch_one(&mut *tx).await?;
+    if db::int(&targets, "n") >= app.config.max_targets {
+        return Err(ApiError::conflict(format!(
+            "the limit of {} targets is reached",
+            app.config.max_targets
+        )));
+    }
+    let inserted = sqlx::query("INSERT INTO targets (name, tags, created_at) VALUES ($1, $2, $3)")
+        .bind(&req.name)
+        .bind(serde_json::to_string(&req.tags).unwrap_or_default())
+        .bind(db::now())
+        .execute(&mut *tx)
+        .await;
+    if let Err(e) = inserted {
+        return Err(if db::is_conflict(&e) {
+            ApiError::conflict(format!("target `{}` exists", req.name))
+        } else {
+            e.into()
+        });
+    }
+    tx.commit().await?;
+    auth::audit(&app.db, &actor.token_id, "target.create", json!({ "name": req.name })).await?;
+    Ok((StatusCode::CREATED, Json(json!({ "name": req.name, "tags": req.tags }))))
+}
+
+async fn list_targets(
+    State(app): AppState,
+    headers: HeaderMap,
+    Query(page): Query<Page>,
+) -> ApiResult<Json<Value>> {
+    auth::require(&app.db, &headers, Role::ReadOnly).await?;
+    let rows =
+        sqlx::query("SELECT name, tags, created_at FROM targets WHERE name > $1 ORDER BY name LIMIT $2")
+            .bind(page.after.clone().unwrap_or_default())
+            .bind(page.limit())
+            .fetch_all(&app.db.pool)
+            .await?;
+    let items: Vec<Value> = rows
+        .iter()
+        .map(|r| {
+            let tags: Value = serde_json::from_str(&db::text(r, "tags")).unwrap_or_default();
+            json!({ "name": db::text(r, "name"), "tags": tags, "created_at": db::int(r, "created_at") })
+        })
+        .collect();
+    let next =
+        if items.len() as i64 == page.limit() { items.last().map(|t| t["name"].clone()) } else { None };
+    Ok(Json(json!({ "items": items, "next": next })))
+}
+
+/// The agents a target's tags match now (not revoked).
+pub(crate) async fn target_agents<'e, E>(
+    executor: E,
+    tags: &[TagFilter],
+) -> Result<Vec<sqlx::any::AnyRow>, sqlx::Error>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    let rows =
+        sqlx::query("SELECT * FROM agents WHERE revoked_at IS NULL ORDER BY id").fetch_all(executor).await?;
+    Ok(rows
+        .into_iter()
+        .filter(|r| {
+            let have: BTreeMap<String, String> =
+                serde_json::from_str(&db::text(r, "tags")).unwrap_or_default();
+            matches(&have, tags)
+        })
+        .collect())
+}
+
+async fn target_tags<'e, E>(executor: E, name: &str) -> ApiResult<Vec<TagFilter>>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    let row = sqlx::query("SELECT tags FROM targets WHERE name = $1")
+        .bind(name)
+        .fetch_optional(executor)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no target `{name}`")))?;
+    Ok(serde_json::from_str(&db::text(&row, "tags")).unwrap_or_default())
+}
+
+async fn preview_target(
+    State(app): AppState,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+) -> ApiResult<Json<Value>> {
+    auth::require(&app.db, &headers, Role::ReadOnly).await?;
+    let tags = target_tags(&app.db.pool, &name).await?;
+    let agents = target_agents(&app.db.pool, &tags).await?;
+    let locks = sqlx::query("SELECT agent_id, run_id FROM agent_locks").fetch_all(&app.db.pool).await?;
+    let held: BTreeMap<String, String> =
+        locks.iter().map(|r| (db::text(r, "agent_id"), db::text(r, "run_id"))).collect();
+    let items: Vec<Value> = agents
+        .iter()
+        .map(|r| {
+            let mut a = agent_json(r, app.config.unknown_after_ms);
+            // Why a matching agent would be excluded from a run started now.
+            let id = db::text(r, "id");
+            a["excluded"] = match (held.get(&id), a["health"].as_str()) {
+                (Some(run), _) => json!(format!("already in run {run}")),
+                (None, Some("UNKNOWN")) => json!("no heartbeat recently: the agent is UNKNOWN"),
+                _ => Value::Null,
+            };
+            a
+        })
+        .collect();
+    Ok(Json(json!({ "target": name, "agents": items })))
+}
+
+#[derive(Deserialize)]
+struct TemplateBody {
+    target: String,
+    packages: Vec<String>,
+    #[serde(default = "hour")]
+    duration_seconds: i64,
+    #[serde(default)]
+    attributes: BTreeMap<String, String>,
+}
+
+fn hour() -> i64 {
+    3600
+}
+
+fn template_json(r: &sqlx::any::AnyRow) -> Value {
+    json!({
+        "name": db::text(r, "name"),
+        "version": db::int(r, "version"),
+        "target": db::text(r, "target"),
+        "packages": serde_json::from_str::<Value>(&db::text(r, "packages")).unwrap_or_default(),
+        "duration_seconds": db::int(r, "duration_seconds"),
+        "attributes": serde_json::from_str::<Value>(&db::text(r, "attributes")).unwrap_or_default(),
+        "created_at": db::int(r, "created_at"),
+    })
+}
+
+/// Creates a template, or a new version of it: runs pin the version they
+/// started with, so an edit never changes a run in progress.
+async fn put_template(
+    State(app): AppState,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    Json(req): Json<TemplateBody>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let actor = auth::require(&app.db, &headers, Role::Operator).await?;
+    valid_name("template", &name)?;
+    let known: Vec<&str> = app.bundle.content.packages.iter().map(|p| p.name.as_str()).collect();
+    if req.packages.is_empty() {
+        return Err(ApiError::invalid(format!(
+            "a template needs at least one package: {}",
+            known.join(", ")
+        )));
+    }
+    if let Some(p) = req.packages.iter().find(|p| !known.contains(&p.as_str())) {
+        return Err(ApiError::invalid(format!(
+            "`{p}` is not a rules package of this server: {}",
+            known.join(", ")
+        )));
+    }
+    if !(60..=86_400).contains(&req.duration_seconds) {
+        return Err(ApiError::invalid("duration_seconds must be 60 (1 minute) to 86400 (a day)"));
+    }
+    let mut tx = app.db.write().await?;
+    target_tags(&mut *tx, &req.target).await?;
+    let last = sqlx::query("SELECT COALESCE(MAX(version), 0) AS v FROM templates WHERE name = $1")
+        .bind(&name)
+        .fetch_one(&mut *tx)
+        .await?;
+    let version = db::int(&last, "v") + 1;
+    if version == 1 {
+        let n = sqlx::query("SELECT COUNT(DISTINCT name) AS n FROM templates").fetch_one(&mut *tx).await?;
+        if db::int(&n, "n") >= app.config.max_templates {
+            return Err(ApiError::conflict(format!(
+                "the limit of {} templates is reached",
+                app.config.max_templates
+            )));
+        }
+    }
+    sqlx::query(
+        "INSERT INTO templates (name, version, target, packages, duration_seconds, attributes, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(&name)
+    .bind(version)
+    .bind(&req.target)
+    .bind(serde_json::to_string(&req.packages).unwrap_or_default())
+    .bind(req.duration_seconds)
+    .bind(serde_json::to_string(&req.attributes).unwrap_or_default())
+    .bind(db::now())
+    .execute(&mut *tx)
+    .await?;
+    let row = sqlx::query("SELECT * FROM templates WHERE name = $1 AND version = $2")
+        .bind(&name)
+        .bind(version)
+        .fetch_one(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    auth::audit(&app.db, &actor.token_id, "template.put", json!({ "name": name, "version": version }))
+        .await?;
+    let status = if version == 1 { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, Json(template_json(&row))))
+}
+
+async fn list_templates(
+    State(app): AppState,
+    headers: HeaderMap,
+    Query(page): Query<Page>,
+) -> ApiResult<Json<Value>> {
+    auth::require(&app.db, &headers, Role::ReadOnly).await?;
+    let rows = sqlx::query(
+        "SELECT t.* FROM templates t WHERE t.version = (SELECT MAX(version) FROM templates u WHERE u.name = t.name) \
+         AND t.name > $1 ORDER BY t.name LIMIT $2",
+    )
+    .bind(page.after.clone().unwrap_or_default())
+    .bind(page.limit())
+    .fetch_all(&app.db.pool)
+    .await?;
+    let items: Vec<Value> = rows.iter().map(template_json).collect();
+    let next =
+        if items.len() as i64 == page.limit() { items.last().map(|t| t["name"].clone()) } else { None };
+    Ok(Json(json!({ "items": items, "next": next })))
+}
+
+async fn get_template(
+    State(app): AppState,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+) -> ApiResult<Json<Value>> {
+    auth::require(&app.db, &headers, Role::ReadOnly).await?;
+    let rows = sqlx::query("SELECT * FROM templates WHERE name = $1 ORDER BY version")
+        .bind(&name)
+        .fetch_all(&app.db.pool)
+        .await?;
+    if rows.is_empty() {
+        return Err(ApiError::not_found(format!("no template `{name}`")));
+    }
+    Ok(Json(json!({ "name": name, "versions": rows.iter().map(template_json).collect::<Vec<_>>() })))
+}
+
+#[derive(Deserialize)]
+struct NewRun {
+    template: String,
+}
+
+/// Starts a run of the template's latest version over the agents its
+/// target matches now. The agents are locked for the run by inserting one
+/// `agent_locks` row each in the same transaction: a concurrent start
+/// that wants one of them fails on the key, never both succeed.
+async fn start_run(
+    State(app): AppState,
+    headers: HeaderMap,
+    Json(req): Json<NewRun>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let actor = auth::require(&app.db, &headers, Role::Operator).await?;
+    let mut tx = app.db.write().await?;
+    let template = sqlx::query("SELECT * FROM templates WHERE name = $1 ORDER BY version DESC LIMIT 1")
+        .bind(&req.template)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no template `{}`", req.template)))?;
+    let tags = target_tags(&mut *tx, &db::text(&template, "target")).await?;
+    let agents = target_agents(&mut *tx, &tags).await?;
+    if agents.is_empty() {
+        return Err(ApiError::conflict(format!(
+            "no agent matches target `{}`; `assay fleet target preview` shows which do",
+            db::text(&template, "target")
+        )));
+    }
+    if agents.len() as i64 > app.config.max_agents_per_run {
+        return Err(ApiError::conflict(format!(
+            "{} agents match, more than the limit of {} per run",
+            agents.len(),
+            app.config.max_agents_per_run
+        )));
+    }
+    let id = format!("run-{}", db::random_hex(8));
+    let now = db::now();
+    let duration = db::int(&template, "duration_seconds");
+    sqlx::query(
+        "INSERT INTO runs (id, template, template_version, state, created_at, collect_until) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(&id)
+    .bind(&req.template)
+    .bind(db::int(&template, "version"))
+    .bind(runs::CREATED)
+    .bind(now)
+    .bind(now + duration * 1000)
+    .execute(&mut *tx)
+    .await?;
+    runs::record(&mut tx, &id, runs::CREATED).await?;
+    for a in &agents {
+        let agent = db::text(a, "id");
+        let locked = sqlx::query("INSERT INTO agent_locks (agent_id, run_id) VALUES ($1, $2)")
+            .bind(&agent)
+            .bind(&id)
+            .execute(&mut *tx)
+            .await;
+        if let Err(e) = locked {
+            drop(tx);
+            if !db::is_conflict(&e) {
+                return Err(e.into());
+            }
+            return Err(overlap(&app, &agents).await);
+        }
+        sqlx::query("INSERT INTO run_agents (run_id, agent_id, status) VALUES ($1, $2, 'pending')")
+            .bind(&id)
+            .bind(&agent)
+            .execute(&mut *tx)
+            .await?;
+    }
+    runs::transition(&mut tx, &id, runs::CREATED, runs::START_PENDING).await?;
+    if let Err(e) = tx.commit().await {
+        return Err(if db::is_conflict(&e) { overlap(&app, &agents).await } else { e.into() });
+    }
+    auth::audit(
+        &app.db,
+        &actor.token_id,
+        "run.start",
+        json!({ "run": id, "template": req.template, "agents": agents.len() }),
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(run_json(&app, &id).await?)))
+}
+
+/// The error of a start that overlaps a run in progress: which agents, held
+/// by which runs.
+async fn overlap(app: &App, agents: &[sqlx::any::AnyRow]) -> ApiError {
+    let wanted: Vec<String> = agents.iter().map(|a| db::text(a, "id")).collect();
+    let held = match sqlx::query("SELECT agent_id, run_id FROM agent_locks").fetch_all(&app.db.pool).await {
+        Ok(rows) => rows
+            .iter()
+            .filter(|r| wanted.contains(&db::text(r, "agent_id")))
+            .map(|r| json!({ "agent": db::text(r, "agent_id"), "run": db::text(r, "run_id") }))
+            .collect::<Vec<_>>(),
+        Err(_) => Vec::new(),
+    };
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "agents_in_run",
+        "agents of this target are in a run that has not finished",
+    )
+    .with_details(json!({ "agents": held }))
+}
+
+pub(crate) async fn run_json(app: &App, id: &str) -> ApiResult<Value> {
+    let run = sqlx::query("SELECT * FROM runs WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&app.db.pool)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no run `{id}`")))?;
+    let history = sqlx::query("SELECT state, at FROM run_states WHERE run_id = $1 ORDER BY seq")
+        .bind(id)
+        .fetch_all(&app.db.pool)
+        .await?;
+    let agents = sqlx::query(
+        "SELECT ra.agent_id, ra.status, a.hostname, j.state AS job, j.error FROM run_agents ra JOIN agents a ON a.id = ra.agent_id \
+         LEFT JOIN jobs j ON j.run_id = ra.run_id AND j.agent_id = ra.agent_id WHERE ra.run_id = $1 ORDER BY ra.agent_id",
+    )
+    .bind(id)
+    .fetch_all(&app.db.pool)
+    .await?;
+    let findings =
+        sqlx::query("SELECT severity, COUNT(*) AS n FROM findings WHERE run_id = $1 GROUP BY severity")
+            .bind(id)
+            .fetch_all(&app.db.pool)
+            .await?;
+    let exclusions: Vec<Value> = agents
+        .iter()
+        .filter_map(|a| {
+            let reason = match (db::text(a, "status").as_str(), a.try_get::<Option<String>, _>("job").ok().flatten().as_deref()) {
+                ("missing", _) => "no telemetry arrived before the collection ended".to_owned(),
+                (_, Some("failed")) => format!(
+                    "evaluation failed: {}",
+                    a.try_get::<Option<String>, _>("error").ok().flatten().unwrap_or_default()
+                ),
+                _ => return None,
+            };
+            Some(json!({ "agent": db::text(a, "agent_id"), "hostname": db::text(a, "hostname"), "reason": reason }))
+        })
+        .collect();
+    Ok(json!({
+        "id": id,
+        "template": db::text(&run, "template"),
+        "template_version": db::int(&run, "template_version"),
+        "state": db::text(&run, "state"),
+        "created_at": db::int(&run, "created_at"),
+        "collect_until": db::int(&run, "collect_until"),
+        "finished_at": db::opt_int(&run, "finished_at"),
+        "history": history.iter().map(|h| json!({ "state": db::text(h, "state"), "at": db::int(h, "at") })).collect::<Vec<_>>(),
+        "agents": agents.iter().map(|a| json!({
+            "agent": db::text(a, "agent_id"),
+            "hostname": db::text(a, "hostname"),
+            "status": db::text(a, "status"),
+            "evaluation": a.try_get::<Option<String>, _>("job").ok().flatten(),
+        })).collect::<Vec<_>>(),
+        "exclusions": exclusions,
+        "findings": findings.iter().map(|f| (db::text(f, "severity"), json!(db::int(f, "n")))).collect::<serde_json::Map<_, _>>(),
+    }))
+}
+
+async fn get_run(State(app): AppState, headers: HeaderMap, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    auth::require(&app.db, &headers, Role::ReadOnly).await?;
+    Ok(Json(run_json(&app, &id).await?))
+}
+
+async fn list_runs(
+    State(app): AppState,
+    headers: HeaderMap,
+    Query(page): Query<Page>,
+) -> ApiResult<Json<Value>> {
+    auth::require(&app.db, &headers, Role::ReadOnly).await?;
+    let rows = sqlx::query("SELECT id, template, template_version, state, created_at, finished_at FROM runs WHERE id > $1 ORDER BY id LIMIT $2")
+        .bind(page.after.clone().unwrap_or_default())
+        .bind(page.limit())
+        .fetch_all(&app.db.pool)
+        .await?;
+    let items: Vec<Value> = rows
+        .iter()
+        .map(|r| {
+            json!({
+                "id": db::text(r, "id"),
+                "template": db::text(r, "template"),
+                "template_version": db::int(r, "template_version"),
+                "state": db::text(r, "state"),
+                "created_at": db::int(r, "created_at"),
+                "finished_at": db::opt_int(r, "finished_at"),
+            })
+        })
+        .collect();
+    let next = if items.len() as i64 == page.limit() { items.last().map(|r| r["id"].clone()) } else { None };
+    Ok(Json(json!({ "items": items, "next": next })))
+}
+
+#[derive(Deserialize, Default)]
+struct StopRun {
+    #[serde(default)]
+    skip_evaluation: bool,
+}
+
+/// Stops collection now: the telemetry that arrived is evaluated, or with
+/// `skip_evaluation` the run is canceled.
+async fn stop_run(
+    State(app): AppState,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Option<Json<StopRun>>,
+) -> ApiResult<Json<Value>> {
+    let actor = auth::require(&app.db, &headers, Role::Operator).await?;
+    let skip = body.map(|b| b.skip_evaluation).unwrap_or(false);
+    let mut tx = app.db.write().await?;
+    let row = sqlx::query("SELECT state FROM runs WHERE id = $1")
+        .bind(&id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no run `{id}`")))?;
+    let state = db::text(&row, "state");
+    let stoppable = runs::COLLECTING_STATES.contains(&state.as_str())
+        || (skip
+            && [runs::STOP_PENDING, runs::DATA_COLLECTED, runs::EVAL_PENDING, runs::EVALUATING]
+                .contains(&state.as_str()));
+    if !stoppable {
+        return Err(ApiError::conflict(format!("run {id} is {state}: there is no collection to stop")));
+    }
+    let to = if skip { runs::CANCELED } else { runs::STOP_PENDING };
+    if !runs::transition(&mut tx, &id, &state, to).await? {
+        return Err(ApiError::conflict(format!("run {id} changed state meanwhile; try again")));
+    }
+    if skip {
+        sqlx::query("UPDATE jobs SET state = 'failed', error = 'the run was canceled' WHERE run_id = $1 AND state IN ('pending', 'leased')")
+            .bind(&id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    auth::audit(&app.db, &actor.token_id, "run.stop", json!({ "run": id, "skip_evaluation": skip })).await?;
+    Ok(Json(run_json(&app, &id).await?))
+}
+
+#[derive(Deserialize)]
+struct FindingQuery {
+    run: Option<String>,
+    severity: Option<String>,
+    rule: Option<String>,
+    agent: Option<String>,
+    attribute: Option<String>,
+    #[serde(flatten)]
+    page: Page,
+}
+
+async fn list_findings(
+    State(app): AppState,
+    headers: HeaderMap,
+    Query(q): Query<FindingQuery>,
+) -> ApiResult<Json<Value>> {
+    auth::require(&app.db, &headers, Role::ReadOnly).await?;
+    let after: i64 = match &q.page.after {
+        None => 0,
+        Some(a) => {
+            a.parse().map_err(|_| ApiError::invalid(format!("`after={a}` is not a cursor of this list")))?
+        }
+    };
+    if let Some(s) = &q.severity {
+        if assay_model::Severity::parse(s).is_none() {
+            return Err(ApiError::invalid(format!(
+                "severity `{s}` is not high, medium, low or informational"
+            )));
+        }
+    }
+    let attribute = q.attribute.as_deref().map(|a| a.split_once('=').unwrap_or((a, "")));
+    // Empty filters match everything; the attribute filter runs on the
+    // decoded finding, so the query may return more rows than it keeps.
+    let limit = q.page.limit();
+    let sql = "SELECT seq, body FROM findings WHERE seq > $1 AND ($2 = '' OR run_id = $2) AND ($3 = '' OR severity = $3) \
+             AND ($4 = '' OR rule_id = $4) AND ($5 = '' OR agent_id = $5) ORDER BY seq LIMIT $6";
+    let mut items = Vec::new();
+    let mut cursor = after;
+    loop {
+        let rows = sqlx::query(sql)
+            .bind(cursor)
+            .bind(q.run.clone().unwrap_or_default())
+            .bind(q.severity.clone().unwrap_or_default())
+            .bind(q.rule.clone().unwrap_or_default())
+            .bind(q.agent.clone().unwrap_or_default())
+            .bind(limit)
+            .fetch_all(&app.db.pool)
+            .await?;
+        let done = (rows.len() as i64) < limit;
+        for r in &rows {
+            cursor = db::int(r, "seq");
+            let mut body: Value = serde_json::from_str(&db::text(r, "body")).unwrap_or_default();
+            let keep = match attribute {
+                None => true,
+                Some((k, v)) => body["attributes"].as_array().is_some_and(|attrs| {
+                    attrs.iter().any(|a| a["key"] == k && (v.is_empty() || a["value"] == v))
+                }),
+            };
+            if keep {
+                body["id"] = json!(cursor.to_string());
+                items.push(body);
+                if items.len() as i64 == limit {
+                    break;
+                }
+            }
+        }
+        if done || items.len() as i64 == limit {
+            break;
+        }
+    }
+    let next = if items.len() as i64 == limit { Some(cursor.to_string()) } else { None };
+    Ok(Json(json!({ "items": items, "next": next })))
+}

@@ -1,0 +1,140 @@
+//! The database: one pool over SQLite or PostgreSQL (sqlx's `Any` driver,
+//! so every query is written once), the migrations of each, and the few
+//! statements whose dialects differ.
+
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Executor, Row};
+use std::time::Duration;
+
+/// Which database the pool talks to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Clone)]
+pub struct Db {
+    pub pool: AnyPool,
+    pub backend: Backend,
+}
+
+pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
+
+static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+impl Db {
+    /// Connects to `url` (`sqlite://...` or `postgres://...`) and brings its
+    /// schema up to date.
+    pub async fn open(url: &str) -> Result<Db, String> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else {
+            return Err(format!("`{url}` is neither a sqlite:// nor a postgres:// URL"));
+        };
+        let options = AnyPoolOptions::new()
+            .max_connections(if backend == Backend::Sqlite { 4 } else { 16 })
+            .acquire_timeout(Duration::from_secs(10));
+        let options = if backend == Backend::Sqlite {
+            // Writers wait for each other instead of failing at once.
+            options.after_connect(|conn, _| {
+                Box::pin(async move {
+                    conn.execute("PRAGMA busy_timeout = 10000").await?;
+                    conn.execute("PRAGMA foreign_keys = ON").await?;
+                    Ok(())
+                })
+            })
+        } else {
+            options
+        };
+        let pool = options
+            .connect(url)
+            .await
+            .map_err(|e| format!("cannot open the database {}: {e}", redact(url)))?;
+        if backend == Backend::Sqlite {
+            sqlx::query("PRAGMA journal_mode = WAL")
+                .execute(&pool)
+                .await
+                .map_err(|e| format!("cannot switch the database to WAL: {e}"))?;
+        }
+        let migrator = match backend {
+            Backend::Sqlite => &SQLITE,
+            Backend::Postgres => &POSTGRES,
+        };
+        migrator.run(&pool).await.map_err(|e| format!("cannot migrate the database: {e}"))?;
+        Ok(Db { pool, backend })
+    }
+
+    /// A write transaction. SQLite's takes the write lock at once
+    /// (`BEGIN IMMEDIATE`), so two writers queue instead of one failing
+    /// when it upgrades from reading.
+    pub async fn write(&self) -> Result<Tx, sqlx::Error> {
+        match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
+        }
+    }
+}
+
+/// A URL without its password, for messages.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}://[redacted]@{}", &url[..s], &url[at + 1..]),
+        _ => url.to_owned(),
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// `n` random bytes as lower-case hex.
+pub fn random_hex(n: usize) -> String {
+    let mut bytes = vec![0u8; n];
+    // getrandom fails only without an entropy source; a zero id would
+    // then collide at once on a primary key rather than pass silently.
+    let _ = getrandom::fill(&mut bytes);
+    hex(&bytes)
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The SHA-256 of a secret, as stored: tokens are never kept in clear.
+pub fn hash(secret: &str) -> String {
+    use sha2::Digest;
+    hex(&sha2::Sha256::digest(secret.as_bytes()))
+}
+
+/// A text column.
+pub fn text(row: &AnyRow, column: &str) -> String {
+    row.try_get::<String, _>(column).unwrap_or_default()
+}
+
+/// An integer column.
+pub fn int(row: &AnyRow, column: &str) -> i64 {
+    row.try_get::<i64, _>(column).unwrap_or_default()
+}
+
+/// An integer column that may be NULL.
+pub fn opt_int(row: &AnyRow, column: &str) -> Option<i64> {
+    row.try_get::<Option<i64>, _>(column).ok().flatten()
+}
+
+/// Whether `e` is a unique-key violation (the overlap of two runs, a
+/// duplicate name).
+pub fn is_conflict(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(d) => d.is_unique_violation(),
+        _ => false,
+    }
+}

@@ -1,0 +1,185 @@
+//! `assay server`: the assessment service. Operators group agents into
+//! targets by tag, describe templates (packages, duration, attributes) and
+//! start runs; agents heartbeat, collect and upload telemetry; the server
+//! evaluates it with the built-in rules packages and keeps the findings.
+//!
+//! All state is in the database (SQLite under `--data`, or PostgreSQL):
+//! the background loop ([`runs::tick`], [`eval::work_one`]) is idempotent,
+//! so several processes can share one PostgreSQL database, and a restarted
+//! server resumes every run where the database says it is.
+
+mod agent;
+mod api;
+mod auth;
+mod db;
+mod error;
+mod eval;
+mod runs;
+
+use assay_model::bundle::Bundle;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use auth::Role;
+
+/// How a server runs.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Where the default SQLite database lives.
+    pub data: PathBuf,
+    /// `postgres://...` or `sqlite://...`; default: `DATA/assay.db`.
+    pub database: Option<String>,
+    pub listen: SocketAddr,
+    pub agent_listen: SocketAddr,
+    /// An agent without a heartbeat for this long is UNKNOWN.
+    pub unknown_after_ms: i64,
+    pub max_agents_per_run: i64,
+    pub max_targets: i64,
+    pub max_templates: i64,
+    /// Evaluation workers in this process.
+    pub workers: usize,
+}
+
+impl Config {
+    pub fn new(data: PathBuf) -> Config {
+        Config {
+            data,
+            database: None,
+            listen: SocketAddr::from(([127, 0, 0, 1], 8443)),
+            agent_listen: SocketAddr::from(([127, 0, 0, 1], 8444)),
+            unknown_after_ms: 5 * 60_000,
+            max_agents_per_run: 10_000,
+            max_targets: 1_000,
+            max_templates: 10_000,
+            workers: 2,
+        }
+    }
+
+    fn database_url(&self) -> String {
+        self.database
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", self.data.join("assay.db").display()))
+    }
+}
+
+/// What every handler shares.
+pub struct App {
+    db: db::Db,
+    bundle: &'static Bundle,
+    config: Config,
+}
+
+/// A started server: its addresses, and how to stop it.
+pub struct Running {
+    pub admin: SocketAddr,
+    pub agent: SocketAddr,
+    /// The admin token minted at the first start, shown once.
+    pub first_admin_token: Option<String>,
+    shutdown: tokio::sync::watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Running {
+    /// Stops accepting requests and the background loop, and waits for them.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+    }
+}
+
+/// Opens the database (migrating it), mints the first admin token when
+/// there is none, binds both listeners and starts the background loop.
+pub async fn start(config: Config, bundle: Bundle) -> Result<Running, String> {
+    std::fs::create_dir_all(&config.data)
+        .map_err(|e| format!("cannot create the data directory {}: {e}", config.data.display()))?;
+    let db = db::Db::open(&config.database_url()).await?;
+    let first_admin_token =
+        first_token(&db).await.map_err(|e| format!("cannot create the first admin token: {e}"))?;
+    let admin = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+    let agents = tokio::net::TcpListener::bind(config.agent_listen)
+        .await
+        .map_err(|e| format!("cannot listen on {} for agents: {e}", config.agent_listen))?;
+    let (admin_addr, agent_addr) =
+        (admin.local_addr().map_err(|e| e.to_string())?, agents.local_addr().map_err(|e| e.to_string())?);
+    let workers = config.workers;
+    let app = Arc::new(App { db, bundle: Box::leak(Box::new(bundle)), config });
+    let (shutdown, watch) = tokio::sync::watch::channel(false);
+    let mut tasks = Vec::new();
+    let serve = |listener: tokio::net::TcpListener, router: axum::Router<Arc<App>>| {
+        let mut stop = watch.clone();
+        let app = app.clone();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, router.with_state(app))
+                .with_graceful_shutdown(async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                })
+                .await;
+        })
+    };
+    tasks.push(serve(admin, api::routes()));
+    tasks.push(serve(agents, agent::routes()));
+    let mut stop = watch.clone();
+    let ticker = app.clone();
+    tasks.push(tokio::spawn(async move {
+        loop {
+            // A failed tick (the database away) is retried on the next.
+            let _ = runs::tick(&ticker.db).await;
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                _ = stop.wait_for(|s| *s) => break,
+            }
+        }
+    }));
+    for _ in 0..workers {
+        let mut stop = watch.clone();
+        let worker = app.clone();
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let worked = eval::work_one(&worker.db, worker.bundle).await.unwrap_or(false);
+                if !worked {
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+                        _ = stop.wait_for(|s| *s) => break,
+                    }
+                } else if *stop.borrow() {
+                    break;
+                }
+            }
+        }));
+    }
+    Ok(Running { admin: admin_addr, agent: agent_addr, first_admin_token, shutdown, tasks })
+}
+
+/// The first admin token, when the database has no token at all.
+async fn first_token(db: &db::Db) -> Result<Option<String>, sqlx::Error> {
+    let mut tx = db.write().await?;
+    let row = sqlx::query("SELECT COUNT(*) AS n FROM api_tokens").fetch_one(&mut *tx).await?;
+    tx.commit().await?;
+    if db::int(&row, "n") > 0 {
+        return Ok(None);
+    }
+    let (_, token) = auth::mint(db, Role::Admin, "first admin").await?;
+    Ok(Some(token))
+}
+
+/// Mints an API token straight in the database (`assay server
+/// admin-token`): whoever can open the data directory is an admin.
+pub async fn mint_token(config: &Config, role: Role, name: &str) -> Result<String, String> {
+    let db = db::Db::open(&config.database_url()).await?;
+    let (id, token) = auth::mint(&db, role, name).await.map_err(|e| e.to_string())?;
+    auth::audit(
+        &db,
+        "server admin-token",
+        "token.create",
+        serde_json::json!({ "id": id, "role": role.as_str() }),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    Ok(token)
+}

@@ -1,0 +1,399 @@
+//! The service end to end over loopback HTTP, on SQLite and on PostgreSQL
+//! (127.0.0.1:5432, a database created per test and dropped after): roles,
+//! enrolment, targets, versioned templates, a run through its states with
+//! fake agents uploading telemetry collected from the fixture hosts,
+//! findings equal to a local evaluation, paging, the overlap rule under
+//! concurrent starts, cancelation, and a restart in the middle of a run.
+
+// Test code: an unwrap that fails is a failing test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use assay_server::{start, Config, Running};
+use serde_json::{json, Value};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+fn bundle() -> assay_model::bundle::Bundle {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies");
+    let loaded = assay_compiler::package::load(&[root]).unwrap();
+    let built = assay_compiler::build(&loaded).ok().unwrap();
+    assay_model::bundle::load(&built.bytes).unwrap()
+}
+
+fn telemetry(host: &str) -> Vec<u8> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/hosts").join(host);
+    serde_json::to_vec(&assay_runtime::collector::collect_root(&root)).unwrap()
+}
+
+/// A database for one test: a temporary SQLite file, or a new PostgreSQL
+/// database dropped when the test ends.
+struct Database {
+    url: Option<String>,
+    drop_pg: Option<String>,
+}
+
+impl Database {
+    fn sqlite() -> Database {
+        Database { url: None, drop_pg: None }
+    }
+
+    fn postgres(rt: &tokio::runtime::Runtime) -> Database {
+        let name = format!("assay_test_{}", std::process::id() as u64 * 1000 + rand_suffix());
+        rt.block_on(admin_sql(&format!("CREATE DATABASE {name}")));
+        Database { url: Some(format!("postgres://postgres@127.0.0.1:5432/{name}")), drop_pg: Some(name) }
+    }
+}
+
+fn rand_suffix() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos() as u64 % 1000
+}
+
+async fn admin_sql(sql: &str) {
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect("postgres://postgres@127.0.0.1:5432/test").await.unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned())).execute(&mut conn).await.unwrap();
+}
+
+struct Server {
+    rt: tokio::runtime::Runtime,
+    running: Option<Running>,
+    data: tempfile::TempDir,
+    db: Database,
+    http: ureq::Agent,
+    token: String,
+}
+
+impl Server {
+    fn new(postgres: bool) -> Server {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let db = if postgres { Database::postgres(&rt) } else { Database::sqlite() };
+        let data = tempfile::tempdir().unwrap();
+        let http: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(30)))
+            .build()
+            .into();
+        let mut s = Server { rt, running: None, data, db, http, token: String::new() };
+        let first = s.boot();
+        s.token = first.expect("a first start prints an admin token");
+        s
+    }
+
+    fn config(&self) -> Config {
+        let mut c = Config::new(self.data.path().to_path_buf());
+        c.database = self.db.url.clone();
+        c.listen = "127.0.0.1:0".parse().unwrap();
+        c.agent_listen = "127.0.0.1:0".parse().unwrap();
+        c
+    }
+
+    /// Starts a server process on the same database; the first admin token
+    /// if this start minted it.
+    fn boot(&mut self) -> Option<String> {
+        let running = self.rt.block_on(start(self.config(), bundle())).unwrap();
+        let token = running.first_admin_token.clone();
+        self.running = Some(running);
+        token
+    }
+
+    fn halt(&mut self) {
+        if let Some(r) = self.running.take() {
+            self.rt.block_on(r.stop());
+        }
+    }
+
+    fn url(&self, agent: bool, path: &str) -> String {
+        let r = self.running.as_ref().unwrap();
+        format!("http://{}{path}", if agent { r.agent } else { r.admin })
+    }
+
+    fn call(&self, method: &str, path: &str, token: &str, body: Option<Value>) -> (u16, Value) {
+        self.raw(false, method, path, token, body.map(|b| b.to_string().into_bytes()))
+    }
+
+    fn raw(&self, agent: bool, method: &str, path: &str, token: &str, body: Option<Vec<u8>>) -> (u16, Value) {
+        let url = self.url(agent, path);
+        let auth = format!("Bearer {token}");
+        let response = match (method, body) {
+            ("GET", _) => self.http.get(&url).header("authorization", &auth).call(),
+            ("POST", b) => self
+                .http
+                .post(&url)
+                .header("authorization", &auth)
+                .header("content-type", "application/json")
+                .send(b.unwrap_or_else(|| b"{}".to_vec())),
+            ("PUT", b) => self
+                .http
+                .put(&url)
+                .header("authorization", &auth)
+                .header("content-type", "application/json")
+                .send(b.unwrap_or_default()),
+            _ => unreachable!(),
+        };
+        let mut response = response.unwrap();
+        let status = response.status().as_u16();
+        let text = response.body_mut().read_to_string().unwrap_or_default();
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    fn ok(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let (status, v) = self.call(method, path, &self.token, body);
+        assert!((200..300).contains(&status), "{method} {path}: {status} {v}");
+        v
+    }
+
+    fn wait_for(&self, run: &str, states: &[&str]) -> Value {
+        let start = Instant::now();
+        loop {
+            let r = self.ok("GET", &format!("/v1/runs/{run}"), None);
+            if states.contains(&r["state"].as_str().unwrap()) {
+                return r;
+            }
+            assert!(start.elapsed() < Duration::from_secs(60), "run {run} stayed {}: {r:#}", r["state"]);
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.halt();
+        if let Some(name) = self.db.drop_pg.take() {
+            self.rt.block_on(admin_sql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")));
+        }
+    }
+}
+
+/// A fake agent: enrolled through the agent endpoint, it answers
+/// instructions by uploading telemetry of a fixture host.
+struct FakeAgent {
+    id: String,
+    secret: String,
+    host: &'static str,
+}
+
+fn enroll(s: &Server, token: &str, host: &'static str, machine_id: &str) -> FakeAgent {
+    let body = json!({ "token": token, "hostname": host, "machine_id": machine_id, "os": "debian", "tags": { "role": "web" } });
+    let (status, v) = s.raw(true, "POST", "/agent/v1/enroll", "", Some(body.to_string().into_bytes()));
+    assert_eq!(status, 201, "{v}");
+    FakeAgent {
+        id: v["agent_id"].as_str().unwrap().to_owned(),
+        secret: v["secret"].as_str().unwrap().to_owned(),
+        host,
+    }
+}
+
+impl FakeAgent {
+    fn heartbeat(&self, s: &Server) -> Value {
+        let (status, v) = s.raw(true, "POST", "/agent/v1/heartbeat", &self.secret, Some(b"{}".to_vec()));
+        assert_eq!(status, 200, "{v}");
+        v["instruction"].clone()
+    }
+
+    fn upload(&self, s: &Server, run: &str, body: Vec<u8>) -> (u16, Value) {
+        s.raw(true, "PUT", &format!("/agent/v1/runs/{run}/telemetry"), &self.secret, Some(body))
+    }
+}
+
+/// The findings a local evaluation of `host` with `packages` gives, by rule.
+fn local_findings(host: &str, packages: &[&str]) -> Vec<(String, String)> {
+    let b = bundle();
+    let h = assay_runtime::value::Host::from_json(&telemetry(host)).unwrap();
+    let report = assay_runtime::vm::Program::new(&b).evaluate(&h, &Default::default());
+    let mut out: Vec<(String, String)> = report
+        .findings
+        .iter()
+        .filter(|f| packages.contains(&f.package.as_str()))
+        .map(|f| (f.rule_id.clone(), f.fingerprint.clone()))
+        .collect();
+    out.sort();
+    out
+}
+
+fn all_findings(s: &Server, run: &str, agent: &str) -> Vec<Value> {
+    let mut items = Vec::new();
+    let mut after = String::new();
+    loop {
+        let page = s.ok("GET", &format!("/v1/findings?run={run}&agent={agent}&limit=7{after}"), None);
+        items.extend(page["items"].as_array().unwrap().iter().cloned());
+        match page["next"].as_str() {
+            Some(n) => after = format!("&after={n}"),
+            None => return items,
+        }
+    }
+}
+
+fn service(postgres: bool) {
+    let mut s = Server::new(postgres);
+    // Roles.
+    assert_eq!(s.call("GET", "/v1/targets", "", None).0, 401);
+    assert_eq!(s.call("GET", "/v1/targets", "nope", None).0, 401);
+    let reader = s.ok("POST", "/v1/tokens", Some(json!({ "role": "read-only" })))["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let operator =
+        s.ok("POST", "/v1/tokens", Some(json!({ "role": "operator" })))["token"].as_str().unwrap().to_owned();
+    assert_eq!(s.call("GET", "/v1/targets", &reader, None).0, 200);
+    let (status, v) =
+        s.call("POST", "/v1/targets", &reader, Some(json!({ "name": "x", "tags": [{ "key": "a" }] })));
+    assert_eq!((status, v["error"]["code"].as_str()), (403, Some("forbidden")), "{v}");
+    assert_eq!(s.call("POST", "/v1/tokens", &operator, Some(json!({ "role": "admin" }))).0, 403);
+
+    // Enrolment: a 3-use token with a tag; the fourth use fails; a second
+    // agent with the same machine-id is flagged.
+    let enrol =
+        s.call("POST", "/v1/enrollments", &operator, Some(json!({ "uses": 3, "tags": { "env": "prod" } }))).1;
+    let token = enrol["token"].as_str().unwrap().to_owned();
+    let a = enroll(&s, &token, "debian-default", "m-1");
+    let b = enroll(&s, &token, "debian-hardened", "m-2");
+    let body = json!({ "token": token, "hostname": "clone", "machine_id": "m-2" });
+    let (status, clone) = s.raw(true, "POST", "/agent/v1/enroll", "", Some(body.to_string().into_bytes()));
+    assert_eq!(status, 201);
+    assert_eq!(clone["same_machine_id"], json!([b.id]), "a cloned image is flagged");
+    let (status, _) = s.raw(true, "POST", "/agent/v1/enroll", "", Some(body.to_string().into_bytes()));
+    assert_eq!(status, 401, "the token had 3 uses");
+    let agents = s.ok("GET", "/v1/agents?tag=env=prod", None);
+    assert_eq!(agents["items"].as_array().unwrap().len(), 3);
+    assert!(agents["items"].as_array().unwrap().iter().all(|a| a["health"] == "HEALTHY"));
+
+    // A target over the two fixture hosts (ANY tag matches), a template
+    // edited once: the run pins version 2.
+    s.ok("POST", "/v1/targets", Some(json!({ "name": "fixtures", "tags": [{ "key": "machine", "value": "none" }, { "key": "env", "value": "prod" }] })));
+    assert_eq!(
+        s.call(
+            "POST",
+            "/v1/targets",
+            &operator,
+            Some(json!({ "name": "fixtures", "tags": [{ "key": "env" }] }))
+        )
+        .0,
+        409
+    );
+    let preview = s.ok("GET", "/v1/targets/fixtures/preview", None);
+    assert_eq!(preview["agents"].as_array().unwrap().len(), 3);
+    let template = json!({ "target": "fixtures", "packages": ["cis-linux"], "duration_seconds": 60, "attributes": { "team": "sec" } });
+    assert_eq!(s.ok("PUT", "/v1/templates/weekly", Some(template))["version"], 1);
+    let packages = ["cis-linux", "security-best-practices"];
+    let template = json!({ "target": "fixtures", "packages": packages, "duration_seconds": 60, "attributes": { "team": "sec" } });
+    assert_eq!(s.ok("PUT", "/v1/templates/weekly", Some(template))["version"], 2);
+    let bad = json!({ "target": "fixtures", "packages": ["nope"] });
+    assert_eq!(s.call("PUT", "/v1/templates/weekly", &operator, Some(bad)).1["error"]["code"], "invalid");
+
+    // A run: agents are told to collect, upload, and the run completes.
+    let run = s.ok("POST", "/v1/runs", Some(json!({ "template": "weekly" })));
+    let id = run["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        (run["state"].as_str(), run["template_version"].as_i64()),
+        (Some("START_DATA_COLLECTION_PENDING"), Some(2))
+    );
+    let (status, overlap) = s.call("POST", "/v1/runs", &operator, Some(json!({ "template": "weekly" })));
+    assert_eq!((status, overlap["error"]["code"].as_str()), (409, Some("agents_in_run")), "{overlap}");
+    assert_eq!(overlap["error"]["details"]["agents"].as_array().unwrap().len(), 3);
+    for agent in [&a, &b] {
+        let instruction = agent.heartbeat(&s);
+        assert_eq!(
+            (instruction["kind"].as_str(), instruction["run"].as_str()),
+            (Some("collect"), Some(id.as_str()))
+        );
+        let (status, v) = agent.upload(&s, &id, telemetry(agent.host));
+        assert_eq!(status, 201, "{v}");
+        // The same upload again is accepted once; different telemetry is refused.
+        assert_eq!(agent.upload(&s, &id, telemetry(agent.host)).1["duplicate"], true);
+    }
+    assert_eq!(a.upload(&s, &id, telemetry("debian-hardened")).0, 409);
+    assert_eq!(a.upload(&s, &id, b"{not telemetry".to_vec()).0, 422, "telemetry is validated first");
+    // The clone never answers: the run stops after the collection, with
+    // the clone as an exclusion, and stop ends the wait now.
+    s.ok("POST", &format!("/v1/runs/{id}/stop"), None);
+    let done = s.wait_for(&id, &["COMPLETED", "COMPLETED_WITH_ERRORS", "FAILED"]);
+    assert_eq!(done["state"], "COMPLETED_WITH_ERRORS", "{done:#}");
+    let history: Vec<&str> =
+        done["history"].as_array().unwrap().iter().map(|h| h["state"].as_str().unwrap()).collect();
+    assert_eq!(
+        history,
+        [
+            "CREATED",
+            "START_DATA_COLLECTION_PENDING",
+            "START_DATA_COLLECTION_IN_PROGRESS",
+            "STOP_DATA_COLLECTION_PENDING",
+            "DATA_COLLECTED",
+            "START_EVALUATING_RULES_PENDING",
+            "EVALUATING_RULES",
+            "COMPLETED_WITH_ERRORS"
+        ]
+    );
+    assert_eq!(done["exclusions"].as_array().unwrap().len(), 1, "{done:#}");
+    assert!(done["exclusions"][0]["reason"].as_str().unwrap().contains("no telemetry"));
+
+    // Findings: what a local evaluation of the same host finds, with the
+    // template's attributes and the agent; paging loses and repeats none.
+    for agent in [&a, &b] {
+        let findings = all_findings(&s, &id, &agent.id);
+        let mut got: Vec<(String, String)> = findings
+            .iter()
+            .filter(|f| !f["rule_id"].as_str().unwrap().ends_with(":no-findings"))
+            .map(|f| {
+                (f["rule_id"].as_str().unwrap().to_owned(), f["fingerprint"].as_str().unwrap().to_owned())
+            })
+            .collect();
+        got.sort();
+        assert_eq!(got, local_findings(agent.host, &packages), "{}", agent.host);
+        assert!(findings
+            .iter()
+            .all(|f| f["agent_id"] == json!(agent.id) && f["attributes"][0]["key"] == "team"));
+        let ids: std::collections::BTreeSet<&str> =
+            findings.iter().map(|f| f["id"].as_str().unwrap()).collect();
+        assert_eq!(ids.len(), findings.len());
+    }
+    let high = s.ok("GET", &format!("/v1/findings?run={id}&severity=medium&limit=1000"), None);
+    assert!(high["items"].as_array().unwrap().iter().all(|f| f["severity"] == "medium"));
+    assert_eq!(s.call("GET", "/v1/findings?severity=urgent", &reader, None).0, 422);
+
+    // Concurrent starts of runs over the same agents: exactly one wins.
+    let wins = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..6)
+            .map(|_| {
+                scope.spawn(|| s.call("POST", "/v1/runs", &operator, Some(json!({ "template": "weekly" }))).0)
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect::<Vec<u16>>()
+    });
+    assert_eq!(wins.iter().filter(|c| **c == 201).count(), 1, "{wins:?}");
+    assert!(wins.iter().all(|c| *c == 201 || *c == 409), "{wins:?}");
+    let runs = s.ok("GET", "/v1/runs", None);
+    let second = runs["items"].as_array().unwrap().iter().find(|r| r["id"] != json!(id)).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // A restart in the middle of the run: the new process resumes it.
+    a.heartbeat(&s);
+    assert_eq!(a.upload(&s, &second, telemetry(a.host)).0, 201);
+    s.halt();
+    assert!(s.boot().is_none(), "the admin token is minted once");
+    b.heartbeat(&s);
+    assert_eq!(b.upload(&s, &second, telemetry(b.host)).0, 201);
+    s.ok("POST", &format!("/v1/runs/{second}/stop"), None);
+    let done = s.wait_for(&second, &["COMPLETED", "COMPLETED_WITH_ERRORS", "FAILED"]);
+    assert_eq!(done["state"], "COMPLETED_WITH_ERRORS");
+    assert_eq!(all_findings(&s, &second, &a.id).len(), all_findings(&s, &id, &a.id).len());
+
+    // Cancel without evaluation: the agents are free again at once.
+    let third =
+        s.ok("POST", "/v1/runs", Some(json!({ "template": "weekly" })))["id"].as_str().unwrap().to_owned();
+    let canceled = s.ok("POST", &format!("/v1/runs/{third}/stop"), Some(json!({ "skip_evaluation": true })));
+    assert_eq!(canceled["state"], "CANCELED");
+    assert_eq!(s.call("POST", &format!("/v1/runs/{third}/stop"), &operator, None).0, 409);
+    assert_eq!(s.call("POST", "/v1/runs", &operator, Some(json!({ "template": "weekly" }))).0, 201);
+}
+
+#[test]
+fn the_service_on_sqlite() {
+    service(false);
+}
+
+#[test]
+fn the_service_on_postgres() {
+    service(true);
+}
