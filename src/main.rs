@@ -39,6 +39,10 @@ enum Command {
     Feed(commands::feed::Args),
     /// Re-check a package and re-run its tests whenever a file changes.
     Watch(commands::watch::Args),
+    /// Run the assessment service (targets, templates, runs, agents, findings).
+    Server(commands::server::Args),
+    /// Use an assessment service: tokens, agents, targets, templates, runs, findings.
+    Fleet(commands::fleet::Args),
 }
 
 fn main() -> miette::Result<ExitCode> {
@@ -55,6 +59,8 @@ fn main() -> miette::Result<ExitCode> {
         Command::Test(args) => commands::test::run(&args),
         Command::Feed(args) => commands::feed::run(&args),
         Command::Watch(args) => commands::watch::run(&args),
+        Command::Server(args) => commands::server::run(&args),
+        Command::Fleet(args) => commands::fleet::run(&args),
     };
     Ok(match outcome {
         Ok(code) => code,

@@ -38,9 +38,11 @@ pub mod collect;
 pub mod eval;
 pub mod explain;
 pub mod feed;
+pub mod fleet;
 pub mod fmt;
 pub mod inspect;
 pub mod scan;
+pub mod server;
 pub mod test;
 pub mod watch;
 

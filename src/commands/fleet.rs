@@ -1,0 +1,578 @@
+//! `assay fleet`: the command-line client of the admin API. Every command
+//! is one or a few HTTP calls; errors are the server's, with its code.
+
+use super::{Failure, Outcome};
+use serde_json::{json, Value};
+use std::process::ExitCode;
+use std::time::Duration;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The server's admin API.
+    #[arg(
+        long,
+        global = true,
+        value_name = "URL",
+        env = "ASSAY_SERVER",
+        default_value = "http://127.0.0.1:8443"
+    )]
+    server: String,
+    /// An API token (`assay fleet token create`, or the first admin token).
+    #[arg(long, global = true, value_name = "TOKEN", env = "ASSAY_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// `table` for people, `json` for programs.
+    #[arg(long, global = true, value_enum, default_value = "table")]
+    format: Format,
+    #[command(subcommand)]
+    command: Sub,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Format {
+    Table,
+    Json,
+}
+
+#[derive(clap::Subcommand)]
+enum Sub {
+    /// API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenSub,
+    },
+    /// Enrolment tokens for agents.
+    Enrollment {
+        #[command(subcommand)]
+        command: EnrollmentSub,
+    },
+    /// The enrolled agents, with their health.
+    Agents {
+        /// Only agents with this tag (`KEY` or `KEY=VALUE`; repeatable, any matches).
+        #[arg(long = "tag", value_name = "K[=V]")]
+        tags: Vec<String>,
+    },
+    /// Assessment targets: agents picked by tag.
+    Target {
+        #[command(subcommand)]
+        command: TargetSub,
+    },
+    /// Assessment templates: packages, duration, attributes.
+    Template {
+        #[command(subcommand)]
+        command: TemplateSub,
+    },
+    /// Assessment runs.
+    Run {
+        #[command(subcommand)]
+        command: RunSub,
+    },
+    /// Findings, filtered and paged.
+    Findings {
+        #[arg(long)]
+        run: Option<String>,
+        #[arg(long)]
+        severity: Option<String>,
+        #[arg(long)]
+        rule: Option<String>,
+        #[arg(long)]
+        agent: Option<String>,
+        /// `KEY=VALUE` of an attribute the finding carries.
+        #[arg(long, value_name = "K=V")]
+        attribute: Option<String>,
+        /// Findings per page.
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+        /// The cursor of the next page (printed after a full page).
+        #[arg(long)]
+        after: Option<String>,
+    },
+}
+
+#[derive(clap::Subcommand)]
+enum TokenSub {
+    /// Mint an API token (admin only); printed once.
+    Create {
+        /// read-only, operator or admin.
+        #[arg(long)]
+        role: String,
+        #[arg(long, default_value = "")]
+        name: String,
+    },
+}
+
+#[derive(clap::Subcommand)]
+enum EnrollmentSub {
+    /// Create an enrolment token for `assay agent --enroll-token`.
+    Create {
+        /// How many agents may enrol with it.
+        #[arg(long, default_value_t = 1)]
+        uses: u32,
+        /// How long it is valid: `90m`, `24h`, `7d`.
+        #[arg(long, default_value = "24h")]
+        expires: String,
+        /// Tags every agent enrolled with it gets (repeatable).
+        #[arg(long = "tag", value_name = "K=V")]
+        tags: Vec<String>,
+    },
+}
+
+#[derive(clap::Subcommand)]
+enum TargetSub {
+    /// Create a target: agents with ANY of the tags (a key alone matches any value).
+    Create {
+        name: String,
+        #[arg(long = "tag", value_name = "K[=V]", required = true)]
+        tags: Vec<String>,
+    },
+    List,
+    /// The agents the target matches now, and why any would be excluded.
+    Preview {
+        name: String,
+    },
+}
+
+#[derive(clap::Subcommand)]
+enum TemplateSub {
+    /// Create a template, or a new version of it.
+    Create {
+        name: String,
+        #[arg(long)]
+        target: String,
+        /// A rules package (repeatable).
+        #[arg(long = "package", value_name = "NAME", required = true)]
+        packages: Vec<String>,
+        /// How long agents collect: `15m`, `1h`.
+        #[arg(long, default_value = "1h")]
+        duration: String,
+        /// Added to every finding (repeatable).
+        #[arg(long = "attribute", value_name = "K=V")]
+        attributes: Vec<String>,
+    },
+    List,
+    /// Every version of a template.
+    Show {
+        name: String,
+    },
+}
+
+#[derive(clap::Subcommand)]
+enum RunSub {
+    /// Start a run of a template's latest version.
+    Start {
+        template: String,
+        /// Wait until the run finishes, printing its states.
+        #[arg(long)]
+        wait: bool,
+    },
+    List,
+    /// A run with its state history, agents and exclusions.
+    Show {
+        run: String,
+    },
+    /// Stop collecting now; evaluate what arrived, or cancel.
+    Stop {
+        run: String,
+        #[arg(long)]
+        skip_evaluation: bool,
+    },
+}
+
+/// Parses `90s`, `15m`, `24h`, `7d` into seconds.
+pub fn parse_duration(text: &str) -> Result<i64, Failure> {
+    let bad = || Failure::input(miette::miette!("`{text}` is not a duration such as 90s, 15m, 24h or 7d"));
+    let (number, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
+    let n: i64 = number.parse().map_err(|_| bad())?;
+    let factor = match unit {
+        "s" | "" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(bad()),
+    };
+    n.checked_mul(factor).ok_or_else(bad)
+}
+
+fn key_values(pairs: &[String], what: &str) -> Result<serde_json::Map<String, Value>, Failure> {
+    let mut map = serde_json::Map::new();
+    for p in pairs {
+        let (k, v) = p
+            .split_once('=')
+            .ok_or_else(|| Failure::input(miette::miette!("{what} `{p}` should be KEY=VALUE")))?;
+        map.insert(k.to_owned(), json!(v));
+    }
+    Ok(map)
+}
+
+struct Client {
+    http: ureq::Agent,
+    base: String,
+    token: String,
+}
+
+impl Client {
+    fn new(args: &Args) -> Result<Client, Failure> {
+        let token = args.token.clone().ok_or_else(|| {
+            Failure::input(miette::miette!(
+                "no API token: pass --token or set ASSAY_TOKEN (the first `assay server` start prints one)"
+            ))
+        })?;
+        let http = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(60)))
+            .build()
+            .into();
+        Ok(Client { http, base: args.server.trim_end_matches('/').to_owned(), token })
+    }
+
+    fn call(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value, Failure> {
+        let url = format!("{}{path}", self.base);
+        let auth = format!("Bearer {}", self.token);
+        let response = match method {
+            "GET" => self.http.get(&url).header("authorization", &auth).call(),
+            "PUT" => self
+                .http
+                .put(&url)
+                .header("authorization", &auth)
+                .send_json(body.unwrap_or_else(|| json!({}))),
+            _ => self
+                .http
+                .post(&url)
+                .header("authorization", &auth)
+                .send_json(body.unwrap_or_else(|| json!({}))),
+        };
+        let mut response = response
+            .map_err(|e| Failure::input(miette::miette!("cannot reach the server at {}: {e}", self.base)))?;
+        let status = response.status().as_u16();
+        let text = response.body_mut().read_to_string().unwrap_or_default();
+        let value: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        if (200..300).contains(&status) {
+            return Ok(value);
+        }
+        let message = value["error"]["message"].as_str().unwrap_or("the server gave no reason").to_owned();
+        let details = &value["error"]["details"];
+        let details = if details.is_null() { String::new() } else { format!("\n{details:#}") };
+        let report = miette::miette!(
+            "{status} {}: {message}{details}",
+            value["error"]["code"].as_str().unwrap_or("error")
+        );
+        Err(if status >= 500 { Failure::internal(report) } else { Failure::input(report) })
+    }
+}
+
+fn query(pairs: &[(&str, Option<String>)]) -> String {
+    let parts: Vec<String> =
+        pairs.iter().filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={}", encode(v)))).collect();
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", parts.join("&"))
+    }
+}
+
+/// Percent-encodes a query value.
+fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Prints rows as aligned columns.
+fn table(headers: &[&str], rows: Vec<Vec<String>>) {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
+    for r in &rows {
+        for (i, c) in r.iter().enumerate() {
+            widths[i] = widths[i].max(c.chars().count());
+        }
+    }
+    let line = |cells: Vec<String>| {
+        let padded: Vec<String> =
+            cells.iter().enumerate().map(|(i, c)| format!("{c:<w$}", w = widths[i])).collect();
+        outln!("{}", padded.join("  ").trim_end());
+    };
+    line(headers.iter().map(|h| h.to_uppercase()).collect());
+    for r in rows {
+        line(r);
+    }
+}
+
+fn s(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => "-".to_owned(),
+        other => other.to_string(),
+    }
+}
+
+fn tags(v: &Value) -> String {
+    match v {
+        Value::Object(m) => m.iter().map(|(k, v)| format!("{k}={}", s(v))).collect::<Vec<_>>().join(","),
+        Value::Array(a) => a
+            .iter()
+            .map(|t| match t["value"].as_str() {
+                Some(v) => format!("{}={v}", s(&t["key"])),
+                None => s(&t["key"]),
+            })
+            .collect::<Vec<_>>()
+            .join(","),
+        _ => String::new(),
+    }
+}
+
+pub fn run(args: &Args) -> Outcome {
+    let c = Client::new(args)?;
+    let json_out = args.format == Format::Json;
+    let print = |v: &Value| outln!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+    match &args.command {
+        Sub::Token { command: TokenSub::Create { role, name } } => {
+            let v = c.call("POST", "/v1/tokens", Some(json!({ "role": role, "name": name })))?;
+            if json_out {
+                print(&v);
+            } else {
+                eprintln!("token {} ({}), shown once:", s(&v["id"]), s(&v["role"]));
+                outln!("{}", s(&v["token"]));
+            }
+        }
+        Sub::Enrollment { command: EnrollmentSub::Create { uses, expires, tags: t } } => {
+            let body = json!({ "uses": uses, "expires_in_seconds": parse_duration(expires)?, "tags": key_values(t, "--tag")? });
+            let v = c.call("POST", "/v1/enrollments", Some(body))?;
+            if json_out {
+                print(&v);
+            } else {
+                eprintln!("enrolment token {} for {} agent(s), shown once:", s(&v["id"]), s(&v["uses"]));
+                outln!("{}", s(&v["token"]));
+            }
+        }
+        Sub::Agents { tags: t } => {
+            let q: String = t.iter().map(|t| format!("&tag={}", encode(t))).collect();
+            let v = c.call("GET", &format!("/v1/agents?limit=1000{q}"), None)?;
+            if json_out {
+                print(&v);
+            } else {
+                let rows = items(&v)
+                    .map(|a| vec![s(&a["id"]), s(&a["hostname"]), s(&a["health"]), tags(&a["tags"])])
+                    .collect();
+                table(&["id", "hostname", "health", "tags"], rows);
+            }
+        }
+        Sub::Target { command } => match command {
+            TargetSub::Create { name, tags: t } => {
+                let filters: Vec<Value> = t
+                    .iter()
+                    .map(|t| match t.split_once('=') {
+                        Some((k, v)) => json!({ "key": k, "value": v }),
+                        None => json!({ "key": t }),
+                    })
+                    .collect();
+                let v = c.call("POST", "/v1/targets", Some(json!({ "name": name, "tags": filters })))?;
+                if json_out {
+                    print(&v)
+                } else {
+                    outln!("target {} created", s(&v["name"]))
+                }
+            }
+            TargetSub::List => {
+                let v = c.call("GET", "/v1/targets?limit=1000", None)?;
+                if json_out {
+                    print(&v);
+                } else {
+                    table(
+                        &["name", "tags"],
+                        items(&v).map(|t| vec![s(&t["name"]), tags(&t["tags"])]).collect(),
+                    );
+                }
+            }
+            TargetSub::Preview { name } => {
+                let v = c.call("GET", &format!("/v1/targets/{}/preview", encode(name)), None)?;
+                if json_out {
+                    print(&v);
+                } else {
+                    let rows = v["agents"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(|a| vec![s(&a["id"]), s(&a["hostname"]), s(&a["health"]), s(&a["excluded"])])
+                        .collect();
+                    table(&["agent", "hostname", "health", "excluded"], rows);
+                }
+            }
+        },
+        Sub::Template { command } => match command {
+            TemplateSub::Create { name, target, packages, duration, attributes } => {
+                let body = json!({
+                    "target": target,
+                    "packages": packages,
+                    "duration_seconds": parse_duration(duration)?,
+                    "attributes": key_values(attributes, "--attribute")?,
+                });
+                let v = c.call("PUT", &format!("/v1/templates/{}", encode(name)), Some(body))?;
+                if json_out {
+                    print(&v)
+                } else {
+                    outln!("template {} version {}", s(&v["name"]), s(&v["version"]))
+                }
+            }
+            TemplateSub::List => {
+                let v = c.call("GET", "/v1/templates?limit=1000", None)?;
+                if json_out {
+                    print(&v);
+                } else {
+                    let rows = items(&v)
+                        .map(|t| {
+                            let packages: Vec<String> =
+                                t["packages"].as_array().into_iter().flatten().map(s).collect();
+                            vec![
+                                s(&t["name"]),
+                                s(&t["version"]),
+                                s(&t["target"]),
+                                packages.join(","),
+                                s(&t["duration_seconds"]),
+                            ]
+                        })
+                        .collect();
+                    table(&["name", "version", "target", "packages", "seconds"], rows);
+                }
+            }
+            TemplateSub::Show { name } => {
+                print(&c.call("GET", &format!("/v1/templates/{}", encode(name)), None)?)
+            }
+        },
+        Sub::Run { command } => match command {
+            RunSub::Start { template, wait } => {
+                let v = c.call("POST", "/v1/runs", Some(json!({ "template": template })))?;
+                let id = s(&v["id"]);
+                if !wait {
+                    if json_out {
+                        print(&v)
+                    } else {
+                        outln!("{id} {}", s(&v["state"]))
+                    }
+                    return Ok(ExitCode::SUCCESS);
+                }
+                eprintln!("{id} started");
+                let mut seen = 0;
+                loop {
+                    let v = c.call("GET", &format!("/v1/runs/{id}"), None)?;
+                    let history = v["history"].as_array().cloned().unwrap_or_default();
+                    for h in history.iter().skip(seen) {
+                        eprintln!("  {}", s(&h["state"]));
+                    }
+                    seen = history.len();
+                    let state = s(&v["state"]);
+                    if ["COMPLETED", "COMPLETED_WITH_ERRORS", "FAILED", "CANCELED", "ERROR"]
+                        .contains(&state.as_str())
+                    {
+                        if json_out {
+                            print(&v)
+                        } else {
+                            show_run(&v)
+                        }
+                        return Ok(if state == "COMPLETED" { ExitCode::SUCCESS } else { ExitCode::from(1) });
+                    }
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+            }
+            RunSub::List => {
+                let v = c.call("GET", "/v1/runs?limit=1000", None)?;
+                if json_out {
+                    print(&v);
+                } else {
+                    let rows = items(&v)
+                        .map(|r| {
+                            vec![s(&r["id"]), s(&r["template"]), s(&r["template_version"]), s(&r["state"])]
+                        })
+                        .collect();
+                    table(&["run", "template", "version", "state"], rows);
+                }
+            }
+            RunSub::Show { run } => {
+                let v = c.call("GET", &format!("/v1/runs/{}", encode(run)), None)?;
+                if json_out {
+                    print(&v)
+                } else {
+                    show_run(&v)
+                }
+            }
+            RunSub::Stop { run, skip_evaluation } => {
+                let v = c.call(
+                    "POST",
+                    &format!("/v1/runs/{}/stop", encode(run)),
+                    Some(json!({ "skip_evaluation": skip_evaluation })),
+                )?;
+                if json_out {
+                    print(&v)
+                } else {
+                    outln!("{} {}", s(&v["id"]), s(&v["state"]))
+                }
+            }
+        },
+        Sub::Findings { run, severity, rule, agent, attribute, limit, after } => {
+            let q = query(&[
+                ("run", run.clone()),
+                ("severity", severity.clone()),
+                ("rule", rule.clone()),
+                ("agent", agent.clone()),
+                ("attribute", attribute.clone()),
+                ("limit", Some(limit.to_string())),
+                ("after", after.clone()),
+            ]);
+            let v = c.call("GET", &format!("/v1/findings{q}"), None)?;
+            if json_out {
+                print(&v);
+            } else {
+                let rows = items(&v)
+                    .map(|f| {
+                        vec![
+                            s(&f["severity"]),
+                            s(&f["rule_id"]),
+                            s(&f["asset"]["hostname"]),
+                            s(&f["message"]),
+                        ]
+                    })
+                    .collect();
+                table(&["severity", "rule", "host", "message"], rows);
+                if let Some(next) = v["next"].as_str() {
+                    eprintln!("more: --after {next}");
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn items(v: &Value) -> impl Iterator<Item = &Value> {
+    v["items"].as_array().into_iter().flatten()
+}
+
+fn show_run(v: &Value) {
+    outln!(
+        "run {} of {} version {}: {}",
+        s(&v["id"]),
+        s(&v["template"]),
+        s(&v["template_version"]),
+        s(&v["state"])
+    );
+    for h in v["history"].as_array().into_iter().flatten() {
+        outln!("  {:<36} {}", s(&h["state"]), s(&h["at"]));
+    }
+    let rows = v["agents"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|a| vec![s(&a["agent"]), s(&a["hostname"]), s(&a["status"]), s(&a["evaluation"])])
+        .collect();
+    table(&["agent", "hostname", "collection", "evaluation"], rows);
+    for e in v["exclusions"].as_array().into_iter().flatten() {
+        outln!("excluded {} ({}): {}", s(&e["agent"]), s(&e["hostname"]), s(&e["reason"]));
+    }
+    let f = &v["findings"];
+    outln!(
+        "findings: {} high, {} medium, {} low, {} informational",
+        f["high"].as_i64().unwrap_or(0),
+        f["medium"].as_i64().unwrap_or(0),
+        f["low"].as_i64().unwrap_or(0),
+        f["informational"].as_i64().unwrap_or(0)
+    );
+}

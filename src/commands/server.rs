@@ -1,0 +1,107 @@
+//! `assay server`: runs the assessment service until interrupted;
+//! `assay server admin-token` mints an API token straight in its database.
+
+use super::{Failure, Outcome};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    command: Option<Sub>,
+    #[command(flatten)]
+    options: Options,
+}
+
+#[derive(clap::Subcommand)]
+enum Sub {
+    /// Mint an API token (whoever can open the data directory or database
+    /// is an admin); prints it once.
+    AdminToken {
+        #[command(flatten)]
+        options: Options,
+        /// read-only, operator or admin.
+        #[arg(long, default_value = "admin")]
+        role: String,
+    },
+}
+
+#[derive(clap::Args)]
+struct Options {
+    /// Where the server keeps its SQLite database (created when missing).
+    #[arg(long, value_name = "DIR", default_value = "./assay-data")]
+    data: PathBuf,
+    /// `postgres://USER@HOST/DB` to run on PostgreSQL instead (several
+    /// servers may share one); default: SQLite under --data.
+    #[arg(long, value_name = "URL", env = "ASSAY_DATABASE")]
+    database: Option<String>,
+    /// The admin API (and, later, the console).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8443")]
+    listen: SocketAddr,
+    /// The agent endpoint.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8444")]
+    agent_listen: SocketAddr,
+}
+
+impl Options {
+    fn config(&self) -> assay_server::Config {
+        let mut c = assay_server::Config::new(self.data.clone());
+        c.database = self.database.clone();
+        c.listen = self.listen;
+        c.agent_listen = self.agent_listen;
+        c
+    }
+}
+
+/// A line on standard error; a closed stderr (a supervisor that went away)
+/// must not stop the server.
+fn note(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::internal(miette::miette!("cannot start the async runtime: {e}")))
+}
+
+pub fn run(args: &Args) -> Outcome {
+    let rt = runtime()?;
+    if let Some(Sub::AdminToken { options, role }) = &args.command {
+        let role = assay_server::Role::parse(role).ok_or_else(|| {
+            Failure::input(miette::miette!("--role {role}: one of read-only, operator, admin"))
+        })?;
+        let token = rt
+            .block_on(assay_server::mint_token(&options.config(), role, "assay server admin-token"))
+            .map_err(|e| Failure::input(miette::miette!("{e}")))?;
+        outln!("{token}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let builtin = super::scan::builtin()?;
+    let config = args.options.config();
+    rt.block_on(async move {
+        let running =
+            assay_server::start(config, builtin).await.map_err(|e| Failure::input(miette::miette!("{e}")))?;
+        note(&format!(
+            "assay server: admin API on http://{}/v1, agents on http://{}/agent/v1",
+            running.admin, running.agent
+        ));
+        if let Some(token) = &running.first_admin_token {
+            note("The first admin token (shown once; `assay server admin-token` mints another):");
+            outln!("{token}");
+        }
+        // Ctrl-C, or SIGTERM from systemd or a container runtime.
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .map_err(|e| Failure::internal(miette::miette!("cannot watch for SIGTERM: {e}")))?;
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        note("assay server: stopping");
+        running.stop().await;
+        Ok(ExitCode::SUCCESS)
+    })
+}

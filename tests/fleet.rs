@@ -1,0 +1,193 @@
+//! `assay server` and `assay fleet` as an operator uses them: a real server
+//! process on loopback (ports chosen by the kernel), the first admin token
+//! from its output, the fleet client for everything an operator does, a
+//! fake agent speaking the agent endpoint, and SIGTERM to stop it.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct ServerProcess {
+    child: Child,
+    /// Kept open: the server's output goes somewhere until it exits.
+    _output: (BufReader<std::process::ChildStderr>, BufReader<std::process::ChildStdout>),
+    admin: String,
+    agent: String,
+    token: String,
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn server(data: &std::path::Path) -> ServerProcess {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_assay"))
+        .args([
+            "server",
+            "--data",
+            data.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+            "--agent-listen",
+            "127.0.0.1:0",
+        ])
+        .env_remove("ASSAY_DATABASE")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    err.read_line(&mut line).unwrap();
+    // "assay server: admin API on http://ADDR/v1, agents on http://ADDR/agent/v1"
+    let urls: Vec<&str> = line.split("http://").skip(1).map(|u| u.split('/').next().unwrap()).collect();
+    assert_eq!(urls.len(), 2, "{line}");
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut token = String::new();
+    out.read_line(&mut token).unwrap();
+    assert!(token.starts_with("assay_"), "the first start prints the admin token: {token:?}");
+    let (admin, agent) = (format!("http://{}", urls[0]), format!("http://{}", urls[1]));
+    ServerProcess { admin, agent, token: token.trim().to_owned(), child, _output: (err, out) }
+}
+
+fn fleet(s: &ServerProcess, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_assay"))
+        .arg("fleet")
+        .args(args)
+        .env("ASSAY_SERVER", &s.admin)
+        .env("ASSAY_TOKEN", &s.token)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    (common::code(&out), common::stdout(&out), common::stderr(&out))
+}
+
+fn http() -> ureq::Agent {
+    ureq::Agent::config_builder().http_status_as_error(false).build().into()
+}
+
+#[test]
+fn an_operator_assesses_a_host_with_server_and_fleet() {
+    let data = tempfile::tempdir().unwrap();
+    let s = server(data.path());
+
+    let (code, token, _) = fleet(&s, &["enrollment", "create", "--uses", "2", "--tag", "env=prod"]);
+    assert_eq!(code, 0);
+    let enrol = json!({ "token": token.trim(), "hostname": "debian-default", "machine_id": "m-1" });
+    let mut r = http().post(&format!("{}/agent/v1/enroll", s.agent)).send_json(enrol).unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+    let agent: Value = r.body_mut().read_json().unwrap();
+    let secret = format!("Bearer {}", agent["secret"].as_str().unwrap());
+
+    let (code, out, _) = fleet(&s, &["agents", "--tag", "env=prod"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("debian-default") && out.contains("HEALTHY"), "{out}");
+    assert_eq!(fleet(&s, &["target", "create", "prod", "--tag", "env=prod"]).0, 0);
+    let (_, preview, _) = fleet(&s, &["target", "preview", "prod"]);
+    assert!(preview.contains(agent["agent_id"].as_str().unwrap()), "{preview}");
+    let (code, out, err) = fleet(
+        &s,
+        &[
+            "template",
+            "create",
+            "daily",
+            "--target",
+            "prod",
+            "--package",
+            "cis-linux",
+            "--duration",
+            "5m",
+            "--attribute",
+            "team=sec",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("version 1"), "{out}");
+    let (code, _, err) = fleet(&s, &["template", "create", "bad", "--target", "prod", "--package", "nope"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("not a rules package"), "{err}");
+
+    let (code, out, _) = fleet(&s, &["run", "start", "daily", "--format", "json"]);
+    assert_eq!(code, 0);
+    let run: Value = serde_json::from_str(&out).unwrap();
+    let id = run["id"].as_str().unwrap().to_owned();
+    let (code, _, err) = fleet(&s, &["run", "start", "daily"]);
+    assert_eq!(code, 2, "the agent is in a run");
+    assert!(err.contains("agents_in_run"), "{err}");
+
+    // The agent: told to collect, it sends the fixture host's telemetry.
+    let mut r = http()
+        .post(&format!("{}/agent/v1/heartbeat", s.agent))
+        .header("authorization", &secret)
+        .send_json(json!({}))
+        .unwrap();
+    let instruction: Value = r.body_mut().read_json().unwrap();
+    assert_eq!(instruction["instruction"]["run"], json!(id));
+    let collected =
+        common::assay(&["collect", "--root", common::fixture("debian-default").to_str().unwrap()]);
+    let r = http()
+        .put(&format!("{}/agent/v1/runs/{id}/telemetry", s.agent))
+        .header("authorization", &secret)
+        .send(&collected.stdout[..])
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+
+    let start = Instant::now();
+    loop {
+        let (_, out, _) = fleet(&s, &["run", "show", &id, "--format", "json"]);
+        let v: Value = serde_json::from_str(&out).unwrap();
+        if v["state"] == "COMPLETED" {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "{v:#}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (_, out, _) = fleet(&s, &["run", "show", &id]);
+    assert!(out.contains("COLLECTING_DATA") && out.contains("COMPLETED"), "{out}");
+    let (code, out, _) = fleet(&s, &["findings", "--run", &id, "--format", "json", "--limit", "1000"]);
+    assert_eq!(code, 0);
+    let findings: Value = serde_json::from_str(&out).unwrap();
+    let items = findings["items"].as_array().unwrap();
+    assert!(items.iter().any(|f| f["rule_id"] == "CIS-5.4.3.3"), "{out}");
+    assert!(items.iter().all(|f| f["package"] == "cis-linux" && f["attributes"][0]["value"] == "sec"));
+    let (_, table, _) = fleet(&s, &["findings", "--run", &id, "--severity", "medium"]);
+    assert!(table.starts_with("SEVERITY") && table.contains("debian-default"), "{table}");
+
+    // A read-only token cannot start runs; a wrong token is refused.
+    let (_, reader, _) = fleet(&s, &["token", "create", "--role", "read-only"]);
+    let out = Command::new(env!("CARGO_BIN_EXE_assay"))
+        .args(["fleet", "run", "start", "daily", "--server", &s.admin, "--token", reader.trim()])
+        .output()
+        .unwrap();
+    assert_eq!(common::code(&out), 2);
+    assert!(common::stderr(&out).contains("forbidden"), "{}", common::stderr(&out));
+
+    // SIGTERM stops it cleanly; a second start keeps the data and prints no token.
+    let mut s = s;
+    terminate(s.child.id());
+    let status = s.child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    let out = common::assay(&[
+        "server",
+        "admin-token",
+        "--data",
+        data.path().to_str().unwrap(),
+        "--role",
+        "operator",
+    ]);
+    assert_eq!(common::code(&out), 0, "{}", common::stderr(&out));
+    assert!(common::stdout(&out).starts_with("assay_"));
+}
+
+fn terminate(pid: u32) {
+    let status = Command::new("kill").args(["-TERM", &pid.to_string()]).status().unwrap();
+    assert!(status.success());
+}
