@@ -161,6 +161,17 @@ fn an_operator_assesses_a_host_with_server_and_fleet() {
     let (_, table, _) = fleet(&s, &["findings", "--run", &id, "--severity", "medium"]);
     assert!(table.starts_with("SEVERITY") && table.contains("debian-default"), "{table}");
 
+    let page = data.path().join("report.html");
+    let (code, _, err) = fleet(&s, &["report", &id, "--full", "-o", page.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(
+        html.starts_with("<!DOCTYPE html>") && html.contains("Full report") && html.contains("CIS-5.4.3.3")
+    );
+    let (_, json_report, _) = fleet(&s, &["report", &id, "--format", "json"]);
+    let report: Value = serde_json::from_str(&json_report).unwrap();
+    assert_eq!(report["summary"]["hosts_assessed"], 1);
+
     // A read-only token cannot start runs; a wrong token is refused.
     let (_, reader, _) = fleet(&s, &["token", "create", "--role", "read-only"]);
     let out = Command::new(env!("CARGO_BIN_EXE_assay"))

@@ -31,6 +31,7 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/v1/runs", post(start_run).get(list_runs))
         .route("/v1/runs/{id}", get(get_run))
         .route("/v1/runs/{id}/stop", post(stop_run))
+        .route("/v1/runs/{id}/report", get(run_report))
         .route("/v1/findings", get(list_findings))
 }
 
@@ -788,4 +789,35 @@ async fn list_findings(
     }
     let next = if items.len() as i64 == limit { Some(cursor.to_string()) } else { None };
     Ok(Json(json!({ "items": items, "next": next })))
+}
+
+#[derive(Deserialize)]
+struct ReportQuery {
+    #[serde(default)]
+    full: Option<String>,
+    #[serde(default)]
+    format: Option<String>,
+}
+
+/// The findings report (or with `full=true` the full report) of a finished
+/// run, as JSON or (`format=html`) one HTML page.
+async fn run_report(
+    State(app): AppState,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<ReportQuery>,
+) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
+    auth::require(&app.db, &headers, Role::ReadOnly).await?;
+    let full = matches!(q.full.as_deref(), Some("true" | "1" | "yes"));
+    let report = crate::report::build(&app, &id, full).await?;
+    match q.format.as_deref().unwrap_or("json") {
+        "json" => Ok(Json(report).into_response()),
+        "html" => Ok((
+            [(axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            crate::report::html(&report),
+        )
+            .into_response()),
+        other => Err(ApiError::invalid(format!("format `{other}` is not json or html"))),
+    }
 }

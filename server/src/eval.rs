@@ -8,7 +8,7 @@
 use crate::db::{self, Backend, Db};
 use crate::runs;
 use assay_model::bundle::Bundle;
-use assay_runtime::findings::{Finding, Outcome};
+use assay_runtime::findings::{Finding, Outcome, Report};
 use assay_runtime::value::Host;
 use assay_runtime::vm::{Options, Program};
 use serde_json::json;
@@ -87,8 +87,19 @@ pub async fn work_one(db: &Db, bundle: &'static Bundle) -> Result<bool, sqlx::Er
     };
     let mut tx = db.write().await?;
     match result {
-        Ok(findings) => {
-            for f in &findings {
+        Ok(report) => {
+            let upsert = match db.backend {
+                Backend::Postgres => {
+                    "INSERT INTO host_reports (run_id, agent_id, body) VALUES ($1, $2, $3) \
+                    ON CONFLICT (run_id, agent_id) DO UPDATE SET body = EXCLUDED.body"
+                }
+                Backend::Sqlite => {
+                    "INSERT OR REPLACE INTO host_reports (run_id, agent_id, body) VALUES ($1, $2, $3)"
+                }
+            };
+            let text = serde_json::to_string(&report).unwrap_or_default();
+            sqlx::query(upsert).bind(&run).bind(&agent).bind(text).execute(&mut *tx).await?;
+            for f in &report.findings {
                 let insert = match db.backend {
                     Backend::Postgres => "INSERT INTO findings (run_id, agent_id, rule_id, package, severity, fingerprint, body, created_at) \
                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
@@ -132,7 +143,7 @@ pub async fn work_one(db: &Db, bundle: &'static Bundle) -> Result<bool, sqlx::Er
     Ok(true)
 }
 
-/// The findings of `packages` for one host's telemetry, plus Inspector's
+/// The report of `packages` for one host's telemetry, plus Inspector's
 /// informational "no potential security issues found" for each package
 /// that found nothing. A rule that fails to evaluate is an error of that
 /// rule only; the others' findings are kept.
@@ -141,13 +152,13 @@ fn evaluate(
     telemetry: &[u8],
     packages: &[String],
     attributes: Vec<(String, String)>,
-) -> Result<Vec<Finding>, String> {
+) -> Result<Report, String> {
     let host = Host::from_json(telemetry).map_err(|e| format!("the telemetry does not validate: {e}"))?;
     let options = Options { attributes, ..Options::default() };
     let mut report = Program::new(bundle).evaluate(&host, &options);
     report.findings.retain(|f| packages.contains(&f.package));
     report.rules.retain(|r| packages.contains(&r.package));
-    let mut findings = report.findings;
+    let mut findings = std::mem::take(&mut report.findings);
     for p in bundle.content.packages.iter().filter(|p| packages.contains(&p.name)) {
         let evaluated =
             report.rules.iter().any(|r| r.package == p.name && !matches!(r.outcome, Outcome::Skipped { .. }));
@@ -179,5 +190,7 @@ fn evaluate(
             });
         }
     }
-    Ok(findings)
+    report.findings = findings;
+    report.summary = assay_runtime::findings::Summary::of(&report.findings, &report.rules);
+    Ok(report)
 }

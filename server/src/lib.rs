@@ -14,6 +14,7 @@ mod auth;
 mod db;
 mod error;
 mod eval;
+mod report;
 mod runs;
 
 use assay_model::bundle::Bundle;

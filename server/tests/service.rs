@@ -326,6 +326,38 @@ fn service(postgres: bool) {
     assert_eq!(done["exclusions"].as_array().unwrap().len(), 1, "{done:#}");
     assert!(done["exclusions"][0]["reason"].as_str().unwrap().contains("no telemetry"));
 
+    // Reports of the finished run; none for an unfinished one.
+    let report = s.ok("GET", &format!("/v1/runs/{id}/report"), None);
+    assert_eq!(
+        (report["summary"]["hosts_assessed"].as_i64(), report["summary"]["hosts_excluded"].as_i64()),
+        (Some(2), Some(1))
+    );
+    assert!(report.get("rules").is_none());
+    let full = s.ok("GET", &format!("/v1/runs/{id}/report?full=true"), None);
+    let outcomes = &full["rules"].as_array().unwrap()[0]["outcomes"];
+    assert!(
+        outcomes.as_object().unwrap().values().map(|h| h.as_array().unwrap().len()).sum::<usize>() == 2,
+        "{outcomes}"
+    );
+    let (status, page) = s.call("GET", &format!("/v1/runs/{id}/report?full=true&format=html"), &reader, None);
+    let page = page.as_str().unwrap().to_owned();
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("debian-hardened") && page.contains("Every rule") && !page.contains("<script"),
+        "{page}"
+    );
+    if !postgres {
+        let mut report = report.clone();
+        report["run"]["id"] = json!("[run]");
+        insta::assert_json_snapshot!("findings_report", report, {
+            ".bundle_digest" => "[digest]",
+            ".run.created_at" => "[time]",
+            ".run.finished_at" => "[time]",
+            ".hosts[].agent" => "[agent]",
+            ".exclusions[].agent" => "[agent]",
+        });
+    }
+
     // Findings: what a local evaluation of the same host finds, with the
     // template's attributes and the agent; paging loses and repeats none.
     for agent in [&a, &b] {
@@ -382,6 +414,7 @@ fn service(postgres: bool) {
     // Cancel without evaluation: the agents are free again at once.
     let third =
         s.ok("POST", "/v1/runs", Some(json!({ "template": "weekly" })))["id"].as_str().unwrap().to_owned();
+    assert_eq!(s.call("GET", &format!("/v1/runs/{third}/report"), &reader, None).0, 409);
     let canceled = s.ok("POST", &format!("/v1/runs/{third}/stop"), Some(json!({ "skip_evaluation": true })));
     assert_eq!(canceled["state"], "CANCELED");
     assert_eq!(s.call("POST", &format!("/v1/runs/{third}/stop"), &operator, None).0, 409);

@@ -20,7 +20,8 @@ pub struct Args {
     /// An API token (`assay fleet token create`, or the first admin token).
     #[arg(long, global = true, value_name = "TOKEN", env = "ASSAY_TOKEN", hide_env_values = true)]
     token: Option<String>,
-    /// `table` for people, `json` for programs.
+    /// `table` for people, `json` for programs; `html` (the default of
+    /// `report`) or `json` for reports.
     #[arg(long, global = true, value_enum, default_value = "table")]
     format: Format,
     #[command(subcommand)]
@@ -31,6 +32,7 @@ pub struct Args {
 enum Format {
     Table,
     Json,
+    Html,
 }
 
 #[derive(clap::Subcommand)]
@@ -85,6 +87,16 @@ enum Sub {
         /// The cursor of the next page (printed after a full page).
         #[arg(long)]
         after: Option<String>,
+    },
+    /// The findings report of a finished run (`--full`: every rule's
+    /// outcome on every host too), as HTML or JSON.
+    Report {
+        run: String,
+        #[arg(long)]
+        full: bool,
+        /// Write it here instead of standard output.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<std::path::PathBuf>,
     },
 }
 
@@ -536,6 +548,20 @@ pub fn run(args: &Args) -> Outcome {
                 if let Some(next) = v["next"].as_str() {
                     eprintln!("more: --after {next}");
                 }
+            }
+        }
+        Sub::Report { run, full, output } => {
+            let format = if args.format == Format::Json { "json" } else { "html" };
+            let path = format!("/v1/runs/{}/report?full={full}&format={format}", encode(run));
+            let v = c.call("GET", &path, None)?;
+            let text = match v {
+                Value::String(html) => html,
+                other => format!("{}\n", serde_json::to_string_pretty(&other).unwrap_or_default()),
+            };
+            match output {
+                Some(file) => std::fs::write(file, text)
+                    .map_err(|e| Failure::input(miette::miette!("cannot write {}: {e}", file.display())))?,
+                None => out!("{text}"),
             }
         }
     }
