@@ -178,9 +178,9 @@ pub fn html(r: &Value) -> String {
     for label in ["high", "medium", "low", "informational"] {
         let _ = write!(o, "<div class=\"count {label}\"><b>{}</b>{label}</div>", esc(&s[label]));
     }
-    let _ = write!(
+    let _ = writeln!(
         o,
-        "<div class=\"count\"><b>{}</b>hosts assessed</div><div class=\"count\"><b>{}</b>hosts excluded</div></div>\n",
+        "<div class=\"count\"><b>{}</b>hosts assessed</div><div class=\"count\"><b>{}</b>hosts excluded</div></div>",
         esc(&s["hosts_assessed"]),
         esc(&s["hosts_excluded"])
     );
