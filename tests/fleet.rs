@@ -172,6 +172,22 @@ fn an_operator_assesses_a_host_with_server_and_fleet() {
     let report: Value = serde_json::from_str(&json_report).unwrap();
     assert_eq!(report["summary"]["hosts_assessed"], 1);
 
+    // The fleet's open findings, and a feed import that queues re-evaluation.
+    let (code, open, _) = fleet(&s, &["findings", "--state", "open", "--limit", "1000"]);
+    assert_eq!(code, 0);
+    assert!(open.starts_with("STATE") && open.contains("CIS-5.4.3.3"), "{open}");
+    let osv = data.path().join("osv");
+    std::fs::create_dir_all(&osv).unwrap();
+    std::fs::write(
+        osv.join("DEBIAN-CVE-2099-0001.json"),
+        r#"{"id": "DEBIAN-CVE-2099-0001", "affected": [{"package": {"ecosystem": "Debian:12", "name": "openssh"},
+            "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "1:99.0p1-1"}]}]}]}"#,
+    )
+    .unwrap();
+    let (code, out, err) = fleet(&s, &["feed", "import", "--osv", osv.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("with 1 advisories; re-evaluating 1 agent(s)"), "{out}");
+
     // A read-only token cannot start runs; a wrong token is refused.
     let (_, reader, _) = fleet(&s, &["token", "create", "--role", "read-only"]);
     let out = Command::new(env!("CARGO_BIN_EXE_assay"))

@@ -33,6 +33,9 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/v1/runs/{id}/stop", post(stop_run))
         .route("/v1/runs/{id}/report", get(run_report))
         .route("/v1/findings", get(list_findings))
+        .route("/v1/feed", put(put_feed).get(get_feed).layer(axum::extract::DefaultBodyLimit::max(512 << 20)))
+        .route("/v1/fleet-findings", get(list_fleet_findings))
+        .route("/v1/fleet-findings/{agent}/{fingerprint}", get(get_fleet_finding))
 }
 
 /// A tag filter: `key` alone matches any value.
@@ -79,7 +82,7 @@ async fn create_token(
     let role = Role::parse(&req.role).ok_or_else(|| {
         ApiError::invalid(format!("role `{}` is not one of read-only, operator, admin", req.role))
     })?;
-    let (id, token) = auth::mint(&app.db, role, &req.name).await?;
+    let (id, token) = auth::mint(&app.db.pool, role, &req.name).await?;
     auth::audit(&app.db, &actor.token_id, "token.create", json!({ "id": id, "role": role.as_str() })).await?;
     Ok((StatusCode::CREATED, Json(json!({ "id": id, "role": role.as_str(), "token": token }))))
 }
@@ -820,4 +823,146 @@ async fn run_report(
             .into_response()),
         other => Err(ApiError::invalid(format!("format `{other}` is not json or html"))),
     }
+}
+
+/// Uploads a vulnerability feed (the file `assay feed import` writes) and
+/// queues the re-evaluation of every agent's latest telemetry with it.
+async fn put_feed(
+    State(app): AppState,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> ApiResult<Json<Value>> {
+    let actor = auth::require(&app.db, &headers, Role::Operator).await?;
+    let feed = assay_runtime::feed::Feed::from_bytes(&body)
+        .map_err(|e| ApiError::invalid(format!("the body is not a vulnerability feed: {e}")))?;
+    let digest = {
+        use sha2::Digest;
+        db::hex(&sha2::Sha256::digest(&body))
+    };
+    let mut tx = app.db.write().await?;
+    sqlx::query("INSERT INTO feeds (digest, body, advisories, imported_at) VALUES ($1, $2, $3, $4)")
+        .bind(&digest)
+        .bind(body.to_vec())
+        .bind(feed.advisories.len() as i64)
+        .bind(db::now())
+        .execute(&mut *tx)
+        .await?;
+    let queued =
+        crate::eval::queue_reevaluation(&mut tx, &format!("feed {} imported", &digest[..16])).await?;
+    tx.commit().await?;
+    auth::audit(
+        &app.db,
+        &actor.token_id,
+        "feed.import",
+        json!({ "digest": digest, "advisories": feed.advisories.len() }),
+    )
+    .await?;
+    Ok(Json(json!({ "digest": digest, "advisories": feed.advisories.len(), "agents_queued": queued })))
+}
+
+async fn get_feed(State(app): AppState, headers: HeaderMap) -> ApiResult<Json<Value>> {
+    auth::require(&app.db, &headers, Role::ReadOnly).await?;
+    let row = sqlx::query("SELECT digest, advisories, imported_at FROM feeds ORDER BY seq DESC LIMIT 1")
+        .fetch_optional(&app.db.pool)
+        .await?
+        .ok_or_else(|| ApiError::not_found("no feed was imported: `assay fleet feed import --osv PATH`"))?;
+    let pending = sqlx::query("SELECT COUNT(*) AS n FROM reeval_jobs WHERE state IN ('pending', 'leased')")
+        .fetch_one(&app.db.pool)
+        .await?;
+    Ok(Json(json!({
+        "digest": db::text(&row, "digest"),
+        "advisories": db::int(&row, "advisories"),
+        "imported_at": db::int(&row, "imported_at"),
+        "reevaluations_pending": db::int(&pending, "n"),
+    })))
+}
+
+#[derive(Deserialize)]
+struct FleetQuery {
+    state: Option<String>,
+    severity: Option<String>,
+    rule: Option<String>,
+    agent: Option<String>,
+    #[serde(flatten)]
+    page: Page,
+}
+
+fn fleet_finding_json(r: &sqlx::any::AnyRow) -> Value {
+    let mut body: Value = serde_json::from_str(&db::text(r, "body")).unwrap_or_default();
+    body["state"] = json!(db::text(r, "state"));
+    body["first_seen"] = json!(db::int(r, "first_seen"));
+    body["last_seen"] = json!(db::int(r, "last_seen"));
+    body["resolved_at"] = json!(db::opt_int(r, "resolved_at"));
+    body
+}
+
+/// The fleet's findings with their lifecycle (open, resolved), newest
+/// evaluation of each agent; paged by (agent, fingerprint).
+async fn list_fleet_findings(
+    State(app): AppState,
+    headers: HeaderMap,
+    Query(q): Query<FleetQuery>,
+) -> ApiResult<Json<Value>> {
+    auth::require(&app.db, &headers, Role::ReadOnly).await?;
+    if let Some(s) = q.state.as_deref().filter(|s| !["open", "resolved"].contains(s)) {
+        return Err(ApiError::invalid(format!("state `{s}` is not open or resolved")));
+    }
+    let (after_agent, after_fp) = match q.page.after.as_deref() {
+        None => (String::new(), String::new()),
+        Some(a) => {
+            let (x, y) = a
+                .split_once('/')
+                .ok_or_else(|| ApiError::invalid(format!("`after={a}` is not a cursor of this list")))?;
+            (x.to_owned(), y.to_owned())
+        }
+    };
+    let limit = q.page.limit();
+    let rows = sqlx::query(
+        "SELECT * FROM fleet_findings WHERE (agent_id > $1 OR (agent_id = $1 AND fingerprint > $2)) \
+         AND ($3 = '' OR state = $3) AND ($4 = '' OR severity = $4) AND ($5 = '' OR rule_id = $5) AND ($6 = '' OR agent_id = $6) \
+         ORDER BY agent_id, fingerprint LIMIT $7",
+    )
+    .bind(&after_agent)
+    .bind(&after_fp)
+    .bind(q.state.clone().unwrap_or_default())
+    .bind(q.severity.clone().unwrap_or_default())
+    .bind(q.rule.clone().unwrap_or_default())
+    .bind(q.agent.clone().unwrap_or_default())
+    .bind(limit)
+    .fetch_all(&app.db.pool)
+    .await?;
+    let next = if rows.len() as i64 == limit {
+        rows.last().map(|r| format!("{}/{}", db::text(r, "agent_id"), db::text(r, "fingerprint")))
+    } else {
+        None
+    };
+    Ok(Json(json!({ "items": rows.iter().map(fleet_finding_json).collect::<Vec<_>>(), "next": next })))
+}
+
+/// One fleet finding with its history (opened, resolved, reopened, and why).
+async fn get_fleet_finding(
+    State(app): AppState,
+    headers: HeaderMap,
+    Path((agent, fingerprint)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    auth::require(&app.db, &headers, Role::ReadOnly).await?;
+    let row = sqlx::query("SELECT * FROM fleet_findings WHERE agent_id = $1 AND fingerprint = $2")
+        .bind(&agent)
+        .bind(&fingerprint)
+        .fetch_optional(&app.db.pool)
+        .await?
+        .ok_or_else(|| ApiError::not_found("no such finding"))?;
+    let events = sqlx::query(
+        "SELECT event, cause, at FROM finding_events WHERE agent_id = $1 AND fingerprint = $2 ORDER BY seq",
+    )
+    .bind(&agent)
+    .bind(&fingerprint)
+    .fetch_all(&app.db.pool)
+    .await?;
+    let mut body = fleet_finding_json(&row);
+    body["history"] = json!(events
+        .iter()
+        .map(|e| json!({ "event": db::text(e, "event"), "cause": db::text(e, "cause"), "at": db::int(e, "at") }))
+        .collect::<Vec<_>>());
+    Ok(Json(body))
 }

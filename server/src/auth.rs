@@ -90,7 +90,10 @@ pub async fn agent(db: &Db, headers: &HeaderMap) -> ApiResult<String> {
 }
 
 /// Mints an API token of `role`; the clear token is returned once.
-pub async fn mint(db: &Db, role: Role, name: &str) -> Result<(String, String), sqlx::Error> {
+pub async fn mint<'e, E>(executor: E, role: Role, name: &str) -> Result<(String, String), sqlx::Error>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
     let id = format!("tok-{}", db::random_hex(8));
     let token = format!("assay_{}", db::random_hex(32));
     sqlx::query("INSERT INTO api_tokens (id, hash, role, name, created_at) VALUES ($1, $2, $3, $4, $5)")
@@ -99,7 +102,7 @@ pub async fn mint(db: &Db, role: Role, name: &str) -> Result<(String, String), s
         .bind(role.as_str())
         .bind(name)
         .bind(db::now())
-        .execute(&db.pool)
+        .execute(executor)
         .await?;
     Ok((id, token))
 }

@@ -1,52 +1,98 @@
-//! Evaluation on the server: a job per (run, agent) in the database,
-//! leased by any replica (on PostgreSQL with `FOR UPDATE SKIP LOCKED`),
-//! retried up to [`MAX_ATTEMPTS`] times when a worker dies or fails. The
-//! findings of a job and its completion are one transaction, and a finding
-//! is unique per run, agent and fingerprint, so a retried job never
+//! Evaluation on the server. Two queues in the database: a job per (run,
+//! agent) and a re-evaluation per agent (its latest telemetry, after a
+//! feed import or new rules packages). Any replica leases from them (on
+//! PostgreSQL with `FOR UPDATE SKIP LOCKED`); a job a worker died holding
+//! is taken over when its lease ends, up to [`MAX_ATTEMPTS`] times. What a
+//! job writes (its findings, its host report, the fleet's open and
+//! resolved findings) and its completion are one transaction, and findings
+//! are unique per run, agent and fingerprint, so a retried job never
 //! duplicates one.
 
-use crate::db::{self, Backend, Db};
+use crate::db::{self, Backend, Tx};
 use crate::runs;
+use crate::App;
 use assay_model::bundle::Bundle;
+use assay_model::telemetry::SkippedSection;
+use assay_runtime::feed::Feed;
 use assay_runtime::findings::{Finding, Outcome, Report};
 use assay_runtime::value::Host;
 use assay_runtime::vm::{Options, Program};
 use serde_json::json;
 use sqlx::Row;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 pub const MAX_ATTEMPTS: i64 = 3;
 /// How long a worker holds a job before another may take it over.
 pub const LEASE_MS: i64 = 120_000;
 
-const LEASE_POSTGRES: &str = "UPDATE jobs SET state = 'leased', lease_until = $1, attempts = attempts + 1 \
+const LEASE_RUN_POSTGRES: &str =
+    "UPDATE jobs SET state = 'leased', lease_until = $1, attempts = attempts + 1 \
     WHERE (run_id, agent_id) IN (SELECT j.run_id, j.agent_id FROM jobs j JOIN runs r ON r.id = j.run_id \
       WHERE (j.state = 'pending' OR (j.state = 'leased' AND j.lease_until < $2)) AND j.attempts < $3 \
       AND r.state IN ('START_EVALUATING_RULES_PENDING', 'EVALUATING_RULES') \
       LIMIT 1 FOR UPDATE OF j SKIP LOCKED) \
     RETURNING run_id, agent_id, attempts";
-const LEASE_SQLITE: &str = "UPDATE jobs SET state = 'leased', lease_until = $1, attempts = attempts + 1 \
+const LEASE_RUN_SQLITE: &str = "UPDATE jobs SET state = 'leased', lease_until = $1, attempts = attempts + 1 \
     WHERE (run_id, agent_id) IN (SELECT j.run_id, j.agent_id FROM jobs j JOIN runs r ON r.id = j.run_id \
       WHERE (j.state = 'pending' OR (j.state = 'leased' AND j.lease_until < $2)) AND j.attempts < $3 \
       AND r.state IN ('START_EVALUATING_RULES_PENDING', 'EVALUATING_RULES') \
       LIMIT 1) \
     RETURNING run_id, agent_id, attempts";
+const LEASE_REEVAL_POSTGRES: &str =
+    "UPDATE reeval_jobs SET state = 'leased', lease_until = $1, attempts = attempts + 1 \
+    WHERE agent_id IN (SELECT agent_id FROM reeval_jobs \
+      WHERE (state = 'pending' OR (state = 'leased' AND lease_until < $2)) AND attempts < $3 \
+      LIMIT 1 FOR UPDATE SKIP LOCKED) \
+    RETURNING agent_id, cause, attempts";
+const LEASE_REEVAL_SQLITE: &str =
+    "UPDATE reeval_jobs SET state = 'leased', lease_until = $1, attempts = attempts + 1 \
+    WHERE agent_id IN (SELECT agent_id FROM reeval_jobs \
+      WHERE (state = 'pending' OR (state = 'leased' AND lease_until < $2)) AND attempts < $3 LIMIT 1) \
+    RETURNING agent_id, cause, attempts";
 
-/// Leases one job and evaluates it; `Ok(false)` when there was none.
-pub async fn work_one(db: &Db, bundle: &'static Bundle) -> Result<bool, sqlx::Error> {
+/// Queues the re-evaluation of every agent's latest telemetry.
+pub async fn queue_reevaluation(tx: &mut Tx, cause: &str) -> Result<u64, sqlx::Error> {
+    // `WHERE true` lets SQLite tell the upsert's ON CONFLICT from a join.
+    let n = sqlx::query(
+        "INSERT INTO reeval_jobs (agent_id, cause, state, attempts, lease_until) \
+         SELECT DISTINCT agent_id, $1, 'pending', 0, 0 FROM telemetry WHERE true \
+         ON CONFLICT (agent_id) DO UPDATE SET cause = EXCLUDED.cause, state = 'pending', attempts = 0, lease_until = 0, error = NULL",
+    )
+    .bind(cause)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    Ok(n)
+}
+
+/// Leases one job of either queue and does it; `Ok(false)` when both are
+/// empty.
+pub async fn work_one(app: &App) -> Result<bool, sqlx::Error> {
+    let db = &app.db;
     let now = db::now();
     // Jobs whose last attempt ran out are failed, with the reason.
-    sqlx::query(
+    for sql in [
         "UPDATE jobs SET state = 'failed', error = COALESCE(error, 'the evaluation did not finish') \
          WHERE state = 'leased' AND lease_until < $1 AND attempts >= $2",
-    )
-    .bind(now)
-    .bind(MAX_ATTEMPTS)
-    .execute(&db.pool)
-    .await?;
+        "UPDATE reeval_jobs SET state = 'failed', error = COALESCE(error, 'the evaluation did not finish') \
+         WHERE state = 'leased' AND lease_until < $1 AND attempts >= $2",
+    ] {
+        sqlx::query(sql).bind(now).bind(MAX_ATTEMPTS).execute(&db.pool).await?;
+    }
+    if run_job(app).await? {
+        return Ok(true);
+    }
+    reeval_job(app).await
+}
+
+async fn run_job(app: &App) -> Result<bool, sqlx::Error> {
+    let db = &app.db;
+    let now = db::now();
     let mut tx = db.write().await?;
     let sql = match db.backend {
-        Backend::Postgres => LEASE_POSTGRES,
-        Backend::Sqlite => LEASE_SQLITE,
+        Backend::Postgres => LEASE_RUN_POSTGRES,
+        Backend::Sqlite => LEASE_RUN_SQLITE,
     };
     let leased =
         sqlx::query(sql).bind(now + LEASE_MS).bind(now).bind(MAX_ATTEMPTS).fetch_optional(&mut *tx).await?;
@@ -59,9 +105,9 @@ pub async fn work_one(db: &Db, bundle: &'static Bundle) -> Result<bool, sqlx::Er
     tx.commit().await?;
 
     let context = sqlx::query(
-        "SELECT t.body, tp.packages, tp.attributes, a.hostname, a.tags FROM telemetry t \
+        "SELECT t.body, tp.packages, tp.attributes FROM telemetry t \
          JOIN runs r ON r.id = t.run_id JOIN templates tp ON tp.name = r.template AND tp.version = r.template_version \
-         JOIN agents a ON a.id = t.agent_id WHERE t.run_id = $1 AND t.agent_id = $2",
+         WHERE t.run_id = $1 AND t.agent_id = $2",
     )
     .bind(&run)
     .bind(&agent)
@@ -69,21 +115,7 @@ pub async fn work_one(db: &Db, bundle: &'static Bundle) -> Result<bool, sqlx::Er
     .await?;
     let result = match context {
         None => Err("the run has no telemetry from this agent".to_owned()),
-        Some(row) => {
-            let body: Vec<u8> = row.try_get("body").unwrap_or_default();
-            let packages: Vec<String> = serde_json::from_str(&db::text(&row, "packages")).unwrap_or_default();
-            let attributes: Vec<(String, String)> = serde_json::from_str::<
-                serde_json::Map<String, serde_json::Value>,
-            >(&db::text(&row, "attributes"))
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(k, v)| (k, v.as_str().unwrap_or_default().to_owned()))
-            .collect();
-            // The VM is synchronous and CPU-bound: off the async threads.
-            tokio::task::spawn_blocking(move || evaluate(bundle, &body, &packages, attributes))
-                .await
-                .unwrap_or_else(|e| Err(format!("the evaluation panicked: {e}")))
-        }
+        Some(row) => evaluate_row(app, &row).await?,
     };
     let mut tx = db.write().await?;
     match result {
@@ -121,6 +153,7 @@ pub async fn work_one(db: &Db, bundle: &'static Bundle) -> Result<bool, sqlx::Er
                     .execute(&mut *tx)
                     .await?;
             }
+            reconcile(&mut tx, &agent, &report, &format!("run {run}")).await?;
             sqlx::query("UPDATE jobs SET state = 'done', error = NULL WHERE run_id = $1 AND agent_id = $2")
                 .bind(&run)
                 .bind(&agent)
@@ -128,8 +161,7 @@ pub async fn work_one(db: &Db, bundle: &'static Bundle) -> Result<bool, sqlx::Er
                 .await?;
         }
         Err(message) => {
-            let attempts = db::int(&job, "attempts");
-            let state = if attempts >= MAX_ATTEMPTS { "failed" } else { "pending" };
+            let state = if db::int(&job, "attempts") >= MAX_ATTEMPTS { "failed" } else { "pending" };
             sqlx::query("UPDATE jobs SET state = $1, error = $2 WHERE run_id = $3 AND agent_id = $4")
                 .bind(state)
                 .bind(message)
@@ -143,28 +175,249 @@ pub async fn work_one(db: &Db, bundle: &'static Bundle) -> Result<bool, sqlx::Er
     Ok(true)
 }
 
-/// The report of `packages` for one host's telemetry, plus Inspector's
-/// informational "no potential security issues found" for each package
-/// that found nothing. A rule that fails to evaluate is an error of that
-/// rule only; the others' findings are kept.
+async fn reeval_job(app: &App) -> Result<bool, sqlx::Error> {
+    let db = &app.db;
+    let now = db::now();
+    let mut tx = db.write().await?;
+    let sql = match db.backend {
+        Backend::Postgres => LEASE_REEVAL_POSTGRES,
+        Backend::Sqlite => LEASE_REEVAL_SQLITE,
+    };
+    let leased =
+        sqlx::query(sql).bind(now + LEASE_MS).bind(now).bind(MAX_ATTEMPTS).fetch_optional(&mut *tx).await?;
+    let Some(job) = leased else {
+        tx.rollback().await?;
+        return Ok(false);
+    };
+    tx.commit().await?;
+    let (agent, cause) = (db::text(&job, "agent_id"), db::text(&job, "cause"));
+    // The agent's latest telemetry, with the packages of the run it came from.
+    let context = sqlx::query(
+        "SELECT t.body, tp.packages, tp.attributes FROM telemetry t \
+         JOIN runs r ON r.id = t.run_id JOIN templates tp ON tp.name = r.template AND tp.version = r.template_version \
+         WHERE t.agent_id = $1 ORDER BY t.received_at DESC LIMIT 1",
+    )
+    .bind(&agent)
+    .fetch_optional(&db.pool)
+    .await?;
+    let result = match context {
+        None => Err("the agent has no telemetry".to_owned()),
+        Some(row) => evaluate_row(app, &row).await?,
+    };
+    let mut tx = db.write().await?;
+    match result {
+        Ok(report) => {
+            reconcile(&mut tx, &agent, &report, &cause).await?;
+            sqlx::query("UPDATE reeval_jobs SET state = 'done', error = NULL WHERE agent_id = $1 AND state = 'leased'")
+                .bind(&agent)
+                .execute(&mut *tx)
+                .await?;
+        }
+        Err(message) => {
+            let state = if db::int(&job, "attempts") >= MAX_ATTEMPTS { "failed" } else { "pending" };
+            sqlx::query(
+                "UPDATE reeval_jobs SET state = $1, error = $2 WHERE agent_id = $3 AND state = 'leased'",
+            )
+            .bind(state)
+            .bind(message)
+            .bind(&agent)
+            .execute(&mut *tx)
+            .await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// Evaluates a `(body, packages, attributes)` row off the async threads.
+async fn evaluate_row(app: &App, row: &sqlx::any::AnyRow) -> Result<Result<Report, String>, sqlx::Error> {
+    let body: Vec<u8> = row.try_get("body").unwrap_or_default();
+    let packages: Vec<String> = serde_json::from_str(&db::text(row, "packages")).unwrap_or_default();
+    let attributes: Vec<(String, String)> =
+        serde_json::from_str::<BTreeMap<String, String>>(&db::text(row, "attributes"))
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
+    let feed = latest_feed(app).await?;
+    let bundle = app.bundle;
+    Ok(tokio::task::spawn_blocking(move || evaluate(bundle, &body, &packages, attributes, feed.as_deref()))
+        .await
+        .unwrap_or_else(|e| Err(format!("the evaluation panicked: {e}"))))
+}
+
+/// The latest uploaded feed, parsed once per process and version.
+async fn latest_feed(app: &App) -> Result<Option<Arc<Feed>>, sqlx::Error> {
+    let Some(row) =
+        sqlx::query("SELECT seq FROM feeds ORDER BY seq DESC LIMIT 1").fetch_optional(&app.db.pool).await?
+    else {
+        return Ok(None);
+    };
+    let seq = db::int(&row, "seq");
+    if let Ok(cache) = app.feed.lock() {
+        if let Some((cached, feed)) = cache.as_ref() {
+            if *cached == seq {
+                return Ok(Some(feed.clone()));
+            }
+        }
+    }
+    let row = sqlx::query("SELECT body FROM feeds WHERE seq = $1").bind(seq).fetch_one(&app.db.pool).await?;
+    let body: Vec<u8> = row.try_get("body").unwrap_or_default();
+    // Feeds are validated on upload; one that no longer parses is treated
+    // as absent (the CVE rules are then skipped, never passed).
+    let Ok(feed) = Feed::from_bytes(&body) else { return Ok(None) };
+    let feed = Arc::new(feed);
+    if let Ok(mut cache) = app.feed.lock() {
+        *cache = Some((seq, feed.clone()));
+    }
+    Ok(Some(feed))
+}
+
+/// Brings the fleet's findings of `agent` in line with a new evaluation:
+/// a finding seen again stays open (or reopens), a new one opens, and an
+/// open one whose rule now passes or does not apply is resolved. A rule
+/// that was skipped or failed to evaluate changes nothing.
+async fn reconcile(tx: &mut Tx, agent: &str, report: &Report, cause: &str) -> Result<(), sqlx::Error> {
+    let now = db::now();
+    let decided: BTreeSet<&str> = report
+        .rules
+        .iter()
+        .filter(|r| {
+            matches!(r.outcome, Outcome::Passed | Outcome::NotApplicable { .. } | Outcome::Failed { .. })
+        })
+        .map(|r| r.rule_id.as_str())
+        .collect();
+    let existing = sqlx::query("SELECT fingerprint, rule_id, state FROM fleet_findings WHERE agent_id = $1")
+        .bind(agent)
+        .fetch_all(&mut **tx)
+        .await?;
+    let states: BTreeMap<String, (String, String)> = existing
+        .iter()
+        .map(|r| (db::text(r, "fingerprint"), (db::text(r, "rule_id"), db::text(r, "state"))))
+        .collect();
+    let current: Vec<&Finding> =
+        report.findings.iter().filter(|f| !f.rule_id.ends_with(":no-findings")).collect();
+    let seen: BTreeSet<&str> = current.iter().map(|f| f.fingerprint.as_str()).collect();
+    for f in &current {
+        let mut body = serde_json::to_value(f).unwrap_or_default();
+        body["agent_id"] = json!(agent);
+        let body = body.to_string();
+        let event = match states.get(&f.fingerprint).map(|(_, s)| s.as_str()) {
+            None => {
+                sqlx::query(
+                    "INSERT INTO fleet_findings (agent_id, fingerprint, rule_id, package, severity, state, first_seen, last_seen, body) \
+                     VALUES ($1, $2, $3, $4, $5, 'open', $6, $6, $7)",
+                )
+                .bind(agent)
+                .bind(&f.fingerprint)
+                .bind(&f.rule_id)
+                .bind(&f.package)
+                .bind(f.severity.as_str())
+                .bind(now)
+                .bind(&body)
+                .execute(&mut **tx)
+                .await?;
+                Some("opened")
+            }
+            Some(state) => {
+                sqlx::query(
+                    "UPDATE fleet_findings SET state = 'open', resolved_at = NULL, last_seen = $1, body = $2, severity = $3 \
+                     WHERE agent_id = $4 AND fingerprint = $5",
+                )
+                .bind(now)
+                .bind(&body)
+                .bind(f.severity.as_str())
+                .bind(agent)
+                .bind(&f.fingerprint)
+                .execute(&mut **tx)
+                .await?;
+                (state == "resolved").then_some("reopened")
+            }
+        };
+        if let Some(event) = event {
+            event_row(tx, agent, &f.fingerprint, event, cause, now).await?;
+        }
+    }
+    for (fingerprint, (rule, state)) in &states {
+        if state == "open" && !seen.contains(fingerprint.as_str()) && decided.contains(rule.as_str()) {
+            sqlx::query("UPDATE fleet_findings SET state = 'resolved', resolved_at = $1 WHERE agent_id = $2 AND fingerprint = $3")
+                .bind(now)
+                .bind(agent)
+                .bind(fingerprint)
+                .execute(&mut **tx)
+                .await?;
+            event_row(tx, agent, fingerprint, "resolved", cause, now).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn event_row(
+    tx: &mut Tx,
+    agent: &str,
+    fingerprint: &str,
+    event: &str,
+    cause: &str,
+    at: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO finding_events (agent_id, fingerprint, event, cause, at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(agent)
+    .bind(fingerprint)
+    .bind(event)
+    .bind(cause)
+    .bind(at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// The report of `packages` for one host's telemetry, matched against the
+/// feed (without one the CVE rules are skipped, never passed), plus
+/// Inspector's informational "no potential security issues found" for
+/// each package that found nothing. A rule that fails to evaluate is an
+/// error of that rule only; the others' findings are kept.
 fn evaluate(
     bundle: &Bundle,
     telemetry: &[u8],
     packages: &[String],
     attributes: Vec<(String, String)>,
+    feed: Option<&Feed>,
 ) -> Result<Report, String> {
-    let host = Host::from_json(telemetry).map_err(|e| format!("the telemetry does not validate: {e}"))?;
+    let mut telemetry = assay_model::telemetry::from_json(telemetry)
+        .map_err(|e| format!("the telemetry does not validate: {e}"))?;
+    match feed {
+        Some(feed) => {
+            let index = assay_runtime::feed::Index::new(feed);
+            let installed = telemetry.packages.as_deref().unwrap_or(&[]);
+            telemetry.vulnerabilities = Some(index.matches(installed, telemetry.asset.os.as_ref()));
+            if let Some(c) = telemetry.collection.as_mut() {
+                c.skipped_sections.retain(|s| s.section != "vulnerabilities");
+            }
+        }
+        None => {
+            if let Some(c) = telemetry.collection.as_mut() {
+                c.skipped_sections.push(SkippedSection {
+                    section: "vulnerabilities".into(),
+                    reason: "no vulnerability feed on the server (`assay fleet feed import --osv PATH`)"
+                        .into(),
+                });
+            }
+        }
+    }
+    let host = Host::new(telemetry).map_err(|e| format!("the telemetry does not validate: {e}"))?;
     let options = Options { attributes, ..Options::default() };
     let mut report = Program::new(bundle).evaluate(&host, &options);
     report.findings.retain(|f| packages.contains(&f.package));
     report.rules.retain(|r| packages.contains(&r.package));
-    let mut findings = std::mem::take(&mut report.findings);
     for p in bundle.content.packages.iter().filter(|p| packages.contains(&p.name)) {
         let evaluated =
             report.rules.iter().any(|r| r.package == p.name && !matches!(r.outcome, Outcome::Skipped { .. }));
-        if evaluated && !findings.iter().any(|f| f.package == p.name) {
-            findings.push(Finding {
-                rule_id: format!("{}:no-findings", p.name),
+        if evaluated && !report.findings.iter().any(|f| f.package == p.name) {
+            let rule_id = format!("{}:no-findings", p.name);
+            let fingerprint = assay_runtime::findings::fingerprint(&rule_id, &report.asset.id, "");
+            report.findings.push(Finding {
+                rule_id,
                 package: p.name.clone(),
                 package_version: p.version.clone(),
                 title: "No potential security issues found".to_owned(),
@@ -180,17 +433,12 @@ fn evaluate(
                     .map(|(k, v)| assay_runtime::findings::KeyValue { key: k.clone(), value: v.clone() })
                     .collect(),
                 evidence: Vec::new(),
-                fingerprint: assay_runtime::findings::fingerprint(
-                    &format!("{}:no-findings", p.name),
-                    &report.asset.id,
-                    "",
-                ),
+                fingerprint,
                 bundle_digest: report.bundle_digest.clone(),
                 waived: None,
             });
         }
     }
-    report.findings = findings;
     report.summary = assay_runtime::findings::Summary::of(&report.findings, &report.rules);
     Ok(report)
 }

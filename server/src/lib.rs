@@ -70,6 +70,9 @@ pub struct App {
     db: db::Db,
     bundle: &'static Bundle,
     config: Config,
+    /// The latest feed, parsed once per version (a cache: the feed itself
+    /// is in the database).
+    feed: std::sync::Mutex<Option<(i64, Arc<assay_runtime::feed::Feed>)>>,
 }
 
 /// A started server: its addresses, and how to stop it.
@@ -100,6 +103,9 @@ pub async fn start(config: Config, bundle: Bundle) -> Result<Running, String> {
     let db = db::Db::open(&config.database_url()).await?;
     let first_admin_token =
         first_token(&db).await.map_err(|e| format!("cannot create the first admin token: {e}"))?;
+    rules_changed(&db, &bundle)
+        .await
+        .map_err(|e| format!("cannot compare the rules packages with the last start's: {e}"))?;
     let admin = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
@@ -109,7 +115,7 @@ pub async fn start(config: Config, bundle: Bundle) -> Result<Running, String> {
     let (admin_addr, agent_addr) =
         (admin.local_addr().map_err(|e| e.to_string())?, agents.local_addr().map_err(|e| e.to_string())?);
     let workers = config.workers;
-    let app = Arc::new(App { db, bundle: Box::leak(Box::new(bundle)), config });
+    let app = Arc::new(App { db, bundle: Box::leak(Box::new(bundle)), config, feed: Default::default() });
     let (shutdown, watch) = tokio::sync::watch::channel(false);
     let mut tasks = Vec::new();
     let serve = |listener: tokio::net::TcpListener, router: axum::Router<Arc<App>>| {
@@ -142,7 +148,7 @@ pub async fn start(config: Config, bundle: Bundle) -> Result<Running, String> {
         let worker = app.clone();
         tasks.push(tokio::spawn(async move {
             loop {
-                let worked = eval::work_one(&worker.db, worker.bundle).await.unwrap_or(false);
+                let worked = eval::work_one(&worker).await.unwrap_or(false);
                 if !worked {
                     tokio::select! {
                         _ = tokio::time::sleep(Duration::from_millis(250)) => {}
@@ -157,23 +163,58 @@ pub async fn start(config: Config, bundle: Bundle) -> Result<Running, String> {
     Ok(Running { admin: admin_addr, agent: agent_addr, first_admin_token, shutdown, tasks })
 }
 
-/// The first admin token, when the database has no token at all.
+/// The first admin token, when the database has no token at all. Counted
+/// and minted in one write transaction, so two replicas starting at once
+/// mint one.
 async fn first_token(db: &db::Db) -> Result<Option<String>, sqlx::Error> {
     let mut tx = db.write().await?;
+    if db.backend == db::Backend::Postgres {
+        sqlx::query("LOCK TABLE api_tokens IN EXCLUSIVE MODE").execute(&mut *tx).await?;
+    }
     let row = sqlx::query("SELECT COUNT(*) AS n FROM api_tokens").fetch_one(&mut *tx).await?;
-    tx.commit().await?;
     if db::int(&row, "n") > 0 {
+        tx.rollback().await?;
         return Ok(None);
     }
-    let (_, token) = auth::mint(db, Role::Admin, "first admin").await?;
+    let token = auth::mint(&mut *tx, Role::Admin, "first admin").await?.1;
+    tx.commit().await?;
     Ok(Some(token))
+}
+
+/// Queues the re-evaluation of the fleet when the rules packages differ
+/// from those of the last start (an upgrade of assay).
+async fn rules_changed(db: &db::Db, bundle: &Bundle) -> Result<(), sqlx::Error> {
+    let digest = bundle.digest.clone();
+    let mut tx = db.write().await?;
+    let last = sqlx::query("SELECT value FROM server_state WHERE key = 'bundle_digest'")
+        .fetch_optional(&mut *tx)
+        .await?;
+    match last.map(|r| db::text(&r, "value")) {
+        Some(d) if d == digest => {}
+        previous => {
+            if previous.is_some() {
+                eval::queue_reevaluation(
+                    &mut tx,
+                    &format!("rules packages updated (bundle {})", &digest[..16]),
+                )
+                .await?;
+            }
+            sqlx::query("DELETE FROM server_state WHERE key = 'bundle_digest'").execute(&mut *tx).await?;
+            sqlx::query("INSERT INTO server_state (key, value) VALUES ('bundle_digest', $1)")
+                .bind(&digest)
+                .execute(&mut *tx)
+                .await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(())
 }
 
 /// Mints an API token straight in the database (`assay server
 /// admin-token`): whoever can open the data directory is an admin.
 pub async fn mint_token(config: &Config, role: Role, name: &str) -> Result<String, String> {
     let db = db::Db::open(&config.database_url()).await?;
-    let (id, token) = auth::mint(&db, role, name).await.map_err(|e| e.to_string())?;
+    let (id, token) = auth::mint(&db.pool, role, name).await.map_err(|e| e.to_string())?;
     auth::audit(
         &db,
         "server admin-token",

@@ -419,6 +419,80 @@ fn service(postgres: bool) {
     assert_eq!(canceled["state"], "CANCELED");
     assert_eq!(s.call("POST", &format!("/v1/runs/{third}/stop"), &operator, None).0, 409);
     assert_eq!(s.call("POST", "/v1/runs", &operator, Some(json!({ "template": "weekly" }))).0, 201);
+    let fourth = s.ok("GET", "/v1/runs?limit=1000", None)["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["state"] == "START_DATA_COLLECTION_PENDING")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    s.ok("POST", &format!("/v1/runs/{fourth}/stop"), Some(json!({ "skip_evaluation": true })));
+
+    // The fleet's findings have a lifecycle: open after the runs above.
+    let open = s.ok("GET", &format!("/v1/fleet-findings?state=open&agent={}&limit=1000", a.id), None);
+    let open_a = open["items"].as_array().unwrap().len();
+    assert_eq!(open_a, local_findings(a.host, &packages).len());
+
+    // Continuous re-evaluation: a CVE template run without a feed skips the
+    // CVE rules; importing a feed re-evaluates the latest telemetry and
+    // opens the finding; a feed without the advisory resolves it.
+    let cve = json!({ "target": "fixtures", "packages": ["cve"], "duration_seconds": 60 });
+    s.ok("PUT", "/v1/templates/cve-watch", Some(cve));
+    let run =
+        s.ok("POST", "/v1/runs", Some(json!({ "template": "cve-watch" })))["id"].as_str().unwrap().to_owned();
+    for agent in [&a, &b] {
+        agent.heartbeat(&s);
+        assert_eq!(agent.upload(&s, &run, telemetry(agent.host)).0, 201);
+    }
+    s.ok("POST", &format!("/v1/runs/{run}/stop"), None);
+    s.wait_for(&run, &["COMPLETED_WITH_ERRORS"]);
+    assert!(all_findings(&s, &run, &a.id).is_empty(), "the CVE rules were skipped, not passed");
+    let osv = tempfile::tempdir().unwrap();
+    std::fs::write(
+        osv.path().join("DEBIAN-CVE-2099-0001.json"),
+        r#"{"id": "DEBIAN-CVE-2099-0001", "aliases": ["CVE-2099-0001"], "summary": "test advisory",
+            "affected": [{"package": {"ecosystem": "Debian:12", "name": "openssh"},
+              "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "1:99.0p1-1"}]}]}]}"#,
+    )
+    .unwrap();
+    let feed = assay_runtime::feed::import_osv(osv.path()).unwrap().0;
+    let uploaded = s.raw(false, "PUT", "/v1/feed", &operator, Some(feed.to_bytes())).1;
+    assert_eq!(uploaded["agents_queued"], 2, "the agents with telemetry: {uploaded}");
+    let cve_findings = |state: &str| {
+        s.ok("GET", &format!("/v1/fleet-findings?state={state}&agent={}&limit=1000", a.id), None)["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["package"] == "cve")
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    let settle = |want: &str| {
+        let start = Instant::now();
+        while cve_findings(want).is_empty() {
+            assert!(start.elapsed() < Duration::from_secs(60), "no {want} CVE finding");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    settle("open");
+    let finding = &cve_findings("open")[0];
+    let history = s.ok(
+        "GET",
+        &format!("/v1/fleet-findings/{}/{}", a.id, finding["fingerprint"].as_str().unwrap()),
+        None,
+    );
+    assert_eq!(history["history"][0]["event"], "opened");
+    assert!(history["history"][0]["cause"].as_str().unwrap().starts_with("feed "), "{history}");
+    // The findings of the other packages were not touched by a CVE-only evaluation.
+    let open = s.ok("GET", &format!("/v1/fleet-findings?state=open&agent={}&limit=1000", a.id), None);
+    assert_eq!(open["items"].as_array().unwrap().len(), open_a + 1);
+    let empty = assay_runtime::feed::Feed::default();
+    s.raw(false, "PUT", "/v1/feed", &operator, Some(empty.to_bytes()));
+    settle("resolved");
+    assert!(cve_findings("open").is_empty());
+    assert_eq!(s.raw(false, "PUT", "/v1/feed", &operator, Some(b"not a feed".to_vec())).0, 422);
 }
 
 #[test]

@@ -68,8 +68,16 @@ enum Sub {
         #[command(subcommand)]
         command: RunSub,
     },
-    /// Findings, filtered and paged.
+    /// The server's vulnerability feed.
+    Feed {
+        #[command(subcommand)]
+        command: FeedSub,
+    },
+    /// Findings, filtered and paged: of a run, or with --state the fleet's
+    /// current ones (open or resolved, kept up to date by re-evaluation).
     Findings {
+        #[arg(long, conflicts_with = "run")]
+        state: Option<String>,
         #[arg(long)]
         run: Option<String>,
         #[arg(long)]
@@ -98,6 +106,19 @@ enum Sub {
         #[arg(short, long, value_name = "FILE")]
         output: Option<std::path::PathBuf>,
     },
+}
+
+#[derive(clap::Subcommand)]
+enum FeedSub {
+    /// Import an osv.dev export (a folder or zip of OSV JSON records),
+    /// upload it, and have the server re-evaluate every agent's latest
+    /// telemetry with it.
+    Import {
+        #[arg(long, value_name = "PATH")]
+        osv: std::path::PathBuf,
+    },
+    /// The feed the server uses.
+    Show,
 }
 
 #[derive(clap::Subcommand)]
@@ -252,6 +273,28 @@ impl Client {
                 .header("authorization", &auth)
                 .send_json(body.unwrap_or_else(|| json!({}))),
         };
+        self.answer(response)
+    }
+
+    fn send_bytes(&self, method: &str, path: &str, body: Vec<u8>) -> Result<Value, Failure> {
+        let url = format!("{}{path}", self.base);
+        let auth = format!("Bearer {}", self.token);
+        let request = match method {
+            "PUT" => self.http.put(&url),
+            _ => self.http.post(&url),
+        };
+        self.answer(
+            request
+                .header("authorization", &auth)
+                .header("content-type", "application/octet-stream")
+                .send(&body[..]),
+        )
+    }
+
+    fn answer(
+        &self,
+        response: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    ) -> Result<Value, Failure> {
         let mut response = response
             .map_err(|e| Failure::input(miette::miette!("cannot reach the server at {}: {e}", self.base)))?;
         let status = response.status().as_u16();
@@ -520,7 +563,56 @@ pub fn run(args: &Args) -> Outcome {
                 }
             }
         },
-        Sub::Findings { run, severity, rule, agent, attribute, limit, after } => {
+        Sub::Feed { command: FeedSub::Import { osv } } => {
+            let (feed, warnings) =
+                assay_runtime::feed::import_osv(osv).map_err(|e| Failure::input(miette::miette!("{e}")))?;
+            for w in warnings.iter().take(20) {
+                eprintln!("warning: skipped {}: {}", w.record, w.message);
+            }
+            let v = c.send_bytes("PUT", "/v1/feed", feed.to_bytes())?;
+            if json_out {
+                print(&v);
+            } else {
+                outln!(
+                    "feed {} with {} advisories; re-evaluating {} agent(s)",
+                    s(&v["digest"]),
+                    s(&v["advisories"]),
+                    s(&v["agents_queued"])
+                );
+            }
+        }
+        Sub::Feed { command: FeedSub::Show } => print(&c.call("GET", "/v1/feed", None)?),
+        Sub::Findings { state: Some(state), severity, rule, agent, limit, after, .. } => {
+            let q = query(&[
+                ("state", Some(state.clone())),
+                ("severity", severity.clone()),
+                ("rule", rule.clone()),
+                ("agent", agent.clone()),
+                ("limit", Some(limit.to_string())),
+                ("after", after.clone()),
+            ]);
+            let v = c.call("GET", &format!("/v1/fleet-findings{q}"), None)?;
+            if json_out {
+                print(&v);
+            } else {
+                let rows = items(&v)
+                    .map(|f| {
+                        vec![
+                            s(&f["state"]),
+                            s(&f["severity"]),
+                            s(&f["rule_id"]),
+                            s(&f["asset"]["hostname"]),
+                            s(&f["message"]),
+                        ]
+                    })
+                    .collect();
+                table(&["state", "severity", "rule", "host", "message"], rows);
+                if let Some(next) = v["next"].as_str() {
+                    eprintln!("more: --after {next}");
+                }
+            }
+        }
+        Sub::Findings { run, severity, rule, agent, attribute, limit, after, .. } => {
             let q = query(&[
                 ("run", run.clone()),
                 ("severity", severity.clone()),
