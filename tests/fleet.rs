@@ -111,6 +111,12 @@ fn an_operator_assesses_a_host_with_server_and_fleet() {
     );
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("version 1"), "{out}");
+    let (code, _, err) = fleet(
+        &s,
+        &["template", "create", "bad", "--target", "prod", "--package", "cis-linux", "--schedule", "daily"],
+    );
+    assert_eq!(code, 2);
+    assert!(err.contains("not a cron schedule"), "{err}");
     let (code, _, err) = fleet(&s, &["template", "create", "bad", "--target", "prod", "--package", "nope"]);
     assert_eq!(code, 2);
     assert!(err.contains("not a rules package"), "{err}");

@@ -361,6 +361,11 @@ struct TemplateBody {
     duration_seconds: i64,
     #[serde(default)]
     attributes: BTreeMap<String, String>,
+    /// A cron expression (UTC) that starts runs on time.
+    #[serde(default)]
+    schedule: Option<String>,
+    #[serde(default)]
+    notifications: Vec<crate::notify::Notification>,
 }
 
 fn hour() -> i64 {
@@ -375,6 +380,8 @@ fn template_json(r: &sqlx::any::AnyRow) -> Value {
         "packages": serde_json::from_str::<Value>(&db::text(r, "packages")).unwrap_or_default(),
         "duration_seconds": db::int(r, "duration_seconds"),
         "attributes": serde_json::from_str::<Value>(&db::text(r, "attributes")).unwrap_or_default(),
+        "schedule": r.try_get::<Option<String>, _>("schedule").ok().flatten(),
+        "notifications": serde_json::from_str::<Value>(&db::text(r, "notifications")).unwrap_or_default(),
         "created_at": db::int(r, "created_at"),
     })
 }
@@ -405,6 +412,11 @@ async fn put_template(
     if !(60..=86_400).contains(&req.duration_seconds) {
         return Err(ApiError::invalid("duration_seconds must be 60 (1 minute) to 86400 (a day)"));
     }
+    crate::notify::validate(&req.notifications).map_err(ApiError::invalid)?;
+    let next_run = match &req.schedule {
+        Some(cron) => Some(crate::notify::next_fire(cron, db::now()).map_err(ApiError::invalid)?),
+        None => None,
+    };
     let mut tx = app.db.write().await?;
     target_tags(&mut *tx, &req.target).await?;
     let last = sqlx::query("SELECT COALESCE(MAX(version), 0) AS v FROM templates WHERE name = $1")
@@ -422,7 +434,8 @@ async fn put_template(
         }
     }
     sqlx::query(
-        "INSERT INTO templates (name, version, target, packages, duration_seconds, attributes, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO templates (name, version, target, packages, duration_seconds, attributes, created_at, schedule, notifications) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(&name)
     .bind(version)
@@ -431,8 +444,19 @@ async fn put_template(
     .bind(req.duration_seconds)
     .bind(serde_json::to_string(&req.attributes).unwrap_or_default())
     .bind(db::now())
+    .bind(req.schedule.clone())
+    .bind(serde_json::to_string(&req.notifications).unwrap_or_default())
     .execute(&mut *tx)
     .await?;
+    sqlx::query("DELETE FROM schedules WHERE template = $1").bind(&name).execute(&mut *tx).await?;
+    if let (Some(cron), Some(next)) = (&req.schedule, next_run) {
+        sqlx::query("INSERT INTO schedules (template, cron, next_run_at) VALUES ($1, $2, $3)")
+            .bind(&name)
+            .bind(cron)
+            .bind(next)
+            .execute(&mut *tx)
+            .await?;
+    }
     let row = sqlx::query("SELECT * FROM templates WHERE name = $1 AND version = $2")
         .bind(&name)
         .bind(version)
@@ -496,6 +520,15 @@ async fn start_run(
     Json(req): Json<NewRun>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let actor = auth::require(&app.db, &headers, Role::Operator).await?;
+    let id = start(&app, &req.template).await?;
+    auth::audit(&app.db, &actor.token_id, "run.start", json!({ "run": id, "template": req.template }))
+        .await?;
+    Ok((StatusCode::CREATED, Json(run_json(&app, &id).await?)))
+}
+
+/// Starts a run of `template` (its latest version); the run's id.
+pub(crate) async fn start(app: &App, template_name: &str) -> ApiResult<String> {
+    let req = NewRun { template: template_name.to_owned() };
     let mut tx = app.db.write().await?;
     let template = sqlx::query("SELECT * FROM templates WHERE name = $1 ORDER BY version DESC LIMIT 1")
         .bind(&req.template)
@@ -544,7 +577,7 @@ async fn start_run(
             if !db::is_conflict(&e) {
                 return Err(e.into());
             }
-            return Err(overlap(&app, &agents).await);
+            return Err(overlap(app, &agents).await);
         }
         sqlx::query("INSERT INTO run_agents (run_id, agent_id, status) VALUES ($1, $2, 'pending')")
             .bind(&id)
@@ -554,16 +587,9 @@ async fn start_run(
     }
     runs::transition(&mut tx, &id, runs::CREATED, runs::START_PENDING).await?;
     if let Err(e) = tx.commit().await {
-        return Err(if db::is_conflict(&e) { overlap(&app, &agents).await } else { e.into() });
+        return Err(if db::is_conflict(&e) { overlap(app, &agents).await } else { e.into() });
     }
-    auth::audit(
-        &app.db,
-        &actor.token_id,
-        "run.start",
-        json!({ "run": id, "template": req.template, "agents": agents.len() }),
-    )
-    .await?;
-    Ok((StatusCode::CREATED, Json(run_json(&app, &id).await?)))
+    Ok(id)
 }
 
 /// The error of a start that overlaps a run in progress: which agents, held

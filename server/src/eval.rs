@@ -154,6 +154,9 @@ async fn run_job(app: &App) -> Result<bool, sqlx::Error> {
                     .await?;
             }
             reconcile(&mut tx, &agent, &report, &format!("run {run}")).await?;
+            let detail =
+                json!({ "agent": agent, "hostname": report.asset.hostname, "summary": report.summary });
+            crate::notify::enqueue(&mut tx, &run, "FINDING_REPORTED", detail).await?;
             sqlx::query("UPDATE jobs SET state = 'done', error = NULL WHERE run_id = $1 AND agent_id = $2")
                 .bind(&run)
                 .bind(&agent)

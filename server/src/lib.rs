@@ -14,6 +14,7 @@ mod auth;
 mod db;
 mod error;
 mod eval;
+mod notify;
 mod report;
 mod runs;
 
@@ -137,9 +138,24 @@ pub async fn start(config: Config, bundle: Bundle) -> Result<Running, String> {
         loop {
             // A failed tick (the database away) is retried on the next.
             let _ = runs::tick(&ticker.db).await;
+            let _ = notify::schedules(&ticker).await;
             tokio::select! {
                 _ = tokio::time::sleep(Duration::from_millis(500)) => {}
                 _ = stop.wait_for(|s| *s) => break,
+            }
+        }
+    }));
+    let mut stop = watch.clone();
+    let sender = app.clone();
+    tasks.push(tokio::spawn(async move {
+        loop {
+            if !notify::send_one(&sender).await.unwrap_or(false) {
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+                    _ = stop.wait_for(|s| *s) => break,
+                }
+            } else if *stop.borrow() {
+                break;
             }
         }
     }));

@@ -40,6 +40,14 @@ pub async fn transition(tx: &mut Tx, run: &str, from: &str, to: &str) -> Result<
         .rows_affected();
     if changed == 1 {
         record(tx, run, to).await?;
+        let detail = serde_json::json!({ "from": from, "state": to });
+        crate::notify::enqueue(tx, run, "ASSESSMENT_RUN_STATE_CHANGED", detail.clone()).await?;
+        if to == START_PENDING {
+            crate::notify::enqueue(tx, run, "ASSESSMENT_RUN_STARTED", detail.clone()).await?;
+        }
+        if FINAL_STATES.contains(&to) {
+            crate::notify::enqueue(tx, run, "ASSESSMENT_RUN_COMPLETED", detail).await?;
+        }
         if FINAL_STATES.contains(&to) {
             sqlx::query("UPDATE runs SET finished_at = $1 WHERE id = $2")
                 .bind(db::now())

@@ -504,3 +504,107 @@ fn the_service_on_sqlite() {
 fn the_service_on_postgres() {
     service(true);
 }
+
+/// A webhook receiver on loopback: answers 500 to the first request (so
+/// the server must retry) and 200 after; keeps the bodies. It stops with
+/// the test process, and accepts for at most a minute.
+fn receiver() -> (String, std::sync::Arc<std::sync::Mutex<Vec<Value>>>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let keep = got.clone();
+    std::thread::spawn(move || {
+        let start = Instant::now();
+        let mut served = 0;
+        for stream in listener.incoming() {
+            if start.elapsed() > Duration::from_secs(60) {
+                break;
+            }
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut length = 0usize;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; length.min(1 << 20)];
+            let _ = reader.read_exact(&mut body);
+            served += 1;
+            let status = if served == 1 { "500 Internal Server Error" } else { "200 OK" };
+            let _ = stream.write_all(
+                format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").as_bytes(),
+            );
+            if served > 1 {
+                keep.lock().unwrap().push(serde_json::from_slice(&body).unwrap_or(Value::Null));
+            }
+        }
+    });
+    (url, got)
+}
+
+fn schedules_and_notifications(postgres: bool) {
+    let s = Server::new(postgres);
+    let enrol = s.ok("POST", "/v1/enrollments", Some(json!({ "uses": 1, "tags": { "env": "prod" } })));
+    let agent = enroll(&s, enrol["token"].as_str().unwrap(), "debian-hardened", "m-9");
+    s.ok("POST", "/v1/targets", Some(json!({ "name": "prod", "tags": [{ "key": "env" }] })));
+    let bad = json!({ "target": "prod", "packages": ["cis-linux"], "schedule": "every day" });
+    assert_eq!(s.call("PUT", "/v1/templates/t", &s.token, Some(bad)).0, 422);
+    let bad = json!({ "target": "prod", "packages": ["cis-linux"], "notifications": [{ "url": "ftp://x", "events": ["ASSESSMENT_RUN_STARTED"] }] });
+    assert_eq!(s.call("PUT", "/v1/templates/t", &s.token, Some(bad)).0, 422);
+    let (url, got) = receiver();
+    let events = ["ASSESSMENT_RUN_STARTED", "ASSESSMENT_RUN_COMPLETED", "FINDING_REPORTED"];
+    // Every second: the first start takes the agent, the next ones are
+    // recorded as skipped until that run ends.
+    let template = json!({
+        "target": "prod", "packages": ["cis-linux"], "schedule": "* * * * * *",
+        "notifications": [{ "url": url, "events": events }],
+    });
+    assert_eq!(s.ok("PUT", "/v1/templates/t", Some(template))["schedule"], "* * * * * *");
+    let start = Instant::now();
+    let run = loop {
+        let runs = s.ok("GET", "/v1/runs", None);
+        if let Some(r) = runs["items"].as_array().unwrap().first() {
+            break r["id"].as_str().unwrap().to_owned();
+        }
+        assert!(start.elapsed() < Duration::from_secs(20), "the schedule started no run");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    // Stop the schedule (a new version without one), then finish the run.
+    s.ok("PUT", "/v1/templates/t", Some(json!({ "target": "prod", "packages": ["cis-linux"], "notifications": [{ "url": url, "events": events }] })));
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(
+        s.ok("GET", "/v1/runs", None)["items"].as_array().unwrap().len(),
+        1,
+        "overlapping starts were refused"
+    );
+    agent.heartbeat(&s);
+    assert_eq!(agent.upload(&s, &run, telemetry(agent.host)).0, 201);
+    s.wait_for(&run, &["COMPLETED"]);
+    let start = Instant::now();
+    loop {
+        let seen: Vec<String> =
+            got.lock().unwrap().iter().map(|b| b["event"].as_str().unwrap_or("").to_owned()).collect();
+        if events.iter().all(|e| seen.iter().any(|s| s == e)) {
+            assert!(got.lock().unwrap().iter().all(|b| b["run"] == json!(run)));
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "notifications received: {seen:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn schedules_and_notifications_on_sqlite() {
+    schedules_and_notifications(false);
+}
+
+#[test]
+fn schedules_and_notifications_on_postgres() {
+    schedules_and_notifications(true);
+}

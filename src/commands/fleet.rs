@@ -180,6 +180,17 @@ enum TemplateSub {
         /// Added to every finding (repeatable).
         #[arg(long = "attribute", value_name = "K=V")]
         attributes: Vec<String>,
+        /// Start runs on this cron schedule (UTC; `0 3 * * *`, or six
+        /// fields with seconds first).
+        #[arg(long, value_name = "CRON")]
+        schedule: Option<String>,
+        /// POST run events to this URL (with --event).
+        #[arg(long, value_name = "URL", requires = "events")]
+        notify: Option<String>,
+        /// An event to notify: ASSESSMENT_RUN_STARTED, ASSESSMENT_RUN_STATE_CHANGED,
+        /// ASSESSMENT_RUN_COMPLETED, FINDING_REPORTED (repeatable).
+        #[arg(long = "event", value_name = "EVENT", requires = "notify")]
+        events: Vec<String>,
     },
     List,
     /// Every version of a template.
@@ -455,12 +466,25 @@ pub fn run(args: &Args) -> Outcome {
             }
         },
         Sub::Template { command } => match command {
-            TemplateSub::Create { name, target, packages, duration, attributes } => {
+            TemplateSub::Create {
+                name,
+                target,
+                packages,
+                duration,
+                attributes,
+                schedule,
+                notify,
+                events,
+            } => {
+                let notifications: Vec<Value> =
+                    notify.iter().map(|url| json!({ "url": url, "events": events })).collect();
                 let body = json!({
                     "target": target,
                     "packages": packages,
                     "duration_seconds": parse_duration(duration)?,
                     "attributes": key_values(attributes, "--attribute")?,
+                    "schedule": schedule,
+                    "notifications": notifications,
                 });
                 let v = c.call("PUT", &format!("/v1/templates/{}", encode(name)), Some(body))?;
                 if json_out {
