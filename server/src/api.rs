@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 type AppState = State<Arc<App>>;
 
-pub fn routes() -> Router<Arc<App>> {
+pub fn routes(app: Arc<App>) -> Router<Arc<App>> {
     Router::new()
         .route("/v1/tokens", post(create_token))
         .route("/v1/enrollments", post(create_enrollment))
@@ -33,9 +33,29 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/v1/runs/{id}/stop", post(stop_run))
         .route("/v1/runs/{id}/report", get(run_report))
         .route("/v1/findings", get(list_findings))
+        .route("/v1/findings/{id}/attributes", post(add_attributes))
+        .route("/v1/audit", get(audit_log))
         .route("/v1/feed", put(put_feed).get(get_feed).layer(axum::extract::DefaultBodyLimit::max(512 << 20)))
         .route("/v1/fleet-findings", get(list_fleet_findings))
         .route("/v1/fleet-findings/{agent}/{fingerprint}", get(get_fleet_finding))
+        // Routes above need a valid token before their body is read, so an
+        // unauthenticated caller learns nothing about what they accept.
+        .route_layer(axum::middleware::from_fn_with_state(app, authenticate))
+        .route("/v1/openapi.json", get(openapi))
+}
+
+/// Refuses a request without a valid token; each handler then checks the
+/// token's role.
+async fn authenticate(
+    State(app): AppState,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match auth::require(&app.db, request.headers(), Role::ReadOnly).await {
+        Ok(_) => next.run(request).await,
+        Err(e) => e.into_response(),
+    }
 }
 
 /// A tag filter: `key` alone matches any value.
@@ -991,4 +1011,115 @@ async fn get_fleet_finding(
         .map(|e| json!({ "event": db::text(e, "event"), "cause": db::text(e, "cause"), "at": db::int(e, "at") }))
         .collect::<Vec<_>>());
     Ok(Json(body))
+}
+
+/// The OpenAPI description of this API.
+pub const OPENAPI: &str = include_str!("openapi.json");
+
+async fn openapi() -> impl axum::response::IntoResponse {
+    ([(axum::http::header::CONTENT_TYPE, "application/json")], OPENAPI)
+}
+
+#[derive(Deserialize)]
+struct NewAttributes {
+    attributes: BTreeMap<String, String>,
+}
+
+/// Adds user attributes to a finding (a key given again takes the new
+/// value), and to the fleet finding of the same agent and fingerprint.
+async fn add_attributes(
+    State(app): AppState,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Json(req): Json<NewAttributes>,
+) -> ApiResult<Json<Value>> {
+    let actor = auth::require(&app.db, &headers, Role::Operator).await?;
+    let seq: i64 = id.parse().map_err(|_| ApiError::not_found(format!("no finding `{id}`")))?;
+    if req.attributes.is_empty()
+        || req.attributes.len() > 50
+        || req.attributes.iter().any(|(k, v)| k.is_empty() || k.len() > 128 || v.len() > 256)
+    {
+        return Err(ApiError::invalid(
+            "1 to 50 attributes, keys of 1 to 128 and values of at most 256 characters",
+        ));
+    }
+    let merge = |body: &mut Value| {
+        let mut attrs: Vec<Value> = body["attributes"].as_array().cloned().unwrap_or_default();
+        for (k, v) in &req.attributes {
+            attrs.retain(|a| a["key"] != json!(k));
+            attrs.push(json!({ "key": k, "value": v }));
+        }
+        body["attributes"] = json!(attrs);
+    };
+    let mut tx = app.db.write().await?;
+    let row = sqlx::query("SELECT agent_id, fingerprint, body FROM findings WHERE seq = $1")
+        .bind(seq)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no finding `{id}`")))?;
+    let mut body: Value = serde_json::from_str(&db::text(&row, "body")).unwrap_or_default();
+    merge(&mut body);
+    sqlx::query("UPDATE findings SET body = $1 WHERE seq = $2")
+        .bind(body.to_string())
+        .bind(seq)
+        .execute(&mut *tx)
+        .await?;
+    let (agent, fingerprint) = (db::text(&row, "agent_id"), db::text(&row, "fingerprint"));
+    if let Some(fleet) =
+        sqlx::query("SELECT body FROM fleet_findings WHERE agent_id = $1 AND fingerprint = $2")
+            .bind(&agent)
+            .bind(&fingerprint)
+            .fetch_optional(&mut *tx)
+            .await?
+    {
+        let mut fleet_body: Value = serde_json::from_str(&db::text(&fleet, "body")).unwrap_or_default();
+        merge(&mut fleet_body);
+        sqlx::query("UPDATE fleet_findings SET body = $1 WHERE agent_id = $2 AND fingerprint = $3")
+            .bind(fleet_body.to_string())
+            .bind(&agent)
+            .bind(&fingerprint)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    auth::audit(
+        &app.db,
+        &actor.token_id,
+        "finding.attributes",
+        json!({ "finding": id, "attributes": req.attributes }),
+    )
+    .await?;
+    body["id"] = json!(id);
+    Ok(Json(body))
+}
+
+/// The audit log: who did what, oldest first.
+async fn audit_log(
+    State(app): AppState,
+    headers: HeaderMap,
+    Query(page): Query<Page>,
+) -> ApiResult<Json<Value>> {
+    auth::require(&app.db, &headers, Role::Admin).await?;
+    let after: i64 = page.after.as_deref().and_then(|a| a.parse().ok()).unwrap_or(0);
+    let rows = sqlx::query(
+        "SELECT seq, at, actor, action, detail FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2",
+    )
+    .bind(after)
+    .bind(page.limit())
+    .fetch_all(&app.db.pool)
+    .await?;
+    let items: Vec<Value> = rows
+        .iter()
+        .map(|r| {
+            json!({
+                "id": db::int(r, "seq").to_string(),
+                "at": db::int(r, "at"),
+                "actor": db::text(r, "actor"),
+                "action": db::text(r, "action"),
+                "detail": serde_json::from_str::<Value>(&db::text(r, "detail")).unwrap_or_default(),
+            })
+        })
+        .collect();
+    let next = if items.len() as i64 == page.limit() { items.last().map(|i| i["id"].clone()) } else { None };
+    Ok(Json(json!({ "items": items, "next": next })))
 }

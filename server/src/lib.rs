@@ -130,7 +130,7 @@ pub async fn start(config: Config, bundle: Bundle) -> Result<Running, String> {
                 .await;
         })
     };
-    tasks.push(serve(admin, api::routes()));
+    tasks.push(serve(admin, api::routes(app.clone())));
     tasks.push(serve(agents, agent::routes()));
     let mut stop = watch.clone();
     let ticker = app.clone();

@@ -378,6 +378,66 @@ fn service(postgres: bool) {
             findings.iter().map(|f| f["id"].as_str().unwrap()).collect();
         assert_eq!(ids.len(), findings.len());
     }
+    // Attributes added later, found by the attribute filter, on the fleet finding too.
+    let one = &all_findings(&s, &id, &a.id)[0];
+    let fid = one["id"].as_str().unwrap();
+    let added = s.ok(
+        "POST",
+        &format!("/v1/findings/{fid}/attributes"),
+        Some(json!({ "attributes": { "ticket": "SEC-42" } })),
+    );
+    assert!(added["attributes"].as_array().unwrap().iter().any(|a| a["key"] == "ticket"));
+    let tagged = s.ok("GET", &format!("/v1/findings?attribute=ticket=SEC-42"), None);
+    assert_eq!(tagged["items"].as_array().unwrap().len(), 1);
+    let fleet =
+        s.ok("GET", &format!("/v1/fleet-findings/{}/{}", a.id, one["fingerprint"].as_str().unwrap()), None);
+    assert!(fleet["attributes"].as_array().unwrap().iter().any(|a| a["value"] == "SEC-42"), "{fleet}");
+    assert_eq!(
+        s.call(
+            "POST",
+            &format!("/v1/findings/{fid}/attributes"),
+            &reader,
+            Some(json!({ "attributes": { "a": "b" } }))
+        )
+        .0,
+        403
+    );
+    let audit = s.ok("GET", "/v1/audit?limit=1000", None);
+    let actions: Vec<&str> =
+        audit["items"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    for action in [
+        "token.create",
+        "enrollment.create",
+        "agent.enroll",
+        "target.create",
+        "template.put",
+        "run.start",
+        "run.stop",
+        "finding.attributes",
+    ] {
+        assert!(actions.contains(&action), "{action} missing from {actions:?}");
+    }
+    assert_eq!(s.call("GET", "/v1/audit", &operator, None).0, 403);
+
+    // The OpenAPI document: served without a token, and every path it
+    // lists is routed (401 without a token, not 404).
+    let (status, api) = s.call("GET", "/v1/openapi.json", "", None);
+    assert_eq!(status, 200);
+    for (path, methods) in api["paths"].as_object().unwrap() {
+        let concrete = path
+            .replace("{name}", "x")
+            .replace("{id}", "x")
+            .replace("{agent}", "x")
+            .replace("{fingerprint}", "x");
+        for method in methods.as_object().unwrap().keys() {
+            let (status, _) = s.call(&method.to_uppercase(), &concrete, "", Some(json!({})));
+            assert_eq!(status, 401, "{method} {path}");
+        }
+    }
+    if !postgres {
+        insta::assert_json_snapshot!("openapi", api);
+    }
+
     let high = s.ok("GET", &format!("/v1/findings?run={id}&severity=medium&limit=1000"), None);
     assert!(high["items"].as_array().unwrap().iter().all(|f| f["severity"] == "medium"));
     assert_eq!(s.call("GET", "/v1/findings?severity=urgent", &reader, None).0, 422);
