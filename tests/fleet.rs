@@ -203,6 +203,10 @@ fn an_operator_assesses_a_host_with_server_and_fleet() {
     assert_eq!(common::code(&out), 2);
     assert!(common::stderr(&out).contains("forbidden"), "{}", common::stderr(&out));
 
+    let (code, audit, _) = fleet(&s, &["audit", "--limit", "1000"]);
+    assert_eq!(code, 0);
+    assert!(audit.contains("run.start") && audit.contains("feed.import"), "{audit}");
+
     // SIGTERM stops it cleanly; a second start keeps the data and prints no token.
     let mut s = s;
     terminate(s.child.id());
@@ -218,6 +222,8 @@ fn an_operator_assesses_a_host_with_server_and_fleet() {
     ]);
     assert_eq!(common::code(&out), 0, "{}", common::stderr(&out));
     assert!(common::stdout(&out).starts_with("assay_"));
+    let out = common::assay(&["server", "webhook-key", "--data", data.path().to_str().unwrap()]);
+    assert_eq!(common::stdout(&out).trim().len(), 64, "{}", common::stderr(&out));
 }
 
 fn terminate(pid: u32) {

@@ -35,6 +35,7 @@ pub fn routes(app: Arc<App>) -> Router<Arc<App>> {
         .route("/v1/findings", get(list_findings))
         .route("/v1/findings/{id}/attributes", post(add_attributes))
         .route("/v1/audit", get(audit_log))
+        .route("/metrics", get(metrics_text))
         .route("/v1/feed", put(put_feed).get(get_feed).layer(axum::extract::DefaultBodyLimit::max(512 << 20)))
         .route("/v1/fleet-findings", get(list_fleet_findings))
         .route("/v1/fleet-findings/{agent}/{fingerprint}", get(get_fleet_finding))
@@ -649,6 +650,12 @@ pub(crate) async fn run_json(app: &App, id: &str) -> ApiResult<Value> {
     .bind(id)
     .fetch_all(&app.db.pool)
     .await?;
+    let deliveries = sqlx::query(
+        "SELECT url, event, state, attempts, error, sent_at FROM outbox WHERE run_id = $1 ORDER BY seq",
+    )
+    .bind(id)
+    .fetch_all(&app.db.pool)
+    .await?;
     let findings =
         sqlx::query("SELECT severity, COUNT(*) AS n FROM findings WHERE run_id = $1 GROUP BY severity")
             .bind(id)
@@ -684,6 +691,14 @@ pub(crate) async fn run_json(app: &App, id: &str) -> ApiResult<Value> {
             "evaluation": a.try_get::<Option<String>, _>("job").ok().flatten(),
         })).collect::<Vec<_>>(),
         "exclusions": exclusions,
+        "notifications": deliveries.iter().map(|d| json!({
+            "url": db::text(d, "url"),
+            "event": db::text(d, "event"),
+            "state": db::text(d, "state"),
+            "attempts": db::int(d, "attempts"),
+            "error": d.try_get::<Option<String>, _>("error").ok().flatten(),
+            "sent_at": db::opt_int(d, "sent_at"),
+        })).collect::<Vec<_>>(),
         "findings": findings.iter().map(|f| (db::text(f, "severity"), json!(db::int(f, "n")))).collect::<serde_json::Map<_, _>>(),
     }))
 }
@@ -1122,4 +1137,13 @@ async fn audit_log(
         .collect();
     let next = if items.len() as i64 == page.limit() { items.last().map(|i| i["id"].clone()) } else { None };
     Ok(Json(json!({ "items": items, "next": next })))
+}
+
+/// Prometheus metrics (a read-only token, as Prometheus's `authorization`
+/// setting sends it).
+async fn metrics_text(State(app): AppState, headers: HeaderMap) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
+    auth::require(&app.db, &headers, Role::ReadOnly).await?;
+    let text = crate::metrics::render(&app).await?;
+    Ok(([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
 }

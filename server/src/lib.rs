@@ -14,6 +14,7 @@ mod auth;
 mod db;
 mod error;
 mod eval;
+mod metrics;
 mod notify;
 mod report;
 mod runs;
@@ -74,6 +75,8 @@ pub struct App {
     /// The latest feed, parsed once per version (a cache: the feed itself
     /// is in the database).
     feed: std::sync::Mutex<Option<(i64, Arc<assay_runtime::feed::Feed>)>>,
+    /// This process's request counts and latencies.
+    requests: metrics::Requests,
 }
 
 /// A started server: its addresses, and how to stop it.
@@ -116,7 +119,13 @@ pub async fn start(config: Config, bundle: Bundle) -> Result<Running, String> {
     let (admin_addr, agent_addr) =
         (admin.local_addr().map_err(|e| e.to_string())?, agents.local_addr().map_err(|e| e.to_string())?);
     let workers = config.workers;
-    let app = Arc::new(App { db, bundle: Box::leak(Box::new(bundle)), config, feed: Default::default() });
+    let app = Arc::new(App {
+        db,
+        bundle: Box::leak(Box::new(bundle)),
+        config,
+        feed: Default::default(),
+        requests: Default::default(),
+    });
     let (shutdown, watch) = tokio::sync::watch::channel(false);
     let mut tasks = Vec::new();
     let serve = |listener: tokio::net::TcpListener, router: axum::Router<Arc<App>>| {
@@ -130,8 +139,11 @@ pub async fn start(config: Config, bundle: Bundle) -> Result<Running, String> {
                 .await;
         })
     };
-    tasks.push(serve(admin, api::routes(app.clone())));
-    tasks.push(serve(agents, agent::routes()));
+    let tracked = |router: axum::Router<Arc<App>>| {
+        router.route_layer(axum::middleware::from_fn_with_state(app.clone(), metrics::track))
+    };
+    tasks.push(serve(admin, tracked(api::routes(app.clone()))));
+    tasks.push(serve(agents, tracked(agent::routes())));
     let mut stop = watch.clone();
     let ticker = app.clone();
     tasks.push(tokio::spawn(async move {
@@ -240,4 +252,17 @@ pub async fn mint_token(config: &Config, role: Role, name: &str) -> Result<Strin
     .await
     .map_err(|e| e.to_string())?;
     Ok(token)
+}
+
+/// The key webhook notifications are signed with (made at the first
+/// start): `assay server webhook-key`, for receivers to verify
+/// `X-Assay-Signature`.
+pub async fn webhook_key(config: &Config) -> Result<String, String> {
+    let db = db::Db::open(&config.database_url()).await?;
+    notify::signing_key(&db).await.map_err(|e| e.to_string())
+}
+
+/// The signature a receiver expects for `body` under `key`.
+pub fn webhook_signature(key: &str, body: &str) -> String {
+    notify::signature(key, body)
 }

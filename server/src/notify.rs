@@ -4,6 +4,8 @@
 //! server POSTs a JSON document to the URL. Events are written to an outbox
 //! in the transaction that causes them and sent afterwards, with retries
 //! and backoff, so a crash loses none and a replica can send another's.
+//! Each body is signed: `X-Assay-Signature: sha256=HEX`, the HMAC-SHA256
+//! of the body under the server's webhook key.
 //! Inspector's events: `ASSESSMENT_RUN_STARTED`, `ASSESSMENT_RUN_STATE_CHANGED`,
 //! `ASSESSMENT_RUN_COMPLETED`, `FINDING_REPORTED` (one per host evaluated,
 //! with its counts, rather than one per finding).
@@ -69,11 +71,12 @@ pub async fn enqueue(tx: &mut Tx, run: &str, event: &str, detail: Value) -> Resu
     let now = db::now();
     for n in list.iter().filter(|n| n.events.iter().any(|e| e == event)) {
         let body = json!({ "event": event, "run": run, "template": db::text(&row, "template"), "at": now, "detail": detail });
-        sqlx::query("INSERT INTO outbox (url, event, body, state, attempts, next_at) VALUES ($1, $2, $3, 'pending', 0, $4)")
+        sqlx::query("INSERT INTO outbox (url, event, body, state, attempts, next_at, run_id) VALUES ($1, $2, $3, 'pending', 0, $4, $5)")
             .bind(&n.url)
             .bind(event)
             .bind(body.to_string())
             .bind(now)
+            .bind(run)
             .execute(&mut **tx)
             .await?;
     }
@@ -100,25 +103,69 @@ pub async fn send_one(app: &App) -> Result<bool, sqlx::Error> {
     let Some(row) = leased else { return Ok(false) };
     let (seq, url, body, attempts) =
         (db::int(&row, "seq"), db::text(&row, "url"), db::text(&row, "body"), db::int(&row, "attempts"));
-    let sent =
-        tokio::task::spawn_blocking(move || post(&url, &body)).await.unwrap_or_else(|e| Err(e.to_string()));
+    let key = signing_key(&app.db).await?;
+    let sent = tokio::task::spawn_blocking(move || post(&url, &body, &key))
+        .await
+        .unwrap_or_else(|e| Err(e.to_string()));
     let (state, next, error) = match sent {
         Ok(()) => ("sent", now, None),
         Err(e) if attempts >= MAX_ATTEMPTS => ("failed", now, Some(e)),
         // 2, 4, 8 ... seconds, at most an hour.
         Err(e) => ("pending", db::now() + (1000i64 << attempts.min(11)).min(3_600_000), Some(e)),
     };
-    sqlx::query("UPDATE outbox SET state = $1, next_at = $2, error = $3 WHERE seq = $4")
+    let sent_at = (state == "sent").then(db::now);
+    sqlx::query("UPDATE outbox SET state = $1, next_at = $2, error = $3, sent_at = $4 WHERE seq = $5")
         .bind(state)
         .bind(next)
         .bind(error)
+        .bind(sent_at)
         .bind(seq)
         .execute(&app.db.pool)
         .await?;
     Ok(true)
 }
 
-fn post(url: &str, body: &str) -> Result<(), String> {
+/// The key webhook bodies are signed with: made at the first start, kept in
+/// the database (`assay server webhook-key` prints it for receivers).
+pub async fn signing_key(db: &db::Db) -> Result<String, sqlx::Error> {
+    if let Some(row) = sqlx::query("SELECT value FROM server_state WHERE key = 'webhook_key'")
+        .fetch_optional(&db.pool)
+        .await?
+    {
+        return Ok(db::text(&row, "value"));
+    }
+    let mut tx = db.write().await?;
+    let existing = sqlx::query("SELECT value FROM server_state WHERE key = 'webhook_key'")
+        .fetch_optional(&mut *tx)
+        .await?;
+    let key = match existing {
+        Some(row) => db::text(&row, "value"),
+        None => {
+            let key = db::random_hex(32);
+            sqlx::query("INSERT INTO server_state (key, value) VALUES ('webhook_key', $1)")
+                .bind(&key)
+                .execute(&mut *tx)
+                .await?;
+            key
+        }
+    };
+    tx.commit().await?;
+    Ok(key)
+}
+
+/// `sha256=` and the hex HMAC-SHA256 of `body` under `key`: what a
+/// receiver recomputes to know the notification is the server's.
+pub fn signature(key: &str, body: &str) -> String {
+    use hmac::Mac;
+    let mut mac = match hmac::Hmac::<sha2::Sha256>::new_from_slice(key.as_bytes()) {
+        Ok(m) => m,
+        Err(_) => return String::new(),
+    };
+    mac.update(body.as_bytes());
+    format!("sha256={}", db::hex(&mac.finalize().into_bytes()))
+}
+
+fn post(url: &str, body: &str, key: &str) -> Result<(), String> {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_global(Some(SEND_TIMEOUT))
         .http_status_as_error(false)
@@ -127,6 +174,7 @@ fn post(url: &str, body: &str) -> Result<(), String> {
     let response = agent
         .post(url)
         .header("content-type", "application/json")
+        .header("x-assay-signature", signature(key, body))
         .header("user-agent", concat!("assay-server/", env!("CARGO_PKG_VERSION")))
         .send(body)
         .map_err(|e| e.to_string())?;

@@ -68,6 +68,13 @@ enum Sub {
         #[command(subcommand)]
         command: RunSub,
     },
+    /// The audit log: who changed what, when (admin).
+    Audit {
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+        #[arg(long)]
+        after: Option<String>,
+    },
     /// The server's vulnerability feed.
     Feed {
         #[command(subcommand)]
@@ -603,6 +610,29 @@ pub fn run(args: &Args) -> Outcome {
                     s(&v["advisories"]),
                     s(&v["agents_queued"])
                 );
+            }
+        }
+        Sub::Audit { limit, after } => {
+            let q = query(&[("limit", Some(limit.to_string())), ("after", after.clone())]);
+            let v = c.call("GET", &format!("/v1/audit{q}"), None)?;
+            if json_out {
+                print(&v);
+            } else {
+                let rows = items(&v)
+                    .map(|e| {
+                        vec![
+                            s(&e["id"]),
+                            s(&e["at"]),
+                            s(&e["actor"]),
+                            s(&e["action"]),
+                            e["detail"].to_string(),
+                        ]
+                    })
+                    .collect();
+                table(&["id", "at", "actor", "action", "detail"], rows);
+                if let Some(next) = v["next"].as_str() {
+                    eprintln!("more: --after {next}");
+                }
             }
         }
         Sub::Feed { command: FeedSub::Show } => print(&c.call("GET", "/v1/feed", None)?),

@@ -25,6 +25,12 @@ enum Sub {
         #[arg(long, default_value = "admin")]
         role: String,
     },
+    /// Print the key webhook notifications are signed with, for receivers
+    /// to check `X-Assay-Signature: sha256=HMAC` of each body.
+    WebhookKey {
+        #[command(flatten)]
+        options: Options,
+    },
 }
 
 #[derive(clap::Args)]
@@ -78,6 +84,13 @@ pub fn run(args: &Args) -> Outcome {
             .block_on(assay_server::mint_token(&options.config(), role, "assay server admin-token"))
             .map_err(|e| Failure::input(miette::miette!("{e}")))?;
         outln!("{token}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    if let Some(Sub::WebhookKey { options }) = &args.command {
+        let key = rt
+            .block_on(assay_server::webhook_key(&options.config()))
+            .map_err(|e| Failure::input(miette::miette!("{e}")))?;
+        outln!("{key}");
         return Ok(ExitCode::SUCCESS);
     }
     let builtin = super::scan::builtin()?;
