@@ -8,10 +8,9 @@
 
 use crate::auth;
 use crate::db::{self, Backend};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, Body, Raw};
 use crate::runs;
 use crate::App;
-use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{post, put};
@@ -29,6 +28,7 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/agent/v1/enroll", post(enroll))
         .route("/agent/v1/heartbeat", post(heartbeat))
         .route("/agent/v1/runs/{run}/telemetry", put(upload).layer(DefaultBodyLimit::max(MAX_TELEMETRY)))
+        .fallback(crate::error::no_route)
 }
 
 #[derive(Deserialize)]
@@ -46,7 +46,7 @@ struct Enroll {
 /// Spends one use of an enrolment token and creates an agent with a new
 /// id and secret. Agents reporting a machine-id another agent has are
 /// flagged (a cloned image), never merged.
-async fn enroll(State(app): AppState, Json(req): Json<Enroll>) -> ApiResult<(StatusCode, Json<Value>)> {
+async fn enroll(State(app): AppState, Body(req): Body<Enroll>) -> ApiResult<(StatusCode, Json<Value>)> {
     if req.hostname.is_empty() || req.hostname.len() > 255 || req.tags.len() > 50 {
         return Err(ApiError::invalid("hostname must be 1 to 255 characters and tags at most 50"));
     }
@@ -157,7 +157,7 @@ async fn upload(
     State(app): AppState,
     headers: HeaderMap,
     Path(run): Path<String>,
-    body: Bytes,
+    Raw(body): Raw,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let agent = auth::agent(&app.db, &headers).await?;
     // Validated before it is stored: what the server keeps, it can evaluate.

@@ -4,10 +4,10 @@
 
 use crate::auth::{self, Role};
 use crate::db;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, Body, Params, Raw};
 use crate::runs;
 use crate::App;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
@@ -39,6 +39,7 @@ pub fn routes(app: Arc<App>) -> Router<Arc<App>> {
         .route("/v1/feed", put(put_feed).get(get_feed).layer(axum::extract::DefaultBodyLimit::max(512 << 20)))
         .route("/v1/fleet-findings", get(list_fleet_findings))
         .route("/v1/fleet-findings/{agent}/{fingerprint}", get(get_fleet_finding))
+        .fallback(crate::error::no_route)
         // Routes above need a valid token before their body is read, so an
         // unauthenticated caller learns nothing about what they accept.
         .route_layer(axum::middleware::from_fn_with_state(app, authenticate))
@@ -97,7 +98,7 @@ struct NewToken {
 async fn create_token(
     State(app): AppState,
     headers: HeaderMap,
-    Json(req): Json<NewToken>,
+    Body(req): Body<NewToken>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let actor = auth::require(&app.db, &headers, Role::Admin).await?;
     let role = Role::parse(&req.role).ok_or_else(|| {
@@ -129,7 +130,7 @@ fn day() -> i64 {
 async fn create_enrollment(
     State(app): AppState,
     headers: HeaderMap,
-    Json(req): Json<NewEnrollment>,
+    Body(req): Body<NewEnrollment>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let actor = auth::require(&app.db, &headers, Role::Operator).await?;
     if !(1..=100_000).contains(&req.uses) || !(60..=31_536_000).contains(&req.expires_in_seconds) {
@@ -218,7 +219,7 @@ fn parse_filters(tags: &[String]) -> Vec<TagFilter> {
 async fn list_agents(
     State(app): AppState,
     headers: HeaderMap,
-    Query(q): Query<Vec<(String, String)>>,
+    Params(q): Params<Vec<(String, String)>>,
 ) -> ApiResult<Json<Value>> {
     auth::require(&app.db, &headers, Role::ReadOnly).await?;
     let q = AgentQuery {
@@ -257,7 +258,7 @@ struct NewTarget {
 async fn create_target(
     State(app): AppState,
     headers: HeaderMap,
-    Json(req): Json<NewTarget>,
+    Body(req): Body<NewTarget>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let actor = auth::require(&app.db, &headers, Role::Operator).await?;
     valid_name("target", &req.name)?;
@@ -293,7 +294,7 @@ async fn create_target(
 async fn list_targets(
     State(app): AppState,
     headers: HeaderMap,
-    Query(page): Query<Page>,
+    Params(page): Params<Page>,
 ) -> ApiResult<Json<Value>> {
     auth::require(&app.db, &headers, Role::ReadOnly).await?;
     let rows =
@@ -413,7 +414,7 @@ async fn put_template(
     State(app): AppState,
     headers: HeaderMap,
     Path(name): Path<String>,
-    Json(req): Json<TemplateBody>,
+    Body(req): Body<TemplateBody>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let actor = auth::require(&app.db, &headers, Role::Operator).await?;
     valid_name("template", &name)?;
@@ -493,7 +494,7 @@ async fn put_template(
 async fn list_templates(
     State(app): AppState,
     headers: HeaderMap,
-    Query(page): Query<Page>,
+    Params(page): Params<Page>,
 ) -> ApiResult<Json<Value>> {
     auth::require(&app.db, &headers, Role::ReadOnly).await?;
     let rows = sqlx::query(
@@ -538,7 +539,7 @@ struct NewRun {
 async fn start_run(
     State(app): AppState,
     headers: HeaderMap,
-    Json(req): Json<NewRun>,
+    Body(req): Body<NewRun>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let actor = auth::require(&app.db, &headers, Role::Operator).await?;
     let id = start(&app, &req.template).await?;
@@ -711,7 +712,7 @@ async fn get_run(State(app): AppState, headers: HeaderMap, Path(id): Path<String
 async fn list_runs(
     State(app): AppState,
     headers: HeaderMap,
-    Query(page): Query<Page>,
+    Params(page): Params<Page>,
 ) -> ApiResult<Json<Value>> {
     auth::require(&app.db, &headers, Role::ReadOnly).await?;
     let rows = sqlx::query("SELECT id, template, template_version, state, created_at, finished_at FROM runs WHERE id > $1 ORDER BY id LIMIT $2")
@@ -748,10 +749,17 @@ async fn stop_run(
     State(app): AppState,
     headers: HeaderMap,
     Path(id): Path<String>,
-    body: Option<Json<StopRun>>,
+    Raw(body): Raw,
 ) -> ApiResult<Json<Value>> {
     let actor = auth::require(&app.db, &headers, Role::Operator).await?;
-    let skip = body.map(|b| b.skip_evaluation).unwrap_or(false);
+    // The body is optional: none means "stop and evaluate".
+    let request: StopRun = if body.iter().all(u8::is_ascii_whitespace) {
+        StopRun::default()
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::invalid(format!("the body is not a stop request: {e}")))?
+    };
+    let skip = request.skip_evaluation;
     let mut tx = app.db.write().await?;
     let row = sqlx::query("SELECT state FROM runs WHERE id = $1")
         .bind(&id)
@@ -795,7 +803,7 @@ struct FindingQuery {
 async fn list_findings(
     State(app): AppState,
     headers: HeaderMap,
-    Query(q): Query<FindingQuery>,
+    Params(q): Params<FindingQuery>,
 ) -> ApiResult<Json<Value>> {
     auth::require(&app.db, &headers, Role::ReadOnly).await?;
     let after: i64 = match &q.page.after {
@@ -869,7 +877,7 @@ async fn run_report(
     State(app): AppState,
     headers: HeaderMap,
     Path(id): Path<String>,
-    Query(q): Query<ReportQuery>,
+    Params(q): Params<ReportQuery>,
 ) -> ApiResult<axum::response::Response> {
     use axum::response::IntoResponse;
     auth::require(&app.db, &headers, Role::ReadOnly).await?;
@@ -888,11 +896,7 @@ async fn run_report(
 
 /// Uploads a vulnerability feed (the file `assay feed import` writes) and
 /// queues the re-evaluation of every agent's latest telemetry with it.
-async fn put_feed(
-    State(app): AppState,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> ApiResult<Json<Value>> {
+async fn put_feed(State(app): AppState, headers: HeaderMap, Raw(body): Raw) -> ApiResult<Json<Value>> {
     let actor = auth::require(&app.db, &headers, Role::Operator).await?;
     let feed = assay_runtime::feed::Feed::from_bytes(&body)
         .map_err(|e| ApiError::invalid(format!("the body is not a vulnerability feed: {e}")))?;
@@ -962,7 +966,7 @@ fn fleet_finding_json(r: &sqlx::any::AnyRow) -> Value {
 async fn list_fleet_findings(
     State(app): AppState,
     headers: HeaderMap,
-    Query(q): Query<FleetQuery>,
+    Params(q): Params<FleetQuery>,
 ) -> ApiResult<Json<Value>> {
     auth::require(&app.db, &headers, Role::ReadOnly).await?;
     if let Some(s) = q.state.as_deref().filter(|s| !["open", "resolved"].contains(s)) {
@@ -1046,7 +1050,7 @@ async fn add_attributes(
     State(app): AppState,
     headers: HeaderMap,
     Path(id): Path<String>,
-    Json(req): Json<NewAttributes>,
+    Body(req): Body<NewAttributes>,
 ) -> ApiResult<Json<Value>> {
     let actor = auth::require(&app.db, &headers, Role::Operator).await?;
     let seq: i64 = id.parse().map_err(|_| ApiError::not_found(format!("no finding `{id}`")))?;
@@ -1112,7 +1116,7 @@ async fn add_attributes(
 async fn audit_log(
     State(app): AppState,
     headers: HeaderMap,
-    Query(page): Query<Page>,
+    Params(page): Params<Page>,
 ) -> ApiResult<Json<Value>> {
     auth::require(&app.db, &headers, Role::Admin).await?;
     let after: i64 = page.after.as_deref().and_then(|a| a.parse().ok()).unwrap_or(0);

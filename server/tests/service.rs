@@ -261,6 +261,16 @@ fn service(postgres: bool) {
     assert_eq!((status, v["error"]["code"].as_str()), (403, Some("forbidden")), "{v}");
     assert_eq!(s.call("POST", "/v1/tokens", &operator, Some(json!({ "role": "admin" }))).0, 403);
 
+    // Bad requests are JSON errors with a code, never a 500 or plain text.
+    let (status, v) = s.raw(false, "POST", "/v1/targets", &operator, Some(b"{not json".to_vec()));
+    assert_eq!((status, v["error"]["code"].as_str()), (400, Some("invalid")), "{v}");
+    let (status, v) = s.call("POST", "/v1/targets", &operator, Some(json!({ "name": "x" })));
+    assert_eq!((status, v["error"]["code"].as_str()), (422, Some("invalid")), "{v}");
+    let (status, v) = s.call("GET", "/v1/nothing-here", &operator, None);
+    assert_eq!((status, v["error"]["code"].as_str()), (404, Some("not_found")), "{v}");
+    let (status, v) = s.call("GET", "/v1/findings?limit=x&after=zz", &operator, None);
+    assert_eq!((status, v["error"]["code"].as_str()), (422, Some("invalid")), "{v}");
+
     // Enrolment: a 3-use token with a tag; the fourth use fails; a second
     // agent with the same machine-id is flagged.
     let enrol =
@@ -323,6 +333,8 @@ fn service(postgres: bool) {
         assert_eq!(agent.upload(&s, &id, telemetry(agent.host)).1["duplicate"], true);
     }
     assert_eq!(a.upload(&s, &id, telemetry("debian-hardened")).0, 409);
+    let (status, v) = a.upload(&s, &id, vec![b' '; 65 << 20]);
+    assert_eq!((status, v["error"]["code"].as_str()), (413, Some("too_large")), "{v}");
     assert_eq!(a.upload(&s, &id, b"{not telemetry".to_vec()).0, 422, "telemetry is validated first");
     // The clone never answers: the run stops after the collection, with
     // the clone as an exclusion, and stop ends the wait now.
