@@ -77,6 +77,25 @@ pub fn matches(tags: &BTreeMap<String, String>, filters: &[TagFilter]) -> bool {
     })
 }
 
+/// Why packages would not assess a host with `os` (an os-release ID such
+/// as `debian`): one reason per package whose platforms leave it out.
+pub(crate) fn unsupported(app: &App, packages: &[String], os: &str) -> Vec<String> {
+    if os.is_empty() {
+        return Vec::new();
+    }
+    app.bundle
+        .content
+        .packages
+        .iter()
+        .filter(|p| packages.contains(&p.name))
+        .filter(|p| !p.platforms.is_empty() && !p.platforms.iter().any(|pl| pl.includes(os)))
+        .map(|p| {
+            let names: Vec<&str> = p.platforms.iter().map(|pl| pl.as_str()).collect();
+            format!("package {} is for {}, not {os}", p.name, names.join(", "))
+        })
+        .collect()
+}
+
 fn valid_name(what: &str, name: &str) -> ApiResult<()> {
     let ok = !name.is_empty()
         && name.len() <= 128
@@ -347,12 +366,31 @@ where
     Ok(serde_json::from_str(&db::text(&row, "tags")).unwrap_or_default())
 }
 
+#[derive(Deserialize)]
+struct PreviewQuery {
+    /// Also say which of this template's packages would skip each agent.
+    template: Option<String>,
+}
+
 async fn preview_target(
     State(app): AppState,
     headers: HeaderMap,
     Path(name): Path<String>,
+    Params(q): Params<PreviewQuery>,
 ) -> ApiResult<Json<Value>> {
     auth::require(&app.db, &headers, Role::ReadOnly).await?;
+    let packages: Vec<String> = match &q.template {
+        None => Vec::new(),
+        Some(t) => {
+            let row =
+                sqlx::query("SELECT packages FROM templates WHERE name = $1 ORDER BY version DESC LIMIT 1")
+                    .bind(t)
+                    .fetch_optional(&app.db.pool)
+                    .await?
+                    .ok_or_else(|| ApiError::not_found(format!("no template `{t}`")))?;
+            serde_json::from_str(&db::text(&row, "packages")).unwrap_or_default()
+        }
+    };
     let tags = target_tags(&app.db.pool, &name).await?;
     let agents = target_agents(&app.db.pool, &tags).await?;
     let locks = sqlx::query("SELECT agent_id, run_id FROM agent_locks").fetch_all(&app.db.pool).await?;
@@ -369,6 +407,7 @@ async fn preview_target(
                 (None, Some("UNKNOWN")) => json!("no heartbeat recently: the agent is UNKNOWN"),
                 _ => Value::Null,
             };
+            a["packages_excluded"] = json!(unsupported(&app, &packages, &db::text(r, "os")));
             a
         })
         .collect();
@@ -644,8 +683,18 @@ pub(crate) async fn run_json(app: &App, id: &str) -> ApiResult<Value> {
         .bind(id)
         .fetch_all(&app.db.pool)
         .await?;
+    let packages: Vec<String> =
+        match sqlx::query("SELECT packages FROM templates WHERE name = $1 AND version = $2")
+            .bind(db::text(&run, "template"))
+            .bind(db::int(&run, "template_version"))
+            .fetch_optional(&app.db.pool)
+            .await?
+        {
+            Some(t) => serde_json::from_str(&db::text(&t, "packages")).unwrap_or_default(),
+            None => Vec::new(),
+        };
     let agents = sqlx::query(
-        "SELECT ra.agent_id, ra.status, a.hostname, j.state AS job, j.error FROM run_agents ra JOIN agents a ON a.id = ra.agent_id \
+        "SELECT ra.agent_id, ra.status, a.hostname, a.os, j.state AS job, j.error FROM run_agents ra JOIN agents a ON a.id = ra.agent_id \
          LEFT JOIN jobs j ON j.run_id = ra.run_id AND j.agent_id = ra.agent_id WHERE ra.run_id = $1 ORDER BY ra.agent_id",
     )
     .bind(id)
@@ -662,7 +711,7 @@ pub(crate) async fn run_json(app: &App, id: &str) -> ApiResult<Value> {
             .bind(id)
             .fetch_all(&app.db.pool)
             .await?;
-    let exclusions: Vec<Value> = agents
+    let mut exclusions: Vec<Value> = agents
         .iter()
         .filter_map(|a| {
             let reason = match (db::text(a, "status").as_str(), a.try_get::<Option<String>, _>("job").ok().flatten().as_deref()) {
@@ -676,6 +725,11 @@ pub(crate) async fn run_json(app: &App, id: &str) -> ApiResult<Value> {
             Some(json!({ "agent": db::text(a, "agent_id"), "hostname": db::text(a, "hostname"), "reason": reason }))
         })
         .collect();
+    for a in &agents {
+        for reason in unsupported(app, &packages, &db::text(a, "os")) {
+            exclusions.push(json!({ "agent": db::text(a, "agent_id"), "hostname": db::text(a, "hostname"), "reason": reason }));
+        }
+    }
     Ok(json!({
         "id": id,
         "template": db::text(&run, "template"),

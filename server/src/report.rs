@@ -120,7 +120,10 @@ pub async fn build(app: &App, id: &str, full: bool) -> ApiResult<Value> {
             "low": summary.get("low").copied().unwrap_or(0),
             "informational": summary.get("informational").copied().unwrap_or(0),
             "hosts_assessed": hosts.len(),
-            "hosts_excluded": run["exclusions"].as_array().map(|a| a.len()).unwrap_or(0),
+            "hosts_excluded": run["exclusions"]
+                .as_array()
+                .map(|a| a.iter().map(|e| e["agent"].as_str().unwrap_or_default()).collect::<std::collections::BTreeSet<_>>().len())
+                .unwrap_or(0),
         },
         "hosts": assessed,
         "exclusions": run["exclusions"],

@@ -278,7 +278,7 @@ fn service(postgres: bool) {
     let token = enrol["token"].as_str().unwrap().to_owned();
     let a = enroll(&s, &token, "debian-default", "m-1");
     let b = enroll(&s, &token, "debian-hardened", "m-2");
-    let body = json!({ "token": token, "hostname": "clone", "machine_id": "m-2" });
+    let body = json!({ "token": token, "hostname": "clone", "machine_id": "m-2", "os": "alpine" });
     let (status, clone) = s.raw(true, "POST", "/agent/v1/enroll", "", Some(body.to_string().into_bytes()));
     assert_eq!(status, 201);
     assert_eq!(clone["same_machine_id"], json!([b.id]), "a cloned image is flagged");
@@ -308,6 +308,11 @@ fn service(postgres: bool) {
     let packages = ["cis-linux", "security-best-practices"];
     let template = json!({ "target": "fixtures", "packages": packages, "duration_seconds": 60, "attributes": { "team": "sec" } });
     assert_eq!(s.ok("PUT", "/v1/templates/weekly", Some(template))["version"], 2);
+    let preview = s.ok("GET", "/v1/targets/fixtures/preview?template=weekly", None);
+    let excluded: Vec<&Value> =
+        preview["agents"].as_array().unwrap().iter().map(|a| &a["packages_excluded"]).collect();
+    assert_eq!(excluded.iter().filter(|e| e.as_array().unwrap().is_empty()).count(), 2, "{preview}");
+    assert!(excluded.iter().any(|e| e[0].as_str().is_some_and(|r| r.contains("not alpine"))), "{preview}");
     let bad = json!({ "target": "fixtures", "packages": ["nope"] });
     assert_eq!(s.call("PUT", "/v1/templates/weekly", &operator, Some(bad)).1["error"]["code"], "invalid");
 
@@ -356,8 +361,16 @@ fn service(postgres: bool) {
             "COMPLETED_WITH_ERRORS"
         ]
     );
-    assert_eq!(done["exclusions"].as_array().unwrap().len(), 1, "{done:#}");
-    assert!(done["exclusions"][0]["reason"].as_str().unwrap().contains("no telemetry"));
+    let reasons: Vec<&str> =
+        done["exclusions"].as_array().unwrap().iter().map(|e| e["reason"].as_str().unwrap()).collect();
+    assert_eq!(
+        reasons,
+        [
+            "no telemetry arrived before the collection ended",
+            "package cis-linux is for debian, ubuntu, not alpine"
+        ],
+        "{done:#}"
+    );
 
     // Reports of the finished run; none for an unfinished one.
     let report = s.ok("GET", &format!("/v1/runs/{id}/report"), None);
