@@ -48,15 +48,35 @@ struct Options {
     /// The agent endpoint.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8444")]
     agent_listen: SocketAddr,
+    /// At most this many agents in one run.
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    max_agents_per_run: i64,
+    /// At most this many targets.
+    #[arg(long, value_name = "N", default_value_t = 1_000)]
+    max_targets: i64,
+    /// At most this many templates.
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    max_templates: i64,
+    /// An agent without a heartbeat for this long is UNKNOWN (`5m`, `1h`).
+    #[arg(long, value_name = "DURATION", default_value = "5m")]
+    unknown_after: String,
+    /// Evaluation workers in this process.
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    workers: usize,
 }
 
 impl Options {
-    fn config(&self) -> assay_server::Config {
+    fn config(&self) -> Result<assay_server::Config, Failure> {
         let mut c = assay_server::Config::new(self.data.clone());
         c.database = self.database.clone();
         c.listen = self.listen;
         c.agent_listen = self.agent_listen;
-        c
+        c.max_agents_per_run = self.max_agents_per_run.max(1);
+        c.max_targets = self.max_targets.max(1);
+        c.max_templates = self.max_templates.max(1);
+        c.unknown_after_ms = super::fleet::parse_duration(&self.unknown_after)?.max(1) * 1000;
+        c.workers = self.workers.clamp(1, 64);
+        Ok(c)
     }
 }
 
@@ -81,20 +101,20 @@ pub fn run(args: &Args) -> Outcome {
             Failure::input(miette::miette!("--role {role}: one of read-only, operator, admin"))
         })?;
         let token = rt
-            .block_on(assay_server::mint_token(&options.config(), role, "assay server admin-token"))
+            .block_on(assay_server::mint_token(&options.config()?, role, "assay server admin-token"))
             .map_err(|e| Failure::input(miette::miette!("{e}")))?;
         outln!("{token}");
         return Ok(ExitCode::SUCCESS);
     }
     if let Some(Sub::WebhookKey { options }) = &args.command {
         let key = rt
-            .block_on(assay_server::webhook_key(&options.config()))
+            .block_on(assay_server::webhook_key(&options.config()?))
             .map_err(|e| Failure::input(miette::miette!("{e}")))?;
         outln!("{key}");
         return Ok(ExitCode::SUCCESS);
     }
     let builtin = super::scan::builtin()?;
-    let config = args.options.config();
+    let config = args.options.config()?;
     rt.block_on(async move {
         let running =
             assay_server::start(config, builtin).await.map_err(|e| Failure::input(miette::miette!("{e}")))?;
