@@ -203,6 +203,13 @@ fn an_operator_assesses_a_host_with_server_and_fleet() {
     assert_eq!(common::code(&out), 2);
     assert!(common::stderr(&out).contains("forbidden"), "{}", common::stderr(&out));
 
+    let waivers = data.path().join("waivers.yaml");
+    std::fs::write(&waivers, "waivers:\n  - rule: CIS-5.4.3.3\n    owner: me@example.com\n    justification: reviewed\n    expires: 2099-01-01\n").unwrap();
+    let (code, out, err) = fleet(&s, &["waivers", "upload", waivers.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("1 waiver(s) in use"), "{out}");
+    let (_, shown, _) = fleet(&s, &["waivers", "show"]);
+    assert!(shown.contains("justification: reviewed"), "{shown}");
     let (code, audit, _) = fleet(&s, &["audit", "--limit", "1000"]);
     assert_eq!(code, 0);
     assert!(audit.contains("run.start") && audit.contains("feed.import"), "{audit}");

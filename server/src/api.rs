@@ -37,6 +37,7 @@ pub fn routes(app: Arc<App>) -> Router<Arc<App>> {
         .route("/v1/audit", get(audit_log))
         .route("/metrics", get(metrics_text))
         .route("/v1/feed", put(put_feed).get(get_feed).layer(axum::extract::DefaultBodyLimit::max(512 << 20)))
+        .route("/v1/waivers", put(put_waivers).get(get_waivers))
         .route("/v1/fleet-findings", get(list_fleet_findings))
         .route("/v1/fleet-findings/{agent}/{fingerprint}", get(get_fleet_finding))
         .fallback(crate::error::no_route)
@@ -1023,8 +1024,8 @@ async fn list_fleet_findings(
     Params(q): Params<FleetQuery>,
 ) -> ApiResult<Json<Value>> {
     auth::require(&app.db, &headers, Role::ReadOnly).await?;
-    if let Some(s) = q.state.as_deref().filter(|s| !["open", "resolved"].contains(s)) {
-        return Err(ApiError::invalid(format!("state `{s}` is not open or resolved")));
+    if let Some(s) = q.state.as_deref().filter(|s| !["open", "resolved", "waived"].contains(s)) {
+        return Err(ApiError::invalid(format!("state `{s}` is not open, resolved or waived")));
     }
     let (after_agent, after_fp) = match q.page.after.as_deref() {
         None => (String::new(), String::new()),
@@ -1204,4 +1205,44 @@ async fn metrics_text(State(app): AppState, headers: HeaderMap) -> ApiResult<axu
     auth::require(&app.db, &headers, Role::ReadOnly).await?;
     let text = crate::metrics::render(&app).await?;
     Ok(([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
+}
+
+/// Uploads the fleet's waiver file (docs/waivers.md); it applies to every
+/// evaluation from now on, and the latest telemetry of every agent is
+/// re-evaluated with it.
+async fn put_waivers(State(app): AppState, headers: HeaderMap, Raw(body): Raw) -> ApiResult<Json<Value>> {
+    let actor = auth::require(&app.db, &headers, Role::Operator).await?;
+    let text = String::from_utf8(body.to_vec())
+        .map_err(|_| ApiError::invalid("the waiver file is not UTF-8 text"))?;
+    let waivers = assay_runtime::waivers::parse(&text, "waivers").map_err(ApiError::invalid)?;
+    let digest = db::hash(&text);
+    let mut tx = app.db.write().await?;
+    sqlx::query("INSERT INTO waiver_sets (digest, body, waivers, uploaded_at) VALUES ($1, $2, $3, $4)")
+        .bind(&digest)
+        .bind(&text)
+        .bind(waivers.len() as i64)
+        .bind(db::now())
+        .execute(&mut *tx)
+        .await?;
+    let queued =
+        crate::eval::queue_reevaluation(&mut tx, &format!("waivers {} uploaded", &digest[..16])).await?;
+    tx.commit().await?;
+    auth::audit(
+        &app.db,
+        &actor.token_id,
+        "waivers.upload",
+        json!({ "digest": digest, "waivers": waivers.len() }),
+    )
+    .await?;
+    Ok(Json(json!({ "digest": digest, "waivers": waivers.len(), "agents_queued": queued })))
+}
+
+async fn get_waivers(State(app): AppState, headers: HeaderMap) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
+    auth::require(&app.db, &headers, Role::ReadOnly).await?;
+    let row = sqlx::query("SELECT body FROM waiver_sets ORDER BY seq DESC LIMIT 1")
+        .fetch_optional(&app.db.pool)
+        .await?
+        .ok_or_else(|| ApiError::not_found("no waivers were uploaded: `assay fleet waivers upload FILE`"))?;
+    Ok(([(axum::http::header::CONTENT_TYPE, "application/yaml")], db::text(&row, "body")).into_response())
 }

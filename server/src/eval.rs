@@ -203,9 +203,16 @@ async fn reeval_job(app: &App) -> Result<bool, sqlx::Error> {
     .bind(&agent)
     .fetch_optional(&db.pool)
     .await?;
+    // Every package the agent has fleet findings of is evaluated too, so a
+    // finding found by another template's run is kept current.
+    let others = sqlx::query("SELECT DISTINCT package FROM fleet_findings WHERE agent_id = $1")
+        .bind(&agent)
+        .fetch_all(&db.pool)
+        .await?;
+    let extra: Vec<String> = others.iter().map(|r| db::text(r, "package")).collect();
     let result = match context {
         None => Err("the agent has no telemetry".to_owned()),
-        Some(row) => evaluate_row(app, &row).await?,
+        Some(row) => evaluate_with(app, &row, &extra).await?,
     };
     let mut tx = db.write().await?;
     match result {
@@ -234,18 +241,54 @@ async fn reeval_job(app: &App) -> Result<bool, sqlx::Error> {
 
 /// Evaluates a `(body, packages, attributes)` row off the async threads.
 async fn evaluate_row(app: &App, row: &sqlx::any::AnyRow) -> Result<Result<Report, String>, sqlx::Error> {
+    evaluate_with(app, row, &[]).await
+}
+
+/// [`evaluate_row`] with `extra` packages besides the row's.
+async fn evaluate_with(
+    app: &App,
+    row: &sqlx::any::AnyRow,
+    extra: &[String],
+) -> Result<Result<Report, String>, sqlx::Error> {
     let body: Vec<u8> = row.try_get("body").unwrap_or_default();
-    let packages: Vec<String> = serde_json::from_str(&db::text(row, "packages")).unwrap_or_default();
+    let mut packages: Vec<String> = serde_json::from_str(&db::text(row, "packages")).unwrap_or_default();
+    for p in extra {
+        if !packages.contains(p) {
+            packages.push(p.clone());
+        }
+    }
     let attributes: Vec<(String, String)> =
         serde_json::from_str::<BTreeMap<String, String>>(&db::text(row, "attributes"))
             .unwrap_or_default()
             .into_iter()
             .collect();
     let feed = latest_feed(app).await?;
+    let waivers = latest_waivers(app).await?;
     let bundle = app.bundle;
-    Ok(tokio::task::spawn_blocking(move || evaluate(bundle, &body, &packages, attributes, feed.as_deref()))
-        .await
-        .unwrap_or_else(|e| Err(format!("the evaluation panicked: {e}"))))
+    Ok(tokio::task::spawn_blocking(move || {
+        let mut report = evaluate(bundle, &body, &packages, attributes, feed.as_deref())?;
+        // The fleet's waivers: accepted findings are marked (and counted
+        // apart), an expired waiver raises a finding of its own.
+        assay_runtime::waivers::apply(
+            &waivers,
+            std::slice::from_mut(&mut report),
+            assay_runtime::waivers::today(),
+        );
+        report.summary = assay_runtime::findings::Summary::of(&report.findings, &report.rules);
+        Ok(report)
+    })
+    .await
+    .unwrap_or_else(|e| Err(format!("the evaluation panicked: {e}"))))
+}
+
+/// The latest uploaded waivers (validated on upload).
+async fn latest_waivers(app: &App) -> Result<Vec<assay_runtime::waivers::Waiver>, sqlx::Error> {
+    let row = sqlx::query("SELECT body FROM waiver_sets ORDER BY seq DESC LIMIT 1")
+        .fetch_optional(&app.db.pool)
+        .await?;
+    Ok(row
+        .and_then(|r| assay_runtime::waivers::parse(&db::text(&r, "body"), "the server's waivers").ok())
+        .unwrap_or_default())
 }
 
 /// The latest uploaded feed, parsed once per process and version.
@@ -304,11 +347,12 @@ async fn reconcile(tx: &mut Tx, agent: &str, report: &Report, cause: &str) -> Re
         let mut body = serde_json::to_value(f).unwrap_or_default();
         body["agent_id"] = json!(agent);
         let body = body.to_string();
+        let state = if f.waived.is_some() { "waived" } else { "open" };
         let event = match states.get(&f.fingerprint).map(|(_, s)| s.as_str()) {
             None => {
                 sqlx::query(
                     "INSERT INTO fleet_findings (agent_id, fingerprint, rule_id, package, severity, state, first_seen, last_seen, body) \
-                     VALUES ($1, $2, $3, $4, $5, 'open', $6, $6, $7)",
+                     VALUES ($1, $2, $3, $4, $5, $8, $6, $6, $7)",
                 )
                 .bind(agent)
                 .bind(&f.fingerprint)
@@ -317,13 +361,14 @@ async fn reconcile(tx: &mut Tx, agent: &str, report: &Report, cause: &str) -> Re
                 .bind(f.severity.as_str())
                 .bind(now)
                 .bind(&body)
+                .bind(state)
                 .execute(&mut **tx)
                 .await?;
-                Some("opened")
+                Some(if state == "waived" { "waived" } else { "opened" })
             }
-            Some(state) => {
+            Some(before) => {
                 sqlx::query(
-                    "UPDATE fleet_findings SET state = 'open', resolved_at = NULL, last_seen = $1, body = $2, severity = $3 \
+                    "UPDATE fleet_findings SET state = $6, resolved_at = NULL, last_seen = $1, body = $2, severity = $3 \
                      WHERE agent_id = $4 AND fingerprint = $5",
                 )
                 .bind(now)
@@ -331,9 +376,15 @@ async fn reconcile(tx: &mut Tx, agent: &str, report: &Report, cause: &str) -> Re
                 .bind(f.severity.as_str())
                 .bind(agent)
                 .bind(&f.fingerprint)
+                .bind(state)
                 .execute(&mut **tx)
                 .await?;
-                (state == "resolved").then_some("reopened")
+                match (before, state) {
+                    ("resolved", "open") => Some("reopened"),
+                    (b, "waived") if b != "waived" => Some("waived"),
+                    ("waived", "open") => Some("unwaived"),
+                    _ => None,
+                }
             }
         };
         if let Some(event) = event {
@@ -341,7 +392,10 @@ async fn reconcile(tx: &mut Tx, agent: &str, report: &Report, cause: &str) -> Re
         }
     }
     for (fingerprint, (rule, state)) in &states {
-        if state == "open" && !seen.contains(fingerprint.as_str()) && decided.contains(rule.as_str()) {
+        if (state == "open" || state == "waived")
+            && !seen.contains(fingerprint.as_str())
+            && decided.contains(rule.as_str())
+        {
             sqlx::query("UPDATE fleet_findings SET state = 'resolved', resolved_at = $1 WHERE agent_id = $2 AND fingerprint = $3")
                 .bind(now)
                 .bind(agent)

@@ -332,10 +332,12 @@ fn service(postgres: bool) {
             (instruction["kind"].as_str(), instruction["run"].as_str()),
             (Some("collect"), Some(id.as_str()))
         );
-        let (status, v) = agent.upload(&s, &id, telemetry(agent.host));
+        // (Collected once: a collection records when it started.)
+        let body = telemetry(agent.host);
+        let (status, v) = agent.upload(&s, &id, body.clone());
         assert_eq!(status, 201, "{v}");
         // The same upload again is accepted once; different telemetry is refused.
-        assert_eq!(agent.upload(&s, &id, telemetry(agent.host)).1["duplicate"], true);
+        assert_eq!(agent.upload(&s, &id, body).1["duplicate"], true);
     }
     assert_eq!(a.upload(&s, &id, telemetry("debian-hardened")).0, 409);
     let (status, v) = a.upload(&s, &id, vec![b' '; 65 << 20]);
@@ -616,6 +618,29 @@ fn service(postgres: bool) {
     settle("resolved");
     assert!(cve_findings("open").is_empty());
     assert_eq!(s.raw(false, "PUT", "/v1/feed", &operator, Some(b"not a feed".to_vec())).0, 422);
+
+    // Fleet-wide waivers: the accepted finding becomes waived, with why.
+    let target = s.ok("GET", &format!("/v1/fleet-findings?state=open&agent={}&rule=CIS-5.4.3.3", a.id), None)
+        ["items"][0]
+        .clone();
+    assert_eq!(target["rule_id"], "CIS-5.4.3.3", "{target}");
+    let waivers = "waivers:\n  - rule: CIS-5.4.3.3\n    asset: debian-default\n    owner: platform@example.com\n    justification: umask is set by the session manager\n    expires: 2099-12-31\n";
+    let (status, v) = s.raw(false, "PUT", "/v1/waivers", &operator, Some(waivers.as_bytes().to_vec()));
+    assert_eq!(status, 200, "{v}");
+    let start = Instant::now();
+    let fp = target["fingerprint"].as_str().unwrap();
+    loop {
+        let f = s.ok("GET", &format!("/v1/fleet-findings/{}/{fp}", a.id), None);
+        if f["state"] == "waived" {
+            assert_eq!(f["waived"]["owner"], "platform@example.com", "{f}");
+            assert!(f["history"].as_array().unwrap().iter().any(|e| e["event"] == "waived"));
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "not waived: {f}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let bad = "waivers:\n  - rule: X\n    owner: o\n    justification: j\n    expires: someday\n";
+    assert_eq!(s.raw(false, "PUT", "/v1/waivers", &operator, Some(bad.as_bytes().to_vec())).0, 422);
 }
 
 #[test]

@@ -75,13 +75,19 @@ enum Sub {
         #[arg(long)]
         after: Option<String>,
     },
+    /// The fleet's waiver file (docs/waivers.md).
+    Waivers {
+        #[command(subcommand)]
+        command: WaiversSub,
+    },
     /// The server's vulnerability feed.
     Feed {
         #[command(subcommand)]
         command: FeedSub,
     },
     /// Findings, filtered and paged: of a run, or with --state the fleet's
-    /// current ones (open or resolved, kept up to date by re-evaluation).
+    /// current ones (open, resolved or waived, kept up to date by
+    /// re-evaluation).
     Findings {
         #[arg(long, conflicts_with = "run")]
         state: Option<String>,
@@ -125,6 +131,15 @@ enum FeedSub {
         osv: std::path::PathBuf,
     },
     /// The feed the server uses.
+    Show,
+}
+
+#[derive(clap::Subcommand)]
+enum WaiversSub {
+    /// Upload a waiver file; it applies fleet-wide from now on and the
+    /// fleet is re-evaluated with it.
+    Upload { file: std::path::PathBuf },
+    /// The waiver file in use.
     Show,
 }
 
@@ -635,6 +650,24 @@ pub fn run(args: &Args) -> Outcome {
                 }
             }
         }
+        Sub::Waivers { command: WaiversSub::Upload { file } } => {
+            let text = std::fs::read(file)
+                .map_err(|e| Failure::input(miette::miette!("cannot read {}: {e}", file.display())))?;
+            let v = c.send_bytes("PUT", "/v1/waivers", text)?;
+            if json_out {
+                print(&v);
+            } else {
+                outln!(
+                    "{} waiver(s) in use; re-evaluating {} agent(s)",
+                    s(&v["waivers"]),
+                    s(&v["agents_queued"])
+                );
+            }
+        }
+        Sub::Waivers { command: WaiversSub::Show } => match c.call("GET", "/v1/waivers", None)? {
+            Value::String(text) => out!("{text}"),
+            other => print(&other),
+        },
         Sub::Feed { command: FeedSub::Show } => print(&c.call("GET", "/v1/feed", None)?),
         Sub::Findings { state: Some(state), severity, rule, agent, limit, after, .. } => {
             let q = query(&[
