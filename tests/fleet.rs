@@ -21,6 +21,14 @@ struct ServerProcess {
     token: String,
 }
 
+impl ServerProcess {
+    fn with_scheme(mut self, scheme: &str) -> Self {
+        self.admin = self.admin.replacen("http", scheme, 1);
+        self.agent = self.agent.replacen("http", scheme, 1);
+        self
+    }
+}
+
 impl Drop for ServerProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -29,6 +37,10 @@ impl Drop for ServerProcess {
 }
 
 fn server(data: &std::path::Path) -> ServerProcess {
+    server_with(data, &[])
+}
+
+fn server_with(data: &std::path::Path, extra: &[&str]) -> ServerProcess {
     let mut child = Command::new(env!("CARGO_BIN_EXE_assay"))
         .args([
             "server",
@@ -39,6 +51,7 @@ fn server(data: &std::path::Path) -> ServerProcess {
             "--agent-listen",
             "127.0.0.1:0",
         ])
+        .args(extra)
         .env_remove("ASSAY_DATABASE")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -48,7 +61,9 @@ fn server(data: &std::path::Path) -> ServerProcess {
     let mut line = String::new();
     err.read_line(&mut line).unwrap();
     // "assay server: admin API on http://ADDR/v1, agents on http://ADDR/agent/v1"
-    let urls: Vec<&str> = line.split("http://").skip(1).map(|u| u.split('/').next().unwrap()).collect();
+    let scheme = if extra.is_empty() { "http" } else { "https" };
+    let urls: Vec<&str> =
+        line.split(&format!("{scheme}://")).skip(1).map(|u| u.split('/').next().unwrap()).collect();
     assert_eq!(urls.len(), 2, "{line}");
     let mut out = BufReader::new(child.stdout.take().unwrap());
     let mut token = String::new();
@@ -56,6 +71,7 @@ fn server(data: &std::path::Path) -> ServerProcess {
     assert!(token.starts_with("assay_"), "the first start prints the admin token: {token:?}");
     let (admin, agent) = (format!("http://{}", urls[0]), format!("http://{}", urls[1]));
     ServerProcess { admin, agent, token: token.trim().to_owned(), child, _output: (err, out) }
+        .with_scheme(scheme)
 }
 
 fn fleet(s: &ServerProcess, args: &[&str]) -> (i32, String, String) {
@@ -236,4 +252,24 @@ fn an_operator_assesses_a_host_with_server_and_fleet() {
 fn terminate(pid: u32) {
     let status = Command::new("kill").args(["-TERM", &pid.to_string()]).status().unwrap();
     assert!(status.success());
+}
+
+#[test]
+fn fleet_talks_to_a_tls_server_it_trusts() {
+    let data = tempfile::tempdir().unwrap();
+    let key = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).unwrap();
+    let (cert, private) = (data.path().join("cert.pem"), data.path().join("key.pem"));
+    std::fs::write(&cert, key.cert.pem()).unwrap();
+    std::fs::write(&private, key.signing_key.serialize_pem()).unwrap();
+    let s = server_with(
+        data.path(),
+        &["--tls-cert", cert.to_str().unwrap(), "--tls-key", private.to_str().unwrap()],
+    );
+    assert!(s.admin.starts_with("https://"), "{}", s.admin);
+    let (code, out, err) = fleet(&s, &["target", "list", "--ca", cert.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("NAME"), "{out}");
+    let (code, _, err) = fleet(&s, &["target", "list"]);
+    assert_eq!(code, 2, "an untrusted certificate is refused");
+    assert!(err.contains("cannot reach the server"), "{err}");
 }

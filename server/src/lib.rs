@@ -18,6 +18,7 @@ mod metrics;
 mod notify;
 mod report;
 mod runs;
+mod tls;
 
 use assay_model::bundle::Bundle;
 use std::net::SocketAddr;
@@ -43,6 +44,8 @@ pub struct Config {
     pub max_templates: i64,
     /// Evaluation workers in this process.
     pub workers: usize,
+    /// A PEM certificate chain and key: both listeners speak TLS.
+    pub tls: Option<(PathBuf, PathBuf)>,
 }
 
 impl Config {
@@ -57,6 +60,7 @@ impl Config {
             max_targets: 1_000,
             max_templates: 10_000,
             workers: 2,
+            tls: None,
         }
     }
 
@@ -119,6 +123,10 @@ pub async fn start(config: Config, bundle: Bundle) -> Result<Running, String> {
     let (admin_addr, agent_addr) =
         (admin.local_addr().map_err(|e| e.to_string())?, agents.local_addr().map_err(|e| e.to_string())?);
     let workers = config.workers;
+    let tls = match &config.tls {
+        Some((cert, key)) => Some(tls::config(cert, key)?),
+        None => None,
+    };
     let app = Arc::new(App {
         db,
         bundle: Box::leak(Box::new(bundle)),
@@ -131,12 +139,19 @@ pub async fn start(config: Config, bundle: Bundle) -> Result<Running, String> {
     let serve = |listener: tokio::net::TcpListener, router: axum::Router<Arc<App>>| {
         let mut stop = watch.clone();
         let app = app.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
-            let _ = axum::serve(listener, router.with_state(app))
-                .with_graceful_shutdown(async move {
-                    let _ = stop.wait_for(|s| *s).await;
-                })
-                .await;
+            let shutdown = async move {
+                let _ = stop.wait_for(|s| *s).await;
+            };
+            let router = router.with_state(app);
+            let _ = match tls {
+                Some(config) => match tls::Listener::new(listener, config) {
+                    Ok(l) => axum::serve(l, router).with_graceful_shutdown(shutdown).await,
+                    Err(_) => Ok(()),
+                },
+                None => axum::serve(listener, router).with_graceful_shutdown(shutdown).await,
+            };
         })
     };
     let tracked = |router: axum::Router<Arc<App>>| {

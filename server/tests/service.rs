@@ -779,3 +779,47 @@ fn schedules_and_notifications_on_sqlite() {
 fn schedules_and_notifications_on_postgres() {
     schedules_and_notifications(true);
 }
+
+/// Both listeners speak TLS with a configured certificate: a client that
+/// trusts it gets answers, plain HTTP gets none.
+#[test]
+fn the_listeners_speak_tls() {
+    let dir = tempfile::tempdir().unwrap();
+    let key =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned(), "localhost".to_owned()]).unwrap();
+    let (cert, private) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert, key.cert.pem()).unwrap();
+    std::fs::write(&private, key.signing_key.serialize_pem()).unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let mut config = Config::new(dir.path().join("data"));
+    config.listen = "127.0.0.1:0".parse().unwrap();
+    config.agent_listen = "127.0.0.1:0".parse().unwrap();
+    config.tls = Some((cert.clone(), private.clone()));
+    let running = rt.block_on(start(config.clone(), bundle())).unwrap();
+    let token = running.first_admin_token.clone().unwrap();
+    let root = ureq::tls::Certificate::from_pem(key.cert.pem().as_bytes()).unwrap();
+    let tls = ureq::tls::TlsConfig::builder()
+        .root_certs(ureq::tls::RootCerts::Specific(std::sync::Arc::new(vec![root])))
+        .build();
+    let http: ureq::Agent =
+        ureq::Agent::config_builder().tls_config(tls).http_status_as_error(false).build().into();
+    let mut r = http
+        .get(&format!("https://{}/v1/targets", running.admin))
+        .header("authorization", &format!("Bearer {token}"))
+        .call()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200, "{}", r.body_mut().read_to_string().unwrap());
+    let r = http.post(&format!("https://{}/agent/v1/heartbeat", running.agent)).send_empty().unwrap();
+    assert_eq!(r.status().as_u16(), 401, "the agent endpoint answers over TLS");
+    let plain: ureq::Agent =
+        ureq::Agent::config_builder().timeout_global(Some(Duration::from_secs(5))).build().into();
+    assert!(
+        plain.get(&format!("http://{}/v1/targets", running.admin)).call().is_err(),
+        "plain HTTP is not served"
+    );
+    rt.block_on(running.stop());
+    // A key that is not PEM is refused at start, naming the file.
+    std::fs::write(&private, "not a key").unwrap();
+    let e = rt.block_on(start(config, bundle())).err().unwrap();
+    assert!(e.contains("key.pem"), "{e}");
+}

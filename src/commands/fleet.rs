@@ -20,6 +20,10 @@ pub struct Args {
     /// An API token (`assay fleet token create`, or the first admin token).
     #[arg(long, global = true, value_name = "TOKEN", env = "ASSAY_TOKEN", hide_env_values = true)]
     token: Option<String>,
+    /// Trust the PEM certificates of this file (the server's own, or the CA
+    /// that signed it) for https://, instead of the public CAs.
+    #[arg(long, global = true, value_name = "FILE", env = "ASSAY_CA")]
+    ca: Option<std::path::PathBuf>,
     /// `table` for people, `json` for programs; `html` (the default of
     /// `report`) or `json` for reports.
     #[arg(long, global = true, value_enum, default_value = "table")]
@@ -282,11 +286,27 @@ impl Client {
                 "no API token: pass --token or set ASSAY_TOKEN (the first `assay server` start prints one)"
             ))
         })?;
-        let http = ureq::Agent::config_builder()
+        let mut config = ureq::Agent::config_builder()
             .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(60)))
-            .build()
-            .into();
+            .timeout_global(Some(Duration::from_secs(60)));
+        if let Some(ca) = &args.ca {
+            let pem = std::fs::read(ca)
+                .map_err(|e| Failure::input(miette::miette!("cannot read {}: {e}", ca.display())))?;
+            let certs: Vec<ureq::tls::Certificate<'static>> = ureq::tls::parse_pem(&pem)
+                .filter_map(|item| match item {
+                    Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
+                    _ => None,
+                })
+                .collect();
+            if certs.is_empty() {
+                return Err(Failure::input(miette::miette!("{}: no PEM certificate in it", ca.display())));
+            }
+            let tls = ureq::tls::TlsConfig::builder()
+                .root_certs(ureq::tls::RootCerts::new_with_certs(&certs))
+                .build();
+            config = config.tls_config(tls);
+        }
+        let http = config.build().into();
         Ok(Client { http, base: args.server.trim_end_matches('/').to_owned(), token })
     }
 

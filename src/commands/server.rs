@@ -63,6 +63,12 @@ struct Options {
     /// Evaluation workers in this process.
     #[arg(long, value_name = "N", default_value_t = 2)]
     workers: usize,
+    /// Serve both listeners over TLS with this PEM certificate chain (with --tls-key).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
 }
 
 impl Options {
@@ -76,6 +82,7 @@ impl Options {
         c.max_templates = self.max_templates.max(1);
         c.unknown_after_ms = super::fleet::parse_duration(&self.unknown_after)?.max(1) * 1000;
         c.workers = self.workers.clamp(1, 64);
+        c.tls = self.tls_cert.clone().zip(self.tls_key.clone());
         Ok(c)
     }
 }
@@ -115,11 +122,12 @@ pub fn run(args: &Args) -> Outcome {
     }
     let builtin = super::scan::builtin()?;
     let config = args.options.config()?;
+    let scheme = if config.tls.is_some() { "https" } else { "http" };
     rt.block_on(async move {
         let running =
             assay_server::start(config, builtin).await.map_err(|e| Failure::input(miette::miette!("{e}")))?;
         note(&format!(
-            "assay server: admin API on http://{}/v1, agents on http://{}/agent/v1",
+            "assay server: admin API on {scheme}://{}/v1, agents on {scheme}://{}/agent/v1",
             running.admin, running.agent
         ));
         if let Some(token) = &running.first_admin_token {
