@@ -164,10 +164,7 @@ async fn upload(
     if let Err(e) = assay_runtime::value::Host::from_json(&body) {
         return Err(ApiError::invalid(format!("the telemetry does not validate: {e}")));
     }
-    let digest = {
-        use sha2::Digest;
-        db::hex(&sha2::Sha256::digest(&body))
-    };
+    let digest = db::digest(&body);
     let mut tx = app.db.write().await?;
     let member = sqlx::query(
         "SELECT ra.status, r.state FROM run_agents ra JOIN runs r ON r.id = ra.run_id WHERE ra.run_id = $1 AND ra.agent_id = $2",

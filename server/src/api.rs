@@ -955,10 +955,7 @@ async fn put_feed(State(app): AppState, headers: HeaderMap, Raw(body): Raw) -> A
     let actor = auth::require(&app.db, &headers, Role::Operator).await?;
     let feed = assay_runtime::feed::Feed::from_bytes(&body)
         .map_err(|e| ApiError::invalid(format!("the body is not a vulnerability feed: {e}")))?;
-    let digest = {
-        use sha2::Digest;
-        db::hex(&sha2::Sha256::digest(&body))
-    };
+    let digest = db::digest(&body);
     let mut tx = app.db.write().await?;
     sqlx::query("INSERT INTO feeds (digest, body, advisories, imported_at) VALUES ($1, $2, $3, $4)")
         .bind(&digest)

@@ -111,8 +111,13 @@ pub fn hex(bytes: &[u8]) -> String {
 
 /// The SHA-256 of a secret, as stored: tokens are never kept in clear.
 pub fn hash(secret: &str) -> String {
+    digest(secret.as_bytes())
+}
+
+/// The SHA-256 of `bytes` in hex: the digest of an upload.
+pub fn digest(bytes: &[u8]) -> String {
     use sha2::Digest;
-    hex(&sha2::Sha256::digest(secret.as_bytes()))
+    hex(&sha2::Sha256::digest(bytes))
 }
 
 /// A text column.

@@ -664,10 +664,7 @@ pub fn run(args: &Args) -> Outcome {
                         ]
                     })
                     .collect();
-                table(&["id", "at", "actor", "action", "detail"], rows);
-                if let Some(next) = v["next"].as_str() {
-                    eprintln!("more: --after {next}");
-                }
+                paged(&["id", "at", "actor", "action", "detail"], rows, &v);
             }
         }
         Sub::Waivers { command: WaiversSub::Upload { file } } => {
@@ -713,10 +710,7 @@ pub fn run(args: &Args) -> Outcome {
                         ]
                     })
                     .collect();
-                table(&["state", "severity", "rule", "host", "message"], rows);
-                if let Some(next) = v["next"].as_str() {
-                    eprintln!("more: --after {next}");
-                }
+                paged(&["state", "severity", "rule", "host", "message"], rows, &v);
             }
         }
         Sub::Findings { run, severity, rule, agent, attribute, limit, after, .. } => {
@@ -743,10 +737,7 @@ pub fn run(args: &Args) -> Outcome {
                         ]
                     })
                     .collect();
-                table(&["severity", "rule", "host", "message"], rows);
-                if let Some(next) = v["next"].as_str() {
-                    eprintln!("more: --after {next}");
-                }
+                paged(&["severity", "rule", "host", "message"], rows, &v);
             }
         }
         Sub::Report { run, full, output } => {
@@ -765,6 +756,14 @@ pub fn run(args: &Args) -> Outcome {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A page of a list as a table, and how to get the next one.
+fn paged(headers: &[&str], rows: Vec<Vec<String>>, v: &Value) {
+    table(headers, rows);
+    if let Some(next) = v["next"].as_str() {
+        eprintln!("more: --after {next}");
+    }
 }
 
 fn items(v: &Value) -> impl Iterator<Item = &Value> {
