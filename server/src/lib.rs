@@ -11,6 +11,7 @@
 mod agent;
 mod api;
 mod auth;
+mod copy;
 mod db;
 mod error;
 mod eval;
@@ -280,4 +281,10 @@ pub async fn webhook_key(config: &Config) -> Result<String, String> {
 /// The signature a receiver expects for `body` under `key`.
 pub fn webhook_signature(key: &str, body: &str) -> String {
     notify::signature(key, body)
+}
+
+/// Copies a service's database into an empty one (`assay server copy`);
+/// the rows copied per table.
+pub async fn copy_database(from: &str, to: &str) -> Result<Vec<(String, u64)>, String> {
+    copy::copy(from, to).await
 }

@@ -641,6 +641,42 @@ fn service(postgres: bool) {
     }
     let bad = "waivers:\n  - rule: X\n    owner: o\n    justification: j\n    expires: someday\n";
     assert_eq!(s.raw(false, "PUT", "/v1/waivers", &operator, Some(bad.as_bytes().to_vec())).0, 422);
+
+    // Moving to PostgreSQL: the SQLite database copied into an empty one
+    // serves the same runs, findings and tokens.
+    if !postgres {
+        let runs = s.ok("GET", "/v1/runs?limit=1000", None)["items"].clone();
+        let fleet = s.ok("GET", "/v1/fleet-findings?limit=1000", None)["items"].as_array().unwrap().len();
+        s.halt();
+        let Some(pg) = Database::postgres_if_reachable(&s.rt) else { return };
+        let from = format!("sqlite://{}?mode=rw", s.data.path().join("assay.db").display());
+        let to = pg.url.clone().unwrap();
+        let copied = s.rt.block_on(assay_server::copy_database(&from, &to)).unwrap();
+        assert!(copied.iter().any(|(t, n)| t == "findings" && *n > 0), "{copied:?}");
+        let again = s.rt.block_on(assay_server::copy_database(&from, &to));
+        assert!(again.unwrap_err().contains("not empty"));
+        let old_db = std::mem::replace(&mut s.db, pg);
+        drop(old_db);
+        assert!(s.boot().is_none(), "the copied tokens are there: no first token");
+        assert_eq!(s.ok("GET", "/v1/runs?limit=1000", None)["items"], runs);
+        assert_eq!(
+            s.ok("GET", "/v1/fleet-findings?limit=1000", None)["items"].as_array().unwrap().len(),
+            fleet
+        );
+        // New rows continue the copied sequences.
+        assert_eq!(
+            s.call(
+                "POST",
+                "/v1/targets",
+                &operator,
+                Some(json!({ "name": "after-copy", "tags": [{ "key": "x" }] }))
+            )
+            .0,
+            201
+        );
+        let audit = s.ok("GET", "/v1/audit?limit=1000", None)["items"].clone();
+        assert_eq!(audit.as_array().unwrap().last().unwrap()["action"], "target.create");
+    }
 }
 
 #[test]

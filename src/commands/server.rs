@@ -25,6 +25,16 @@ enum Sub {
         #[arg(long, default_value = "admin")]
         role: String,
     },
+    /// Copy a service's database into an empty one (SQLite to PostgreSQL
+    /// when one server is outgrown); stop the servers on the source first.
+    Copy {
+        /// The database to copy: `sqlite://DIR/assay.db` or `postgres://...`.
+        #[arg(long, value_name = "URL")]
+        from: String,
+        /// An empty database (it is migrated first).
+        #[arg(long, value_name = "URL")]
+        to: String,
+    },
     /// Print the key webhook notifications are signed with, for receivers
     /// to check `X-Assay-Signature: sha256=HMAC` of each body.
     WebhookKey {
@@ -111,6 +121,15 @@ pub fn run(args: &Args) -> Outcome {
             .block_on(assay_server::mint_token(&options.config()?, role, "assay server admin-token"))
             .map_err(|e| Failure::input(miette::miette!("{e}")))?;
         outln!("{token}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    if let Some(Sub::Copy { from, to }) = &args.command {
+        let copied = rt
+            .block_on(assay_server::copy_database(from, to))
+            .map_err(|e| Failure::input(miette::miette!("{e}")))?;
+        for (table, rows) in copied {
+            outln!("{table:<16} {rows}");
+        }
         return Ok(ExitCode::SUCCESS);
     }
     if let Some(Sub::WebhookKey { options }) = &args.command {
