@@ -859,3 +859,52 @@ fn the_listeners_speak_tls() {
     let e = rt.block_on(start(config, bundle())).err().unwrap();
     assert!(e.contains("key.pem"), "{e}");
 }
+
+/// A server stopped at different points of a run (waiting for agents,
+/// collection just stopped, evaluation under way) and started again
+/// finishes the run, with each finding once.
+fn restarts(postgres: bool) {
+    let Some(mut s) = Server::new(postgres) else { return };
+    let enrol = s.ok("POST", "/v1/enrollments", Some(json!({ "uses": 1, "tags": { "env": "prod" } })));
+    let agent = enroll(&s, enrol["token"].as_str().unwrap(), "debian-default", "m-7");
+    s.ok("POST", "/v1/targets", Some(json!({ "name": "prod", "tags": [{ "key": "env" }] })));
+    s.ok("PUT", "/v1/templates/t", Some(json!({ "target": "prod", "packages": ["cis-linux"] })));
+    let expected = local_findings(agent.host, &["cis-linux"]).len();
+    for point in ["waiting for agents", "collection stopped", "evaluating"] {
+        let run =
+            s.ok("POST", "/v1/runs", Some(json!({ "template": "t" })))["id"].as_str().unwrap().to_owned();
+        if point == "waiting for agents" {
+            s.halt();
+            s.boot();
+        }
+        agent.heartbeat(&s);
+        assert_eq!(agent.upload(&s, &run, telemetry(agent.host)).0, 201);
+        if point == "collection stopped" {
+            // Every agent delivered, so the server may have ended the
+            // collection itself already (409): either way it is stopped.
+            let (status, v) = s.call("POST", &format!("/v1/runs/{run}/stop"), &s.token.clone(), None);
+            assert!(status == 200 || status == 409, "{v}");
+            s.halt();
+            s.boot();
+        }
+        if point == "evaluating" {
+            s.wait_for(&run, &["EVALUATING_RULES", "COMPLETED"]);
+            s.halt();
+            s.boot();
+        }
+        let done = s.wait_for(&run, &["COMPLETED", "COMPLETED_WITH_ERRORS", "FAILED"]);
+        assert_eq!(done["state"], "COMPLETED", "{point}: {done:#}");
+        let findings = all_findings(&s, &run, &agent.id);
+        assert_eq!(findings.len(), expected, "{point}: each finding once");
+    }
+}
+
+#[test]
+fn restarts_on_sqlite() {
+    restarts(false);
+}
+
+#[test]
+fn restarts_on_postgres() {
+    restarts(true);
+}
