@@ -66,12 +66,11 @@ pub async fn queue_reevaluation(tx: &mut Tx, cause: &str) -> Result<u64, sqlx::E
     Ok(n)
 }
 
-/// Leases one job of either queue and does it; `Ok(false)` when both are
-/// empty.
-pub async fn work_one(app: &App) -> Result<bool, sqlx::Error> {
-    let db = &app.db;
+/// Fails the jobs of both queues whose last attempt ran out, with the
+/// reason (the lease queries no longer pick them). Called from the
+/// background tick, not from every worker poll.
+pub async fn expire(db: &crate::db::Db) -> Result<(), sqlx::Error> {
     let now = db::now();
-    // Jobs whose last attempt ran out are failed, with the reason.
     for sql in [
         "UPDATE jobs SET state = 'failed', error = COALESCE(error, 'the evaluation did not finish') \
          WHERE state = 'leased' AND lease_until < $1 AND attempts >= $2",
@@ -80,6 +79,12 @@ pub async fn work_one(app: &App) -> Result<bool, sqlx::Error> {
     ] {
         sqlx::query(sql).bind(now).bind(MAX_ATTEMPTS).execute(&db.pool).await?;
     }
+    Ok(())
+}
+
+/// Leases one job of either queue and does it; `Ok(false)` when both are
+/// empty.
+pub async fn work_one(app: &App) -> Result<bool, sqlx::Error> {
     if run_job(app).await? {
         return Ok(true);
     }
@@ -115,7 +120,7 @@ async fn run_job(app: &App) -> Result<bool, sqlx::Error> {
     .await?;
     let result = match context {
         None => Err("the run has no telemetry from this agent".to_owned()),
-        Some(row) => evaluate_row(app, &row).await?,
+        Some(row) => evaluate_with(app, &row, &[]).await?,
     };
     let mut tx = db.write().await?;
     match result {
@@ -239,12 +244,8 @@ async fn reeval_job(app: &App) -> Result<bool, sqlx::Error> {
     Ok(true)
 }
 
-/// Evaluates a `(body, packages, attributes)` row off the async threads.
-async fn evaluate_row(app: &App, row: &sqlx::any::AnyRow) -> Result<Result<Report, String>, sqlx::Error> {
-    evaluate_with(app, row, &[]).await
-}
-
-/// [`evaluate_row`] with `extra` packages besides the row's.
+/// Evaluates a `(body, packages, attributes)` row off the async threads,
+/// with `extra` packages besides the row's.
 async fn evaluate_with(
     app: &App,
     row: &sqlx::any::AnyRow,

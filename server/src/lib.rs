@@ -165,6 +165,7 @@ pub async fn start(config: Config, bundle: Bundle) -> Result<Running, String> {
     tasks.push(tokio::spawn(async move {
         loop {
             // A failed tick (the database away) is retried on the next.
+            let _ = eval::expire(&ticker.db).await;
             let _ = runs::tick(&ticker.db).await;
             let _ = notify::schedules(&ticker).await;
             tokio::select! {

@@ -90,14 +90,21 @@ pub async fn tick(db: &Db) -> Result<(), sqlx::Error> {
     for row in rows {
         let (id, state, until) =
             (db::text(&row, "id"), db::text(&row, "state"), db::int(&row, "collect_until"));
+        // Most ticks change nothing: look before taking the write lock (the
+        // transition below checks again, by compare-and-set).
+        let idle = if COLLECTING_STATES.contains(&state.as_str()) {
+            now <= until + GRACE_MS && count_now(db, WAITING, &id).await? > 0
+        } else if state == EVAL_PENDING || state == EVALUATING {
+            count_now(db, OPEN_JOBS, &id).await? > 0
+        } else {
+            false
+        };
+        if idle {
+            continue;
+        }
         let mut tx = db.write().await?;
         if COLLECTING_STATES.contains(&state.as_str()) {
-            let waiting = count(
-                &mut tx,
-                "SELECT COUNT(*) AS n FROM run_agents WHERE run_id = $1 AND status <> 'delivered'",
-                &id,
-            )
-            .await?;
+            let waiting = count(&mut tx, WAITING, &id).await?;
             if waiting == 0 || now > until + GRACE_MS {
                 transition(&mut tx, &id, &state, STOP_PENDING).await?;
             }
@@ -122,12 +129,7 @@ pub async fn tick(db: &Db) -> Result<(), sqlx::Error> {
                 transition(&mut tx, &id, DATA_COLLECTED, EVAL_PENDING).await?;
             }
         } else if state == EVAL_PENDING || state == EVALUATING {
-            let open = count(
-                &mut tx,
-                "SELECT COUNT(*) AS n FROM jobs WHERE run_id = $1 AND state IN ('pending', 'leased')",
-                &id,
-            )
-            .await?;
+            let open = count(&mut tx, OPEN_JOBS, &id).await?;
             if open == 0 {
                 let failed = count(
                     &mut tx,
@@ -152,6 +154,16 @@ pub async fn tick(db: &Db) -> Result<(), sqlx::Error> {
         tx.commit().await?;
     }
     Ok(())
+}
+
+/// A run's agents that have not delivered.
+const WAITING: &str = "SELECT COUNT(*) AS n FROM run_agents WHERE run_id = $1 AND status <> 'delivered'";
+/// A run's evaluation jobs not finished.
+const OPEN_JOBS: &str = "SELECT COUNT(*) AS n FROM jobs WHERE run_id = $1 AND state IN ('pending', 'leased')";
+
+async fn count_now(db: &Db, sql: &'static str, run: &str) -> Result<i64, sqlx::Error> {
+    let row = sqlx::query(sql).bind(run).fetch_one(&db.pool).await?;
+    Ok(row.try_get::<i64, _>("n").unwrap_or_default())
 }
 
 async fn count(tx: &mut Tx, sql: &'static str, run: &str) -> Result<i64, sqlx::Error> {
