@@ -40,7 +40,9 @@ enum Command {
     /// Re-check a package and re-run its tests whenever a file changes.
     Watch(commands::watch::Args),
     /// Run the assessment service (targets, templates, runs, agents, findings).
-    Server(commands::server::Args),
+    Server(Box<commands::server::Args>),
+    /// Run an agent of an assessment service: enrol, heartbeat, collect, upload.
+    Agent(commands::agent::Args),
     /// Use an assessment service: tokens, agents, targets, templates, runs, findings.
     Fleet(commands::fleet::Args),
 }
@@ -61,6 +63,7 @@ fn main() -> miette::Result<ExitCode> {
         Command::Watch(args) => commands::watch::run(&args),
         Command::Server(args) => commands::server::run(&args),
         Command::Fleet(args) => commands::fleet::run(&args),
+        Command::Agent(args) => commands::agent::run(&args),
     };
     Ok(match outcome {
         Ok(code) => code,

@@ -1,7 +1,8 @@
 //! `assay server` and `assay fleet` as an operator uses them: a real server
 //! process on loopback (ports chosen by the kernel), the first admin token
-//! from its output, the fleet client for everything an operator does, a
-//! fake agent speaking the agent endpoint, and SIGTERM to stop it.
+//! from its output, the fleet client for everything an operator does, real
+//! `assay agent` processes collecting the fixture hosts over mutual TLS,
+//! and SIGTERM to stop it.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -19,14 +20,8 @@ struct ServerProcess {
     admin: String,
     agent: String,
     token: String,
-}
-
-impl ServerProcess {
-    fn with_scheme(mut self, scheme: &str) -> Self {
-        self.admin = self.admin.replacen("http", scheme, 1);
-        self.agent = self.agent.replacen("http", scheme, 1);
-        self
-    }
+    /// The agents' CA, which agents pin at enrolment.
+    fingerprint: String,
 }
 
 impl Drop for ServerProcess {
@@ -60,18 +55,73 @@ fn server_with(data: &std::path::Path, extra: &[&str]) -> ServerProcess {
     let mut err = BufReader::new(child.stderr.take().unwrap());
     let mut line = String::new();
     err.read_line(&mut line).unwrap();
-    // "assay server: admin API on http://ADDR/v1, agents on http://ADDR/agent/v1"
-    let scheme = if extra.is_empty() { "http" } else { "https" };
-    let urls: Vec<&str> =
-        line.split(&format!("{scheme}://")).skip(1).map(|u| u.split('/').next().unwrap()).collect();
+    // "assay server: admin API on SCHEME://ADDR/v1, agents on https://ADDR/agent/v1"
+    let urls: Vec<String> = line
+        .split_whitespace()
+        .filter(|w| w.contains("://"))
+        .map(|u| u.trim_end_matches(',').trim_end_matches("/agent/v1").trim_end_matches("/v1").to_owned())
+        .collect();
     assert_eq!(urls.len(), 2, "{line}");
+    let mut pin = String::new();
+    err.read_line(&mut pin).unwrap();
+    let fingerprint = pin.split_whitespace().last().unwrap_or_default().to_owned();
+    assert_eq!(fingerprint.len(), 64, "the CA's fingerprint is printed: {pin}");
     let mut out = BufReader::new(child.stdout.take().unwrap());
     let mut token = String::new();
     out.read_line(&mut token).unwrap();
     assert!(token.starts_with("assay_"), "the first start prints the admin token: {token:?}");
-    let (admin, agent) = (format!("http://{}", urls[0]), format!("http://{}", urls[1]));
-    ServerProcess { admin, agent, token: token.trim().to_owned(), child, _output: (err, out) }
-        .with_scheme(scheme)
+    let (admin, agent) = (urls[0].clone(), urls[1].clone());
+    ServerProcess { admin, agent, token: token.trim().to_owned(), fingerprint, child, _output: (err, out) }
+}
+
+/// A real agent process collecting a fixture host; killed when dropped.
+struct AgentProcess(Child, #[allow(dead_code)] tempfile::TempDir);
+
+impl Drop for AgentProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn agent(s: &ServerProcess, token: &str, host: &str) -> AgentProcess {
+    let state = tempfile::tempdir().unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_assay"))
+        .args(["agent", "--server", &s.agent, "--enroll-token", token, "--ca-fingerprint", &s.fingerprint])
+        .args(["--state-dir", state.path().to_str().unwrap(), "--nice", "0"])
+        .args(["--root", common::fixture(host).to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    AgentProcess(child, state)
+}
+
+/// Waits until `n` agents are enrolled; their listing.
+fn enrolled(s: &ServerProcess, n: usize) -> Vec<Value> {
+    let start = Instant::now();
+    loop {
+        let (_, out, _) = fleet(s, &["agents", "--format", "json"]);
+        let items = serde_json::from_str::<Value>(&out).map(|v| v["items"].clone()).unwrap_or(Value::Null);
+        if items.as_array().is_some_and(|a| a.len() == n) {
+            return items.as_array().unwrap().clone();
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "{n} agents did not enrol: {out}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn wait_run(s: &ServerProcess, id: &str, states: &[&str]) -> Value {
+    let start = Instant::now();
+    loop {
+        let (_, out, _) = fleet(s, &["run", "show", id, "--format", "json"]);
+        let v: Value = serde_json::from_str(&out).unwrap();
+        if states.iter().any(|st| v["state"] == *st) {
+            return v;
+        }
+        assert!(start.elapsed() < Duration::from_secs(120), "{v:#}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 fn fleet(s: &ServerProcess, args: &[&str]) -> (i32, String, String) {
@@ -86,10 +136,6 @@ fn fleet(s: &ServerProcess, args: &[&str]) -> (i32, String, String) {
     (common::code(&out), common::stdout(&out), common::stderr(&out))
 }
 
-fn http() -> ureq::Agent {
-    ureq::Agent::config_builder().http_status_as_error(false).build().into()
-}
-
 #[test]
 fn an_operator_assesses_a_host_with_server_and_fleet() {
     let data = tempfile::tempdir().unwrap();
@@ -97,11 +143,9 @@ fn an_operator_assesses_a_host_with_server_and_fleet() {
 
     let (code, token, _) = fleet(&s, &["enrollment", "create", "--uses", "2", "--tag", "env=prod"]);
     assert_eq!(code, 0);
-    let enrol = json!({ "token": token.trim(), "hostname": "debian-default", "machine_id": "m-1" });
-    let mut r = http().post(&format!("{}/agent/v1/enroll", s.agent)).send_json(enrol).unwrap();
-    assert_eq!(r.status().as_u16(), 201);
-    let agent: Value = r.body_mut().read_json().unwrap();
-    let secret = format!("Bearer {}", agent["secret"].as_str().unwrap());
+    let _agent = agent(&s, token.trim(), "debian-default");
+    let agent = enrolled(&s, 1).remove(0);
+    let agent = json!({ "agent_id": agent["id"] });
 
     let (code, out, _) = fleet(&s, &["agents", "--tag", "env=prod"]);
     assert_eq!(code, 0);
@@ -145,33 +189,9 @@ fn an_operator_assesses_a_host_with_server_and_fleet() {
     assert_eq!(code, 2, "the agent is in a run");
     assert!(err.contains("agents_in_run"), "{err}");
 
-    // The agent: told to collect, it sends the fixture host's telemetry.
-    let mut r = http()
-        .post(&format!("{}/agent/v1/heartbeat", s.agent))
-        .header("authorization", &secret)
-        .send_json(json!({}))
-        .unwrap();
-    let instruction: Value = r.body_mut().read_json().unwrap();
-    assert_eq!(instruction["instruction"]["run"], json!(id));
-    let collected =
-        common::assay(&["collect", "--root", common::fixture("debian-default").to_str().unwrap()]);
-    let r = http()
-        .put(&format!("{}/agent/v1/runs/{id}/telemetry", s.agent))
-        .header("authorization", &secret)
-        .send(&collected.stdout[..])
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 201);
-
-    let start = Instant::now();
-    loop {
-        let (_, out, _) = fleet(&s, &["run", "show", &id, "--format", "json"]);
-        let v: Value = serde_json::from_str(&out).unwrap();
-        if v["state"] == "COMPLETED" {
-            break;
-        }
-        assert!(start.elapsed() < Duration::from_secs(60), "{v:#}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    // The agent, told to collect by its heartbeat, sends the fixture
+    // host's telemetry; the run completes when every agent delivered.
+    wait_run(&s, &id, &["COMPLETED"]);
     let (_, out, _) = fleet(&s, &["run", "show", &id]);
     assert!(out.contains("COLLECTING_DATA") && out.contains("COMPLETED"), "{out}");
     let (code, out, _) = fleet(&s, &["findings", "--run", &id, "--format", "json", "--limit", "1000"]);
@@ -272,4 +292,106 @@ fn fleet_talks_to_a_tls_server_it_trusts() {
     let (code, _, err) = fleet(&s, &["target", "list"]);
     assert_eq!(code, 2, "an untrusted certificate is refused");
     assert!(err.contains("cannot reach the server"), "{err}");
+}
+
+/// The rule outcomes `assay scan --root` gives for a fixture host:
+/// rule id to outcome.
+fn scan_outcomes(host: &str) -> std::collections::BTreeMap<String, String> {
+    let out = common::assay(&["scan", "--root", common::fixture(host).to_str().unwrap(), "--format", "json"]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    report["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["rule_id"].as_str().unwrap().to_owned(), r["outcome"].as_str().unwrap().to_owned()))
+        .collect()
+}
+
+/// Several real agents (each a fixture host) assessed by one run with all
+/// built-in packages: per host, the full report's rule outcomes are those
+/// of `assay scan --root` on the same fixture.
+fn agents_assess_like_scan(database: Option<&str>) {
+    let data = tempfile::tempdir().unwrap();
+    let extra: Vec<&str> = database.map(|d| vec!["--database", d]).unwrap_or_default();
+    let s = server_with(data.path(), &extra);
+    let hosts = ["debian-default", "debian-hardened", "alpine", "rpm"];
+    let (_, token, _) = fleet(&s, &["enrollment", "create", "--uses", "4", "--tag", "fleet=fixtures"]);
+    let _agents: Vec<AgentProcess> = hosts.iter().map(|h| agent(&s, token.trim(), h)).collect();
+    enrolled(&s, hosts.len());
+    assert_eq!(fleet(&s, &["target", "create", "fixtures", "--tag", "fleet"]).0, 0);
+    let mut args = vec!["template", "create", "all", "--target", "fixtures", "--duration", "1m"];
+    for p in ["cis-linux", "security-best-practices", "runtime-behavior", "cve"] {
+        args.extend(["--package", p]);
+    }
+    let (code, _, err) = fleet(&s, &args);
+    assert_eq!(code, 0, "{err}");
+    let (_, out, _) = fleet(&s, &["run", "start", "all", "--format", "json"]);
+    let id = serde_json::from_str::<Value>(&out).unwrap()["id"].as_str().unwrap().to_owned();
+    let done = wait_run(&s, &id, &["COMPLETED", "COMPLETED_WITH_ERRORS", "FAILED"]);
+    assert_eq!(done["state"], "COMPLETED", "{done:#}");
+    let (code, out, err) = fleet(&s, &["report", &id, "--full", "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let report: Value = serde_json::from_str(&out).unwrap();
+    for host in hosts {
+        // The report names hosts by hostname.
+        let name = std::fs::read_to_string(common::fixture(host).join("etc/hostname")).unwrap();
+        let name = name.trim();
+        let mut served = std::collections::BTreeMap::new();
+        for rule in report["rules"].as_array().unwrap() {
+            for (outcome, on) in rule["outcomes"].as_object().unwrap() {
+                if on.as_array().unwrap().iter().any(|h| h == name) {
+                    served.insert(rule["rule_id"].as_str().unwrap().to_owned(), outcome.clone());
+                }
+            }
+        }
+        let local = scan_outcomes(host);
+        assert!(!local.is_empty());
+        assert_eq!(served, local, "{host}: the server's outcomes differ from assay scan --root");
+    }
+}
+
+#[test]
+fn agents_assess_fixture_hosts_as_scan_does_on_sqlite() {
+    agents_assess_like_scan(None);
+}
+
+#[test]
+fn agents_assess_fixture_hosts_as_scan_does_on_postgres() {
+    let name = format!("assay_fleet_{}", std::process::id());
+    let created = Command::new("psql")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-d",
+            "postgres",
+            "-qc",
+            &format!("CREATE DATABASE {name}"),
+        ])
+        .output();
+    match created {
+        Ok(o) if o.status.success() => {}
+        _ => {
+            eprintln!("PostgreSQL at 127.0.0.1:5432 is not reachable: skipped");
+            return;
+        }
+    }
+    let url = format!("postgres://postgres@127.0.0.1:5432/{name}");
+    let result = std::panic::catch_unwind(|| agents_assess_like_scan(Some(&url)));
+    let _ = Command::new("psql")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-d",
+            "postgres",
+            "-qc",
+            &format!("DROP DATABASE {name} WITH (FORCE)"),
+        ])
+        .output();
+    if let Err(e) = result {
+        std::panic::resume_unwind(e);
+    }
 }

@@ -24,6 +24,7 @@ pub fn routes(app: Arc<App>) -> Router<Arc<App>> {
         .route("/v1/tokens", post(create_token))
         .route("/v1/enrollments", post(create_enrollment))
         .route("/v1/agents", get(list_agents))
+        .route("/v1/agents/{id}/revoke", post(revoke_agent))
         .route("/v1/targets", post(create_target).get(list_targets))
         .route("/v1/targets/{name}/preview", get(preview_target))
         .route("/v1/templates", get(list_templates))
@@ -192,20 +193,29 @@ impl Page {
     }
 }
 
-/// Health as Inspector reported it, from the last heartbeat.
-pub fn health(last_seen: i64, revoked: bool, unknown_after_ms: i64) -> &'static str {
-    if revoked {
-        "UNHEALTHY"
-    } else if db::now() - last_seen > unknown_after_ms {
-        "UNKNOWN"
+/// Health and health code as Inspector reported them: revoked agents are
+/// UNHEALTHY, agents without a recent heartbeat UNKNOWN, the others as
+/// their last heartbeat said (UNHEALTHY with a detail, THROTTLED when they
+/// heartbeat too often, SHUTDOWN when they stopped).
+pub fn health(row: &sqlx::any::AnyRow, unknown_after_ms: i64) -> (&'static str, String) {
+    let code = db::text(row, "health_code");
+    if db::opt_int(row, "revoked_at").is_some() {
+        ("UNHEALTHY", "UNHEALTHY".into())
+    } else if code == "SHUTDOWN" {
+        ("UNKNOWN", code)
+    } else if db::now() - db::int(row, "last_seen") > unknown_after_ms {
+        ("UNKNOWN", "UNKNOWN".into())
+    } else if code == "UNHEALTHY" || code == "THROTTLED" {
+        ("UNHEALTHY", code)
     } else {
-        "HEALTHY"
+        ("HEALTHY", if code.is_empty() { "IDLE".into() } else { code })
     }
 }
 
 pub(crate) fn agent_json(row: &sqlx::any::AnyRow, unknown_after_ms: i64) -> Value {
     let tags: BTreeMap<String, String> = serde_json::from_str(&db::text(row, "tags")).unwrap_or_default();
     let revoked = db::opt_int(row, "revoked_at").is_some();
+    let health = health(row, unknown_after_ms);
     json!({
         "id": db::text(row, "id"),
         "hostname": db::text(row, "hostname"),
@@ -214,7 +224,9 @@ pub(crate) fn agent_json(row: &sqlx::any::AnyRow, unknown_after_ms: i64) -> Valu
         "tags": tags,
         "enrolled_at": db::int(row, "enrolled_at"),
         "last_seen": db::int(row, "last_seen"),
-        "health": health(db::int(row, "last_seen"), revoked, unknown_after_ms),
+        "health": health.0,
+        "health_code": health.1,
+        "health_detail": db::text(row, "health_detail"),
         "revoked": revoked,
     })
 }
@@ -234,6 +246,39 @@ fn parse_filters(tags: &[String]) -> Vec<TagFilter> {
             None => TagFilter { key: t.clone(), value: None },
         })
         .collect()
+}
+
+/// Revokes an agent: every request with any of its certificates fails
+/// from now on, and it leaves the runs it is in (its lock is released;
+/// the run records it as missing).
+async fn revoke_agent(
+    State(app): AppState,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let actor = auth::require(&app.db, &headers, Role::Operator).await?;
+    let mut tx = app.db.write().await?;
+    let done = sqlx::query("UPDATE agents SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+        .bind(db::now())
+        .bind(&id)
+        .execute(&mut *tx)
+        .await?;
+    if done.rows_affected() == 0 {
+        let exists =
+            sqlx::query("SELECT id FROM agents WHERE id = $1").bind(&id).fetch_optional(&mut *tx).await?;
+        return match exists {
+            None => Err(ApiError::not_found(format!("no agent `{id}`"))),
+            Some(_) => Err(ApiError::conflict(format!("agent `{id}` is revoked already"))),
+        };
+    }
+    sqlx::query("UPDATE run_agents SET status = 'missing' WHERE agent_id = $1 AND status IN ('pending', 'collecting')")
+        .bind(&id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM agent_locks WHERE agent_id = $1").bind(&id).execute(&mut *tx).await?;
+    tx.commit().await?;
+    auth::audit(&app.db, &actor.token_id, "agent.revoke", json!({ "agent": id })).await?;
+    Ok(Json(json!({ "agent": id, "revoked": true })))
 }
 
 async fn list_agents(
@@ -406,6 +451,12 @@ async fn preview_target(
             a["excluded"] = match (held.get(&id), a["health"].as_str()) {
                 (Some(run), _) => json!(format!("already in run {run}")),
                 (None, Some("UNKNOWN")) => json!("no heartbeat recently: the agent is UNKNOWN"),
+                (None, Some("UNHEALTHY")) => {
+                    json!(format!(
+                        "the agent is UNHEALTHY ({})",
+                        a["health_code"].as_str().unwrap_or_default()
+                    ))
+                }
                 _ => Value::Null,
             };
             a["packages_excluded"] = json!(unsupported(&app, &packages, &db::text(r, "os")));
@@ -651,6 +702,7 @@ pub(crate) async fn start(app: &App, template_name: &str) -> ApiResult<String> {
     if let Err(e) = tx.commit().await {
         return Err(if db::is_conflict(&e) { overlap(app, &agents).await } else { e.into() });
     }
+    app.wake.notify_waiters();
     Ok(id)
 }
 

@@ -1,10 +1,10 @@
-//! Bearer tokens. Admin API tokens carry a role; agents carry the secret
-//! they received at enrolment. Only SHA-256 hashes are stored.
+//! Bearer tokens of the admin API, each with a role; only their SHA-256
+//! hashes are stored. (Agents authenticate by client certificate: see
+//! `agent.rs`.)
 
 use crate::db::{self, Db};
 use crate::error::{ApiError, ApiResult};
 use axum::http::HeaderMap;
-use sqlx::Row;
 
 /// What an API token may do; each role includes the ones before it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -73,20 +73,6 @@ pub async fn require(db: &Db, headers: &HeaderMap, needed: Role) -> ApiResult<Ac
         )));
     }
     Ok(Actor { token_id: db::text(&row, "id") })
-}
-
-/// The agent of `headers`, which must not be revoked.
-pub async fn agent(db: &Db, headers: &HeaderMap) -> ApiResult<String> {
-    let secret = bearer(headers)?;
-    let row = sqlx::query("SELECT id, revoked_at FROM agents WHERE secret_hash = $1")
-        .bind(db::hash(secret))
-        .fetch_optional(&db.pool)
-        .await?
-        .ok_or_else(|| ApiError::unauthorized("unknown agent"))?;
-    if db::opt_int(&row, "revoked_at").is_some() {
-        return Err(ApiError::forbidden("this agent is revoked"));
-    }
-    Ok(row.try_get::<String, _>("id").unwrap_or_default())
 }
 
 /// Mints an API token of `role`; the clear token is returned once.

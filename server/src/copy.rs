@@ -9,16 +9,19 @@ use crate::db::{self, Backend, Db};
 use sqlx::Row;
 
 /// Every table, parents before children.
-const TABLES: [&str; 22] = [
+const TABLES: [&str; 25] = [
     "api_tokens",
     "enrollments",
     "agents",
+    "agent_certs",
     "targets",
     "templates",
     "runs",
     "run_states",
     "run_agents",
     "agent_locks",
+    "run_keys",
+    "telemetry_chunks",
     "telemetry",
     "jobs",
     "findings",
@@ -35,7 +38,11 @@ const TABLES: [&str; 22] = [
 ];
 
 /// Columns holding integers (all others hold text, but for the blobs).
-const INTEGERS: [&str; 25] = [
+const INTEGERS: [&str; 29] = [
+    "issued_at",
+    "not_after",
+    "total",
+    "sealed",
     "created_at",
     "revoked_at",
     "uses_left",
@@ -67,7 +74,8 @@ const INTEGERS: [&str; 25] = [
 const SEQUENCED: [&str; 6] = ["findings", "audit_log", "finding_events", "feeds", "outbox", "waiver_sets"];
 
 fn is_blob(table: &str, column: &str) -> bool {
-    column == "body" && (table == "telemetry" || table == "feeds")
+    (column == "body" && ["telemetry", "telemetry_chunks", "feeds"].contains(&table))
+        || (table == "run_keys" && column == "wrapped")
 }
 
 /// Copies every row of `from` into `to`; the rows copied per table.

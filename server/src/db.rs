@@ -109,6 +109,14 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Lower- or upper-case hex to bytes; `None` unless every digit is hex.
+pub fn from_hex(text: &str) -> Option<Vec<u8>> {
+    if text.len() % 2 != 0 {
+        return None;
+    }
+    (0..text.len()).step_by(2).map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok()).collect()
+}
+
 /// The SHA-256 of a secret, as stored: tokens are never kept in clear.
 pub fn hash(secret: &str) -> String {
     digest(secret.as_bytes())
@@ -123,6 +131,11 @@ pub fn digest(bytes: &[u8]) -> String {
 /// A text column.
 pub fn text(row: &AnyRow, column: &str) -> String {
     row.try_get::<String, _>(column).unwrap_or_default()
+}
+
+/// A binary column.
+pub fn blob(row: &AnyRow, column: &str) -> Vec<u8> {
+    row.try_get::<Vec<u8>, _>(column).unwrap_or_default()
 }
 
 /// An integer column.

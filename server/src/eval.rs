@@ -69,6 +69,29 @@ pub async fn queue_reevaluation(tx: &mut Tx, cause: &str) -> Result<u64, sqlx::E
 /// Fails the jobs of both queues whose last attempt ran out, with the
 /// reason (the lease queries no longer pick them). Called from the
 /// background tick, not from every worker poll.
+/// Deletes telemetry past retention, then the keys of finished runs with
+/// no telemetry left (whatever of theirs might remain is unreadable), and
+/// the chunks of uploads that runs no longer wait for.
+pub async fn retention(db: &crate::db::Db, retention_ms: i64) -> Result<(), sqlx::Error> {
+    let mut tx = db.write().await?;
+    sqlx::query("DELETE FROM telemetry WHERE received_at < $1")
+        .bind(db::now() - retention_ms)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "DELETE FROM telemetry_chunks WHERE run_id IN (SELECT id FROM runs WHERE finished_at IS NOT NULL)",
+    )
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "DELETE FROM run_keys WHERE run_id IN (SELECT id FROM runs WHERE finished_at IS NOT NULL) \
+         AND run_id NOT IN (SELECT run_id FROM telemetry)",
+    )
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await
+}
+
 pub async fn expire(db: &crate::db::Db) -> Result<(), sqlx::Error> {
     let now = db::now();
     for sql in [
@@ -110,7 +133,7 @@ async fn run_job(app: &App) -> Result<bool, sqlx::Error> {
     tx.commit().await?;
 
     let context = sqlx::query(
-        "SELECT t.body, tp.packages, tp.attributes FROM telemetry t \
+        "SELECT t.run_id, t.agent_id, t.sealed, t.body, tp.packages, tp.attributes FROM telemetry t \
          JOIN runs r ON r.id = t.run_id JOIN templates tp ON tp.name = r.template AND tp.version = r.template_version \
          WHERE t.run_id = $1 AND t.agent_id = $2",
     )
@@ -201,7 +224,7 @@ async fn reeval_job(app: &App) -> Result<bool, sqlx::Error> {
     let (agent, cause) = (db::text(&job, "agent_id"), db::text(&job, "cause"));
     // The agent's latest telemetry, with the packages of the run it came from.
     let context = sqlx::query(
-        "SELECT t.body, tp.packages, tp.attributes FROM telemetry t \
+        "SELECT t.run_id, t.agent_id, t.sealed, t.body, tp.packages, tp.attributes FROM telemetry t \
          JOIN runs r ON r.id = t.run_id JOIN templates tp ON tp.name = r.template AND tp.version = r.template_version \
          WHERE t.agent_id = $1 ORDER BY t.received_at DESC LIMIT 1",
     )
@@ -251,7 +274,10 @@ async fn evaluate_with(
     row: &sqlx::any::AnyRow,
     extra: &[String],
 ) -> Result<Result<Report, String>, sqlx::Error> {
-    let body: Vec<u8> = row.try_get("body").unwrap_or_default();
+    let body = match crate::agent::opened(app, row).await? {
+        Ok(body) => body,
+        Err(e) => return Ok(Err(e)),
+    };
     let mut packages: Vec<String> = serde_json::from_str(&db::text(row, "packages")).unwrap_or_default();
     for p in extra {
         if !packages.contains(p) {

@@ -15,6 +15,7 @@ mod copy;
 mod db;
 mod error;
 mod eval;
+mod keys;
 mod metrics;
 mod notify;
 mod report;
@@ -45,8 +46,20 @@ pub struct Config {
     pub max_templates: i64,
     /// Evaluation workers in this process.
     pub workers: usize,
-    /// A PEM certificate chain and key: both listeners speak TLS.
+    /// A PEM certificate chain and key for the admin listener (the agent
+    /// listener always speaks TLS, with a certificate from the agents' CA).
     pub tls: Option<(PathBuf, PathBuf)>,
+    /// The names agents reach this server by: the agent listener's
+    /// certificate is valid for them.
+    pub agent_names: Vec<String>,
+    /// How long an agent's certificate is valid; it renews at two thirds.
+    pub agent_cert_lifetime_ms: i64,
+    /// Telemetry older than this is deleted, with the keys of runs that
+    /// have none left.
+    pub retention_ms: i64,
+    /// The master key file (default `DATA/master.key`; `ASSAY_MASTER_KEY`
+    /// wins over both).
+    pub master_key: Option<PathBuf>,
 }
 
 impl Config {
@@ -62,6 +75,10 @@ impl Config {
             max_templates: 10_000,
             workers: 2,
             tls: None,
+            agent_names: vec!["localhost".into(), "127.0.0.1".into()],
+            agent_cert_lifetime_ms: 7 * 24 * 3600 * 1000,
+            retention_ms: 30 * 24 * 3600 * 1000,
+            master_key: None,
         }
     }
 
@@ -82,6 +99,12 @@ pub struct App {
     feed: std::sync::Mutex<Option<(i64, Arc<assay_runtime::feed::Feed>)>>,
     /// This process's request counts and latencies.
     requests: metrics::Requests,
+    master: keys::Key,
+    ca: keys::Ca,
+    /// Wakes long-polling heartbeats when a run starts in this process.
+    wake: tokio::sync::Notify,
+    /// Heartbeats per agent in the current window (this process's own).
+    heartbeats: std::sync::Mutex<std::collections::HashMap<String, (i64, u32)>>,
 }
 
 /// A started server: its addresses, and how to stop it.
@@ -90,6 +113,9 @@ pub struct Running {
     pub agent: SocketAddr,
     /// The admin token minted at the first start, shown once.
     pub first_admin_token: Option<String>,
+    /// What agents pin at enrolment (`assay agent --ca-fingerprint`).
+    pub ca_fingerprint: String,
+    pub ca_pem: String,
     shutdown: tokio::sync::watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -110,6 +136,10 @@ pub async fn start(config: Config, bundle: Bundle) -> Result<Running, String> {
     std::fs::create_dir_all(&config.data)
         .map_err(|e| format!("cannot create the data directory {}: {e}", config.data.display()))?;
     let db = db::Db::open(&config.database_url()).await?;
+    let master = keys::master(&config.master_key.clone().unwrap_or_else(|| config.data.join("master.key")))?;
+    let ca = keys::Ca::load_or_create(&db, &master).await?;
+    let (chain, key) = ca.issue_server(&config.agent_names)?;
+    let agent_tls = tls::agent_config(chain, key, &ca.cert_der)?;
     let first_admin_token =
         first_token(&db).await.map_err(|e| format!("cannot create the first admin token: {e}"))?;
     rules_changed(&db, &bundle)
@@ -134,6 +164,10 @@ pub async fn start(config: Config, bundle: Bundle) -> Result<Running, String> {
         config,
         feed: Default::default(),
         requests: Default::default(),
+        master,
+        ca,
+        wake: tokio::sync::Notify::new(),
+        heartbeats: Default::default(),
     });
     let (shutdown, watch) = tokio::sync::watch::channel(false);
     let mut tasks = Vec::new();
@@ -147,7 +181,7 @@ pub async fn start(config: Config, bundle: Bundle) -> Result<Running, String> {
             };
             let router = router.with_state(app);
             let _ = match tls {
-                Some(config) => match tls::Listener::new(listener, config) {
+                Some(config) => match tls::Listener::new(listener, config, None) {
                     Ok(l) => axum::serve(l, router).with_graceful_shutdown(shutdown).await,
                     Err(_) => Ok(()),
                 },
@@ -159,15 +193,20 @@ pub async fn start(config: Config, bundle: Bundle) -> Result<Running, String> {
         router.route_layer(axum::middleware::from_fn_with_state(app.clone(), metrics::track))
     };
     tasks.push(serve(admin, tracked(api::routes(app.clone()))));
-    tasks.push(serve(agents, tracked(agent::routes())));
+    tasks.push(serve_agents(agents, agent_tls, tracked(agent::routes()), app.clone(), watch.clone()));
     let mut stop = watch.clone();
     let ticker = app.clone();
     tasks.push(tokio::spawn(async move {
+        let mut last_retention = std::time::Instant::now() - Duration::from_secs(3600);
         loop {
             // A failed tick (the database away) is retried on the next.
             let _ = eval::expire(&ticker.db).await;
             let _ = runs::tick(&ticker.db).await;
             let _ = notify::schedules(&ticker).await;
+            if last_retention.elapsed() > Duration::from_secs(60) {
+                last_retention = std::time::Instant::now();
+                let _ = eval::retention(&ticker.db, ticker.config.retention_ms).await;
+            }
             tokio::select! {
                 _ = tokio::time::sleep(Duration::from_millis(500)) => {}
                 _ = stop.wait_for(|s| *s) => break,
@@ -205,7 +244,48 @@ pub async fn start(config: Config, bundle: Bundle) -> Result<Running, String> {
             }
         }));
     }
-    Ok(Running { admin: admin_addr, agent: agent_addr, first_admin_token, shutdown, tasks })
+    let (ca_fingerprint, ca_pem) = (keys::fingerprint(&app.ca.cert_der), app.ca.cert_pem.clone());
+    Ok(Running {
+        admin: admin_addr,
+        agent: agent_addr,
+        first_admin_token,
+        ca_fingerprint,
+        ca_pem,
+        shutdown,
+        tasks,
+    })
+}
+
+/// Serves the agent listener: TLS always, the client certificate of each
+/// connection passed to the handlers, failed handshakes in the audit log
+/// (through a bounded queue: a flood of bad clients drops records rather
+/// than memory).
+fn serve_agents(
+    listener: tokio::net::TcpListener,
+    config: Arc<rustls::ServerConfig>,
+    router: axum::Router<Arc<App>>,
+    app: Arc<App>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<(SocketAddr, String)>(256);
+    let auditor = app.clone();
+    tokio::spawn(async move {
+        while let Some((peer, why)) = rx.recv().await {
+            let detail = serde_json::json!({ "peer": peer.to_string(), "reason": why });
+            let _ = auth::audit(&auditor.db, &peer.to_string(), "agent.tls.rejected", detail).await;
+        }
+    });
+    let on_reject: tls::OnReject = Arc::new(move |peer, why| {
+        let _ = tx.try_send((peer, why));
+    });
+    tokio::spawn(async move {
+        let shutdown = async move {
+            let _ = stop.wait_for(|s| *s).await;
+        };
+        let Ok(listener) = tls::Listener::new(listener, config, Some(on_reject)) else { return };
+        let service = router.with_state(app).into_make_service_with_connect_info::<tls::Peer>();
+        let _ = axum::serve(listener, service).with_graceful_shutdown(shutdown).await;
+    })
 }
 
 /// The first admin token, when the database has no token at all. Counted
@@ -282,6 +362,15 @@ pub async fn webhook_key(config: &Config) -> Result<String, String> {
 /// The signature a receiver expects for `body` under `key`.
 pub fn webhook_signature(key: &str, body: &str) -> String {
     notify::signature(key, body)
+}
+
+/// The agents' CA certificate (PEM) and its SHA-256 fingerprint, which
+/// an agent pins at enrolment (`assay agent --ca-fingerprint`).
+pub async fn agent_ca(config: &Config) -> Result<(String, String), String> {
+    let db = db::Db::open(&config.database_url()).await?;
+    let master = keys::master(&config.master_key.clone().unwrap_or_else(|| config.data.join("master.key")))?;
+    let ca = keys::Ca::load_or_create(&db, &master).await?;
+    Ok((ca.cert_pem.clone(), keys::fingerprint(&ca.cert_der)))
 }
 
 /// Copies a service's database into an empty one (`assay server copy`);

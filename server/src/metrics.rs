@@ -81,19 +81,14 @@ fn header(out: &mut String, name: &str, kind: &str, help: &str) {
 pub async fn render(app: &App) -> ApiResult<String> {
     let pool = &app.db.pool;
     let mut out = String::new();
-    let agents = sqlx::query("SELECT id, tags, last_seen, revoked_at FROM agents").fetch_all(pool).await?;
+    let agents = sqlx::query("SELECT id, tags, last_seen, revoked_at, health_code FROM agents")
+        .fetch_all(pool)
+        .await?;
     let agent_info: Vec<(BTreeMap<String, String>, &'static str)> = agents
         .iter()
         .map(|r| {
             let tags = serde_json::from_str(&db::text(r, "tags")).unwrap_or_default();
-            (
-                tags,
-                health(
-                    db::int(r, "last_seen"),
-                    db::opt_int(r, "revoked_at").is_some(),
-                    app.config.unknown_after_ms,
-                ),
-            )
+            (tags, health(r, app.config.unknown_after_ms).0)
         })
         .collect();
     header(&mut out, "assay_agents", "gauge", "Enrolled agents by health.");

@@ -157,7 +157,8 @@ pub async fn tick(db: &Db) -> Result<(), sqlx::Error> {
 }
 
 /// A run's agents that have not delivered.
-const WAITING: &str = "SELECT COUNT(*) AS n FROM run_agents WHERE run_id = $1 AND status <> 'delivered'";
+const WAITING: &str =
+    "SELECT COUNT(*) AS n FROM run_agents WHERE run_id = $1 AND status IN ('pending', 'collecting')";
 /// A run's evaluation jobs not finished.
 const OPEN_JOBS: &str = "SELECT COUNT(*) AS n FROM jobs WHERE run_id = $1 AND state IN ('pending', 'leased')";
 

@@ -1,7 +1,9 @@
 //! TLS for the listeners (rustls with ring): a certificate chain and key in
 //! PEM files. Handshakes run in their own tasks with a deadline, so a slow
 //! or silent client never holds up the others; a failed handshake is
-//! dropped. (Client certificates for agents come with the agent.)
+//! dropped (and reported, for the audit log). The agent listener asks for
+//! client certificates from the server's CA: a connection shows one, or
+//! none (enrolment), never one the CA did not sign.
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -36,6 +38,60 @@ pub fn config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig>, Stri
     Ok(Arc::new(config))
 }
 
+/// The agent listener's configuration: this process's certificate chain
+/// (signed by the agents' CA) and the CA that client certificates must
+/// come from, when a client shows one.
+pub fn agent_config(
+    chain: Vec<Vec<u8>>,
+    key: Vec<u8>,
+    ca: &[u8],
+) -> Result<Arc<rustls::ServerConfig>, String> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(CertificateDer::from(ca.to_vec())).map_err(|e| format!("the agents' CA: {e}"))?;
+    let verifier =
+        rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+            .allow_unauthenticated()
+            .build()
+            .map_err(|e| format!("the agents' CA: {e}"))?;
+    let chain = chain.into_iter().map(CertificateDer::from).collect();
+    let key = PrivateKeyDer::Pkcs8(key.into());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(chain, key)
+        .map_err(|e| format!("the agent listener's certificate: {e}"))?;
+    Ok(Arc::new(config))
+}
+
+/// Who is on the other end of an agent connection: its address and the
+/// SHA-256 of the client certificate it showed (verified by rustls against
+/// the CA, including its validity period).
+#[derive(Clone, Debug)]
+pub struct Peer {
+    pub addr: SocketAddr,
+    pub fingerprint: Option<String>,
+}
+
+impl std::fmt::Display for Peer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.addr)
+    }
+}
+
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, Listener>> for Peer {
+    fn connect_info(stream: axum::serve::IncomingStream<'_, Listener>) -> Peer {
+        let (_, connection) = stream.io().get_ref();
+        let fingerprint =
+            connection.peer_certificates().and_then(|c| c.first()).map(|c| crate::keys::fingerprint(c));
+        Peer { addr: *stream.remote_addr(), fingerprint }
+    }
+}
+
+/// Told of each failed handshake: the peer and why.
+pub type OnReject = Arc<dyn Fn(SocketAddr, String) + Send + Sync>;
+
 /// A listener whose connections are TLS streams.
 pub struct Listener {
     accepted: tokio::sync::mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
@@ -45,7 +101,11 @@ pub struct Listener {
 }
 
 impl Listener {
-    pub fn new(tcp: TcpListener, config: Arc<rustls::ServerConfig>) -> std::io::Result<Listener> {
+    pub fn new(
+        tcp: TcpListener,
+        config: Arc<rustls::ServerConfig>,
+        on_reject: Option<OnReject>,
+    ) -> std::io::Result<Listener> {
         let local = tcp.local_addr()?;
         let tls = tokio_rustls::TlsAcceptor::from(config);
         let (tx, accepted) = tokio::sync::mpsc::channel(64);
@@ -55,10 +115,22 @@ impl Listener {
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 };
-                let (tls, tx) = (tls.clone(), tx.clone());
+                let (tls, tx, on_reject) = (tls.clone(), tx.clone(), on_reject.clone());
                 tokio::spawn(async move {
-                    if let Ok(Ok(stream)) = tokio::time::timeout(HANDSHAKE, tls.accept(stream)).await {
-                        let _ = tx.send((stream, peer)).await;
+                    match tokio::time::timeout(HANDSHAKE, tls.accept(stream)).await {
+                        Ok(Ok(stream)) => {
+                            let _ = tx.send((stream, peer)).await;
+                        }
+                        Ok(Err(e)) => {
+                            if let Some(f) = on_reject {
+                                f(peer, e.to_string());
+                            }
+                        }
+                        Err(_) => {
+                            if let Some(f) = on_reject {
+                                f(peer, "no handshake within 10 s".into());
+                            }
+                        }
                     }
                 });
             }

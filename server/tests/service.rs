@@ -123,6 +123,10 @@ impl Server {
         }
     }
 
+    fn agent_base(&self) -> String {
+        format!("https://{}", self.running.as_ref().unwrap().agent)
+    }
+
     fn url(&self, agent: bool, path: &str) -> String {
         let r = self.running.as_ref().unwrap();
         format!("http://{}{path}", if agent { r.agent } else { r.admin })
@@ -185,34 +189,97 @@ impl Drop for Server {
     }
 }
 
-/// A fake agent: enrolled through the agent endpoint, it answers
-/// instructions by uploading telemetry of a fixture host.
+/// A fake agent: enrolled through the agent endpoint with the real agent's
+/// client (its own key, a certificate from the server's CA), it answers
+/// instructions by uploading telemetry of a fixture host in chunks.
 struct FakeAgent {
     id: String,
-    secret: String,
+    identity: assay_agent::Identity,
     host: &'static str,
+    _state: tempfile::TempDir,
+}
+
+fn try_enroll(
+    s: &Server,
+    token: &str,
+    host: &'static str,
+    machine_id: &str,
+    os: &str,
+) -> Result<(FakeAgent, Vec<String>), String> {
+    let state = tempfile::tempdir().unwrap();
+    let server = s.agent_base();
+    let enrolment = assay_agent::Enrolment {
+        server: &server,
+        token,
+        ca_pem: &s.running.as_ref().unwrap().ca_pem,
+        hostname: host.to_owned(),
+        machine_id: machine_id.to_owned(),
+        os: os.to_owned(),
+        tags: [("role".to_owned(), "web".to_owned())].into(),
+    };
+    let (identity, clones) = assay_agent::Identity::enroll(state.path(), &enrolment)?;
+    Ok((FakeAgent { id: identity.agent_id.clone(), identity, host, _state: state }, clones))
 }
 
 fn enroll(s: &Server, token: &str, host: &'static str, machine_id: &str) -> FakeAgent {
-    let body = json!({ "token": token, "hostname": host, "machine_id": machine_id, "os": "debian", "tags": { "role": "web" } });
-    let (status, v) = s.raw(true, "POST", "/agent/v1/enroll", "", Some(body.to_string().into_bytes()));
-    assert_eq!(status, 201, "{v}");
-    FakeAgent {
-        id: v["agent_id"].as_str().unwrap().to_owned(),
-        secret: v["secret"].as_str().unwrap().to_owned(),
-        host,
+    let (agent, clones) = try_enroll(s, token, host, machine_id, "debian").unwrap();
+    assert!(clones.is_empty(), "{clones:?}");
+    agent
+}
+
+fn answer(r: Result<Value, assay_agent::Error>) -> (u16, Value) {
+    match r {
+        Ok(v) => (200, v),
+        Err(assay_agent::Error::Status(status, v)) => (status, v),
+        Err(e) => panic!("{e}"),
     }
 }
 
+fn gzip(body: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(body).unwrap();
+    gz.finish().unwrap()
+}
+
 impl FakeAgent {
+    /// A client at the server's current address (a restart moves it).
+    fn client(&self, s: &Server) -> assay_agent::Client {
+        let mut identity = self.identity.clone();
+        identity.server = s.agent_base();
+        identity.client().unwrap()
+    }
+
     fn heartbeat(&self, s: &Server) -> Value {
-        let (status, v) = s.raw(true, "POST", "/agent/v1/heartbeat", &self.secret, Some(b"{}".to_vec()));
+        let (status, v) = self.try_heartbeat(s);
         assert_eq!(status, 200, "{v}");
         v["instruction"].clone()
     }
 
+    fn try_heartbeat(&self, s: &Server) -> (u16, Value) {
+        answer(self.client(s).post("/agent/v1/heartbeat", &json!({})))
+    }
+
+    /// Uploads `body` (telemetry JSON) gzip-compressed in chunks of
+    /// `chunk` bytes; the answer to the last chunk.
+    fn upload_in(&self, s: &Server, run: &str, body: &[u8], chunk: usize) -> (u16, Value) {
+        let compressed = gzip(body);
+        let chunks: Vec<&[u8]> = compressed.chunks(chunk).collect();
+        let client = self.client(s);
+        let mut last = (0, Value::Null);
+        for (i, c) in chunks.iter().enumerate() {
+            last = answer(client.put_chunk(run, i, chunks.len(), c));
+            if last.0 >= 300 {
+                return last;
+            }
+        }
+        last
+    }
+
     fn upload(&self, s: &Server, run: &str, body: Vec<u8>) -> (u16, Value) {
-        s.raw(true, "PUT", &format!("/agent/v1/runs/{run}/telemetry"), &self.secret, Some(body))
+        let (status, v) = self.upload_in(s, run, &body, 1 << 20);
+        // 201 for the chunk that completes the upload, as for a new document.
+        (if status == 200 && v["accepted"] == true { 201 } else { status }, v)
     }
 }
 
@@ -278,12 +345,10 @@ fn service(postgres: bool) {
     let token = enrol["token"].as_str().unwrap().to_owned();
     let a = enroll(&s, &token, "debian-default", "m-1");
     let b = enroll(&s, &token, "debian-hardened", "m-2");
-    let body = json!({ "token": token, "hostname": "clone", "machine_id": "m-2", "os": "alpine" });
-    let (status, clone) = s.raw(true, "POST", "/agent/v1/enroll", "", Some(body.to_string().into_bytes()));
-    assert_eq!(status, 201);
-    assert_eq!(clone["same_machine_id"], json!([b.id]), "a cloned image is flagged");
-    let (status, _) = s.raw(true, "POST", "/agent/v1/enroll", "", Some(body.to_string().into_bytes()));
-    assert_eq!(status, 401, "the token had 3 uses");
+    let (clone, same) = try_enroll(&s, &token, "clone", "m-2", "alpine").unwrap();
+    assert_eq!(same, [b.id.clone()], "a cloned image is flagged");
+    let fourth = try_enroll(&s, &token, "clone", "m-4", "alpine").err().unwrap();
+    assert!(fourth.contains("401"), "the token had 3 uses: {fourth}");
     let agents = s.ok("GET", "/v1/agents?tag=env=prod", None);
     assert_eq!(agents["items"].as_array().unwrap().len(), 3);
     assert!(agents["items"].as_array().unwrap().iter().all(|a| a["health"] == "HEALTHY"));
@@ -336,15 +401,35 @@ fn service(postgres: bool) {
         let body = telemetry(agent.host);
         let (status, v) = agent.upload(&s, &id, body.clone());
         assert_eq!(status, 201, "{v}");
-        // The same upload again is accepted once; different telemetry is refused.
+        // The same upload again (a retry after a lost answer) is accepted
+        // once; so is anything after the upload completed.
         assert_eq!(agent.upload(&s, &id, body).1["duplicate"], true);
+        assert_eq!(agent.upload(&s, &id, telemetry("alpine")).1["accepted"], false);
     }
-    assert_eq!(a.upload(&s, &id, telemetry("debian-hardened")).0, 409);
-    let (status, v) = a.upload(&s, &id, vec![b' '; 65 << 20]);
+    // The clone, mid-upload: a chunk again is a duplicate, a chunk with
+    // other data for the same number is refused, as are an oversized
+    // chunk and telemetry that does not validate.
+    assert_eq!(clone.heartbeat(&s)["kind"], "collect");
+    let c = clone.client(&s);
+    assert_eq!(answer(c.put_chunk(&id, 0, 3, b"part")).1["accepted"], true);
+    assert_eq!(answer(c.put_chunk(&id, 0, 3, b"part")).1["accepted"], false);
+    assert_eq!(answer(c.put_chunk(&id, 0, 3, b"other")).0, 409);
+    assert_eq!(answer(c.put_chunk(&id, 1, 2, b"part")).0, 409, "the total cannot change");
+    let (status, v) = answer(c.put_chunk(&id, 1, 3, &vec![b' '; 5 << 20]));
     assert_eq!((status, v["error"]["code"].as_str()), (413, Some("too_large")), "{v}");
-    assert_eq!(a.upload(&s, &id, b"{not telemetry".to_vec()).0, 422, "telemetry is validated first");
-    // The clone never answers: the run stops after the collection, with
-    // the clone as an exclusion, and stop ends the wait now.
+    assert_eq!(answer(c.put_chunk(&id, 9, 3, b"part")).0, 422);
+    let (status, v) = answer(c.put_chunk(&id, 1, 3, b"x"));
+    assert_eq!(status, 200, "{v}");
+    let (status, v) = answer(c.put_chunk(&id, 2, 3, b"y"));
+    assert_eq!((status, v["error"]["code"].as_str()), (422, Some("invalid")), "not gzip: {v}");
+    let (status, v) = clone.upload(&s, &id, b"{not telemetry".to_vec());
+    assert_eq!(status, 422, "telemetry is validated before it is stored: {v}");
+    // Without a client certificate only enrolment answers.
+    let anonymous =
+        assay_agent::Client::new(&s.agent_base(), &s.running.as_ref().unwrap().ca_pem, None).unwrap();
+    assert_eq!(answer(anonymous.post("/agent/v1/heartbeat", &json!({}))).0, 401);
+    // The clone never delivers valid telemetry: the run stops after the
+    // collection, with the clone as an exclusion, and stop ends the wait now.
     s.ok("POST", &format!("/v1/runs/{id}/stop"), None);
     let done = s.wait_for(&id, &["COMPLETED", "COMPLETED_WITH_ERRORS", "FAILED"]);
     assert_eq!(done["state"], "COMPLETED_WITH_ERRORS", "{done:#}");
@@ -356,6 +441,7 @@ fn service(postgres: bool) {
             "CREATED",
             "START_DATA_COLLECTION_PENDING",
             "START_DATA_COLLECTION_IN_PROGRESS",
+            "COLLECTING_DATA",
             "STOP_DATA_COLLECTION_PENDING",
             "DATA_COLLECTED",
             "START_EVALUATING_RULES_PENDING",
@@ -481,8 +567,21 @@ fn service(postgres: bool) {
         assert!(metrics.lines().any(|l| l == line), "{line} missing:\n{metrics}");
     }
     assert!(metrics.contains("assay_findings{template=\"weekly\",severity=\"medium\"}"));
-    assert!(metrics.contains("assay_http_request_duration_seconds_bucket{route=\"PUT /agent/v1/runs/{run}/telemetry\",le=\"+Inf\"}"));
+    assert!(metrics.contains("assay_http_request_duration_seconds_bucket{route=\"PUT /agent/v1/runs/{run}/chunks/{seq}\",le=\"+Inf\"}"));
     assert_eq!(s.call("GET", "/metrics", "", None).0, 401);
+
+    // Revocation: the clone's certificate stops working at once; bad
+    // agents' requests are in the audit log.
+    assert_eq!(s.call("POST", &format!("/v1/agents/{}/revoke", clone.id), &reader, None).0, 403);
+    s.ok("POST", &format!("/v1/agents/{}/revoke", clone.id), None);
+    assert_eq!(clone.try_heartbeat(&s).0, 403);
+    assert_eq!(s.call("POST", &format!("/v1/agents/{}/revoke", clone.id), &s.token.clone(), None).0, 409);
+    let audit = s.ok("GET", "/v1/audit?limit=1000", None);
+    let actions: Vec<&str> =
+        audit["items"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    for action in ["agent.revoke", "agent.rejected", "agent.chunk.rejected", "agent.telemetry.rejected"] {
+        assert!(actions.contains(&action), "{action} missing from {actions:?}");
+    }
 
     // The OpenAPI document: served without a token, and every path it
     // lists is routed (401 without a token, not 404).
@@ -533,7 +632,7 @@ fn service(postgres: bool) {
     assert_eq!(b.upload(&s, &second, telemetry(b.host)).0, 201);
     s.ok("POST", &format!("/v1/runs/{second}/stop"), None);
     let done = s.wait_for(&second, &["COMPLETED", "COMPLETED_WITH_ERRORS", "FAILED"]);
-    assert_eq!(done["state"], "COMPLETED_WITH_ERRORS");
+    assert_eq!(done["state"], "COMPLETED", "the revoked clone is not in it: {done:#}");
     assert_eq!(all_findings(&s, &second, &a.id).len(), all_findings(&s, &id, &a.id).len());
 
     // Cancel without evaluation: the agents are free again at once.
@@ -571,8 +670,9 @@ fn service(postgres: bool) {
         agent.heartbeat(&s);
         assert_eq!(agent.upload(&s, &run, telemetry(agent.host)).0, 201);
     }
-    s.ok("POST", &format!("/v1/runs/{run}/stop"), None);
-    s.wait_for(&run, &["COMPLETED_WITH_ERRORS"]);
+    // Both agents delivered, so the run may have stopped collecting already.
+    let _ = s.call("POST", &format!("/v1/runs/{run}/stop"), &operator, None);
+    s.wait_for(&run, &["COMPLETED"]);
     assert!(all_findings(&s, &run, &a.id).is_empty(), "the CVE rules were skipped, not passed");
     let osv = tempfile::tempdir().unwrap();
     std::fs::write(
@@ -845,8 +945,12 @@ fn the_listeners_speak_tls() {
         .call()
         .unwrap();
     assert_eq!(r.status().as_u16(), 200, "{}", r.body_mut().read_to_string().unwrap());
-    let r = http.post(&format!("https://{}/agent/v1/heartbeat", running.agent)).send_empty().unwrap();
-    assert_eq!(r.status().as_u16(), 401, "the agent endpoint answers over TLS");
+    let agents =
+        assay_agent::Client::new(&format!("https://{}", running.agent), &running.ca_pem, None).unwrap();
+    match agents.post("/agent/v1/heartbeat", &json!({})) {
+        Err(assay_agent::Error::Status(401, _)) => {}
+        other => panic!("the agent endpoint answers over TLS from the agents' CA: {other:?}"),
+    }
     let plain: ureq::Agent =
         ureq::Agent::config_builder().timeout_global(Some(Duration::from_secs(5))).build().into();
     assert!(

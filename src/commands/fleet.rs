@@ -40,6 +40,13 @@ enum Format {
 }
 
 #[derive(clap::Subcommand)]
+enum AgentSub {
+    /// Revoke an agent: its certificates stop working at once and it
+    /// leaves the runs it is in.
+    Revoke { id: String },
+}
+
+#[derive(clap::Subcommand)]
 enum Sub {
     /// API tokens.
     Token {
@@ -56,6 +63,11 @@ enum Sub {
         /// Only agents with this tag (`KEY` or `KEY=VALUE`; repeatable, any matches).
         #[arg(long = "tag", value_name = "K[=V]")]
         tags: Vec<String>,
+    },
+    /// One agent: `assay fleet agent revoke ID`.
+    Agent {
+        #[command(subcommand)]
+        command: AgentSub,
     },
     /// Assessment targets: agents picked by tag.
     Target {
@@ -460,9 +472,25 @@ pub fn run(args: &Args) -> Outcome {
                 print(&v);
             } else {
                 let rows = items(&v)
-                    .map(|a| vec![s(&a["id"]), s(&a["hostname"]), s(&a["health"]), tags(&a["tags"])])
+                    .map(|a| {
+                        vec![
+                            s(&a["id"]),
+                            s(&a["hostname"]),
+                            s(&a["health"]),
+                            s(&a["health_code"]),
+                            tags(&a["tags"]),
+                        ]
+                    })
                     .collect();
-                table(&["id", "hostname", "health", "tags"], rows);
+                table(&["id", "hostname", "health", "code", "tags"], rows);
+            }
+        }
+        Sub::Agent { command: AgentSub::Revoke { id } } => {
+            let v = c.call("POST", &format!("/v1/agents/{}/revoke", encode(id)), None)?;
+            if json_out {
+                print(&v);
+            } else {
+                outln!("revoked {id}");
             }
         }
         Sub::Target { command } => match command {

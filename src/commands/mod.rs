@@ -32,6 +32,7 @@ pub fn write_stdout(args: std::fmt::Arguments<'_>) {
     }
 }
 
+pub mod agent;
 pub mod build;
 pub mod check;
 pub mod collect;

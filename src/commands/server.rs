@@ -35,6 +35,12 @@ enum Sub {
         #[arg(long, value_name = "URL")]
         to: String,
     },
+    /// Print the agents' CA certificate (for `assay agent --ca FILE`) and
+    /// its SHA-256 fingerprint (for `assay agent --ca-fingerprint`).
+    AgentCa {
+        #[command(flatten)]
+        options: Options,
+    },
     /// Print the key webhook notifications are signed with, for receivers
     /// to check `X-Assay-Signature: sha256=HMAC` of each body.
     WebhookKey {
@@ -73,7 +79,25 @@ struct Options {
     /// Evaluation workers in this process.
     #[arg(long, value_name = "N", default_value_t = 2)]
     workers: usize,
-    /// Serve both listeners over TLS with this PEM certificate chain (with --tls-key).
+    /// A name agents reach this server by (host name or IP address); the
+    /// agent listener's certificate is valid for these. Repeatable;
+    /// default: localhost and 127.0.0.1.
+    #[arg(long = "agent-name", value_name = "NAME")]
+    agent_names: Vec<String>,
+    /// How long agents' client certificates are valid (`7d`); they renew
+    /// at two thirds.
+    #[arg(long, value_name = "DURATION", default_value = "7d")]
+    agent_cert_lifetime: String,
+    /// Telemetry older than this is deleted (`30d`).
+    #[arg(long, value_name = "DURATION", default_value = "30d")]
+    retention: String,
+    /// The master key file that wraps the database's keys (default:
+    /// DATA/master.key, made at the first start; ASSAY_MASTER_KEY wins).
+    /// Replicas on one PostgreSQL database need the same key.
+    #[arg(long, value_name = "FILE")]
+    master_key: Option<PathBuf>,
+    /// Serve the admin API over TLS with this PEM certificate chain (with
+    /// --tls-key); the agent listener always uses TLS, from the agents' CA.
     #[arg(long, value_name = "FILE", requires = "tls_key")]
     tls_cert: Option<PathBuf>,
     /// The PEM private key of --tls-cert.
@@ -93,6 +117,12 @@ impl Options {
         c.unknown_after_ms = super::fleet::parse_duration(&self.unknown_after)?.max(1) * 1000;
         c.workers = self.workers.clamp(1, 64);
         c.tls = self.tls_cert.clone().zip(self.tls_key.clone());
+        if !self.agent_names.is_empty() {
+            c.agent_names = self.agent_names.clone();
+        }
+        c.agent_cert_lifetime_ms = super::fleet::parse_duration(&self.agent_cert_lifetime)?.max(60) * 1000;
+        c.retention_ms = super::fleet::parse_duration(&self.retention)?.max(60) * 1000;
+        c.master_key = self.master_key.clone();
         Ok(c)
     }
 }
@@ -132,6 +162,14 @@ pub fn run(args: &Args) -> Outcome {
         }
         return Ok(ExitCode::SUCCESS);
     }
+    if let Some(Sub::AgentCa { options }) = &args.command {
+        let (pem, fingerprint) = rt
+            .block_on(assay_server::agent_ca(&options.config()?))
+            .map_err(|e| Failure::input(miette::miette!("{e}")))?;
+        note(&format!("SHA-256 fingerprint: {fingerprint}"));
+        out!("{pem}");
+        return Ok(ExitCode::SUCCESS);
+    }
     if let Some(Sub::WebhookKey { options }) = &args.command {
         let key = rt
             .block_on(assay_server::webhook_key(&options.config()?))
@@ -146,9 +184,10 @@ pub fn run(args: &Args) -> Outcome {
         let running =
             assay_server::start(config, builtin).await.map_err(|e| Failure::input(miette::miette!("{e}")))?;
         note(&format!(
-            "assay server: admin API on {scheme}://{}/v1, agents on {scheme}://{}/agent/v1",
+            "assay server: admin API on {scheme}://{}/v1, agents on https://{}/agent/v1",
             running.admin, running.agent
         ));
+        note(&format!("assay server: agents' CA fingerprint (SHA-256) {}", running.ca_fingerprint));
         if let Some(token) = &running.first_admin_token {
             note("The first admin token (shown once; `assay server admin-token` mints another):");
             outln!("{token}");

@@ -308,6 +308,14 @@ pub fn collect_one(root: &Path, name: &str) -> Option<Telemetry> {
     Some(doc)
 }
 
+/// What an agent enrols with: the hostname, the machine-id and the
+/// distribution (`debian`), read as a collection reads them.
+pub fn identity(root: &Path) -> (String, Option<String>, String) {
+    let mut ctx = Ctx::new(RootFs::new(root), CommandLines::Flags, looked_up(&CollectionPlan::default()));
+    let (os, hostname, machine_id, _) = system::identity(&mut ctx);
+    (hostname, machine_id, os.map(|o| o.distribution).unwrap_or_default())
+}
+
 /// Collects from a root file system with no sampling (for tests).
 pub fn collect_root(root: &Path) -> Telemetry {
     collect(&Config { root: root.to_path_buf(), ..Config::default() }, &mut |_| {})

@@ -1,0 +1,163 @@
+//! The agent's identity in `--state-dir`: the id the server gave it, its
+//! private key (made here, never sent; mode 0600), its client certificate
+//! and the server's CA it pinned at enrolment.
+
+use crate::client::{self, Client};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+#[derive(Clone, Debug)]
+pub struct Identity {
+    pub agent_id: String,
+    pub server: String,
+    pub ca_pem: String,
+    pub cert_pem: String,
+    key_pem: String,
+    /// When the certificate expires (ms since the epoch).
+    pub not_after: i64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Stored {
+    agent_id: String,
+    server: String,
+    not_after: i64,
+}
+
+/// A new P-256 key: its PKCS#8 PEM and its public point in hex.
+fn new_key() -> Result<(String, String), String> {
+    let key = rcgen::KeyPair::generate().map_err(|e| format!("cannot make a key pair: {e}"))?;
+    let public: String = key.public_key_raw().iter().map(|b| format!("{b:02x}")).collect();
+    Ok((key.serialize_pem(), public))
+}
+
+fn read(dir: &Path, name: &str) -> Result<String, String> {
+    std::fs::read_to_string(dir.join(name)).map_err(|e| format!("{}: {e}", dir.join(name).display()))
+}
+
+/// Writes `text` to `dir/name` through a temporary file (a crash leaves the
+/// old file or the new one), readable by the owner only.
+pub(crate) fn write(dir: &Path, name: &str, text: &[u8]) -> Result<(), String> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = dir.join(name);
+    let tmp = dir.join(format!(".{name}.tmp"));
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
+    f.write_all(text)
+        .and_then(|_| f.sync_all())
+        .and_then(|_| std::fs::rename(&tmp, &path))
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+/// What an agent enrols with.
+pub struct Enrolment<'a> {
+    pub server: &'a str,
+    pub token: &'a str,
+    pub ca_pem: &'a str,
+    pub hostname: String,
+    pub machine_id: String,
+    pub os: String,
+    pub tags: BTreeMap<String, String>,
+}
+
+impl Identity {
+    /// The identity in `dir`, if the agent enrolled before.
+    pub fn load(dir: &Path) -> Result<Option<Identity>, String> {
+        let stored = match std::fs::read_to_string(dir.join("agent.json")) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(format!("{}: {e}", dir.join("agent.json").display())),
+        };
+        let stored: Stored = serde_json::from_str(&stored)
+            .map_err(|e| format!("{}: not an agent identity: {e}", dir.join("agent.json").display()))?;
+        let credentials = read(dir, "credentials.pem")?;
+        let Some(split) = credentials.find("-----BEGIN PRIVATE KEY-----") else {
+            return Err(format!("{}: no private key in it", dir.join("credentials.pem").display()));
+        };
+        Ok(Some(Identity {
+            agent_id: stored.agent_id,
+            server: stored.server,
+            ca_pem: read(dir, "ca.pem")?,
+            cert_pem: credentials[..split].to_owned(),
+            key_pem: credentials[split..].to_owned(),
+            not_after: stored.not_after,
+        }))
+    }
+
+    /// Credentials and CA first, the identity file last: a crash before it
+    /// leaves no identity (the agent enrols again), never half of one.
+    fn save(&self, dir: &Path) -> Result<(), String> {
+        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        write(dir, "credentials.pem", format!("{}{}", self.cert_pem, self.key_pem).as_bytes())?;
+        write(dir, "ca.pem", self.ca_pem.as_bytes())?;
+        let stored = Stored {
+            agent_id: self.agent_id.clone(),
+            server: self.server.clone(),
+            not_after: self.not_after,
+        };
+        write(dir, "agent.json", &serde_json::to_vec_pretty(&stored).unwrap_or_default())
+    }
+
+    /// Enrols with the server (the token spent once), saving the identity
+    /// in `dir`. Also the agents the server saw with the same machine-id.
+    pub fn enroll(dir: &Path, e: &Enrolment<'_>) -> Result<(Identity, Vec<String>), String> {
+        let (key_pem, public_key) = new_key()?;
+        let client = Client::new(e.server, e.ca_pem, None)?;
+        let body = json!({
+            "token": e.token,
+            "hostname": e.hostname,
+            "machine_id": e.machine_id,
+            "os": e.os,
+            "tags": e.tags,
+            "public_key": public_key,
+        });
+        let v = client.post("/agent/v1/enroll", &body).map_err(|err| format!("enrolment failed: {err}"))?;
+        let identity = Identity {
+            agent_id: v["agent_id"].as_str().unwrap_or_default().to_owned(),
+            server: e.server.to_owned(),
+            ca_pem: e.ca_pem.to_owned(),
+            cert_pem: v["certificate"].as_str().unwrap_or_default().to_owned(),
+            key_pem,
+            not_after: v["not_after"].as_i64().unwrap_or_default(),
+        };
+        if identity.agent_id.is_empty() || identity.cert_pem.is_empty() {
+            return Err(format!("the server's enrolment answer has no agent id or certificate: {v}"));
+        }
+        identity.save(dir)?;
+        let clones = v["same_machine_id"]
+            .as_array()
+            .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+            .unwrap_or_default();
+        Ok((identity, clones))
+    }
+
+    /// A client that shows this identity's certificate.
+    pub fn client(&self) -> Result<Client, String> {
+        Client::new(&self.server, &self.ca_pem, Some((&self.cert_pem, &self.key_pem)))
+    }
+
+    /// A new key and certificate, asked for with the current one, saved.
+    pub fn renew(&mut self, dir: &Path) -> Result<(), String> {
+        let (key_pem, public_key) = new_key()?;
+        let v = self
+            .client()?
+            .post("/agent/v1/certificate", &json!({ "public_key": public_key }))
+            .map_err(|e| format!("renewing the certificate: {e}"))?;
+        let cert = v["certificate"].as_str().unwrap_or_default();
+        if client::fingerprint(cert).is_none() {
+            return Err(format!("the server's renewal answer has no certificate: {v}"));
+        }
+        self.cert_pem = cert.to_owned();
+        self.key_pem = key_pem;
+        self.not_after = v["not_after"].as_i64().unwrap_or_default();
+        self.save(dir)
+    }
+}

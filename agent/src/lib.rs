@@ -1,0 +1,357 @@
+//! `assay agent`: enrols with an `assay server` (its own key pair, a
+//! client certificate from the server's CA), then heartbeats by long-poll
+//! and follows the server's instructions, a closed set: `idle`, `collect`
+//! (run the collector over `--root` for the run's duration and upload the
+//! telemetry), `stop` (abandon a run's collection), `renew_certificate`.
+//! Nothing else is ever executed on the server's behalf.
+//!
+//! Telemetry goes through the spool ([`spool`]): compressed, cut into
+//! chunks, written to `--state-dir`, then sent chunk by chunk; a chunk is
+//! deleted once the server has it. A dead server, a killed agent or a lost
+//! connection therefore cost a retry, never data (unless the spool fills,
+//! which is recorded and reported).
+
+mod client;
+mod identity;
+mod spool;
+
+pub use client::{fingerprint, Client, Error};
+pub use identity::{Enrolment, Identity};
+
+use assay_model::lookup::CollectionPlan;
+use assay_model::telemetry::{CommandLines, Tag};
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, HashSet};
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// How an agent runs.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The agent endpoint, `https://host:8444`.
+    pub server: String,
+    pub enroll_token: Option<String>,
+    pub state_dir: PathBuf,
+    pub tags: BTreeMap<String, String>,
+    /// The file system collected (`/`: this host).
+    pub root: PathBuf,
+    /// The server's CA, as a PEM file; or its SHA-256 fingerprint, pinned
+    /// at the first contact. Needed only to enrol.
+    pub ca: Option<PathBuf>,
+    pub ca_fingerprint: Option<String>,
+    /// Deliver one run's telemetry and exit.
+    pub once: bool,
+    /// `--once` gives up after this long without a run.
+    pub once_timeout: Duration,
+    pub spool_max_bytes: u64,
+    /// How long an idle heartbeat waits at the server for an instruction.
+    pub wait: Duration,
+    /// Runtime sampling interval during a run's collection.
+    pub interval: Duration,
+    /// Added to the process's nice value at start (0: unchanged).
+    pub nice: i32,
+    /// Where progress is written (stderr; a test may silence it).
+    pub verbose: bool,
+}
+
+impl Config {
+    pub fn new(server: String, state_dir: PathBuf) -> Config {
+        Config {
+            server,
+            enroll_token: None,
+            state_dir,
+            tags: BTreeMap::new(),
+            root: PathBuf::from("/"),
+            ca: None,
+            ca_fingerprint: None,
+            once: false,
+            once_timeout: Duration::from_secs(3600),
+            spool_max_bytes: 256 << 20,
+            wait: Duration::from_secs(25),
+            interval: Duration::from_secs(10),
+            nice: 10,
+            verbose: true,
+        }
+    }
+}
+
+/// The largest chunk the agent sends (the server may ask for smaller).
+const CHUNK: usize = 1 << 20;
+
+/// A collection in progress, on its own thread.
+struct Collecting {
+    run: String,
+    thread: JoinHandle<Result<Vec<u8>, String>>,
+}
+
+fn say(config: &Config, message: &str) {
+    if config.verbose {
+        let _ = writeln!(std::io::stderr(), "assay agent: {message}");
+    }
+}
+
+/// The identity in the state directory, or a new one by enrolment.
+pub fn identity(config: &Config) -> Result<Identity, String> {
+    if let Some(identity) = Identity::load(&config.state_dir)? {
+        return Ok(identity);
+    }
+    let token = config.enroll_token.as_deref().ok_or_else(|| {
+        format!("{} holds no identity: enrol with --enroll-token", config.state_dir.display())
+    })?;
+    let ca_pem = match (&config.ca, &config.ca_fingerprint) {
+        (Some(file), _) => {
+            std::fs::read_to_string(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?
+        }
+        (None, Some(pin)) => {
+            let pem = Client::unverified_ca(&config.server)
+                .map_err(|e| format!("fetching the server's CA: {e}"))?;
+            let got = fingerprint(&pem).unwrap_or_default();
+            let pin = pin.to_ascii_lowercase().replace(':', "");
+            if got != pin {
+                return Err(format!(
+                    "the server's CA has the fingerprint {got}, not {pin}: not the server you meant (or someone in between)"
+                ));
+            }
+            pem
+        }
+        (None, None) => {
+            return Err("to enrol, pin the server's CA: --ca FILE or --ca-fingerprint SHA256 \
+                        (`assay server agent-ca` prints both)"
+                .into())
+        }
+    };
+    let (hostname, machine_id, os) = assay_runtime::collector::identity(&config.root);
+    let enrolment = Enrolment {
+        server: &config.server,
+        token,
+        ca_pem: &ca_pem,
+        hostname,
+        machine_id: machine_id.unwrap_or_default(),
+        os,
+        tags: config.tags.clone(),
+    };
+    let (identity, clones) = Identity::enroll(&config.state_dir, &enrolment)?;
+    say(config, &format!("enrolled as {}", identity.agent_id));
+    if !clones.is_empty() {
+        say(
+            config,
+            &format!(
+                "warning: agents {} report this machine-id too (a cloned image?); the server flags them",
+                clones.join(", ")
+            ),
+        );
+    }
+    Ok(identity)
+}
+
+/// Runs the agent until `stop` is set (or, with `--once`, one run is
+/// delivered). Returns the runs whose telemetry the server accepted.
+pub fn run(config: &Config, stop: &AtomicBool) -> Result<Vec<String>, String> {
+    if config.nice != 0 {
+        // Best effort: an agent that cannot lower its priority still works.
+        let _ = rustix::process::nice(config.nice);
+    }
+    let mut identity = identity(config)?;
+    let mut client = identity.client()?;
+    let mut spool = spool::Spool::open(spool::dir(&config.state_dir), config.spool_max_bytes)?;
+    let mut collecting: Option<Collecting> = None;
+    // Runs this process collected or abandoned: a repeated `collect` for
+    // them (the server has not seen the upload yet) is not a new one.
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut delivered = Vec::new();
+    let mut unhealthy: Option<String> = None;
+    let mut backoff = Duration::from_secs(1);
+    let started = Instant::now();
+    loop {
+        if stop.load(Ordering::Relaxed) {
+            let _ = client.post("/agent/v1/heartbeat", &json!({ "health_code": "SHUTDOWN" }));
+            return Ok(delivered);
+        }
+        if config.once && !delivered.is_empty() {
+            return Ok(delivered);
+        }
+        if config.once
+            && collecting.is_none()
+            && spool.pending().is_empty()
+            && started.elapsed() > config.once_timeout
+        {
+            return Err(format!(
+                "--once: no run asked for this agent's telemetry within {:?}",
+                config.once_timeout
+            ));
+        }
+        if collecting.as_ref().is_some_and(|c| c.thread.is_finished()) {
+            if let Some(c) = collecting.take() {
+                match c.thread.join() {
+                    Ok(Ok(compressed)) => {
+                        let chunks: Vec<Vec<u8>> = compressed.chunks(CHUNK).map(<[u8]>::to_vec).collect();
+                        spool.add(&c.run, &chunks)?;
+                        say(
+                            config,
+                            &format!("collected for {} ({} bytes compressed)", c.run, compressed.len()),
+                        );
+                    }
+                    Ok(Err(e)) => unhealthy = Some(format!("collection for {} failed: {e}", c.run)),
+                    Err(_) => unhealthy = Some(format!("the collector crashed during run {}", c.run)),
+                }
+            }
+        }
+        match flush(config, &client, &spool) {
+            Ok(done) => {
+                for run in done {
+                    say(config, &format!("delivered the telemetry of {run}"));
+                    delivered.push(run);
+                }
+            }
+            Err(e) => {
+                say(config, &format!("upload paused: {e}"));
+                pause(&mut backoff, stop);
+                continue;
+            }
+        }
+        if config.once && !delivered.is_empty() {
+            continue;
+        }
+        let code = if unhealthy.is_some() {
+            "UNHEALTHY"
+        } else if collecting.is_some() {
+            "RUNNING"
+        } else {
+            "IDLE"
+        };
+        let lost = spool.lost();
+        let beat = json!({
+            "health_code": code,
+            "detail": unhealthy.clone().unwrap_or_default(),
+            "collecting": collecting.as_ref().map(|c| c.run.clone()),
+            "lost": lost,
+        });
+        let wait = if collecting.is_some() { 2 } else { config.wait.as_secs() };
+        let answer = match client.post(&format!("/agent/v1/heartbeat?wait={wait}"), &beat) {
+            Ok(v) => v,
+            Err(Error::Status(401 | 403, v)) => {
+                return Err(format!("the server refuses this agent: {}", Error::Status(403, v)));
+            }
+            Err(e) => {
+                say(config, &format!("heartbeat failed: {e}"));
+                pause(&mut backoff, stop);
+                continue;
+            }
+        };
+        backoff = Duration::from_secs(1);
+        if !lost.is_empty() {
+            spool.lost_reported();
+        }
+        unhealthy = None;
+        let instruction = &answer["instruction"];
+        match instruction["kind"].as_str().unwrap_or("idle") {
+            "collect" => {
+                let run = instruction["run"].as_str().unwrap_or_default().to_owned();
+                if collecting.is_none() && !run.is_empty() && !seen.contains(&run) && !spool.has(&run) {
+                    say(config, &format!("collecting for {run}"));
+                    seen.insert(run.clone());
+                    collecting = Some(start_collection(config, run, instruction));
+                }
+            }
+            "stop" => {
+                let run = instruction["run"].as_str().unwrap_or_default();
+                if collecting.as_ref().is_some_and(|c| c.run == run) {
+                    // The collector thread finishes on its own; its
+                    // result is dropped.
+                    say(config, &format!("run {run} stopped: collection abandoned"));
+                    collecting = None;
+                }
+            }
+            "renew_certificate" => match identity.renew(&config.state_dir) {
+                Ok(()) => {
+                    client = identity.client()?;
+                    say(config, "certificate renewed");
+                }
+                Err(e) => unhealthy = Some(e),
+            },
+            _ => {}
+        }
+        // Jitter, so a fleet restarted at once does not heartbeat in step.
+        std::thread::sleep(Duration::from_millis(jitter(250)));
+    }
+}
+
+/// Sends every spooled chunk the server does not have, oldest upload first.
+/// The runs whose upload completed; an error means the server is away
+/// (try later).
+fn flush(config: &Config, client: &Client, spool: &spool::Spool) -> Result<Vec<String>, Error> {
+    let mut done = Vec::new();
+    'entries: for entry in spool.pending() {
+        for i in 0..entry.total {
+            let Some(chunk) = spool.chunk(&entry, i) else { continue };
+            match client.put_chunk(&entry.run, i, entry.total, &chunk) {
+                Ok(v) => {
+                    spool.ack(&entry, i);
+                    if v["complete"] == true {
+                        spool.finish(&entry);
+                        done.push(entry.run.clone());
+                        continue 'entries;
+                    }
+                }
+                Err(e) if e.transient() => return Err(e),
+                Err(e) => {
+                    // 404/409/422: the server will never take it (the run
+                    // ended, the agent left it, the data is invalid).
+                    say(config, &format!("the telemetry of {} was refused: {e}", entry.run));
+                    spool.drop_entry(&entry, &format!("refused by the server: {e}"));
+                    continue 'entries;
+                }
+            }
+        }
+        // Every chunk was acknowledged before this start: the agent died
+        // after the last answer (which completes the upload, or refuses
+        // it) and before removing the directory.
+        spool.finish(&entry);
+        done.push(entry.run.clone());
+    }
+    Ok(done)
+}
+
+fn start_collection(config: &Config, run: String, instruction: &Value) -> Collecting {
+    let plan: CollectionPlan = serde_json::from_value(instruction["plan"].clone()).unwrap_or_default();
+    let duration = Duration::from_secs(instruction["duration_seconds"].as_u64().unwrap_or(0));
+    let collector = assay_runtime::collector::Config {
+        root: config.root.clone(),
+        duration,
+        interval: config.interval.min(duration.max(Duration::from_secs(1))),
+        tags: config.tags.iter().map(|(k, v)| Tag { key: k.clone(), value: v.clone() }).collect(),
+        command_lines: CommandLines::Flags,
+        plan,
+    };
+    let thread = std::thread::spawn(move || {
+        let telemetry = assay_runtime::collector::collect(&collector, &mut |_| {});
+        let json = serde_json::to_vec(&telemetry).map_err(|e| e.to_string())?;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(&json).map_err(|e| e.to_string())?;
+        gz.finish().map_err(|e| e.to_string())
+    });
+    Collecting { run, thread }
+}
+
+/// Sleeps the backoff (with jitter) unless stopped, and doubles it up to a
+/// minute.
+fn pause(backoff: &mut Duration, stop: &AtomicBool) {
+    let until = Instant::now() + *backoff + Duration::from_millis(jitter(backoff.as_millis() as u64 / 2 + 1));
+    while Instant::now() < until && !stop.load(Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    *backoff = (*backoff * 2).min(Duration::from_secs(60));
+}
+
+fn jitter(max_ms: u64) -> u64 {
+    let mut b = [0u8; 8];
+    let _ = getrandom::fill(&mut b);
+    u64::from_le_bytes(b) % max_ms.max(1)
+}
+
+/// A flag set by SIGTERM/SIGINT handlers of the caller.
+pub type Stop = Arc<AtomicBool>;
