@@ -346,7 +346,7 @@ fn service(postgres: bool) {
     let a = enroll(&s, &token, "debian-default", "m-1");
     let b = enroll(&s, &token, "debian-hardened", "m-2");
     let (clone, same) = try_enroll(&s, &token, "clone", "m-2", "alpine").unwrap();
-    assert_eq!(same, [b.id.clone()], "a cloned image is flagged");
+    assert_eq!(same, std::slice::from_ref(&b.id), "a cloned image is flagged");
     let fourth = try_enroll(&s, &token, "clone", "m-4", "alpine").err().unwrap();
     assert!(fourth.contains("401"), "the token had 3 uses: {fourth}");
     let agents = s.ok("GET", "/v1/agents?tag=env=prod", None);
