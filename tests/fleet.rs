@@ -355,42 +355,25 @@ fn agents_assess_fixture_hosts_as_scan_does_on_sqlite() {
     agents_assess_like_scan(None);
 }
 
+/// Runs one statement on the local PostgreSQL as `postgres`; whether it
+/// succeeded.
+fn psql(sql: &str) -> bool {
+    Command::new("psql")
+        .args(["-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-qc", sql])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
 #[test]
 fn agents_assess_fixture_hosts_as_scan_does_on_postgres() {
     let name = format!("assay_fleet_{}", std::process::id());
-    let created = Command::new("psql")
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-U",
-            "postgres",
-            "-d",
-            "postgres",
-            "-qc",
-            &format!("CREATE DATABASE {name}"),
-        ])
-        .output();
-    match created {
-        Ok(o) if o.status.success() => {}
-        _ => {
-            eprintln!("PostgreSQL at 127.0.0.1:5432 is not reachable: skipped");
-            return;
-        }
+    if !psql(&format!("CREATE DATABASE {name}")) {
+        eprintln!("PostgreSQL at 127.0.0.1:5432 is not reachable: skipped");
+        return;
     }
     let url = format!("postgres://postgres@127.0.0.1:5432/{name}");
     let result = std::panic::catch_unwind(|| agents_assess_like_scan(Some(&url)));
-    let _ = Command::new("psql")
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-U",
-            "postgres",
-            "-d",
-            "postgres",
-            "-qc",
-            &format!("DROP DATABASE {name} WITH (FORCE)"),
-        ])
-        .output();
+    psql(&format!("DROP DATABASE {name} WITH (FORCE)"));
     if let Err(e) = result {
         std::panic::resume_unwind(e);
     }

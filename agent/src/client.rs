@@ -60,10 +60,15 @@ fn private_key(pem: &str) -> Option<ureq::tls::PrivateKey<'static>> {
     })
 }
 
+/// Bytes as lower-case hex.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// The SHA-256 of the first certificate of `pem`, in hex.
 pub fn fingerprint(pem: &str) -> Option<String> {
     let cert = certificates(pem).into_iter().next()?;
-    Some(Sha256::digest(cert.der()).iter().map(|b| format!("{b:02x}")).collect())
+    Some(hex(&Sha256::digest(cert.der())))
 }
 
 impl Client {
@@ -121,7 +126,7 @@ impl Client {
     /// Sends chunk `seq` of `total` of the telemetry for `run`.
     pub fn put_chunk(&self, run: &str, seq: usize, total: usize, chunk: &[u8]) -> Result<Value, Error> {
         let url = format!("{}/agent/v1/runs/{run}/chunks/{seq}?total={total}", self.base);
-        let digest: String = Sha256::digest(chunk).iter().map(|b| format!("{b:02x}")).collect();
+        let digest = hex(&Sha256::digest(chunk));
         answer(
             self.http
                 .put(&url)

@@ -29,7 +29,7 @@ struct Stored {
 /// A new P-256 key: its PKCS#8 PEM and its public point in hex.
 fn new_key() -> Result<(String, String), String> {
     let key = rcgen::KeyPair::generate().map_err(|e| format!("cannot make a key pair: {e}"))?;
-    let public: String = key.public_key_raw().iter().map(|b| format!("{b:02x}")).collect();
+    let public = client::hex(key.public_key_raw());
     Ok((key.serialize_pem(), public))
 }
 

@@ -25,7 +25,6 @@ use std::collections::{BTreeMap, HashSet};
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -54,8 +53,6 @@ pub struct Config {
     pub interval: Duration,
     /// Added to the process's nice value at start (0: unchanged).
     pub nice: i32,
-    /// Where progress is written (stderr; a test may silence it).
-    pub verbose: bool,
 }
 
 impl Config {
@@ -74,7 +71,6 @@ impl Config {
             wait: Duration::from_secs(25),
             interval: Duration::from_secs(10),
             nice: 10,
-            verbose: true,
         }
     }
 }
@@ -88,10 +84,9 @@ struct Collecting {
     thread: JoinHandle<Result<Vec<u8>, String>>,
 }
 
-fn say(config: &Config, message: &str) {
-    if config.verbose {
-        let _ = writeln!(std::io::stderr(), "assay agent: {message}");
-    }
+/// Progress on stderr; a closed stderr must not stop the agent.
+fn say(_: &Config, message: &str) {
+    let _ = writeln!(std::io::stderr(), "assay agent: {message}");
 }
 
 /// The identity in the state directory, or a new one by enrolment.
@@ -352,6 +347,3 @@ fn jitter(max_ms: u64) -> u64 {
     let _ = getrandom::fill(&mut b);
     u64::from_le_bytes(b) % max_ms.max(1)
 }
-
-/// A flag set by SIGTERM/SIGINT handlers of the caller.
-pub type Stop = Arc<AtomicBool>;

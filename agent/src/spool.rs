@@ -96,8 +96,9 @@ impl Spool {
             );
             return Ok(());
         }
-        let mut used: u64 = self.pending().iter().map(|e| e.bytes).sum();
-        for old in self.pending() {
+        let pending = self.pending();
+        let mut used: u64 = pending.iter().map(|e| e.bytes).sum();
+        for old in pending {
             if used + bytes <= self.max_bytes {
                 break;
             }

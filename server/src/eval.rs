@@ -66,9 +66,6 @@ pub async fn queue_reevaluation(tx: &mut Tx, cause: &str) -> Result<u64, sqlx::E
     Ok(n)
 }
 
-/// Fails the jobs of both queues whose last attempt ran out, with the
-/// reason (the lease queries no longer pick them). Called from the
-/// background tick, not from every worker poll.
 /// Deletes telemetry past retention, then the keys of finished runs with
 /// no telemetry left (whatever of theirs might remain is unreadable), and
 /// the chunks of uploads that runs no longer wait for.
@@ -92,6 +89,9 @@ pub async fn retention(db: &crate::db::Db, retention_ms: i64) -> Result<(), sqlx
     tx.commit().await
 }
 
+/// Fails the jobs of both queues whose last attempt ran out, with the
+/// reason (the lease queries no longer pick them). Called from the
+/// background tick, not from every worker poll.
 pub async fn expire(db: &crate::db::Db) -> Result<(), sqlx::Error> {
     let now = db::now();
     for sql in [

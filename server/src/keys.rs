@@ -113,15 +113,15 @@ pub fn telemetry_aad(run: &str, agent: &str) -> Vec<u8> {
 /// The data key of `run`, made and stored (wrapped) on first use. Two
 /// transactions making it at once keep the first one committed.
 pub async fn run_key(tx: &mut Tx, backend: Backend, master: &Key, run: &str) -> Result<Key, String> {
+    if let Some(key) = existing_run_key(&mut **tx, master, run).await? {
+        return Ok(key);
+    }
     let insert = match backend {
         Backend::Postgres => {
             "INSERT INTO run_keys (run_id, wrapped, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING"
         }
         Backend::Sqlite => "INSERT OR IGNORE INTO run_keys (run_id, wrapped, created_at) VALUES ($1, $2, $3)",
     };
-    if let Some(key) = existing_run_key(&mut **tx, master, run).await? {
-        return Ok(key);
-    }
     let key = Key::random();
     sqlx::query(insert)
         .bind(run)

@@ -82,6 +82,10 @@ impl Config {
         }
     }
 
+    fn master_key_file(&self) -> PathBuf {
+        self.master_key.clone().unwrap_or_else(|| self.data.join("master.key"))
+    }
+
     fn database_url(&self) -> String {
         self.database
             .clone()
@@ -136,7 +140,7 @@ pub async fn start(config: Config, bundle: Bundle) -> Result<Running, String> {
     std::fs::create_dir_all(&config.data)
         .map_err(|e| format!("cannot create the data directory {}: {e}", config.data.display()))?;
     let db = db::Db::open(&config.database_url()).await?;
-    let master = keys::master(&config.master_key.clone().unwrap_or_else(|| config.data.join("master.key")))?;
+    let master = keys::master(&config.master_key_file())?;
     let ca = keys::Ca::load_or_create(&db, &master).await?;
     let (chain, key) = ca.issue_server(&config.agent_names)?;
     let agent_tls = tls::agent_config(chain, key, &ca.cert_der)?;
@@ -368,7 +372,7 @@ pub fn webhook_signature(key: &str, body: &str) -> String {
 /// an agent pins at enrolment (`assay agent --ca-fingerprint`).
 pub async fn agent_ca(config: &Config) -> Result<(String, String), String> {
     let db = db::Db::open(&config.database_url()).await?;
-    let master = keys::master(&config.master_key.clone().unwrap_or_else(|| config.data.join("master.key")))?;
+    let master = keys::master(&config.master_key_file())?;
     let ca = keys::Ca::load_or_create(&db, &master).await?;
     Ok((ca.cert_pem.clone(), keys::fingerprint(&ca.cert_der)))
 }
