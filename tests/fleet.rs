@@ -7,6 +7,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
+#[path = "fleet/faults.rs"]
+mod faults;
 
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
@@ -36,18 +38,24 @@ fn server(data: &std::path::Path) -> ServerProcess {
 }
 
 fn server_with(data: &std::path::Path, extra: &[&str]) -> ServerProcess {
+    spawn_server(data, ("127.0.0.1:0", "127.0.0.1:0"), extra, &[], None)
+}
+
+/// A server process on `listen` (admin, agents); `token` is the admin
+/// token of an earlier start, `None` for the first start (which prints
+/// one).
+fn spawn_server(
+    data: &std::path::Path,
+    listen: (&str, &str),
+    extra: &[&str],
+    env: &[(&str, &str)],
+    token: Option<&str>,
+) -> ServerProcess {
     let mut child = Command::new(env!("CARGO_BIN_EXE_assay"))
-        .args([
-            "server",
-            "--data",
-            data.to_str().unwrap(),
-            "--listen",
-            "127.0.0.1:0",
-            "--agent-listen",
-            "127.0.0.1:0",
-        ])
+        .args(["server", "--data", data.to_str().unwrap(), "--listen", listen.0, "--agent-listen", listen.1])
         .args(extra)
         .env_remove("ASSAY_DATABASE")
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -67,11 +75,17 @@ fn server_with(data: &std::path::Path, extra: &[&str]) -> ServerProcess {
     let fingerprint = pin.split_whitespace().last().unwrap_or_default().to_owned();
     assert_eq!(fingerprint.len(), 64, "the CA's fingerprint is printed: {pin}");
     let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut token = String::new();
-    out.read_line(&mut token).unwrap();
-    assert!(token.starts_with("assay_"), "the first start prints the admin token: {token:?}");
+    let token = match token {
+        Some(t) => t.to_owned(),
+        None => {
+            let mut token = String::new();
+            out.read_line(&mut token).unwrap();
+            assert!(token.starts_with("assay_"), "the first start prints the admin token: {token:?}");
+            token.trim().to_owned()
+        }
+    };
     let (admin, agent) = (urls[0].clone(), urls[1].clone());
-    ServerProcess { admin, agent, token: token.trim().to_owned(), fingerprint, child, _output: (err, out) }
+    ServerProcess { admin, agent, token, fingerprint, child, _output: (err, out) }
 }
 
 /// A real agent process collecting a fixture host; killed when dropped.

@@ -53,6 +53,8 @@ pub struct Config {
     pub interval: Duration,
     /// Added to the process's nice value at start (0: unchanged).
     pub nice: i32,
+    /// The longest pause between retries while the server is away.
+    pub retry_max: Duration,
 }
 
 impl Config {
@@ -71,6 +73,7 @@ impl Config {
             wait: Duration::from_secs(25),
             interval: Duration::from_secs(10),
             nice: 10,
+            retry_max: Duration::from_secs(60),
         }
     }
 }
@@ -78,9 +81,23 @@ impl Config {
 /// The largest chunk the agent sends (the server may ask for smaller).
 const CHUNK: usize = 1 << 20;
 
+/// A crash point for the fault tests (see assay-server's): with
+/// `FAILPOINTS=NAME=return` the agent aborts here as `kill -9` would.
+fn crash_point(name: &str) {
+    fn configured(name: &str) -> bool {
+        fail::fail_point!(name, |_| true);
+        false
+    }
+    if configured(name) {
+        std::process::abort();
+    }
+}
+
 /// A collection in progress, on its own thread.
 struct Collecting {
     run: String,
+    /// The chunk size the server asked for.
+    chunk: usize,
     thread: JoinHandle<Result<Vec<u8>, String>>,
 }
 
@@ -183,8 +200,9 @@ pub fn run(config: &Config, stop: &AtomicBool) -> Result<Vec<String>, String> {
             if let Some(c) = collecting.take() {
                 match c.thread.join() {
                     Ok(Ok(compressed)) => {
-                        let chunks: Vec<Vec<u8>> = compressed.chunks(CHUNK).map(<[u8]>::to_vec).collect();
+                        let chunks: Vec<Vec<u8>> = compressed.chunks(c.chunk).map(<[u8]>::to_vec).collect();
                         spool.add(&c.run, &chunks)?;
+                        crash_point("agent.spooled");
                         say(
                             config,
                             &format!("collected for {} ({} bytes compressed)", c.run, compressed.len()),
@@ -204,7 +222,7 @@ pub fn run(config: &Config, stop: &AtomicBool) -> Result<Vec<String>, String> {
             }
             Err(e) => {
                 say(config, &format!("upload paused: {e}"));
-                pause(&mut backoff, stop);
+                pause(&mut backoff, config.retry_max, stop);
                 continue;
             }
         }
@@ -233,7 +251,7 @@ pub fn run(config: &Config, stop: &AtomicBool) -> Result<Vec<String>, String> {
             }
             Err(e) => {
                 say(config, &format!("heartbeat failed: {e}"));
-                pause(&mut backoff, stop);
+                pause(&mut backoff, config.retry_max, stop);
                 continue;
             }
         };
@@ -285,6 +303,7 @@ fn flush(config: &Config, client: &Client, spool: &spool::Spool) -> Result<Vec<S
             let Some(chunk) = spool.chunk(&entry, i) else { continue };
             match client.put_chunk(&entry.run, i, entry.total, &chunk) {
                 Ok(v) => {
+                    crash_point("agent.chunk.acked");
                     spool.ack(&entry, i);
                     if v["complete"] == true {
                         spool.finish(&entry);
@@ -329,17 +348,18 @@ fn start_collection(config: &Config, run: String, instruction: &Value) -> Collec
         gz.write_all(&json).map_err(|e| e.to_string())?;
         gz.finish().map_err(|e| e.to_string())
     });
-    Collecting { run, thread }
+    let chunk = instruction["max_chunk"].as_u64().map_or(CHUNK, |n| (n as usize).clamp(1024, CHUNK));
+    Collecting { run, chunk, thread }
 }
 
-/// Sleeps the backoff (with jitter) unless stopped, and doubles it up to a
-/// minute.
-fn pause(backoff: &mut Duration, stop: &AtomicBool) {
+/// Sleeps the backoff (with jitter) unless stopped, and doubles it up to
+/// `max`.
+fn pause(backoff: &mut Duration, max: Duration, stop: &AtomicBool) {
     let until = Instant::now() + *backoff + Duration::from_millis(jitter(backoff.as_millis() as u64 / 2 + 1));
     while Instant::now() < until && !stop.load(Ordering::Relaxed) {
         std::thread::sleep(Duration::from_millis(100));
     }
-    *backoff = (*backoff * 2).min(Duration::from_secs(60));
+    *backoff = (*backoff * 2).min(max);
 }
 
 fn jitter(max_ms: u64) -> u64 {

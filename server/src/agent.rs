@@ -383,7 +383,7 @@ async fn instruction(app: &App, agent: &Agent, collecting: Option<&str>) -> ApiR
         "run": id,
         "duration_seconds": remaining,
         "plan": app.bundle.content.plan,
-        "max_chunk": MAX_CHUNK,
+        "max_chunk": app.config.chunk_bytes.min(MAX_CHUNK),
     }))
 }
 
@@ -491,11 +491,22 @@ async fn chunk(
             .bind(db::now())
             .execute(&mut *tx)
             .await?;
+            // Counted with the insert: the count is what was accepted, so
+            // a chunk accepted twice would show.
+            sqlx::query(
+                "UPDATE run_agents SET chunks_received = chunks_received + 1, chunks_total = $1 WHERE run_id = $2 AND agent_id = $3",
+            )
+            .bind(q.total)
+            .bind(&run)
+            .bind(&agent)
+            .execute(&mut *tx)
+            .await?;
             stored += 1;
             StatusCode::CREATED
         }
     };
     tx.commit().await?;
+    crate::crash_point("agent.chunk.stored");
     if stored < q.total {
         return Ok((status, Json(json!({ "accepted": status == StatusCode::CREATED, "complete": false }))));
     }
@@ -575,6 +586,7 @@ async fn assemble(app: &App, run: &str, agent: &str) -> ApiResult<Result<String,
         sqlx::query(job).bind(run).bind(agent).execute(&mut *tx).await?;
     }
     tx.commit().await?;
+    crate::crash_point("agent.telemetry.stored");
     Ok(Ok(digest))
 }
 

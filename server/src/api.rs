@@ -747,7 +747,7 @@ pub(crate) async fn run_json(app: &App, id: &str) -> ApiResult<Value> {
             None => Vec::new(),
         };
     let agents = sqlx::query(
-        "SELECT ra.agent_id, ra.status, a.hostname, a.os, j.state AS job, j.error FROM run_agents ra JOIN agents a ON a.id = ra.agent_id \
+        "SELECT ra.agent_id, ra.status, ra.chunks_received, ra.chunks_total, a.hostname, a.os, j.state AS job, j.attempts, j.error FROM run_agents ra JOIN agents a ON a.id = ra.agent_id \
          LEFT JOIN jobs j ON j.run_id = ra.run_id AND j.agent_id = ra.agent_id WHERE ra.run_id = $1 ORDER BY ra.agent_id",
     )
     .bind(id)
@@ -796,7 +796,10 @@ pub(crate) async fn run_json(app: &App, id: &str) -> ApiResult<Value> {
             "agent": db::text(a, "agent_id"),
             "hostname": db::text(a, "hostname"),
             "status": db::text(a, "status"),
+            "chunks_received": db::int(a, "chunks_received"),
+            "chunks_total": db::int(a, "chunks_total"),
             "evaluation": a.try_get::<Option<String>, _>("job").ok().flatten(),
+            "evaluation_attempts": db::opt_int(a, "attempts"),
         })).collect::<Vec<_>>(),
         "exclusions": exclusions,
         "notifications": deliveries.iter().map(|d| json!({

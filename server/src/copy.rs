@@ -38,7 +38,9 @@ const TABLES: [&str; 25] = [
 ];
 
 /// Columns holding integers (all others hold text, but for the blobs).
-const INTEGERS: [&str; 29] = [
+const INTEGERS: [&str; 31] = [
+    "chunks_received",
+    "chunks_total",
     "issued_at",
     "not_after",
     "total",

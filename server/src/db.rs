@@ -38,12 +38,14 @@ impl Db {
         };
         let options = AnyPoolOptions::new()
             .max_connections(if backend == Backend::Sqlite { 4 } else { 16 })
-            .acquire_timeout(Duration::from_secs(10));
+            // A request waits this long for a connection, then is told
+            // the database is unavailable (503) rather than hanging.
+            .acquire_timeout(Duration::from_secs(5));
         let options = if backend == Backend::Sqlite {
             // Writers wait for each other instead of failing at once.
             options.after_connect(|conn, _| {
                 Box::pin(async move {
-                    conn.execute("PRAGMA busy_timeout = 10000").await?;
+                    conn.execute("PRAGMA busy_timeout = 5000").await?;
                     conn.execute("PRAGMA foreign_keys = ON").await?;
                     Ok(())
                 })
@@ -146,6 +148,28 @@ pub fn int(row: &AnyRow, column: &str) -> i64 {
 /// An integer column that may be NULL.
 pub fn opt_int(row: &AnyRow, column: &str) -> Option<i64> {
     row.try_get::<Option<i64>, _>(column).ok().flatten()
+}
+
+/// Whether `e` means the database cannot serve now but may soon: it
+/// cannot be reached (PostgreSQL down, the connection cut, no connection
+/// free in time), or SQLite stayed locked past the busy timeout (another
+/// process holds it), or PostgreSQL is shutting down or starting up.
+pub fn is_unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed | sqlx::Error::Tls(_) => {
+            true
+        }
+        sqlx::Error::Database(d) => {
+            // SQLITE_BUSY (5) and SQLITE_LOCKED (6) with their extended
+            // codes; PostgreSQL's class 57P (operator intervention:
+            // admin_shutdown, crash_shutdown, cannot_connect_now) and 08
+            // (connection exceptions).
+            let code = d.code().unwrap_or_default();
+            let sqlite_busy = code.parse::<i32>().is_ok_and(|c| matches!(c & 0xff, 5 | 6));
+            sqlite_busy || code.starts_with("57P") || code.starts_with("08")
+        }
+        _ => false,
+    }
 }
 
 /// Whether `e` is a unique-key violation (the overlap of two runs, a

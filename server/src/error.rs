@@ -53,11 +53,12 @@ impl ApiError {
 }
 
 /// A database error: unavailable (503, retry) when the database cannot be
-/// reached, a conflict for a unique key, otherwise internal.
+/// reached or stays locked, a conflict for a unique key, otherwise
+/// internal.
 impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> ApiError {
         match &e {
-            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => ApiError::new(
+            _ if crate::db::is_unavailable(&e) => ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
                 format!("the database is unavailable: {e}"),

@@ -23,8 +23,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 pub const MAX_ATTEMPTS: i64 = 3;
-/// How long a worker holds a job before another may take it over.
-pub const LEASE_MS: i64 = 120_000;
 
 const LEASE_RUN_POSTGRES: &str =
     "UPDATE jobs SET state = 'leased', lease_until = $1, attempts = attempts + 1 \
@@ -122,8 +120,12 @@ async fn run_job(app: &App) -> Result<bool, sqlx::Error> {
         Backend::Postgres => LEASE_RUN_POSTGRES,
         Backend::Sqlite => LEASE_RUN_SQLITE,
     };
-    let leased =
-        sqlx::query(sql).bind(now + LEASE_MS).bind(now).bind(MAX_ATTEMPTS).fetch_optional(&mut *tx).await?;
+    let leased = sqlx::query(sql)
+        .bind(now + app.config.job_lease_ms)
+        .bind(now)
+        .bind(MAX_ATTEMPTS)
+        .fetch_optional(&mut *tx)
+        .await?;
     let Some(job) = leased else {
         tx.rollback().await?;
         return Ok(false);
@@ -131,6 +133,7 @@ async fn run_job(app: &App) -> Result<bool, sqlx::Error> {
     let (run, agent) = (db::text(&job, "run_id"), db::text(&job, "agent_id"));
     runs::transition(&mut tx, &run, runs::EVAL_PENDING, runs::EVALUATING).await?;
     tx.commit().await?;
+    crate::crash_point("eval.job.leased");
 
     let context = sqlx::query(
         "SELECT t.run_id, t.agent_id, t.sealed, t.body, tp.packages, tp.attributes FROM telemetry t \
@@ -202,7 +205,9 @@ async fn run_job(app: &App) -> Result<bool, sqlx::Error> {
                 .await?;
         }
     }
+    crate::crash_point("eval.job.written");
     tx.commit().await?;
+    crate::crash_point("eval.job.done");
     Ok(true)
 }
 
@@ -214,8 +219,12 @@ async fn reeval_job(app: &App) -> Result<bool, sqlx::Error> {
         Backend::Postgres => LEASE_REEVAL_POSTGRES,
         Backend::Sqlite => LEASE_REEVAL_SQLITE,
     };
-    let leased =
-        sqlx::query(sql).bind(now + LEASE_MS).bind(now).bind(MAX_ATTEMPTS).fetch_optional(&mut *tx).await?;
+    let leased = sqlx::query(sql)
+        .bind(now + app.config.job_lease_ms)
+        .bind(now)
+        .bind(MAX_ATTEMPTS)
+        .fetch_optional(&mut *tx)
+        .await?;
     let Some(job) = leased else {
         tx.rollback().await?;
         return Ok(false);

@@ -60,6 +60,11 @@ pub struct Config {
     /// The master key file (default `DATA/master.key`; `ASSAY_MASTER_KEY`
     /// wins over both).
     pub master_key: Option<PathBuf>,
+    /// How long an evaluation worker holds a job before another worker (of
+    /// any replica, or this server after a restart) may take it over.
+    pub job_lease_ms: i64,
+    /// The chunk size agents are told to upload with.
+    pub chunk_bytes: usize,
 }
 
 impl Config {
@@ -79,6 +84,8 @@ impl Config {
             agent_cert_lifetime_ms: 7 * 24 * 3600 * 1000,
             retention_ms: 30 * 24 * 3600 * 1000,
             master_key: None,
+            job_lease_ms: 120_000,
+            chunk_bytes: 1 << 20,
         }
     }
 
@@ -90,6 +97,20 @@ impl Config {
         self.database
             .clone()
             .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", self.data.join("assay.db").display()))
+    }
+}
+
+/// A crash point for the fault tests: with `FAILPOINTS=NAME=return` (the
+/// `fail` crate's syntax; `2*off->return` for the third time) the process
+/// aborts here as `kill -9` would end it: no destructor, no flush, no
+/// answer to the request in flight. Without FAILPOINTS it costs a lookup.
+pub(crate) fn crash_point(name: &str) {
+    fn configured(name: &str) -> bool {
+        fail::fail_point!(name, |_| true);
+        false
+    }
+    if configured(name) {
+        std::process::abort();
     }
 }
 

@@ -152,6 +152,7 @@ pub async fn tick(db: &Db) -> Result<(), sqlx::Error> {
             transition(&mut tx, &id, CREATED, FAILED).await?;
         }
         tx.commit().await?;
+        crate::crash_point("run.tick");
     }
     Ok(())
 }

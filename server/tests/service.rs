@@ -88,6 +88,11 @@ impl Server {
     fn new(postgres: bool) -> Option<Server> {
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
         let db = if postgres { Database::postgres_if_reachable(&rt)? } else { Database::sqlite() };
+        Some(Server::on(rt, db))
+    }
+
+    /// A server on `db`, started.
+    fn on(rt: tokio::runtime::Runtime, db: Database) -> Server {
         let data = tempfile::tempdir().unwrap();
         let http: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
@@ -97,7 +102,7 @@ impl Server {
         let mut s = Server { rt, running: None, data, db, http, token: String::new() };
         let first = s.boot();
         s.token = first.expect("a first start prints an admin token");
-        Some(s)
+        s
     }
 
     fn config(&self) -> Config {
@@ -1011,4 +1016,137 @@ fn restarts_on_sqlite() {
 #[test]
 fn restarts_on_postgres() {
     restarts(true);
+}
+
+/// A loopback TCP proxy in front of PostgreSQL that can cut every
+/// connection and refuse new ones: the database "stopped" for the server
+/// behind it, without stopping the one other tests share.
+struct Outage {
+    port: u16,
+    up: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    open: std::sync::Arc<std::sync::Mutex<Vec<std::net::TcpStream>>>,
+}
+
+impl Outage {
+    fn to_postgres() -> Outage {
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let up = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let open = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (up2, open2) = (up.clone(), open.clone());
+        // Ends with the test process; each connection's threads end when
+        // either side closes.
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                if !up2.load(Ordering::SeqCst) {
+                    drop(client);
+                    continue;
+                }
+                let Ok(server) = std::net::TcpStream::connect("127.0.0.1:5432") else { continue };
+                let mut list = open2.lock().unwrap();
+                list.push(client.try_clone().unwrap());
+                list.push(server.try_clone().unwrap());
+                for (mut from, mut to) in
+                    [(client.try_clone().unwrap(), server.try_clone().unwrap()), (server, client)]
+                {
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut to);
+                        let _ = to.shutdown(std::net::Shutdown::Both);
+                    });
+                }
+            }
+        });
+        Outage { port, up, open }
+    }
+
+    fn cut(&self) {
+        self.up.store(false, std::sync::atomic::Ordering::SeqCst);
+        for s in self.open.lock().unwrap().drain(..) {
+            let _ = s.shutdown(std::net::Shutdown::Both);
+        }
+    }
+
+    fn restore(&self) {
+        self.up.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// While the database is unavailable the admin API and the agent endpoint
+/// answer 503 `unavailable` (retry later), and without a restart they
+/// serve again once it is back; nothing written before is lost.
+fn database_outage(s: &Server, down: &dyn Fn(), up: &dyn Fn()) {
+    let enrol = s.ok("POST", "/v1/enrollments", Some(json!({ "uses": 1 })));
+    let agent = enroll(s, enrol["token"].as_str().unwrap(), "debian-default", "m-outage");
+    s.ok("POST", "/v1/targets", Some(json!({ "name": "before", "tags": [{ "key": "role" }] })));
+    down();
+    let (status, v) = s.call(
+        "POST",
+        "/v1/targets",
+        &s.token,
+        Some(json!({ "name": "during", "tags": [{ "key": "role" }] })),
+    );
+    assert_eq!((status, v["error"]["code"].as_str()), (503, Some("unavailable")), "{v}");
+    let (status, v) = agent.try_heartbeat(s);
+    assert_eq!(status, 503, "{v}");
+    up();
+    let start = Instant::now();
+    loop {
+        let (status, v) = s.call(
+            "POST",
+            "/v1/targets",
+            &s.token,
+            Some(json!({ "name": "during", "tags": [{ "key": "role" }] })),
+        );
+        if status == 201 {
+            break;
+        }
+        assert!(status == 503 && start.elapsed() < Duration::from_secs(30), "{status} {v}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(agent.try_heartbeat(s).0, 200);
+    let names: Vec<Value> = s.ok("GET", "/v1/targets", None)["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].clone())
+        .collect();
+    assert_eq!(names, vec![json!("before"), json!("during")]);
+}
+
+#[test]
+fn a_locked_sqlite_database_gives_503_then_recovers() {
+    use sqlx::Connection;
+    let s = Server::new(false).unwrap();
+    let file = s.data.path().join("assay.db");
+    // Another process holding SQLite's write lock past the busy timeout.
+    let holder = std::sync::Mutex::new(None::<sqlx::SqliteConnection>);
+    let down = || {
+        s.rt.block_on(async {
+            let mut c =
+                sqlx::SqliteConnection::connect(&format!("sqlite://{}", file.display())).await.unwrap();
+            sqlx::raw_sql("BEGIN EXCLUSIVE").execute(&mut c).await.unwrap();
+            *holder.lock().unwrap() = Some(c);
+        })
+    };
+    let up = || {
+        let c = holder.lock().unwrap().take();
+        s.rt.block_on(async {
+            let mut c = c.unwrap();
+            sqlx::raw_sql("COMMIT").execute(&mut c).await.unwrap();
+            c.close().await.unwrap();
+        })
+    };
+    database_outage(&s, &down, &up);
+}
+
+#[test]
+fn postgres_stopped_gives_503_then_recovers() {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let Some(mut db) = Database::postgres_if_reachable(&rt) else { return };
+    let proxy = Outage::to_postgres();
+    let name = db.drop_pg.clone().unwrap();
+    db.url = Some(format!("postgres://postgres@127.0.0.1:{}/{name}", proxy.port));
+    let s = Server::on(rt, db);
+    database_outage(&s, &|| proxy.cut(), &|| proxy.restore());
 }

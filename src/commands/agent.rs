@@ -50,6 +50,10 @@ pub struct Args {
     /// Added to the agent's nice value (0 leaves it).
     #[arg(long, value_name = "N", default_value_t = 10)]
     nice: i32,
+    /// The longest wait between retries while the server is unreachable
+    /// (`60s`); retries start at 1 s and double.
+    #[arg(long, value_name = "DURATION", default_value = "60s")]
+    retry_max: String,
 }
 
 pub fn run(args: &Args) -> Outcome {
@@ -70,6 +74,8 @@ pub fn run(args: &Args) -> Outcome {
     config.spool_max_bytes = args.spool_max_mb.max(1) << 20;
     config.interval = Duration::from_secs(super::fleet::parse_duration(&args.interval)?.max(1) as u64);
     config.nice = args.nice;
+    config.retry_max = Duration::from_secs(super::fleet::parse_duration(&args.retry_max)?.max(1) as u64);
+    super::failpoints()?;
     let stop = Arc::new(AtomicBool::new(false));
     watch_signals(stop.clone())?;
     let delivered = assay_agent::run(&config, &stop).map_err(|e| Failure::input(miette::miette!("{e}")))?;

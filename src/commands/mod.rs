@@ -97,6 +97,20 @@ pub enum DiagnosticFormat {
 
 /// Colour for diagnostics on standard error: only on a terminal, never when
 /// `NO_COLOR` is set.
+/// Arms the crash points named in `FAILPOINTS` (`name=actions;...`, the
+/// `fail` crate's syntax), for the fault tests of the server and agent.
+pub fn failpoints() -> Result<(), Failure> {
+    let Ok(spec) = std::env::var("FAILPOINTS") else { return Ok(()) };
+    for item in spec.split(';').filter(|s| !s.trim().is_empty()) {
+        let (name, actions) = item
+            .split_once('=')
+            .ok_or_else(|| Failure::input(miette::miette!("FAILPOINTS: `{item}` should be NAME=ACTIONS")))?;
+        fail::cfg(name.trim(), actions.trim())
+            .map_err(|e| Failure::input(miette::miette!("FAILPOINTS: `{item}`: {e}")))?;
+    }
+    Ok(())
+}
+
 pub fn stderr_color() -> ColorChoice {
     if std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none() {
         ColorChoice::Always

@@ -96,6 +96,13 @@ struct Options {
     /// Replicas on one PostgreSQL database need the same key.
     #[arg(long, value_name = "FILE")]
     master_key: Option<PathBuf>,
+    /// How long an evaluation worker holds a job; a worker that died
+    /// (a replica killed) is taken over after this (`2m`).
+    #[arg(long, value_name = "DURATION", default_value = "2m")]
+    job_lease: String,
+    /// The chunk size agents upload telemetry with, in KiB (at most 4096).
+    #[arg(long, value_name = "KIB", default_value_t = 1024)]
+    chunk_kib: usize,
     /// Serve the admin API over TLS with this PEM certificate chain (with
     /// --tls-key); the agent listener always uses TLS, from the agents' CA.
     #[arg(long, value_name = "FILE", requires = "tls_key")]
@@ -123,6 +130,8 @@ impl Options {
         c.agent_cert_lifetime_ms = super::fleet::parse_duration(&self.agent_cert_lifetime)?.max(60) * 1000;
         c.retention_ms = super::fleet::parse_duration(&self.retention)?.max(60) * 1000;
         c.master_key = self.master_key.clone();
+        c.job_lease_ms = super::fleet::parse_duration(&self.job_lease)?.max(1) * 1000;
+        c.chunk_bytes = self.chunk_kib.clamp(1, 4096) << 10;
         Ok(c)
     }
 }
@@ -177,6 +186,7 @@ pub fn run(args: &Args) -> Outcome {
         outln!("{key}");
         return Ok(ExitCode::SUCCESS);
     }
+    super::failpoints()?;
     let builtin = super::scan::builtin()?;
     let config = args.options.config()?;
     let scheme = if config.tls.is_some() { "https" } else { "http" };
