@@ -43,6 +43,8 @@ enum Command {
     Server(Box<commands::server::Args>),
     /// Run an agent of an assessment service: enrol, heartbeat, collect, upload.
     Agent(commands::agent::Args),
+    /// Simulate many agents against a server on loopback, for load tests.
+    AgentSim(commands::agent_sim::Args),
     /// Use an assessment service: tokens, agents, targets, templates, runs, findings.
     Fleet(commands::fleet::Args),
 }
@@ -64,6 +66,7 @@ fn main() -> miette::Result<ExitCode> {
         Command::Server(args) => commands::server::run(&args),
         Command::Fleet(args) => commands::fleet::run(&args),
         Command::Agent(args) => commands::agent::run(&args),
+        Command::AgentSim(args) => commands::agent_sim::run(&args),
     };
     Ok(match outcome {
         Ok(code) => code,

@@ -93,6 +93,10 @@ impl Client {
             .http_status_as_error(false)
             .timeout_connect(Some(Duration::from_secs(10)))
             .timeout_global(Some(Duration::from_secs(90)))
+            // One connection kept across heartbeats (a minute apart at
+            // most), so a heartbeat is not a TLS handshake each time.
+            .max_idle_age(Duration::from_secs(120))
+            .max_idle_connections_per_host(1)
             .tls_config(tls.build())
             .build()
             .into();

@@ -13,6 +13,7 @@
 
 mod client;
 mod identity;
+pub mod sim;
 mod spool;
 
 pub use client::{fingerprint, Client, Error};

@@ -193,6 +193,8 @@ pub(crate) struct Agent {
     pub id: String,
     /// When the certificate it connected with expires (ms).
     pub not_after: i64,
+    /// Its health as last recorded.
+    pub health: (String, String),
 }
 
 async fn authenticated(app: &App, peer: &Peer) -> ApiResult<Agent> {
@@ -202,7 +204,7 @@ async fn authenticated(app: &App, peer: &Peer) -> ApiResult<Agent> {
         ));
     };
     let row = sqlx::query(
-        "SELECT a.id, a.revoked_at, c.not_after FROM agent_certs c JOIN agents a ON a.id = c.agent_id WHERE c.fingerprint = $1",
+        "SELECT a.id, a.revoked_at, a.health_code, a.health_detail, c.not_after FROM agent_certs c JOIN agents a ON a.id = c.agent_id WHERE c.fingerprint = $1",
     )
     .bind(fingerprint)
     .fetch_optional(&app.db.pool)
@@ -228,7 +230,8 @@ async fn authenticated(app: &App, peer: &Peer) -> ApiResult<Agent> {
         .await;
         return Err(ApiError::forbidden("this agent is revoked"));
     }
-    Ok(Agent { id, not_after: db::int(&row, "not_after") })
+    let health = (db::text(&row, "health_code"), db::text(&row, "health_detail"));
+    Ok(Agent { id, not_after: db::int(&row, "not_after"), health })
 }
 
 #[derive(Deserialize, Default)]
@@ -283,13 +286,20 @@ async fn heartbeat(
         .as_deref()
         .filter(|c| ["IDLE", "RUNNING", "SHUTDOWN", "UNHEALTHY"].contains(c))
         .unwrap_or("IDLE");
-    sqlx::query("UPDATE agents SET last_seen = $1, health_code = $2, health_detail = $3 WHERE id = $4")
-        .bind(db::now())
-        .bind(code)
-        .bind(beat.detail.chars().take(500).collect::<String>())
-        .bind(&agent.id)
-        .execute(&app.db.pool)
-        .await?;
+    let detail: String = beat.detail.chars().take(500).collect();
+    if (code, detail.as_str()) == (agent.health.0.as_str(), agent.health.1.as_str()) {
+        // Nothing but the time changed: recorded with the others' in one
+        // write a second ([`flush_seen`]), not a write per heartbeat.
+        app.seen.lock().unwrap_or_else(|p| p.into_inner()).insert(agent.id.clone(), db::now());
+    } else {
+        sqlx::query("UPDATE agents SET last_seen = $1, health_code = $2, health_detail = $3 WHERE id = $4")
+            .bind(db::now())
+            .bind(code)
+            .bind(detail)
+            .bind(&agent.id)
+            .execute(&app.db.pool)
+            .await?;
+    }
     if !beat.lost.is_empty() {
         auth::audit(&app.db, &agent.id, "agent.spool.lost", json!({ "lost": beat.lost })).await?;
     }
@@ -306,6 +316,36 @@ async fn heartbeat(
             _ = tokio::time::sleep_until(deadline) => {}
         }
     }
+}
+
+/// Writes the heartbeat times gathered since the last call, in one
+/// transaction; kept for the next call when the database is away. A time
+/// never moves back (another replica may have written a later one).
+pub(crate) async fn flush_seen(app: &App) -> Result<(), sqlx::Error> {
+    let seen = std::mem::take(&mut *app.seen.lock().unwrap_or_else(|p| p.into_inner()));
+    if seen.is_empty() {
+        return Ok(());
+    }
+    let written = async {
+        let mut tx = app.db.write().await?;
+        for (agent, at) in &seen {
+            sqlx::query("UPDATE agents SET last_seen = $1 WHERE id = $2 AND last_seen < $1")
+                .bind(at)
+                .bind(agent)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await
+    }
+    .await;
+    if written.is_err() {
+        let mut pending = app.seen.lock().unwrap_or_else(|p| p.into_inner());
+        for (agent, at) in seen {
+            let entry = pending.entry(agent).or_insert(at);
+            *entry = (*entry).max(at);
+        }
+    }
+    written
 }
 
 /// Some(first-in-window) when `agent` is over its heartbeat budget. Kept in

@@ -82,6 +82,21 @@ impl Db {
     }
 }
 
+/// The `VALUES` list of a multi-row insert: `rows` tuples of `columns`
+/// placeholders, numbered from `$1` (a host's findings in one statement
+/// rather than one each, which the write lock is held for).
+pub fn values(rows: usize, columns: usize) -> String {
+    let tuple = |r: usize| {
+        let cells: Vec<String> = (1..=columns).map(|c| format!("${}", r * columns + c)).collect();
+        format!("({})", cells.join(", "))
+    };
+    (0..rows).map(tuple).collect::<Vec<_>>().join(", ")
+}
+
+/// Rows per multi-row statement (well under both databases' limits on
+/// parameters).
+pub const BATCH: usize = 100;
+
 /// A URL without its password, for messages.
 pub fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {

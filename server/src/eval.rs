@@ -162,27 +162,28 @@ async fn run_job(app: &App) -> Result<bool, sqlx::Error> {
             };
             let text = serde_json::to_string(&report).unwrap_or_default();
             sqlx::query(upsert).bind(&run).bind(&agent).bind(text).execute(&mut *tx).await?;
-            for f in &report.findings {
-                let insert = match db.backend {
-                    Backend::Postgres => "INSERT INTO findings (run_id, agent_id, rule_id, package, severity, fingerprint, body, created_at) \
-                        VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
-                    Backend::Sqlite => "INSERT OR IGNORE INTO findings (run_id, agent_id, rule_id, package, severity, fingerprint, body, created_at) \
-                        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                };
-                let mut body = serde_json::to_value(f).unwrap_or_default();
-                body["agent_id"] = json!(agent);
-                body["run_id"] = json!(run);
-                sqlx::query(insert)
-                    .bind(&run)
-                    .bind(&agent)
-                    .bind(&f.rule_id)
-                    .bind(&f.package)
-                    .bind(f.severity.as_str())
-                    .bind(&f.fingerprint)
-                    .bind(body.to_string())
-                    .bind(db::now())
-                    .execute(&mut *tx)
-                    .await?;
+            for batch in report.findings.chunks(db::BATCH) {
+                let sql = format!(
+                    "INSERT INTO findings (run_id, agent_id, rule_id, package, severity, fingerprint, body, created_at) \
+                     VALUES {} ON CONFLICT DO NOTHING",
+                    db::values(batch.len(), 8)
+                );
+                let mut insert = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for f in batch {
+                    let mut body = serde_json::to_value(f).unwrap_or_default();
+                    body["agent_id"] = json!(agent);
+                    body["run_id"] = json!(run);
+                    insert = insert
+                        .bind(run.clone())
+                        .bind(agent.clone())
+                        .bind(f.rule_id.clone())
+                        .bind(f.package.clone())
+                        .bind(f.severity.as_str())
+                        .bind(f.fingerprint.clone())
+                        .bind(body.to_string())
+                        .bind(db::now());
+                }
+                insert.execute(&mut *tx).await?;
             }
             reconcile(&mut tx, &agent, &report, &format!("run {run}")).await?;
             let detail =
@@ -327,8 +328,12 @@ async fn latest_waivers(app: &App) -> Result<Vec<assay_runtime::waivers::Waiver>
         .unwrap_or_default())
 }
 
-/// The latest uploaded feed, parsed once per process and version.
-async fn latest_feed(app: &App) -> Result<Option<Arc<Feed>>, sqlx::Error> {
+/// A feed indexed for matching, shared by this process's evaluations.
+pub(crate) type FeedIndex = assay_runtime::feed::Index<Arc<Feed>>;
+
+/// The latest uploaded feed, parsed and indexed once per process and
+/// version.
+async fn latest_feed(app: &App) -> Result<Option<Arc<FeedIndex>>, sqlx::Error> {
     let Some(row) =
         sqlx::query("SELECT seq FROM feeds ORDER BY seq DESC LIMIT 1").fetch_optional(&app.db.pool).await?
     else {
@@ -347,7 +352,7 @@ async fn latest_feed(app: &App) -> Result<Option<Arc<Feed>>, sqlx::Error> {
     // Feeds are validated on upload; one that no longer parses is treated
     // as absent (the CVE rules are then skipped, never passed).
     let Ok(feed) = Feed::from_bytes(&body) else { return Ok(None) };
-    let feed = Arc::new(feed);
+    let feed = Arc::new(assay_runtime::feed::Index::new(Arc::new(feed)));
     if let Ok(mut cache) = app.feed.lock() {
         *cache = Some((seq, feed.clone()));
     }
@@ -376,92 +381,92 @@ async fn reconcile(tx: &mut Tx, agent: &str, report: &Report, cause: &str) -> Re
         .iter()
         .map(|r| (db::text(r, "fingerprint"), (db::text(r, "rule_id"), db::text(r, "state"))))
         .collect();
-    let current: Vec<&Finding> =
-        report.findings.iter().filter(|f| !f.rule_id.ends_with(":no-findings")).collect();
+    // Each fingerprint once: one upsert may not touch a row twice.
+    let mut unique = BTreeSet::new();
+    let current: Vec<&Finding> = report
+        .findings
+        .iter()
+        .filter(|f| !f.rule_id.ends_with(":no-findings") && unique.insert(f.fingerprint.as_str()))
+        .collect();
     let seen: BTreeSet<&str> = current.iter().map(|f| f.fingerprint.as_str()).collect();
-    for f in &current {
-        let mut body = serde_json::to_value(f).unwrap_or_default();
-        body["agent_id"] = json!(agent);
-        let body = body.to_string();
-        let state = if f.waived.is_some() { "waived" } else { "open" };
-        let event = match states.get(&f.fingerprint).map(|(_, s)| s.as_str()) {
-            None => {
-                sqlx::query(
-                    "INSERT INTO fleet_findings (agent_id, fingerprint, rule_id, package, severity, state, first_seen, last_seen, body) \
-                     VALUES ($1, $2, $3, $4, $5, $8, $6, $6, $7)",
-                )
-                .bind(agent)
-                .bind(&f.fingerprint)
-                .bind(&f.rule_id)
-                .bind(&f.package)
-                .bind(f.severity.as_str())
-                .bind(now)
-                .bind(&body)
-                .bind(state)
-                .execute(&mut **tx)
-                .await?;
-                Some(if state == "waived" { "waived" } else { "opened" })
-            }
-            Some(before) => {
-                sqlx::query(
-                    "UPDATE fleet_findings SET state = $6, resolved_at = NULL, last_seen = $1, body = $2, severity = $3 \
-                     WHERE agent_id = $4 AND fingerprint = $5",
-                )
-                .bind(now)
-                .bind(&body)
-                .bind(f.severity.as_str())
-                .bind(agent)
-                .bind(&f.fingerprint)
-                .bind(state)
-                .execute(&mut **tx)
-                .await?;
-                match (before, state) {
+    let mut events: Vec<(&str, &str)> = Vec::new();
+    // New and seen-again findings in one upsert per batch: first_seen is
+    // kept for the ones there already, a resolved one reopens.
+    for batch in current.chunks(db::BATCH) {
+        let sql = format!(
+            "INSERT INTO fleet_findings (agent_id, fingerprint, rule_id, package, severity, state, first_seen, last_seen, body) \
+             VALUES {} ON CONFLICT (agent_id, fingerprint) DO UPDATE SET state = EXCLUDED.state, resolved_at = NULL, \
+             last_seen = EXCLUDED.last_seen, body = EXCLUDED.body, severity = EXCLUDED.severity",
+            db::values(batch.len(), 9)
+        );
+        let mut upsert = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for f in batch {
+            let mut body = serde_json::to_value(f).unwrap_or_default();
+            body["agent_id"] = json!(agent);
+            let state = if f.waived.is_some() { "waived" } else { "open" };
+            let event = match states.get(&f.fingerprint).map(|(_, s)| s.as_str()) {
+                None => Some(if state == "waived" { "waived" } else { "opened" }),
+                Some(before) => match (before, state) {
                     ("resolved", "open") => Some("reopened"),
                     (b, "waived") if b != "waived" => Some("waived"),
                     ("waived", "open") => Some("unwaived"),
                     _ => None,
-                }
+                },
+            };
+            if let Some(event) = event {
+                events.push((f.fingerprint.as_str(), event));
             }
-        };
-        if let Some(event) = event {
-            event_row(tx, agent, &f.fingerprint, event, cause, now).await?;
-        }
-    }
-    for (fingerprint, (rule, state)) in &states {
-        if (state == "open" || state == "waived")
-            && !seen.contains(fingerprint.as_str())
-            && decided.contains(rule.as_str())
-        {
-            sqlx::query("UPDATE fleet_findings SET state = 'resolved', resolved_at = $1 WHERE agent_id = $2 AND fingerprint = $3")
+            upsert = upsert
+                .bind(agent.to_owned())
+                .bind(f.fingerprint.clone())
+                .bind(f.rule_id.clone())
+                .bind(f.package.clone())
+                .bind(f.severity.as_str())
+                .bind(state)
                 .bind(now)
-                .bind(agent)
-                .bind(fingerprint)
-                .execute(&mut **tx)
-                .await?;
-            event_row(tx, agent, fingerprint, "resolved", cause, now).await?;
+                .bind(now)
+                .bind(body.to_string());
         }
+        upsert.execute(&mut **tx).await?;
     }
-    Ok(())
-}
-
-async fn event_row(
-    tx: &mut Tx,
-    agent: &str,
-    fingerprint: &str,
-    event: &str,
-    cause: &str,
-    at: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO finding_events (agent_id, fingerprint, event, cause, at) VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(agent)
-    .bind(fingerprint)
-    .bind(event)
-    .bind(cause)
-    .bind(at)
-    .execute(&mut **tx)
-    .await?;
+    let resolved: Vec<&str> = states
+        .iter()
+        .filter(|(fingerprint, (rule, state))| {
+            (state == "open" || state == "waived")
+                && !seen.contains(fingerprint.as_str())
+                && decided.contains(rule.as_str())
+        })
+        .map(|(fingerprint, _)| fingerprint.as_str())
+        .collect();
+    for batch in resolved.chunks(db::BATCH) {
+        let list: Vec<String> = (0..batch.len()).map(|i| format!("${}", i + 3)).collect();
+        let sql = format!(
+            "UPDATE fleet_findings SET state = 'resolved', resolved_at = $1 WHERE agent_id = $2 AND fingerprint IN ({})",
+            list.join(", ")
+        );
+        let mut update = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now).bind(agent.to_owned());
+        for fingerprint in batch {
+            update = update.bind(fingerprint.to_string());
+        }
+        update.execute(&mut **tx).await?;
+        events.extend(batch.iter().map(|f| (*f, "resolved")));
+    }
+    for batch in events.chunks(db::BATCH) {
+        let sql = format!(
+            "INSERT INTO finding_events (agent_id, fingerprint, event, cause, at) VALUES {}",
+            db::values(batch.len(), 5)
+        );
+        let mut insert = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (fingerprint, event) in batch {
+            insert = insert
+                .bind(agent.to_owned())
+                .bind(fingerprint.to_string())
+                .bind(event.to_string())
+                .bind(cause.to_owned())
+                .bind(now);
+        }
+        insert.execute(&mut **tx).await?;
+    }
     Ok(())
 }
 
@@ -475,13 +480,12 @@ fn evaluate(
     telemetry: &[u8],
     packages: &[String],
     attributes: Vec<(String, String)>,
-    feed: Option<&Feed>,
+    feed: Option<&FeedIndex>,
 ) -> Result<Report, String> {
     let mut telemetry = assay_model::telemetry::from_json(telemetry)
         .map_err(|e| format!("the telemetry does not validate: {e}"))?;
     match feed {
-        Some(feed) => {
-            let index = assay_runtime::feed::Index::new(feed);
+        Some(index) => {
             let installed = telemetry.packages.as_deref().unwrap_or(&[]);
             telemetry.vulnerabilities = Some(index.matches(installed, telemetry.asset.os.as_ref()));
             if let Some(c) = telemetry.collection.as_mut() {

@@ -121,13 +121,15 @@ pub struct App {
     config: Config,
     /// The latest feed, parsed once per version (a cache: the feed itself
     /// is in the database).
-    feed: std::sync::Mutex<Option<(i64, Arc<assay_runtime::feed::Feed>)>>,
+    feed: std::sync::Mutex<Option<(i64, Arc<eval::FeedIndex>)>>,
     /// This process's request counts and latencies.
     requests: metrics::Requests,
     master: keys::Key,
     ca: keys::Ca,
     /// Wakes long-polling heartbeats when a run starts in this process.
     wake: tokio::sync::Notify,
+    /// Heartbeat times not yet written ([`agent::flush_seen`]).
+    seen: std::sync::Mutex<std::collections::HashMap<String, i64>>,
     /// Heartbeats per agent in the current window (this process's own).
     heartbeats: std::sync::Mutex<std::collections::HashMap<String, (i64, u32)>>,
 }
@@ -193,6 +195,7 @@ pub async fn start(config: Config, bundle: Bundle) -> Result<Running, String> {
         ca,
         wake: tokio::sync::Notify::new(),
         heartbeats: Default::default(),
+        seen: Default::default(),
     });
     let (shutdown, watch) = tokio::sync::watch::channel(false);
     let mut tasks = Vec::new();
@@ -235,6 +238,20 @@ pub async fn start(config: Config, bundle: Bundle) -> Result<Running, String> {
             tokio::select! {
                 _ = tokio::time::sleep(Duration::from_millis(500)) => {}
                 _ = stop.wait_for(|s| *s) => break,
+            }
+        }
+    }));
+    let mut stop = watch.clone();
+    let flusher = app.clone();
+    tasks.push(tokio::spawn(async move {
+        loop {
+            let stopping = tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(1)) => false,
+                _ = stop.wait_for(|s| *s) => true,
+            };
+            let _ = agent::flush_seen(&flusher).await;
+            if stopping {
+                break;
             }
         }
     }));

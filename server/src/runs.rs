@@ -25,8 +25,13 @@ pub const COLLECTING_STATES: [&str; 3] = [START_PENDING, START_IN_PROGRESS, COLL
 /// States after which nothing changes.
 pub const FINAL_STATES: [&str; 4] = [COMPLETED, COMPLETED_WITH_ERRORS, FAILED, CANCELED];
 
-/// How long past its duration a run waits for late telemetry.
+/// How long past its duration a run waits for late telemetry; longer
+/// while uploads keep arriving (a large fleet's collections all end at the
+/// same moment, and their uploads queue), up to [`MAX_GRACE_MS`].
 pub const GRACE_MS: i64 = 30_000;
+pub const MAX_GRACE_MS: i64 = 10 * 60_000;
+/// Uploads "keep arriving" when one completed within this.
+const ARRIVING_MS: i64 = 10_000;
 
 /// Moves `run` from `from` to `to` if it is still in `from`; records the
 /// change. Returns whether this call made it.
@@ -93,7 +98,10 @@ pub async fn tick(db: &Db) -> Result<(), sqlx::Error> {
         // Most ticks change nothing: look before taking the write lock (the
         // transition below checks again, by compare-and-set).
         let idle = if COLLECTING_STATES.contains(&state.as_str()) {
-            now <= until + GRACE_MS && count_now(db, WAITING, &id).await? > 0
+            let waiting = count_now(db, WAITING, &id).await? > 0;
+            waiting
+                && (now <= until + GRACE_MS
+                    || (now <= until + MAX_GRACE_MS && arriving(db, &id, now).await?))
         } else if state == EVAL_PENDING || state == EVALUATING {
             count_now(db, OPEN_JOBS, &id).await? > 0
         } else {
@@ -162,6 +170,15 @@ const WAITING: &str =
     "SELECT COUNT(*) AS n FROM run_agents WHERE run_id = $1 AND status IN ('pending', 'collecting')";
 /// A run's evaluation jobs not finished.
 const OPEN_JOBS: &str = "SELECT COUNT(*) AS n FROM jobs WHERE run_id = $1 AND state IN ('pending', 'leased')";
+
+/// Whether an upload of `run` completed in the last [`ARRIVING_MS`].
+async fn arriving(db: &Db, run: &str, now: i64) -> Result<bool, sqlx::Error> {
+    let row = sqlx::query("SELECT MAX(received_at) AS last FROM telemetry WHERE run_id = $1")
+        .bind(run)
+        .fetch_one(&db.pool)
+        .await?;
+    Ok(db::opt_int(&row, "last").is_some_and(|last| last > now - ARRIVING_MS))
+}
 
 async fn count_now(db: &Db, sql: &'static str, run: &str) -> Result<i64, sqlx::Error> {
     let row = sqlx::query(sql).bind(run).fetch_one(&db.pool).await?;

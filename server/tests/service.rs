@@ -81,6 +81,8 @@ struct Server {
     db: Database,
     http: ureq::Agent,
     token: String,
+    /// Overrides the retention of the next start.
+    retention_ms: Option<i64>,
 }
 
 impl Server {
@@ -99,7 +101,7 @@ impl Server {
             .timeout_global(Some(Duration::from_secs(30)))
             .build()
             .into();
-        let mut s = Server { rt, running: None, data, db, http, token: String::new() };
+        let mut s = Server { rt, running: None, data, db, http, token: String::new(), retention_ms: None };
         let first = s.boot();
         s.token = first.expect("a first start prints an admin token");
         s
@@ -110,6 +112,9 @@ impl Server {
         c.database = self.db.url.clone();
         c.listen = "127.0.0.1:0".parse().unwrap();
         c.agent_listen = "127.0.0.1:0".parse().unwrap();
+        if let Some(ms) = self.retention_ms {
+            c.retention_ms = ms;
+        }
         c
     }
 
@@ -1087,7 +1092,10 @@ fn database_outage(s: &Server, down: &dyn Fn(), up: &dyn Fn()) {
         Some(json!({ "name": "during", "tags": [{ "key": "role" }] })),
     );
     assert_eq!((status, v["error"]["code"].as_str()), (503, Some("unavailable")), "{v}");
-    let (status, v) = agent.try_heartbeat(s);
+    // A heartbeat that changes the agent's health is written at once (a
+    // steady one is batched, and on SQLite reads go on while it is locked).
+    let unhealthy = json!({ "health_code": "UNHEALTHY", "detail": "a sensor failed" });
+    let (status, v) = answer(agent.client(s).post("/agent/v1/heartbeat", &unhealthy));
     assert_eq!(status, 503, "{v}");
     up();
     let start = Instant::now();
@@ -1104,7 +1112,7 @@ fn database_outage(s: &Server, down: &dyn Fn(), up: &dyn Fn()) {
         assert!(status == 503 && start.elapsed() < Duration::from_secs(30), "{status} {v}");
         std::thread::sleep(Duration::from_millis(200));
     }
-    assert_eq!(agent.try_heartbeat(s).0, 200);
+    assert_eq!(answer(agent.client(s).post("/agent/v1/heartbeat", &unhealthy)).0, 200);
     let names: Vec<Value> = s.ok("GET", "/v1/targets", None)["items"]
         .as_array()
         .unwrap()
@@ -1149,4 +1157,50 @@ fn postgres_stopped_gives_503_then_recovers() {
     db.url = Some(format!("postgres://postgres@127.0.0.1:{}/{name}", proxy.port));
     let s = Server::on(rt, db);
     database_outage(&s, &|| proxy.cut(), &|| proxy.restore());
+}
+
+/// Retention: telemetry past it is deleted, then the keys of finished
+/// runs with no telemetry left; the findings stay, and there is nothing
+/// left to re-evaluate.
+#[test]
+fn retention_deletes_telemetry_and_then_the_run_keys() {
+    use sqlx::Connection;
+    let mut s = Server::new(false).unwrap();
+    let enrol = s.ok("POST", "/v1/enrollments", Some(json!({ "uses": 1 })));
+    let agent = enroll(&s, enrol["token"].as_str().unwrap(), "debian-default", "m-retention");
+    s.ok("POST", "/v1/targets", Some(json!({ "name": "all", "tags": [{ "key": "role" }] })));
+    s.ok("PUT", "/v1/templates/t", Some(json!({ "target": "all", "packages": ["cis-linux"] })));
+    let run = s.ok("POST", "/v1/runs", Some(json!({ "template": "t" })))["id"].as_str().unwrap().to_owned();
+    agent.heartbeat(&s);
+    assert_eq!(agent.upload(&s, &run, telemetry(agent.host)).0, 201);
+    assert_eq!(s.wait_for(&run, &["COMPLETED", "FAILED"])["state"], "COMPLETED");
+    let findings = all_findings(&s, &run, &agent.id).len();
+    assert!(findings > 0);
+    let file = format!("sqlite://{}", s.data.path().join("assay.db").display());
+    let counts = |s: &Server| {
+        s.rt.block_on(async {
+            let mut c = sqlx::SqliteConnection::connect(&file).await.unwrap();
+            let mut n = Vec::new();
+            for table in ["telemetry", "run_keys"] {
+                let sql = format!("SELECT COUNT(*) FROM {table}");
+                n.push(
+                    sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql)).fetch_one(&mut c).await.unwrap(),
+                );
+            }
+            n
+        })
+    };
+    assert_eq!(counts(&s), vec![1, 1], "kept within retention");
+    s.halt();
+    s.retention_ms = Some(1);
+    s.boot();
+    let start = Instant::now();
+    while counts(&s) != vec![0, 0] {
+        assert!(start.elapsed() < Duration::from_secs(10), "retention left {:?}", counts(&s));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(all_findings(&s, &run, &agent.id).len(), findings, "findings outlive telemetry");
+    let empty = assay_runtime::feed::Feed::default().to_bytes();
+    let (status, feed) = s.raw(false, "PUT", "/v1/feed", &s.token, Some(empty));
+    assert_eq!((status, &feed["agents_queued"]), (200, &json!(0)), "{feed}");
 }

@@ -87,7 +87,7 @@ pub fn run(args: &Args) -> Outcome {
 
 /// Sets `stop` on SIGTERM or SIGINT; the agent's loop checks it between
 /// steps, tells the server SHUTDOWN and exits.
-fn watch_signals(stop: Arc<AtomicBool>) -> Result<(), Failure> {
+pub(super) fn watch_signals(stop: Arc<AtomicBool>) -> Result<(), Failure> {
     use tokio::signal::unix::{signal, SignalKind};
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -33,6 +33,7 @@ pub fn write_stdout(args: std::fmt::Arguments<'_>) {
 }
 
 pub mod agent;
+pub mod agent_sim;
 pub mod build;
 pub mod check;
 pub mod collect;

@@ -149,23 +149,32 @@ fn normalise(source: Source, name: &str) -> String {
     }
 }
 
-/// The feed indexed for matching: (ecosystem, package) → affected entries.
-pub struct Index<'f> {
-    by_package: HashMap<(Source, String), Vec<(&'f Advisory, &'f Affected)>>,
+/// The feed indexed for matching: (ecosystem, package) → affected entries
+/// (advisory and affected positions in the feed). Holds the feed as `F`
+/// (`&Feed`, or an `Arc<Feed>` for an index built once and shared by a
+/// server's evaluations: building it is the cost of a host's matching
+/// many times over).
+pub struct Index<F: std::borrow::Borrow<Feed>> {
+    feed: F,
+    by_package: HashMap<(Source, String), Vec<(u32, u32)>>,
 }
 
-impl<'f> Index<'f> {
-    pub fn new(feed: &'f Feed) -> Index<'f> {
-        let mut by_package: HashMap<(Source, String), Vec<(&Advisory, &Affected)>> = HashMap::new();
-        for a in &feed.advisories {
-            for aff in &a.affected {
+impl<F: std::borrow::Borrow<Feed>> Index<F> {
+    pub fn new(feed: F) -> Index<F> {
+        let mut by_package: HashMap<(Source, String), Vec<(u32, u32)>> = HashMap::new();
+        for (i, a) in feed.borrow().advisories.iter().enumerate() {
+            for (j, aff) in a.affected.iter().enumerate() {
                 by_package
                     .entry((aff.ecosystem, normalise(aff.ecosystem, &aff.package)))
                     .or_default()
-                    .push((a, aff));
+                    .push((i as u32, j as u32));
             }
         }
-        Index { by_package }
+        Index { feed, by_package }
+    }
+
+    pub fn feed(&self) -> &Feed {
+        self.feed.borrow()
     }
 
     /// One vulnerability per installed package and advisory that affects it.
@@ -195,7 +204,10 @@ impl<'f> Index<'f> {
                 continue;
             };
             let scheme = source.packages().scheme();
-            for (advisory, affected) in entries {
+            let advisories = &self.feed.borrow().advisories;
+            for &(i, j) in entries {
+                let advisory = &advisories[i as usize];
+                let affected = &advisory.affected[j as usize];
                 // A record for another release of the distribution does not apply.
                 if let Some(r) = &affected.release {
                     if !release.is_empty()

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# The fleet at scale (issue 14): one `assay server` and `assay agent-sim`
+# with N simulated agents on loopback, heartbeating every 60 s. Measures,
+# in one run:
+#   1. heartbeat latency (p50/p99 over the whole run, load included),
+#   2. one run over every agent with 1-minute collections, all built-in
+#      packages and the Debian feed, from start to COMPLETED,
+#   3. the re-evaluation of every agent's latest telemetry after a feed
+#      import, from the import to an empty queue,
+#   4. the server's peak RSS (VmHWM) and its RSS at the end.
+#
+#   bench/fleet.sh [AGENTS] [postgres://...]     (default 10000, SQLite)
+#
+# It builds the release binary, uses ports 18443/18444 and a temporary
+# directory, and stops everything it started. Needs ../shared/data/osv.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+AGENTS=${1:-10000}
+DATABASE=${2:-}
+FEED=../shared/data/osv/debian-12-security.zip
+[ -f "$FEED" ] || { echo "skipped: $FEED is absent"; exit 0; }
+cargo build --release --quiet
+BIN=$PWD/target/release/assay
+WORK=$(mktemp -d)
+ADMIN=127.0.0.1:18443
+AGENT=127.0.0.1:18444
+SERVER=
+SIM=
+cleanup() {
+    [ -n "$SIM" ] && kill "$SIM" 2>/dev/null
+    [ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null
+    wait 2>/dev/null
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+now() { date +%s.%N; }
+since() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.1f}')" "$1" "$(now)"; }
+
+$BIN server --data "$WORK/data" --listen $ADMIN --agent-listen $AGENT ${DATABASE:+--database "$DATABASE"} \
+    >"$WORK/server.out" 2>"$WORK/server.err" &
+SERVER=$!
+until [ -s "$WORK/server.out" ]; do sleep 0.2; done
+export ASSAY_SERVER=http://$ADMIN ASSAY_TOKEN
+ASSAY_TOKEN=$(head -1 "$WORK/server.out")
+FINGERPRINT=$(sed -n 's/.*fingerprint (SHA-256) //p' "$WORK/server.err")
+TOKEN=$($BIN fleet enrollment create --uses "$AGENTS" --tag fleet=sim)
+$BIN fleet feed import --osv "$FEED" >/dev/null
+$BIN fleet target create sim --tag fleet >/dev/null
+$BIN fleet template create all --target sim --duration 1m --package cis-linux \
+    --package security-best-practices --package runtime-behavior --package cve >/dev/null
+
+echo "== $AGENTS agents on ${DATABASE:+PostgreSQL}${DATABASE:-SQLite}, $(nproc) cores"
+$BIN agent-sim --server https://$AGENT --agents "$AGENTS" --enroll-token "$TOKEN" \
+    --ca-fingerprint "$FINGERPRINT" --state-dir "$WORK/sim" --duration 15m --tag fleet=sim \
+    >"$WORK/sim.json" 2>"$WORK/sim.err" &
+SIM=$!
+until grep -q "agents ready" "$WORK/sim.err"; do
+    kill -0 $SIM 2>/dev/null || { cat "$WORK/sim.err"; exit 1; }
+    sleep 1
+done
+sed 's/^/   /' "$WORK/sim.err"
+# One heartbeat round, so that every agent is HEALTHY and in the target.
+sleep 65
+
+start=$(now)
+RUN=$($BIN fleet run start all --format json | jq -r .id)
+while :; do
+    state=$($BIN fleet run show "$RUN" --format json | jq -r .state)
+    case $state in COMPLETED|COMPLETED_WITH_ERRORS|FAILED|CANCELED) break ;; esac
+    sleep 2
+done
+echo "run over $AGENTS agents: $state in $(since "$start") s (1-minute collection included)"
+$BIN fleet run show "$RUN" --format json | jq -c '{agents: (.agents | length), findings, exclusions: (.exclusions | length)}'
+
+start=$(now)
+$BIN fleet feed import --osv "$FEED" >/dev/null
+while [ "$($BIN fleet feed show | jq -r .reevaluations_pending)" != 0 ]; do sleep 1; done
+echo "re-evaluation of $AGENTS agents after a feed import: $(since "$start") s"
+
+echo "server memory: $(grep -E 'VmHWM|VmRSS' /proc/$SERVER/status | tr -s ' \n' ' ')"
+kill -INT $SIM
+wait $SIM || true
+SIM=
+echo "agent-sim:"
+jq -c . "$WORK/sim.json"
