@@ -10,6 +10,7 @@
 #   4. the server's peak RSS (VmHWM) and its RSS at the end.
 #
 #   bench/fleet.sh [AGENTS] [postgres://...]     (default 10000, SQLite)
+#   WORKERS=N bench/fleet.sh ...                 (the server's --workers, default 2)
 #
 # It builds the release binary, uses ports 18443/18444 and a temporary
 # directory, and stops everything it started. Needs ../shared/data/osv.
@@ -37,6 +38,7 @@ now() { date +%s.%N; }
 since() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.1f}')" "$1" "$(now)"; }
 
 $BIN server --data "$WORK/data" --listen $ADMIN --agent-listen $AGENT ${DATABASE:+--database "$DATABASE"} \
+    --workers "${WORKERS:-2}" \
     >"$WORK/server.out" 2>"$WORK/server.err" &
 SERVER=$!
 until [ -s "$WORK/server.out" ]; do sleep 0.2; done
@@ -49,7 +51,7 @@ $BIN fleet target create sim --tag fleet >/dev/null
 $BIN fleet template create all --target sim --duration 1m --package cis-linux \
     --package security-best-practices --package runtime-behavior --package cve >/dev/null
 
-echo "== $AGENTS agents on ${DATABASE:+PostgreSQL}${DATABASE:-SQLite}, $(nproc) cores"
+echo "== $AGENTS agents on $([ -n "$DATABASE" ] && echo PostgreSQL || echo SQLite), $(nproc) cores"
 $BIN agent-sim --server https://$AGENT --agents "$AGENTS" --enroll-token "$TOKEN" \
     --ca-fingerprint "$FINGERPRINT" --state-dir "$WORK/sim" --duration 15m --tag fleet=sim \
     >"$WORK/sim.json" 2>"$WORK/sim.err" &
