@@ -208,7 +208,7 @@ fn no_secret_from_a_command_line_reaches_telemetry_or_reports() {
         "env24",
     ];
     let mut child =
-        Command::new("bash").args(["-c", "sleep 30; :", "planted-secrets"]).args(forms).spawn().unwrap();
+        Command::new("bash").args(["-c", "sleep 600; :", "planted-secrets"]).args(forms).spawn().unwrap();
     let assay = |args: &[&str]| Command::new(env!("CARGO_BIN_EXE_assay")).args(args).output().unwrap();
     let runs = [
         assay(&["collect"]),
@@ -271,7 +271,7 @@ fn a_process_run_from_memory_is_recorded_in_errors() {
     let fd = rustix::fs::memfd_create("assay-test", rustix::fs::MemfdFlags::empty()).unwrap();
     let mut file = std::fs::File::from(fd);
     std::io::Write::write_all(&mut file, &sleep).unwrap();
-    let mut child = Command::new(format!("/proc/self/fd/{}", file.as_raw_fd())).arg("20").spawn().unwrap();
+    let mut child = Command::new(format!("/proc/self/fd/{}", file.as_raw_fd())).arg("600").spawn().unwrap();
     // Until the child has exec'd, its /proc entry still shows the test.
     let exe = format!("/proc/{}/exe", child.id());
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
