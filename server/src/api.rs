@@ -41,6 +41,9 @@ pub fn routes(app: Arc<App>) -> Router<Arc<App>> {
         .route("/v1/waivers", put(put_waivers).get(get_waivers))
         .route("/v1/fleet-findings", get(list_fleet_findings))
         .route("/v1/fleet-findings/{agent}/{fingerprint}", get(get_fleet_finding))
+        .route("/v1/fleet-findings/{agent}/{fingerprint}/attributes", post(add_fleet_attributes))
+        .route("/v1/overview", get(overview))
+        .route("/v1/packages", get(list_packages))
         .fallback(crate::error::no_route)
         // Routes above need a valid token before their body is read, so an
         // unauthenticated caller learns nothing about what they accept.
@@ -48,18 +51,25 @@ pub fn routes(app: Arc<App>) -> Router<Arc<App>> {
         .route("/v1/openapi.json", get(openapi))
 }
 
-/// Refuses a request without a valid token; each handler then checks the
-/// token's role.
+/// Refuses a request without a valid token or console session (and a
+/// session's state-changing request without its CSRF token); each handler
+/// then checks the role.
 async fn authenticate(
     State(app): AppState,
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
-    match auth::require(&app.db, request.headers(), Role::ReadOnly).await {
-        Ok(_) => next.run(request).await,
-        Err(e) => e.into_response(),
+    if let Err(e) = auth::require(&app.db, request.headers(), Role::ReadOnly).await {
+        return e.into_response();
     }
+    let safe = matches!(*request.method(), axum::http::Method::GET | axum::http::Method::HEAD);
+    if !safe {
+        if let Err(e) = auth::check_csrf(&app.db, request.headers()).await {
+            return e.into_response();
+        }
+    }
+    next.run(request).await
 }
 
 /// A tag filter: `key` alone matches any value.
@@ -235,6 +245,7 @@ pub(crate) fn agent_json(row: &sqlx::any::AnyRow, unknown_after_ms: i64) -> Valu
 struct AgentQuery {
     #[serde(default)]
     tag: Vec<String>,
+    health: Option<String>,
     #[serde(flatten)]
     page: Page,
 }
@@ -289,11 +300,15 @@ async fn list_agents(
     auth::require(&app.db, &headers, Role::ReadOnly).await?;
     let q = AgentQuery {
         tag: q.iter().filter(|(k, _)| k == "tag").map(|(_, v)| v.clone()).collect(),
+        health: q.iter().find(|(k, _)| k == "health").map(|(_, v)| v.clone()).filter(|h| !h.is_empty()),
         page: Page {
             limit: q.iter().find(|(k, _)| k == "limit").map(|(_, v)| v.clone()),
             after: q.iter().find(|(k, _)| k == "after").map(|(_, v)| v.clone()),
         },
     };
+    if let Some(h) = q.health.as_deref().filter(|h| !["HEALTHY", "UNHEALTHY", "UNKNOWN"].contains(h)) {
+        return Err(ApiError::invalid(format!("health `{h}` is not HEALTHY, UNHEALTHY or UNKNOWN")));
+    }
     let filters = parse_filters(&q.tag);
     let rows = sqlx::query("SELECT * FROM agents WHERE id > $1 ORDER BY id")
         .bind(q.page.after.clone().unwrap_or_default())
@@ -302,7 +317,8 @@ async fn list_agents(
     let mut items = Vec::new();
     for row in &rows {
         let tags: BTreeMap<String, String> = serde_json::from_str(&db::text(row, "tags")).unwrap_or_default();
-        if filters.is_empty() || matches(&tags, &filters) {
+        let healthy = q.health.as_deref().is_none_or(|h| health(row, app.config.unknown_after_ms).0 == h);
+        if (filters.is_empty() || matches(&tags, &filters)) && healthy {
             items.push(agent_json(row, app.config.unknown_after_ms));
         }
         if items.len() as i64 == q.page.limit() {
@@ -951,13 +967,7 @@ async fn list_findings(
         for r in &rows {
             cursor = db::int(r, "seq");
             let mut body: Value = serde_json::from_str(&db::text(r, "body")).unwrap_or_default();
-            let keep = match attribute {
-                None => true,
-                Some((k, v)) => body["attributes"].as_array().is_some_and(|attrs| {
-                    attrs.iter().any(|a| a["key"] == k && (v.is_empty() || a["value"] == v))
-                }),
-            };
-            if keep {
+            if attribute.is_none_or(|a| has_attribute(&body, a)) {
                 body["id"] = json!(cursor.to_string());
                 items.push(body);
                 if items.len() as i64 == limit {
@@ -1055,12 +1065,47 @@ struct FleetQuery {
     severity: Option<String>,
     rule: Option<String>,
     agent: Option<String>,
+    package: Option<String>,
+    /// `KEY=VALUE`, or `KEY` for any value.
+    attribute: Option<String>,
     #[serde(flatten)]
     page: Page,
 }
 
+/// Whether a finding's attributes hold `key` (with `value`, unless empty).
+fn has_attribute(body: &Value, (key, value): (&str, &str)) -> bool {
+    body["attributes"].as_array().is_some_and(|attrs| {
+        attrs.iter().any(|a| a["key"] == key && (value.is_empty() || a["value"] == value))
+    })
+}
+
+/// Adds (or replaces, key by key) attributes in a finding's list.
+fn merge_attributes(body: &mut Value, added: &BTreeMap<String, String>) {
+    let mut attrs: Vec<Value> = body["attributes"].as_array().cloned().unwrap_or_default();
+    for (k, v) in added {
+        attrs.retain(|a| a["key"] != json!(k));
+        attrs.push(json!({ "key": k, "value": v }));
+    }
+    body["attributes"] = json!(attrs);
+}
+
+fn valid_attributes(attributes: &BTreeMap<String, String>) -> ApiResult<()> {
+    if attributes.is_empty()
+        || attributes.len() > 50
+        || attributes.iter().any(|(k, v)| k.is_empty() || k.len() > 128 || v.len() > 256)
+    {
+        return Err(ApiError::invalid(
+            "1 to 50 attributes, keys of 1 to 128 and values of at most 256 characters",
+        ));
+    }
+    Ok(())
+}
+
 fn fleet_finding_json(r: &sqlx::any::AnyRow) -> Value {
     let mut body: Value = serde_json::from_str(&db::text(r, "body")).unwrap_or_default();
+    let added: BTreeMap<String, String> =
+        serde_json::from_str(&db::text(r, "user_attributes")).unwrap_or_default();
+    merge_attributes(&mut body, &added);
     body["state"] = json!(db::text(r, "state"));
     body["first_seen"] = json!(db::int(r, "first_seen"));
     body["last_seen"] = json!(db::int(r, "last_seen"));
@@ -1089,26 +1134,120 @@ async fn list_fleet_findings(
         }
     };
     let limit = q.page.limit();
-    let rows = sqlx::query(
-        "SELECT * FROM fleet_findings WHERE (agent_id > $1 OR (agent_id = $1 AND fingerprint > $2)) \
-         AND ($3 = '' OR state = $3) AND ($4 = '' OR severity = $4) AND ($5 = '' OR rule_id = $5) AND ($6 = '' OR agent_id = $6) \
-         ORDER BY agent_id, fingerprint LIMIT $7",
+    let attribute =
+        q.attribute.as_deref().filter(|a| !a.is_empty()).map(|a| a.split_once('=').unwrap_or((a, "")));
+    // The attribute filter runs on the decoded finding: read pages until
+    // `limit` are kept or the rows run out.
+    let (mut cursor, mut items) = ((after_agent, after_fp), Vec::new());
+    loop {
+        let rows = sqlx::query(
+            "SELECT * FROM fleet_findings WHERE (agent_id > $1 OR (agent_id = $1 AND fingerprint > $2)) \
+             AND ($3 = '' OR state = $3) AND ($4 = '' OR severity = $4) AND ($5 = '' OR rule_id = $5) AND ($6 = '' OR agent_id = $6) \
+             AND ($7 = '' OR package = $7) ORDER BY agent_id, fingerprint LIMIT $8",
+        )
+        .bind(&cursor.0)
+        .bind(&cursor.1)
+        .bind(q.state.clone().unwrap_or_default())
+        .bind(q.severity.clone().unwrap_or_default())
+        .bind(q.rule.clone().unwrap_or_default())
+        .bind(q.agent.clone().unwrap_or_default())
+        .bind(q.package.clone().unwrap_or_default())
+        .bind(limit)
+        .fetch_all(&app.db.pool)
+        .await?;
+        let exhausted = (rows.len() as i64) < limit;
+        for r in &rows {
+            cursor = (db::text(r, "agent_id"), db::text(r, "fingerprint"));
+            let body = fleet_finding_json(r);
+            if attribute.is_none_or(|a| has_attribute(&body, a)) {
+                items.push(body);
+                if items.len() as i64 == limit {
+                    break;
+                }
+            }
+        }
+        if exhausted || items.len() as i64 == limit {
+            break;
+        }
+    }
+    let next = if items.len() as i64 == limit { Some(format!("{}/{}", cursor.0, cursor.1)) } else { None };
+    Ok(Json(json!({ "items": items, "next": next })))
+}
+
+/// Adds user attributes to a fleet finding; they outlive re-evaluations
+/// (kept apart from the evaluated body) and go to the agent's latest run
+/// finding of the same fingerprint too.
+async fn add_fleet_attributes(
+    State(app): AppState,
+    headers: HeaderMap,
+    Path((agent, fingerprint)): Path<(String, String)>,
+    Body(req): Body<NewAttributes>,
+) -> ApiResult<Json<Value>> {
+    let actor = auth::require(&app.db, &headers, Role::Operator).await?;
+    valid_attributes(&req.attributes)?;
+    let mut tx = app.db.write().await?;
+    add_user_attributes(&mut tx, &agent, &fingerprint, &req.attributes)
+        .await?
+        .ok_or_else(|| ApiError::not_found("no such finding"))?;
+    let latest = sqlx::query(
+        "SELECT seq, body FROM findings WHERE agent_id = $1 AND fingerprint = $2 ORDER BY seq DESC LIMIT 1",
     )
-    .bind(&after_agent)
-    .bind(&after_fp)
-    .bind(q.state.clone().unwrap_or_default())
-    .bind(q.severity.clone().unwrap_or_default())
-    .bind(q.rule.clone().unwrap_or_default())
-    .bind(q.agent.clone().unwrap_or_default())
-    .bind(limit)
-    .fetch_all(&app.db.pool)
+    .bind(&agent)
+    .bind(&fingerprint)
+    .fetch_optional(&mut *tx)
     .await?;
-    let next = if rows.len() as i64 == limit {
-        rows.last().map(|r| format!("{}/{}", db::text(r, "agent_id"), db::text(r, "fingerprint")))
-    } else {
-        None
+    if let Some(row) = latest {
+        let mut body: Value = serde_json::from_str(&db::text(&row, "body")).unwrap_or_default();
+        merge_attributes(&mut body, &req.attributes);
+        sqlx::query("UPDATE findings SET body = $1 WHERE seq = $2")
+            .bind(body.to_string())
+            .bind(db::int(&row, "seq"))
+            .execute(&mut *tx)
+            .await?;
+    }
+    let row = sqlx::query("SELECT * FROM fleet_findings WHERE agent_id = $1 AND fingerprint = $2")
+        .bind(&agent)
+        .bind(&fingerprint)
+        .fetch_one(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    auth::audit(
+        &app.db,
+        &actor.token_id,
+        "finding.attributes",
+        json!({ "agent": agent, "fingerprint": fingerprint, "attributes": req.attributes }),
+    )
+    .await?;
+    Ok(Json(fleet_finding_json(&row)))
+}
+
+/// Merges `added` into a fleet finding's user attributes; `None` when
+/// there is no such finding.
+async fn add_user_attributes(
+    tx: &mut db::Tx,
+    agent: &str,
+    fingerprint: &str,
+    added: &BTreeMap<String, String>,
+) -> Result<Option<()>, sqlx::Error> {
+    let Some(row) =
+        sqlx::query("SELECT user_attributes FROM fleet_findings WHERE agent_id = $1 AND fingerprint = $2")
+            .bind(agent)
+            .bind(fingerprint)
+            .fetch_optional(&mut **tx)
+            .await?
+    else {
+        return Ok(None);
     };
-    Ok(Json(json!({ "items": rows.iter().map(fleet_finding_json).collect::<Vec<_>>(), "next": next })))
+    let mut attrs: BTreeMap<String, String> =
+        serde_json::from_str(&db::text(&row, "user_attributes")).unwrap_or_default();
+    attrs.extend(added.iter().map(|(k, v)| (k.clone(), v.clone())));
+    sqlx::query("UPDATE fleet_findings SET user_attributes = $1 WHERE agent_id = $2 AND fingerprint = $3")
+        .bind(serde_json::to_string(&attrs).unwrap_or_default())
+        .bind(agent)
+        .bind(fingerprint)
+        .execute(&mut **tx)
+        .await?;
+    Ok(Some(()))
 }
 
 /// One fleet finding with its history (opened, resolved, reopened, and why).
@@ -1161,22 +1300,7 @@ async fn add_attributes(
 ) -> ApiResult<Json<Value>> {
     let actor = auth::require(&app.db, &headers, Role::Operator).await?;
     let seq: i64 = id.parse().map_err(|_| ApiError::not_found(format!("no finding `{id}`")))?;
-    if req.attributes.is_empty()
-        || req.attributes.len() > 50
-        || req.attributes.iter().any(|(k, v)| k.is_empty() || k.len() > 128 || v.len() > 256)
-    {
-        return Err(ApiError::invalid(
-            "1 to 50 attributes, keys of 1 to 128 and values of at most 256 characters",
-        ));
-    }
-    let merge = |body: &mut Value| {
-        let mut attrs: Vec<Value> = body["attributes"].as_array().cloned().unwrap_or_default();
-        for (k, v) in &req.attributes {
-            attrs.retain(|a| a["key"] != json!(k));
-            attrs.push(json!({ "key": k, "value": v }));
-        }
-        body["attributes"] = json!(attrs);
-    };
+    valid_attributes(&req.attributes)?;
     let mut tx = app.db.write().await?;
     let row = sqlx::query("SELECT agent_id, fingerprint, body FROM findings WHERE seq = $1")
         .bind(seq)
@@ -1184,29 +1308,14 @@ async fn add_attributes(
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no finding `{id}`")))?;
     let mut body: Value = serde_json::from_str(&db::text(&row, "body")).unwrap_or_default();
-    merge(&mut body);
+    merge_attributes(&mut body, &req.attributes);
     sqlx::query("UPDATE findings SET body = $1 WHERE seq = $2")
         .bind(body.to_string())
         .bind(seq)
         .execute(&mut *tx)
         .await?;
     let (agent, fingerprint) = (db::text(&row, "agent_id"), db::text(&row, "fingerprint"));
-    if let Some(fleet) =
-        sqlx::query("SELECT body FROM fleet_findings WHERE agent_id = $1 AND fingerprint = $2")
-            .bind(&agent)
-            .bind(&fingerprint)
-            .fetch_optional(&mut *tx)
-            .await?
-    {
-        let mut fleet_body: Value = serde_json::from_str(&db::text(&fleet, "body")).unwrap_or_default();
-        merge(&mut fleet_body);
-        sqlx::query("UPDATE fleet_findings SET body = $1 WHERE agent_id = $2 AND fingerprint = $3")
-            .bind(fleet_body.to_string())
-            .bind(&agent)
-            .bind(&fingerprint)
-            .execute(&mut *tx)
-            .await?;
-    }
+    add_user_attributes(&mut tx, &agent, &fingerprint, &req.attributes).await?;
     tx.commit().await?;
     auth::audit(
         &app.db,
@@ -1297,4 +1406,112 @@ async fn get_waivers(State(app): AppState, headers: HeaderMap) -> ApiResult<axum
         .await?
         .ok_or_else(|| ApiError::not_found("no waivers were uploaded: `assay fleet waivers upload FILE`"))?;
     Ok(([(axum::http::header::CONTENT_TYPE, "application/yaml")], db::text(&row, "body")).into_response())
+}
+
+/// The days the overview charts.
+const OVERVIEW_DAYS: i64 = 14;
+
+/// What the console's overview shows: agents by health, runs in progress,
+/// findings reported per day and severity over the last two weeks, and
+/// the rules open on the most hosts.
+async fn overview(State(app): AppState, headers: HeaderMap) -> ApiResult<Json<Value>> {
+    auth::require(&app.db, &headers, Role::ReadOnly).await?;
+    let agents =
+        sqlx::query("SELECT health_code, revoked_at, last_seen FROM agents").fetch_all(&app.db.pool).await?;
+    let mut by_health: BTreeMap<&str, i64> = ["HEALTHY", "UNHEALTHY", "UNKNOWN"].map(|h| (h, 0)).into();
+    for a in &agents {
+        *by_health.entry(health(a, app.config.unknown_after_ms).0).or_default() += 1;
+    }
+    let running = sqlx::query(
+        "SELECT id, template, state, created_at FROM runs WHERE finished_at IS NULL ORDER BY created_at DESC LIMIT 50",
+    )
+    .fetch_all(&app.db.pool)
+    .await?;
+    const DAY: i64 = 86_400_000;
+    let today = db::now() / DAY;
+    let per_day = sqlx::query(
+        "SELECT created_at / 86400000 AS day, severity, COUNT(*) AS n FROM findings WHERE created_at >= $1 \
+         GROUP BY created_at / 86400000, severity",
+    )
+    .bind((today - OVERVIEW_DAYS + 1) * DAY)
+    .fetch_all(&app.db.pool)
+    .await?;
+    let days: Vec<Value> = (today - OVERVIEW_DAYS + 1..=today)
+        .map(|d| {
+            let mut day = json!({ "day": d * DAY });
+            for s in ["high", "medium", "low", "informational"] {
+                day[s] = json!(per_day
+                    .iter()
+                    .filter(|r| db::int(r, "day") == d && db::text(r, "severity") == s)
+                    .map(|r| db::int(r, "n"))
+                    .sum::<i64>());
+            }
+            day
+        })
+        .collect();
+    let top = sqlx::query(
+        "SELECT rule_id, package, severity, COUNT(*) AS hosts FROM fleet_findings WHERE state = 'open' \
+         AND severity <> 'informational' GROUP BY rule_id, package, severity ORDER BY COUNT(*) DESC, rule_id LIMIT 10",
+    )
+    .fetch_all(&app.db.pool)
+    .await?;
+    let title = |id: &str| app.bundle.content.rules.iter().find(|r| r.id == id).map(|r| r.title.clone());
+    Ok(Json(json!({
+        "agents": by_health,
+        "runs_in_progress": running.iter().map(|r| json!({
+            "id": db::text(r, "id"),
+            "template": db::text(r, "template"),
+            "state": db::text(r, "state"),
+            "created_at": db::int(r, "created_at"),
+        })).collect::<Vec<_>>(),
+        "findings_per_day": days,
+        "top_rules": top.iter().map(|r| json!({
+            "rule_id": db::text(r, "rule_id"),
+            "title": title(&db::text(r, "rule_id")),
+            "package": db::text(r, "package"),
+            "severity": db::text(r, "severity"),
+            "hosts": db::int(r, "hosts"),
+        })).collect::<Vec<_>>(),
+    })))
+}
+
+/// The rules packages this server evaluates, with every rule's
+/// documentation (what docs/rules is generated from).
+async fn list_packages(State(app): AppState, headers: HeaderMap) -> ApiResult<Json<Value>> {
+    auth::require(&app.db, &headers, Role::ReadOnly).await?;
+    let content = &app.bundle.content;
+    let items: Vec<Value> = content
+        .packages
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let rules: Vec<Value> = content
+                .rules
+                .iter()
+                .filter(|r| r.package as usize == i)
+                .map(|r| {
+                    json!({
+                        "id": r.id,
+                        "title": r.title,
+                        "severity": r.severity.as_str(),
+                        "doc": r.doc,
+                        "description": r.description,
+                        "rationale": r.rationale,
+                        "recommendation": r.recommendation,
+                        "references": r.references,
+                        "tags": r.tags,
+                    })
+                })
+                .collect();
+            json!({
+                "name": p.name,
+                "title": p.title,
+                "version": p.version,
+                "description": p.description,
+                "platforms": p.platforms.iter().map(|pl| pl.as_str()).collect::<Vec<_>>(),
+                "rules": rules,
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "items": items, "bundle_digest": app.bundle.digest })))
 }

@@ -1,6 +1,8 @@
 //! Bearer tokens of the admin API, each with a role; only their SHA-256
-//! hashes are stored. (Agents authenticate by client certificate: see
-//! `agent.rs`.)
+//! hashes are stored. The console's sessions act with the role of the
+//! token they logged in with, by cookie, and must carry the session's CSRF
+//! token on every request that changes state. (Agents authenticate by
+//! client certificate: see `agent.rs`.)
 
 use crate::db::{self, Db};
 use crate::error::{ApiError, ApiResult};
@@ -56,14 +58,21 @@ fn bearer(headers: &HeaderMap) -> ApiResult<&str> {
         })
 }
 
-/// The actor of `headers` if its token holds at least `needed`.
+/// The actor of `headers` if its token (or the session its cookie names)
+/// holds at least `needed`.
 pub async fn require(db: &Db, headers: &HeaderMap, needed: Role) -> ApiResult<Actor> {
-    let token = bearer(headers)?;
-    let row = sqlx::query("SELECT id, role FROM api_tokens WHERE hash = $1 AND revoked_at IS NULL")
-        .bind(db::hash(token))
-        .fetch_optional(&db.pool)
-        .await?
-        .ok_or_else(|| ApiError::unauthorized("the token is unknown or revoked"))?;
+    let row = if headers.contains_key("authorization") || session_cookie(headers).is_none() {
+        let token = bearer(headers)?;
+        sqlx::query("SELECT id, role FROM api_tokens WHERE hash = $1 AND revoked_at IS NULL")
+            .bind(db::hash(token))
+            .fetch_optional(&db.pool)
+            .await?
+            .ok_or_else(|| ApiError::unauthorized("the token is unknown or revoked"))?
+    } else {
+        session(db, headers).await?.ok_or_else(|| {
+            ApiError::unauthorized("the console session has ended (or its token was revoked): log in again")
+        })?
+    };
     let role = Role::parse(&db::text(&row, "role")).unwrap_or(Role::ReadOnly);
     if role < needed {
         return Err(ApiError::forbidden(format!(
@@ -73,6 +82,98 @@ pub async fn require(db: &Db, headers: &HeaderMap, needed: Role) -> ApiResult<Ac
         )));
     }
     Ok(Actor { token_id: db::text(&row, "id") })
+}
+
+/// The cookie a console session lives in. With TLS it is `__Host-` (the
+/// browser keeps it to this origin, Secure, Path=/), without TLS (loopback
+/// only, docs/server.md) a plain HttpOnly cookie.
+pub const SESSION_COOKIE: &str = "assay_session";
+pub const SECURE_SESSION_COOKIE: &str = "__Host-assay_session";
+
+/// How long a console session lasts from its login.
+pub const SESSION_MS: i64 = 12 * 3600 * 1000;
+
+/// The session id in the request's cookies, if any.
+pub fn session_cookie(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all("cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(k, _)| *k == SESSION_COOKIE || *k == SECURE_SESSION_COOKIE)
+        .map(|(_, v)| v.trim())
+        .filter(|v| !v.is_empty())
+}
+
+/// The live session of the request's cookie: the token's `id` and `role`,
+/// the session's `csrf`.
+pub async fn session(db: &Db, headers: &HeaderMap) -> Result<Option<sqlx::any::AnyRow>, sqlx::Error> {
+    let Some(id) = session_cookie(headers) else { return Ok(None) };
+    sqlx::query(
+        "SELECT t.id, t.role, s.csrf FROM sessions s JOIN api_tokens t ON t.id = s.token_id \
+         WHERE s.hash = $1 AND s.expires_at > $2 AND t.revoked_at IS NULL",
+    )
+    .bind(db::hash(id))
+    .bind(db::now())
+    .fetch_optional(&db.pool)
+    .await
+}
+
+/// Refuses a state-changing request made with a session cookie but without
+/// the session's CSRF token in `X-CSRF-Token` (a bearer token needs none:
+/// a browser never sends one by itself).
+pub async fn check_csrf(db: &Db, headers: &HeaderMap) -> ApiResult<()> {
+    if headers.contains_key("authorization") {
+        return Ok(());
+    }
+    let Some(row) = session(db, headers).await? else { return Ok(()) };
+    let sent = headers.get("x-csrf-token").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    if same(sent.as_bytes(), db::text(&row, "csrf").as_bytes()) {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden("the request carries no valid CSRF token for this session"))
+    }
+}
+
+/// Compares secrets in time independent of where they differ.
+pub fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Opens a console session for an API token: the session id (the cookie)
+/// and its CSRF token. Expired sessions are swept on the way.
+pub async fn login(db: &Db, token: &str) -> ApiResult<(String, String, String)> {
+    let row = sqlx::query("SELECT id FROM api_tokens WHERE hash = $1 AND revoked_at IS NULL")
+        .bind(db::hash(token.trim()))
+        .fetch_optional(&db.pool)
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("the token is unknown or revoked"))?;
+    let token_id = db::text(&row, "id");
+    let (id, csrf) = (db::random_hex(32), db::random_hex(32));
+    let mut tx = db.write().await?;
+    sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(db::now()).execute(&mut *tx).await?;
+    sqlx::query(
+        "INSERT INTO sessions (hash, token_id, csrf, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(db::hash(&id))
+    .bind(&token_id)
+    .bind(&csrf)
+    .bind(db::now())
+    .bind(db::now() + SESSION_MS)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    audit(db, &token_id, "console.login", serde_json::json!({})).await?;
+    Ok((id, csrf, token_id))
+}
+
+/// Ends the session of the request's cookie.
+pub async fn logout(db: &Db, headers: &HeaderMap) -> Result<(), sqlx::Error> {
+    if let Some(id) = session_cookie(headers) {
+        sqlx::query("DELETE FROM sessions WHERE hash = $1").bind(db::hash(id)).execute(&db.pool).await?;
+    }
+    Ok(())
 }
 
 /// Mints an API token of `role`; the clear token is returned once.

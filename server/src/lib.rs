@@ -11,6 +11,7 @@
 mod agent;
 mod api;
 mod auth;
+mod console;
 mod copy;
 mod db;
 mod error;
@@ -134,6 +135,13 @@ pub struct App {
     heartbeats: std::sync::Mutex<std::collections::HashMap<String, (i64, u32)>>,
 }
 
+impl App {
+    /// What agents pin at enrolment.
+    pub(crate) fn ca_fingerprint(&self) -> String {
+        keys::fingerprint(&self.ca.cert_der)
+    }
+}
+
 /// A started server: its addresses, and how to stop it.
 pub struct Running {
     pub admin: SocketAddr,
@@ -220,7 +228,7 @@ pub async fn start(config: Config, bundle: Bundle) -> Result<Running, String> {
     let tracked = |router: axum::Router<Arc<App>>| {
         router.route_layer(axum::middleware::from_fn_with_state(app.clone(), metrics::track))
     };
-    tasks.push(serve(admin, tracked(api::routes(app.clone()))));
+    tasks.push(serve(admin, tracked(api::routes(app.clone()).merge(console::routes()))));
     tasks.push(serve_agents(agents, agent_tls, tracked(agent::routes()), app.clone(), watch.clone()));
     let mut stop = watch.clone();
     let ticker = app.clone();
@@ -286,7 +294,7 @@ pub async fn start(config: Config, bundle: Bundle) -> Result<Running, String> {
             }
         }));
     }
-    let (ca_fingerprint, ca_pem) = (keys::fingerprint(&app.ca.cert_der), app.ca.cert_pem.clone());
+    let (ca_fingerprint, ca_pem) = (app.ca_fingerprint(), app.ca.cert_pem.clone());
     Ok(Running {
         admin: admin_addr,
         agent: agent_addr,

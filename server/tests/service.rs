@@ -729,6 +729,42 @@ fn service(postgres: bool) {
     assert!(cve_findings("open").is_empty());
     assert_eq!(s.raw(false, "PUT", "/v1/feed", &operator, Some(b"not a feed".to_vec())).0, 422);
 
+    // User attributes on a fleet finding: filtered on, and kept when the
+    // waiver upload below re-evaluates the agent.
+    let tagged =
+        s.ok("GET", &format!("/v1/fleet-findings?state=open&agent={}&package=cis-linux", a.id), None)
+            ["items"][0]
+            .clone();
+    let tagged_fp = tagged["fingerprint"].as_str().unwrap().to_owned();
+    let path = format!("/v1/fleet-findings/{}/{tagged_fp}/attributes", a.id);
+    let added = s.ok("POST", &path, Some(json!({ "attributes": { "owner": "web-team" } })));
+    assert!(added["attributes"].as_array().unwrap().iter().any(|x| x["key"] == "owner"), "{added}");
+    assert_eq!(s.call("POST", &path, &reader, Some(json!({ "attributes": { "k": "v" } }))).0, 403);
+    assert_eq!(s.call("POST", &path, &operator, Some(json!({ "attributes": {} }))).0, 422);
+    let by_attribute =
+        s.ok("GET", "/v1/fleet-findings?attribute=owner=web-team&limit=1000", None)["items"].clone();
+    assert_eq!(by_attribute.as_array().unwrap().len(), 1, "{by_attribute}");
+    assert_eq!(by_attribute[0]["fingerprint"], tagged_fp.as_str());
+    let by_package = s.ok("GET", "/v1/fleet-findings?package=cve&limit=1000", None)["items"].clone();
+    assert!(by_package.as_array().unwrap().iter().all(|f| f["package"] == "cve"));
+    let healthy = s.ok("GET", "/v1/agents?health=HEALTHY&limit=1000", None)["items"].clone();
+    assert!(healthy.as_array().unwrap().iter().all(|x| x["health"] == "HEALTHY"), "{healthy}");
+    assert_eq!(s.call("GET", "/v1/agents?health=fine", &reader, None).0, 422);
+    let overview = s.ok("GET", "/v1/overview", None);
+    let counted: i64 = overview["agents"].as_object().unwrap().values().map(|n| n.as_i64().unwrap()).sum();
+    assert_eq!(counted, s.ok("GET", "/v1/agents?limit=1000", None)["items"].as_array().unwrap().len() as i64);
+    assert_eq!(overview["findings_per_day"].as_array().unwrap().len(), 14);
+    let today = overview["findings_per_day"][13].clone();
+    assert!(today["medium"].as_i64().unwrap() + today["high"].as_i64().unwrap() > 0, "{overview}");
+    assert!(!overview["top_rules"].as_array().unwrap().is_empty(), "{overview}");
+    let packages_served = s.ok("GET", "/v1/packages", None);
+    assert_eq!(packages_served["items"].as_array().unwrap().len(), 4);
+    assert!(packages_served["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|p| !p["rules"].as_array().unwrap().is_empty()));
+
     // Fleet-wide waivers: the accepted finding becomes waived, with why.
     let target = s.ok("GET", &format!("/v1/fleet-findings?state=open&agent={}&rule=CIS-5.4.3.3", a.id), None)
         ["items"][0]
@@ -749,6 +785,15 @@ fn service(postgres: bool) {
         assert!(start.elapsed() < Duration::from_secs(60), "not waived: {f}");
         std::thread::sleep(Duration::from_millis(100));
     }
+    let kept = s.ok("GET", &format!("/v1/fleet-findings/{}/{tagged_fp}", a.id), None);
+    assert!(
+        kept["attributes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["key"] == "owner" && x["value"] == "web-team"),
+        "a re-evaluation dropped the user's attribute: {kept}"
+    );
     let bad = "waivers:\n  - rule: X\n    owner: o\n    justification: j\n    expires: someday\n";
     assert_eq!(s.raw(false, "PUT", "/v1/waivers", &operator, Some(bad.as_bytes().to_vec())).0, 422);
 
