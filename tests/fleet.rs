@@ -7,6 +7,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
+#[path = "fleet/console.rs"]
+mod console;
 #[path = "fleet/faults.rs"]
 mod faults;
 
@@ -378,17 +380,24 @@ fn psql(sql: &str) -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
-#[test]
-fn agents_assess_fixture_hosts_as_scan_does_on_postgres() {
-    let name = format!("assay_fleet_{}", std::process::id());
+/// Runs `test` with the URL of a fresh database `PREFIX_PID` on the local
+/// PostgreSQL, dropped afterwards whatever happened; skipped with a
+/// message when PostgreSQL is unreachable.
+fn with_postgres(prefix: &str, test: impl FnOnce(&str) + std::panic::UnwindSafe) {
+    let name = format!("{prefix}_{}", std::process::id());
     if !psql(&format!("CREATE DATABASE {name}")) {
         eprintln!("PostgreSQL at 127.0.0.1:5432 is not reachable: skipped");
         return;
     }
     let url = format!("postgres://postgres@127.0.0.1:5432/{name}");
-    let result = std::panic::catch_unwind(|| agents_assess_like_scan(Some(&url)));
+    let result = std::panic::catch_unwind(|| test(&url));
     psql(&format!("DROP DATABASE {name} WITH (FORCE)"));
     if let Err(e) = result {
         std::panic::resume_unwind(e);
     }
+}
+
+#[test]
+fn agents_assess_fixture_hosts_as_scan_does_on_postgres() {
+    with_postgres("assay_fleet", |url| agents_assess_like_scan(Some(url)));
 }

@@ -112,13 +112,19 @@ pub async fn work_one(app: &App) -> Result<bool, sqlx::Error> {
     reeval_job(app).await
 }
 
-async fn run_job(app: &App) -> Result<bool, sqlx::Error> {
-    let db = &app.db;
+/// Leases one job with the backend's statement (pending, or leased by a
+/// worker whose lease ended; fewer than MAX_ATTEMPTS): the open
+/// transaction and the job's row, or `None` when there is none.
+async fn lease(
+    app: &App,
+    postgres: &'static str,
+    sqlite: &'static str,
+) -> Result<Option<(db::Tx, sqlx::any::AnyRow)>, sqlx::Error> {
     let now = db::now();
-    let mut tx = db.write().await?;
-    let sql = match db.backend {
-        Backend::Postgres => LEASE_RUN_POSTGRES,
-        Backend::Sqlite => LEASE_RUN_SQLITE,
+    let mut tx = app.db.write().await?;
+    let sql = match app.db.backend {
+        Backend::Postgres => postgres,
+        Backend::Sqlite => sqlite,
     };
     let leased = sqlx::query(sql)
         .bind(now + app.config.job_lease_ms)
@@ -126,8 +132,18 @@ async fn run_job(app: &App) -> Result<bool, sqlx::Error> {
         .bind(MAX_ATTEMPTS)
         .fetch_optional(&mut *tx)
         .await?;
-    let Some(job) = leased else {
-        tx.rollback().await?;
+    match leased {
+        Some(job) => Ok(Some((tx, job))),
+        None => {
+            tx.rollback().await?;
+            Ok(None)
+        }
+    }
+}
+
+async fn run_job(app: &App) -> Result<bool, sqlx::Error> {
+    let db = &app.db;
+    let Some((mut tx, job)) = lease(app, LEASE_RUN_POSTGRES, LEASE_RUN_SQLITE).await? else {
         return Ok(false);
     };
     let (run, agent) = (db::text(&job, "run_id"), db::text(&job, "agent_id"));
@@ -214,20 +230,7 @@ async fn run_job(app: &App) -> Result<bool, sqlx::Error> {
 
 async fn reeval_job(app: &App) -> Result<bool, sqlx::Error> {
     let db = &app.db;
-    let now = db::now();
-    let mut tx = db.write().await?;
-    let sql = match db.backend {
-        Backend::Postgres => LEASE_REEVAL_POSTGRES,
-        Backend::Sqlite => LEASE_REEVAL_SQLITE,
-    };
-    let leased = sqlx::query(sql)
-        .bind(now + app.config.job_lease_ms)
-        .bind(now)
-        .bind(MAX_ATTEMPTS)
-        .fetch_optional(&mut *tx)
-        .await?;
-    let Some(job) = leased else {
-        tx.rollback().await?;
+    let Some((tx, job)) = lease(app, LEASE_REEVAL_POSTGRES, LEASE_REEVAL_SQLITE).await? else {
         return Ok(false);
     };
     tx.commit().await?;

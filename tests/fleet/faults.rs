@@ -8,7 +8,7 @@
 //! Crash points are armed with `FAILPOINTS=NAME=ACTIONS` (the `fail`
 //! crate's syntax: `return` aborts, `2*off->return` aborts the third time).
 
-use super::{common, enrolled, fleet, psql, spawn_server, ServerProcess};
+use super::{common, enrolled, fleet, spawn_server, with_postgres, ServerProcess};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -325,16 +325,7 @@ fn balancer(backends: Vec<String>) -> String {
 /// findings.
 #[test]
 fn two_replicas_on_postgres_one_killed_mid_run_the_other_finishes() {
-    let name = format!("assay_faults_{}", std::process::id());
-    if !psql(&format!("CREATE DATABASE {name}")) {
-        eprintln!("PostgreSQL at 127.0.0.1:5432 is not reachable: skipped");
-        return;
-    }
-    let result = std::panic::catch_unwind(|| replicas(&format!("postgres://postgres@127.0.0.1:5432/{name}")));
-    psql(&format!("DROP DATABASE {name} WITH (FORCE)"));
-    if let Err(e) = result {
-        std::panic::resume_unwind(e);
-    }
+    with_postgres("assay_faults", replicas);
 }
 
 fn replicas(url: &str) {

@@ -280,7 +280,7 @@ pub async fn findings(State(app): AppState, session: Session, Query(q): Query<Pa
             label { "Severity " (select("severity", &["high", "medium", "low", "informational"])) }
             label { "Rule " input type="text" name="rule" value=(param(&q, "rule")) placeholder="CIS-5.1.20" size="14"; }
             @if run.is_empty() { label { "Package " (select("package", &package_refs)) } }
-            label { "Agent " input type="text" name="agent" value=(param(&q, "agent")) placeholder="agt-…" size="14"; }
+            label { "Agent " input type="text" name="agent" value=(param(&q, "agent")) placeholder="agent-…" size="14"; }
             label { "Attribute " input type="text" name="attribute" value=(param(&q, "attribute")) placeholder="owner=web" size="14"; }
             button type="submit" { "Filter" }
         }
@@ -294,7 +294,7 @@ pub async fn findings(State(app): AppState, session: Session, Query(q): Query<Pa
                         thead { tr { th { "Severity" } th { "Rule" } th { "Finding" } th { "Host" } @if run.is_empty() { th { "State" } th { "Last seen" } } } }
                         tbody {
                             @for f in &items {
-                                @let agent = text(&f["asset"]["id"]);
+                                @let agent = text(&f["agent_id"]);
                                 @let href = format!("/console/findings/{}/{}", segment(&agent), segment(&text(&f["fingerprint"])));
                                 tr {
                                     td { (layout::severity(&text(&f["severity"]))) }
