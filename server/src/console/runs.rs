@@ -94,10 +94,10 @@ fn progress(session: &Session, run: &Value) -> Markup {
             @if COLLECTING.contains(&state.as_str()) {
                 div.actions {
                     form.inline method="post" action=(format!("{link}/stop")) data-confirm="Stop collecting and evaluate what arrived?" {
-                        (layout::csrf(&session)) button type="submit" { "Stop and evaluate" }
+                        (layout::csrf(session)) button type="submit" { "Stop and evaluate" }
                     }
                     form.inline method="post" action=(format!("{link}/stop")) data-confirm="Cancel the run without evaluating?" {
-                        (layout::csrf(&session)) input type="hidden" name="skip_evaluation" value="true";
+                        (layout::csrf(session)) input type="hidden" name="skip_evaluation" value="true";
                         button.danger type="submit" { "Stop without evaluating" }
                     }
                 }
