@@ -57,6 +57,7 @@ fn spawn_server(
         .args(["server", "--data", data.to_str().unwrap(), "--listen", listen.0, "--agent-listen", listen.1])
         .args(extra)
         .env_remove("ASSAY_DATABASE")
+        .env_remove("ASSAY_BLOBS")
         .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -588,29 +588,44 @@ async fn assemble(app: &App, run: &str, agent: &str) -> ApiResult<Result<String,
     })
     .await
     .map_err(|e| ApiError::internal(e.to_string()))?;
+    // The sealed document goes to the blob store before the row naming it
+    // is committed (see `blobs`); a store that fails is a 503 the agent
+    // retries, its chunks still here.
+    let received_at = db::now();
+    let blob = match &checked {
+        Ok((digest, compressed)) => {
+            let name = crate::blobs::Blobs::telemetry_key(run, agent, digest, received_at);
+            let sealed = key.seal(compressed, &keys::telemetry_aad(run, agent));
+            app.blobs.put(&name, sealed).await.map_err(ApiError::unavailable)?;
+            Some(name)
+        }
+        Err(_) => None,
+    };
     let mut tx = app.db.write().await?;
     sqlx::query("DELETE FROM telemetry_chunks WHERE run_id = $1 AND agent_id = $2")
         .bind(run)
         .bind(agent)
         .execute(&mut *tx)
         .await?;
-    let (digest, compressed) = match checked {
-        Ok(ok) => ok,
-        Err(why) => {
+    let (digest, blob) = match (checked, blob) {
+        (Ok((digest, _)), Some(blob)) => (digest, blob),
+        (Err(why), _) => {
             tx.commit().await?;
             return Ok(Err(why));
         }
+        (Ok(_), None) => return Err(ApiError::internal("a checked upload without its blob")),
     };
     let insert = match app.db.backend {
-        Backend::Postgres => "INSERT INTO telemetry (run_id, agent_id, digest, body, received_at, sealed) VALUES ($1, $2, $3, $4, $5, 1) ON CONFLICT DO NOTHING",
-        Backend::Sqlite => "INSERT OR IGNORE INTO telemetry (run_id, agent_id, digest, body, received_at, sealed) VALUES ($1, $2, $3, $4, $5, 1)",
+        Backend::Postgres => "INSERT INTO telemetry (run_id, agent_id, digest, body, received_at, sealed, blob) VALUES ($1, $2, $3, $4, $5, 1, $6) ON CONFLICT DO NOTHING",
+        Backend::Sqlite => "INSERT OR IGNORE INTO telemetry (run_id, agent_id, digest, body, received_at, sealed, blob) VALUES ($1, $2, $3, $4, $5, 1, $6)",
     };
     let stored = sqlx::query(insert)
         .bind(run)
         .bind(agent)
         .bind(&digest)
-        .bind(key.seal(&compressed, &keys::telemetry_aad(run, agent)))
-        .bind(db::now())
+        .bind(Vec::<u8>::new())
+        .bind(received_at)
+        .bind(&blob)
         .execute(&mut *tx)
         .await?;
     if stored.rows_affected() > 0 {
@@ -651,11 +666,24 @@ pub(crate) async fn opened(
     app: &App,
     row: &sqlx::any::AnyRow,
 ) -> Result<Result<Vec<u8>, String>, sqlx::Error> {
-    let body = db::blob(row, "body");
+    let (run, agent) = (db::text(row, "run_id"), db::text(row, "agent_id"));
+    let body =
+        match db::opt_text(row, "blob") {
+            None => db::blob(row, "body"),
+            // A store that cannot answer now is retried with the job; a blob
+            // that is gone is an answer.
+            Some(name) => {
+                match app.blobs.get(&name).await.map_err(|e| sqlx::Error::Io(std::io::Error::other(e)))? {
+                    Some(body) => body,
+                    None => return Ok(Err(format!(
+                        "the telemetry of agent {agent} in run {run} is missing from the blob store ({name})"
+                    ))),
+                }
+            }
+        };
     if db::int(row, "sealed") == 0 {
         return Ok(Ok(body));
     }
-    let (run, agent) = (db::text(row, "run_id"), db::text(row, "agent_id"));
     let key = match keys::existing_run_key(&app.db.pool, &app.master, &run).await {
         Ok(Some(key)) => key,
         Ok(None) => {

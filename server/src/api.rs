@@ -841,11 +841,24 @@ async fn list_runs(
     Params(page): Params<Page>,
 ) -> ApiResult<Json<Value>> {
     auth::require(&app.db, &headers, Role::ReadOnly).await?;
-    let rows = sqlx::query("SELECT id, template, template_version, state, created_at, finished_at FROM runs WHERE id > $1 ORDER BY id LIMIT $2")
-        .bind(page.after.clone().unwrap_or_default())
-        .bind(page.limit())
-        .fetch_all(&app.db.pool)
-        .await?;
+    // Newest first; the cursor is `created_at/id` of the last run shown
+    // (no run was created at i64::MAX, so the first page has no bound).
+    let (before_at, before_id) = match page.after.as_deref() {
+        None => (i64::MAX, String::new()),
+        Some(a) => a
+            .split_once('/')
+            .and_then(|(at, id)| Some((at.parse::<i64>().ok()?, id.to_owned())))
+            .ok_or_else(|| ApiError::invalid(format!("`after={a}` is not a cursor of this list")))?,
+    };
+    let rows = sqlx::query(
+        "SELECT id, template, template_version, state, created_at, finished_at FROM runs \
+         WHERE created_at < $1 OR (created_at = $1 AND id < $2) ORDER BY created_at DESC, id DESC LIMIT $3",
+    )
+    .bind(before_at)
+    .bind(before_id)
+    .bind(page.limit())
+    .fetch_all(&app.db.pool)
+    .await?;
     let items: Vec<Value> = rows
         .iter()
         .map(|r| {
@@ -859,7 +872,9 @@ async fn list_runs(
             })
         })
         .collect();
-    let next = if items.len() as i64 == page.limit() { items.last().map(|r| r["id"].clone()) } else { None };
+    let next = (items.len() as i64 == page.limit())
+        .then(|| rows.last().map(|r| format!("{}/{}", db::int(r, "created_at"), db::text(r, "id"))))
+        .flatten();
     Ok(Json(json!({ "items": items, "next": next })))
 }
 
@@ -1450,8 +1465,9 @@ async fn overview(State(app): AppState, headers: HeaderMap) -> ApiResult<Json<Va
         })
         .collect();
     let top = sqlx::query(
-        "SELECT rule_id, package, severity, COUNT(*) AS hosts FROM fleet_findings WHERE state = 'open' \
-         AND severity <> 'informational' GROUP BY rule_id, package, severity ORDER BY COUNT(*) DESC, rule_id LIMIT 10",
+        "SELECT rule_id, package, severity, COUNT(DISTINCT agent_id) AS hosts FROM fleet_findings \
+         WHERE state = 'open' AND severity <> 'informational' GROUP BY rule_id, package, severity \
+         ORDER BY COUNT(DISTINCT agent_id) DESC, rule_id LIMIT 10",
     )
     .fetch_all(&app.db.pool)
     .await?;

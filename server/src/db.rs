@@ -150,6 +150,11 @@ pub fn text(row: &AnyRow, column: &str) -> String {
     row.try_get::<String, _>(column).unwrap_or_default()
 }
 
+/// A text column that may be NULL.
+pub fn opt_text(row: &AnyRow, column: &str) -> Option<String> {
+    row.try_get::<Option<String>, _>(column).ok().flatten()
+}
+
 /// A binary column.
 pub fn blob(row: &AnyRow, column: &str) -> Vec<u8> {
     row.try_get::<Vec<u8>, _>(column).unwrap_or_default()

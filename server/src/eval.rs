@@ -64,15 +64,20 @@ pub async fn queue_reevaluation(tx: &mut Tx, cause: &str) -> Result<u64, sqlx::E
     Ok(n)
 }
 
-/// Deletes telemetry past retention, then the keys of finished runs with
-/// no telemetry left (whatever of theirs might remain is unreadable), and
-/// the chunks of uploads that runs no longer wait for.
-pub async fn retention(db: &crate::db::Db, retention_ms: i64) -> Result<(), sqlx::Error> {
+/// Deletes telemetry past retention (rows, then their blobs), then the
+/// keys of finished runs with no telemetry left (whatever of theirs might
+/// remain is unreadable), the chunks of uploads that runs no longer wait
+/// for, and blobs of days past retention that no row names (a crash
+/// between a blob's write and its row's commit leaves one).
+pub async fn retention(app: &App) -> Result<(), sqlx::Error> {
+    let db = &app.db;
+    let cutoff = db::now() - app.config.retention_ms;
     let mut tx = db.write().await?;
-    sqlx::query("DELETE FROM telemetry WHERE received_at < $1")
-        .bind(db::now() - retention_ms)
-        .execute(&mut *tx)
+    let expired = sqlx::query("SELECT blob FROM telemetry WHERE received_at < $1 AND blob IS NOT NULL")
+        .bind(cutoff)
+        .fetch_all(&mut *tx)
         .await?;
+    sqlx::query("DELETE FROM telemetry WHERE received_at < $1").bind(cutoff).execute(&mut *tx).await?;
     sqlx::query(
         "DELETE FROM telemetry_chunks WHERE run_id IN (SELECT id FROM runs WHERE finished_at IS NOT NULL)",
     )
@@ -84,7 +89,13 @@ pub async fn retention(db: &crate::db::Db, retention_ms: i64) -> Result<(), sqlx
     )
     .execute(&mut *tx)
     .await?;
-    tx.commit().await
+    tx.commit().await?;
+    // Best effort: what is left now is deleted by a later sweep.
+    for row in &expired {
+        let _ = app.blobs.delete(&db::text(row, "blob")).await;
+    }
+    let _ = app.blobs.sweep_days_before(cutoff).await;
+    Ok(())
 }
 
 /// Fails the jobs of both queues whose last attempt ran out, with the
@@ -152,7 +163,7 @@ async fn run_job(app: &App) -> Result<bool, sqlx::Error> {
     crate::crash_point("eval.job.leased");
 
     let context = sqlx::query(
-        "SELECT t.run_id, t.agent_id, t.sealed, t.body, tp.packages, tp.attributes FROM telemetry t \
+        "SELECT t.run_id, t.agent_id, t.sealed, t.body, t.blob, tp.packages, tp.attributes FROM telemetry t \
          JOIN runs r ON r.id = t.run_id JOIN templates tp ON tp.name = r.template AND tp.version = r.template_version \
          WHERE t.run_id = $1 AND t.agent_id = $2",
     )
@@ -237,7 +248,7 @@ async fn reeval_job(app: &App) -> Result<bool, sqlx::Error> {
     let (agent, cause) = (db::text(&job, "agent_id"), db::text(&job, "cause"));
     // The agent's latest telemetry, with the packages of the run it came from.
     let context = sqlx::query(
-        "SELECT t.run_id, t.agent_id, t.sealed, t.body, tp.packages, tp.attributes FROM telemetry t \
+        "SELECT t.run_id, t.agent_id, t.sealed, t.body, t.blob, tp.packages, tp.attributes FROM telemetry t \
          JOIN runs r ON r.id = t.run_id JOIN templates tp ON tp.name = r.template AND tp.version = r.template_version \
          WHERE t.agent_id = $1 ORDER BY t.received_at DESC LIMIT 1",
     )

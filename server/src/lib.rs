@@ -11,6 +11,7 @@
 mod agent;
 mod api;
 mod auth;
+mod blobs;
 mod console;
 mod copy;
 mod db;
@@ -66,6 +67,9 @@ pub struct Config {
     pub job_lease_ms: i64,
     /// The chunk size agents are told to upload with.
     pub chunk_bytes: usize,
+    /// The blob store for telemetry: `s3://BUCKET[/PREFIX]`, `file:///DIR`
+    /// or a directory; default `DATA/blobs`.
+    pub blobs: Option<String>,
 }
 
 impl Config {
@@ -87,6 +91,7 @@ impl Config {
             master_key: None,
             job_lease_ms: 120_000,
             chunk_bytes: 1 << 20,
+            blobs: None,
         }
     }
 
@@ -127,6 +132,7 @@ pub struct App {
     requests: metrics::Requests,
     master: keys::Key,
     ca: keys::Ca,
+    blobs: blobs::Blobs,
     /// Wakes long-polling heartbeats when a run starts in this process.
     wake: tokio::sync::Notify,
     /// Heartbeat times not yet written ([`agent::flush_seen`]).
@@ -170,7 +176,11 @@ impl Running {
 pub async fn start(config: Config, bundle: Bundle) -> Result<Running, String> {
     std::fs::create_dir_all(&config.data)
         .map_err(|e| format!("cannot create the data directory {}: {e}", config.data.display()))?;
+    // The blob store's S3 client speaks TLS through rustls with ring, as
+    // the listeners do; an embedding program may have installed one first.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let db = db::Db::open(&config.database_url()).await?;
+    let blobs = blobs::Blobs::open(config.blobs.as_deref(), &config.data)?;
     let master = keys::master(&config.master_key_file())?;
     let ca = keys::Ca::load_or_create(&db, &master).await?;
     let (chain, key) = ca.issue_server(&config.agent_names)?;
@@ -201,6 +211,7 @@ pub async fn start(config: Config, bundle: Bundle) -> Result<Running, String> {
         requests: Default::default(),
         master,
         ca,
+        blobs,
         wake: tokio::sync::Notify::new(),
         heartbeats: Default::default(),
         seen: Default::default(),
@@ -241,7 +252,7 @@ pub async fn start(config: Config, bundle: Bundle) -> Result<Running, String> {
             let _ = notify::schedules(&ticker).await;
             if last_retention.elapsed() > Duration::from_secs(60) {
                 last_retention = std::time::Instant::now();
-                let _ = eval::retention(&ticker.db, ticker.config.retention_ms).await;
+                let _ = eval::retention(&ticker).await;
             }
             tokio::select! {
                 _ = tokio::time::sleep(Duration::from_millis(500)) => {}

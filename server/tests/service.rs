@@ -664,6 +664,21 @@ fn service(postgres: bool) {
         .to_owned();
     s.ok("POST", &format!("/v1/runs/{fourth}/stop"), Some(json!({ "skip_evaluation": true })));
 
+    // Runs page newest first, one page after another, none twice.
+    let all = s.ok("GET", "/v1/runs?limit=1000", None)["items"].as_array().unwrap().clone();
+    assert!(
+        all.len() >= 4 && all.windows(2).all(|w| w[0]["created_at"].as_i64() >= w[1]["created_at"].as_i64())
+    );
+    let (mut paged, mut uri) = (Vec::new(), "/v1/runs?limit=1".to_owned());
+    loop {
+        let page = s.ok("GET", &uri, None);
+        paged.extend(page["items"].as_array().unwrap().iter().map(|r| r["id"].clone()));
+        let Some(next) = page["next"].as_str() else { break };
+        uri = format!("/v1/runs?limit=1&after={next}");
+    }
+    assert_eq!(paged, all.iter().map(|r| r["id"].clone()).collect::<Vec<_>>());
+    assert_eq!(s.call("GET", "/v1/runs?after=nonsense", &reader, None).0, 422);
+
     // The fleet's findings have a lifecycle: open after the runs above.
     let open = s.ok("GET", &format!("/v1/fleet-findings?state=open&agent={}&limit=1000", a.id), None);
     let open_a = open["items"].as_array().unwrap().len();
@@ -757,6 +772,20 @@ fn service(postgres: bool) {
     let today = overview["findings_per_day"][13].clone();
     assert!(today["medium"].as_i64().unwrap() + today["high"].as_i64().unwrap() > 0, "{overview}");
     assert!(!overview["top_rules"].as_array().unwrap().is_empty(), "{overview}");
+    // A rule's count is of hosts, not of findings (a CVE rule fires once per package).
+    for top in overview["top_rules"].as_array().unwrap() {
+        let uri =
+            format!("/v1/fleet-findings?state=open&rule={}&limit=1000", top["rule_id"].as_str().unwrap());
+        let open = s.ok("GET", &uri, None)["items"].clone();
+        let hosts: std::collections::BTreeSet<&str> = open
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["severity"] == top["severity"])
+            .map(|f| f["agent_id"].as_str().unwrap())
+            .collect();
+        assert_eq!(top["hosts"].as_i64().unwrap(), hosts.len() as i64, "{top}");
+    }
     let packages_served = s.ok("GET", "/v1/packages", None);
     assert_eq!(packages_served["items"].as_array().unwrap().len(), 4);
     assert!(packages_served["items"]
@@ -1236,6 +1265,47 @@ fn retention_deletes_telemetry_and_then_the_run_keys() {
         })
     };
     assert_eq!(counts(&s), vec![1, 1], "kept within retention");
+    // The document is sealed in the blob store; the row names it.
+    let (key, body_len) = s.rt.block_on(async {
+        let mut c = sqlx::SqliteConnection::connect(&file).await.unwrap();
+        sqlx::query_as::<_, (String, i64)>("SELECT blob, LENGTH(body) FROM telemetry")
+            .fetch_one(&mut c)
+            .await
+            .unwrap()
+    });
+    assert_eq!(body_len, 0);
+    let blob = s.data.path().join("blobs").join(&key);
+    let sealed = std::fs::read(&blob).unwrap();
+    assert!(key.starts_with("telemetry/d") && key.contains(&run), "{key}");
+    assert!(!sealed.is_empty());
+    // A blob gone from the store is an evaluation error that says so, and
+    // the findings stay as they were.
+    std::fs::rename(&blob, blob.with_extension("away")).unwrap();
+    let empty = assay_runtime::feed::Feed::default().to_bytes();
+    let (status, feed) = s.raw(false, "PUT", "/v1/feed", &s.token, Some(empty));
+    assert_eq!((status, &feed["agents_queued"]), (200, &json!(1)), "{feed}");
+    let start = Instant::now();
+    let error = loop {
+        let error = s.rt.block_on(async {
+            let mut c = sqlx::SqliteConnection::connect(&file).await.unwrap();
+            sqlx::query_scalar::<_, Option<String>>("SELECT error FROM reeval_jobs WHERE agent_id = $1")
+                .bind(&agent.id)
+                .fetch_optional(&mut c)
+                .await
+                .unwrap()
+                .flatten()
+        });
+        if let Some(error) = error {
+            break error;
+        }
+        assert!(start.elapsed() < Duration::from_secs(20), "the re-evaluation never ended");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(error.contains("missing from the blob store") && error.contains(&key), "{error}");
+    assert_eq!(all_findings(&s, &run, &agent.id).len(), findings);
+    std::fs::rename(blob.with_extension("away"), &blob).unwrap();
+
+    // Retention removes the blob with its row.
     s.halt();
     s.retention_ms = Some(1);
     s.boot();
@@ -1245,6 +1315,7 @@ fn retention_deletes_telemetry_and_then_the_run_keys() {
         std::thread::sleep(Duration::from_millis(100));
     }
     assert_eq!(all_findings(&s, &run, &agent.id).len(), findings, "findings outlive telemetry");
+    assert!(!blob.exists(), "the blob outlived its row");
     let empty = assay_runtime::feed::Feed::default().to_bytes();
     let (status, feed) = s.raw(false, "PUT", "/v1/feed", &s.token, Some(empty));
     assert_eq!((status, &feed["agents_queued"]), (200, &json!(0)), "{feed}");

@@ -58,7 +58,7 @@ struct Options {
     /// servers may share one); default: SQLite under --data.
     #[arg(long, value_name = "URL", env = "ASSAY_DATABASE")]
     database: Option<String>,
-    /// The admin API (and, later, the console).
+    /// The admin API and the web console.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8443")]
     listen: SocketAddr,
     /// The agent endpoint.
@@ -100,6 +100,12 @@ struct Options {
     /// (a replica killed) is taken over after this (`2m`).
     #[arg(long, value_name = "DURATION", default_value = "2m")]
     job_lease: String,
+    /// Where telemetry documents are kept, sealed: `s3://BUCKET[/PREFIX]`
+    /// (configured by AWS_* variables; AWS_ENDPOINT for any S3-compatible
+    /// store), `file:///DIR` or a directory; default: DATA/blobs. Replicas
+    /// on one PostgreSQL database need the same store.
+    #[arg(long, value_name = "URL", env = "ASSAY_BLOBS")]
+    blobs: Option<String>,
     /// The chunk size agents upload telemetry with, in KiB (at most 4096).
     #[arg(long, value_name = "KIB", default_value_t = 1024)]
     chunk_kib: usize,
@@ -132,6 +138,7 @@ impl Options {
         c.master_key = self.master_key.clone();
         c.job_lease_ms = super::fleet::parse_duration(&self.job_lease)?.max(1) * 1000;
         c.chunk_bytes = self.chunk_kib.clamp(1, 4096) << 10;
+        c.blobs = self.blobs.clone();
         Ok(c)
     }
 }

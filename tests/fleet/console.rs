@@ -274,7 +274,8 @@ async fn drive(c: &Client, base: &str, token: &str, downloads: &Path) {
     shot(c, "13-audit").await;
 
     c.goto(&format!("{base}/console/runs")).await.unwrap();
-    assert!(text_of(c, "main table").await.contains(run_url.path().rsplit('/').next().unwrap()));
+    let runs = text_of(c, "main").await;
+    assert!(runs.contains(run_url.path().rsplit('/').next().unwrap()), "{runs}");
     shot(c, "14-runs").await;
 
     // Logging out ends the session: the pages ask for a token again.

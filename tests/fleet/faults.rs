@@ -330,9 +330,11 @@ fn two_replicas_on_postgres_one_killed_mid_run_the_other_finishes() {
 
 fn replicas(url: &str) {
     let (mut first, mut second) = (Site::new(), Site::new());
+    // Replicas share the database, the master key and the blob store.
     let key = first.data.path().join("master.key").display().to_string();
+    let blobs = first.data.path().join("blobs").display().to_string();
     let mut args: Vec<&str> = SERVER.to_vec();
-    args.extend(["--database", url, "--master-key", &key]);
+    args.extend(["--database", url, "--master-key", &key, "--blobs", &blobs]);
     let start = |site: &mut Site, failpoints: &[(&str, &str)]| {
         let listen = (site.listen.0.clone(), site.listen.1.clone());
         let s =

@@ -2,19 +2,13 @@
 //! agents they match now.
 
 use super::layout::{self, text, time};
-use super::{pairs, query, segment, Api, AppState, Fields, Session};
+use super::{pairs, param, query, segment, Api, AppState, Fields, Pairs, Session};
 use axum::extract::{Path, Query, State};
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use maud::{html, Markup};
 use serde_json::{json, Value};
-
-type Pairs = Vec<(String, String)>;
-
-fn param<'a>(q: &'a Pairs, name: &str) -> &'a str {
-    q.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).unwrap_or_default()
-}
 
 fn tags(v: &Value) -> Markup {
     html! {
@@ -127,19 +121,7 @@ pub async fn create_enrollment(State(app): AppState, session: Session, Form(form
             };
             layout::page_with_status(&session, "enrollments", title, content, StatusCode::CREATED)
         }
-        Err(f) => {
-            let status = f.status;
-            if status == StatusCode::UNAUTHORIZED {
-                return Redirect::to("/console/login").into_response();
-            }
-            layout::page_with_status(
-                &session,
-                "enrollments",
-                title,
-                html! { (layout::error(&f)) (enrollment_form(&session)) },
-                status,
-            )
-        }
+        Err(f) => layout::failed_with(&session, "enrollments", title, f, enrollment_form(&session)),
     }
 }
 
@@ -206,12 +188,10 @@ pub async fn create_target(State(app): AppState, session: Session, Form(form): F
     let body = json!({ "name": name, "tags": filters });
     match api.send(Method::POST, "/v1/targets", &body, fields.get("csrf")).await {
         Ok(_) => Redirect::to(&format!("/console/targets/{}", segment(name))).into_response(),
-        Err(f) if f.status == StatusCode::UNAUTHORIZED => Redirect::to("/console/login").into_response(),
         Err(f) => {
             let list = api.get("/v1/targets").await.unwrap_or_default();
-            let content =
-                html! { (layout::error(&f)) (target_list(&list)) (target_form(&session, name, raw)) };
-            layout::page_with_status(&session, "targets", "Targets", content, f.status)
+            let content = html! { (target_list(&list)) (target_form(&session, name, raw)) };
+            layout::failed_with(&session, "targets", "Targets", f, content)
         }
     }
 }

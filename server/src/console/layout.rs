@@ -75,11 +75,22 @@ pub fn page_with_status(
 /// The answer to a failed API call: the login page when the session has
 /// ended, otherwise the page with the error in place of its content.
 pub fn failed(session: &Session, active: &str, title: &str, failure: Failure) -> Response {
+    failed_with(session, active, title, failure, html! {})
+}
+
+/// As `failed`, with `content` (the form again, as posted) below the error.
+pub fn failed_with(
+    session: &Session,
+    active: &str,
+    title: &str,
+    failure: Failure,
+    content: Markup,
+) -> Response {
     if failure.status == StatusCode::UNAUTHORIZED {
         return Redirect::to("/console/login").into_response();
     }
     let status = failure.status;
-    page_with_status(session, active, title, error(&failure), status)
+    page_with_status(session, active, title, html! { (error(&failure)) (content) }, status)
 }
 
 /// An error banner: the API's message, its code, and the agents and runs

@@ -27,6 +27,14 @@ use std::sync::Arc;
 
 type AppState = State<Arc<App>>;
 
+/// A query string or a form, in order; a name may repeat.
+type Pairs = Vec<(String, String)>;
+
+/// The first value of `name` in a query string, or "".
+fn param<'a>(q: &'a [(String, String)], name: &str) -> &'a str {
+    q.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).unwrap_or_default()
+}
+
 pub fn routes() -> Router<Arc<App>> {
     Router::new()
         .route("/", get(|| async { Redirect::to("/console") }))
@@ -231,14 +239,13 @@ fn query(pairs: &[(&str, &str)]) -> String {
     }
 }
 
+/// Everything but RFC 3986's unreserved characters is encoded.
+const UNRESERVED: &percent_encoding::AsciiSet =
+    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+
 /// One path segment, percent-encoded.
 fn segment(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    percent_encoding::utf8_percent_encode(s, UNRESERVED).to_string()
 }
 
 /// `KEY=VALUE` pairs, one per line or separated by commas.

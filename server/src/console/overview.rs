@@ -3,7 +3,7 @@
 //! documentation, and the audit log.
 
 use super::layout::{self, text, time};
-use super::{segment, Api, AppState, Session};
+use super::{param, segment, Api, AppState, Session};
 use axum::extract::Path;
 use axum::response::Response;
 use maud::{html, Markup};
@@ -229,7 +229,7 @@ pub async fn audit(
     session: Session,
     axum::extract::Query(q): axum::extract::Query<Vec<(String, String)>>,
 ) -> Response {
-    let after = q.iter().find(|(k, _)| k == "after").map(|(_, v)| v.as_str()).unwrap_or_default();
+    let after = param(&q, "after");
     let api = Api::new(&app, &session);
     let log = match api.get(&format!("/v1/audit{}", super::query(&[("after", after)]))).await {
         Ok(l) => l,

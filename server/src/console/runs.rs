@@ -2,19 +2,13 @@
 //! (filters, a finding with its evidence and history, attributes).
 
 use super::layout::{self, text, time};
-use super::{pairs, query, segment, Api, AppState, Fields, Session};
+use super::{pairs, param, query, segment, Api, AppState, Fields, Pairs, Session};
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::Form;
 use maud::{html, Markup};
 use serde_json::{json, Value};
-
-type Pairs = Vec<(String, String)>;
-
-fn param<'a>(q: &'a Pairs, name: &str) -> &'a str {
-    q.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).unwrap_or_default()
-}
 
 /// States after which nothing changes.
 const FINAL: [&str; 5] = ["COMPLETED", "COMPLETED_WITH_ERRORS", "FAILED", "ERROR", "CANCELED"];
@@ -32,8 +26,7 @@ pub async fn runs(State(app): AppState, session: Session, Query(q): Query<Pairs>
         Err(f) => return layout::failed(&session, "runs", "Runs", f),
     };
     let templates = api.get("/v1/templates?limit=1000").await.unwrap_or_default();
-    let mut items = list["items"].as_array().cloned().unwrap_or_default();
-    items.sort_by_key(|r| std::cmp::Reverse(r["created_at"].as_i64().unwrap_or(0)));
+    let items = list["items"].as_array().cloned().unwrap_or_default();
     let content = html! {
         form.inline method="post" action="/console/runs" {
             (layout::csrf(&session))

@@ -2,15 +2,13 @@
 //! one or saves a new version (runs pin the version they started with).
 
 use super::layout::{self, text, time};
-use super::{pairs, query, segment, Api, AppState, Fields, Session};
+use super::{pairs, param, query, segment, Api, AppState, Fields, Pairs, Session};
 use axum::extract::{Path, Query, State};
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use maud::{html, Markup};
 use serde_json::{json, Value};
-
-type Pairs = Vec<(String, String)>;
 
 fn list_of(v: &Value) -> String {
     v.as_array().map(|a| a.iter().map(text).collect::<Vec<_>>().join(", ")).unwrap_or_default()
@@ -26,7 +24,7 @@ fn attributes_text(v: &Value) -> String {
 }
 
 pub async fn templates(State(app): AppState, session: Session, Query(q): Query<Pairs>) -> Response {
-    let after = q.iter().find(|(k, _)| k == "after").map(|(_, v)| v.as_str()).unwrap_or_default();
+    let after = param(&q, "after");
     let api = Api::new(&app, &session);
     let list = match api.get(&format!("/v1/templates{}", query(&[("after", after)]))).await {
         Ok(l) => l,
@@ -147,7 +145,7 @@ fn body(fields: &Fields) -> Result<Value, String> {
 pub async fn new_template(State(app): AppState, session: Session, Query(q): Query<Pairs>) -> Response {
     let api = Api::new(&app, &session);
     let choices = choices(&api).await;
-    let target = q.iter().find(|(k, _)| k == "target").map(|(_, v)| v.clone()).unwrap_or_default();
+    let target = param(&q, "target").to_owned();
     let all: Vec<String> = choices.1.iter().map(|(p, _)| p.clone()).collect();
     let t = json!({ "target": target, "packages": all, "duration_seconds": 3600 });
     let content = html! {
@@ -195,11 +193,10 @@ async fn save(
     };
     match sent {
         Ok(_) => Redirect::to(&format!("/console/templates/{}", segment(&name))).into_response(),
-        Err(f) if f.status == StatusCode::UNAUTHORIZED => Redirect::to("/console/login").into_response(),
         Err(f) => {
             let choices = choices(&api).await;
-            let content = html! { (layout::error(&f)) (form(&session, (!creating).then_some(name.as_str()), &posted(&fields), &choices)) };
-            layout::page_with_status(&session, "templates", &title, content, f.status)
+            let content = form(&session, (!creating).then_some(name.as_str()), &posted(&fields), &choices);
+            layout::failed_with(&session, "templates", &title, f, content)
         }
     }
 }
