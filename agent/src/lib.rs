@@ -11,6 +11,7 @@
 //! connection therefore cost a retry, never data (unless the spool fills,
 //! which is recorded and reported).
 
+mod addresses;
 mod client;
 mod identity;
 pub mod sim;
@@ -243,6 +244,7 @@ pub fn run(config: &Config, stop: &AtomicBool) -> Result<Vec<String>, String> {
             "detail": unhealthy.clone().unwrap_or_default(),
             "collecting": collecting.as_ref().map(|c| c.run.clone()),
             "lost": lost,
+            "addresses": addresses::of_this_host(),
         });
         let wait = if collecting.is_some() { 2 } else { config.wait.as_secs() };
         let answer = match client.post(&format!("/agent/v1/heartbeat?wait={wait}"), &beat) {

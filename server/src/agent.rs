@@ -195,6 +195,8 @@ pub(crate) struct Agent {
     pub not_after: i64,
     /// Its health as last recorded.
     pub health: (String, String),
+    /// Its IP addresses as last recorded (a JSON array).
+    pub addresses: String,
 }
 
 async fn authenticated(app: &App, peer: &Peer) -> ApiResult<Agent> {
@@ -204,7 +206,7 @@ async fn authenticated(app: &App, peer: &Peer) -> ApiResult<Agent> {
         ));
     };
     let row = sqlx::query(
-        "SELECT a.id, a.revoked_at, a.health_code, a.health_detail, c.not_after FROM agent_certs c JOIN agents a ON a.id = c.agent_id WHERE c.fingerprint = $1",
+        "SELECT a.id, a.revoked_at, a.health_code, a.health_detail, a.addresses, c.not_after FROM agent_certs c JOIN agents a ON a.id = c.agent_id WHERE c.fingerprint = $1",
     )
     .bind(fingerprint)
     .fetch_optional(&app.db.pool)
@@ -231,7 +233,7 @@ async fn authenticated(app: &App, peer: &Peer) -> ApiResult<Agent> {
         return Err(ApiError::forbidden("this agent is revoked"));
     }
     let health = (db::text(&row, "health_code"), db::text(&row, "health_detail"));
-    Ok(Agent { id, not_after: db::int(&row, "not_after"), health })
+    Ok(Agent { id, not_after: db::int(&row, "not_after"), health, addresses: db::text(&row, "addresses") })
 }
 
 #[derive(Deserialize, Default)]
@@ -248,6 +250,27 @@ struct Beat {
     /// Telemetry the agent's spool dropped since its last heartbeat.
     #[serde(default)]
     lost: Vec<Value>,
+    /// The host's IP addresses; absent: unchanged.
+    #[serde(default)]
+    addresses: Option<Vec<String>>,
+}
+
+/// At most this many addresses are kept per agent.
+const MAX_ADDRESSES: usize = 64;
+
+/// `addresses` as stored: each a valid IP address in its canonical form,
+/// sorted, without repeats.
+fn canonical_addresses(addresses: &[String]) -> ApiResult<String> {
+    if addresses.len() > MAX_ADDRESSES {
+        return Err(ApiError::invalid(format!("at most {MAX_ADDRESSES} addresses")));
+    }
+    let mut parsed = std::collections::BTreeSet::new();
+    for a in addresses {
+        let ip: std::net::IpAddr =
+            a.parse().map_err(|_| ApiError::invalid(format!("`{a}` is not an IP address")))?;
+        parsed.insert(ip);
+    }
+    Ok(json!(parsed.iter().map(|a| a.to_string()).collect::<Vec<_>>()).to_string())
 }
 
 #[derive(Deserialize)]
@@ -287,16 +310,25 @@ async fn heartbeat(
         .filter(|c| ["IDLE", "RUNNING", "SHUTDOWN", "UNHEALTHY"].contains(c))
         .unwrap_or("IDLE");
     let detail: String = beat.detail.chars().take(500).collect();
-    if (code, detail.as_str()) == (agent.health.0.as_str(), agent.health.1.as_str()) {
+    let addresses = match &beat.addresses {
+        Some(a) => canonical_addresses(a)?,
+        None => agent.addresses.clone(),
+    };
+    let same = (code, detail.as_str(), addresses.as_str())
+        == (agent.health.0.as_str(), agent.health.1.as_str(), agent.addresses.as_str());
+    if same {
         // Nothing but the time changed: recorded with the others' in one
         // write a second ([`flush_seen`]), not a write per heartbeat.
         app.seen.lock().unwrap_or_else(|p| p.into_inner()).insert(agent.id.clone(), db::now());
     } else {
-        sqlx::query("UPDATE agents SET last_seen = $1, health_code = $2, health_detail = $3 WHERE id = $4")
-            .bind(db::now())
-            .bind(code)
-            .bind(detail)
-            .bind(&agent.id)
+        sqlx::query(
+            "UPDATE agents SET last_seen = $1, health_code = $2, health_detail = $3, addresses = $4 WHERE id = $5",
+        )
+        .bind(db::now())
+        .bind(code)
+        .bind(detail)
+        .bind(addresses)
+        .bind(&agent.id)
             .execute(&app.db.pool)
             .await?;
     }
@@ -667,20 +699,26 @@ pub(crate) async fn opened(
     row: &sqlx::any::AnyRow,
 ) -> Result<Result<Vec<u8>, String>, sqlx::Error> {
     let (run, agent) = (db::text(row, "run_id"), db::text(row, "agent_id"));
-    let body =
-        match db::opt_text(row, "blob") {
-            None => db::blob(row, "body"),
-            // A store that cannot answer now is retried with the job; a blob
-            // that is gone is an answer.
-            Some(name) => {
-                match app.blobs.get(&name).await.map_err(|e| sqlx::Error::Io(std::io::Error::other(e)))? {
-                    Some(body) => body,
-                    None => return Ok(Err(format!(
+    // For the fault tests: telemetry that cannot be read, as a blob store
+    // that lost it or a key that was deleted would give.
+    fail::fail_point!("eval.telemetry.unreadable", |_| Ok(Err(format!(
+        "the telemetry of agent {agent} in run {run} cannot be read (fail point eval.telemetry.unreadable)"
+    ))));
+    let body = match db::opt_text(row, "blob") {
+        None => db::blob(row, "body"),
+        // A store that cannot answer now is retried with the job; a blob
+        // that is gone is an answer.
+        Some(name) => {
+            match app.blobs.get(&name).await.map_err(|e| sqlx::Error::Io(std::io::Error::other(e)))? {
+                Some(body) => body,
+                None => {
+                    return Ok(Err(format!(
                         "the telemetry of agent {agent} in run {run} is missing from the blob store ({name})"
-                    ))),
+                    )))
                 }
             }
-        };
+        }
+    };
     if db::int(row, "sealed") == 0 {
         return Ok(Ok(body));
     }

@@ -226,9 +226,11 @@ pub(crate) fn agent_json(row: &sqlx::any::AnyRow, unknown_after_ms: i64) -> Valu
     let tags: BTreeMap<String, String> = serde_json::from_str(&db::text(row, "tags")).unwrap_or_default();
     let revoked = db::opt_int(row, "revoked_at").is_some();
     let health = health(row, unknown_after_ms);
+    let addresses: Vec<String> = serde_json::from_str(&db::text(row, "addresses")).unwrap_or_default();
     json!({
         "id": db::text(row, "id"),
         "hostname": db::text(row, "hostname"),
+        "addresses": addresses,
         "machine_id": db::text(row, "machine_id"),
         "os": db::text(row, "os"),
         "tags": tags,

@@ -187,8 +187,10 @@ async fn run_job(app: &App) -> Result<bool, sqlx::Error> {
                     "INSERT OR REPLACE INTO host_reports (run_id, agent_id, body) VALUES ($1, $2, $3)"
                 }
             };
-            let text = serde_json::to_string(&report).unwrap_or_default();
-            sqlx::query(upsert).bind(&run).bind(&agent).bind(text).execute(&mut *tx).await?;
+            let addresses = addresses(&mut tx, &agent).await?;
+            let mut host = serde_json::to_value(&report).unwrap_or_default();
+            host["asset"]["addresses"] = addresses.clone();
+            sqlx::query(upsert).bind(&run).bind(&agent).bind(host.to_string()).execute(&mut *tx).await?;
             for batch in report.findings.chunks(db::BATCH) {
                 let sql = format!(
                     "INSERT INTO findings (run_id, agent_id, rule_id, package, severity, fingerprint, body, created_at) \
@@ -200,6 +202,7 @@ async fn run_job(app: &App) -> Result<bool, sqlx::Error> {
                     let mut body = serde_json::to_value(f).unwrap_or_default();
                     body["agent_id"] = json!(agent);
                     body["run_id"] = json!(run);
+                    body["asset"]["addresses"] = addresses.clone();
                     insert = insert
                         .bind(run.clone())
                         .bind(agent.clone())
@@ -289,6 +292,17 @@ async fn reeval_job(app: &App) -> Result<bool, sqlx::Error> {
     }
     tx.commit().await?;
     Ok(true)
+}
+
+/// The IP addresses the agent last reported: an asset attribute of its
+/// findings, as of their evaluation.
+async fn addresses(tx: &mut Tx, agent: &str) -> Result<serde_json::Value, sqlx::Error> {
+    let row = sqlx::query("SELECT addresses FROM agents WHERE id = $1")
+        .bind(agent)
+        .fetch_optional(&mut **tx)
+        .await?;
+    let text = row.map(|r| db::text(&r, "addresses")).unwrap_or_default();
+    Ok(serde_json::from_str(&text).unwrap_or_else(|_| json!([])))
 }
 
 /// Evaluates a `(body, packages, attributes)` row off the async threads,
@@ -406,6 +420,7 @@ async fn reconcile(tx: &mut Tx, agent: &str, report: &Report, cause: &str) -> Re
     let mut events: Vec<(&str, &str)> = Vec::new();
     // New and seen-again findings in one upsert per batch: first_seen is
     // kept for the ones there already, a resolved one reopens.
+    let addresses = addresses(tx, agent).await?;
     for batch in current.chunks(db::BATCH) {
         let sql = format!(
             "INSERT INTO fleet_findings (agent_id, fingerprint, rule_id, package, severity, state, first_seen, last_seen, body) \
@@ -417,6 +432,7 @@ async fn reconcile(tx: &mut Tx, agent: &str, report: &Report, cause: &str) -> Re
         for f in batch {
             let mut body = serde_json::to_value(f).unwrap_or_default();
             body["agent_id"] = json!(agent);
+            body["asset"]["addresses"] = addresses.clone();
             let state = if f.waived.is_some() { "waived" } else { "open" };
             let event = match states.get(&f.fingerprint).map(|(_, s)| s.as_str()) {
                 None => Some(if state == "waived" { "waived" } else { "opened" }),

@@ -96,6 +96,7 @@ pub async fn build(app: &App, id: &str, full: bool) -> ApiResult<Value> {
             json!({
                 "agent": agent,
                 "hostname": r["asset"]["hostname"],
+                "addresses": if r["asset"]["addresses"].is_array() { r["asset"]["addresses"].clone() } else { json!([]) },
                 "os": r["asset"]["os"],
                 "summary": r["summary"],
             })
@@ -187,13 +188,20 @@ pub fn html(r: &Value) -> String {
         esc(&s["hosts_assessed"]),
         esc(&s["hosts_excluded"])
     );
-    o.push_str("<h2>Hosts</h2>\n<table><tr><th>host</th><th>agent</th><th>high</th><th>medium</th><th>low</th><th>informational</th></tr>\n");
+    o.push_str("<h2>Hosts</h2>\n<table><tr><th>host</th><th>addresses</th><th>agent</th><th>high</th><th>medium</th><th>low</th><th>informational</th></tr>\n");
     for h in r["hosts"].as_array().into_iter().flatten() {
         let sm = &h["summary"];
         let _ = writeln!(
             o,
-            "<tr><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             esc(&h["hostname"]),
+            esc(&json!(h["addresses"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|a| a.as_str())
+                .collect::<Vec<_>>()
+                .join(", "))),
             esc(&h["agent"]),
             esc(&sm["high"]),
             esc(&sm["medium"]),

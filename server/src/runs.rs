@@ -19,11 +19,15 @@ pub const COMPLETED: &str = "COMPLETED";
 pub const COMPLETED_WITH_ERRORS: &str = "COMPLETED_WITH_ERRORS";
 pub const FAILED: &str = "FAILED";
 pub const CANCELED: &str = "CANCELED";
+/// The service could not do its part: no delivered telemetry could be
+/// evaluated, or the run cannot be resumed. FAILED is kept for runs whose
+/// agents delivered nothing.
+pub const ERROR: &str = "ERROR";
 
 /// States in which agents collect.
 pub const COLLECTING_STATES: [&str; 3] = [START_PENDING, START_IN_PROGRESS, COLLECTING];
 /// States after which nothing changes.
-pub const FINAL_STATES: [&str; 4] = [COMPLETED, COMPLETED_WITH_ERRORS, FAILED, CANCELED];
+pub const FINAL_STATES: [&str; 5] = [COMPLETED, COMPLETED_WITH_ERRORS, FAILED, ERROR, CANCELED];
 
 /// How long past its duration a run waits for late telemetry; longer
 /// while uploads keep arriving (a large fleet's collections all end at the
@@ -88,7 +92,7 @@ pub async fn record(tx: &mut Tx, run: &str, state: &str) -> Result<(), sqlx::Err
 pub async fn tick(db: &Db) -> Result<(), sqlx::Error> {
     let now = db::now();
     let rows = sqlx::query(
-        "SELECT id, state, collect_until FROM runs WHERE state NOT IN ('COMPLETED', 'COMPLETED_WITH_ERRORS', 'FAILED', 'CANCELED')",
+        "SELECT id, state, collect_until FROM runs WHERE state NOT IN ('COMPLETED', 'COMPLETED_WITH_ERRORS', 'FAILED', 'ERROR', 'CANCELED')",
     )
     .fetch_all(&db.pool)
     .await?;
@@ -151,13 +155,25 @@ pub async fn tick(db: &Db) -> Result<(), sqlx::Error> {
                     &id,
                 )
                 .await?;
-                let end = if failed + missing > 0 { COMPLETED_WITH_ERRORS } else { COMPLETED };
+                let done = count(
+                    &mut tx,
+                    "SELECT COUNT(*) AS n FROM jobs WHERE run_id = $1 AND state = 'done'",
+                    &id,
+                )
+                .await?;
+                let end = if done == 0 {
+                    ERROR
+                } else if failed + missing > 0 {
+                    COMPLETED_WITH_ERRORS
+                } else {
+                    COMPLETED
+                };
                 transition(&mut tx, &id, &state, end).await?;
             }
         } else if state == CREATED {
             // A run is created and started in one transaction, so this is
             // a run of an older server; it cannot be resumed.
-            transition(&mut tx, &id, CREATED, FAILED).await?;
+            transition(&mut tx, &id, CREATED, ERROR).await?;
         }
         tx.commit().await?;
         crate::crash_point("run.tick");

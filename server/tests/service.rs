@@ -362,6 +362,22 @@ fn service(postgres: bool) {
     let agents = s.ok("GET", "/v1/agents?tag=env=prod", None);
     assert_eq!(agents["items"].as_array().unwrap().len(), 3);
     assert!(agents["items"].as_array().unwrap().iter().all(|a| a["health"] == "HEALTHY"));
+    // Addresses come with heartbeats: kept canonical and sorted, refused
+    // when they are not IP addresses, carried by the agent's findings.
+    let beat = |addresses: Value| {
+        answer(a.client(&s).post("/agent/v1/heartbeat", &json!({ "addresses": addresses })))
+    };
+    assert_eq!(beat(json!(["2001:0db8::0001", "10.0.0.5", "10.0.0.5"])).0, 200);
+    assert_eq!(beat(json!(["10.0.0.300"])).0, 422);
+    assert_eq!(beat(json!((0..65).map(|i| format!("10.0.1.{i}")).collect::<Vec<_>>())).0, 422);
+    let shown = s.ok("GET", "/v1/agents?tag=env=prod&limit=1000", None)["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["id"] == json!(a.id))
+        .unwrap()["addresses"]
+        .clone();
+    assert_eq!(shown, json!(["10.0.0.5", "2001:db8::1"]));
 
     // A target over the two fixture hosts (ANY tag matches), a template
     // edited once: the run pins version 2.
@@ -524,6 +540,7 @@ fn service(postgres: bool) {
     }
     // Attributes added later, found by the attribute filter, on the fleet finding too.
     let one = &all_findings(&s, &id, &a.id)[0];
+    assert_eq!(one["asset"]["addresses"], json!(["10.0.0.5", "2001:db8::1"]), "{one}");
     let fid = one["id"].as_str().unwrap();
     let added = s.ok(
         "POST",
@@ -1085,6 +1102,30 @@ fn restarts(postgres: bool) {
         let findings = all_findings(&s, &run, &agent.id);
         assert_eq!(findings.len(), expected, "{point}: each finding once");
     }
+
+    // A run left CREATED (only an older server could leave one: runs are
+    // created and started in one transaction) cannot be resumed: ERROR.
+    s.halt();
+    let insert = "INSERT INTO runs (id, template, template_version, state, created_at, collect_until) \
+                  VALUES ('run-left-created', 't', 1, 'CREATED', 1, 1)";
+    s.rt.block_on(async {
+        use sqlx::Connection;
+        match &s.db.url {
+            Some(url) => {
+                let mut c = sqlx::PgConnection::connect(url).await.unwrap();
+                sqlx::query(insert).execute(&mut c).await.unwrap();
+            }
+            None => {
+                let file = format!("sqlite://{}", s.data.path().join("assay.db").display());
+                let mut c = sqlx::SqliteConnection::connect(&file).await.unwrap();
+                sqlx::query(insert).execute(&mut c).await.unwrap();
+            }
+        }
+    });
+    s.boot();
+    let left = s.wait_for("run-left-created", &["ERROR", "FAILED"]);
+    assert_eq!(left["state"], "ERROR", "{left:#}");
+    assert!(left["finished_at"].is_i64(), "{left:#}");
 }
 
 #[test]

@@ -9,7 +9,7 @@
 //! crate's syntax: `return` aborts, `2*off->return` aborts the third time).
 
 use super::{common, enrolled, fleet, spawn_server, with_postgres, ServerProcess};
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -117,7 +117,9 @@ fn finished(s: &ServerProcess, id: &str) -> Value {
     let start = Instant::now();
     loop {
         if let Some(v) = run_state(s, id) {
-            if ["COMPLETED", "COMPLETED_WITH_ERRORS", "FAILED", "CANCELED"].iter().any(|st| v["state"] == *st)
+            if ["COMPLETED", "COMPLETED_WITH_ERRORS", "FAILED", "ERROR", "CANCELED"]
+                .iter()
+                .any(|st| v["state"] == *st)
             {
                 return v;
             }
@@ -201,6 +203,33 @@ fn fleet_via(
     let (code, _, err) = fleet(s, &args);
     assert_eq!(code, 0, "{err}");
     (token, agents)
+}
+
+/// Telemetry that arrived but cannot be evaluated (the fail point stands
+/// for a lost blob or a deleted key) is the service's failure: the run
+/// ends ERROR, not COMPLETED_WITH_ERRORS, and says why per agent.
+#[test]
+fn a_run_whose_telemetry_cannot_be_evaluated_ends_in_error() {
+    let mut site = Site::new();
+    let s = site.start(Some("eval.telemetry.unreadable=return"));
+    let states = [tempfile::tempdir().unwrap()];
+    let (_token, _agents) = fleet_of(&s, &states, &["debian-default"]);
+    let id = start_run(&s);
+    let done = finished(&s, &id);
+    assert_eq!(done["state"], "ERROR", "{done:#}");
+    let history: Vec<&str> =
+        done["history"].as_array().unwrap().iter().map(|h| h["state"].as_str().unwrap()).collect();
+    assert_eq!(history[history.len() - 2..], ["EVALUATING_RULES", "ERROR"], "{done:#}");
+    let agent = &done["agents"][0];
+    assert_eq!((&agent["status"], &agent["evaluation"]), (&json!("delivered"), &json!("failed")), "{done:#}");
+    assert_eq!(agent["evaluation_attempts"], 3, "{done:#}");
+    assert!(done.to_string().contains("cannot be read"), "the reason is shown: {done:#}");
+    assert!(findings(&s, &id).is_empty());
+    // A final state: a restart leaves it as it is.
+    drop(s);
+    let s = site.start(None);
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(finished(&s, &id)["state"], "ERROR");
 }
 
 #[test]

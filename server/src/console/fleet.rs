@@ -44,12 +44,13 @@ pub async fn agents(State(app): AppState, session: Session, Query(q): Query<Pair
                     p.muted { "No agent matches. " a href="/console/enrollments" { "Enrol agents" } " with an enrolment token." }
                 } @else {
                     table {
-                        thead { tr { th { "Agent" } th { "Host" } th { "OS" } th { "Tags" } th { "Health" } th { "Last seen" } } }
+                        thead { tr { th { "Agent" } th { "Host" } th { "Addresses" } th { "OS" } th { "Tags" } th { "Health" } th { "Last seen" } } }
                         tbody {
                             @for a in &items {
                                 tr {
                                     td { code { (text(&a["id"])) } }
                                     td { (text(&a["hostname"])) }
+                                    td { @for ip in a["addresses"].as_array().into_iter().flatten() { code { (text(ip)) } " " } }
                                     td { (text(&a["os"])) }
                                     td { (tags(&a["tags"])) }
                                     td { (layout::state(&text(&a["health"]))) " " span.muted { (text(&a["health_code"])) }
