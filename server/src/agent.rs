@@ -438,12 +438,14 @@ async fn instruction(app: &App, agent: &Agent, collecting: Option<&str>) -> ApiR
         .await?;
         if moved.rows_affected() > 0 {
             runs::transition(&mut tx, &id, runs::START_PENDING, runs::START_IN_PROGRESS).await?;
+            // Whether one is still pending, not how many: every agent of a
+            // 10,000-agent run passes here as it starts.
             let waiting =
-                sqlx::query("SELECT COUNT(*) AS n FROM run_agents WHERE run_id = $1 AND status = 'pending'")
+                sqlx::query("SELECT 1 AS n FROM run_agents WHERE run_id = $1 AND status = 'pending' LIMIT 1")
                     .bind(&id)
-                    .fetch_one(&mut *tx)
+                    .fetch_optional(&mut *tx)
                     .await?;
-            if db::int(&waiting, "n") == 0 {
+            if waiting.is_none() {
                 runs::transition(&mut tx, &id, runs::START_IN_PROGRESS, runs::COLLECTING).await?;
             }
         }
