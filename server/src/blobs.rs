@@ -43,15 +43,22 @@ impl Blobs {
     }
 
     fn s3(url: &str) -> Result<Blobs, String> {
+        Blobs::s3_with(url, object_store::aws::AmazonS3Builder::from_env())
+    }
+
+    /// `s3://BUCKET[/PREFIX]` on the endpoint and credentials of `builder`.
+    fn s3_with(url: &str, builder: object_store::aws::AmazonS3Builder) -> Result<Blobs, String> {
         let rest = &url["s3://".len()..];
         let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
         if bucket.is_empty() {
             return Err(format!("blob store `{url}` names no bucket"));
         }
-        let store = object_store::aws::AmazonS3Builder::from_env()
-            .with_bucket_name(bucket)
-            .build()
-            .map_err(|e| format!("blob store `{url}`: {e}"))?;
+        // reqwest (the S3 client) speaks TLS through rustls without a
+        // provider of its own: ring, as the listeners use. Installed once
+        // per process; one installed before (by an embedder) is kept.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let store =
+            builder.with_bucket_name(bucket).build().map_err(|e| format!("blob store `{url}`: {e}"))?;
         let store: Arc<dyn ObjectStore> = match prefix.trim_matches('/') {
             "" => Arc::new(store),
             p => Arc::new(object_store::prefix::PrefixStore::new(store, p)),
@@ -149,6 +156,136 @@ mod tests {
             assert_eq!(blobs.get(&new).await.unwrap(), None);
         });
         assert!(dir.path().join("blobs/telemetry").is_dir(), "blobs live under DATA/blobs");
+    }
+
+    /// Just enough of S3's REST API (path-style PUT, GET, DELETE and
+    /// ListObjectsV2) on loopback for the client the server builds.
+    mod fake_s3 {
+        use axum::body::Bytes;
+        use axum::extract::State;
+        use axum::http::{HeaderMap, Method, StatusCode, Uri};
+        use axum::response::{IntoResponse, Response};
+        use std::collections::BTreeMap;
+        use std::sync::{Arc, Mutex};
+
+        type Objects = Arc<Mutex<BTreeMap<String, Vec<u8>>>>;
+        const MODIFIED: &str = "Tue, 01 Dec 2026 00:00:00 GMT";
+
+        pub async fn serve() -> (String, Objects) {
+            let objects: Objects = Arc::default();
+            let app = axum::Router::new().fallback(handle).with_state(objects.clone());
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let address = listener.local_addr().unwrap();
+            tokio::spawn(async move { axum::serve(listener, app).await });
+            (format!("http://{address}"), objects)
+        }
+
+        async fn handle(State(objects): State<Objects>, method: Method, uri: Uri, body: Bytes) -> Response {
+            let path = percent_encoding::percent_decode_str(uri.path()).decode_utf8_lossy().into_owned();
+            let mut objects = objects.lock().unwrap();
+            let etag = |b: &[u8]| format!("\"{}\"", b.len());
+            let query: Vec<(String, String)> =
+                serde_urlencoded::from_str(uri.query().unwrap_or_default()).unwrap_or_default();
+            match method {
+                Method::PUT => {
+                    let tag = etag(&body);
+                    objects.insert(path, body.to_vec());
+                    ([("etag", tag)], "").into_response()
+                }
+                // DeleteObjects: `<Delete><Object><Key>K</Key></Object>...</Delete>`.
+                Method::POST if query.iter().any(|(k, _)| k == "delete") => {
+                    let text = String::from_utf8_lossy(&body);
+                    let mut deleted = String::new();
+                    for part in text.split("<Key>").skip(1) {
+                        let key = part.split("</Key>").next().unwrap_or_default();
+                        objects.remove(&format!("{}/{key}", path.trim_end_matches('/')));
+                        deleted.push_str(&format!("<Deleted><Key>{key}</Key></Deleted>"));
+                    }
+                    let xml = format!(
+                        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\
+                         <DeleteResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">{deleted}</DeleteResult>"
+                    );
+                    ([("content-type", "application/xml")], xml).into_response()
+                }
+                Method::DELETE => {
+                    objects.remove(&path);
+                    StatusCode::NO_CONTENT.into_response()
+                }
+                Method::GET if query.iter().any(|(k, v)| k == "list-type" && v == "2") => {
+                    let field = |name: &str| {
+                        query.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default()
+                    };
+                    let (bucket, prefix, delimiter) =
+                        (path.trim_matches('/'), field("prefix"), field("delimiter"));
+                    let mut contents = String::new();
+                    let mut prefixes = std::collections::BTreeSet::new();
+                    for (key, body) in objects.range(format!("/{bucket}/")..) {
+                        let Some(key) = key.strip_prefix(&format!("/{bucket}/")) else { break };
+                        let Some(rest) = key.strip_prefix(&prefix) else { continue };
+                        match rest.find(delimiter.as_str()).filter(|_| !delimiter.is_empty()) {
+                            Some(end) => {
+                                prefixes.insert(format!("{prefix}{}", &rest[..=end]));
+                            }
+                            None => contents.push_str(&format!(
+                                "<Contents><Key>{key}</Key><LastModified>2026-12-01T00:00:00.000Z</LastModified>\
+                                 <ETag>{}</ETag><Size>{}</Size><StorageClass>STANDARD</StorageClass></Contents>",
+                                etag(body),
+                                body.len()
+                            )),
+                        }
+                    }
+                    let prefixes: String = prefixes
+                        .iter()
+                        .map(|p| format!("<CommonPrefixes><Prefix>{p}</Prefix></CommonPrefixes>"))
+                        .collect();
+                    let xml = format!(
+                        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\
+                         <ListBucketResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Name>{bucket}</Name>\
+                         <Prefix>{prefix}</Prefix><MaxKeys>1000</MaxKeys><IsTruncated>false</IsTruncated>\
+                         {contents}{prefixes}</ListBucketResult>"
+                    );
+                    ([("content-type", "application/xml")], xml).into_response()
+                }
+                Method::GET => match objects.get(&path) {
+                    Some(body) => {
+                        let mut headers = HeaderMap::new();
+                        headers.insert("etag", etag(body).parse().unwrap());
+                        headers.insert("last-modified", MODIFIED.parse().unwrap());
+                        (headers, body.clone()).into_response()
+                    }
+                    None => (StatusCode::NOT_FOUND, "<Error><Code>NoSuchKey</Code></Error>").into_response(),
+                },
+                _ => StatusCode::METHOD_NOT_ALLOWED.into_response(),
+            }
+        }
+    }
+
+    #[test]
+    fn an_s3_compatible_store_is_reached_at_its_endpoint_under_its_prefix() {
+        runtime().block_on(async {
+            let (endpoint, objects) = fake_s3::serve().await;
+            let builder = object_store::aws::AmazonS3Builder::new()
+                .with_endpoint(&endpoint)
+                .with_allow_http(true)
+                .with_region("us-east-1")
+                .with_access_key_id("assay")
+                .with_secret_access_key("not-a-secret");
+            let blobs = Blobs::s3_with("s3://fleet/assay", builder).unwrap();
+            let (old, new) = (
+                Blobs::telemetry_key("r1", "a1", "d1", 0),
+                Blobs::telemetry_key("r2", "a1", "d2", 3 * DAY_MS),
+            );
+            blobs.put(&old, b"old".to_vec()).await.unwrap();
+            blobs.put(&new, b"new".to_vec()).await.unwrap();
+            let stored: Vec<String> = objects.lock().unwrap().keys().cloned().collect();
+            assert_eq!(stored, ["/fleet/assay/telemetry/d0/r1/a1/d1", "/fleet/assay/telemetry/d3/r2/a1/d2"]);
+            assert_eq!(blobs.get(&new).await.unwrap().as_deref(), Some(&b"new"[..]));
+            assert_eq!(blobs.get("telemetry/d0/none").await.unwrap(), None);
+            assert_eq!(blobs.sweep_days_before(DAY_MS * 7 / 2).await.unwrap(), 1);
+            assert_eq!(blobs.get(&old).await.unwrap(), None);
+            blobs.delete(&new).await.unwrap();
+            assert!(objects.lock().unwrap().is_empty());
+        });
     }
 
     #[test]

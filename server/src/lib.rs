@@ -176,9 +176,6 @@ impl Running {
 pub async fn start(config: Config, bundle: Bundle) -> Result<Running, String> {
     std::fs::create_dir_all(&config.data)
         .map_err(|e| format!("cannot create the data directory {}: {e}", config.data.display()))?;
-    // The blob store's S3 client speaks TLS through rustls with ring, as
-    // the listeners do; an embedding program may have installed one first.
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let db = db::Db::open(&config.database_url()).await?;
     let blobs = blobs::Blobs::open(config.blobs.as_deref(), &config.data)?;
     let master = keys::master(&config.master_key_file())?;
