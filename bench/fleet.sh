@@ -68,7 +68,7 @@ start=$(now)
 RUN=$($BIN fleet run start all --format json | jq -r .id)
 while :; do
     state=$($BIN fleet run show "$RUN" --format json | jq -r .state)
-    case $state in COMPLETED|COMPLETED_WITH_ERRORS|FAILED|CANCELED) break ;; esac
+    case $state in COMPLETED|COMPLETED_WITH_ERRORS|FAILED|ERROR|CANCELED) break ;; esac
     sleep 2
 done
 echo "run over $AGENTS agents: $state in $(since "$start") s (1-minute collection included)"
