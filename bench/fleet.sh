@@ -11,6 +11,7 @@
 #
 #   bench/fleet.sh [AGENTS] [postgres://...]     (default 10000, SQLite)
 #   WORKERS=N bench/fleet.sh ...                 (the server's --workers, default 2)
+#   BIN=/path/to/assay bench/fleet.sh ...        (another build as the peer)
 #
 # It builds the release binary, uses ports 18443/18444 and a temporary
 # directory, and stops everything it started. Needs ../shared/data/osv.
@@ -20,8 +21,10 @@ AGENTS=${1:-10000}
 DATABASE=${2:-}
 FEED=../shared/data/osv/debian-12-security.zip
 [ -f "$FEED" ] || { echo "skipped: $FEED is absent"; exit 0; }
-cargo build --release --quiet
-BIN=$PWD/target/release/assay
+if [ -z "${BIN:-}" ]; then
+    cargo build --release --quiet
+    BIN=$PWD/target/release/assay
+fi
 WORK=$(mktemp -d)
 ADMIN=127.0.0.1:18443
 AGENT=127.0.0.1:18444

@@ -292,9 +292,10 @@ async fn heartbeat(
     let agent = authenticated(&app, &peer).await?;
     if let Some(first) = throttled(&app, &agent.id) {
         if first {
-            sqlx::query("UPDATE agents SET health_code = 'THROTTLED' WHERE id = $1")
-                .bind(&agent.id)
-                .execute(&app.db.pool)
+            app.db
+                .execute(
+                    sqlx::query("UPDATE agents SET health_code = 'THROTTLED' WHERE id = $1").bind(&agent.id),
+                )
                 .await?;
             auth::audit(&app.db, &agent.id, "agent.throttled", json!({ "window_ms": WINDOW_MS })).await?;
         }
@@ -316,21 +317,15 @@ async fn heartbeat(
     };
     let same = (code, detail.as_str(), addresses.as_str())
         == (agent.health.0.as_str(), agent.health.1.as_str(), agent.addresses.as_str());
-    if same {
-        // Nothing but the time changed: recorded with the others' in one
-        // write a second ([`flush_seen`]), not a write per heartbeat.
-        app.seen.lock().unwrap_or_else(|p| p.into_inner()).insert(agent.id.clone(), db::now());
-    } else {
-        sqlx::query(
-            "UPDATE agents SET last_seen = $1, health_code = $2, health_detail = $3, addresses = $4 WHERE id = $5",
-        )
-        .bind(db::now())
-        .bind(code)
-        .bind(detail)
-        .bind(addresses)
-        .bind(&agent.id)
-            .execute(&app.db.pool)
-            .await?;
+    {
+        // Recorded with the other heartbeats in one write a second
+        // ([`flush_seen`]): a heartbeat waits for no writer. A change is
+        // kept until written, and a later heartbeat's state replaces an
+        // unwritten one (even when it is what the database still holds).
+        let mut seen = app.seen.lock().unwrap_or_else(|p| p.into_inner());
+        let pending = seen.get(&agent.id).is_some_and(|s| s.health.is_some());
+        let health = (!same || pending).then(|| (code.to_owned(), detail, addresses));
+        seen.insert(agent.id.clone(), Seen { at: db::now(), health });
     }
     if !beat.lost.is_empty() {
         auth::audit(&app.db, &agent.id, "agent.spool.lost", json!({ "lost": beat.lost })).await?;
@@ -350,9 +345,16 @@ async fn heartbeat(
     }
 }
 
-/// Writes the heartbeat times gathered since the last call, in one
-/// transaction; kept for the next call when the database is away. A time
-/// never moves back (another replica may have written a later one).
+/// An agent's last heartbeat not yet written: its time, and its health
+/// and addresses when they differ from the database's.
+pub(crate) struct Seen {
+    at: i64,
+    health: Option<(String, String, String)>,
+}
+
+/// Writes the heartbeats gathered since the last call, in one transaction;
+/// kept for the next call when the database is away. A heartbeat never
+/// overwrites a later one (another replica may have written it).
 pub(crate) async fn flush_seen(app: &App) -> Result<(), sqlx::Error> {
     let seen = std::mem::take(&mut *app.seen.lock().unwrap_or_else(|p| p.into_inner()));
     if seen.is_empty() {
@@ -360,21 +362,41 @@ pub(crate) async fn flush_seen(app: &App) -> Result<(), sqlx::Error> {
     }
     let written = async {
         let mut tx = app.db.write().await?;
-        for (agent, at) in &seen {
-            sqlx::query("UPDATE agents SET last_seen = $1 WHERE id = $2 AND last_seen < $1")
-                .bind(at)
+        for (agent, beat) in &seen {
+            match &beat.health {
+                None => {
+                    sqlx::query("UPDATE agents SET last_seen = $1 WHERE id = $2 AND last_seen < $1")
+                        .bind(beat.at)
+                        .bind(agent)
+                        .execute(&mut *tx)
+                        .await?
+                }
+                Some((code, detail, addresses)) => sqlx::query(
+                    "UPDATE agents SET last_seen = $1, health_code = $2, health_detail = $3, addresses = $4 \
+                         WHERE id = $5 AND last_seen <= $1",
+                )
+                .bind(beat.at)
+                .bind(code)
+                .bind(detail)
+                .bind(addresses)
                 .bind(agent)
                 .execute(&mut *tx)
-                .await?;
+                .await?,
+            };
         }
         tx.commit().await
     }
     .await;
     if written.is_err() {
+        // Merged with what arrived meanwhile: the later heartbeat wins.
         let mut pending = app.seen.lock().unwrap_or_else(|p| p.into_inner());
-        for (agent, at) in seen {
-            let entry = pending.entry(agent).or_insert(at);
-            *entry = (*entry).max(at);
+        for (agent, beat) in seen {
+            match pending.get(&agent) {
+                Some(newer) if newer.at >= beat.at => {}
+                _ => {
+                    pending.insert(agent, beat);
+                }
+            }
         }
     }
     written
@@ -615,13 +637,15 @@ async fn assemble(app: &App, run: &str, agent: &str) -> ApiResult<Result<String,
         let plain = key.open(&db::blob(c, "body"), &keys::chunk_aad(run, agent, db::int(c, "seq")));
         compressed.extend(plain.map_err(ApiError::internal)?);
     }
-    let checked = tokio::task::spawn_blocking(move || {
-        let json = gunzip(&compressed, MAX_TELEMETRY)?;
-        assay_runtime::value::Host::from_json(&json).map_err(|e| e.to_string())?;
-        Ok::<_, String>((db::digest(&json), compressed))
-    })
-    .await
-    .map_err(|e| ApiError::internal(e.to_string()))?;
+    let checked = app
+        .cpu
+        .run(move || {
+            let json = gunzip(&compressed, MAX_TELEMETRY)?;
+            assay_runtime::value::Host::from_json(&json).map_err(|e| e.to_string())?;
+            Ok::<_, String>((db::digest(&json), compressed))
+        })
+        .await
+        .map_err(ApiError::internal)?;
     // The sealed document goes to the blob store before the row naming it
     // is committed (see `blobs`); a store that fails is a 503 the agent
     // retries, its chunks still here.

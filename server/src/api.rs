@@ -170,14 +170,19 @@ async fn create_enrollment(
     let id = format!("enr-{}", db::random_hex(8));
     let token = format!("assay_enroll_{}", db::random_hex(32));
     let expires = db::now() + req.expires_in_seconds * 1000;
-    sqlx::query("INSERT INTO enrollments (id, hash, uses_left, expires_at, tags, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
-        .bind(&id)
-        .bind(db::hash(&token))
-        .bind(req.uses)
-        .bind(expires)
-        .bind(serde_json::to_string(&req.tags).unwrap_or_default())
-        .bind(db::now())
-        .execute(&app.db.pool)
+    let insert = sqlx::query(
+        "INSERT INTO enrollments (id, hash, uses_left, expires_at, tags, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+    );
+    app.db
+        .execute(
+            insert
+                .bind(&id)
+                .bind(db::hash(&token))
+                .bind(req.uses)
+                .bind(expires)
+                .bind(serde_json::to_string(&req.tags).unwrap_or_default())
+                .bind(db::now()),
+        )
         .await?;
     auth::audit(&app.db, &actor.token_id, "enrollment.create", json!({ "id": id, "uses": req.uses })).await?;
     Ok((

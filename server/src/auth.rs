@@ -171,7 +171,7 @@ pub async fn login(db: &Db, token: &str) -> ApiResult<(String, String, String)> 
 /// Ends the session of the request's cookie.
 pub async fn logout(db: &Db, headers: &HeaderMap) -> Result<(), sqlx::Error> {
     if let Some(id) = session_cookie(headers) {
-        sqlx::query("DELETE FROM sessions WHERE hash = $1").bind(db::hash(id)).execute(&db.pool).await?;
+        db.execute(sqlx::query("DELETE FROM sessions WHERE hash = $1").bind(db::hash(id))).await?;
     }
     Ok(())
 }
@@ -196,12 +196,13 @@ where
 
 /// Records an action in the audit log.
 pub async fn audit(db: &Db, actor: &str, action: &str, detail: serde_json::Value) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO audit_log (at, actor, action, detail) VALUES ($1, $2, $3, $4)")
-        .bind(db::now())
-        .bind(actor)
-        .bind(action)
-        .bind(detail.to_string())
-        .execute(&db.pool)
-        .await?;
+    db.execute(
+        sqlx::query("INSERT INTO audit_log (at, actor, action, detail) VALUES ($1, $2, $3, $4)")
+            .bind(db::now())
+            .bind(actor)
+            .bind(action)
+            .bind(detail.to_string()),
+    )
+    .await?;
     Ok(())
 }

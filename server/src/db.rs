@@ -4,6 +4,7 @@
 
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor, Row};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Which database the pool talks to.
@@ -17,9 +18,47 @@ pub enum Backend {
 pub struct Db {
     pub pool: AnyPool,
     pub backend: Backend,
+    /// SQLite's writers queue here, in order and without a connection
+    /// ([`Db::write`]).
+    writer: Arc<tokio::sync::Mutex<()>>,
 }
 
-pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
+/// A write transaction: a connection of the pool (as `&mut *tx`) in a
+/// transaction, which rolls back when dropped uncommitted. On SQLite it
+/// also holds this process's write lock until then.
+pub struct Tx {
+    // Declared first, so it is dropped (rolled back) before the lock is.
+    inner: sqlx::Transaction<'static, sqlx::Any>,
+    _writer: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl Tx {
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        self.inner.commit().await
+    }
+
+    pub async fn rollback(self) -> Result<(), sqlx::Error> {
+        self.inner.rollback().await
+    }
+}
+
+impl std::ops::Deref for Tx {
+    type Target = sqlx::AnyConnection;
+    fn deref(&self) -> &sqlx::AnyConnection {
+        &self.inner
+    }
+}
+
+impl std::ops::DerefMut for Tx {
+    fn deref_mut(&mut self) -> &mut sqlx::AnyConnection {
+        &mut self.inner
+    }
+}
+
+/// How long a writer waits for SQLite's write lock, in this process (the
+/// mutex) and then in SQLite (`busy_timeout`, for other processes), before
+/// it is told the database is unavailable.
+const WRITE_WAIT: Duration = Duration::from_secs(5);
 
 static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -37,7 +76,9 @@ impl Db {
             return Err(format!("`{url}` is neither a sqlite:// nor a postgres:// URL"));
         };
         let options = AnyPoolOptions::new()
-            .max_connections(if backend == Backend::Sqlite { 4 } else { 16 })
+            // SQLite's writers take turns on one of them (`write`); the
+            // others read, concurrently under WAL.
+            .max_connections(if backend == Backend::Sqlite { 8 } else { 16 })
             // A request waits this long for a connection, then is told
             // the database is unavailable (503) rather than hanging.
             .acquire_timeout(Duration::from_secs(5));
@@ -45,7 +86,7 @@ impl Db {
             // Writers wait for each other instead of failing at once.
             options.after_connect(|conn, _| {
                 Box::pin(async move {
-                    conn.execute("PRAGMA busy_timeout = 5000").await?;
+                    conn.execute("PRAGMA busy_timeout = 5000").await?; // WRITE_WAIT
                     conn.execute("PRAGMA foreign_keys = ON").await?;
                     Ok(())
                 })
@@ -68,16 +109,43 @@ impl Db {
             Backend::Postgres => &POSTGRES,
         };
         migrator.run(&pool).await.map_err(|e| format!("cannot migrate the database: {e}"))?;
-        Ok(Db { pool, backend })
+        Ok(Db { pool, backend, writer: Default::default() })
     }
 
     /// A write transaction. SQLite's takes the write lock at once
     /// (`BEGIN IMMEDIATE`), so two writers queue instead of one failing
-    /// when it upgrades from reading.
+    /// when it upgrades from reading, and first this process's mutex:
+    /// without it, writers wait in SQLite's busy handler, which sleeps up
+    /// to 100 ms between tries while holding one of the pool's few
+    /// connections, and readers (every heartbeat) wait for a connection
+    /// behind them.
     pub async fn write(&self) -> Result<Tx, sqlx::Error> {
         match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
-            Backend::Postgres => self.pool.begin().await,
+            Backend::Sqlite => {
+                let writer = tokio::time::timeout(WRITE_WAIT, self.writer.clone().lock_owned())
+                    .await
+                    .map_err(|_| sqlx::Error::PoolTimedOut)?;
+                let inner = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+                Ok(Tx { inner, _writer: Some(writer) })
+            }
+            Backend::Postgres => Ok(Tx { inner: self.pool.begin().await?, _writer: None }),
+        }
+    }
+
+    /// One statement on its own: on SQLite in a write transaction (so it
+    /// queues with the others), on PostgreSQL as it is.
+    pub async fn execute(
+        &self,
+        query: sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments>,
+    ) -> Result<sqlx::any::AnyQueryResult, sqlx::Error> {
+        match self.backend {
+            Backend::Sqlite => {
+                let mut tx = self.write().await?;
+                let done = query.execute(&mut *tx).await?;
+                tx.commit().await?;
+                Ok(done)
+            }
+            Backend::Postgres => query.execute(&self.pool).await,
         }
     }
 }

@@ -109,7 +109,7 @@ pub async fn expire(db: &crate::db::Db) -> Result<(), sqlx::Error> {
         "UPDATE reeval_jobs SET state = 'failed', error = COALESCE(error, 'the evaluation did not finish') \
          WHERE state = 'leased' AND lease_until < $1 AND attempts >= $2",
     ] {
-        sqlx::query(sql).bind(now).bind(MAX_ATTEMPTS).execute(&db.pool).await?;
+        db.execute(sqlx::query(sql).bind(now).bind(MAX_ATTEMPTS)).await?;
     }
     Ok(())
 }
@@ -330,20 +330,22 @@ async fn evaluate_with(
     let feed = latest_feed(app).await?;
     let waivers = latest_waivers(app).await?;
     let bundle = app.bundle;
-    Ok(tokio::task::spawn_blocking(move || {
-        let mut report = evaluate(bundle, &body, &packages, attributes, feed.as_deref())?;
-        // The fleet's waivers: accepted findings are marked (and counted
-        // apart), an expired waiver raises a finding of its own.
-        assay_runtime::waivers::apply(
-            &waivers,
-            std::slice::from_mut(&mut report),
-            assay_runtime::waivers::today(),
-        );
-        report.summary = assay_runtime::findings::Summary::of(&report.findings, &report.rules);
-        Ok(report)
-    })
-    .await
-    .unwrap_or_else(|e| Err(format!("the evaluation panicked: {e}"))))
+    Ok(app
+        .cpu
+        .run(move || {
+            let mut report = evaluate(bundle, &body, &packages, attributes, feed.as_deref())?;
+            // The fleet's waivers: accepted findings are marked (and counted
+            // apart), an expired waiver raises a finding of its own.
+            assay_runtime::waivers::apply(
+                &waivers,
+                std::slice::from_mut(&mut report),
+                assay_runtime::waivers::today(),
+            );
+            report.summary = assay_runtime::findings::Summary::of(&report.findings, &report.rules);
+            Ok(report)
+        })
+        .await
+        .unwrap_or_else(|e| Err(format!("the evaluation failed: {e}"))))
 }
 
 /// The latest uploaded waivers (validated on upload).

@@ -14,6 +14,7 @@ mod auth;
 mod blobs;
 mod console;
 mod copy;
+mod cpu;
 mod db;
 mod error;
 mod eval;
@@ -135,10 +136,13 @@ pub struct App {
     blobs: blobs::Blobs,
     /// Wakes long-polling heartbeats when a run starts in this process.
     wake: tokio::sync::Notify,
-    /// Heartbeat times not yet written ([`agent::flush_seen`]).
-    seen: std::sync::Mutex<std::collections::HashMap<String, i64>>,
+    /// Heartbeats not yet written ([`agent::flush_seen`]).
+    seen: std::sync::Mutex<std::collections::HashMap<String, agent::Seen>>,
     /// Heartbeats per agent in the current window (this process's own).
     heartbeats: std::sync::Mutex<std::collections::HashMap<String, (i64, u32)>>,
+    /// Decompression, validation and evaluation, below the priority of
+    /// requests ([`cpu`]).
+    cpu: cpu::Pool,
 }
 
 impl App {
@@ -212,6 +216,7 @@ pub async fn start(config: Config, bundle: Bundle) -> Result<Running, String> {
         wake: tokio::sync::Notify::new(),
         heartbeats: Default::default(),
         seen: Default::default(),
+        cpu: cpu::Pool::new(std::thread::available_parallelism().map_or(2, |n| n.get())),
     });
     let (shutdown, watch) = tokio::sync::watch::channel(false);
     let mut tasks = Vec::new();

@@ -114,13 +114,17 @@ pub async fn send_one(app: &App) -> Result<bool, sqlx::Error> {
         Err(e) => ("pending", db::now() + (1000i64 << attempts.min(11)).min(3_600_000), Some(e)),
     };
     let sent_at = (state == "sent").then(db::now);
-    sqlx::query("UPDATE outbox SET state = $1, next_at = $2, error = $3, sent_at = $4 WHERE seq = $5")
-        .bind(state)
-        .bind(next)
-        .bind(error)
-        .bind(sent_at)
-        .bind(seq)
-        .execute(&app.db.pool)
+    app.db
+        .execute(
+            sqlx::query(
+                "UPDATE outbox SET state = $1, next_at = $2, error = $3, sent_at = $4 WHERE seq = $5",
+            )
+            .bind(state)
+            .bind(next)
+            .bind(error)
+            .bind(sent_at)
+            .bind(seq),
+        )
         .await?;
     Ok(true)
 }
@@ -208,14 +212,16 @@ pub async fn schedules(app: &App) -> Result<(), sqlx::Error> {
         let (template, cron, at) =
             (db::text(&row, "template"), db::text(&row, "cron"), db::int(&row, "next_run_at"));
         let Ok(next) = next_fire(&cron, now) else { continue };
-        let moved =
-            sqlx::query("UPDATE schedules SET next_run_at = $1 WHERE template = $2 AND next_run_at = $3")
-                .bind(next)
-                .bind(&template)
-                .bind(at)
-                .execute(&app.db.pool)
-                .await?
-                .rows_affected();
+        let moved = app
+            .db
+            .execute(
+                sqlx::query("UPDATE schedules SET next_run_at = $1 WHERE template = $2 AND next_run_at = $3")
+                    .bind(next)
+                    .bind(&template)
+                    .bind(at),
+            )
+            .await?
+            .rows_affected();
         if moved != 1 {
             continue; // another replica took this one
         }
