@@ -513,7 +513,7 @@ async fn chunk(
             q.total
         )));
     }
-    let Ok(body) = axum::body::to_bytes(body, MAX_CHUNK).await else {
+    let Ok(body) = read_chunk(body).await else {
         reject("agent.chunk.rejected", json!({ "run": run, "seq": seq, "reason": "too large" })).await;
         return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -613,6 +613,39 @@ async fn chunk(
             Err(ApiError::invalid(format!("the telemetry does not validate: {why}")))
         }
     }
+}
+
+/// How much of a too large chunk is read (and dropped) before the 413 is
+/// answered, and for how long at most.
+const DRAIN: usize = 4 * MAX_CHUNK;
+const DRAIN_TIME: Duration = Duration::from_secs(10);
+
+/// A chunk's body, at most [`MAX_CHUNK`] bytes. A larger one is read on
+/// and dropped (up to [`DRAIN`]) before it is refused: a server that stops
+/// reading and closes the connection makes the client's write fail (a
+/// broken pipe, a reset) before it can read why.
+async fn read_chunk(body: axum::body::Body) -> Result<Vec<u8>, ()> {
+    use futures_util::StreamExt;
+    let mut stream = body.into_data_stream();
+    let mut out = Vec::new();
+    while let Some(frame) = stream.next().await {
+        let bytes = frame.map_err(|_| ())?;
+        if out.len() + bytes.len() > MAX_CHUNK {
+            let mut read = out.len() + bytes.len();
+            let _ = tokio::time::timeout(DRAIN_TIME, async {
+                while read <= DRAIN {
+                    match stream.next().await {
+                        Some(Ok(more)) => read += more.len(),
+                        _ => break,
+                    }
+                }
+            })
+            .await;
+            return Err(());
+        }
+        out.extend_from_slice(&bytes);
+    }
+    Ok(out)
 }
 
 /// Joins a complete upload's chunks, validates the document, and stores it
