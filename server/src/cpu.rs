@@ -23,7 +23,7 @@ type Job = Box<dyn FnOnce() + Send>;
 const NICE: i32 = 10;
 
 pub(crate) struct Pool {
-    jobs: Mutex<mpsc::Sender<Job>>,
+    jobs: mpsc::Sender<Job>,
 }
 
 impl Pool {
@@ -53,7 +53,7 @@ impl Pool {
             // blocking pool: the work is done either way.
             drop(spawned);
         }
-        Pool { jobs: Mutex::new(tx) }
+        Pool { jobs: tx }
     }
 
     /// Runs `f` on the pool and waits for it without holding an async
@@ -75,11 +75,7 @@ impl Pool {
             });
             let _ = tx.send(out);
         });
-        let sent = match self.jobs.lock() {
-            Ok(jobs) => jobs.send(job).map_err(|e| e.0),
-            Err(_) => Err(job),
-        };
-        if let Err(job) = sent {
+        if let Err(mpsc::SendError(job)) = self.jobs.send(job) {
             // No pool thread is left (it could not be started): the job
             // runs anyway, at normal priority.
             tokio::task::spawn_blocking(job).await.map_err(|e| e.to_string())?;

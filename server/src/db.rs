@@ -86,7 +86,8 @@ impl Db {
             // Writers wait for each other instead of failing at once.
             options.after_connect(|conn, _| {
                 Box::pin(async move {
-                    conn.execute("PRAGMA busy_timeout = 5000").await?; // WRITE_WAIT
+                    let busy = format!("PRAGMA busy_timeout = {}", WRITE_WAIT.as_millis());
+                    conn.execute(sqlx::AssertSqlSafe(busy)).await?;
                     conn.execute("PRAGMA foreign_keys = ON").await?;
                     Ok(())
                 })
