@@ -29,11 +29,6 @@ fn short_hash(text: &str) -> [u8; 8] {
     out
 }
 
-/// Lowercase hex of `bytes`.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// The serde layout of a bundle's content, as canonical JSON. Tracing only
 /// fails on a type serde-reflection cannot describe, which the unit test
 /// below rules out for this build; the error text then stands in, so a
@@ -69,7 +64,7 @@ pub fn instruction_set_bytes() -> [u8; 8] {
 /// The instruction-set fingerprint, 16 hex digits.
 pub fn instruction_set() -> &'static str {
     static HEX: OnceLock<String> = OnceLock::new();
-    HEX.get_or_init(|| hex(&instruction_set_bytes()))
+    HEX.get_or_init(|| crate::hex::encode(&instruction_set_bytes()))
 }
 
 pub fn schema_bytes() -> [u8; 8] {
@@ -80,7 +75,7 @@ pub fn schema_bytes() -> [u8; 8] {
 /// The telemetry schema fingerprint, 16 hex digits.
 pub fn schema() -> &'static str {
     static HEX: OnceLock<String> = OnceLock::new();
-    HEX.get_or_init(|| hex(&schema_bytes()))
+    HEX.get_or_init(|| crate::hex::encode(&schema_bytes()))
 }
 
 /// The natives table in order, one signature a line.
@@ -91,7 +86,7 @@ pub fn natives_text() -> String {
 /// The natives fingerprint, 16 hex digits.
 pub fn natives() -> &'static str {
     static HEX: OnceLock<String> = OnceLock::new();
-    HEX.get_or_init(|| hex(&short_hash(&natives_text())))
+    HEX.get_or_init(|| crate::hex::encode(&short_hash(&natives_text())))
 }
 
 #[cfg(test)]

@@ -251,6 +251,7 @@ impl fmt::Display for Lookup {
 /// without duplicates. Services need no plan (see
 /// [`LookupKind::always_complete`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct CollectionPlan {
     pub sysctls: Vec<String>,
     pub files: Vec<String>,

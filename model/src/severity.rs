@@ -8,6 +8,7 @@ use std::fmt;
 /// In a bundle it is encoded by variant index, so the order is part of the
 /// format (the fingerprint test guards it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Informational,
@@ -53,6 +54,33 @@ impl Severity {
             Severity::Medium => 6.0,
             Severity::High => 9.0,
         }
+    }
+}
+
+/// A word that is not one of the four.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NotASeverity(pub String);
+
+impl fmt::Display for NotASeverity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "`{}` is not a severity: high, medium, low or informational", self.0)
+    }
+}
+
+impl std::error::Error for NotASeverity {}
+
+impl std::str::FromStr for Severity {
+    type Err = NotASeverity;
+    fn from_str(text: &str) -> Result<Severity, NotASeverity> {
+        Severity::parse(text).ok_or_else(|| NotASeverity(text.to_owned()))
+    }
+}
+
+/// A stored word (a database column): exactly one of the four.
+impl TryFrom<String> for Severity {
+    type Error = NotASeverity;
+    fn try_from(text: String) -> Result<Severity, NotASeverity> {
+        text.parse()
     }
 }
 

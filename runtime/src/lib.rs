@@ -5,6 +5,7 @@
 
 pub mod collector;
 pub mod feed;
+pub mod files;
 pub mod findings;
 pub mod policytest;
 pub mod reports;

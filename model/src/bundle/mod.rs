@@ -241,7 +241,7 @@ pub fn encode(content: &Content) -> Result<Vec<u8>, EncodeError> {
 /// The digest `encode` wrote into `bytes` (the last 32 bytes), as hex.
 pub fn digest_hex(bytes: &[u8]) -> String {
     let tail = bytes.get(bytes.len().saturating_sub(DIGEST_LEN)..).unwrap_or(&[]);
-    tail.iter().map(|b| format!("{b:02x}")).collect()
+    crate::hex::encode(tail)
 }
 
 /// Checks, decodes and verifies a bundle. Never panics, whatever `bytes` is.
@@ -263,7 +263,7 @@ pub fn load(bytes: &[u8]) -> Result<Bundle, LoadError> {
     if version != FORMAT_VERSION {
         return Err(LoadError::UnsupportedVersion { found: version });
     }
-    let isa = fingerprint::hex(&header[12..20]);
+    let isa = crate::hex::encode(&header[12..20]);
     if isa != fingerprint::instruction_set() {
         return Err(LoadError::InstructionSet {
             found: isa,
@@ -271,7 +271,7 @@ pub fn load(bytes: &[u8]) -> Result<Bundle, LoadError> {
         });
     }
     let schema_version = u32::from_le_bytes([header[20], header[21], header[22], header[23]]);
-    let schema = fingerprint::hex(&header[24..32]);
+    let schema = crate::hex::encode(&header[24..32]);
     if schema_version != SCHEMA_VERSION || schema != fingerprint::schema() {
         return Err(LoadError::Schema { found_version: schema_version, found: schema });
     }

@@ -1,155 +1,153 @@
 //! One self-contained HTML page (no scripts, no external resources): summary
 //! counts, findings by severity with evidence and recommendation, and for
-//! the full report the passed and not-applicable rules.
+//! the full report the passed and not-applicable rules. Written with maud,
+//! which escapes every value; the page shell and its stylesheet
+//! ([`document`]) are shared with the service's run reports.
 
-use crate::findings::{Outcome, Report, Severity};
-use std::fmt::Write;
+use crate::findings::{Outcome, Report, RuleResult, Severity};
+use maud::{html, Markup, PreEscaped, DOCTYPE};
 
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
-}
+/// The stylesheet of every Assay report page.
+pub const STYLESHEET: &str = include_str!("report.css");
 
-const STYLE: &str = "body{font:15px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:70rem;color:#1b1f24;padding:0 1rem}\
-h1{font-size:1.6rem}h2{margin-top:2rem;border-bottom:1px solid #d0d7de}\
-.counts{display:flex;gap:.75rem;flex-wrap:wrap}.count{padding:.6rem 1rem;border-radius:.4rem;background:#f6f8fa;min-width:7rem}\
-.count b{display:block;font-size:1.5rem}.high{border-left:6px solid #cf222e}.medium{border-left:6px solid #d4a72c}\
-.low{border-left:6px solid #2f81f7}.informational{border-left:6px solid #8c959f}\
-.finding{margin:.8rem 0;padding:.6rem 1rem;background:#f6f8fa;border-radius:.4rem}\
-.finding h3{margin:.1rem 0;font-size:1.05rem}.id{font-family:ui-monospace,monospace;color:#57606a}\
-table{border-collapse:collapse;width:100%}td,th{text-align:left;padding:.25rem .5rem;border-bottom:1px solid #eaeef2;vertical-align:top}\
-code{font-family:ui-monospace,monospace;font-size:.9em}.muted{color:#57606a}";
-
-pub fn html(reports: &[Report], full: bool) -> String {
-    let mut out = String::new();
-    let _ = write!(out, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>Assay report</title>\n<style>{STYLE}</style></head><body>\n");
-    for r in reports {
-        let s = &r.summary;
-        let _ = write!(
-            out,
-            "<h1>Assay report: {}</h1>\n<p class=\"muted\">asset <code>{}</code> · bundle <code>sha256:{}</code></p>\n<div class=\"counts\">",
-            esc(&r.asset.hostname),
-            esc(&r.asset.id),
-            esc(&r.bundle_digest)
-        );
-        for (label, n, class) in [
-            ("high", s.high, "high"),
-            ("medium", s.medium, "medium"),
-            ("low", s.low, "low"),
-            ("informational", s.informational, "informational"),
-        ] {
-            let _ = write!(out, "<div class=\"count {class}\"><b>{n}</b>{label}</div>");
-        }
-        let _ = writeln!(
-            out,
-            "<div class=\"count\"><b>{}</b>rules passed</div><div class=\"count\"><b>{}</b>not applicable</div><div class=\"count\"><b>{}</b>skipped</div><div class=\"count\"><b>{}</b>errors</div></div>",
-            s.passed, s.not_applicable, s.skipped, s.errors
-        );
-        for severity in Severity::ALL {
-            let findings: Vec<_> = r.findings.iter().filter(|f| f.severity == severity).collect();
-            if findings.is_empty() {
-                continue;
+/// A report page: `title`, the shared stylesheet inline, and `body`.
+pub fn document(title: &str, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) }
+                style { (PreEscaped(STYLESHEET)) }
             }
-            let _ = writeln!(out, "<h2>{} ({})</h2>", esc(&severity.as_str().to_uppercase()), findings.len());
-            for f in findings {
-                let _ = write!(
-                    out,
-                    "<div class=\"finding {}\"><h3><span class=\"id\">{}</span> {}</h3><p>{}</p>",
-                    severity.as_str(),
-                    esc(&f.rule_id),
-                    esc(&f.title),
-                    esc(&f.message)
-                );
-                if !f.description.is_empty() {
-                    let _ = write!(out, "<p class=\"muted\">{}</p>", esc(&f.description));
-                }
-                if !f.evidence.is_empty() {
-                    out.push_str("<table><tr><th>evidence</th><th>value</th><th>source</th></tr>");
-                    for e in &f.evidence {
-                        let _ = write!(
-                            out,
-                            "<tr><td><code>{}</code></td><td><code>{}</code></td><td>{}</td></tr>",
-                            esc(&e.path),
-                            esc(&e.value),
-                            esc(e.source.as_deref().unwrap_or(""))
-                        );
-                    }
-                    out.push_str("</table>");
-                }
-                if !f.recommendation.is_empty() {
-                    let _ = write!(out, "<p><b>Recommendation:</b> {}</p>", esc(&f.recommendation));
-                }
-                let _ = writeln!(
-                    out,
-                    "<p class=\"muted\">{} {} · fingerprint <code>{}</code></p></div>",
-                    esc(&f.package),
-                    esc(&f.package_version),
-                    esc(&f.fingerprint)
-                );
-            }
-        }
-        let errors: Vec<_> = r.rules.iter().filter(|x| matches!(x.outcome, Outcome::Error { .. })).collect();
-        if !errors.is_empty() {
-            out.push_str("<h2>Errors</h2><table>");
-            for e in errors {
-                if let Outcome::Error { reason } = &e.outcome {
-                    let _ = write!(
-                        out,
-                        "<tr><td class=\"id\">{}</td><td>{}</td><td class=\"muted\">{}</td></tr>",
-                        esc(&e.rule_id),
-                        esc(reason),
-                        esc(&e.location)
-                    );
-                }
-            }
-            out.push_str("</table>\n");
-        }
-        let skipped: Vec<_> =
-            r.rules.iter().filter(|x| matches!(x.outcome, Outcome::Skipped { .. })).collect();
-        if !skipped.is_empty() {
-            let _ = write!(out, "<h2>Skipped ({})</h2><table>", skipped.len());
-            for k in skipped {
-                if let Outcome::Skipped { reason } = &k.outcome {
-                    let _ = write!(
-                        out,
-                        "<tr><td class=\"id\">{}</td><td>{}</td><td class=\"muted\">{}</td></tr>",
-                        esc(&k.rule_id),
-                        esc(&k.title),
-                        esc(reason)
-                    );
-                }
-            }
-            out.push_str("</table>\n");
-        }
-        if full {
-            let passed: Vec<_> = r.rules.iter().filter(|x| x.outcome == Outcome::Passed).collect();
-            let _ = write!(out, "<h2>Passed ({})</h2><table>", passed.len());
-            for p in passed {
-                let _ = write!(
-                    out,
-                    "<tr><td class=\"id\">{}</td><td>{}</td><td class=\"muted\">{}</td></tr>",
-                    esc(&p.rule_id),
-                    esc(&p.title),
-                    esc(&p.package)
-                );
-            }
-            out.push_str("</table>\n");
-            let na: Vec<_> =
-                r.rules.iter().filter(|x| matches!(x.outcome, Outcome::NotApplicable { .. })).collect();
-            let _ = write!(out, "<h2>Not applicable ({})</h2><table>", na.len());
-            for n in na {
-                if let Outcome::NotApplicable { reason } = &n.outcome {
-                    let _ = write!(
-                        out,
-                        "<tr><td class=\"id\">{}</td><td>{}</td><td class=\"muted\">{}</td></tr>",
-                        esc(&n.rule_id),
-                        esc(&n.title),
-                        esc(reason)
-                    );
-                }
-            }
-            out.push_str("</table>\n");
+            body { (body) }
         }
     }
-    out.push_str("</body></html>\n");
-    out
+}
+
+/// One box of a row of counts.
+pub fn count(n: impl std::fmt::Display, label: &str, class: &str) -> Markup {
+    html! { div class=(format!("count {class}")) { b { (n) } (label) } }
+}
+
+fn rule_table(rules: &[&RuleResult], why: impl Fn(&RuleResult) -> String) -> Markup {
+    html! {
+        table {
+            @for r in rules {
+                tr { td.id { (r.rule_id) } td { (r.title) } td.muted { (why(r)) } }
+            }
+        }
+    }
+}
+
+fn host(r: &Report, full: bool) -> Markup {
+    let s = &r.summary;
+    let with = |keep: fn(&Outcome) -> bool| r.rules.iter().filter(|x| keep(&x.outcome)).collect::<Vec<_>>();
+    let errors = with(|o| matches!(o, Outcome::Error { .. }));
+    let skipped = with(|o| matches!(o, Outcome::Skipped { .. }));
+    let passed = with(|o| *o == Outcome::Passed);
+    let not_applicable = with(|o| matches!(o, Outcome::NotApplicable { .. }));
+    let reason = |r: &RuleResult| match &r.outcome {
+        Outcome::Error { reason } | Outcome::Skipped { reason } | Outcome::NotApplicable { reason } => {
+            reason.clone()
+        }
+        _ => r.package.clone(),
+    };
+    html! {
+        h1 { "Assay report: " (r.asset.hostname) }
+        p.muted { "asset " code { (r.asset.id) } " · bundle " code { "sha256:" (r.bundle_digest) } }
+        div.counts {
+            (count(s.high, "high", "high")) (count(s.medium, "medium", "medium"))
+            (count(s.low, "low", "low")) (count(s.informational, "informational", "informational"))
+            (count(s.passed, "rules passed", "")) (count(s.not_applicable, "not applicable", ""))
+            (count(s.skipped, "skipped", "")) (count(s.errors, "errors", ""))
+        }
+        @for severity in Severity::ALL {
+            @let findings: Vec<_> = r.findings.iter().filter(|f| f.severity == severity).collect();
+            @if !findings.is_empty() {
+                h2 { (severity.as_str().to_uppercase()) " (" (findings.len()) ")" }
+                @for f in findings {
+                    div class=(format!("finding {}", severity.as_str())) {
+                        h3 { span.id { (f.rule_id) } " " (f.title) }
+                        p { (f.message) }
+                        @if !f.description.is_empty() { p.muted { (f.description) } }
+                        @if !f.evidence.is_empty() {
+                            table {
+                                tr { th { "evidence" } th { "value" } th { "source" } }
+                                @for e in &f.evidence {
+                                    tr { td { code { (e.path) } } td { code { (e.value) } } td { (e.source.as_deref().unwrap_or("")) } }
+                                }
+                            }
+                        }
+                        @if !f.recommendation.is_empty() { p { b { "Recommendation:" } " " (f.recommendation) } }
+                        p.muted { (f.package) " " (f.package_version) " · fingerprint " code { (f.fingerprint) } }
+                    }
+                }
+            }
+        }
+        @if !errors.is_empty() {
+            h2 { "Errors" }
+            table { @for e in &errors { tr { td.id { (e.rule_id) } td { (reason(e)) } td.muted { (e.location) } } } }
+        }
+        @if !skipped.is_empty() {
+            h2 { "Skipped (" (skipped.len()) ")" }
+            (rule_table(&skipped, reason))
+        }
+        @if full {
+            h2 { "Passed (" (passed.len()) ")" }
+            (rule_table(&passed, reason))
+            h2 { "Not applicable (" (not_applicable.len()) ")" }
+            (rule_table(&not_applicable, reason))
+        }
+    }
+}
+
+/// The page of `reports` (one section per host); `full` adds the passed
+/// and not-applicable rules.
+pub fn html(reports: &[Report], full: bool) -> String {
+    let body = html! { @for r in reports { (host(r, full)) } };
+    let mut page = document("Assay report", body).into_string();
+    page.push('\n');
+    page
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::findings::{AssetRef, Finding, Summary};
+
+    #[test]
+    fn collected_values_are_escaped_and_the_page_has_no_script() {
+        let asset =
+            AssetRef { id: "m".into(), hostname: "<b>h</b>".into(), tags: Vec::new(), addresses: Vec::new() };
+        let finding = Finding {
+            rule_id: "R-1".into(),
+            package: "p".into(),
+            package_version: "1".into(),
+            title: "t".into(),
+            severity: Severity::High,
+            severity_score: 9.0,
+            description: String::new(),
+            recommendation: String::new(),
+            message: "<script>alert(1)</script> & \"quoted\"".into(),
+            asset: asset.clone(),
+            attributes: Vec::new(),
+            evidence: Vec::new(),
+            fingerprint: "f".into(),
+            bundle_digest: "d".into(),
+            waived: None,
+        };
+        let report = Report {
+            bundle_digest: "d".into(),
+            asset,
+            findings: vec![finding],
+            rules: Vec::new(),
+            summary: Summary::default(),
+        };
+        let page = html(&[report], true);
+        assert!(page.starts_with("<!DOCTYPE html>"), "{page}");
+        assert!(!page.contains("<script") && !page.contains("<b>h"), "{page}");
+        assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;quoted&quot;"), "{page}");
+    }
 }

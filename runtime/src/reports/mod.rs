@@ -2,7 +2,7 @@
 //! JSON, SARIF 2.1.0 and JUnit XML for tools; [`rulebook`] renders rule
 //! documentation. A report covers one or more hosts.
 
-mod html;
+pub mod html;
 mod junit;
 pub mod rulebook;
 mod sarif;

@@ -240,6 +240,7 @@ fn asset_ref(host: &Host) -> AssetRef {
         id: a.id.clone(),
         hostname: a.hostname.clone(),
         tags: a.tags.iter().map(|t| KeyValue { key: t.key.clone(), value: t.value.clone() }).collect(),
+        addresses: Vec::new(),
     }
 }
 
