@@ -307,7 +307,10 @@ fn fleet_talks_to_a_tls_server_it_trusts() {
     assert_eq!(code, 0, "{err}");
     assert!(out.starts_with("NAME"), "{out}");
     let (code, _, err) = fleet(&s, &["target", "list"]);
-    assert_eq!(code, 2, "an untrusted certificate is refused");
+    assert_eq!(
+        code, 3,
+        "an untrusted certificate is refused: the server is not reached (3), no request refused (2)"
+    );
     assert!(err.contains("cannot reach the server"), "{err}");
 }
 
@@ -334,7 +337,10 @@ fn agents_assess_like_scan(database: Option<&str>) {
     let hosts = ["debian-default", "debian-hardened", "alpine", "rpm"];
     let (_, token, _) = fleet(&s, &["enrollment", "create", "--uses", "4", "--tag", "fleet=fixtures"]);
     let _agents: Vec<AgentProcess> = hosts.iter().map(|h| agent(&s, token.trim(), h)).collect();
-    enrolled(&s, hosts.len());
+    let ids: std::collections::BTreeMap<String, String> = enrolled(&s, hosts.len())
+        .iter()
+        .map(|a| (a["hostname"].as_str().unwrap().to_owned(), a["id"].as_str().unwrap().to_owned()))
+        .collect();
     assert_eq!(fleet(&s, &["target", "create", "fixtures", "--tag", "fleet"]).0, 0);
     let mut args = vec!["template", "create", "all", "--target", "fixtures", "--duration", "1m"];
     for p in ["cis-linux", "security-best-practices", "runtime-behavior", "cve"] {
@@ -350,13 +356,18 @@ fn agents_assess_like_scan(database: Option<&str>) {
     assert_eq!(code, 0, "{err}");
     let report: Value = serde_json::from_str(&out).unwrap();
     for host in hosts {
-        // The report names hosts by hostname.
+        // The report names hosts by agent (and hostname).
         let name = std::fs::read_to_string(common::fixture(host).join("etc/hostname")).unwrap();
-        let name = name.trim();
+        let id = &ids[name.trim()];
         let mut served = std::collections::BTreeMap::new();
         for rule in report["rules"].as_array().unwrap() {
             for (outcome, on) in rule["outcomes"].as_object().unwrap() {
-                if on.as_array().unwrap().iter().any(|h| h == name) {
+                if on
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|h| h["agent"] == id.as_str() && h["hostname"] == name.trim())
+                {
                     served.insert(rule["rule_id"].as_str().unwrap().to_owned(), outcome.clone());
                 }
             }
@@ -387,6 +398,10 @@ fn psql(sql: &str) -> bool {
 fn with_postgres(prefix: &str, test: impl FnOnce(&str) + std::panic::UnwindSafe) {
     let name = format!("{prefix}_{}", std::process::id());
     if !psql(&format!("CREATE DATABASE {name}")) {
+        assert!(
+            std::env::var("ASSAY_REQUIRE_POSTGRES").is_err(),
+            "PostgreSQL at 127.0.0.1:5432 is not reachable and ASSAY_REQUIRE_POSTGRES is set"
+        );
         eprintln!("PostgreSQL at 127.0.0.1:5432 is not reachable: skipped");
         return;
     }
@@ -401,4 +416,91 @@ fn with_postgres(prefix: &str, test: impl FnOnce(&str) + std::panic::UnwindSafe)
 #[test]
 fn agents_assess_fixture_hosts_as_scan_does_on_postgres() {
     with_postgres("assay_fleet", |url| agents_assess_like_scan(Some(url)));
+}
+
+/// Two agents on one machine-id (a cloned image: both collect the same
+/// fixture root) are flagged on each other in `assay fleet agents`, as
+/// JSON and as a table.
+#[test]
+fn fleet_agents_flags_agents_of_a_cloned_image() {
+    let data = tempfile::tempdir().unwrap();
+    let s = server(data.path());
+    let (_, token, _) = fleet(&s, &["enrollment", "create", "--uses", "2", "--tag", "env=lab"]);
+    let _agents: Vec<AgentProcess> = (0..2).map(|_| agent(&s, token.trim(), "debian-default")).collect();
+    let listed = enrolled(&s, 2);
+    let ids: Vec<&str> = listed.iter().map(|a| a["id"].as_str().unwrap()).collect();
+    for a in &listed {
+        let other = ids.iter().find(|id| **id != a["id"]).unwrap();
+        assert_eq!(a["same_machine_id"], json!([other]), "{a:#}");
+    }
+    let (code, table, _) = fleet(&s, &["agents"]);
+    assert_eq!(code, 0);
+    for id in &ids {
+        assert!(table.contains(&format!("same machine-id as {id}")), "{table}");
+    }
+    let (_, shown, _) = fleet(&s, &["agent", "show", ids[0]]);
+    assert!(shown.contains(&format!("same machine-id as {}", ids[1])), "{shown}");
+}
+
+/// Lists follow their pages past the API's 1,000 a page; `--limit` asks
+/// for one page and names the next. Errors are JSON with `--format json`,
+/// and exit 2 for a refused request.
+#[test]
+fn fleet_lists_every_page_and_errors_are_data() {
+    let data = tempfile::tempdir().unwrap();
+    let s = server_with(data.path(), &["--max-targets", "1100"]);
+    let http: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    for i in 0..1005 {
+        let status = http
+            .post(&format!("{}/v1/targets", s.admin))
+            .header("authorization", &format!("Bearer {}", s.token))
+            .send_json(
+                json!({ "name": format!("t{i:04}"), "tags": [{ "key": "n", "value": i.to_string() }] }),
+            )
+            .unwrap()
+            .status();
+        assert_eq!(status.as_u16(), 201);
+    }
+    let (code, out, err) = fleet(&s, &["target", "list", "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let all: Value = serde_json::from_str(&out).unwrap();
+    let names: Vec<&str> =
+        all["items"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+    assert_eq!(names.len(), 1005, "every target, not one page of 1000");
+    assert_eq!((names[0], names[1004]), ("t0000", "t1004"));
+    let (_, table, _) = fleet(&s, &["target", "list"]);
+    assert_eq!(table.lines().count(), 1 + 1005, "a header and every target");
+    let (code, page, err) = fleet(&s, &["target", "list", "--limit", "2", "--after", "t0999"]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        page.lines().skip(1).map(|l| l.split_whitespace().next().unwrap()).collect::<Vec<_>>(),
+        ["t1000", "t1001"]
+    );
+    assert!(err.contains("more: --after t1001"), "{err}");
+
+    // Tags with no key are refused; a target in use cannot be deleted.
+    for bad in ["", "=x"] {
+        let (code, _, err) = fleet(&s, &["target", "create", "bad", "--tag", bad]);
+        assert_eq!(code, 2, "--tag {bad:?}: {err}");
+        assert!(err.contains("tag key"), "{err}");
+    }
+    assert_eq!(
+        fleet(&s, &["template", "create", "uses-it", "--target", "t0000", "--package", "cis-linux"]).0,
+        0
+    );
+    let (code, _, err) = fleet(&s, &["target", "delete", "t0000", "--format", "json"]);
+    assert_eq!(code, 2);
+    let error: Value = serde_json::from_str(&err).unwrap();
+    assert_eq!(
+        (error["status"].as_i64(), error["error"]["code"].as_str()),
+        (Some(409), Some("conflict")),
+        "{err}"
+    );
+    assert_eq!(fleet(&s, &["template", "delete", "uses-it"]).0, 0);
+    assert_eq!(fleet(&s, &["target", "delete", "t0000"]).0, 0);
+    let (code, _, err) = fleet(&s, &["template", "show", "uses-it", "--format", "json"]);
+    assert_eq!(code, 2);
+    assert_eq!(serde_json::from_str::<Value>(&err).unwrap()["error"]["code"], "not_found", "{err}");
+    // A deleted name is free again.
+    assert_eq!(fleet(&s, &["target", "create", "t0000", "--tag", "n=new"]).0, 0);
 }

@@ -2,17 +2,29 @@
 //! the only trusted root and, once enrolled, the agent's client
 //! certificate.
 
-use serde_json::{json, Value};
+use assay_api::ErrorBody;
+use assay_model::hex;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 use std::time::Duration;
 
-/// Why a request failed: the server was not reached (retry later), or it
+/// Why a request failed: the server was not reached (retry later), it
 /// answered with an error status (retrying the same request will not help,
-/// except for 429 and 5xx).
+/// except for 429 and 5xx), or its answer is not the protocol's.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Error {
     Unreachable(String),
-    Status(u16, Value),
+    /// The status, the error the server gave (when it is the protocol's
+    /// error document) and the body as it came.
+    Status {
+        status: u16,
+        error: Option<ErrorBody>,
+        body: String,
+    },
+    /// A success whose body does not read as the answer expected: another
+    /// version of the server, or something that is not one.
+    Unexpected(String),
 }
 
 impl Error {
@@ -20,7 +32,16 @@ impl Error {
     pub fn transient(&self) -> bool {
         match self {
             Error::Unreachable(_) => true,
-            Error::Status(s, _) => *s == 429 || *s >= 500,
+            Error::Status { status, .. } => *status == 429 || *status >= 500,
+            Error::Unexpected(_) => false,
+        }
+    }
+
+    /// The HTTP status of an answered request.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Error::Status { status, .. } => Some(*status),
+            _ => None,
         }
     }
 }
@@ -29,11 +50,14 @@ impl std::fmt::Display for Error {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Error::Unreachable(e) => write!(f, "cannot reach the server: {e}"),
-            Error::Status(s, v) => {
-                let code = v["error"]["code"].as_str().unwrap_or("error");
-                let message = v["error"]["message"].as_str().unwrap_or("the server gave no reason");
-                write!(f, "{s} {code}: {message}")
+            Error::Status { status, error: Some(e), .. } => {
+                write!(f, "{status} {}: {}", e.error.code.as_str(), e.error.message)
             }
+            Error::Status { status, error: None, body } => {
+                let body: String = body.chars().take(200).collect();
+                write!(f, "{status}: {}", if body.is_empty() { "the server gave no reason" } else { &body })
+            }
+            Error::Unexpected(e) => write!(f, "the server's answer is not the agent protocol's: {e}"),
         }
     }
 }
@@ -60,15 +84,10 @@ fn private_key(pem: &str) -> Option<ureq::tls::PrivateKey<'static>> {
     })
 }
 
-/// Bytes as lower-case hex.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// The SHA-256 of the first certificate of `pem`, in hex.
 pub fn fingerprint(pem: &str) -> Option<String> {
     let cert = certificates(pem).into_iter().next()?;
-    Some(hex(&Sha256::digest(cert.der())))
+    Some(hex::encode(&Sha256::digest(cert.der())))
 }
 
 impl Client {
@@ -117,20 +136,28 @@ impl Client {
         let status = response.status().as_u16();
         let text = response.body_mut().read_to_string().unwrap_or_default();
         if status != 200 {
-            return Err(Error::Status(status, json!({})));
+            return Err(Error::Status { status, error: serde_json::from_str(&text).ok(), body: text });
         }
         Ok(text)
     }
 
-    pub fn post(&self, path: &str, body: &Value) -> Result<Value, Error> {
+    /// Posts `body` as JSON to `path`; the answer read as `T`.
+    pub fn post<T: DeserializeOwned>(&self, path: &str, body: &impl Serialize) -> Result<T, Error> {
         let url = format!("{}{path}", self.base);
         answer(self.http.post(&url).send_json(body))
     }
 
-    /// Sends chunk `seq` of `total` of the telemetry for `run`.
-    pub fn put_chunk(&self, run: &str, seq: usize, total: usize, chunk: &[u8]) -> Result<Value, Error> {
+    /// Sends chunk `seq` of `total` of the telemetry for `run`; the answer
+    /// read as `T` (`assay_api::agent::ChunkAnswer`).
+    pub fn put_chunk<T: DeserializeOwned>(
+        &self,
+        run: &str,
+        seq: usize,
+        total: usize,
+        chunk: &[u8],
+    ) -> Result<T, Error> {
         let url = format!("{}/agent/v1/runs/{run}/chunks/{seq}?total={total}", self.base);
-        let digest = hex(&Sha256::digest(chunk));
+        let digest = hex::encode(&Sha256::digest(chunk));
         answer(
             self.http
                 .put(&url)
@@ -141,14 +168,16 @@ impl Client {
     }
 }
 
-fn answer(response: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Result<Value, Error> {
+fn answer<T: DeserializeOwned>(
+    response: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+) -> Result<T, Error> {
     let mut response = response.map_err(|e| Error::Unreachable(e.to_string()))?;
     let status = response.status().as_u16();
-    let text = response.body_mut().read_to_string().unwrap_or_default();
-    let value: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    let text = response.body_mut().read_to_string().map_err(|e| Error::Unreachable(e.to_string()))?;
     if (200..300).contains(&status) {
-        Ok(value)
+        serde_json::from_str(&text)
+            .map_err(|e| Error::Unexpected(format!("{e}: {}", text.chars().take(200).collect::<String>())))
     } else {
-        Err(Error::Status(status, value))
+        Err(Error::Status { status, error: serde_json::from_str(&text).ok(), body: text })
     }
 }

@@ -3,8 +3,9 @@
 //! and the server's CA it pinned at enrolment.
 
 use crate::client::{self, Client};
+use assay_api::agent::{Enroll, Enrolled, Renew, Renewed};
+use assay_model::hex;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -29,7 +30,7 @@ struct Stored {
 /// A new P-256 key: its PKCS#8 PEM and its public point in hex.
 fn new_key() -> Result<(String, String), String> {
     let key = rcgen::KeyPair::generate().map_err(|e| format!("cannot make a key pair: {e}"))?;
-    let public = client::hex(key.public_key_raw());
+    let public = hex::encode(key.public_key_raw());
     Ok((key.serialize_pem(), public))
 }
 
@@ -37,24 +38,9 @@ fn read(dir: &Path, name: &str) -> Result<String, String> {
     std::fs::read_to_string(dir.join(name)).map_err(|e| format!("{}: {e}", dir.join(name).display()))
 }
 
-/// Writes `text` to `dir/name` through a temporary file (a crash leaves the
-/// old file or the new one), readable by the owner only.
+/// Writes `dir/name`, readable by the owner only, whole or not at all.
 pub(crate) fn write(dir: &Path, name: &str, text: &[u8]) -> Result<(), String> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let path = dir.join(name);
-    let tmp = dir.join(format!(".{name}.tmp"));
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)
-        .map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
-    f.write_all(text)
-        .and_then(|_| f.sync_all())
-        .and_then(|_| std::fs::rename(&tmp, &path))
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))
+    assay_runtime::files::write_private(&dir.join(name), text)
 }
 
 /// What an agent enrols with.
@@ -103,7 +89,9 @@ impl Identity {
             server: self.server.clone(),
             not_after: self.not_after,
         };
-        write(dir, "agent.json", &serde_json::to_vec_pretty(&stored).unwrap_or_default())
+        let stored =
+            serde_json::to_vec_pretty(&stored).map_err(|e| format!("cannot write the identity: {e}"))?;
+        write(dir, "agent.json", &stored)
     }
 
     /// Enrols with the server (the token spent once), saving the identity
@@ -111,32 +99,29 @@ impl Identity {
     pub fn enroll(dir: &Path, e: &Enrolment<'_>) -> Result<(Identity, Vec<String>), String> {
         let (key_pem, public_key) = new_key()?;
         let client = Client::new(e.server, e.ca_pem, None)?;
-        let body = json!({
-            "token": e.token,
-            "hostname": e.hostname,
-            "machine_id": e.machine_id,
-            "os": e.os,
-            "tags": e.tags,
-            "public_key": public_key,
-        });
-        let v = client.post("/agent/v1/enroll", &body).map_err(|err| format!("enrolment failed: {err}"))?;
+        let body = Enroll {
+            token: e.token.to_owned(),
+            hostname: e.hostname.clone(),
+            machine_id: e.machine_id.clone(),
+            os: e.os.clone(),
+            tags: e.tags.clone(),
+            public_key,
+        };
+        let v: Enrolled =
+            client.post("/agent/v1/enroll", &body).map_err(|err| format!("enrolment failed: {err}"))?;
+        if client::fingerprint(&v.certificate).is_none() {
+            return Err("the server's enrolment answer has no certificate".into());
+        }
         let identity = Identity {
-            agent_id: v["agent_id"].as_str().unwrap_or_default().to_owned(),
+            agent_id: v.agent_id,
             server: e.server.to_owned(),
             ca_pem: e.ca_pem.to_owned(),
-            cert_pem: v["certificate"].as_str().unwrap_or_default().to_owned(),
+            cert_pem: v.certificate,
             key_pem,
-            not_after: v["not_after"].as_i64().unwrap_or_default(),
+            not_after: v.not_after,
         };
-        if identity.agent_id.is_empty() || identity.cert_pem.is_empty() {
-            return Err(format!("the server's enrolment answer has no agent id or certificate: {v}"));
-        }
         identity.save(dir)?;
-        let clones = v["same_machine_id"]
-            .as_array()
-            .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
-            .unwrap_or_default();
-        Ok((identity, clones))
+        Ok((identity, v.same_machine_id))
     }
 
     /// A client that shows this identity's certificate.
@@ -147,17 +132,16 @@ impl Identity {
     /// A new key and certificate, asked for with the current one, saved.
     pub fn renew(&mut self, dir: &Path) -> Result<(), String> {
         let (key_pem, public_key) = new_key()?;
-        let v = self
+        let v: Renewed = self
             .client()?
-            .post("/agent/v1/certificate", &json!({ "public_key": public_key }))
+            .post("/agent/v1/certificate", &Renew { public_key })
             .map_err(|e| format!("renewing the certificate: {e}"))?;
-        let cert = v["certificate"].as_str().unwrap_or_default();
-        if client::fingerprint(cert).is_none() {
-            return Err(format!("the server's renewal answer has no certificate: {v}"));
+        if client::fingerprint(&v.certificate).is_none() {
+            return Err("the server's renewal answer has no certificate".into());
         }
-        self.cert_pem = cert.to_owned();
+        self.cert_pem = v.certificate;
         self.key_pem = key_pem;
-        self.not_after = v["not_after"].as_i64().unwrap_or_default();
+        self.not_after = v.not_after;
         self.save(dir)
     }
 }

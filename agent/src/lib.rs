@@ -20,9 +20,10 @@ mod spool;
 pub use client::{fingerprint, Client, Error};
 pub use identity::{Enrolment, Identity};
 
+use assay_api::agent::{ChunkAnswer, Heartbeat, HeartbeatAnswer, Instruction};
+use assay_api::ReportedHealth;
 use assay_model::lookup::CollectionPlan;
 use assay_model::telemetry::{CommandLines, Tag};
-use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashSet};
 use std::io::Write;
 use std::path::PathBuf;
@@ -182,7 +183,8 @@ pub fn run(config: &Config, stop: &AtomicBool) -> Result<Vec<String>, String> {
     let started = Instant::now();
     loop {
         if stop.load(Ordering::Relaxed) {
-            let _ = client.post("/agent/v1/heartbeat", &json!({ "health_code": "SHUTDOWN" }));
+            let bye = Heartbeat { health_code: Some(ReportedHealth::Shutdown), ..Heartbeat::default() };
+            let _ = client.post::<HeartbeatAnswer>("/agent/v1/heartbeat", &bye);
             return Ok(delivered);
         }
         if config.once && !delivered.is_empty() {
@@ -232,25 +234,35 @@ pub fn run(config: &Config, stop: &AtomicBool) -> Result<Vec<String>, String> {
             continue;
         }
         let code = if unhealthy.is_some() {
-            "UNHEALTHY"
+            ReportedHealth::Unhealthy
         } else if collecting.is_some() {
-            "RUNNING"
+            ReportedHealth::Running
         } else {
-            "IDLE"
+            ReportedHealth::Idle
         };
         let lost = spool.lost();
-        let beat = json!({
-            "health_code": code,
-            "detail": unhealthy.clone().unwrap_or_default(),
-            "collecting": collecting.as_ref().map(|c| c.run.clone()),
-            "lost": lost,
-            "addresses": addresses::of_this_host(),
-        });
+        let reported = !lost.is_empty();
+        let beat = Heartbeat {
+            health_code: Some(code),
+            detail: unhealthy.clone().unwrap_or_default(),
+            collecting: collecting.as_ref().map(|c| c.run.clone()),
+            lost,
+            addresses: Some(addresses::of_this_host()),
+        };
         let wait = if collecting.is_some() { 2 } else { config.wait.as_secs() };
-        let answer = match client.post(&format!("/agent/v1/heartbeat?wait={wait}"), &beat) {
+        let answer: HeartbeatAnswer = match client.post(&format!("/agent/v1/heartbeat?wait={wait}"), &beat) {
             Ok(v) => v,
-            Err(Error::Status(401 | 403, v)) => {
-                return Err(format!("the server refuses this agent: {}", Error::Status(403, v)));
+            Err(e @ Error::Status { status: 401 | 403, .. }) => {
+                return Err(format!("the server refuses this agent: {e}"));
+            }
+            Err(Error::Unexpected(e)) => {
+                // An instruction outside the set this agent knows (a newer
+                // server?): nothing is done on its behalf, and the next
+                // heartbeat says why.
+                say(config, &format!("the server's answer is not one this agent knows: {e}"));
+                unhealthy = Some(format!("the server sent an answer this agent does not know: {e}"));
+                pause(&mut backoff, config.retry_max, stop);
+                continue;
             }
             Err(e) => {
                 say(config, &format!("heartbeat failed: {e}"));
@@ -259,22 +271,19 @@ pub fn run(config: &Config, stop: &AtomicBool) -> Result<Vec<String>, String> {
             }
         };
         backoff = Duration::from_secs(1);
-        if !lost.is_empty() {
+        if reported {
             spool.lost_reported();
         }
         unhealthy = None;
-        let instruction = &answer["instruction"];
-        match instruction["kind"].as_str().unwrap_or("idle") {
-            "collect" => {
-                let run = instruction["run"].as_str().unwrap_or_default().to_owned();
+        match answer.instruction {
+            Instruction::Collect { run, duration_seconds, plan, max_chunk } => {
                 if collecting.is_none() && !run.is_empty() && !seen.contains(&run) && !spool.has(&run) {
                     say(config, &format!("collecting for {run}"));
                     seen.insert(run.clone());
-                    collecting = Some(start_collection(config, run, instruction));
+                    collecting = Some(start_collection(config, run, duration_seconds, plan, max_chunk));
                 }
             }
-            "stop" => {
-                let run = instruction["run"].as_str().unwrap_or_default();
+            Instruction::Stop { run } => {
                 if collecting.as_ref().is_some_and(|c| c.run == run) {
                     // The collector thread finishes on its own; its
                     // result is dropped.
@@ -282,14 +291,14 @@ pub fn run(config: &Config, stop: &AtomicBool) -> Result<Vec<String>, String> {
                     collecting = None;
                 }
             }
-            "renew_certificate" => match identity.renew(&config.state_dir) {
+            Instruction::RenewCertificate => match identity.renew(&config.state_dir) {
                 Ok(()) => {
                     client = identity.client()?;
                     say(config, "certificate renewed");
                 }
                 Err(e) => unhealthy = Some(e),
             },
-            _ => {}
+            Instruction::Idle => {}
         }
         // Jitter, so a fleet restarted at once does not heartbeat in step.
         std::thread::sleep(Duration::from_millis(jitter(250)));
@@ -304,11 +313,11 @@ fn flush(config: &Config, client: &Client, spool: &spool::Spool) -> Result<Vec<S
     'entries: for entry in spool.pending() {
         for i in 0..entry.total {
             let Some(chunk) = spool.chunk(&entry, i) else { continue };
-            match client.put_chunk(&entry.run, i, entry.total, &chunk) {
-                Ok(v) => {
+            match client.put_chunk::<ChunkAnswer>(&entry.run, i, entry.total, &chunk) {
+                Ok(answer) => {
                     crash_point("agent.chunk.acked");
                     spool.ack(&entry, i);
-                    if v["complete"] == true {
+                    if answer.complete {
                         spool.finish(&entry);
                         done.push(entry.run.clone());
                         continue 'entries;
@@ -333,9 +342,14 @@ fn flush(config: &Config, client: &Client, spool: &spool::Spool) -> Result<Vec<S
     Ok(done)
 }
 
-fn start_collection(config: &Config, run: String, instruction: &Value) -> Collecting {
-    let plan: CollectionPlan = serde_json::from_value(instruction["plan"].clone()).unwrap_or_default();
-    let duration = Duration::from_secs(instruction["duration_seconds"].as_u64().unwrap_or(0));
+fn start_collection(
+    config: &Config,
+    run: String,
+    duration_seconds: u64,
+    plan: CollectionPlan,
+    max_chunk: u64,
+) -> Collecting {
+    let duration = Duration::from_secs(duration_seconds);
     let collector = assay_runtime::collector::Config {
         root: config.root.clone(),
         duration,
@@ -351,7 +365,7 @@ fn start_collection(config: &Config, run: String, instruction: &Value) -> Collec
         gz.write_all(&json).map_err(|e| e.to_string())?;
         gz.finish().map_err(|e| e.to_string())
     });
-    let chunk = instruction["max_chunk"].as_u64().map_or(CHUNK, |n| (n as usize).clamp(1024, CHUNK));
+    let chunk = usize::try_from(max_chunk).unwrap_or(CHUNK).clamp(1024, CHUNK);
     Collecting { run, chunk, thread }
 }
 

@@ -10,8 +10,10 @@
 //! [`MAX_DURATION`], and it stops by itself.
 
 use crate::{Client, Enrolment, Error, Identity};
+use assay_api::agent::{ChunkAnswer, Heartbeat, HeartbeatAnswer, Instruction};
+use assay_api::ReportedHealth;
 use assay_model::telemetry::Telemetry;
-use serde_json::{json, Value};
+use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
@@ -69,34 +71,71 @@ impl SimReport {
         percentile(&self.latencies_ms, p)
     }
 
-    pub fn json(&self) -> Value {
-        let uploads = {
-            let mut u = self.upload_seconds.clone();
-            u.sort_by(f64::total_cmp);
-            let at =
-                |p: f64| u.get(((u.len().max(1) - 1) as f64 * p).round() as usize).copied().unwrap_or(0.0);
-            json!({ "count": self.uploads, "p50_s": at(0.5), "p99_s": at(0.99) })
-        };
-        json!({
-            "agents": self.agents,
-            "enrolled_now": self.enrolled_now,
-            "enrol_seconds": self.enrol_seconds,
-            "heartbeats": self.heartbeats,
-            "heartbeat_ms": {
-                "p50": self.percentile(0.5),
-                "p90": self.percentile(0.9),
-                "p99": self.percentile(0.99),
-                "max": self.latencies_ms.last().copied().unwrap_or(0.0),
+    /// What the simulation prints (`assay agent-sim`'s JSON).
+    pub fn summary(&self) -> Summary {
+        let mut u = self.upload_seconds.clone();
+        u.sort_by(f64::total_cmp);
+        Summary {
+            agents: self.agents,
+            enrolled_now: self.enrolled_now,
+            enrol_seconds: self.enrol_seconds,
+            heartbeats: self.heartbeats,
+            heartbeat_ms: Latencies {
+                p50: self.percentile(0.5),
+                p90: self.percentile(0.9),
+                p99: self.percentile(0.99),
+                max: self.latencies_ms.last().copied().unwrap_or(0.0),
             },
-            "heartbeat_ms_by_minute": self.by_minute.iter().map(|(m, v)| {
-                let mut v = v.clone();
-                v.sort_by(f64::total_cmp);
-                json!({ "minute": m, "n": v.len(), "p50": percentile(&v, 0.5), "p99": percentile(&v, 0.99) })
-            }).collect::<Vec<_>>(),
-            "errors": self.errors,
-            "uploads": uploads,
-        })
+            heartbeat_ms_by_minute: self
+                .by_minute
+                .iter()
+                .map(|(m, v)| {
+                    let mut v = v.clone();
+                    v.sort_by(f64::total_cmp);
+                    Minute { minute: *m, n: v.len(), p50: percentile(&v, 0.5), p99: percentile(&v, 0.99) }
+                })
+                .collect(),
+            errors: self.errors.clone(),
+            uploads: Uploads { count: self.uploads, p50_s: percentile(&u, 0.5), p99_s: percentile(&u, 0.99) },
+        }
     }
+}
+
+/// A simulation's figures.
+#[derive(Debug, Serialize)]
+pub struct Summary {
+    pub agents: usize,
+    pub enrolled_now: usize,
+    pub enrol_seconds: f64,
+    pub heartbeats: usize,
+    pub heartbeat_ms: Latencies,
+    pub heartbeat_ms_by_minute: Vec<Minute>,
+    /// Failed requests by status (`unreachable` when no answer).
+    pub errors: BTreeMap<String, usize>,
+    pub uploads: Uploads,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Latencies {
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub max: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Minute {
+    pub minute: u64,
+    pub n: usize,
+    pub p50: f64,
+    pub p99: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Uploads {
+    pub count: usize,
+    pub p50_s: f64,
+    pub p99_s: f64,
 }
 
 /// Refuses anything but a loopback server: a load test must not leave the
@@ -276,7 +315,8 @@ fn prepare(
 fn count_error(report: &Mutex<SimReport>, e: &Error) {
     let key = match e {
         Error::Unreachable(_) => "unreachable".to_owned(),
-        Error::Status(s, _) => s.to_string(),
+        Error::Status { status, .. } => status.to_string(),
+        Error::Unexpected(_) => "unexpected".to_owned(),
     };
     *report.lock().unwrap_or_else(|p| p.into_inner()).errors.entry(key).or_default() += 1;
 }
@@ -320,16 +360,20 @@ fn drive(
                 }
             }
         }
-        let code = if sim.collecting.is_some() { "RUNNING" } else { "IDLE" };
-        let body = json!({ "health_code": code, "collecting": sim.collecting.as_ref().map(|c| c.0.clone()) });
+        let code = if sim.collecting.is_some() { ReportedHealth::Running } else { ReportedHealth::Idle };
+        let body = Heartbeat {
+            health_code: Some(code),
+            collecting: sim.collecting.as_ref().map(|c| c.0.clone()),
+            ..Heartbeat::default()
+        };
         let t = Instant::now();
-        let answer = sim.client.post("/agent/v1/heartbeat?wait=0", &body);
+        let answer = sim.client.post::<HeartbeatAnswer>("/agent/v1/heartbeat?wait=0", &body);
         let ms = t.elapsed().as_secs_f64() * 1000.0;
         match answer {
             Ok(v) => {
                 latencies.push(ms);
                 by_minute.entry(began.elapsed().as_secs() / 60).or_default().push(ms);
-                follow(sim, &v["instruction"]);
+                follow(sim, v.instruction);
                 // A real agent uploads as soon as its collection ends.
                 if let Some((_, done, _)) = &sim.collecting {
                     sim.next_beat = sim.next_beat.min(*done);
@@ -346,22 +390,18 @@ fn drive(
     }
 }
 
-fn follow(sim: &mut Sim, instruction: &Value) {
-    match instruction["kind"].as_str().unwrap_or("idle") {
-        "collect" => {
-            let run = instruction["run"].as_str().unwrap_or_default().to_owned();
-            if sim.collecting.is_none() && !run.is_empty() && !sim.delivered.contains(&run) {
-                let seconds = instruction["duration_seconds"].as_u64().unwrap_or(0);
-                let chunk = instruction["max_chunk"].as_u64().map_or(1 << 20, |c| (c as usize).max(1024));
-                sim.collecting = Some((run, Instant::now() + Duration::from_secs(seconds), chunk));
-            }
-        }
-        "stop"
-            if sim.collecting.as_ref().is_some_and(|c| Some(c.0.as_str()) == instruction["run"].as_str()) =>
+fn follow(sim: &mut Sim, instruction: Instruction) {
+    match instruction {
+        Instruction::Collect { run, duration_seconds, max_chunk, .. }
+            if sim.collecting.is_none() && !run.is_empty() && !sim.delivered.contains(&run) =>
         {
+            let chunk = usize::try_from(max_chunk).unwrap_or(1 << 20).max(1024);
+            sim.collecting = Some((run, Instant::now() + Duration::from_secs(duration_seconds), chunk));
+        }
+        Instruction::Stop { run } if sim.collecting.as_ref().is_some_and(|c| c.0 == run) => {
             sim.collecting = None;
         }
-        "renew_certificate" if sim.identity.renew(&sim.dir).is_ok() => {
+        Instruction::RenewCertificate if sim.identity.renew(&sim.dir).is_ok() => {
             if let Ok(c) = sim.identity.client() {
                 sim.client = c;
             }
@@ -373,8 +413,8 @@ fn follow(sim: &mut Sim, instruction: &Value) {
 fn upload(sim: &Sim, run: &str, chunk: usize) -> Result<(), Error> {
     let chunks: Vec<&[u8]> = sim.telemetry.chunks(chunk).collect();
     for (i, c) in chunks.iter().enumerate() {
-        let v = sim.client.put_chunk(run, i, chunks.len(), c)?;
-        if v["complete"] == true {
+        let answer: ChunkAnswer = sim.client.put_chunk(run, i, chunks.len(), c)?;
+        if answer.complete {
             return Ok(());
         }
     }

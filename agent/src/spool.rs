@@ -6,8 +6,8 @@
 //! the oldest uploads first, and each loss is recorded (and reported to the
 //! server with the next heartbeat) rather than silent.
 
+use assay_api::agent::Lost;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 
 pub struct Spool {
@@ -112,7 +112,8 @@ impl Spool {
             crate::identity::write(&tmp, &format!("{i}.chunk"), c)?;
         }
         let manifest = Manifest { run: run.to_owned(), total: chunks.len(), bytes, created_at: now_ms() };
-        crate::identity::write(&tmp, "manifest.json", &serde_json::to_vec(&manifest).unwrap_or_default())?;
+        let manifest = serde_json::to_vec(&manifest).map_err(|e| format!("cannot write the spool: {e}"))?;
+        crate::identity::write(&tmp, "manifest.json", &manifest)?;
         std::fs::rename(&tmp, self.dir.join(name)).map_err(|e| format!("cannot write the spool: {e}"))
     }
 
@@ -143,14 +144,15 @@ impl Spool {
 
     fn record_loss(&self, run: &str, why: &str) {
         use std::io::Write;
-        let line = json!({ "run": run, "reason": why, "at": now_ms() });
+        let lost = Lost { run: run.to_owned(), reason: why.to_owned(), at: now_ms() };
+        let Ok(line) = serde_json::to_string(&lost) else { return };
         if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(self.lost_path()) {
             let _ = writeln!(f, "{line}");
         }
     }
 
     /// The losses not yet reported to the server.
-    pub fn lost(&self) -> Vec<Value> {
+    pub fn lost(&self) -> Vec<Lost> {
         std::fs::read_to_string(self.lost_path())
             .unwrap_or_default()
             .lines()
@@ -205,7 +207,7 @@ mod tests {
         spool.add("run-3", &[vec![0; 5]]).unwrap();
         assert_eq!(spool.pending().iter().map(|e| e.run.as_str()).collect::<Vec<_>>(), ["run-2", "run-3"]);
         spool.add("run-4", &[vec![0; 11]]).unwrap();
-        let lost: Vec<String> = spool.lost().iter().map(|l| l["run"].as_str().unwrap().to_owned()).collect();
+        let lost: Vec<String> = spool.lost().into_iter().map(|l| l.run).collect();
         assert_eq!(lost, ["run-1", "run-4"]);
         spool.lost_reported();
         assert!(spool.lost().is_empty());

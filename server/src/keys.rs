@@ -6,7 +6,7 @@
 //! database alone therefore opens nothing; every replica sharing a
 //! PostgreSQL database needs the same master key.
 
-use crate::db::{self, Backend, Db, Tx};
+use assay_model::hex;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use rcgen::{
@@ -32,8 +32,20 @@ impl Key {
     }
 
     fn from_hex(text: &str) -> Option<Key> {
-        let bytes = db::from_hex(text.trim())?;
+        let bytes = hex::decode(text.trim())?;
         Some(Key(bytes.try_into().ok()?))
+    }
+
+    /// A data key as unwrapped from the database: exactly 32 bytes.
+    pub fn from_bytes(bytes: Vec<u8>) -> Result<Key, String> {
+        Ok(Key(bytes.try_into().map_err(|_| "a data key is not 32 bytes".to_owned())?))
+    }
+
+    /// A new data key, and its bytes (to wrap and store).
+    pub fn generate() -> (Key, Vec<u8>) {
+        let key = Key::random();
+        let bytes = key.0.to_vec();
+        (key, bytes)
     }
 
     /// `nonce || ciphertext`; `aad` is bound to it and must be given again
@@ -72,33 +84,14 @@ pub fn master(file: &Path) -> Result<Key, String> {
             .ok_or_else(|| format!("{}: not a master key (64 hexadecimal digits)", file.display())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let key = Key::random();
-            write_private(file, &db::hex(&key.0))?;
+            assay_runtime::files::write_private(file, hex::encode(&key.0).as_bytes())?;
             Ok(key)
         }
         Err(e) => Err(format!("cannot read the master key {}: {e}", file.display())),
     }
 }
 
-/// Writes a file only its owner can read, without ever leaving it
-/// readable by others (created with mode 0600, renamed into place).
-pub fn write_private(path: &Path, text: &str) -> Result<(), String> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let tmp = path.with_extension("tmp");
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)
-        .map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
-    f.write_all(text.as_bytes())
-        .and_then(|_| f.sync_all())
-        .and_then(|_| std::fs::rename(&tmp, path))
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))
-}
-
-fn run_key_aad(run: &str) -> Vec<u8> {
+pub fn run_key_aad(run: &str) -> Vec<u8> {
     format!("assay/run-key/{run}").into_bytes()
 }
 
@@ -108,46 +101,6 @@ pub fn chunk_aad(run: &str, agent: &str, seq: i64) -> Vec<u8> {
 
 pub fn telemetry_aad(run: &str, agent: &str) -> Vec<u8> {
     format!("assay/telemetry/{run}/{agent}").into_bytes()
-}
-
-/// The data key of `run`, made and stored (wrapped) on first use. Two
-/// transactions making it at once keep the first one committed.
-pub async fn run_key(tx: &mut Tx, backend: Backend, master: &Key, run: &str) -> Result<Key, String> {
-    if let Some(key) = existing_run_key(&mut **tx, master, run).await? {
-        return Ok(key);
-    }
-    let insert = match backend {
-        Backend::Postgres => {
-            "INSERT INTO run_keys (run_id, wrapped, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING"
-        }
-        Backend::Sqlite => "INSERT OR IGNORE INTO run_keys (run_id, wrapped, created_at) VALUES ($1, $2, $3)",
-    };
-    let key = Key::random();
-    sqlx::query(insert)
-        .bind(run)
-        .bind(master.seal(&key.0, &run_key_aad(run)))
-        .bind(db::now())
-        .execute(&mut **tx)
-        .await
-        .map_err(|e| e.to_string())?;
-    existing_run_key(&mut **tx, master, run).await?.ok_or_else(|| format!("the key of run {run} vanished"))
-}
-
-/// The data key of `run` if it still exists (retention deletes it).
-pub async fn existing_run_key<'e, E>(executor: E, master: &Key, run: &str) -> Result<Option<Key>, String>
-where
-    E: sqlx::Executor<'e, Database = sqlx::Any>,
-{
-    let row = sqlx::query("SELECT wrapped FROM run_keys WHERE run_id = $1")
-        .bind(run)
-        .fetch_optional(executor)
-        .await
-        .map_err(|e| e.to_string())?;
-    let Some(row) = row else { return Ok(None) };
-    let plain = master
-        .open(&db::blob(&row, "wrapped"), &run_key_aad(run))
-        .map_err(|e| format!("the key of run {run}: {e}"))?;
-    Ok(Some(Key(plain.try_into().map_err(|_| format!("the key of run {run} is not 32 bytes"))?)))
 }
 
 /// The agents' certificate authority: it signs each agent's client
@@ -160,7 +113,7 @@ pub struct Ca {
 
 /// The SHA-256 of a DER certificate, as agents pin it (hex).
 pub fn fingerprint(der: &[u8]) -> String {
-    db::hex(&Sha256::digest(der))
+    hex::encode(&Sha256::digest(der))
 }
 
 fn ca_params(name: &str) -> CertificateParams {
@@ -176,59 +129,29 @@ fn ca_params(name: &str) -> CertificateParams {
 }
 
 impl Ca {
-    /// The database's CA, made at the first start in a locked transaction
-    /// (two replicas starting at once make one).
-    pub async fn load_or_create(db: &Db, master: &Key) -> Result<Ca, String> {
-        let mut tx = db.write().await.map_err(|e| e.to_string())?;
-        if db.backend == Backend::Postgres {
-            sqlx::query("LOCK TABLE server_state IN EXCLUSIVE MODE")
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| e.to_string())?;
-        }
-        let get = |key: &'static str| sqlx::query("SELECT value FROM server_state WHERE key = $1").bind(key);
-        let name = get("ca_name").fetch_optional(&mut *tx).await.map_err(|e| e.to_string())?;
-        let ca = if let Some(name) = name {
-            let name = db::text(&name, "value");
-            let cert_pem = get("ca_cert").fetch_one(&mut *tx).await.map_err(|e| e.to_string())?;
-            let key = get("ca_key").fetch_one(&mut *tx).await.map_err(|e| e.to_string())?;
-            let sealed =
-                db::from_hex(&db::text(&key, "value")).ok_or("the CA key in the database is not hex")?;
-            let key_pem = master.open(&sealed, b"assay/ca-key").map_err(|e| {
-                format!(
-                    "the agents' CA key: {e}; is this the master key of the server that made the database?"
-                )
-            })?;
-            let key = KeyPair::from_pem(&String::from_utf8_lossy(&key_pem))
-                .map_err(|e| format!("the CA key: {e}"))?;
-            let cert_pem = db::text(&cert_pem, "value");
-            let cert_der = pem_der(&cert_pem).ok_or("the CA certificate in the database is not PEM")?;
-            tx.rollback().await.map_err(|e| e.to_string())?;
-            Ca { cert_pem, cert_der, issuer: Issuer::new(ca_params(&name), key) }
-        } else {
-            let name = format!("Assay agent CA {}", db::random_hex(4));
-            let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).map_err(|e| e.to_string())?;
-            let mut params = ca_params(&name);
-            params.not_before = OffsetDateTime::now_utc() - time::Duration::hours(1);
-            params.not_after = OffsetDateTime::now_utc() + time::Duration::days(3650);
-            let cert = params.self_signed(&key).map_err(|e| e.to_string())?;
-            let sealed = master.seal(key.serialize_pem().as_bytes(), b"assay/ca-key");
-            for (k, v) in [("ca_name", name.clone()), ("ca_cert", cert.pem()), ("ca_key", db::hex(&sealed))] {
-                sqlx::query("INSERT INTO server_state (key, value) VALUES ($1, $2)")
-                    .bind(k)
-                    .bind(v)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(|e| e.to_string())?;
-            }
-            tx.commit().await.map_err(|e| e.to_string())?;
-            Ca {
-                cert_pem: cert.pem(),
-                cert_der: cert.der().to_vec(),
-                issuer: Issuer::new(ca_params(&name), key),
-            }
+    /// A new CA: it, and what to keep of it (its name, its certificate
+    /// and its private key, both PEM).
+    pub fn create() -> Result<(Ca, [String; 3]), String> {
+        let name = format!("Assay agent CA {}", crate::ids::random_hex(4));
+        let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).map_err(|e| e.to_string())?;
+        let mut params = ca_params(&name);
+        params.not_before = OffsetDateTime::now_utc() - time::Duration::hours(1);
+        params.not_after = OffsetDateTime::now_utc() + time::Duration::days(3650);
+        let cert = params.self_signed(&key).map_err(|e| e.to_string())?;
+        let kept = [name.clone(), cert.pem(), key.serialize_pem()];
+        let ca = Ca {
+            cert_pem: cert.pem(),
+            cert_der: cert.der().to_vec(),
+            issuer: Issuer::new(ca_params(&name), key),
         };
-        Ok(ca)
+        Ok((ca, kept))
+    }
+
+    /// The CA kept as `name`, `cert_pem` and `key_pem`.
+    pub fn from_parts(name: &str, cert_pem: String, key_pem: &str) -> Result<Ca, String> {
+        let key = KeyPair::from_pem(key_pem).map_err(|e| format!("the CA key: {e}"))?;
+        let cert_der = pem_der(&cert_pem).ok_or("the CA certificate in the database is not PEM")?;
+        Ok(Ca { cert_pem, cert_der, issuer: Issuer::new(ca_params(name), key) })
     }
 
     /// A client certificate for `agent`'s public key (an uncompressed P-256
@@ -254,7 +177,7 @@ impl Ca {
         params.not_before = now - time::Duration::minutes(5);
         params.not_after = now + time::Duration::milliseconds(lifetime_ms);
         let cert = params.signed_by(&RawP256(public_key), &self.issuer).map_err(|e| e.to_string())?;
-        Ok((cert.pem(), cert.der().to_vec(), db::now() + lifetime_ms))
+        Ok((cert.pem(), cert.der().to_vec(), crate::ids::now() + lifetime_ms))
     }
 
     /// This process's certificate for the agent listener, for `names`

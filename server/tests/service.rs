@@ -51,6 +51,10 @@ impl Database {
         match reachable {
             Ok(Ok(_)) => Some(Database::postgres(rt)),
             other => {
+                assert!(
+                    std::env::var("ASSAY_REQUIRE_POSTGRES").is_err(),
+                    "PostgreSQL at 127.0.0.1:5432 is unreachable ({other:?}) and ASSAY_REQUIRE_POSTGRES is set"
+                );
                 eprintln!("skipped: PostgreSQL at 127.0.0.1:5432 is unreachable ({other:?})");
                 None
             }
@@ -163,6 +167,7 @@ impl Server {
                 .header("authorization", &auth)
                 .header("content-type", "application/json")
                 .send(b.unwrap_or_default()),
+            ("DELETE", _) => self.http.delete(&url).header("authorization", &auth).call(),
             _ => unreachable!(),
         };
         let mut response = response.unwrap();
@@ -240,7 +245,9 @@ fn enroll(s: &Server, token: &str, host: &'static str, machine_id: &str) -> Fake
 fn answer(r: Result<Value, assay_agent::Error>) -> (u16, Value) {
     match r {
         Ok(v) => (200, v),
-        Err(assay_agent::Error::Status(status, v)) => (status, v),
+        Err(assay_agent::Error::Status { status, body, .. }) => {
+            (status, serde_json::from_str(&body).unwrap_or(Value::String(body)))
+        }
         Err(e) => panic!("{e}"),
     }
 }
@@ -522,6 +529,7 @@ fn service(postgres: bool) {
             ".run.finished_at" => "[time]",
             ".hosts[].agent" => "[agent]",
             ".exclusions[].agent" => "[agent]",
+            ".findings_by_rule[].hosts[].agent" => "[agent]",
         });
     }
 
@@ -1055,8 +1063,8 @@ fn the_listeners_speak_tls() {
     assert_eq!(r.status().as_u16(), 200, "{}", r.body_mut().read_to_string().unwrap());
     let agents =
         assay_agent::Client::new(&format!("https://{}", running.agent), &running.ca_pem, None).unwrap();
-    match agents.post("/agent/v1/heartbeat", &json!({})) {
-        Err(assay_agent::Error::Status(401, _)) => {}
+    match agents.post::<Value>("/agent/v1/heartbeat", &json!({})) {
+        Err(assay_agent::Error::Status { status: 401, .. }) => {}
         other => panic!("the agent endpoint answers over TLS from the agents' CA: {other:?}"),
     }
     let plain: ureq::Agent =
@@ -1384,4 +1392,118 @@ fn retention_deletes_telemetry_and_then_the_run_keys() {
     let empty = assay_runtime::feed::Feed::default().to_bytes();
     let (status, feed) = s.raw(false, "PUT", "/v1/feed", &s.token, Some(empty));
     assert_eq!((status, &feed["agents_queued"]), (200, &json!(0)), "{feed}");
+}
+
+/// Validates `value` against the OpenAPI document's schema for `name`
+/// (its components included, so references resolve): the server's
+/// answers are what the document says.
+fn conforms(api: &Value, name: &str, value: &Value) {
+    let schema = json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$ref": format!("#/components/schemas/{name}"),
+        "components": api["components"],
+    });
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> =
+        validator.iter_errors(value).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+    assert!(errors.is_empty(), "{name} does not conform to the OpenAPI document: {errors:#?}\n{value:#}");
+}
+
+/// Two agents whose hosts share a hostname (both the same fixture) are two
+/// hosts in every report; findings carry the tags the agents were enrolled
+/// with (the token's and their own); the answers conform to the OpenAPI
+/// document generated from the wire types.
+#[test]
+fn hosts_with_one_hostname_stay_two_and_findings_carry_the_enrolled_tags() {
+    let Some(s) = Server::new(false) else { return };
+    let enrol = s.ok("POST", "/v1/enrollments", Some(json!({ "uses": 2, "tags": { "env": "trial" } })));
+    let token = enrol["token"].as_str().unwrap();
+    let (a, _) = try_enroll(&s, token, "debian-default", "m-a", "debian").unwrap();
+    let (b, _) = try_enroll(&s, token, "debian-default", "m-b", "debian").unwrap();
+    s.ok(
+        "POST",
+        "/v1/targets",
+        Some(json!({ "name": "trial", "tags": [{ "key": "env", "value": "trial" }] })),
+    );
+    let template =
+        json!({ "target": "trial", "packages": ["security-best-practices"], "duration_seconds": 60 });
+    s.ok("PUT", "/v1/templates/twins", Some(template));
+    let run =
+        s.ok("POST", "/v1/runs", Some(json!({ "template": "twins" })))["id"].as_str().unwrap().to_owned();
+    for agent in [&a, &b] {
+        agent.heartbeat(&s);
+        assert_eq!(agent.upload(&s, &run, telemetry(agent.host)).0, 201);
+    }
+    let _ = s.call("POST", &format!("/v1/runs/{run}/stop"), &s.token, None);
+    s.wait_for(&run, &["COMPLETED"]);
+    let both: std::collections::BTreeSet<&str> = [a.id.as_str(), b.id.as_str()].into();
+    let full = s.ok("GET", &format!("/v1/runs/{run}/report?full=true"), None);
+    for rule in full["findings_by_rule"].as_array().unwrap() {
+        let agents: std::collections::BTreeSet<&str> =
+            rule["hosts"].as_array().unwrap().iter().map(|h| h["agent"].as_str().unwrap()).collect();
+        assert_eq!(agents, both, "{rule:#}");
+        assert!(rule["hosts"].as_array().unwrap().iter().all(|h| h["hostname"] == "debian-default"));
+    }
+    for rule in full["rules"].as_array().unwrap() {
+        let agents: Vec<&str> = rule["outcomes"]
+            .as_object()
+            .unwrap()
+            .values()
+            .flat_map(|hosts| hosts.as_array().unwrap().iter().map(|h| h["agent"].as_str().unwrap()))
+            .collect();
+        assert_eq!(agents.len(), 2, "{rule:#}");
+        assert_eq!(agents.iter().copied().collect::<std::collections::BTreeSet<_>>(), both);
+    }
+    let (_, page) = s.call("GET", &format!("/v1/runs/{run}/report?full=true&format=html"), &s.token, None);
+    let page = page.as_str().unwrap().to_owned();
+    assert!(page.contains(&a.id) && page.contains(&b.id), "the HTML report names both agents");
+    assert!(page.contains("failed on"), "the full HTML report says which hosts failed each rule");
+
+    // Findings carry the agent's tags as the server enrolled it: the
+    // token's (env=trial) and the agent's own (role=web).
+    let findings = all_findings(&s, &run, &a.id);
+    assert!(!findings.is_empty());
+    for f in &findings {
+        let tags: std::collections::BTreeMap<&str, &str> = f["asset"]["tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| (t["key"].as_str().unwrap(), t["value"].as_str().unwrap()))
+            .collect();
+        assert_eq!(tags, [("env", "trial"), ("role", "web")].into(), "{f:#}");
+    }
+    let fleet = s.ok("GET", &format!("/v1/fleet-findings?agent={}&limit=1000", b.id), None);
+    assert!(fleet["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|f| f["asset"]["tags"].as_array().unwrap().len() == 2));
+
+    // The overview charts distinct open findings (today: every open one of
+    // the fleet, once), and ranks the most serious rules first.
+    let overview = s.ok("GET", "/v1/overview", None);
+    let open =
+        s.ok("GET", "/v1/fleet-findings?state=open&limit=1000", None)["items"].as_array().unwrap().len();
+    let today = &overview["findings_per_day"][13];
+    let charted: i64 =
+        ["high", "medium", "low", "informational"].iter().map(|k| today[k].as_i64().unwrap()).sum();
+    assert_eq!(charted, open as i64, "{today}");
+    let rank = |s: &Value| ["high", "medium", "low"].iter().position(|x| s == x).unwrap();
+    let ranks: Vec<usize> =
+        overview["top_rules"].as_array().unwrap().iter().map(|r| rank(&r["severity"])).collect();
+    assert!(ranks.windows(2).all(|w| w[0] <= w[1]), "{overview:#}");
+
+    // The answers are what the generated document describes.
+    let api = s.ok("GET", "/v1/openapi.json", None);
+    conforms(&api, "RunReport", &full);
+    conforms(&api, "Page_FindingView", &s.ok("GET", &format!("/v1/findings?run={run}"), None));
+    conforms(&api, "Page_FleetFindingView", &fleet);
+    conforms(&api, "RunView", &s.ok("GET", &format!("/v1/runs/{run}"), None));
+    conforms(&api, "Page_AgentView", &s.ok("GET", "/v1/agents", None));
+    conforms(&api, "TargetPreview", &s.ok("GET", "/v1/targets/trial/preview?template=twins", None));
+    conforms(&api, "Overview", &s.ok("GET", "/v1/overview", None));
+    conforms(&api, "Packages", &s.ok("GET", "/v1/packages", None));
+    conforms(&api, "TemplateVersions", &s.ok("GET", "/v1/templates/twins", None));
+    conforms(&api, "Page_AuditEntry", &s.ok("GET", "/v1/audit", None));
+    conforms(&api, "ErrorBody", &s.call("GET", "/v1/runs/nope", &s.token, None).1);
 }

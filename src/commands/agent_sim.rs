@@ -86,6 +86,8 @@ pub fn run(args: &Args) -> Outcome {
     super::agent::watch_signals(stop.clone())?;
     let report =
         assay_agent::sim::simulate(&config, &stop).map_err(|e| Failure::input(miette::miette!("{e}")))?;
-    outln!("{}", serde_json::to_string_pretty(&report.json()).unwrap_or_default());
+    let summary = serde_json::to_string_pretty(&report.summary())
+        .map_err(|e| Failure::internal(miette::miette!("{e}")))?;
+    outln!("{summary}");
     Ok(ExitCode::SUCCESS)
 }

@@ -160,7 +160,7 @@ fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
 pub fn run(args: &Args) -> Outcome {
     let rt = runtime()?;
     if let Some(Sub::AdminToken { options, role }) = &args.command {
-        let role = assay_server::Role::parse(role).ok_or_else(|| {
+        let role = assay_server::Role::parse(role).map_err(|_| {
             Failure::input(miette::miette!("--role {role}: one of read-only, operator, admin"))
         })?;
         let token = rt

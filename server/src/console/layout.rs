@@ -2,10 +2,10 @@
 //! pieces every page uses: times, severities, states, errors, pagers.
 
 use super::{Failure, Session};
+use assay_api::Severity;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use maud::{html, Markup, DOCTYPE};
-use serde_json::Value;
 
 const NAV: [(&str, &str, &str); 9] = [
     ("overview", "/console", "Overview"),
@@ -99,10 +99,10 @@ pub fn error(failure: &Failure) -> Markup {
     html! {
         div.error role="alert" {
             p { strong { (failure.message) } " " span.code { "(" (failure.code) ", " (failure.status.as_u16()) ")" } }
-            @if let Some(agents) = failure.details["agents"].as_array() {
+            @if let Some(details) = &failure.details {
                 ul {
-                    @for a in agents {
-                        li { "agent " code { (text(&a["agent"])) } " is in run " a href=(format!("/console/runs/{}", super::segment(&text(&a["run"])))) { (text(&a["run"])) } }
+                    @for a in &details.agents {
+                        li { "agent " code { (a.agent) } " is in run " a href=(format!("/console/runs/{}", super::segment(&a.run))) { (a.run) } }
                     }
                 }
             }
@@ -140,36 +140,57 @@ pub fn login(message: Option<&str>, status: StatusCode) -> Response {
     (status, Html(document("Log in", body).into_string())).into_response()
 }
 
-/// A JSON value as text: strings without quotes, null as empty.
-pub fn text(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Null => String::new(),
-        other => other.to_string(),
-    }
-}
-
 /// A millisecond timestamp as UTC.
-pub fn time(v: &Value) -> Markup {
-    match v.as_i64().and_then(chrono::DateTime::from_timestamp_millis) {
+pub fn time(ms: i64) -> Markup {
+    match chrono::DateTime::from_timestamp_millis(ms) {
         Some(t) => html! { time datetime=(t.to_rfc3339()) { (t.format("%Y-%m-%d %H:%M:%S UTC")) } },
         None => html! { span.muted { "—" } },
     }
 }
 
-pub fn severity(s: &str) -> Markup {
+/// A timestamp that may not be there yet.
+pub fn maybe_time(ms: Option<i64>) -> Markup {
+    match ms {
+        Some(ms) => time(ms),
+        None => html! { span.muted { "—" } },
+    }
+}
+
+pub fn severity(s: Severity) -> Markup {
     html! { span class=(format!("sev sev-{s}")) { (s) } }
 }
 
-pub fn state(s: &str) -> Markup {
-    let kind = match s {
-        "COMPLETED" | "HEALTHY" | "open" => "good",
-        "COMPLETED_WITH_ERRORS" | "UNKNOWN" | "waived" | "STOP_DATA_COLLECTION_PENDING" => "warn",
-        "FAILED" | "ERROR" | "CANCELED" | "UNHEALTHY" => "bad",
+/// A state, health or status word, coloured by what it means.
+pub fn state(s: impl std::fmt::Display) -> Markup {
+    let s = s.to_string();
+    let kind = match s.as_str() {
+        "COMPLETED" | "HEALTHY" | "open" | "delivered" => "good",
+        "COMPLETED_WITH_ERRORS" | "UNKNOWN" | "waived" | "STOP_DATA_COLLECTION_PENDING" | "missing" => "warn",
+        "FAILED" | "ERROR" | "CANCELED" | "UNHEALTHY" | "revoked" => "bad",
         "resolved" => "muted",
         _ => "busy",
     };
     html! { span class=(format!("state state-{kind}")) { (s) } }
+}
+
+/// Tags as `key=value` chips.
+pub fn tags(tags: &std::collections::BTreeMap<String, String>) -> Markup {
+    html! { @for (k, v) in tags { span.tag { (k) "=" (v) } " " } }
+}
+
+/// The other agents of a cloned image, linked.
+pub fn clones(same: &[String]) -> Markup {
+    html! {
+        @if !same.is_empty() {
+            span.clone title="Several agents reported this machine-id at enrolment: a cloned image" {
+                "same machine-id as "
+                @for (i, id) in same.iter().enumerate() {
+                    @if i > 0 { ", " }
+                    a href=(format!("/console/agents/{}", super::segment(id))) { code { (id) } }
+                }
+            }
+        }
+    }
 }
 
 /// Backticked words of rule documentation as code, the rest as text.
@@ -182,8 +203,8 @@ pub fn prose(s: &str) -> Markup {
 }
 
 /// The link to the next page of a cursor-paged list, keeping the filters.
-pub fn pager(base: &str, filters: &[(&str, &str)], next: &Value) -> Markup {
-    let Some(after) = next.as_str() else { return html! {} };
+pub fn pager(base: &str, filters: &[(&str, &str)], next: Option<&str>) -> Markup {
+    let Some(after) = next else { return html! {} };
     let mut pairs = filters.to_vec();
     pairs.push(("after", after));
     html! { nav.pager aria-label="Pages" { a rel="next" href=(format!("{base}{}", super::query(&pairs))) { "Next page →" } } }

@@ -9,20 +9,24 @@
 //! the token's role until it expires or the token is revoked. Pages work
 //! without JavaScript; `console.js` adds live run progress and confirms.
 
+mod findings;
 mod fleet;
 mod layout;
 mod overview;
 mod runs;
 mod templates;
 
-use crate::auth::{self, Role};
-use crate::App;
+use crate::api::{session_cookie, SECURE_SESSION_COOKIE, SESSION_COOKIE};
+use crate::domain::auth;
+use crate::domain::App;
+use assay_api::{ErrorBody, ErrorCode, ErrorDetails, Role};
 use axum::extract::{FromRequestParts, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
-use serde_json::Value;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use std::sync::Arc;
 
 type AppState = State<Arc<App>>;
@@ -43,6 +47,7 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/console/logout", post(logout))
         .route("/console/static/{file}", get(asset))
         .route("/console/agents", get(fleet::agents))
+        .route("/console/agents/{id}", get(fleet::agent))
         .route("/console/enrollments", get(fleet::enrollment_page).post(fleet::create_enrollment))
         .route("/console/targets", get(fleet::targets).post(fleet::create_target))
         .route("/console/targets/{name}", get(fleet::target))
@@ -54,9 +59,9 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/console/runs/{id}/live", get(runs::live))
         .route("/console/runs/{id}/stop", post(runs::stop_run))
         .route("/console/runs/{id}/report", get(runs::report))
-        .route("/console/findings", get(runs::findings))
-        .route("/console/findings/{agent}/{fingerprint}", get(runs::finding))
-        .route("/console/findings/{agent}/{fingerprint}/attributes", post(runs::add_attributes))
+        .route("/console/findings", get(findings::findings))
+        .route("/console/findings/{agent}/{fingerprint}", get(findings::finding))
+        .route("/console/findings/{agent}/{fingerprint}/attributes", post(findings::add_attributes))
         .route("/console/packages", get(overview::packages))
         .route("/console/packages/{name}", get(overview::package))
         .route("/console/audit", get(overview::audit))
@@ -121,17 +126,18 @@ impl FromRequestParts<Arc<App>> for Session {
         app: &Arc<App>,
     ) -> Result<Self, Self::Rejection> {
         let to_login = || Redirect::to("/console/login").into_response();
-        let row = match auth::session(&app.db, &parts.headers).await {
-            Ok(Some(row)) => row,
+        let Some(id) = session_cookie(&parts.headers) else { return Err(to_login()) };
+        let caller = match auth::by_session(app, id).await {
+            Ok(Some(caller)) => caller,
             Ok(None) => return Err(to_login()),
-            Err(e) => return Err(layout::bare_error(&crate::error::ApiError::from(e).message)),
+            Err(e) => return Err(layout::bare_error(&e.message())),
         };
         let cookie = parts.headers.get(header::COOKIE).and_then(|c| c.to_str().ok()).unwrap_or_default();
         Ok(Session {
             cookie: cookie.to_owned(),
-            csrf: crate::db::text(&row, "csrf"),
-            role: Role::parse(&crate::db::text(&row, "role")).unwrap_or(Role::ReadOnly),
-            token_id: crate::db::text(&row, "id"),
+            csrf: caller.csrf.unwrap_or_default(),
+            role: caller.role,
+            token_id: caller.token_id,
         })
     }
 }
@@ -142,7 +148,7 @@ pub(crate) struct Failure {
     status: StatusCode,
     code: String,
     message: String,
-    details: Value,
+    details: Option<ErrorDetails>,
 }
 
 /// The admin API, called in process as the session.
@@ -163,7 +169,7 @@ impl<'a> Api<'a> {
         &self,
         method: Method,
         uri: &str,
-        body: Option<&Value>,
+        body: Option<Vec<u8>>,
         csrf: Option<&str>,
     ) -> Result<(StatusCode, HeaderMap, axum::body::Bytes), Failure> {
         use tower::ServiceExt;
@@ -176,8 +182,8 @@ impl<'a> Api<'a> {
             request = request.header("x-csrf-token", csrf);
         }
         let request = request
-            .body(axum::body::Body::from(body.map(|b| b.to_string()).unwrap_or_default()))
-            .map_err(|e| failure(StatusCode::BAD_REQUEST, "invalid", e.to_string()))?;
+            .body(axum::body::Body::from(body.unwrap_or_default()))
+            .map_err(|e| failure(StatusCode::BAD_REQUEST, ErrorCode::Invalid, e.to_string()))?;
         let router = crate::api::routes(self.app.clone()).with_state(self.app.clone());
         let response = match router.oneshot(request).await {
             Ok(r) => r,
@@ -186,34 +192,56 @@ impl<'a> Api<'a> {
         let (parts, body) = response.into_parts();
         let bytes = axum::body::to_bytes(body, 64 << 20)
             .await
-            .map_err(|e| failure(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+            .map_err(|e| failure(StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal, e.to_string()))?;
         if parts.status.is_success() {
             return Ok((parts.status, parts.headers, bytes));
         }
-        let error: Value = serde_json::from_slice(&bytes).unwrap_or_default();
-        Err(Failure {
-            status: parts.status,
-            code: error["error"]["code"].as_str().unwrap_or("internal").to_owned(),
-            message: error["error"]["message"].as_str().unwrap_or("the API gave no message").to_owned(),
-            details: error["error"]["details"].clone(),
+        Err(match serde_json::from_slice::<ErrorBody>(&bytes) {
+            Ok(e) => Failure {
+                status: parts.status,
+                code: e.error.code.as_str().to_owned(),
+                message: e.error.message,
+                details: e.error.details,
+            },
+            Err(_) => {
+                failure(parts.status, ErrorCode::Internal, String::from_utf8_lossy(&bytes).into_owned())
+            }
         })
     }
 
-    async fn get(&self, uri: &str) -> Result<Value, Failure> {
+    /// A `GET` answered with `T`.
+    async fn get<T: DeserializeOwned>(&self, uri: &str) -> Result<T, Failure> {
         let (_, _, body) = self.call(Method::GET, uri, None, None).await?;
-        serde_json::from_slice(&body)
-            .map_err(|e| failure(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))
+        decode(&body)
     }
 
-    async fn send(&self, method: Method, uri: &str, body: &Value, csrf: &str) -> Result<Value, Failure> {
-        let (_, _, body) = self.call(method, uri, Some(body), Some(csrf)).await?;
-        serde_json::from_slice(&body)
-            .map_err(|e| failure(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))
+    /// A change, answered with `T`.
+    async fn send<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        uri: &str,
+        body: &impl Serialize,
+        csrf: &str,
+    ) -> Result<T, Failure> {
+        let body = serde_json::to_vec(body)
+            .map_err(|e| failure(StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal, e.to_string()))?;
+        let (_, _, answer) = self.call(method, uri, Some(body), Some(csrf)).await?;
+        decode(&answer)
     }
 }
 
-fn failure(status: StatusCode, code: &str, message: String) -> Failure {
-    Failure { status, code: code.to_owned(), message, details: Value::Null }
+fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, Failure> {
+    serde_json::from_slice(body).map_err(|e| {
+        failure(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::Internal,
+            format!("the API's answer does not read: {e}"),
+        )
+    })
+}
+
+fn failure(status: StatusCode, code: ErrorCode, message: String) -> Failure {
+    Failure { status, code: code.as_str().to_owned(), message, details: None }
 }
 
 /// A form's fields in order; a name may repeat (checkboxes).
@@ -261,20 +289,22 @@ fn pairs(text: &str) -> Result<std::collections::BTreeMap<String, String>, Strin
 }
 
 async fn login_page(State(app): AppState, headers: HeaderMap) -> Response {
-    if matches!(auth::session(&app.db, &headers).await, Ok(Some(_))) {
-        return Redirect::to("/console").into_response();
+    if let Some(id) = session_cookie(&headers) {
+        if matches!(auth::by_session(&app, id).await, Ok(Some(_))) {
+            return Redirect::to("/console").into_response();
+        }
     }
     layout::login(None, StatusCode::OK)
 }
 
 async fn login(State(app): AppState, Form(form): Form<Vec<(String, String)>>) -> Response {
     let fields = Fields(form);
-    match auth::login(&app.db, fields.get("token")).await {
-        Ok((id, _, _)) => {
+    match auth::login(&app, fields.get("token")).await {
+        Ok((id, _)) => {
             let cookie = if app.config.tls.is_some() {
-                format!("{}={id}; Path=/; HttpOnly; Secure; SameSite=Strict", auth::SECURE_SESSION_COOKIE)
+                format!("{SECURE_SESSION_COOKIE}={id}; Path=/; HttpOnly; Secure; SameSite=Strict")
             } else {
-                format!("{}={id}; Path=/; HttpOnly; SameSite=Strict", auth::SESSION_COOKIE)
+                format!("{SESSION_COOKIE}={id}; Path=/; HttpOnly; SameSite=Strict")
             };
             let mut response = Redirect::to("/console").into_response();
             if let Ok(v) = HeaderValue::from_str(&cookie) {
@@ -282,7 +312,7 @@ async fn login(State(app): AppState, Form(form): Form<Vec<(String, String)>>) ->
             }
             response
         }
-        Err(e) => layout::login(Some(&e.message), e.status),
+        Err(e) => layout::login(Some(&e.message()), crate::api::error::status(e.code())),
     }
 }
 
@@ -296,9 +326,11 @@ async fn logout(
     if !auth::same(fields.get("csrf").as_bytes(), session.csrf.as_bytes()) {
         return layout::bare_error("the form carries no valid CSRF token for this session");
     }
-    let _ = auth::logout(&app.db, &headers).await;
-    let _ = auth::audit(&app.db, &session.token_id, "console.logout", serde_json::json!({})).await;
-    let name = if app.config.tls.is_some() { auth::SECURE_SESSION_COOKIE } else { auth::SESSION_COOKIE };
+    if let Some(cookie) = session_cookie(&headers) {
+        let caller = auth::Caller { token_id: session.token_id.clone(), role: session.role, csrf: None };
+        let _ = auth::logout(&app, cookie, &caller).await;
+    }
+    let name = if app.config.tls.is_some() { SECURE_SESSION_COOKIE } else { SESSION_COOKIE };
     let secure = if app.config.tls.is_some() { "; Secure" } else { "" };
     let mut response = Redirect::to("/console/login").into_response();
     if let Ok(v) =

@@ -1,87 +1,117 @@
 //! Templates: the list, a template's versions, and the form that creates
 //! one or saves a new version (runs pin the version they started with).
 
-use super::layout::{self, text, time};
+use super::layout::{self, time};
 use super::{pairs, param, query, segment, Api, AppState, Fields, Pairs, Session};
+use assay_api::admin::{Notification, Packages, TemplateBody, TemplateVersions, TemplateView};
+use assay_api::{ErrorCode, Event, Page};
 use axum::extract::{Path, Query, State};
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use maud::{html, Markup};
-use serde_json::{json, Value};
 
-fn list_of(v: &Value) -> String {
-    v.as_array().map(|a| a.iter().map(text).collect::<Vec<_>>().join(", ")).unwrap_or_default()
+/// What the template form shows: a version, defaults, or what was posted.
+#[derive(Default)]
+struct Draft {
+    name: String,
+    target: String,
+    packages: Vec<String>,
+    minutes: i64,
+    attributes: String,
+    schedule: String,
+    notify_url: String,
+    events: Vec<Event>,
 }
 
-fn attributes_text(v: &Value) -> String {
-    v.as_object()
-        .into_iter()
-        .flatten()
-        .map(|(k, v)| format!("{k}={}", text(v)))
-        .collect::<Vec<_>>()
-        .join("\n")
+impl Draft {
+    fn of(t: &TemplateView) -> Draft {
+        let first = t.notifications.first();
+        Draft {
+            name: t.name.clone(),
+            target: t.target.clone(),
+            packages: t.packages.clone(),
+            minutes: t.duration_seconds / 60,
+            attributes: t.attributes.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("\n"),
+            schedule: t.schedule.clone().unwrap_or_default(),
+            notify_url: first.map(|n| n.url.clone()).unwrap_or_default(),
+            events: first.map(|n| n.events.clone()).unwrap_or_default(),
+        }
+    }
+
+    fn posted(fields: &Fields) -> Draft {
+        Draft {
+            name: fields.get("name").to_owned(),
+            target: fields.get("target").to_owned(),
+            packages: fields.all("package"),
+            minutes: fields.get("minutes").parse().unwrap_or(60),
+            attributes: fields.get("attributes").to_owned(),
+            schedule: fields.get("schedule").to_owned(),
+            notify_url: fields.get("notify_url").to_owned(),
+            events: fields.all("notify_event").iter().filter_map(|e| Event::parse(e).ok()).collect(),
+        }
+    }
 }
 
 pub async fn templates(State(app): AppState, session: Session, Query(q): Query<Pairs>) -> Response {
     let after = param(&q, "after");
     let api = Api::new(&app, &session);
-    let list = match api.get(&format!("/v1/templates{}", query(&[("after", after)]))).await {
-        Ok(l) => l,
-        Err(f) => return layout::failed(&session, "templates", "Templates", f),
-    };
-    let items = list["items"].as_array().cloned().unwrap_or_default();
+    let list: Page<TemplateView> =
+        match api.get(&format!("/v1/templates{}", query(&[("after", after)]))).await {
+            Ok(l) => l,
+            Err(f) => return layout::failed(&session, "templates", "Templates", f),
+        };
     let content = html! {
         p { a.button href="/console/templates/new" { "New template" } }
-        @if items.is_empty() {
+        @if list.items.is_empty() {
             p.muted { "No template yet." }
         } @else {
             table {
                 thead { tr { th { "Template" } th.num { "Version" } th { "Target" } th { "Packages" } th.num { "Duration" } th { "Schedule" } } }
                 tbody {
-                    @for t in &items {
+                    @for t in &list.items {
                         tr {
-                            td { a href=(format!("/console/templates/{}", segment(&text(&t["name"])))) { (text(&t["name"])) } }
-                            td.num { (text(&t["version"])) }
-                            td { (text(&t["target"])) }
-                            td { (list_of(&t["packages"])) }
-                            td.num { (t["duration_seconds"].as_i64().unwrap_or(0) / 60) " min" }
-                            td { @if t["schedule"].is_null() { span.muted { "—" } } @else { code { (text(&t["schedule"])) } } }
+                            td { a href=(format!("/console/templates/{}", segment(&t.name))) { (t.name) } }
+                            td.num { (t.version) }
+                            td { (t.target) }
+                            td { (t.packages.join(", ")) }
+                            td.num { (t.duration_seconds / 60) " min" }
+                            td { @match &t.schedule { None => span.muted { "—" }, Some(s) => code { (s) } } }
                         }
                     }
                 }
             }
-            (layout::pager("/console/templates", &[], &list["next"]))
+            (layout::pager("/console/templates", &[], list.next.as_deref()))
         }
     };
     layout::page(&session, "templates", "Templates", content)
 }
 
-/// The form's choices: targets and packages from the API.
-async fn choices(api: &Api<'_>) -> (Vec<String>, Vec<(String, String)>) {
-    let targets = api.get("/v1/targets?limit=1000").await.unwrap_or_default();
-    let packages = api.get("/v1/packages").await.unwrap_or_default();
-    (
-        targets["items"].as_array().into_iter().flatten().map(|t| text(&t["name"])).collect(),
-        packages["items"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|p| (text(&p["name"]), text(&p["title"])))
-            .collect(),
-    )
+/// The form's choices: targets, and packages with their titles.
+struct Choices {
+    targets: Vec<String>,
+    packages: Vec<(String, String)>,
 }
 
-/// The template form, filled with `t` (a version, or what was posted).
-fn form(
-    session: &Session,
-    name: Option<&str>,
-    t: &Value,
-    choices: &(Vec<String>, Vec<(String, String)>),
-) -> Markup {
-    let chosen: Vec<String> = t["packages"].as_array().into_iter().flatten().map(text).collect();
-    let notification = &t["notifications"][0];
-    let events: Vec<String> = notification["events"].as_array().into_iter().flatten().map(text).collect();
+async fn choices(api: &Api<'_>) -> Choices {
+    let mut targets = Vec::new();
+    let mut after = String::new();
+    // Every target, page by page.
+    loop {
+        let uri = format!("/v1/targets{}", query(&[("limit", "1000"), ("after", after.as_str())]));
+        let Ok(page) = api.get::<Page<assay_api::admin::TargetView>>(&uri).await else { break };
+        targets.extend(page.items.into_iter().map(|t| t.name));
+        match page.next {
+            Some(next) => after = next,
+            None => break,
+        }
+    }
+    let packages = api.get::<Packages>("/v1/packages").await.map(|p| p.items).unwrap_or_default();
+    Choices { targets, packages: packages.into_iter().map(|p| (p.name, p.title)).collect() }
+}
+
+/// The template form, filled with `t`.
+fn form(session: &Session, name: Option<&str>, t: &Draft, choices: &Choices) -> Markup {
     let action = match name {
         Some(n) => format!("/console/templates/{}", segment(n)),
         None => "/console/templates/new".to_owned(),
@@ -90,29 +120,28 @@ fn form(
         form.stack method="post" action=(action) {
             (layout::csrf(session))
             @if name.is_none() {
-                label { "Name " input type="text" name="name" value=(text(&t["name"])) required pattern="[A-Za-z0-9._-]{1,128}"; }
+                label { "Name " input type="text" name="name" value=(t.name) required pattern="[A-Za-z0-9._-]{1,128}"; }
             }
             label { "Target "
                 select name="target" required {
-                    @for target in &choices.0 { option value=(target) selected[t["target"] == target.as_str()] { (target) } }
+                    @for target in &choices.targets { option value=(target) selected[&t.target == target] { (target) } }
                 }
             }
             fieldset {
                 legend { "Rules packages" }
-                @for (p, title) in &choices.1 {
-                    label.check { input type="checkbox" name="package" value=(p) checked[chosen.contains(p)]; " " (title) " " code { (p) } }
+                @for (p, title) in &choices.packages {
+                    label.check { input type="checkbox" name="package" value=(p) checked[t.packages.contains(p)]; " " (title) " " code { (p) } }
                 }
             }
-            label { "Duration (minutes) " input type="number" name="minutes" min="1" max="1440" required
-                value=(t["duration_seconds"].as_i64().map_or(60, |s| s / 60)); }
+            label { "Duration (minutes) " input type="number" name="minutes" min="1" max="1440" required value=(t.minutes); }
             label { "Attributes added to every finding (KEY=VALUE, one per line)"
-                textarea name="attributes" rows="3" { (attributes_text(&t["attributes"])) } }
-            label { "Schedule (cron, UTC; empty: runs start by hand) " input type="text" name="schedule" value=(text(&t["schedule"])) placeholder="0 3 * * *"; }
+                textarea name="attributes" rows="3" { (t.attributes) } }
+            label { "Schedule (cron, UTC; empty: runs start by hand) " input type="text" name="schedule" value=(t.schedule) placeholder="0 3 * * *"; }
             fieldset {
                 legend { "Notification (webhook signed with HMAC-SHA256)" }
-                label { "URL " input type="url" name="notify_url" value=(text(&notification["url"])) placeholder="https://hooks.example/assay"; }
-                @for e in crate::notify::EVENTS {
-                    label.check { input type="checkbox" name="notify_event" value=(e) checked[events.iter().any(|x| x == e)]; " " code { (e) } }
+                label { "URL " input type="url" name="notify_url" value=(t.notify_url) placeholder="https://hooks.example/assay"; }
+                @for e in Event::ALL {
+                    label.check { input type="checkbox" name="notify_event" value=(e) checked[t.events.contains(e)]; " " code { (e) } }
                 }
             }
             button type="submit" { @if name.is_some() { "Save as a new version" } @else { "Create template" } }
@@ -121,36 +150,40 @@ fn form(
 }
 
 /// The API's template body from the form, or what is wrong with it.
-fn body(fields: &Fields) -> Result<Value, String> {
+fn body(fields: &Fields) -> Result<TemplateBody, String> {
     let attributes = pairs(fields.get("attributes"))?;
     let minutes: i64 =
         fields.get("minutes").parse().map_err(|_| "the duration is a number of minutes".to_owned())?;
     let url = fields.get("notify_url");
-    let notifications = if url.is_empty() {
-        json!([])
-    } else {
-        json!([{ "url": url, "events": fields.all("notify_event") }])
-    };
+    let mut events = Vec::new();
+    for e in fields.all("notify_event") {
+        events.push(Event::parse(&e).map_err(|e| e.to_string())?);
+    }
+    let notifications =
+        if url.is_empty() { Vec::new() } else { vec![Notification { url: url.to_owned(), events }] };
     let schedule = fields.get("schedule");
-    Ok(json!({
-        "target": fields.get("target"),
-        "packages": fields.all("package"),
-        "duration_seconds": minutes * 60,
-        "attributes": attributes,
-        "schedule": (!schedule.is_empty()).then_some(schedule),
-        "notifications": notifications,
-    }))
+    Ok(TemplateBody {
+        target: fields.get("target").to_owned(),
+        packages: fields.all("package"),
+        duration_seconds: minutes.saturating_mul(60),
+        attributes,
+        schedule: (!schedule.is_empty()).then(|| schedule.to_owned()),
+        notifications,
+    })
 }
 
 pub async fn new_template(State(app): AppState, session: Session, Query(q): Query<Pairs>) -> Response {
     let api = Api::new(&app, &session);
     let choices = choices(&api).await;
-    let target = param(&q, "target").to_owned();
-    let all: Vec<String> = choices.1.iter().map(|(p, _)| p.clone()).collect();
-    let t = json!({ "target": target, "packages": all, "duration_seconds": 3600 });
+    let draft = Draft {
+        target: param(&q, "target").to_owned(),
+        packages: choices.packages.iter().map(|(p, _)| p.clone()).collect(),
+        minutes: 60,
+        ..Draft::default()
+    };
     let content = html! {
-        @if choices.0.is_empty() { (layout::notice("Create a target first: a template assesses the agents of one target.")) }
-        (form(&session, None, &t, &choices))
+        @if choices.targets.is_empty() { (layout::notice("Create a target first: a template assesses the agents of one target.")) }
+        (form(&session, None, &draft, &choices))
     };
     layout::page(&session, "templates", "New template", content)
 }
@@ -171,7 +204,7 @@ pub async fn put_template(
 /// Creates a template (`name` from the form) or saves a new version of
 /// `name`.
 async fn save(
-    app: std::sync::Arc<crate::App>,
+    app: std::sync::Arc<crate::domain::App>,
     session: Session,
     name: Option<String>,
     fields: Fields,
@@ -180,22 +213,24 @@ async fn save(
     let name = name.unwrap_or_else(|| fields.get("name").to_owned());
     let api = Api::new(&app, &session);
     let title = if creating { "New template".to_owned() } else { format!("Template {name}") };
-    let posted = |fields: &Fields| {
-        let mut t = body(fields).unwrap_or_else(|_| json!({}));
-        t["name"] = json!(fields.get("name"));
-        t
-    };
     let sent = match body(&fields) {
         Ok(b) => {
-            api.send(Method::PUT, &format!("/v1/templates/{}", segment(&name)), &b, fields.get("csrf")).await
+            api.send::<TemplateView>(
+                Method::PUT,
+                &format!("/v1/templates/{}", segment(&name)),
+                &b,
+                fields.get("csrf"),
+            )
+            .await
         }
-        Err(e) => Err(super::failure(StatusCode::UNPROCESSABLE_ENTITY, "invalid", e)),
+        Err(e) => Err(super::failure(StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::Invalid, e)),
     };
     match sent {
         Ok(_) => Redirect::to(&format!("/console/templates/{}", segment(&name))).into_response(),
         Err(f) => {
             let choices = choices(&api).await;
-            let content = form(&session, (!creating).then_some(name.as_str()), &posted(&fields), &choices);
+            let content =
+                form(&session, (!creating).then_some(name.as_str()), &Draft::posted(&fields), &choices);
             layout::failed_with(&session, "templates", &title, f, content)
         }
     }
@@ -204,39 +239,43 @@ async fn save(
 pub async fn template(State(app): AppState, session: Session, Path(name): Path<String>) -> Response {
     let api = Api::new(&app, &session);
     let title = format!("Template {name}");
-    let t = match api.get(&format!("/v1/templates/{}", segment(&name))).await {
+    let t: TemplateVersions = match api.get(&format!("/v1/templates/{}", segment(&name))).await {
         Ok(t) => t,
         Err(f) => return layout::failed(&session, "templates", &title, f),
     };
-    let versions = t["versions"].as_array().cloned().unwrap_or_default();
-    let latest = versions.last().cloned().unwrap_or_default();
+    let Some(latest) = t.versions.last() else {
+        let f = super::failure(StatusCode::NOT_FOUND, ErrorCode::NotFound, format!("no template `{name}`"));
+        return layout::failed(&session, "templates", &title, f);
+    };
     let choices = choices(&api).await;
     let content = html! {
         form.inline method="post" action="/console/runs" {
             (layout::csrf(&session))
             input type="hidden" name="template" value=(name);
-            button type="submit" { "Start a run of version " (text(&latest["version"])) }
+            button type="submit" { "Start a run of version " (latest.version) }
         }
         h2 { "Versions" }
         table {
             thead { tr { th.num { "Version" } th { "Target" } th { "Packages" } th.num { "Duration" } th { "Attributes" } th { "Schedule" } th { "Notifications" } th { "Saved" } } }
             tbody {
-                @for v in versions.iter().rev() {
+                @for v in t.versions.iter().rev() {
                     tr {
-                        td.num { (text(&v["version"])) }
-                        td { a href=(format!("/console/targets/{}", segment(&text(&v["target"])))) { (text(&v["target"])) } }
-                        td { (list_of(&v["packages"])) }
-                        td.num { (v["duration_seconds"].as_i64().unwrap_or(0) / 60) " min" }
-                        td { @for (k, val) in v["attributes"].as_object().into_iter().flatten() { span.tag { (k) "=" (text(val)) } " " } }
-                        td { @if v["schedule"].is_null() { span.muted { "—" } } @else { code { (text(&v["schedule"])) } } }
-                        td { @for n in v["notifications"].as_array().into_iter().flatten() { (text(&n["url"])) " (" (list_of(&n["events"])) ")" br; } }
-                        td { (time(&v["created_at"])) }
+                        td.num { (v.version) }
+                        td { a href=(format!("/console/targets/{}", segment(&v.target))) { (v.target) } }
+                        td { (v.packages.join(", ")) }
+                        td.num { (v.duration_seconds / 60) " min" }
+                        td { (layout::tags(&v.attributes)) }
+                        td { @match &v.schedule { None => span.muted { "—" }, Some(s) => code { (s) } } }
+                        td { @for n in &v.notifications {
+                            (n.url) " (" (n.events.iter().map(|e| e.as_str()).collect::<Vec<_>>().join(", ")) ")" br;
+                        } }
+                        td { (time(v.created_at)) }
                     }
                 }
             }
         }
-        h2 { "Edit (saves version " (latest["version"].as_i64().unwrap_or(0) + 1) ")" }
-        (form(&session, Some(&name), &latest, &choices))
+        h2 { "Edit (saves version " (latest.version + 1) ")" }
+        (form(&session, Some(&name), &Draft::of(latest), &choices))
     };
     layout::page(&session, "templates", &title, content)
 }

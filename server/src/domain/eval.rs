@@ -1,0 +1,329 @@
+//! Evaluation on the server. Two queues in the database: a job per (run,
+//! agent) and a re-evaluation per agent (its latest telemetry, after a
+//! feed import, new waivers or new rules packages). Any replica leases
+//! from them (on PostgreSQL with `FOR UPDATE SKIP LOCKED`); a job a worker
+//! died holding is taken over when its lease ends, up to [`MAX_ATTEMPTS`]
+//! times. What a job writes (its findings, its host report, the fleet's
+//! open and resolved findings) and its completion are one transaction,
+//! and findings are unique per run, agent and fingerprint, so a retried
+//! job never duplicates one.
+
+use super::{agents, findings, notify, runs, uploads, App, Error, Result};
+use crate::faults::crash_point;
+use crate::ids::now;
+use crate::store::{self, jobs, telemetry, Conn};
+use assay_api::webhook::NoticeDetail;
+use assay_api::{Event, JobState, RunState};
+use assay_model::bundle::Bundle;
+use assay_model::findings::{Finding, KeyValue, Outcome, Report, Summary};
+use assay_model::telemetry::SkippedSection;
+use assay_runtime::feed::Feed;
+use assay_runtime::value::Host;
+use assay_runtime::vm::{Options, Program};
+use std::sync::Arc;
+
+pub(crate) const MAX_ATTEMPTS: i64 = 3;
+
+/// A feed indexed for matching, shared by this process's evaluations.
+pub(crate) type FeedIndex = assay_runtime::feed::Index<Arc<Feed>>;
+
+/// Leases one job of either queue and does it; `Ok(false)` when both are
+/// empty.
+pub(crate) async fn work_one(app: &App) -> Result<bool> {
+    if run_job(app).await? {
+        return Ok(true);
+    }
+    reevaluation(app).await
+}
+
+/// Fails the jobs of both queues whose last attempt ran out (the lease
+/// queries no longer pick them). Called from the background tick, not
+/// from every worker poll.
+pub(crate) async fn expire(app: &App) -> Result<()> {
+    let mut tx = app.store.write().await?;
+    jobs::expire(&mut tx, now(), MAX_ATTEMPTS).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Queues the re-evaluation of every agent's latest telemetry; how many.
+pub(crate) async fn queue_reevaluation(c: &mut Conn, cause: &str) -> store::Result<u64> {
+    jobs::queue_reevaluation(c, cause).await
+}
+
+async fn run_job(app: &App) -> Result<bool> {
+    let at = now();
+    let mut tx = app.store.write().await?;
+    let Some(job) =
+        jobs::lease_run_job(&mut tx, app.store.backend(), at + app.config.job_lease_ms, at, MAX_ATTEMPTS)
+            .await?
+    else {
+        return Ok(false);
+    };
+    let (run, agent) = (job.run_id.as_str(), job.agent_id.as_str());
+    runs::transition(&mut tx, run, RunState::EvalPending, RunState::Evaluating).await?;
+    tx.commit().await?;
+    crash_point("eval.job.leased");
+
+    let delivered = {
+        let mut c = app.store.read().await?;
+        telemetry::of_run(&mut c, run, agent).await?
+    };
+    let result = match delivered {
+        None => Err("the run has no telemetry from this agent".to_owned()),
+        Some(d) => evaluate_delivered(app, &d, &[]).await?,
+    };
+    let mut tx = app.store.write().await?;
+    match result {
+        Ok(report) => {
+            store::findings::set_host_report(&mut tx, run, agent, &report).await?;
+            store::findings::insert(&mut tx, run, agent, &report.findings, now()).await?;
+            findings::reconcile(&mut tx, agent, &report, &format!("run {run}")).await?;
+            let detail = NoticeDetail::Host {
+                agent: agent.to_owned(),
+                hostname: report.asset.hostname.clone(),
+                summary: report.summary.clone(),
+            };
+            notify::enqueue(&mut tx, run, Event::FindingReported, &detail).await?;
+            jobs::set_run_job(&mut tx, run, agent, JobState::Done, None).await?;
+        }
+        Err(message) => {
+            let state = if job.attempts >= MAX_ATTEMPTS { JobState::Failed } else { JobState::Pending };
+            jobs::set_run_job(&mut tx, run, agent, state, Some(&message)).await?;
+        }
+    }
+    crash_point("eval.job.written");
+    tx.commit().await?;
+    crash_point("eval.job.done");
+    Ok(true)
+}
+
+async fn reevaluation(app: &App) -> Result<bool> {
+    let at = now();
+    let mut tx = app.store.write().await?;
+    let Some(job) = jobs::lease_reevaluation(
+        &mut tx,
+        app.store.backend(),
+        at + app.config.job_lease_ms,
+        at,
+        MAX_ATTEMPTS,
+    )
+    .await?
+    else {
+        return Ok(false);
+    };
+    tx.commit().await?;
+    let agent = job.agent_id.as_str();
+    let (delivered, extra) = {
+        let mut c = app.store.read().await?;
+        // The agent's latest telemetry, with the packages of the run it
+        // came from, and every package it has fleet findings of, so a
+        // finding found by another template's run is kept current.
+        (telemetry::latest(&mut c, agent).await?, store::findings::packages_of(&mut c, agent).await?)
+    };
+    let result = match delivered {
+        None => Err("the agent has no telemetry".to_owned()),
+        Some(d) => evaluate_delivered(app, &d, &extra).await?,
+    };
+    let mut tx = app.store.write().await?;
+    match result {
+        Ok(report) => {
+            findings::reconcile(&mut tx, agent, &report, &job.cause).await?;
+            jobs::set_reevaluation(&mut tx, agent, JobState::Done, None).await?;
+        }
+        Err(message) => {
+            let state = if job.attempts >= MAX_ATTEMPTS { JobState::Failed } else { JobState::Pending };
+            jobs::set_reevaluation(&mut tx, agent, state, Some(&message)).await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// Evaluates a delivered document off the async threads with its run's
+/// packages and `extra` ones, the latest feed and waivers; the host is
+/// named as the server knows it (its tags from enrolment, its addresses
+/// from its heartbeats). `Ok(Err)`: the evaluation failed, with why.
+async fn evaluate_delivered(
+    app: &App,
+    delivered: &telemetry::Delivered,
+    extra: &[String],
+) -> Result<std::result::Result<Report, String>> {
+    let body = match uploads::open(app, delivered).await? {
+        Ok(body) => body,
+        Err(e) => return Ok(Err(e)),
+    };
+    let mut packages = delivered.packages.0.clone();
+    for p in extra {
+        if !packages.contains(p) {
+            packages.push(p.clone());
+        }
+    }
+    let attributes: Vec<(String, String)> = delivered.attributes.0.clone().into_iter().collect();
+    let feed = match latest_feed(app).await? {
+        Ok(feed) => feed,
+        Err(e) => return Ok(Err(e)),
+    };
+    let waivers = match latest_waivers(app).await? {
+        Ok(waivers) => waivers,
+        Err(e) => return Ok(Err(e)),
+    };
+    let (addresses, tags) = {
+        let mut c = app.store.read().await?;
+        let addresses = agents::addresses(&mut c, &delivered.agent_id).await?;
+        let tags = store::agents::tags(&mut c, &[delivered.agent_id.as_str()]).await?;
+        (addresses, tags.into_values().next().unwrap_or_default())
+    };
+    let tags: Vec<KeyValue> = tags.into_iter().map(|(key, value)| KeyValue { key, value }).collect();
+    let bundle = app.bundle;
+    let evaluated = app
+        .cpu
+        .run(move || {
+            let mut report = evaluate(bundle, &body, &packages, attributes, feed.as_deref())?;
+            // The fleet's waivers: accepted findings are marked (and counted
+            // apart), an expired waiver raises a finding of its own.
+            assay_runtime::waivers::apply(
+                &waivers,
+                std::slice::from_mut(&mut report),
+                assay_runtime::waivers::today(),
+            );
+            report.asset.addresses = addresses;
+            report.asset.tags = tags;
+            for f in &mut report.findings {
+                f.asset.addresses = report.asset.addresses.clone();
+                f.asset.tags = report.asset.tags.clone();
+            }
+            report.summary = Summary::of(&report.findings, &report.rules);
+            Ok(report)
+        })
+        .await;
+    Ok(evaluated.unwrap_or_else(|e| Err(format!("the evaluation failed: {e}"))))
+}
+
+/// The latest uploaded waivers. They were validated on upload: a file
+/// that no longer parses (another version of assay) fails the evaluation
+/// with why, rather than applying none.
+async fn latest_waivers(
+    app: &App,
+) -> Result<std::result::Result<Vec<assay_runtime::waivers::Waiver>, String>> {
+    let text = {
+        let mut c = app.store.read().await?;
+        store::feeds::latest_waivers(&mut c).await?
+    };
+    Ok(match text {
+        None => Ok(Vec::new()),
+        Some(text) => assay_runtime::waivers::parse(&text, "the server's waivers")
+            .map_err(|e| format!("the server's waivers no longer parse: {e}")),
+    })
+}
+
+/// The latest uploaded feed, parsed and indexed once per process and
+/// version. A stored feed that no longer parses fails the evaluation with
+/// why, never passes the CVE rules.
+async fn latest_feed(app: &App) -> Result<std::result::Result<Option<Arc<FeedIndex>>, String>> {
+    let mut c = app.store.read().await?;
+    let Some(latest) = store::feeds::latest_feed(&mut c).await? else { return Ok(Ok(None)) };
+    if let Some((seq, feed)) = app.feed.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+        if *seq == latest.seq {
+            return Ok(Ok(Some(feed.clone())));
+        }
+    }
+    let body = store::feeds::feed_body(&mut c, latest.seq).await?;
+    let body = body.ok_or_else(|| Error::Internal(format!("feed {} vanished", latest.digest)))?;
+    let feed = match Feed::from_bytes(&body) {
+        Ok(feed) => feed,
+        Err(e) => return Ok(Err(format!("the server's feed {} no longer parses: {e}", latest.digest))),
+    };
+    let feed = Arc::new(assay_runtime::feed::Index::new(Arc::new(feed)));
+    *app.feed.lock().unwrap_or_else(|p| p.into_inner()) = Some((latest.seq, feed.clone()));
+    Ok(Ok(Some(feed)))
+}
+
+/// The report of `packages` for one host's telemetry, matched against the
+/// feed (without one the CVE rules are skipped, never passed), plus
+/// Inspector's informational "no potential security issues found" for
+/// each package that found nothing. A rule that fails to evaluate is an
+/// error of that rule only; the others' findings are kept.
+fn evaluate(
+    bundle: &Bundle,
+    telemetry: &[u8],
+    packages: &[String],
+    attributes: Vec<(String, String)>,
+    feed: Option<&FeedIndex>,
+) -> std::result::Result<Report, String> {
+    let mut telemetry = assay_model::telemetry::from_json(telemetry)
+        .map_err(|e| format!("the telemetry does not validate: {e}"))?;
+    match feed {
+        Some(index) => {
+            let installed = telemetry.packages.as_deref().unwrap_or(&[]);
+            telemetry.vulnerabilities = Some(index.matches(installed, telemetry.asset.os.as_ref()));
+            if let Some(c) = telemetry.collection.as_mut() {
+                c.skipped_sections.retain(|s| s.section != "vulnerabilities");
+            }
+        }
+        None => {
+            if let Some(c) = telemetry.collection.as_mut() {
+                c.skipped_sections.push(SkippedSection {
+                    section: "vulnerabilities".into(),
+                    reason: "no vulnerability feed on the server (`assay fleet feed import --osv PATH`)"
+                        .into(),
+                });
+            }
+        }
+    }
+    let host = Host::new(telemetry).map_err(|e| format!("the telemetry does not validate: {e}"))?;
+    let options = Options { attributes, ..Options::default() };
+    let mut report = Program::new(bundle).evaluate(&host, &options);
+    report.findings.retain(|f| packages.contains(&f.package));
+    report.rules.retain(|r| packages.contains(&r.package));
+    for p in bundle.content.packages.iter().filter(|p| packages.contains(&p.name)) {
+        let evaluated =
+            report.rules.iter().any(|r| r.package == p.name && !matches!(r.outcome, Outcome::Skipped { .. }));
+        if evaluated && !report.findings.iter().any(|f| f.package == p.name) {
+            let rule_id = format!("{}:no-findings", p.name);
+            let fingerprint = assay_model::findings::fingerprint(&rule_id, &report.asset.id, "");
+            report.findings.push(Finding {
+                rule_id,
+                package: p.name.clone(),
+                package_version: p.version.clone(),
+                title: "No potential security issues found".to_owned(),
+                severity: assay_model::Severity::Informational,
+                severity_score: 0.0,
+                description: format!("No rule of {} found a potential security issue on this host.", p.name),
+                recommendation: "No action is required.".to_owned(),
+                message: format!("{}: no potential security issues found", p.name),
+                asset: report.asset.clone(),
+                attributes: options
+                    .attributes
+                    .iter()
+                    .map(|(k, v)| KeyValue { key: k.clone(), value: v.clone() })
+                    .collect(),
+                evidence: Vec::new(),
+                fingerprint,
+                bundle_digest: report.bundle_digest.clone(),
+                waived: None,
+            });
+        }
+    }
+    report.summary = Summary::of(&report.findings, &report.rules);
+    Ok(report)
+}
+
+/// Deletes telemetry past retention (rows, then their blobs), then the
+/// keys of finished runs with no telemetry left, the chunks of uploads
+/// that runs no longer wait for, and blobs of days past retention that no
+/// row names (a crash between a blob's write and its row's commit leaves
+/// one).
+pub(crate) async fn retention(app: &App) -> Result<()> {
+    let cutoff = now() - app.config.retention_ms;
+    let mut tx = app.store.write().await?;
+    let expired = telemetry::delete_before(&mut tx, cutoff).await?;
+    telemetry::delete_leftovers(&mut tx).await?;
+    tx.commit().await?;
+    // Best effort: what is left now is deleted by a later sweep.
+    for blob in &expired {
+        let _ = app.blobs.delete(blob).await;
+    }
+    let _ = app.blobs.sweep_days_before(cutoff).await;
+    Ok(())
+}

@@ -1,0 +1,119 @@
+//! Agents' identities: enrolment spends an enrolment token and signs the
+//! agent's public key with the server's CA; every other request of an
+//! agent is authenticated by that client certificate, looked up by its
+//! fingerprint, so a revoked agent's certificates fail before they expire.
+
+use super::agents::valid_tags;
+use super::auth;
+use super::{App, Error, Result};
+use crate::ids::{hash, now, random_hex};
+use crate::keys;
+use crate::store::{agents, tokens};
+use assay_api::agent::{Enroll, Enrolled, Renew, Renewed};
+use assay_api::HealthCode;
+use assay_model::hex;
+use serde_json::json;
+
+/// An agent authenticated by its client certificate.
+#[derive(Clone, Debug)]
+pub(crate) struct Agent {
+    pub id: String,
+    /// When the certificate it connected with expires (ms).
+    pub not_after: i64,
+    /// Its health and addresses as last recorded.
+    pub health: (HealthCode, String),
+    pub addresses: Vec<String>,
+}
+
+/// The agent of the client certificate `fingerprint` (none: the
+/// connection showed none), connecting from `peer`.
+pub(crate) async fn authenticate(app: &App, peer: &str, fingerprint: Option<&str>) -> Result<Agent> {
+    let Some(fingerprint) = fingerprint else {
+        return Err(Error::Unauthorized(
+            "this endpoint needs the agent's client certificate (enrol first: `assay agent --enroll-token`)"
+                .into(),
+        ));
+    };
+    let found = {
+        let mut c = app.store.read().await?;
+        agents::by_certificate(&mut c, fingerprint).await?
+    };
+    let Some(found) = found else {
+        let _ = auth::audit(app, peer, "agent.rejected", json!({ "reason": "unknown certificate" })).await;
+        return Err(Error::Unauthorized("this certificate belongs to no agent".into()));
+    };
+    if found.revoked_at.is_some() {
+        let _ =
+            auth::audit(app, &found.id, "agent.rejected", json!({ "reason": "revoked", "peer": peer })).await;
+        return Err(Error::Forbidden("this agent is revoked".into()));
+    }
+    Ok(Agent {
+        id: found.id,
+        not_after: found.not_after,
+        health: (found.health_code, found.health_detail),
+        addresses: found.addresses.0,
+    })
+}
+
+/// Spends one use of an enrolment token, creates the agent and signs its
+/// first certificate, in one transaction. Agents reporting a machine-id
+/// another agent has are flagged (a cloned image), never merged.
+pub(crate) async fn enroll(app: &App, peer: &str, req: Enroll) -> Result<Enrolled> {
+    if req.hostname.is_empty() || req.hostname.len() > 255 {
+        return Err(Error::Invalid("hostname must be 1 to 255 characters".into()));
+    }
+    valid_tags(&req.tags)?;
+    let public_key = hex::decode(&req.public_key).unwrap_or_default();
+    let mut tx = app.store.write().await?;
+    let Some(mut tags) = tokens::spend_enrollment(&mut tx, &hash(&req.token), now()).await? else {
+        drop(tx);
+        let _ = auth::audit(app, peer, "agent.enroll.rejected", json!({ "hostname": req.hostname })).await;
+        return Err(Error::Unauthorized("the enrolment token is unknown, used up or expired".into()));
+    };
+    // The token's tags win over the agent's own.
+    for (k, v) in req.tags {
+        tags.entry(k).or_insert(v);
+    }
+    valid_tags(&tags)?;
+    let id = format!("agent-{}", random_hex(8));
+    let clones = agents::with_machine_id(&mut tx, &req.machine_id, &id).await?;
+    let (certificate, der, not_after) =
+        app.ca.issue_agent(&id, &public_key, app.config.agent_cert_lifetime_ms).map_err(Error::Invalid)?;
+    let secret = random_hex(32);
+    let agent = agents::NewAgent {
+        id: &id,
+        secret_hash: &secret,
+        hostname: &req.hostname,
+        machine_id: &req.machine_id,
+        os: &req.os,
+        tags: &tags,
+        now: now(),
+    };
+    agents::insert(&mut tx, &agent).await?;
+    agents::insert_cert(&mut tx, &keys::fingerprint(&der), &id, now(), not_after).await?;
+    tx.commit().await?;
+    auth::audit(app, &id, "agent.enroll", json!({ "hostname": req.hostname, "same_machine_id": clones }))
+        .await?;
+    Ok(Enrolled {
+        agent_id: id,
+        certificate,
+        not_after,
+        ca: app.ca.cert_pem.clone(),
+        same_machine_id: clones,
+    })
+}
+
+/// A new certificate for a new key of an authenticated agent; the old
+/// certificate stays valid until it expires.
+pub(crate) async fn renew(app: &App, agent: &Agent, req: Renew) -> Result<Renewed> {
+    let public_key = hex::decode(&req.public_key).unwrap_or_default();
+    let (certificate, der, not_after) = app
+        .ca
+        .issue_agent(&agent.id, &public_key, app.config.agent_cert_lifetime_ms)
+        .map_err(Error::Invalid)?;
+    let mut tx = app.store.write().await?;
+    agents::insert_cert(&mut tx, &keys::fingerprint(&der), &agent.id, now(), not_after).await?;
+    tx.commit().await?;
+    auth::audit(app, &agent.id, "agent.certificate.renew", json!({ "not_after": not_after })).await?;
+    Ok(Renewed { certificate, not_after })
+}
