@@ -18,8 +18,13 @@ use std::collections::BTreeMap;
 #[serde(deny_unknown_fields)]
 pub struct NewToken {
     pub role: Role,
+    /// What it is for (at most 128 characters).
     #[serde(default)]
     pub name: String,
+    /// It stops working this long after its creation (60 s to 10 years);
+    /// none: when revoked.
+    #[serde(default)]
+    pub expires_in_seconds: Option<i64>,
 }
 
 /// A minted API token: the token itself is shown this once.
@@ -28,6 +33,35 @@ pub struct TokenCreated {
     pub id: String,
     pub role: Role,
     pub token: String,
+    pub expires_at: Option<i64>,
+}
+
+/// An API token as `GET /v1/tokens` lists it (never the token itself).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct TokenView {
+    pub id: String,
+    pub role: Role,
+    pub name: String,
+    pub created_at: i64,
+    pub expires_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+/// `POST /v1/tokens/revoke`: a token by its id, or the token itself.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged, deny_unknown_fields)]
+pub enum RevokeToken {
+    Id { id: String },
+    Token { token: String },
+}
+
+/// A revoked token: it and its console sessions are refused from now on.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct TokenRevoked {
+    pub id: String,
+    pub revoked: bool,
+    /// Console sessions ended with it.
+    pub sessions: u64,
 }
 
 /// `POST /v1/enrollments`.
@@ -43,6 +77,11 @@ pub struct NewEnrollment {
     /// Every agent enrolled with it gets these tags.
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
+    /// Agents enrolled with it may add tags of their own (`assay agent
+    /// --tag`) whose keys start with this prefix (`""`: any key); none:
+    /// no tag of their own. The token's tags win.
+    #[serde(default)]
+    pub agent_tag_prefix: Option<String>,
 }
 
 fn one() -> i64 {
@@ -60,6 +99,14 @@ pub struct EnrollmentCreated {
     pub token: String,
     pub uses: i64,
     pub expires_at: i64,
+    pub tags: BTreeMap<String, String>,
+    pub agent_tag_prefix: Option<String>,
+}
+
+/// `PUT /v1/agents/{id}/tags` (admin): an agent's tags, replaced.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AgentTags {
     pub tags: BTreeMap<String, String>,
 }
 
@@ -294,6 +341,10 @@ pub struct RunAgentView {
     /// The evaluation of its telemetry, once delivered.
     pub evaluation: Option<JobState>,
     pub evaluation_attempts: Option<i64>,
+    /// The hostname its telemetry claimed, when it is not the one the
+    /// agent was enrolled with (findings and reports use the enrolled one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reported_hostname: Option<String>,
 }
 
 /// A host left out of a run's evaluation (or of one of its packages).

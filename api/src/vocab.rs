@@ -81,10 +81,10 @@ vocabulary! {
     Role("role") {
         /// Lists and reads.
         ReadOnly = "read-only",
-        /// Also enrolment tokens, targets, templates, runs, attributes,
-        /// feeds and waivers.
+        /// Also enrolment tokens, targets, templates, runs, attributes.
         Operator = "operator",
-        /// Also API tokens and the audit log.
+        /// Also API tokens, agents' tags, the vulnerability feed and the
+        /// waivers (they change every host's findings), and the audit log.
         Admin = "admin",
     }
 }

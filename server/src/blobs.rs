@@ -34,8 +34,17 @@ impl Blobs {
             }
             Some(u) => std::path::PathBuf::from(u.strip_prefix("file://").unwrap_or(u)),
         };
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| format!("cannot create the blob directory {}: {e}", dir.display()))?;
+        {
+            use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(&dir)
+                .map_err(|e| format!("cannot create the blob directory {}: {e}", dir.display()))?;
+            // Sealed blobs, but no one else's to list or read.
+            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
+                .map_err(|e| format!("cannot make the blob directory {} private: {e}", dir.display()))?;
+        }
         let dir = dir.canonicalize().map_err(|e| format!("blob directory {}: {e}", dir.display()))?;
         let store = object_store::local::LocalFileSystem::new_with_prefix(&dir)
             .map_err(|e| format!("blob directory {}: {e}", dir.display()))?;

@@ -29,6 +29,8 @@ pub struct Config {
     /// Telemetry older than this is deleted, with the keys of runs that
     /// have none left.
     pub retention_ms: i64,
+    /// Audit log entries older than this are deleted.
+    pub audit_retention_ms: i64,
     /// The master key file (default `DATA/master.key`; `ASSAY_MASTER_KEY`
     /// wins over both).
     pub master_key: Option<PathBuf>,
@@ -40,6 +42,9 @@ pub struct Config {
     /// The blob store for telemetry: `s3://BUCKET[/PREFIX]`, `file:///DIR`
     /// or a directory; default `DATA/blobs`.
     pub blobs: Option<String>,
+    /// Internal addresses webhooks may reach all the same (loopback,
+    /// private, link-local ... are refused otherwise).
+    pub allow_webhook_to: Vec<ipnet::IpNet>,
 }
 
 impl Config {
@@ -58,10 +63,12 @@ impl Config {
             agent_names: vec!["localhost".into(), "127.0.0.1".into()],
             agent_cert_lifetime_ms: 7 * 24 * 3600 * 1000,
             retention_ms: 30 * 24 * 3600 * 1000,
+            audit_retention_ms: 365 * 24 * 3600 * 1000,
             master_key: None,
             job_lease_ms: 120_000,
             chunk_bytes: 1 << 20,
             blobs: None,
+            allow_webhook_to: Vec::new(),
         }
     }
 

@@ -18,6 +18,8 @@ use std::path::Path;
 use time::OffsetDateTime;
 
 const NONCE: usize = 24;
+/// What sealing adds to a plaintext: its nonce and its tag.
+pub const OVERHEAD: usize = NONCE + 16;
 
 /// A 256-bit key for XChaCha20-Poly1305.
 #[derive(Clone)]
@@ -80,8 +82,21 @@ pub fn master(file: &Path) -> Result<Key, String> {
         return Key::from_hex(&hex).ok_or_else(|| "ASSAY_MASTER_KEY is not 64 hexadecimal digits".to_owned());
     }
     match std::fs::read_to_string(file) {
-        Ok(text) => Key::from_hex(&text)
-            .ok_or_else(|| format!("{}: not a master key (64 hexadecimal digits)", file.display())),
+        Ok(text) => {
+            use std::os::unix::fs::PermissionsExt;
+            // As ssh with a private key: a key others can read is no secret.
+            let mode = std::fs::metadata(file).map(|m| m.permissions().mode()).unwrap_or(0);
+            if mode & 0o077 != 0 {
+                return Err(format!(
+                    "the master key {} may be read by others (mode {:o}); `chmod 600 {}`",
+                    file.display(),
+                    mode & 0o777,
+                    file.display()
+                ));
+            }
+            Key::from_hex(&text)
+                .ok_or_else(|| format!("{}: not a master key (64 hexadecimal digits)", file.display()))
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let key = Key::random();
             assay_runtime::files::write_private(file, hex::encode(&key.0).as_bytes())?;

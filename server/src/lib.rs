@@ -67,9 +67,9 @@ impl Running {
 /// Opens the database (migrating it), mints the first admin token when
 /// there is none, binds both listeners and starts the background loop.
 pub async fn start(config: Config, bundle: Bundle) -> Result<Running, String> {
-    std::fs::create_dir_all(&config.data)
-        .map_err(|e| format!("cannot create the data directory {}: {e}", config.data.display()))?;
+    private_directory(&config.data)?;
     let store = store::Store::open(&config.database_url()).await?;
+    private_files(&config.data)?;
     let blobs = blobs::Blobs::open(config.blobs.as_deref(), &config.data)?;
     let master = keys::master(&config.master_key_file())?;
     let ca = domain::setup::ca(&store, &master).await?;
@@ -106,12 +106,15 @@ pub async fn start(config: Config, bundle: Bundle) -> Result<Running, String> {
         wake: tokio::sync::Notify::new(),
         seen: Default::default(),
         heartbeat_windows: Default::default(),
+        failures: Default::default(),
         cpu: cpu::Pool::new(std::thread::available_parallelism().map_or(2, |n| n.get())),
     });
     let (shutdown, watch) = tokio::sync::watch::channel(false);
     let mut tasks = Vec::new();
     let tracked = |router: axum::Router<Arc<App>>| {
-        router.route_layer(axum::middleware::from_fn_with_state(app.clone(), api::track))
+        router
+            .route_layer(axum::middleware::from_fn_with_state(app.clone(), api::track))
+            .layer(axum::middleware::from_fn(api::error::refuse_nul))
     };
     let admin_router = tracked(api::routes(app.clone()).merge(console::routes()));
     tasks.push(serve_admin(admin, tls, admin_router, app.clone(), watch.clone()));
@@ -121,6 +124,7 @@ pub async fn start(config: Config, bundle: Bundle) -> Result<Running, String> {
         let _ = domain::eval::expire(&app).await;
         let _ = domain::runs::tick(&app).await;
         let _ = domain::schedules::start_due(&app).await;
+        let _ = domain::auth::flush_failures(&app).await;
         false
     }));
     tasks.push(every(&watch, Duration::from_secs(60), app.clone(), |app| async move {
@@ -160,6 +164,46 @@ pub async fn start(config: Config, bundle: Bundle) -> Result<Running, String> {
         shutdown,
         tasks,
     })
+}
+
+/// Makes the data directory (readable by its owner only), or tightens one
+/// that others may read to 0700. One that others may write is refused:
+/// whoever can replace its files can replace the master key.
+fn private_directory(dir: &std::path::Path) -> Result<(), String> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    let shown = dir.display();
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| format!("cannot create the data directory {shown}: {e}"))?;
+    let mode =
+        std::fs::metadata(dir).map_err(|e| format!("the data directory {shown}: {e}"))?.permissions().mode();
+    if mode & 0o022 != 0 {
+        return Err(format!(
+            "the data directory {shown} may be written by others (mode {:o}): it holds the master key and the database; `chmod 700 {shown}`",
+            mode & 0o777
+        ));
+    }
+    if mode & 0o077 != 0 {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| format!("cannot make the data directory {shown} private: {e}"))?;
+    }
+    Ok(())
+}
+
+/// The database files in the data directory, readable by the owner only
+/// (SQLite makes them with the process's umask).
+fn private_files(dir: &std::path::Path) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    for name in ["assay.db", "assay.db-wal", "assay.db-shm"] {
+        let path = dir.join(name);
+        if path.exists() {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+                .map_err(|e| format!("cannot make {} private: {e}", path.display()))?;
+        }
+    }
+    Ok(())
 }
 
 /// Runs `work` until the server stops: again at once while it says it
@@ -203,13 +247,13 @@ fn serve_admin(
         let shutdown = async move {
             let _ = stop.wait_for(|s| *s).await;
         };
-        let router = router.with_state(app);
+        let service = router.with_state(app).into_make_service_with_connect_info::<tls::Peer>();
         let _ = match tls {
             Some(config) => match tls::Listener::new(listener, config, None) {
-                Ok(l) => axum::serve(l, router).with_graceful_shutdown(shutdown).await,
+                Ok(l) => axum::serve(l, service).with_graceful_shutdown(shutdown).await,
                 Err(_) => Ok(()),
             },
-            None => axum::serve(listener, router).with_graceful_shutdown(shutdown).await,
+            None => axum::serve(listener, service).with_graceful_shutdown(shutdown).await,
         };
     })
 }
@@ -230,7 +274,9 @@ fn serve_agents(
     tokio::spawn(async move {
         while let Some((peer, why)) = rx.recv().await {
             let detail = serde_json::json!({ "peer": peer.to_string(), "reason": why });
-            let _ = domain::auth::audit(&auditor, &peer.to_string(), "agent.tls.rejected", detail).await;
+            let _ =
+                domain::auth::audit_failure(&auditor, &peer.ip().to_string(), "agent.tls.rejected", detail)
+                    .await;
         }
     });
     let on_reject: tls::OnReject = Arc::new(move |peer, why| {
@@ -258,7 +304,8 @@ pub async fn mint_token(config: &Config, role: Role, name: &str) -> Result<Strin
 /// `X-Assay-Signature`.
 pub async fn webhook_key(config: &Config) -> Result<String, String> {
     let store = store::Store::open(&config.database_url()).await?;
-    domain::notify::webhook_key(&store).await.map_err(|e| e.to_string())
+    let master = keys::master(&config.master_key_file())?;
+    domain::notify::webhook_key(&store, &master).await.map_err(|e| e.to_string())
 }
 
 /// The signature a receiver expects for `body` under `key`.

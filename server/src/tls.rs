@@ -89,6 +89,13 @@ impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, List
     }
 }
 
+/// A plain (loopback) admin listener's peer: its address, no certificate.
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, TcpListener>> for Peer {
+    fn connect_info(stream: axum::serve::IncomingStream<'_, TcpListener>) -> Peer {
+        Peer { addr: *stream.remote_addr(), fingerprint: None }
+    }
+}
+
 /// Told of each failed handshake: the peer and why.
 pub type OnReject = Arc<dyn Fn(SocketAddr, String) + Send + Sync>;
 

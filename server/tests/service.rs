@@ -8,325 +8,12 @@
 // Test code: an unwrap that fails is a failing test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use assay_server::{start, Config, Running};
+mod common;
+
+use assay_server::{start, Config};
+use common::*;
 use serde_json::{json, Value};
-use std::path::Path;
 use std::time::{Duration, Instant};
-
-fn bundle() -> assay_model::bundle::Bundle {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies");
-    let loaded = assay_compiler::package::load(&[root]).unwrap();
-    let built = assay_compiler::build(&loaded).ok().unwrap();
-    assay_model::bundle::load(&built.bytes).unwrap()
-}
-
-fn telemetry(host: &str) -> Vec<u8> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/hosts").join(host);
-    serde_json::to_vec(&assay_runtime::collector::collect_root(&root)).unwrap()
-}
-
-/// A database for one test: a temporary SQLite file, or a new PostgreSQL
-/// database dropped when the test ends.
-struct Database {
-    url: Option<String>,
-    drop_pg: Option<String>,
-}
-
-impl Database {
-    fn sqlite() -> Database {
-        Database { url: None, drop_pg: None }
-    }
-
-    /// PostgreSQL when 127.0.0.1:5432 answers (the project's machines and
-    /// CI run it); `None`, with a message, when it does not.
-    fn postgres_if_reachable(rt: &tokio::runtime::Runtime) -> Option<Database> {
-        use sqlx::Connection;
-        let reachable = rt.block_on(async {
-            tokio::time::timeout(
-                Duration::from_secs(5),
-                sqlx::PgConnection::connect("postgres://postgres@127.0.0.1:5432/test"),
-            )
-            .await
-        });
-        match reachable {
-            Ok(Ok(_)) => Some(Database::postgres(rt)),
-            other => {
-                assert!(
-                    std::env::var("ASSAY_REQUIRE_POSTGRES").is_err(),
-                    "PostgreSQL at 127.0.0.1:5432 is unreachable ({other:?}) and ASSAY_REQUIRE_POSTGRES is set"
-                );
-                eprintln!("skipped: PostgreSQL at 127.0.0.1:5432 is unreachable ({other:?})");
-                None
-            }
-        }
-    }
-
-    fn postgres(rt: &tokio::runtime::Runtime) -> Database {
-        let name = format!("assay_test_{}", std::process::id() as u64 * 1000 + rand_suffix());
-        rt.block_on(admin_sql(&format!("CREATE DATABASE {name}")));
-        Database { url: Some(format!("postgres://postgres@127.0.0.1:5432/{name}")), drop_pg: Some(name) }
-    }
-}
-
-fn rand_suffix() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos() as u64 % 1000
-}
-
-async fn admin_sql(sql: &str) {
-    use sqlx::Connection;
-    let mut conn = sqlx::PgConnection::connect("postgres://postgres@127.0.0.1:5432/test").await.unwrap();
-    sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned())).execute(&mut conn).await.unwrap();
-}
-
-struct Server {
-    rt: tokio::runtime::Runtime,
-    running: Option<Running>,
-    data: tempfile::TempDir,
-    db: Database,
-    http: ureq::Agent,
-    token: String,
-    /// Overrides the retention of the next start.
-    retention_ms: Option<i64>,
-}
-
-impl Server {
-    /// A server on SQLite, or on PostgreSQL (`None` when it is unreachable).
-    fn new(postgres: bool) -> Option<Server> {
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-        let db = if postgres { Database::postgres_if_reachable(&rt)? } else { Database::sqlite() };
-        Some(Server::on(rt, db))
-    }
-
-    /// A server on `db`, started.
-    fn on(rt: tokio::runtime::Runtime, db: Database) -> Server {
-        let data = tempfile::tempdir().unwrap();
-        let http: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(30)))
-            .build()
-            .into();
-        let mut s = Server { rt, running: None, data, db, http, token: String::new(), retention_ms: None };
-        let first = s.boot();
-        s.token = first.expect("a first start prints an admin token");
-        s
-    }
-
-    fn config(&self) -> Config {
-        let mut c = Config::new(self.data.path().to_path_buf());
-        c.database = self.db.url.clone();
-        c.listen = "127.0.0.1:0".parse().unwrap();
-        c.agent_listen = "127.0.0.1:0".parse().unwrap();
-        if let Some(ms) = self.retention_ms {
-            c.retention_ms = ms;
-        }
-        c
-    }
-
-    /// Starts a server process on the same database; the first admin token
-    /// if this start minted it.
-    fn boot(&mut self) -> Option<String> {
-        let running = self.rt.block_on(start(self.config(), bundle())).unwrap();
-        let token = running.first_admin_token.clone();
-        self.running = Some(running);
-        token
-    }
-
-    fn halt(&mut self) {
-        if let Some(r) = self.running.take() {
-            self.rt.block_on(r.stop());
-        }
-    }
-
-    fn agent_base(&self) -> String {
-        format!("https://{}", self.running.as_ref().unwrap().agent)
-    }
-
-    fn url(&self, agent: bool, path: &str) -> String {
-        let r = self.running.as_ref().unwrap();
-        format!("http://{}{path}", if agent { r.agent } else { r.admin })
-    }
-
-    fn call(&self, method: &str, path: &str, token: &str, body: Option<Value>) -> (u16, Value) {
-        self.raw(false, method, path, token, body.map(|b| b.to_string().into_bytes()))
-    }
-
-    fn raw(&self, agent: bool, method: &str, path: &str, token: &str, body: Option<Vec<u8>>) -> (u16, Value) {
-        let url = self.url(agent, path);
-        let auth = format!("Bearer {token}");
-        let response = match (method, body) {
-            ("GET", _) => self.http.get(&url).header("authorization", &auth).call(),
-            ("POST", b) => self
-                .http
-                .post(&url)
-                .header("authorization", &auth)
-                .header("content-type", "application/json")
-                .send(b.unwrap_or_else(|| b"{}".to_vec())),
-            ("PUT", b) => self
-                .http
-                .put(&url)
-                .header("authorization", &auth)
-                .header("content-type", "application/json")
-                .send(b.unwrap_or_default()),
-            ("DELETE", _) => self.http.delete(&url).header("authorization", &auth).call(),
-            _ => unreachable!(),
-        };
-        let mut response = response.unwrap();
-        let status = response.status().as_u16();
-        let text = response.body_mut().read_to_string().unwrap_or_default();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
-    }
-
-    fn ok(&self, method: &str, path: &str, body: Option<Value>) -> Value {
-        let (status, v) = self.call(method, path, &self.token, body);
-        assert!((200..300).contains(&status), "{method} {path}: {status} {v}");
-        v
-    }
-
-    fn wait_for(&self, run: &str, states: &[&str]) -> Value {
-        let start = Instant::now();
-        loop {
-            let r = self.ok("GET", &format!("/v1/runs/{run}"), None);
-            if states.contains(&r["state"].as_str().unwrap()) {
-                return r;
-            }
-            assert!(start.elapsed() < Duration::from_secs(60), "run {run} stayed {}: {r:#}", r["state"]);
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.halt();
-        if let Some(name) = self.db.drop_pg.take() {
-            self.rt.block_on(admin_sql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")));
-        }
-    }
-}
-
-/// A fake agent: enrolled through the agent endpoint with the real agent's
-/// client (its own key, a certificate from the server's CA), it answers
-/// instructions by uploading telemetry of a fixture host in chunks.
-struct FakeAgent {
-    id: String,
-    identity: assay_agent::Identity,
-    host: &'static str,
-    _state: tempfile::TempDir,
-}
-
-fn try_enroll(
-    s: &Server,
-    token: &str,
-    host: &'static str,
-    machine_id: &str,
-    os: &str,
-) -> Result<(FakeAgent, Vec<String>), String> {
-    let state = tempfile::tempdir().unwrap();
-    let server = s.agent_base();
-    let enrolment = assay_agent::Enrolment {
-        server: &server,
-        token,
-        ca_pem: &s.running.as_ref().unwrap().ca_pem,
-        hostname: host.to_owned(),
-        machine_id: machine_id.to_owned(),
-        os: os.to_owned(),
-        tags: [("role".to_owned(), "web".to_owned())].into(),
-    };
-    let (identity, clones) = assay_agent::Identity::enroll(state.path(), &enrolment)?;
-    Ok((FakeAgent { id: identity.agent_id.clone(), identity, host, _state: state }, clones))
-}
-
-fn enroll(s: &Server, token: &str, host: &'static str, machine_id: &str) -> FakeAgent {
-    let (agent, clones) = try_enroll(s, token, host, machine_id, "debian").unwrap();
-    assert!(clones.is_empty(), "{clones:?}");
-    agent
-}
-
-fn answer(r: Result<Value, assay_agent::Error>) -> (u16, Value) {
-    match r {
-        Ok(v) => (200, v),
-        Err(assay_agent::Error::Status { status, body, .. }) => {
-            (status, serde_json::from_str(&body).unwrap_or(Value::String(body)))
-        }
-        Err(e) => panic!("{e}"),
-    }
-}
-
-fn gzip(body: &[u8]) -> Vec<u8> {
-    use std::io::Write;
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    gz.write_all(body).unwrap();
-    gz.finish().unwrap()
-}
-
-impl FakeAgent {
-    /// A client at the server's current address (a restart moves it).
-    fn client(&self, s: &Server) -> assay_agent::Client {
-        let mut identity = self.identity.clone();
-        identity.server = s.agent_base();
-        identity.client().unwrap()
-    }
-
-    fn heartbeat(&self, s: &Server) -> Value {
-        let (status, v) = self.try_heartbeat(s);
-        assert_eq!(status, 200, "{v}");
-        v["instruction"].clone()
-    }
-
-    fn try_heartbeat(&self, s: &Server) -> (u16, Value) {
-        answer(self.client(s).post("/agent/v1/heartbeat", &json!({})))
-    }
-
-    /// Uploads `body` (telemetry JSON) gzip-compressed in chunks of
-    /// `chunk` bytes; the answer to the last chunk.
-    fn upload_in(&self, s: &Server, run: &str, body: &[u8], chunk: usize) -> (u16, Value) {
-        let compressed = gzip(body);
-        let chunks: Vec<&[u8]> = compressed.chunks(chunk).collect();
-        let client = self.client(s);
-        let mut last = (0, Value::Null);
-        for (i, c) in chunks.iter().enumerate() {
-            last = answer(client.put_chunk(run, i, chunks.len(), c));
-            if last.0 >= 300 {
-                return last;
-            }
-        }
-        last
-    }
-
-    fn upload(&self, s: &Server, run: &str, body: Vec<u8>) -> (u16, Value) {
-        let (status, v) = self.upload_in(s, run, &body, 1 << 20);
-        // 201 for the chunk that completes the upload, as for a new document.
-        (if status == 200 && v["accepted"] == true { 201 } else { status }, v)
-    }
-}
-
-/// The findings a local evaluation of `host` with `packages` gives, by rule.
-fn local_findings(host: &str, packages: &[&str]) -> Vec<(String, String)> {
-    let b = bundle();
-    let h = assay_runtime::value::Host::from_json(&telemetry(host)).unwrap();
-    let report = assay_runtime::vm::Program::new(&b).evaluate(&h, &Default::default());
-    let mut out: Vec<(String, String)> = report
-        .findings
-        .iter()
-        .filter(|f| packages.contains(&f.package.as_str()))
-        .map(|f| (f.rule_id.clone(), f.fingerprint.clone()))
-        .collect();
-    out.sort();
-    out
-}
-
-fn all_findings(s: &Server, run: &str, agent: &str) -> Vec<Value> {
-    let mut items = Vec::new();
-    let mut after = String::new();
-    loop {
-        let page = s.ok("GET", &format!("/v1/findings?run={run}&agent={agent}&limit=7{after}"), None);
-        items.extend(page["items"].as_array().unwrap().iter().cloned());
-        match page["next"].as_str() {
-            Some(n) => after = format!("&after={n}"),
-            None => return items,
-        }
-    }
-}
 
 fn service(postgres: bool) {
     let Some(mut s) = Server::new(postgres) else { return };
@@ -360,9 +47,9 @@ fn service(postgres: bool) {
     let enrol =
         s.call("POST", "/v1/enrollments", &operator, Some(json!({ "uses": 3, "tags": { "env": "prod" } }))).1;
     let token = enrol["token"].as_str().unwrap().to_owned();
-    let a = enroll(&s, &token, "debian-default", "m-1");
-    let b = enroll(&s, &token, "debian-hardened", "m-2");
-    let (clone, same) = try_enroll(&s, &token, "clone", "m-2", "alpine").unwrap();
+    let a = enroll(&s, &token, "debian-default", &machine_id("debian-default"));
+    let b = enroll(&s, &token, "debian-hardened", &machine_id("debian-hardened"));
+    let (clone, same) = try_enroll(&s, &token, "clone", &machine_id("debian-hardened"), "alpine").unwrap();
     assert_eq!(same, std::slice::from_ref(&b.id), "a cloned image is flagged");
     let fourth = try_enroll(&s, &token, "clone", "m-4", "alpine").err().unwrap();
     assert!(fourth.contains("401"), "the token had 3 uses: {fourth}");
@@ -740,7 +427,10 @@ fn service(postgres: bool) {
     )
     .unwrap();
     let feed = assay_runtime::feed::import_osv(osv.path()).unwrap().0;
-    let uploaded = s.raw(false, "PUT", "/v1/feed", &operator, Some(feed.to_bytes())).1;
+    // Feeds and waivers change every host's findings: an admin's (#27.12).
+    assert_eq!(s.raw(false, "PUT", "/v1/feed", &operator, Some(feed.to_bytes())).0, 403);
+    let admin = s.token.clone();
+    let uploaded = s.raw(false, "PUT", "/v1/feed", &admin, Some(feed.to_bytes())).1;
     assert_eq!(uploaded["agents_queued"], 2, "the agents with telemetry: {uploaded}");
     let cve_findings = |state: &str| {
         s.ok("GET", &format!("/v1/fleet-findings?state={state}&agent={}&limit=1000", a.id), None)["items"]
@@ -771,10 +461,10 @@ fn service(postgres: bool) {
     let open = s.ok("GET", &format!("/v1/fleet-findings?state=open&agent={}&limit=1000", a.id), None);
     assert_eq!(open["items"].as_array().unwrap().len(), open_a + 1);
     let empty = assay_runtime::feed::Feed::default();
-    s.raw(false, "PUT", "/v1/feed", &operator, Some(empty.to_bytes()));
+    s.raw(false, "PUT", "/v1/feed", &admin, Some(empty.to_bytes()));
     settle("resolved");
     assert!(cve_findings("open").is_empty());
-    assert_eq!(s.raw(false, "PUT", "/v1/feed", &operator, Some(b"not a feed".to_vec())).0, 422);
+    assert_eq!(s.raw(false, "PUT", "/v1/feed", &admin, Some(b"not a feed".to_vec())).0, 422);
 
     // User attributes on a fleet finding: filtered on, and kept when the
     // waiver upload below re-evaluates the agent.
@@ -832,7 +522,8 @@ fn service(postgres: bool) {
         .clone();
     assert_eq!(target["rule_id"], "CIS-5.4.3.3", "{target}");
     let waivers = "waivers:\n  - rule: CIS-5.4.3.3\n    asset: debian-default\n    owner: platform@example.com\n    justification: umask is set by the session manager\n    expires: 2099-12-31\n";
-    let (status, v) = s.raw(false, "PUT", "/v1/waivers", &operator, Some(waivers.as_bytes().to_vec()));
+    assert_eq!(s.raw(false, "PUT", "/v1/waivers", &operator, Some(waivers.as_bytes().to_vec())).0, 403);
+    let (status, v) = s.raw(false, "PUT", "/v1/waivers", &admin, Some(waivers.as_bytes().to_vec()));
     assert_eq!(status, 200, "{v}");
     let start = Instant::now();
     let fp = target["fingerprint"].as_str().unwrap();
@@ -856,7 +547,7 @@ fn service(postgres: bool) {
         "a re-evaluation dropped the user's attribute: {kept}"
     );
     let bad = "waivers:\n  - rule: X\n    owner: o\n    justification: j\n    expires: someday\n";
-    assert_eq!(s.raw(false, "PUT", "/v1/waivers", &operator, Some(bad.as_bytes().to_vec())).0, 422);
+    assert_eq!(s.raw(false, "PUT", "/v1/waivers", &admin, Some(bad.as_bytes().to_vec())).0, 422);
 
     // Moving to PostgreSQL: the SQLite database copied into an empty one
     // serves the same runs, findings and tokens.
@@ -1211,7 +902,7 @@ impl Outage {
 /// answer 503 `unavailable` (retry later), and without a restart they
 /// serve again once it is back; nothing written before is lost.
 fn database_outage(s: &Server, down: &dyn Fn(), up: &dyn Fn()) {
-    let enrol = s.ok("POST", "/v1/enrollments", Some(json!({ "uses": 1 })));
+    let enrol = s.ok("POST", "/v1/enrollments", Some(json!({ "uses": 1, "tags": { "role": "web" } })));
     let agent = enroll(s, enrol["token"].as_str().unwrap(), "debian-default", "m-outage");
     s.ok("POST", "/v1/targets", Some(json!({ "name": "before", "tags": [{ "key": "role" }] })));
     down();
@@ -1313,7 +1004,7 @@ fn postgres_stopped_gives_503_then_recovers() {
 fn retention_deletes_telemetry_and_then_the_run_keys() {
     use sqlx::Connection;
     let mut s = Server::new(false).unwrap();
-    let enrol = s.ok("POST", "/v1/enrollments", Some(json!({ "uses": 1 })));
+    let enrol = s.ok("POST", "/v1/enrollments", Some(json!({ "uses": 1, "tags": { "role": "web" } })));
     let agent = enroll(&s, enrol["token"].as_str().unwrap(), "debian-default", "m-retention");
     s.ok("POST", "/v1/targets", Some(json!({ "name": "all", "tags": [{ "key": "role" }] })));
     s.ok("PUT", "/v1/templates/t", Some(json!({ "target": "all", "packages": ["cis-linux"] })));
@@ -1416,10 +1107,15 @@ fn conforms(api: &Value, name: &str, value: &Value) {
 #[test]
 fn hosts_with_one_hostname_stay_two_and_findings_carry_the_enrolled_tags() {
     let Some(s) = Server::new(false) else { return };
-    let enrol = s.ok("POST", "/v1/enrollments", Some(json!({ "uses": 2, "tags": { "env": "trial" } })));
+    let enrol = s.ok(
+        "POST",
+        "/v1/enrollments",
+        Some(json!({ "uses": 2, "tags": { "env": "trial" }, "agent_tag_prefix": "role" })),
+    );
     let token = enrol["token"].as_str().unwrap();
-    let (a, _) = try_enroll(&s, token, "debian-default", "m-a", "debian").unwrap();
-    let (b, _) = try_enroll(&s, token, "debian-default", "m-b", "debian").unwrap();
+    let web = [("role", "web")];
+    let (a, _) = try_enroll_tagged(&s, token, "debian-default", "m-a", "debian", &web).unwrap();
+    let (b, _) = try_enroll_tagged(&s, token, "debian-default", "m-b", "debian", &web).unwrap();
     s.ok(
         "POST",
         "/v1/targets",

@@ -91,6 +91,15 @@ struct Options {
     /// Telemetry older than this is deleted (`30d`).
     #[arg(long, value_name = "DURATION", default_value = "30d")]
     retention: String,
+    /// How long the audit log keeps an entry (`365d`).
+    #[arg(long, value_name = "DURATION", default_value = "365d")]
+    audit_retention: String,
+    /// An internal network webhooks may reach all the same (`10.0.0.0/8`,
+    /// `127.0.0.1/32`; repeatable). Without it, a webhook whose host is or
+    /// resolves to a loopback, private, link-local, multicast or
+    /// unspecified address is refused.
+    #[arg(long = "allow-webhook-to", value_name = "CIDR", value_parser = cidr)]
+    allow_webhook_to: Vec<ipnet::IpNet>,
     /// The master key file that wraps the database's keys (default:
     /// DATA/master.key, made at the first start; ASSAY_MASTER_KEY wins).
     /// Replicas on one PostgreSQL database need the same key.
@@ -135,6 +144,8 @@ impl Options {
         }
         c.agent_cert_lifetime_ms = super::fleet::parse_duration(&self.agent_cert_lifetime)?.max(60) * 1000;
         c.retention_ms = super::fleet::parse_duration(&self.retention)?.max(60) * 1000;
+        c.audit_retention_ms = super::fleet::parse_duration(&self.audit_retention)?.max(86_400) * 1000;
+        c.allow_webhook_to.clone_from(&self.allow_webhook_to);
         c.master_key = self.master_key.clone();
         c.job_lease_ms = super::fleet::parse_duration(&self.job_lease)?.max(1) * 1000;
         c.chunk_bytes = self.chunk_kib.clamp(1, 4096) << 10;
@@ -155,6 +166,13 @@ fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
         .enable_all()
         .build()
         .map_err(|e| Failure::internal(miette::miette!("cannot start the async runtime: {e}")))
+}
+
+/// A network in CIDR notation; an address alone is that address.
+fn cidr(text: &str) -> Result<ipnet::IpNet, String> {
+    text.parse::<ipnet::IpNet>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("`{text}` is not a network such as 10.0.0.0/8 or an address"))
 }
 
 pub fn run(args: &Args) -> Outcome {

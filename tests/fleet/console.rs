@@ -151,7 +151,7 @@ async fn drive(c: &Client, base: &str, token: &str, downloads: &Path) {
     shot(c, "01-login").await;
     find(c, "input#token").await.send_keys("assay_not-a-token").await.unwrap();
     navigate(c, "main form button[type=submit]").await;
-    assert!(text_of(c, ".error").await.contains("unknown or revoked"));
+    assert!(text_of(c, ".error").await.contains("unknown, revoked or expired"));
     find(c, "input#token").await.send_keys(token).await.unwrap();
     navigate(c, "main form button[type=submit]").await;
     assert_eq!(text_of(c, "main h1").await, "Overview");

@@ -29,7 +29,7 @@ pub(super) async fn chunk(
     let agent = super::agent(&app, &peer).await?;
     let Ok(body) = read_chunk(body).await else {
         let detail = serde_json::json!({ "run": run, "seq": seq, "reason": "too large" });
-        let _ = auth::audit(&app, &agent.id, "agent.chunk.rejected", detail).await;
+        let _ = auth::audit_failure(&app, &agent.id, "agent.chunk.rejected", detail).await;
         return Err(Error::TooLarge(format!("a chunk is at most {MAX_CHUNK} bytes")));
     };
     let claimed = headers.get("x-assay-digest").and_then(|v| v.to_str().ok()).unwrap_or_default();

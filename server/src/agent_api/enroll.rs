@@ -19,7 +19,7 @@ pub(super) async fn enroll(
     ConnectInfo(peer): ConnectInfo<Peer>,
     Body(req): Body<Enroll>,
 ) -> Result<(StatusCode, Json<Enrolled>), Error> {
-    Ok((StatusCode::CREATED, Json(identity::enroll(&app, &peer.to_string(), req).await?)))
+    Ok((StatusCode::CREATED, Json(identity::enroll(&app, &peer.addr.ip().to_string(), req).await?)))
 }
 
 pub(super) async fn renew(

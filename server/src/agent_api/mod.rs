@@ -31,5 +31,5 @@ pub(crate) fn routes() -> Router<Arc<App>> {
 
 /// The agent of the request's client certificate.
 async fn agent(app: &App, peer: &Peer) -> Result<identity::Agent, Error> {
-    identity::authenticate(app, &peer.to_string(), peer.fingerprint.as_deref()).await
+    identity::authenticate(app, &peer.addr.ip().to_string(), peer.fingerprint.as_deref()).await
 }

@@ -1,9 +1,10 @@
 //! Agents: the list (by tag and health), one agent, revocation.
 
+use super::error::Body;
 use super::error::Params;
 use super::{AppState, Authenticated, PageQuery};
 use crate::domain::{agents, Error};
-use assay_api::admin::{AgentView, Revoked};
+use assay_api::admin::{AgentTags, AgentView, Revoked};
 use assay_api::{Health, Page};
 use axum::extract::{Path, State};
 use axum::Json;
@@ -35,6 +36,16 @@ pub(super) async fn get(
     Path(id): Path<String>,
 ) -> Result<Json<AgentView>, Error> {
     Ok(Json(agents::get(&app, &caller, &id).await?))
+}
+
+/// `PUT /v1/agents/{id}/tags` (admin): the agent's tags, replaced.
+pub(super) async fn set_tags(
+    State(app): AppState,
+    Authenticated(caller): Authenticated,
+    Path(id): Path<String>,
+    Body(req): Body<AgentTags>,
+) -> Result<Json<AgentView>, Error> {
+    Ok(Json(agents::set_tags(&app, &caller, &id, req.tags).await?))
 }
 
 /// `POST /v1/agents/{id}/revoke` (operator).

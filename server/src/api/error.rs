@@ -41,19 +41,65 @@ impl IntoResponse for Answer {
     }
 }
 
-/// A JSON body whose rejection (not JSON, a missing or unknown field, too
-/// large) is an error like every other.
+/// A JSON body whose rejection (not JSON, a missing or unknown field, a
+/// NUL character, too large) is an error like every other, naming the
+/// field.
 pub(crate) struct Body<T>(pub T);
 
 impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<S> for Body<T> {
     type Rejection = Answer;
 
     async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(v)) => Ok(Body(v)),
-            Err(e) => Err(rejected(e.status(), e.body_text())),
+        let value = match axum::Json::<serde_json::Value>::from_request(req, state).await {
+            Ok(axum::Json(v)) => v,
+            Err(e) => return Err(rejected(e.status(), e.body_text())),
+        };
+        if let Some(path) = nul_at(&value, "") {
+            let what = if path.is_empty() { "the body".to_owned() } else { format!("`{path}`") };
+            return Err(Answer(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Error::Invalid(format!("{what} holds a NUL character, which no text of this API may")),
+            ));
         }
+        serde_path_to_error::deserialize(value).map(Body).map_err(|e| {
+            let at = e.path().to_string();
+            let message = if at == "." { e.inner().to_string() } else { format!("{at}: {}", e.inner()) };
+            Answer(StatusCode::UNPROCESSABLE_ENTITY, Error::Invalid(message))
+        })
     }
+}
+
+/// Where `value` holds a NUL character (a string or a key), as a path.
+/// PostgreSQL's text cannot hold one, and no text the service keeps needs
+/// one: it is refused at the door rather than failing a write later.
+fn nul_at(value: &serde_json::Value, at: &str) -> Option<String> {
+    use serde_json::Value;
+    match value {
+        Value::String(s) if s.contains('\0') => Some(at.to_owned()),
+        Value::Array(items) => items.iter().enumerate().find_map(|(i, v)| nul_at(v, &format!("{at}[{i}]"))),
+        Value::Object(map) => map.iter().find_map(|(k, v)| {
+            let here = if at.is_empty() { k.clone() } else { format!("{at}.{k}") };
+            if k.contains('\0') {
+                Some(here)
+            } else {
+                nul_at(v, &here)
+            }
+        }),
+        _ => None,
+    }
+}
+
+/// Middleware: refuses a request whose path or query holds an encoded NUL
+/// (`%00`), before any handler binds it to a statement.
+pub(crate) async fn refuse_nul(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let uri = request.uri().to_string();
+    if uri.to_ascii_lowercase().contains("%00") {
+        let e = Error::Invalid(
+            "the path or query holds a NUL character (%00), which no text of this API may".into(),
+        );
+        return e.into_response();
+    }
+    next.run(request).await
 }
 
 /// Query parameters, rejected as an error.

@@ -30,10 +30,12 @@ type AppState = State<Arc<App>>;
 
 pub(crate) fn routes(app: Arc<App>) -> Router<Arc<App>> {
     Router::new()
-        .route("/v1/tokens", post(tokens::create))
+        .route("/v1/tokens", post(tokens::create).get(tokens::list))
+        .route("/v1/tokens/revoke", post(tokens::revoke))
         .route("/v1/enrollments", post(tokens::create_enrollment))
         .route("/v1/agents", get(agents::list))
         .route("/v1/agents/{id}", get(agents::get))
+        .route("/v1/agents/{id}/tags", put(agents::set_tags))
         .route("/v1/agents/{id}/revoke", post(agents::revoke))
         .route("/v1/targets", post(targets::create).get(targets::list))
         .route("/v1/targets/{name}", axum::routing::delete(targets::delete))

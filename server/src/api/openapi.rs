@@ -69,6 +69,9 @@ fn operations() -> Vec<Operation> {
     };
     vec![
         op("post", "/v1/tokens", "Mint an API token (shown once)", Admin, &[], Body(of::<NewToken>), (201, Json(of::<TokenCreated>)), &[400, 403, 422]),
+        op("get", "/v1/tokens", "API tokens (never the tokens themselves)", Admin, &PAGE, Nothing, (200, Json(of::<Page<TokenView>>)), &[403, 422]),
+        op("post", "/v1/tokens/revoke", "Revoke an API token, by its id or the token itself: it and its console sessions are refused at once", Admin, &[], Body(of::<RevokeToken>), (200, Json(of::<TokenRevoked>)), &[400, 403, 404, 409, 422]),
+        op("put", "/v1/agents/{id}/tags", "Replace an agent's tags (which decide the targets it is in)", Admin, &[], Body(of::<AgentTags>), (200, Json(of::<AgentView>)), &[400, 403, 404, 422]),
         op("post", "/v1/enrollments", "Create an agent enrolment token (shown once)", Operator, &[], Body(of::<NewEnrollment>), (201, Json(of::<EnrollmentCreated>)), &[400, 403, 422]),
         op("get", "/v1/agents", "Agents with their health, by tag (`tag` repeats: any matches) and health", ReadOnly, &[("tag", "`KEY` or `KEY=VALUE`"), ("health", "HEALTHY, UNHEALTHY or UNKNOWN"), PAGE[0], PAGE[1]], Nothing, (200, Json(of::<Page<AgentView>>)), &[403, 422]),
         op("get", "/v1/agents/{id}", "An agent", ReadOnly, &[], Nothing, (200, Json(of::<AgentView>)), &[403, 404]),
@@ -91,9 +94,9 @@ fn operations() -> Vec<Operation> {
         op("get", "/v1/fleet-findings", "The fleet's findings with their lifecycle", ReadOnly, &[("state", "open, resolved or waived"), ("severity", "high, medium, low or informational"), ("rule", "a rule id"), ("agent", "an agent's id"), ("package", "a rules package"), ("attribute", "`KEY=VALUE` or `KEY`"), PAGE[0], PAGE[1]], Nothing, (200, Json(of::<Page<FleetFindingView>>)), &[403, 422]),
         op("get", "/v1/fleet-findings/{agent}/{fingerprint}", "A fleet finding with its history", ReadOnly, &[], Nothing, (200, Json(of::<FleetFindingView>)), &[403, 404]),
         op("post", "/v1/fleet-findings/{agent}/{fingerprint}/attributes", "Add user attributes to a fleet finding (kept across re-evaluations; also on its latest run finding)", Operator, &[], Body(of::<NewAttributes>), (200, Json(of::<FleetFindingView>)), &[400, 403, 404, 422]),
-        op("put", "/v1/feed", "Upload a vulnerability feed (`assay feed import` output) and re-evaluate the fleet", Operator, &[], Bytes("application/octet-stream"), (200, Json(of::<FeedImported>)), &[403, 413, 422]),
+        op("put", "/v1/feed", "Upload a vulnerability feed (`assay feed import` output) and re-evaluate the fleet", Admin, &[], Bytes("application/octet-stream"), (200, Json(of::<FeedImported>)), &[403, 413, 422]),
         op("get", "/v1/feed", "The feed in use", ReadOnly, &[], Nothing, (200, Json(of::<FeedView>)), &[403, 404]),
-        op("put", "/v1/waivers", "Upload the fleet's waiver file (YAML, docs/waivers.md) and re-evaluate the fleet with it", Operator, &[], Bytes("application/yaml"), (200, Json(of::<WaiversUploaded>)), &[403, 413, 422]),
+        op("put", "/v1/waivers", "Upload the fleet's waiver file (YAML, docs/waivers.md) and re-evaluate the fleet with it", Admin, &[], Bytes("application/yaml"), (200, Json(of::<WaiversUploaded>)), &[403, 413, 422]),
         op("get", "/v1/waivers", "The waiver file in use", ReadOnly, &[], Nothing, (200, Text("application/yaml")), &[403, 404]),
         op("get", "/v1/audit", "The audit log, oldest first", Admin, &PAGE, Nothing, (200, Json(of::<Page<AuditEntry>>)), &[403, 422]),
         op("get", "/v1/overview", "Agents by health, runs in progress, open findings per day and severity over 14 days, the rules open on most hosts", ReadOnly, &[], Nothing, (200, Json(of::<Overview>)), &[403]),

@@ -103,6 +103,8 @@ fn enrollment_form(session: &Session) -> Markup {
             label { "Uses " input type="number" name="uses" value="1" min="1" max="100000" required; }
             label { "Expires in (hours) " input type="number" name="hours" value="24" min="1" max="8760" required; }
             label { "Tags for the agents it enrols (KEY=VALUE, one per line)" textarea name="tags" rows="3" placeholder="env=prod" {} }
+            label { "Tags the agents may add themselves: keys starting with (empty: none; * for any) "
+                input type="text" name="agent_tag_prefix" maxlength="64" placeholder="team."; }
             button type="submit" { "Create enrolment token" }
         }
     }
@@ -131,6 +133,11 @@ pub async fn create_enrollment(State(app): AppState, session: Session, Form(form
         uses: fields.get("uses").parse().unwrap_or(0),
         expires_in_seconds: fields.get("hours").parse::<i64>().unwrap_or(0).saturating_mul(3600),
         tags,
+        agent_tag_prefix: match fields.get("agent_tag_prefix") {
+            "" => None,
+            "*" => Some(String::new()),
+            prefix => Some(prefix.to_owned()),
+        },
     };
     let api = Api::new(&app, &session);
     match api.send::<EnrollmentCreated>(Method::POST, "/v1/enrollments", &body, fields.get("csrf")).await {

@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use maud::{html, Markup, DOCTYPE};
 
-const NAV: [(&str, &str, &str); 9] = [
+const NAV: [(&str, &str, &str); 10] = [
     ("overview", "/console", "Overview"),
     ("agents", "/console/agents", "Agents"),
     ("targets", "/console/targets", "Targets"),
@@ -17,6 +17,7 @@ const NAV: [(&str, &str, &str); 9] = [
     ("packages", "/console/packages", "Rules packages"),
     ("audit", "/console/audit", "Audit log"),
     ("enrollments", "/console/enrollments", "Enrol agents"),
+    ("tokens", "/console/tokens", "API tokens"),
 ];
 
 fn document(title: &str, body: Markup) -> Markup {

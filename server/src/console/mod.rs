@@ -15,6 +15,7 @@ mod layout;
 mod overview;
 mod runs;
 mod templates;
+mod tokens;
 
 use crate::api::{session_cookie, SECURE_SESSION_COOKIE, SESSION_COOKIE};
 use crate::domain::auth;
@@ -65,6 +66,8 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/console/packages", get(overview::packages))
         .route("/console/packages/{name}", get(overview::package))
         .route("/console/audit", get(overview::audit))
+        .route("/console/tokens", get(tokens::tokens).post(tokens::create))
+        .route("/console/tokens/revoke", post(tokens::revoke))
         .layer(axum::middleware::from_fn(protect))
 }
 
@@ -297,9 +300,13 @@ async fn login_page(State(app): AppState, headers: HeaderMap) -> Response {
     layout::login(None, StatusCode::OK)
 }
 
-async fn login(State(app): AppState, Form(form): Form<Vec<(String, String)>>) -> Response {
+async fn login(
+    State(app): AppState,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<crate::tls::Peer>,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
     let fields = Fields(form);
-    match auth::login(&app, fields.get("token")).await {
+    match auth::login(&app, &peer.addr.ip().to_string(), fields.get("token")).await {
         Ok((id, _)) => {
             let cookie = if app.config.tls.is_some() {
                 format!("{SECURE_SESSION_COOKIE}={id}; Path=/; HttpOnly; Secure; SameSite=Strict")

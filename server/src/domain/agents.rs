@@ -4,7 +4,7 @@
 use super::auth::{self, Caller};
 use super::{App, Error, PageRequest, Result};
 use crate::ids::{hash, now, random_hex};
-use crate::store::{self, agents as rows, runs, tokens, Conn};
+use crate::store::{agents as rows, runs, tokens, Conn};
 use assay_api::admin::{AgentView, EnrollmentCreated, NewEnrollment, Revoked, TagFilter};
 use assay_api::{Health, Page, Role};
 use std::collections::BTreeMap;
@@ -131,6 +131,29 @@ pub(crate) async fn revoke(app: &App, caller: &Caller, id: &str) -> Result<Revok
     Ok(Revoked { agent: id.to_owned(), revoked: true })
 }
 
+/// `PUT /v1/agents/{id}/tags` (admin): replaces an agent's tags, which
+/// decide the targets it is in; the change is in the audit log with the
+/// tags before.
+pub(crate) async fn set_tags(
+    app: &App,
+    caller: &Caller,
+    id: &str,
+    tags: BTreeMap<String, String>,
+) -> Result<AgentView> {
+    caller.require(Role::Admin)?;
+    valid_tags(&tags)?;
+    let mut tx = app.store.write().await?;
+    if !rows::exists(&mut tx, id).await? {
+        return Err(Error::NotFound(format!("no agent `{id}`")));
+    }
+    let before = rows::tags(&mut tx, &[id]).await?.remove(id).unwrap_or_default();
+    rows::set_tags(&mut tx, id, &tags).await?;
+    tx.commit().await?;
+    let detail = serde_json::json!({ "agent": id, "before": before, "after": tags });
+    auth::audit(app, &caller.token_id, "agent.tags", detail).await?;
+    get(app, caller, id).await
+}
+
 /// `POST /v1/enrollments`: an enrolment token, shown once.
 pub(crate) async fn create_enrollment(
     app: &App,
@@ -142,24 +165,28 @@ pub(crate) async fn create_enrollment(
         return Err(Error::Invalid("uses must be 1 to 100000 and expires_in_seconds 60 to 31536000".into()));
     }
     valid_tags(&req.tags)?;
+    if let Some(prefix) = &req.agent_tag_prefix {
+        if prefix.len() > 64 || prefix.contains('=') || prefix.chars().any(char::is_control) {
+            return Err(Error::Invalid("agent_tag_prefix is at most 64 characters, without `=`".into()));
+        }
+    }
     let id = format!("enr-{}", random_hex(8));
     let token = format!("assay_enroll_{}", random_hex(32));
     let expires_at = now() + req.expires_in_seconds * 1000;
     let mut tx = app.store.write().await?;
-    tokens::insert_enrollment(&mut tx, &id, &hash(&token), req.uses, expires_at, &req.tags, now()).await?;
+    let new = tokens::NewEnrollment {
+        id: &id,
+        hash: &hash(&token),
+        uses: req.uses,
+        expires_at,
+        tags: &req.tags,
+        agent_tag_prefix: req.agent_tag_prefix.as_deref(),
+        now: now(),
+    };
+    tokens::insert_enrollment(&mut tx, &new).await?;
     tx.commit().await?;
-    auth::audit(
-        app,
-        &caller.token_id,
-        "enrollment.create",
-        serde_json::json!({ "id": id, "uses": req.uses }),
-    )
-    .await?;
-    Ok(EnrollmentCreated { id, token, uses: req.uses, expires_at, tags: req.tags })
-}
-
-/// The addresses of `agent` for its findings: an agent that is gone is an
-/// error, never a host without addresses.
-pub(crate) async fn addresses(c: &mut Conn, agent: &str) -> Result<Vec<String>> {
-    store::agents::addresses(c, agent).await?.ok_or_else(|| Error::Internal(format!("no agent `{agent}`")))
+    let detail = serde_json::json!({ "id": id, "uses": req.uses, "agent_tag_prefix": req.agent_tag_prefix });
+    auth::audit(app, &caller.token_id, "enrollment.create", detail).await?;
+    let agent_tag_prefix = req.agent_tag_prefix;
+    Ok(EnrollmentCreated { id, token, uses: req.uses, expires_at, tags: req.tags, agent_tag_prefix })
 }

@@ -8,14 +8,14 @@
 //! and findings are unique per run, agent and fingerprint, so a retried
 //! job never duplicates one.
 
-use super::{agents, findings, notify, runs, uploads, App, Error, Result};
+use super::{findings, notify, runs, uploads, App, Error, Result};
 use crate::faults::crash_point;
 use crate::ids::now;
 use crate::store::{self, jobs, telemetry, Conn};
 use assay_api::webhook::NoticeDetail;
 use assay_api::{Event, JobState, RunState};
 use assay_model::bundle::Bundle;
-use assay_model::findings::{Finding, KeyValue, Outcome, Report, Summary};
+use assay_model::findings::{AssetRef, Finding, KeyValue, Outcome, Report, Summary};
 use assay_model::telemetry::SkippedSection;
 use assay_runtime::feed::Feed;
 use assay_runtime::value::Host;
@@ -77,8 +77,9 @@ async fn run_job(app: &App) -> Result<bool> {
     match result {
         Ok(report) => {
             store::findings::set_host_report(&mut tx, run, agent, &report).await?;
-            store::findings::insert(&mut tx, run, agent, &report.findings, now()).await?;
-            findings::reconcile(&mut tx, agent, &report, &format!("run {run}")).await?;
+            let asset = store::findings::put_asset(&mut tx, &report.asset).await?;
+            store::findings::insert(&mut tx, run, agent, &report.findings, &asset, now()).await?;
+            findings::reconcile(&mut tx, agent, &report, &asset, &format!("run {run}")).await?;
             let detail = NoticeDetail::Host {
                 agent: agent.to_owned(),
                 hostname: report.asset.hostname.clone(),
@@ -128,7 +129,8 @@ async fn reevaluation(app: &App) -> Result<bool> {
     let mut tx = app.store.write().await?;
     match result {
         Ok(report) => {
-            findings::reconcile(&mut tx, agent, &report, &job.cause).await?;
+            let asset = store::findings::put_asset(&mut tx, &report.asset).await?;
+            findings::reconcile(&mut tx, agent, &report, &asset, &job.cause).await?;
             jobs::set_reevaluation(&mut tx, agent, JobState::Done, None).await?;
         }
         Err(message) => {
@@ -168,31 +170,33 @@ async fn evaluate_delivered(
         Ok(waivers) => waivers,
         Err(e) => return Ok(Err(e)),
     };
-    let (addresses, tags) = {
+    let identity = {
         let mut c = app.store.read().await?;
-        let addresses = agents::addresses(&mut c, &delivered.agent_id).await?;
+        let agent = store::agents::get(&mut c, &delivered.agent_id, app.stale_before()).await?;
+        let agent = agent.ok_or_else(|| Error::Internal(format!("no agent `{}`", delivered.agent_id)))?;
         let tags = store::agents::tags(&mut c, &[delivered.agent_id.as_str()]).await?;
-        (addresses, tags.into_values().next().unwrap_or_default())
+        let tags: Vec<KeyValue> =
+            tags.into_values().flatten().map(|(key, value)| KeyValue { key, value }).collect();
+        AssetRef {
+            id: if agent.machine_id.is_empty() { agent.hostname.clone() } else { agent.machine_id.clone() },
+            hostname: agent.hostname,
+            tags,
+            addresses: agent.addresses.0,
+        }
     };
-    let tags: Vec<KeyValue> = tags.into_iter().map(|(key, value)| KeyValue { key, value }).collect();
     let bundle = app.bundle;
     let evaluated = app
         .cpu
         .run(move || {
-            let mut report = evaluate(bundle, &body, &packages, attributes, feed.as_deref())?;
-            // The fleet's waivers: accepted findings are marked (and counted
-            // apart), an expired waiver raises a finding of its own.
+            let mut report = evaluate(bundle, &body, &packages, attributes, feed.as_deref(), &identity)?;
+            // The fleet's waivers, matched on the enrolled identity:
+            // accepted findings are marked (and counted apart), an expired
+            // waiver raises a finding of its own.
             assay_runtime::waivers::apply(
                 &waivers,
                 std::slice::from_mut(&mut report),
                 assay_runtime::waivers::today(),
             );
-            report.asset.addresses = addresses;
-            report.asset.tags = tags;
-            for f in &mut report.findings {
-                f.asset.addresses = report.asset.addresses.clone();
-                f.asset.tags = report.asset.tags.clone();
-            }
             report.summary = Summary::of(&report.findings, &report.rules);
             Ok(report)
         })
@@ -248,11 +252,25 @@ fn evaluate(
     bundle: &Bundle,
     telemetry: &[u8],
     packages: &[String],
-    attributes: Vec<(String, String)>,
+    mut attributes: Vec<(String, String)>,
     feed: Option<&FeedIndex>,
+    identity: &AssetRef,
 ) -> std::result::Result<Report, String> {
     let mut telemetry = assay_model::telemetry::from_json(telemetry)
         .map_err(|e| format!("the telemetry does not validate: {e}"))?;
+    // The host is the one its agent was enrolled as, whatever the document
+    // says: findings (and their fingerprints), reports and waivers use the
+    // enrolled identity; a different claim is kept as an attribute.
+    if telemetry.asset.hostname != identity.hostname {
+        attributes.push(("reported_hostname".to_owned(), telemetry.asset.hostname.clone()));
+    }
+    telemetry.asset.id.clone_from(&identity.id);
+    telemetry.asset.hostname.clone_from(&identity.hostname);
+    telemetry.asset.tags = identity
+        .tags
+        .iter()
+        .map(|t| assay_model::telemetry::Tag { key: t.key.clone(), value: t.value.clone() })
+        .collect();
     match feed {
         Some(index) => {
             let installed = telemetry.packages.as_deref().unwrap_or(&[]);
@@ -274,6 +292,10 @@ fn evaluate(
     let host = Host::new(telemetry).map_err(|e| format!("the telemetry does not validate: {e}"))?;
     let options = Options { attributes, ..Options::default() };
     let mut report = Program::new(bundle).evaluate(&host, &options);
+    report.asset.addresses.clone_from(&identity.addresses);
+    for f in &mut report.findings {
+        f.asset.addresses.clone_from(&identity.addresses);
+    }
     report.findings.retain(|f| packages.contains(&f.package));
     report.rules.retain(|r| packages.contains(&r.package));
     for p in bundle.content.packages.iter().filter(|p| packages.contains(&p.name)) {
@@ -305,20 +327,63 @@ fn evaluate(
             });
         }
     }
+    bound(&mut report)?;
     report.summary = Summary::of(&report.findings, &report.rules);
     Ok(report)
+}
+
+/// The most findings one host's evaluation may write.
+pub(crate) const MAX_FINDINGS: usize = 20_000;
+/// The longest message and evidence value a finding keeps, and the most
+/// evidence entries.
+const MAX_TEXT: usize = 4096;
+const MAX_EVIDENCE: usize = 100;
+
+/// Bounds what one host's evaluation writes: messages and evidence values
+/// cut (marked with an ellipsis), evidence lists cut, and an evaluation
+/// with more findings than [`MAX_FINDINGS`] refused with why (one upload
+/// must not fill the database).
+fn bound(report: &mut Report) -> std::result::Result<(), String> {
+    if report.findings.len() > MAX_FINDINGS {
+        return Err(format!(
+            "the evaluation found {} findings, more than the {MAX_FINDINGS} one host may have",
+            report.findings.len()
+        ));
+    }
+    let cut = |text: &mut String| {
+        if text.len() > MAX_TEXT {
+            let mut end = MAX_TEXT;
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            text.truncate(end);
+            text.push('…');
+        }
+    };
+    for f in &mut report.findings {
+        cut(&mut f.message);
+        f.evidence.truncate(MAX_EVIDENCE);
+        for e in &mut f.evidence {
+            cut(&mut e.value);
+            if let Some(source) = &mut e.source {
+                cut(source);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Deletes telemetry past retention (rows, then their blobs), then the
 /// keys of finished runs with no telemetry left, the chunks of uploads
 /// that runs no longer wait for, and blobs of days past retention that no
 /// row names (a crash between a blob's write and its row's commit leaves
-/// one).
+/// one); and audit entries past the audit log's retention.
 pub(crate) async fn retention(app: &App) -> Result<()> {
     let cutoff = now() - app.config.retention_ms;
     let mut tx = app.store.write().await?;
     let expired = telemetry::delete_before(&mut tx, cutoff).await?;
     telemetry::delete_leftovers(&mut tx).await?;
+    store::audit::delete_before(&mut tx, now() - app.config.audit_retention_ms).await?;
     tx.commit().await?;
     // Best effort: what is left now is deleted by a later sweep.
     for blob in &expired {

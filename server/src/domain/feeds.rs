@@ -12,7 +12,8 @@ use serde_json::json;
 
 /// `PUT /v1/feed`: a feed as `assay feed import` writes it.
 pub(crate) async fn put_feed(app: &App, caller: &Caller, body: &[u8]) -> Result<FeedImported> {
-    caller.require(Role::Operator)?;
+    // A feed (like the waivers) changes every host's findings: an admin's.
+    caller.require(Role::Admin)?;
     let feed = assay_runtime::feed::Feed::from_bytes(body)
         .map_err(|e| Error::Invalid(format!("the body is not a vulnerability feed: {e}")))?;
     let sum = digest(body);
@@ -45,7 +46,7 @@ pub(crate) async fn feed(app: &App, caller: &Caller) -> Result<FeedView> {
 
 /// `PUT /v1/waivers`: the fleet's waiver file (docs/waivers.md).
 pub(crate) async fn put_waivers(app: &App, caller: &Caller, body: &[u8]) -> Result<WaiversUploaded> {
-    caller.require(Role::Operator)?;
+    caller.require(Role::Admin)?;
     let text =
         std::str::from_utf8(body).map_err(|_| Error::Invalid("the waiver file is not UTF-8 text".into()))?;
     let waivers = assay_runtime::waivers::parse(text, "waivers").map_err(Error::Invalid)?;

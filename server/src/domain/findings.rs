@@ -272,7 +272,13 @@ pub(crate) async fn add_attributes(
 /// a finding seen again stays open (or reopens), a new one opens, and an
 /// open one whose rule now passes or does not apply is resolved. A rule
 /// that was skipped or failed to evaluate changes nothing.
-pub(crate) async fn reconcile(c: &mut Conn, agent: &str, report: &Report, cause: &str) -> Result<()> {
+pub(crate) async fn reconcile(
+    c: &mut Conn,
+    agent: &str,
+    report: &Report,
+    asset: &str,
+    cause: &str,
+) -> Result<()> {
     let at = now();
     let decided: BTreeSet<&str> = report
         .rules
@@ -311,7 +317,7 @@ pub(crate) async fn reconcile(c: &mut Conn, agent: &str, report: &Report, cause:
             events.push((f.fingerprint.as_str(), event));
         }
     }
-    rows::upsert_fleet(c, agent, &seen, at).await?;
+    rows::upsert_fleet(c, agent, &seen, asset, at).await?;
     let seen: BTreeSet<&str> = unique;
     let resolved: Vec<&str> = known
         .iter()

@@ -7,10 +7,11 @@ use super::identity::Agent;
 use super::uploads::MAX_CHUNK;
 use super::{auth, runs, App, Error, Result};
 use crate::ids::now;
-use crate::store::{self, agents, runs as run_rows};
+use crate::store::{self, agents, runs as run_rows, Failure, Store};
 use assay_api::agent::{Heartbeat, HeartbeatAnswer, Instruction};
 use assay_api::{HealthCode, ReportedHealth, RunAgentStatus, RunState};
 use serde_json::json;
+use std::collections::HashMap;
 use std::time::Duration;
 
 /// The longest a heartbeat waits for an instruction.
@@ -43,6 +44,24 @@ fn canonical_addresses(addresses: &[String]) -> Result<Vec<String>> {
     Ok(parsed.iter().map(|a| a.to_string()).collect())
 }
 
+/// The most upload losses one heartbeat reports (the agent's spool
+/// reports at most this many at a time), and their sizes.
+const MAX_LOST: usize = 100;
+
+/// Refuses a heartbeat whose fields would add more than a few KiB to the
+/// audit log or the agent's row.
+fn bounded(beat: &Heartbeat) -> Result<()> {
+    if beat.lost.len() > MAX_LOST || beat.lost.iter().any(|l| l.run.len() > 128 || l.reason.len() > 500) {
+        return Err(Error::Invalid(format!(
+            "lost: at most {MAX_LOST} entries, runs of at most 128 bytes and reasons of at most 500"
+        )));
+    }
+    if beat.collecting.as_ref().is_some_and(|r| r.len() > 128) || beat.detail.len() > 4096 {
+        return Err(Error::Invalid("collecting is at most 128 bytes and detail at most 4096".into()));
+    }
+    Ok(())
+}
+
 /// Records the heartbeat and answers with what to do. With `wait`
 /// seconds an idle answer is held (at most 30) until there is work: a
 /// run started in this process wakes it at once, one started by another
@@ -58,13 +77,14 @@ pub(crate) async fn heartbeat(
             let mut tx = app.store.write().await?;
             agents::set_health_code(&mut tx, &agent.id, HealthCode::Throttled).await?;
             tx.commit().await?;
-            auth::audit(app, &agent.id, "agent.throttled", json!({ "window_ms": WINDOW_MS })).await?;
+            auth::audit_failure(app, &agent.id, "agent.throttled", json!({ "window_ms": WINDOW_MS })).await?;
         }
         return Err(Error::Throttled(format!(
             "more than {HEARTBEATS_PER_WINDOW} heartbeats in {} s",
             WINDOW_MS / 1000
         )));
     }
+    bounded(&beat)?;
     let code = HealthCode::from(beat.health_code.unwrap_or(ReportedHealth::Idle));
     let detail: String = beat.detail.chars().take(500).collect();
     let addresses = match &beat.addresses {
@@ -101,40 +121,76 @@ pub(crate) async fn heartbeat(
     }
 }
 
-/// Writes the heartbeats gathered since the last call, in one
-/// transaction; kept for the next call when the database is away. A
-/// heartbeat never overwrites a later one (another replica may have
-/// written it).
+/// Writes the heartbeats gathered since the last call; kept for the next
+/// call when the database is away. A heartbeat never overwrites a later
+/// one (another replica may have written it).
 pub(crate) async fn flush(app: &App) -> Result<()> {
     let seen = std::mem::take(&mut *app.seen.lock().unwrap_or_else(|p| p.into_inner()));
     if seen.is_empty() {
         return Ok(());
     }
-    let written = async {
-        let mut tx = app.store.write().await?;
-        for (agent, beat) in &seen {
-            let health = beat
-                .health
-                .as_ref()
-                .map(|(code, detail, addresses)| (*code, detail.as_str(), &addresses[..]));
-            agents::seen(&mut tx, agent, beat.at, health).await?;
+    match write(&app.store, &seen).await {
+        Ok(dropped) => {
+            for (agent, why) in dropped {
+                eprintln!("assay server: the heartbeat of agent {agent} was not recorded: {why}");
+            }
+            Ok(())
+        }
+        Err(e) => {
+            // Merged with what arrived meanwhile: the later heartbeat wins.
+            let mut pending = app.seen.lock().unwrap_or_else(|p| p.into_inner());
+            for (agent, beat) in seen {
+                match pending.get(&agent) {
+                    Some(newer) if newer.at >= beat.at => {}
+                    _ => {
+                        pending.insert(agent, beat);
+                    }
+                }
+            }
+            Err(e)
+        }
+    }
+}
+
+/// Writes `seen` in one transaction, or, when that fails for a reason
+/// other than the database being away, each heartbeat in its own: one
+/// row the database refuses never keeps the others from being recorded
+/// (it is dropped, and returned with why). An error: the database is
+/// away, and nothing was written.
+async fn write(store: &Store, seen: &HashMap<String, Seen>) -> Result<Vec<(String, String)>> {
+    let batch = async {
+        let mut tx = store.write().await?;
+        for (agent, beat) in seen {
+            record(&mut tx, agent, beat).await?;
         }
         tx.commit().await
     }
     .await;
-    if written.is_err() {
-        // Merged with what arrived meanwhile: the later heartbeat wins.
-        let mut pending = app.seen.lock().unwrap_or_else(|p| p.into_inner());
-        for (agent, beat) in seen {
-            match pending.get(&agent) {
-                Some(newer) if newer.at >= beat.at => {}
-                _ => {
-                    pending.insert(agent, beat);
-                }
-            }
+    let Err(e) = batch else { return Ok(Vec::new()) };
+    if store::classify(&e) == Failure::Unavailable {
+        return Err(e.into());
+    }
+    let mut dropped = Vec::new();
+    for (agent, beat) in seen {
+        let written = async {
+            let mut tx = store.write().await?;
+            record(&mut tx, agent, beat).await?;
+            tx.commit().await
+        }
+        .await;
+        match written {
+            Ok(()) => {}
+            Err(e) if store::classify(&e) == Failure::Unavailable => return Err(e.into()),
+            Err(e) => dropped.push((agent.clone(), e.to_string())),
         }
     }
-    Ok(written?)
+    Ok(dropped)
+}
+
+async fn record(c: &mut store::Conn, agent: &str, beat: &Seen) -> store::Result<()> {
+    let health =
+        beat.health.as_ref().map(|(code, detail, addresses)| (*code, detail.as_str(), &addresses[..]));
+    agents::seen(c, agent, beat.at, health).await
 }
 
 /// Some(first-in-window) when `agent` is over its heartbeat budget. Kept
@@ -198,4 +254,52 @@ async fn start_collecting(app: &App, run: &str, agent: &str) -> store::Result<()
         }
     }
     tx.commit().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::testing;
+
+    /// One heartbeat PostgreSQL refuses (a NUL in its detail: text cannot
+    /// hold one) is dropped; the others of the same write are recorded.
+    /// Before, the whole batch failed and was retried forever, and every
+    /// agent's `last_seen` froze.
+    #[tokio::test]
+    async fn a_heartbeat_the_database_refuses_does_not_block_the_others() {
+        let Some((store, name)) = testing::postgres("assay_heartbeats").await else { return };
+        let tags = std::collections::BTreeMap::new();
+        for id in ["good", "bad"] {
+            let mut tx = store.write().await.unwrap();
+            let agent = agents::NewAgent {
+                id,
+                secret_hash: id,
+                hostname: id,
+                machine_id: "",
+                os: "",
+                tags: &tags,
+                now: 1,
+            };
+            agents::insert(&mut tx, &agent).await.unwrap();
+            tx.commit().await.unwrap();
+        }
+        let mut seen = HashMap::new();
+        seen.insert("good".to_owned(), Seen { at: 5000, health: None });
+        let poisoned = Some((HealthCode::Unhealthy, "bad\0detail".to_owned(), Vec::new()));
+        seen.insert("bad".to_owned(), Seen { at: 5000, health: poisoned });
+        let dropped = write(&store, &seen).await;
+        let last_seen = |id: &'static str| {
+            let store = &store;
+            async move {
+                let mut c = store.read().await.unwrap();
+                agents::get(&mut c, id, 0).await.unwrap().unwrap().last_seen
+            }
+        };
+        let good = last_seen("good").await;
+        let bad = last_seen("bad").await;
+        testing::drop_postgres(store, &name).await;
+        let dropped = dropped.unwrap();
+        assert_eq!(dropped.iter().map(|(a, _)| a.as_str()).collect::<Vec<_>>(), ["bad"], "{dropped:?}");
+        assert_eq!((good, bad), (5000, 1));
+    }
 }

@@ -39,12 +39,18 @@ pub(crate) async fn authenticate(app: &App, peer: &str, fingerprint: Option<&str
         agents::by_certificate(&mut c, fingerprint).await?
     };
     let Some(found) = found else {
-        let _ = auth::audit(app, peer, "agent.rejected", json!({ "reason": "unknown certificate" })).await;
+        let _ = auth::audit_failure(app, peer, "agent.rejected", json!({ "reason": "unknown certificate" }))
+            .await;
         return Err(Error::Unauthorized("this certificate belongs to no agent".into()));
     };
     if found.revoked_at.is_some() {
-        let _ =
-            auth::audit(app, &found.id, "agent.rejected", json!({ "reason": "revoked", "peer": peer })).await;
+        let _ = auth::audit_failure(
+            app,
+            &found.id,
+            "agent.rejected",
+            json!({ "reason": "revoked", "peer": peer }),
+        )
+        .await;
         return Err(Error::Forbidden("this agent is revoked".into()));
     }
     Ok(Agent {
@@ -59,18 +65,36 @@ pub(crate) async fn authenticate(app: &App, peer: &str, fingerprint: Option<&str
 /// first certificate, in one transaction. Agents reporting a machine-id
 /// another agent has are flagged (a cloned image), never merged.
 pub(crate) async fn enroll(app: &App, peer: &str, req: Enroll) -> Result<Enrolled> {
-    if req.hostname.is_empty() || req.hostname.len() > 255 {
-        return Err(Error::Invalid("hostname must be 1 to 255 characters".into()));
-    }
+    valid_identity(&req.hostname, &req.machine_id, &req.os)?;
     valid_tags(&req.tags)?;
     let public_key = hex::decode(&req.public_key).unwrap_or_default();
     let mut tx = app.store.write().await?;
-    let Some(mut tags) = tokens::spend_enrollment(&mut tx, &hash(&req.token), now()).await? else {
+    let Some(spent) = tokens::spend_enrollment(&mut tx, &hash(&req.token), now()).await? else {
         drop(tx);
-        let _ = auth::audit(app, peer, "agent.enroll.rejected", json!({ "hostname": req.hostname })).await;
+        let _ = auth::audit_failure(app, peer, "agent.enroll.rejected", json!({ "hostname": req.hostname }))
+            .await;
         return Err(Error::Unauthorized("the enrolment token is unknown, used up or expired".into()));
     };
-    // The token's tags win over the agent's own.
+    // The agent's own tags only where the token lets it set them, so an
+    // agent cannot join a target of its choosing; the token's win.
+    let refused: Vec<&str> = req
+        .tags
+        .keys()
+        .filter(|k| !spent.agent_tag_prefix.as_deref().is_some_and(|p| k.starts_with(p)))
+        .map(String::as_str)
+        .collect();
+    if !refused.is_empty() {
+        let allowed = match &spent.agent_tag_prefix {
+            None => "no tag of its own".to_owned(),
+            Some(p) if p.is_empty() => "any tag".to_owned(),
+            Some(p) => format!("tags whose key starts with `{p}`"),
+        };
+        return Err(Error::Forbidden(format!(
+            "the enrolment token lets an agent set {allowed}, not {}; ask for a token that does, or have an admin tag the agent",
+            refused.join(", ")
+        )));
+    }
+    let mut tags = spent.tags.0;
     for (k, v) in req.tags {
         tags.entry(k).or_insert(v);
     }
@@ -101,6 +125,24 @@ pub(crate) async fn enroll(app: &App, peer: &str, req: Enroll) -> Result<Enrolle
         ca: app.ca.cert_pem.clone(),
         same_machine_id: clones,
     })
+}
+
+/// The identity an agent enrols with, bounded: a hostname as DNS allows
+/// (1 to 253 bytes, no blank or control character), a machine-id and an
+/// os-release ID of at most 64.
+pub(crate) fn valid_identity(hostname: &str, machine_id: &str, os: &str) -> Result<()> {
+    let clean = |s: &str| !s.chars().any(|c| c.is_control() || c.is_whitespace());
+    if hostname.is_empty() || hostname.len() > 253 || !clean(hostname) {
+        return Err(Error::Invalid(
+            "hostname must be 1 to 253 bytes, without blanks or control characters".into(),
+        ));
+    }
+    if machine_id.len() > 64 || !clean(machine_id) || os.len() > 64 || !clean(os) {
+        return Err(Error::Invalid(
+            "machine_id and os are at most 64 bytes, without blanks or control characters".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// A new certificate for a new key of an authenticated agent; the old

@@ -48,6 +48,9 @@ pub(crate) struct App {
     pub seen: Mutex<HashMap<String, heartbeats::Seen>>,
     /// Heartbeats per agent in the current window (this process's own).
     pub heartbeat_windows: Mutex<HashMap<String, (i64, u32)>>,
+    /// Repeated failures being aggregated for the audit log, by source and
+    /// action ([`auth::audit_failure`]); also what limits logins.
+    pub failures: Mutex<HashMap<(String, &'static str), auth::Failures>>,
     /// Decompression, validation and evaluation, below the priority of
     /// requests ([`cpu`]).
     pub cpu: cpu::Pool,

@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 /// The report of run `id`, refused until the run is finished.
 pub(crate) async fn build(app: &App, caller: &Caller, id: &str, full: bool) -> Result<RunReport> {
     caller.require(Role::ReadOnly)?;
-    let run = runs::view(app, id).await?;
+    let run = runs::view(app, id, caller).await?;
     if !run.state.is_final() {
         return Err(Error::Conflict(format!("run {id} is {}: reports are for finished runs", run.state)));
     }
@@ -76,17 +76,17 @@ pub(crate) async fn build(app: &App, caller: &Caller, id: &str, full: bool) -> R
     }
     let mut findings_by_rule: Vec<RuleFindings> = by_rule.into_values().collect();
     for rule in &mut findings_by_rule {
-        rule.hosts.sort();
+        rule.hosts.sort_by(by_host);
     }
     // Most serious first (Severity orders informational lowest).
     findings_by_rule.sort_by(|a, b| b.severity.cmp(&a.severity).then_with(|| a.rule_id.cmp(&b.rule_id)));
-    hosts.sort_by(|a, b| (&a.host.hostname, &a.host.agent).cmp(&(&b.host.hostname, &b.host.agent)));
+    hosts.sort_by(|a, b| by_host(&a.host, &b.host));
     let excluded: BTreeSet<&str> = run.exclusions.iter().map(|e| e.host.agent.as_str()).collect();
     let rules = full.then(|| {
         outcomes
             .into_values()
             .map(|mut r| {
-                r.outcomes.values_mut().for_each(|hosts| hosts.sort());
+                r.outcomes.values_mut().for_each(|hosts| hosts.sort_by(by_host));
                 r
             })
             .collect()
@@ -106,4 +106,10 @@ pub(crate) async fn build(app: &App, caller: &Caller, id: &str, full: bool) -> R
         findings_by_rule,
         rules,
     })
+}
+
+/// Hosts are listed by hostname, the agent id only telling apart two hosts
+/// with one hostname (agent ids are random, so they cannot lead the order).
+fn by_host(a: &HostRef, b: &HostRef) -> std::cmp::Ordering {
+    (&a.hostname, &a.agent, &a.addresses).cmp(&(&b.hostname, &b.agent, &b.addresses))
 }

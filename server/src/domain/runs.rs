@@ -50,7 +50,7 @@ pub(crate) async fn start_run(app: &App, caller: &Caller, template: &str) -> Res
     caller.require(Role::Operator)?;
     let id = start(app, template).await?;
     auth::audit(app, &caller.token_id, "run.start", json!({ "run": id, "template": template })).await?;
-    view(app, &id).await
+    view(app, &id, caller).await
 }
 
 /// Starts a run of `template` (its latest version) over the agents its
@@ -146,23 +146,31 @@ pub(crate) async fn stop(app: &App, caller: &Caller, id: &str, req: StopRun) -> 
     }
     tx.commit().await?;
     auth::audit(app, &caller.token_id, "run.stop", json!({ "run": id, "skip_evaluation": skip })).await?;
-    view(app, id).await
+    view(app, id, caller).await
 }
 
 /// `GET /v1/runs/{id}`.
 pub(crate) async fn get(app: &App, caller: &Caller, id: &str) -> Result<RunView> {
     caller.require(Role::ReadOnly)?;
-    view(app, id).await
+    view(app, id, caller).await
 }
 
 /// A run with its history, agents, exclusions, deliveries and findings.
-pub(crate) async fn view(app: &App, id: &str) -> Result<RunView> {
+/// Why a webhook delivery failed is an admin's to read: to anyone else a
+/// receiver's answer ("connection refused", "answered 401") would map
+/// what the server can reach.
+pub(crate) async fn view(app: &App, id: &str, caller: &Caller) -> Result<RunView> {
     let mut c = app.store.read().await?;
     let run = rows::get(&mut c, id).await?.ok_or_else(|| Error::NotFound(format!("no run `{id}`")))?;
     let history = rows::history(&mut c, id).await?;
     let packages = run_packages(&mut c, &run).await?;
     let members = rows::members(&mut c, id).await?;
-    let notifications = outbox::of_run(&mut c, id).await?;
+    let mut notifications = outbox::of_run(&mut c, id).await?;
+    if caller.role < Role::Admin {
+        for n in notifications.iter_mut().filter(|n| n.error.is_some()) {
+            n.error = Some("the delivery failed (an admin sees why)".to_owned());
+        }
+    }
     let findings = store::findings::counts(&mut c, id).await?;
     let host = |m: &rows::Member| HostRef {
         agent: m.agent_id.clone(),
@@ -198,6 +206,7 @@ pub(crate) async fn view(app: &App, id: &str) -> Result<RunView> {
             chunks_total: m.chunks_total,
             evaluation: m.job.0,
             evaluation_attempts: m.attempts,
+            reported_hostname: m.reported_hostname.clone(),
         })
         .collect();
     Ok(RunView {

@@ -51,7 +51,7 @@ pub(crate) async fn first_token(store: &Store) -> Result<Option<String>> {
     if tokens::any(&mut tx).await.map_err(db)? {
         return Ok(None);
     }
-    let (_, token) = auth::mint(&mut tx, Role::Admin, "first admin").await.map_err(db)?;
+    let (_, token) = auth::mint(&mut tx, Role::Admin, "first admin", None).await.map_err(db)?;
     tx.commit().await.map_err(db)?;
     Ok(Some(token))
 }
@@ -75,7 +75,7 @@ pub(crate) async fn rules_changed(store: &Store, bundle: &Bundle) -> Result<()> 
 /// admin-token`): whoever can open the data directory is an admin.
 pub(crate) async fn mint_token(store: &Store, role: Role, name: &str) -> Result<String> {
     let mut tx = store.write().await.map_err(db)?;
-    let (id, token) = auth::mint(&mut tx, role, name).await.map_err(db)?;
+    let (id, token) = auth::mint(&mut tx, role, name, None).await.map_err(db)?;
     let detail = serde_json::json!({ "id": id, "role": role });
     crate::store::audit::insert(&mut tx, crate::ids::now(), "server admin-token", "token.create", &detail)
         .await

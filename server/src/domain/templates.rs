@@ -55,7 +55,7 @@ pub(crate) async fn put(
             "at most 50 attributes, keys of 1 to 128 and values of at most 256 characters".into(),
         ));
     }
-    notify::validate(&req.notifications)?;
+    notify::validate(&req.notifications, &app.config.allow_webhook_to)?;
     let next_run = match &req.schedule {
         Some(cron) => Some(schedules::next_fire(cron, now()).map_err(Error::Invalid)?),
         None => None,

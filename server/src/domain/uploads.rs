@@ -20,6 +20,9 @@ pub(crate) const MAX_TELEMETRY: usize = 64 << 20;
 /// The largest chunk, and the most chunks of one upload.
 pub(crate) const MAX_CHUNK: usize = 4 << 20;
 pub(crate) const MAX_CHUNKS: i64 = 64;
+/// The most one agent's upload for a run may weigh, compressed: a host's
+/// telemetry is a few hundred KiB.
+pub(crate) const MAX_UPLOAD: i64 = 32 << 20;
 
 /// What happened to a chunk: stored by this request (`Created`), or known
 /// already.
@@ -42,7 +45,7 @@ pub(crate) async fn chunk(
 ) -> Result<(Stored, ChunkAnswer)> {
     let reject = |reason: &'static str| async move {
         let detail = json!({ "run": run, "seq": seq, "reason": reason });
-        let _ = auth::audit(app, &agent.id, "agent.chunk.rejected", detail).await;
+        let _ = auth::audit_failure(app, &agent.id, "agent.chunk.rejected", detail).await;
     };
     if !(1..=MAX_CHUNKS).contains(&total) || !(0..total).contains(&seq) {
         return Err(Error::Invalid(format!(
@@ -66,6 +69,15 @@ pub(crate) async fn chunk(
         return Err(Error::Conflict(format!("run {run} is {}: it no longer collects", member.state)));
     }
     let existing = telemetry::chunks(&mut tx, run, &agent.id).await?;
+    let received: i64 = existing.iter().map(|c| c.size - keys::OVERHEAD as i64).sum();
+    if received + body.len() as i64 > MAX_UPLOAD {
+        drop(tx);
+        reject("upload too large").await;
+        return Err(Error::TooLarge(format!(
+            "an upload is at most {} MiB compressed; this one would be more",
+            MAX_UPLOAD >> 20
+        )));
+    }
     if let Some(other) = existing.iter().find(|c| c.total != total) {
         drop(tx);
         reject("total differs").await;
@@ -107,9 +119,13 @@ pub(crate) async fn chunk(
             ChunkAnswer { accepted: true, duplicate: false, complete: true, digest: Some(digest) },
         )),
         Err(why) => {
-            let _ =
-                auth::audit(app, &agent.id, "agent.telemetry.rejected", json!({ "run": run, "reason": why }))
-                    .await;
+            let _ = auth::audit_failure(
+                app,
+                &agent.id,
+                "agent.telemetry.rejected",
+                json!({ "run": run, "reason": why }),
+            )
+            .await;
             Err(Error::Invalid(format!("the telemetry does not validate: {why}")))
         }
     }
@@ -138,6 +154,13 @@ pub(crate) async fn existing_run_key(c: &mut Conn, app: &App, run: &str) -> Resu
     Key::from_bytes(plain).map(Some).map_err(|e| Error::Internal(format!("the key of run {run}: {e}")))
 }
 
+/// What a validated document claims of its host, where it is not the
+/// identity its agent was enrolled with.
+struct Claimed {
+    hostname: Option<String>,
+    id: Option<String>,
+}
+
 /// Joins a complete upload's chunks, validates the document, and stores it
 /// (sealed) with its evaluation job, deleting the chunks: the document's
 /// digest, or why it does not validate (then it is dropped with its
@@ -145,11 +168,13 @@ pub(crate) async fn existing_run_key(c: &mut Conn, app: &App, run: &str) -> Resu
 /// for the final insert, which is idempotent: two requests completing at
 /// once store it once.
 async fn assemble(app: &App, run: &str, agent: &str) -> Result<std::result::Result<String, String>> {
-    let (chunks, key) = {
+    let (chunks, key, enrolled) = {
         let mut c = app.store.read().await?;
         let chunks = telemetry::chunk_bodies(&mut c, run, agent).await?;
         let key = existing_run_key(&mut c, app, run).await?;
-        (chunks, key.ok_or_else(|| Error::Internal(format!("run {run} has chunks but no key")))?)
+        let enrolled = store::agents::get(&mut c, agent, app.stale_before()).await?;
+        let enrolled = enrolled.ok_or_else(|| Error::Internal(format!("no agent `{agent}`")))?;
+        (chunks, key.ok_or_else(|| Error::Internal(format!("run {run} has chunks but no key")))?, enrolled)
     };
     let mut compressed = Vec::new();
     for c in &chunks {
@@ -160,8 +185,17 @@ async fn assemble(app: &App, run: &str, agent: &str) -> Result<std::result::Resu
         .cpu
         .run(move || {
             let json = gunzip(&compressed, MAX_TELEMETRY)?;
-            assay_runtime::value::Host::from_json(&json).map_err(|e| e.to_string())?;
-            Ok::<_, String>((digest(&json), compressed))
+            let telemetry = assay_model::telemetry::from_json(&json).map_err(|e| e.to_string())?;
+            bounded(&telemetry.asset)?;
+            let asset = &telemetry.asset;
+            let enrolled_id =
+                if enrolled.machine_id.is_empty() { &enrolled.hostname } else { &enrolled.machine_id };
+            let claimed = Claimed {
+                hostname: (asset.hostname != enrolled.hostname).then(|| asset.hostname.clone()),
+                id: (&asset.id != enrolled_id).then(|| asset.id.clone()),
+            };
+            assay_runtime::value::Host::new(telemetry).map_err(|e| e.to_string())?;
+            Ok::<_, String>((digest(&json), compressed, claimed))
         })
         .await
         .map_err(Error::Internal)?;
@@ -170,7 +204,7 @@ async fn assemble(app: &App, run: &str, agent: &str) -> Result<std::result::Resu
     // retries, its chunks still here.
     let received_at = now();
     let blob = match &checked {
-        Ok((digest, compressed)) => {
+        Ok((digest, compressed, _)) => {
             let name = crate::blobs::Blobs::telemetry_key(run, agent, digest, received_at);
             let sealed = key.seal(compressed, &keys::telemetry_aad(run, agent));
             app.blobs.put(&name, sealed).await.map_err(Error::Unavailable)?;
@@ -180,33 +214,77 @@ async fn assemble(app: &App, run: &str, agent: &str) -> Result<std::result::Resu
     };
     let mut tx = app.store.write().await?;
     telemetry::delete_chunks(&mut tx, run, agent).await?;
-    let (digest, blob) = match (checked, blob) {
-        (Ok((digest, _)), Some(blob)) => (digest, blob),
+    let (digest, blob, claimed) = match (checked, blob) {
+        (Ok((digest, _, claimed)), Some(blob)) => (digest, blob, claimed),
         (Err(why), _) => {
             tx.commit().await?;
             return Ok(Err(why));
         }
         (Ok(_), None) => return Err(Error::Internal("a checked upload without its blob".into())),
     };
-    if telemetry::insert(&mut tx, run, agent, &digest, received_at, &blob).await? {
+    let document = telemetry::NewDocument {
+        run,
+        agent,
+        digest: &digest,
+        at: received_at,
+        blob: &blob,
+        reported_hostname: claimed.hostname.as_deref(),
+        reported_id: claimed.id.as_deref(),
+    };
+    let stored = telemetry::insert(&mut tx, &document).await?;
+    if stored {
         runs::mark_delivered(&mut tx, run, agent).await?;
         jobs::insert(&mut tx, run, agent).await?;
     }
     tx.commit().await?;
     crash_point("agent.telemetry.stored");
+    if stored && (claimed.hostname.is_some() || claimed.id.is_some()) {
+        let detail = json!({ "run": run, "reported_hostname": claimed.hostname, "reported_id": claimed.id });
+        let _ = auth::audit(app, agent, "agent.identity.mismatch", detail).await;
+    }
     Ok(Ok(digest))
 }
 
-/// Decompresses gzip, refusing more than `limit` bytes of output (a small
-/// upload must not inflate into gigabytes).
+/// The identity a document claims, bounded as enrolment bounds it: a
+/// hostname as DNS allows it, an id and tags of bounded size. A document
+/// whose identity would fill every finding and report (a 4 MiB hostname)
+/// is refused.
+fn bounded(asset: &assay_model::telemetry::Asset) -> std::result::Result<(), String> {
+    if asset.hostname.len() > 253 {
+        return Err(format!("asset.hostname is {} bytes: a hostname is at most 253", asset.hostname.len()));
+    }
+    if asset.id.len() > 256 {
+        return Err(format!("asset.id is {} bytes: at most 256", asset.id.len()));
+    }
+    if asset.tags.len() > super::agents::MAX_TAGS
+        || asset.tags.iter().any(|t| t.key.len() > 128 || t.value.len() > 256)
+    {
+        return Err(format!(
+            "asset.tags: at most {} tags, keys of at most 128 bytes and values of at most 256",
+            super::agents::MAX_TAGS
+        ));
+    }
+    for (field, value) in [("kernel_release", &asset.kernel_release), ("architecture", &asset.architecture)] {
+        if value.as_ref().is_some_and(|v| v.len() > 256) {
+            return Err(format!("asset.{field} is more than 256 bytes"));
+        }
+    }
+    Ok(())
+}
+
+/// Decompresses one gzip stream, refusing more than `limit` bytes of
+/// output (a small upload must not inflate into gigabytes) and anything
+/// after the stream's end (padding a valid upload to hundreds of MiB).
 pub(crate) fn gunzip(compressed: &[u8], limit: usize) -> std::result::Result<Vec<u8>, String> {
     let mut out = Vec::new();
-    flate2::read::GzDecoder::new(compressed)
-        .take(limit as u64 + 1)
-        .read_to_end(&mut out)
-        .map_err(|e| format!("not gzip: {e}"))?;
+    let mut decoder = flate2::bufread::GzDecoder::new(compressed);
+    (&mut decoder).take(limit as u64 + 1).read_to_end(&mut out).map_err(|e| format!("not gzip: {e}"))?;
     if out.len() > limit {
         return Err(format!("it inflates beyond {limit} bytes"));
+    }
+    let rest = decoder.into_inner();
+    if !rest.is_empty() {
+        return Err(format!("{} bytes follow the end of the gzip stream", rest.len()));
     }
     Ok(out)
 }

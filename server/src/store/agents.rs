@@ -412,16 +412,3 @@ pub(crate) async fn set_health_code(c: &mut Conn, agent: &str, code: HealthCode)
         .await?;
     Ok(())
 }
-
-#[derive(sqlx::FromRow)]
-struct Addresses {
-    #[sqlx(try_from = "String")]
-    addresses: Json<Vec<String>>,
-}
-
-/// The IP addresses `agent` last reported; `None`: no such agent.
-pub(crate) async fn addresses(c: &mut Conn, agent: &str) -> Result<Option<Vec<String>>> {
-    let row: Option<Addresses> =
-        sqlx::query_as("SELECT addresses FROM agents WHERE id = $1").bind(agent).fetch_optional(c).await?;
-    Ok(row.map(|r| r.addresses.0))
-}

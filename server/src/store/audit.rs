@@ -39,3 +39,8 @@ pub(crate) async fn list(c: &mut Conn, after: i64, limit: i64) -> Result<Vec<Ent
     .fetch_all(c)
     .await
 }
+
+/// Deletes the entries older than `cutoff`.
+pub(crate) async fn delete_before(c: &mut Conn, cutoff: i64) -> Result<u64> {
+    Ok(sqlx::query("DELETE FROM audit_log WHERE at < $1").bind(cutoff).execute(c).await?.rows_affected())
+}

@@ -5,22 +5,62 @@
 use super::{placeholders, values, Conn, Json, Result, BATCH};
 use assay_api::admin::FindingChange;
 use assay_api::{FindingEventKind, FindingState, Severity, SeverityCounts};
-use assay_model::findings::{Finding, Report};
+use assay_model::findings::{AssetRef, Finding, Report};
+use sqlx::any::AnyRow;
+use sqlx::Row;
 use std::collections::BTreeMap;
 
-/// Inserts a host's findings of a run (again: no-op).
+/// Stores a host's identity as its findings name it, once (by digest):
+/// the digest they reference it by.
+pub(crate) async fn put_asset(c: &mut Conn, asset: &AssetRef) -> Result<String> {
+    let body = super::json(asset)?;
+    let digest = crate::ids::digest(body.as_bytes());
+    sqlx::query("INSERT INTO assets (digest, body) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+        .bind(&digest)
+        .bind(&body)
+        .execute(c)
+        .await?;
+    Ok(digest)
+}
+
+/// A finding as stored: without its asset, which the row references.
+fn stripped(f: &Finding) -> Result<String> {
+    let mut value = serde_json::to_value(f).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    if let Some(map) = value.as_object_mut() {
+        map.remove("asset");
+    }
+    super::json(&value)
+}
+
+/// A stored finding with its asset put back (rows written before assets
+/// were stored apart carry it in their body, and reference none).
+fn with_asset(row: &AnyRow) -> Result<Finding> {
+    let body: String = row.try_get("body")?;
+    let asset: Option<String> = row.try_get("asset")?;
+    let decode =
+        |e: serde_json::Error| sqlx::Error::ColumnDecode { index: "body".into(), source: Box::new(e) };
+    let mut value: serde_json::Value = serde_json::from_str(&body).map_err(decode)?;
+    if let (Some(asset), Some(map)) = (asset, value.as_object_mut()) {
+        map.insert("asset".into(), serde_json::from_str(&asset).map_err(decode)?);
+    }
+    serde_json::from_value(value).map_err(decode)
+}
+
+/// Inserts a host's findings of a run (again: no-op), naming the asset
+/// stored as `asset`.
 pub(crate) async fn insert(
     c: &mut Conn,
     run: &str,
     agent: &str,
     findings: &[Finding],
+    asset: &str,
     now: i64,
 ) -> Result<()> {
     for batch in findings.chunks(BATCH) {
         let sql = format!(
-            "INSERT INTO findings (run_id, agent_id, rule_id, package, severity, fingerprint, body, created_at) \
+            "INSERT INTO findings (run_id, agent_id, rule_id, package, severity, fingerprint, body, created_at, asset) \
              VALUES {} ON CONFLICT DO NOTHING",
-            values(batch.len(), 8)
+            values(batch.len(), 9)
         );
         let mut insert = sqlx::query(sqlx::AssertSqlSafe(sql));
         for f in batch {
@@ -31,8 +71,9 @@ pub(crate) async fn insert(
                 .bind(f.package.clone())
                 .bind(f.severity.as_str())
                 .bind(f.fingerprint.clone())
-                .bind(super::json(f)?)
-                .bind(now);
+                .bind(stripped(f)?)
+                .bind(now)
+                .bind(asset.to_owned());
         }
         insert.execute(&mut *c).await?;
     }
@@ -40,14 +81,27 @@ pub(crate) async fn insert(
 }
 
 /// A finding of a run.
-#[derive(Debug, sqlx::FromRow)]
+#[derive(Debug)]
 pub(crate) struct RunFinding {
     pub seq: i64,
     pub run_id: String,
     pub agent_id: String,
-    #[sqlx(try_from = "String")]
     pub body: Json<Finding>,
 }
+
+impl sqlx::FromRow<'_, AnyRow> for RunFinding {
+    fn from_row(row: &AnyRow) -> Result<RunFinding> {
+        Ok(RunFinding {
+            seq: row.try_get("seq")?,
+            run_id: row.try_get("run_id")?,
+            agent_id: row.try_get("agent_id")?,
+            body: Json(with_asset(row)?),
+        })
+    }
+}
+
+const RUN: &str = "SELECT f.seq, f.run_id, f.agent_id, f.body, a.body AS asset FROM findings f \
+     LEFT JOIN assets a ON a.digest = f.asset";
 
 /// Which findings of runs a page lists (empty: any).
 pub(crate) struct Filter<'a> {
@@ -60,41 +114,38 @@ pub(crate) struct Filter<'a> {
 }
 
 pub(crate) async fn list(c: &mut Conn, f: &Filter<'_>) -> Result<Vec<RunFinding>> {
-    sqlx::query_as(
-        "SELECT seq, run_id, agent_id, body FROM findings WHERE seq > $1 AND ($2 = '' OR run_id = $2) \
-         AND ($3 = '' OR severity = $3) AND ($4 = '' OR rule_id = $4) AND ($5 = '' OR agent_id = $5) ORDER BY seq LIMIT $6",
-    )
-    .bind(f.after)
-    .bind(f.run)
-    .bind(f.severity.map(Severity::as_str).unwrap_or_default())
-    .bind(f.rule)
-    .bind(f.agent)
-    .bind(f.limit)
-    .fetch_all(c)
-    .await
+    let sql = format!(
+        "{RUN} WHERE f.seq > $1 AND ($2 = '' OR f.run_id = $2) AND ($3 = '' OR f.severity = $3) \
+         AND ($4 = '' OR f.rule_id = $4) AND ($5 = '' OR f.agent_id = $5) ORDER BY f.seq LIMIT $6"
+    );
+    sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(f.after)
+        .bind(f.run)
+        .bind(f.severity.map(Severity::as_str).unwrap_or_default())
+        .bind(f.rule)
+        .bind(f.agent)
+        .bind(f.limit)
+        .fetch_all(c)
+        .await
 }
 
 pub(crate) async fn get(c: &mut Conn, seq: i64) -> Result<Option<RunFinding>> {
-    sqlx::query_as("SELECT seq, run_id, agent_id, body FROM findings WHERE seq = $1")
-        .bind(seq)
-        .fetch_optional(c)
-        .await
+    let sql = format!("{RUN} WHERE f.seq = $1");
+    sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(seq).fetch_optional(c).await
 }
 
 /// The latest run finding of `agent` with `fingerprint`.
 pub(crate) async fn latest(c: &mut Conn, agent: &str, fingerprint: &str) -> Result<Option<RunFinding>> {
-    sqlx::query_as(
-        "SELECT seq, run_id, agent_id, body FROM findings WHERE agent_id = $1 AND fingerprint = $2 ORDER BY seq DESC LIMIT 1",
-    )
-    .bind(agent)
-    .bind(fingerprint)
-    .fetch_optional(c)
-    .await
+    let sql = format!("{RUN} WHERE f.agent_id = $1 AND f.fingerprint = $2 ORDER BY f.seq DESC LIMIT 1");
+    sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(agent).bind(fingerprint).fetch_optional(c).await
 }
 
+/// Rewrites a run finding (its asset stays the one it references; a
+/// finding from before assets were stored apart keeps its own).
 pub(crate) async fn set_body(c: &mut Conn, seq: i64, body: &Finding) -> Result<()> {
-    sqlx::query("UPDATE findings SET body = $1 WHERE seq = $2")
+    sqlx::query("UPDATE findings SET body = CASE WHEN asset IS NULL THEN $1 ELSE $2 END WHERE seq = $3")
         .bind(super::json(body)?)
+        .bind(stripped(body)?)
         .bind(seq)
         .execute(c)
         .await?;
@@ -169,24 +220,45 @@ pub(crate) async fn host_reports(c: &mut Conn, run: &str) -> Result<Vec<HostRepo
 }
 
 /// A fleet finding.
-#[derive(Debug, sqlx::FromRow)]
+#[derive(Debug)]
 pub(crate) struct FleetFinding {
     pub agent_id: String,
     pub fingerprint: String,
-    #[sqlx(try_from = "String")]
     pub state: FindingState,
     pub first_seen: i64,
     pub last_seen: i64,
     pub resolved_at: Option<i64>,
-    #[sqlx(try_from = "String")]
     pub body: Json<Finding>,
     /// Added by users; they outlive re-evaluations.
-    #[sqlx(try_from = "String")]
     pub user_attributes: Json<BTreeMap<String, String>>,
 }
 
+impl sqlx::FromRow<'_, AnyRow> for FleetFinding {
+    fn from_row(row: &AnyRow) -> Result<FleetFinding> {
+        let word = |column: &str| -> Result<String> { row.try_get(column) };
+        let decode = |column: &'static str| {
+            move |e: Box<dyn std::error::Error + Send + Sync>| sqlx::Error::ColumnDecode {
+                index: column.into(),
+                source: e,
+            }
+        };
+        Ok(FleetFinding {
+            agent_id: row.try_get("agent_id")?,
+            fingerprint: row.try_get("fingerprint")?,
+            state: FindingState::parse(&word("state")?).map_err(|e| decode("state")(Box::new(e)))?,
+            first_seen: row.try_get("first_seen")?,
+            last_seen: row.try_get("last_seen")?,
+            resolved_at: row.try_get("resolved_at")?,
+            body: Json(with_asset(row)?),
+            user_attributes: Json::try_from(word("user_attributes")?)
+                .map_err(|e| decode("user_attributes")(Box::new(e)))?,
+        })
+    }
+}
+
 const FLEET: &str =
-    "SELECT agent_id, fingerprint, state, first_seen, last_seen, resolved_at, body, user_attributes FROM fleet_findings";
+    "SELECT f.agent_id, f.fingerprint, f.state, f.first_seen, f.last_seen, f.resolved_at, f.body, \
+     f.user_attributes, a.body AS asset FROM fleet_findings f LEFT JOIN assets a ON a.digest = f.asset";
 
 /// Which fleet findings a page lists (empty: any), after `(agent,
 /// fingerprint)`.
@@ -202,9 +274,9 @@ pub(crate) struct FleetFilter<'a> {
 
 pub(crate) async fn fleet_list(c: &mut Conn, f: &FleetFilter<'_>) -> Result<Vec<FleetFinding>> {
     let sql = format!(
-        "{FLEET} WHERE (agent_id > $1 OR (agent_id = $1 AND fingerprint > $2)) \
-         AND ($3 = '' OR state = $3) AND ($4 = '' OR severity = $4) AND ($5 = '' OR rule_id = $5) AND ($6 = '' OR agent_id = $6) \
-         AND ($7 = '' OR package = $7) ORDER BY agent_id, fingerprint LIMIT $8"
+        "{FLEET} WHERE (f.agent_id > $1 OR (f.agent_id = $1 AND f.fingerprint > $2)) \
+         AND ($3 = '' OR f.state = $3) AND ($4 = '' OR f.severity = $4) AND ($5 = '' OR f.rule_id = $5) \
+         AND ($6 = '' OR f.agent_id = $6) AND ($7 = '' OR f.package = $7) ORDER BY f.agent_id, f.fingerprint LIMIT $8"
     );
     sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(f.after.0)
@@ -220,7 +292,7 @@ pub(crate) async fn fleet_list(c: &mut Conn, f: &FleetFilter<'_>) -> Result<Vec<
 }
 
 pub(crate) async fn fleet_get(c: &mut Conn, agent: &str, fingerprint: &str) -> Result<Option<FleetFinding>> {
-    let sql = format!("{FLEET} WHERE agent_id = $1 AND fingerprint = $2");
+    let sql = format!("{FLEET} WHERE f.agent_id = $1 AND f.fingerprint = $2");
     sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(agent).bind(fingerprint).fetch_optional(c).await
 }
 
@@ -285,20 +357,22 @@ pub(crate) async fn packages_of(c: &mut Conn, agent: &str) -> Result<Vec<String>
     Ok(rows.into_iter().map(|(p,)| p).collect())
 }
 
-/// Writes fleet findings seen by an evaluation at `now`: new ones with
-/// `now` as first seen, known ones keep theirs; a resolved one reopens.
+/// Writes fleet findings seen by an evaluation at `now`, of the asset
+/// stored as `asset`: new ones with `now` as first seen, known ones keep
+/// theirs; a resolved one reopens.
 pub(crate) async fn upsert_fleet(
     c: &mut Conn,
     agent: &str,
     seen: &[(&Finding, FindingState)],
+    asset: &str,
     now: i64,
 ) -> Result<()> {
     for batch in seen.chunks(BATCH) {
         let sql = format!(
-            "INSERT INTO fleet_findings (agent_id, fingerprint, rule_id, package, severity, state, first_seen, last_seen, body) \
+            "INSERT INTO fleet_findings (agent_id, fingerprint, rule_id, package, severity, state, first_seen, last_seen, body, asset) \
              VALUES {} ON CONFLICT (agent_id, fingerprint) DO UPDATE SET state = EXCLUDED.state, resolved_at = NULL, \
-             last_seen = EXCLUDED.last_seen, body = EXCLUDED.body, severity = EXCLUDED.severity",
-            values(batch.len(), 9)
+             last_seen = EXCLUDED.last_seen, body = EXCLUDED.body, severity = EXCLUDED.severity, asset = EXCLUDED.asset",
+            values(batch.len(), 10)
         );
         let mut upsert = sqlx::query(sqlx::AssertSqlSafe(sql));
         for (f, state) in batch {
@@ -311,7 +385,8 @@ pub(crate) async fn upsert_fleet(
                 .bind(state.as_str())
                 .bind(now)
                 .bind(now)
-                .bind(super::json(*f)?);
+                .bind(stripped(f)?)
+                .bind(asset.to_owned());
         }
         upsert.execute(&mut *c).await?;
     }

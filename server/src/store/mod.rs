@@ -25,6 +25,8 @@ pub(crate) mod state;
 pub(crate) mod targets;
 pub(crate) mod telemetry;
 pub(crate) mod templates;
+#[cfg(test)]
+pub(crate) mod testing;
 pub(crate) mod tokens;
 
 use serde::de::DeserializeOwned;

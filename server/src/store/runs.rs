@@ -185,13 +185,17 @@ pub(crate) struct Member {
     pub error: Option<String>,
     #[sqlx(try_from = "String")]
     pub addresses: Json<Vec<String>>,
+    /// The hostname its telemetry claimed, when not the enrolled one.
+    pub reported_hostname: Option<String>,
 }
 
 pub(crate) async fn members(c: &mut Conn, run: &str) -> Result<Vec<Member>> {
     sqlx::query_as(
         "SELECT ra.agent_id, a.hostname, a.os, ra.status, ra.chunks_received, ra.chunks_total, a.addresses, \
-         j.state AS job, j.attempts, j.error FROM run_agents ra JOIN agents a ON a.id = ra.agent_id \
-         LEFT JOIN jobs j ON j.run_id = ra.run_id AND j.agent_id = ra.agent_id WHERE ra.run_id = $1 ORDER BY ra.agent_id",
+         j.state AS job, j.attempts, j.error, t.reported_hostname FROM run_agents ra JOIN agents a ON a.id = ra.agent_id \
+         LEFT JOIN jobs j ON j.run_id = ra.run_id AND j.agent_id = ra.agent_id \
+         LEFT JOIN telemetry t ON t.run_id = ra.run_id AND t.agent_id = ra.agent_id \
+         WHERE ra.run_id = $1 ORDER BY ra.agent_id",
     )
     .bind(run)
     .fetch_all(c)

@@ -8,7 +8,7 @@ use super::{dialect, Backend, Conn, Result};
 
 /// Every table of the service, parents before children (the order a copy
 /// inserts in, so foreign keys hold at every row).
-pub(crate) const TABLES: [&str; 27] = [
+pub(crate) const TABLES: [&str; 28] = [
     "api_tokens",
     "sessions",
     "enrollments",
@@ -26,6 +26,7 @@ pub(crate) const TABLES: [&str; 27] = [
     "telemetry_chunks",
     "telemetry",
     "jobs",
+    "assets",
     "findings",
     "host_reports",
     "fleet_findings",
@@ -100,6 +101,7 @@ pub(crate) async fn tables(c: &mut Conn, backend: Backend) -> Result<Vec<String>
 mod tests {
     use super::*;
     use crate::store::Store;
+
     use std::collections::BTreeMap;
 
     type Schema = BTreeMap<String, Vec<Column>>;
@@ -119,52 +121,18 @@ mod tests {
         out
     }
 
-    /// A fresh PostgreSQL database on the machine's server, or `None`
-    /// (with a message) when there is none; `ASSAY_REQUIRE_POSTGRES=1`
-    /// (CI) makes its absence a failure.
-    async fn postgres() -> Option<(String, String)> {
-        use sqlx::Connection;
-        let admin = "postgres://postgres@127.0.0.1:5432/test";
-        let connected =
-            tokio::time::timeout(std::time::Duration::from_secs(5), sqlx::PgConnection::connect(admin)).await;
-        let Ok(Ok(mut conn)) = connected else {
-            assert!(
-                std::env::var("ASSAY_REQUIRE_POSTGRES").is_err(),
-                "PostgreSQL at 127.0.0.1:5432 is unreachable and ASSAY_REQUIRE_POSTGRES is set"
-            );
-            eprintln!("skipped: PostgreSQL at 127.0.0.1:5432 is unreachable");
-            return None;
-        };
-        let name = format!("assay_parity_{}", std::process::id());
-        for sql in [format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"), format!("CREATE DATABASE {name}")]
-        {
-            sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await.expect("a database");
-        }
-        Some((format!("postgres://postgres@127.0.0.1:5432/{name}"), name))
-    }
-
     #[tokio::test]
     async fn sqlite_and_postgres_have_the_same_tables_and_copy_covers_them() {
         let dir = tempfile::tempdir().expect("a directory");
-        let sqlite = Store::open(&format!("sqlite://{}?mode=rwc", dir.path().join("a.db").display()))
-            .await
-            .expect("SQLite");
+        let sqlite = crate::store::testing::sqlite(dir.path()).await;
         let lite = schema(&sqlite).await;
         let named: Vec<&str> = TABLES.iter().copied().chain(NOT_COPIED.iter().map(|(t, _)| *t)).collect();
         let mut sorted = named.clone();
         sorted.sort_unstable();
         assert_eq!(lite.keys().map(String::as_str).collect::<Vec<_>>(), sorted, "TABLES is not every table");
-        let Some((url, name)) = postgres().await else { return };
-        let pg = Store::open(&url).await.expect("PostgreSQL");
+        let Some((pg, name)) = crate::store::testing::postgres("assay_parity").await else { return };
         let theirs = schema(&pg).await;
-        pg.pool.close().await;
-        {
-            use sqlx::Connection;
-            let mut conn =
-                sqlx::PgConnection::connect("postgres://postgres@127.0.0.1:5432/test").await.expect("admin");
-            let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-            sqlx::raw_sql(sqlx::AssertSqlSafe(drop)).execute(&mut conn).await.expect("dropped");
-        }
+        crate::store::testing::drop_postgres(pg, &name).await;
         for (table, columns) in &lite {
             if table == "_sqlx_migrations" {
                 continue;

@@ -10,12 +10,15 @@ pub(crate) struct Chunk {
     pub seq: i64,
     pub total: i64,
     pub digest: String,
+    /// Its stored (sealed) size in bytes.
+    pub size: i64,
 }
 
 /// The chunks of `agent`'s upload for `run` received so far.
 pub(crate) async fn chunks(c: &mut Conn, run: &str, agent: &str) -> Result<Vec<Chunk>> {
     sqlx::query_as(
-        "SELECT seq, total, digest FROM telemetry_chunks WHERE run_id = $1 AND agent_id = $2 ORDER BY seq",
+        "SELECT seq, total, digest, CAST(LENGTH(body) AS BIGINT) AS size FROM telemetry_chunks \
+         WHERE run_id = $1 AND agent_id = $2 ORDER BY seq",
     )
     .bind(run)
     .bind(agent)
@@ -73,27 +76,34 @@ pub(crate) async fn delete_chunks(c: &mut Conn, run: &str, agent: &str) -> Resul
     Ok(())
 }
 
-/// Records a delivered document (sealed, in the blob store at `blob`);
-/// false when the run has one from this agent already (two requests
-/// completing the same upload store it once).
-pub(crate) async fn insert(
-    c: &mut Conn,
-    run: &str,
-    agent: &str,
-    digest: &str,
-    at: i64,
-    blob: &str,
-) -> Result<bool> {
+/// A delivered document (sealed, in the blob store at `blob`).
+pub(crate) struct NewDocument<'a> {
+    pub run: &'a str,
+    pub agent: &'a str,
+    pub digest: &'a str,
+    pub at: i64,
+    pub blob: &'a str,
+    /// What the document claimed of its host, when it is not the agent's
+    /// enrolled identity.
+    pub reported_hostname: Option<&'a str>,
+    pub reported_id: Option<&'a str>,
+}
+
+/// Records a delivered document; false when the run has one from this
+/// agent already (two requests completing the same upload store it once).
+pub(crate) async fn insert(c: &mut Conn, d: &NewDocument<'_>) -> Result<bool> {
     let done = sqlx::query(
-        "INSERT INTO telemetry (run_id, agent_id, digest, body, received_at, sealed, blob) \
-         VALUES ($1, $2, $3, $4, $5, 1, $6) ON CONFLICT DO NOTHING",
+        "INSERT INTO telemetry (run_id, agent_id, digest, body, received_at, sealed, blob, reported_hostname, reported_id) \
+         VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $8) ON CONFLICT DO NOTHING",
     )
-    .bind(run)
-    .bind(agent)
-    .bind(digest)
+    .bind(d.run)
+    .bind(d.agent)
+    .bind(d.digest)
     .bind(Vec::<u8>::new())
-    .bind(at)
-    .bind(blob)
+    .bind(d.at)
+    .bind(d.blob)
+    .bind(d.reported_hostname)
+    .bind(d.reported_id)
     .execute(c)
     .await?;
     Ok(done.rows_affected() == 1)

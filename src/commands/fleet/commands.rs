@@ -44,21 +44,57 @@ pub(super) fn run(args: &Args) -> Result<ExitCode> {
     let c = Client::new(args)?;
     let json = args.format == Format::Json;
     match &args.command {
-        Sub::Token { command: TokenSub::Create { role, name } } => {
+        Sub::Token { command: TokenSub::Create { role, name, expires } } => {
             let role = Role::parse(role).map_err(|e| Problem::Input(e.to_string()))?;
-            let v: TokenCreated = c.post("/v1/tokens", &NewToken { role, name: name.clone() })?;
+            let expires_in_seconds = expires.as_deref().map(parse_duration).transpose()?;
+            let v: TokenCreated =
+                c.post("/v1/tokens", &NewToken { role, name: name.clone(), expires_in_seconds })?;
             if json {
                 print::json(&v)?;
             } else {
-                eprintln!("token {} ({}), shown once:", v.id, v.role);
+                let until = v.expires_at.map(|t| format!(", expires {} UTC", time(t))).unwrap_or_default();
+                eprintln!("token {} ({}{until}), shown once:", v.id, v.role);
                 outln!("{}", v.token);
             }
         }
-        Sub::Enrollment { command: EnrollmentSub::Create { uses, expires, tags: t } } => {
+        Sub::Token { command: TokenSub::List { paging } } => {
+            let page: Page<TokenView> = list(&c, "/v1/tokens", &[], paging)?;
+            if json {
+                print::json(&page)?;
+            } else {
+                let rows = page.items.iter().map(|t| {
+                    vec![
+                        t.id.clone(),
+                        t.role.to_string(),
+                        t.name.clone(),
+                        time(t.created_at),
+                        maybe_time(t.expires_at),
+                        maybe_time(t.revoked_at),
+                    ]
+                });
+                let headers = ["id", "role", "name", "created (UTC)", "expires (UTC)", "revoked (UTC)"];
+                paged(&headers, rows.collect(), page.next.as_deref());
+            }
+        }
+        Sub::Token { command: TokenSub::Revoke { token } } => {
+            let body = if token.starts_with("tok-") {
+                RevokeToken::Id { id: token.clone() }
+            } else {
+                RevokeToken::Token { token: token.clone() }
+            };
+            let v: TokenRevoked = c.post("/v1/tokens/revoke", &body)?;
+            if json {
+                print::json(&v)?;
+            } else {
+                outln!("revoked {} ({} console session(s) ended)", v.id, v.sessions);
+            }
+        }
+        Sub::Enrollment { command: EnrollmentSub::Create { uses, expires, tags: t, agent_tag_prefix } } => {
             let body = NewEnrollment {
                 uses: i64::from(*uses),
                 expires_in_seconds: parse_duration(expires)?,
                 tags: key_values(t, "--tag")?,
+                agent_tag_prefix: agent_tag_prefix.clone(),
             };
             let v: EnrollmentCreated = c.post("/v1/enrollments", &body)?;
             if json {
@@ -118,6 +154,15 @@ pub(super) fn run(args: &Args) -> Result<ExitCode> {
                 if a.revoked {
                     outln!("  revoked");
                 }
+            }
+        }
+        Sub::Agent { command: AgentSub::Tag { id, tags: t } } => {
+            let body = AgentTags { tags: key_values(t, "--tag")? };
+            let v: AgentView = c.put(&format!("/v1/agents/{}/tags", encode(id)), &body)?;
+            if json {
+                print::json(&v)?;
+            } else {
+                outln!("agent {} tagged {}", v.id, tags(&v.tags));
             }
         }
         Sub::Agent { command: AgentSub::Revoke { id } } => {

@@ -71,6 +71,13 @@ enum AgentSub {
     /// One agent: its health, tags, addresses, and the agents that share
     /// its machine-id.
     Show { id: String },
+    /// Replace an agent's tags (admin): they decide the targets it is in.
+    Tag {
+        id: String,
+        /// A tag (repeatable); the agent keeps only these.
+        #[arg(long = "tag", value_name = "K=V")]
+        tags: Vec<String>,
+    },
     /// Revoke an agent: its certificates stop working at once and it
     /// leaves the runs it is in.
     Revoke { id: String },
@@ -206,6 +213,20 @@ enum TokenSub {
         role: String,
         #[arg(long, default_value = "")]
         name: String,
+        /// It stops working after this long: `90d`, `12h` (default: when revoked).
+        #[arg(long)]
+        expires: Option<String>,
+    },
+    /// The API tokens (admin only; never the tokens themselves).
+    List {
+        #[command(flatten)]
+        paging: Paging,
+    },
+    /// Revoke a token, by its id (`tok-...`) or the token itself: it and
+    /// its console sessions stop working at once.
+    Revoke {
+        #[arg(value_name = "TOKEN_OR_ID")]
+        token: String,
     },
 }
 
@@ -222,6 +243,10 @@ enum EnrollmentSub {
         /// Tags every agent enrolled with it gets (repeatable).
         #[arg(long = "tag", value_name = "K=V")]
         tags: Vec<String>,
+        /// Let its agents add tags of their own (`assay agent --tag`) whose
+        /// keys start with this (`""`: any); by default they add none.
+        #[arg(long, value_name = "PREFIX")]
+        agent_tag_prefix: Option<String>,
     },
 }
 
