@@ -209,6 +209,20 @@ fn no_secret_from_a_command_line_reaches_telemetry_or_reports() {
     ];
     let mut child =
         Command::new("bash").args(["-c", "sleep 600; :", "planted-secrets"]).args(forms).spawn().unwrap();
+    // A process title: the whole line in argv[0] (`exec -a`, setproctitle).
+    let mut titled = Command::new("bash")
+        .args(["-c", r#"exec -a "titled-proc -pTitle26 --password=Title27 -u admin" sleep 600"#])
+        .spawn()
+        .unwrap();
+    // Until bash has exec'd, the title is not there to collect.
+    let start = std::time::Instant::now();
+    while !std::fs::read(format!("/proc/{}/cmdline", titled.id()))
+        .unwrap_or_default()
+        .starts_with(b"titled-proc")
+    {
+        assert!(start.elapsed() < std::time::Duration::from_secs(10), "exec -a did not happen");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     let assay = |args: &[&str]| Command::new(env!("CARGO_BIN_EXE_assay")).args(args).output().unwrap();
     let runs = [
         assay(&["collect"]),
@@ -218,13 +232,16 @@ fn no_secret_from_a_command_line_reaches_telemetry_or_reports() {
     ];
     let _ = child.kill();
     let _ = child.wait();
+    let _ = titled.kill();
+    let _ = titled.wait();
     // Whole lines keep the harmless arguments, so the process is there.
     let whole = String::from_utf8_lossy(&runs[1].stdout).into_owned();
     assert!(whole.contains("planted-secrets"), "the planted process was not collected");
+    assert!(whole.contains("\"titled-proc\""), "the titled process was not collected");
     for run in &runs {
         let text =
             format!("{}{}", String::from_utf8_lossy(&run.stdout), String::from_utf8_lossy(&run.stderr));
-        for secret in secrets {
+        for secret in secrets.iter().chain(&["Title26", "Title27"]) {
             assert!(!text.contains(secret), "`{secret}` leaked");
         }
     }

@@ -15,7 +15,27 @@ use assay_model::telemetry::CommandLines;
 const REDACTED: &str = "[redacted]";
 
 /// The command line as the collection policy keeps it.
+///
+/// A program may write its whole command line into `argv[0]` (a process
+/// title: setproctitle, Node's `process.title`, Perl's `$0 =`, `exec -a`,
+/// PostgreSQL's backends). The words of such a title have lost their
+/// quoting (`-H "Authorization: Bearer x"` is four words), so no redaction
+/// can know where a value ends: of an `argv[0]` with blanks in it only the
+/// first word and the names of options are kept, whatever the policy.
 pub fn keep(args: &[String], policy: CommandLines) -> Vec<String> {
+    let Some((first, rest)) = args.split_first() else { return Vec::new() };
+    if !first.contains(char::is_whitespace) {
+        return by_policy(args, policy);
+    }
+    let words: Vec<String> = first.split_whitespace().map(str::to_owned).collect();
+    let mut out = flags(&words);
+    let program = out.first().cloned().unwrap_or_default();
+    let tail: Vec<String> = std::iter::once(program).chain(rest.iter().cloned()).collect();
+    out.extend(by_policy(&tail, policy).into_iter().skip(1));
+    out
+}
+
+fn by_policy(args: &[String], policy: CommandLines) -> Vec<String> {
     match policy {
         CommandLines::Flags => flags(args),
         CommandLines::Redacted => redact(args),
@@ -383,6 +403,24 @@ mod tests {
             let kept = redact(&args(line)).join(" ");
             assert!(!kept.contains(secret), "{line:?} kept {secret}: {kept}");
         }
+    }
+
+    /// A process title holds the whole line in `argv[0]` (`exec -a`,
+    /// setproctitle): it is reduced like any other line, by both policies.
+    #[test]
+    fn a_command_line_in_argv0_is_reduced_too() {
+        for (line, secret) in PLANTED {
+            let title = vec![line.join(" "), String::new()];
+            for policy in [CommandLines::Flags, CommandLines::Redacted] {
+                let kept = keep(&title, policy).join(" ");
+                assert!(!kept.contains(secret), "{title:?} kept {secret} under {policy:?}: {kept}");
+            }
+        }
+        let title = args(&["mysql -pMysqlPass77 -u admin", "x"]);
+        assert_eq!(keep(&title, CommandLines::Flags), ["mysql", "-p", "-u"]);
+        assert_eq!(keep(&title, CommandLines::Redacted), ["mysql", "-p", "-u", "x"]);
+        // A plain program keeps its name.
+        assert_eq!(keep(&args(&["/usr/sbin/sshd", "-D"]), CommandLines::Flags), ["/usr/sbin/sshd", "-D"]);
     }
 
     #[test]
