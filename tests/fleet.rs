@@ -504,3 +504,78 @@ fn fleet_lists_every_page_and_errors_are_data() {
     // A deleted name is free again.
     assert_eq!(fleet(&s, &["target", "create", "t0000", "--tag", "n=new"]).0, 0);
 }
+
+/// #27.14 and #27.15: an agent in its long poll ends within a second or
+/// two of SIGTERM (it waited the poll out, ~18 s); `--once` ends when
+/// `--once-timeout` does (it took ~25 s for 3 s); an enrolled agent
+/// follows a new `--server` keeping its identity, and refuses a `--tag`
+/// other than its enrolment's, saying how to retag.
+#[test]
+fn agents_stop_when_asked_and_say_what_their_flags_change() {
+    let data = tempfile::tempdir().unwrap();
+    let s = server(data.path());
+    let (_, out, err) =
+        fleet(&s, &["enrollment", "create", "--uses", "5", "--tag", "fleet=test", "--format", "json"]);
+    let token = serde_json::from_str::<Value>(&out).unwrap_or_else(|_| panic!("{out}{err}"))["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let state = tempfile::tempdir().unwrap();
+    let start_agent = |server: &str, extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_assay"))
+            .args(["agent", "--server", server, "--enroll-token", &token, "--ca-fingerprint", &s.fingerprint])
+            .args(["--state-dir", state.path().to_str().unwrap(), "--nice", "0"])
+            .args(["--root", common::fixture("debian-default").to_str().unwrap()])
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let mut child = start_agent(&s.agent, &[]);
+    let agents = enrolled(&s, 1);
+    let id = agents[0]["id"].as_str().unwrap().to_owned();
+    // In its long poll (25 s) by now: enrolled, and one heartbeat sent.
+    std::thread::sleep(Duration::from_secs(2));
+    let asked = Instant::now();
+    terminate(child.id());
+    let status = child.wait().unwrap();
+    let took = asked.elapsed();
+    assert!(status.success(), "{status:?}");
+    assert!(took < Duration::from_secs(5), "SIGTERM took {took:?}");
+
+    // The same server under another name its certificate holds.
+    let moved = s.agent.replace("127.0.0.1", "localhost");
+    let child = start_agent(&moved, &["--once", "--once-timeout", "3s"]);
+    let asked = Instant::now();
+    let out = child.wait_with_output().unwrap();
+    let took = asked.elapsed();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("no run asked for this agent's telemetry"), "{err}");
+    assert!(err.contains("the server moved from") && err.contains(&id), "{err}");
+    assert!(took < Duration::from_secs(8), "--once-timeout 3s took {took:?}");
+    let stored = std::fs::read_to_string(state.path().join("agent.json")).unwrap();
+    assert!(stored.contains(&moved) && stored.contains(&id), "{stored}");
+    assert_eq!(enrolled(&s, 1)[0]["id"], id.as_str(), "no second enrolment");
+
+    let out = start_agent(&moved, &["--tag", "role=db"]).wait_with_output().unwrap();
+    let err = unwrapped(&String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("enrolled with the tags (none), not role=db"), "{err}");
+    assert!(err.contains(&format!("assay fleet agent tag {id}")), "{err}");
+}
+
+/// A message as one line: miette wraps it to the terminal's width (after
+/// a hyphen, too) behind `×` and `│`.
+fn unwrapped(message: &str) -> String {
+    let mut out = String::new();
+    for line in message.lines() {
+        let line = line.trim_start().trim_start_matches(['×', '│']).trim();
+        if !out.is_empty() && !out.ends_with('-') {
+            out.push(' ');
+        }
+        out.push_str(line);
+    }
+    out
+}

@@ -63,6 +63,7 @@ impl std::fmt::Display for Error {
 }
 
 /// A connection to the agent endpoint at `base` (`https://host:port`).
+#[derive(Clone)]
 pub struct Client {
     http: ureq::Agent,
     base: String,

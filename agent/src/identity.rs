@@ -18,6 +18,9 @@ pub struct Identity {
     key_pem: String,
     /// When the certificate expires (ms since the epoch).
     pub not_after: i64,
+    /// The tags the agent asked for at enrolment (`None`: enrolled by an
+    /// agent from before they were kept).
+    pub tags: Option<BTreeMap<String, String>>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -25,6 +28,8 @@ struct Stored {
     agent_id: String,
     server: String,
     not_after: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    tags: Option<BTreeMap<String, String>>,
 }
 
 /// A new P-256 key: its PKCS#8 PEM and its public point in hex.
@@ -75,12 +80,13 @@ impl Identity {
             cert_pem: credentials[..split].to_owned(),
             key_pem: credentials[split..].to_owned(),
             not_after: stored.not_after,
+            tags: stored.tags,
         }))
     }
 
     /// Credentials and CA first, the identity file last: a crash before it
     /// leaves no identity (the agent enrols again), never half of one.
-    fn save(&self, dir: &Path) -> Result<(), String> {
+    pub(crate) fn save(&self, dir: &Path) -> Result<(), String> {
         std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         write(dir, "credentials.pem", format!("{}{}", self.cert_pem, self.key_pem).as_bytes())?;
         write(dir, "ca.pem", self.ca_pem.as_bytes())?;
@@ -88,6 +94,7 @@ impl Identity {
             agent_id: self.agent_id.clone(),
             server: self.server.clone(),
             not_after: self.not_after,
+            tags: self.tags.clone(),
         };
         let stored =
             serde_json::to_vec_pretty(&stored).map_err(|e| format!("cannot write the identity: {e}"))?;
@@ -119,6 +126,7 @@ impl Identity {
             cert_pem: v.certificate,
             key_pem,
             not_after: v.not_after,
+            tags: Some(e.tags.clone()),
         };
         identity.save(dir)?;
         Ok((identity, v.same_machine_id))

@@ -112,7 +112,7 @@ fn say(_: &Config, message: &str) {
 /// The identity in the state directory, or a new one by enrolment.
 pub fn identity(config: &Config) -> Result<Identity, String> {
     if let Some(identity) = Identity::load(&config.state_dir)? {
-        return Ok(identity);
+        return enrolled(config, identity);
     }
     let token = config.enroll_token.as_deref().ok_or_else(|| {
         format!("{} holds no identity: enrol with --enroll-token", config.state_dir.display())
@@ -163,6 +163,69 @@ pub fn identity(config: &Config) -> Result<Identity, String> {
     Ok(identity)
 }
 
+/// An enrolled agent started with flags that differ from its enrolment.
+/// A new `--server` is used: the identity is kept, and the CA pinned at
+/// enrolment still has to vouch for the server, so the move cannot hand the
+/// agent to another server. Tags are the server's to keep once enrolled, so
+/// a `--tag` other than the enrolment's is refused, saying what to do.
+fn enrolled(config: &Config, mut identity: Identity) -> Result<Identity, String> {
+    let state = config.state_dir.display();
+    if let Some(tags) = &identity.tags {
+        if !config.tags.is_empty() && *tags != config.tags {
+            return Err(format!(
+                "{state} holds agent {} enrolled with the tags {}, not {}: tags are chosen at enrolment and kept \
+                 by the server. An admin retags the agent with `assay fleet agent tag {} --tag K=V`; to enrol \
+                 again (a new agent), stop the agent and remove {state}/agent.json",
+                identity.agent_id,
+                shown_tags(tags),
+                shown_tags(&config.tags),
+                identity.agent_id,
+            ));
+        }
+    }
+    if identity.server != config.server {
+        say(
+            config,
+            &format!(
+                "the server moved from {} to {}: agent {} keeps its identity (the server must still show the CA pinned at enrolment)",
+                identity.server, config.server, identity.agent_id
+            ),
+        );
+        identity.server.clone_from(&config.server);
+        identity.save(&config.state_dir)?;
+    }
+    Ok(identity)
+}
+
+fn shown_tags(tags: &BTreeMap<String, String>) -> String {
+    if tags.is_empty() {
+        return "(none)".into();
+    }
+    tags.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",")
+}
+
+/// Runs `call` on a thread of its own and waits for its result until
+/// `stop` is set or `until` passes (`None`: the call was abandoned; its
+/// thread ends with its own timeout, or with the process).
+fn interruptible<T: Send + 'static>(
+    stop: &AtomicBool,
+    until: Instant,
+    call: impl FnOnce() -> T + Send + 'static,
+) -> Option<T> {
+    use std::sync::mpsc::RecvTimeoutError;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(call());
+    });
+    loop {
+        match rx.recv_timeout(Duration::from_millis(50)) {
+            Ok(v) => return Some(v),
+            Err(RecvTimeoutError::Timeout) if !stop.load(Ordering::Relaxed) && Instant::now() < until => {}
+            Err(_) => return None,
+        }
+    }
+}
+
 /// Runs the agent until `stop` is set (or, with `--once`, one run is
 /// delivered). Returns the runs whose telemetry the server accepted.
 pub fn run(config: &Config, stop: &AtomicBool) -> Result<Vec<String>, String> {
@@ -183,8 +246,14 @@ pub fn run(config: &Config, stop: &AtomicBool) -> Result<Vec<String>, String> {
     let started = Instant::now();
     loop {
         if stop.load(Ordering::Relaxed) {
+            // Said if the server answers within a second; stopping is not
+            // held up by a server that is away.
             let bye = Heartbeat { health_code: Some(ReportedHealth::Shutdown), ..Heartbeat::default() };
-            let _ = client.post::<HeartbeatAnswer>("/agent/v1/heartbeat", &bye);
+            let c = client.clone();
+            let never = AtomicBool::new(false);
+            let _ = interruptible(&never, Instant::now() + Duration::from_secs(1), move || {
+                c.post::<HeartbeatAnswer>("/agent/v1/heartbeat", &bye)
+            });
             return Ok(delivered);
         }
         if config.once && !delivered.is_empty() {
@@ -217,7 +286,7 @@ pub fn run(config: &Config, stop: &AtomicBool) -> Result<Vec<String>, String> {
                 }
             }
         }
-        match flush(config, &client, &spool) {
+        match flush(config, &client, &spool, stop) {
             Ok(done) => {
                 for run in done {
                     say(config, &format!("delivered the telemetry of {run}"));
@@ -249,8 +318,21 @@ pub fn run(config: &Config, stop: &AtomicBool) -> Result<Vec<String>, String> {
             lost,
             addresses: Some(addresses::of_this_host()),
         };
-        let wait = if collecting.is_some() { 2 } else { config.wait.as_secs() };
-        let answer: HeartbeatAnswer = match client.post(&format!("/agent/v1/heartbeat?wait={wait}"), &beat) {
+        let mut wait = if collecting.is_some() { 2 } else { config.wait.as_secs() };
+        if config.once && collecting.is_none() {
+            // The long poll ends when --once-timeout does.
+            let left = config.once_timeout.saturating_sub(started.elapsed());
+            wait = wait.min(left.as_secs() + 1);
+        }
+        // The long poll is waited for on another thread, so SIGTERM ends
+        // the agent at once rather than when the server answers.
+        let c = client.clone();
+        let path = format!("/agent/v1/heartbeat?wait={wait}");
+        let posted = interruptible(stop, Instant::now() + Duration::from_secs(wait + 95), move || {
+            c.post::<HeartbeatAnswer>(&path, &beat)
+        });
+        let Some(posted) = posted else { continue };
+        let answer: HeartbeatAnswer = match posted {
             Ok(v) => v,
             Err(e @ Error::Status { status: 401 | 403, .. }) => {
                 return Err(format!("the server refuses this agent: {e}"));
@@ -308,10 +390,20 @@ pub fn run(config: &Config, stop: &AtomicBool) -> Result<Vec<String>, String> {
 /// Sends every spooled chunk the server does not have, oldest upload first.
 /// The runs whose upload completed; an error means the server is away
 /// (try later).
-fn flush(config: &Config, client: &Client, spool: &spool::Spool) -> Result<Vec<String>, Error> {
+fn flush(
+    config: &Config,
+    client: &Client,
+    spool: &spool::Spool,
+    stop: &AtomicBool,
+) -> Result<Vec<String>, Error> {
     let mut done = Vec::new();
     'entries: for entry in spool.pending() {
         for i in 0..entry.total {
+            if stop.load(Ordering::Relaxed) {
+                // What is acknowledged stays acknowledged; the rest is sent
+                // by the next start.
+                return Ok(done);
+            }
             let Some(chunk) = spool.chunk(&entry, i) else { continue };
             match client.put_chunk::<ChunkAnswer>(&entry.run, i, entry.total, &chunk) {
                 Ok(answer) => {

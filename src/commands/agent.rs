@@ -10,7 +10,9 @@ use std::time::Duration;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The server's agent endpoint, `https://HOST:8444`.
+    /// The server's agent endpoint, `https://HOST:8444`. An enrolled agent
+    /// follows a new address, keeping its identity; the server must still
+    /// show the CA pinned at enrolment.
     #[arg(long, value_name = "URL", env = "ASSAY_AGENT_SERVER")]
     server: String,
     /// An enrolment token (`assay fleet enrollment create`); needed only
@@ -20,8 +22,10 @@ pub struct Args {
     /// Where the agent keeps its key, certificate and spool.
     #[arg(long, value_name = "DIR", default_value = "/var/lib/assay-agent")]
     state_dir: PathBuf,
-    /// A tag of this host (`KEY=VALUE`, repeatable); the enrolment token's
-    /// tags win.
+    /// A tag asked for at enrolment (`KEY=VALUE`, repeatable): kept only
+    /// under the prefix the enrolment token allows, and the token's own
+    /// tags win. Once enrolled, an admin retags (`assay fleet agent tag`);
+    /// a different --tag is refused.
     #[arg(long = "tag", value_name = "K=V")]
     tags: Vec<String>,
     /// The root file system collected.
