@@ -579,3 +579,41 @@ fn unwrapped(message: &str) -> String {
     }
     out
 }
+
+/// #27.16: the server logs refused requests and revocations, one JSON
+/// line each with `--log-format json`, and never a token.
+#[test]
+fn the_server_logs_refusals_and_revocations_and_no_secret() {
+    let data = tempfile::tempdir().unwrap();
+    let mut s = server_with(data.path(), &["--log-format", "json"]);
+    let (code, created, err) = fleet(&s, &["token", "create", "--role", "read-only", "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let created: Value = serde_json::from_str(&created).unwrap();
+    let secret = created["token"].as_str().unwrap().to_owned();
+    let (code, _, err) = fleet(&s, &["token", "revoke", &secret]);
+    assert_eq!(code, 0, "{err}");
+    let bogus = "assay_0123456789abcdef-not-a-token";
+    let out = Command::new(env!("CARGO_BIN_EXE_assay"))
+        .args(["fleet", "agents"])
+        .env("ASSAY_SERVER", &s.admin)
+        .env("ASSAY_TOKEN", bogus)
+        .output()
+        .unwrap();
+    assert_eq!(common::code(&out), 2, "{}", common::stderr(&out));
+    terminate(s.child.id());
+    s.child.wait().unwrap();
+    let mut log = String::new();
+    std::io::Read::read_to_string(&mut s._output.0, &mut log).unwrap();
+    let events: Vec<Value> = log.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    let said = |message: &str| events.iter().find(|e| e["message"] == message).cloned();
+    let refused = said("request refused").unwrap_or_else(|| panic!("{log}"));
+    assert_eq!(refused["status"], 401, "{refused}");
+    assert_eq!(refused["route"], "/v1/agents", "{refused}");
+    assert!(refused["level"] == "INFO" && refused["timestamp"].is_string(), "{refused}");
+    let revoked = said("API token revoked").unwrap_or_else(|| panic!("{log}"));
+    assert_eq!(revoked["token"], created["id"], "{revoked}");
+    assert!(
+        !log.contains(&secret) && !log.contains(bogus) && !log.contains(&s.token),
+        "a token in the log: {log}"
+    );
+}

@@ -32,12 +32,26 @@ struct Stored {
     tags: Option<BTreeMap<String, String>>,
 }
 
-/// A new P-256 key: its PKCS#8 PEM and its public point in hex.
-fn new_key() -> Result<(String, String), String> {
-    let key = rcgen::KeyPair::generate().map_err(|e| format!("cannot make a key pair: {e}"))?;
-    let public = hex::encode(key.public_key_raw());
-    Ok((key.serialize_pem(), public))
+/// A new P-256 key.
+fn new_key() -> Result<rcgen::KeyPair, String> {
+    rcgen::KeyPair::generate().map_err(|e| format!("cannot make a key pair: {e}"))
 }
+
+/// The key's public point in hex, and the proof that this agent holds it
+/// (`assay_api::agent::key_proof`) for `purpose`, bound to `bound_to`.
+fn proven(key: &rcgen::KeyPair, purpose: &str, bound_to: &str) -> Result<(String, String), String> {
+    use rcgen::SigningKey;
+    let public = hex::encode(key.public_key_raw());
+    let signature = key
+        .sign(&assay_api::agent::key_proof(purpose, &public, bound_to))
+        .map_err(|e| format!("cannot sign with the new key: {e}"))?;
+    Ok((public, hex::encode(&signature)))
+}
+
+/// The key a renewal asks a certificate for, kept in `dir` until the
+/// certificate is saved: a renewal whose answer was lost is asked again
+/// for the same key (the server renews a certificate once, to one key).
+const RENEWING: &str = "renewing.pem";
 
 fn read(dir: &Path, name: &str) -> Result<String, String> {
     std::fs::read_to_string(dir.join(name)).map_err(|e| format!("{}: {e}", dir.join(name).display()))
@@ -104,7 +118,9 @@ impl Identity {
     /// Enrols with the server (the token spent once), saving the identity
     /// in `dir`. Also the agents the server saw with the same machine-id.
     pub fn enroll(dir: &Path, e: &Enrolment<'_>) -> Result<(Identity, Vec<String>), String> {
-        let (key_pem, public_key) = new_key()?;
+        let key = new_key()?;
+        let (public_key, proof) = proven(&key, "enroll", e.token)?;
+        let key_pem = key.serialize_pem();
         let client = Client::new(e.server, e.ca_pem, None)?;
         let body = Enroll {
             token: e.token.to_owned(),
@@ -113,6 +129,7 @@ impl Identity {
             os: e.os.clone(),
             tags: e.tags.clone(),
             public_key,
+            proof,
         };
         let v: Enrolled =
             client.post("/agent/v1/enroll", &body).map_err(|err| format!("enrolment failed: {err}"))?;
@@ -139,17 +156,30 @@ impl Identity {
 
     /// A new key and certificate, asked for with the current one, saved.
     pub fn renew(&mut self, dir: &Path) -> Result<(), String> {
-        let (key_pem, public_key) = new_key()?;
+        let key = match std::fs::read_to_string(dir.join(RENEWING)) {
+            Ok(pem) => rcgen::KeyPair::from_pem(&pem)
+                .map_err(|e| format!("{}: not a private key: {e}", dir.join(RENEWING).display()))?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let key = new_key()?;
+                write(dir, RENEWING, key.serialize_pem().as_bytes())?;
+                key
+            }
+            Err(e) => return Err(format!("{}: {e}", dir.join(RENEWING).display())),
+        };
+        let (public_key, proof) = proven(&key, "renew", &self.agent_id)?;
         let v: Renewed = self
             .client()?
-            .post("/agent/v1/certificate", &Renew { public_key })
+            .post("/agent/v1/certificate", &Renew { public_key, proof })
             .map_err(|e| format!("renewing the certificate: {e}"))?;
         if client::fingerprint(&v.certificate).is_none() {
             return Err("the server's renewal answer has no certificate".into());
         }
         self.cert_pem = v.certificate;
-        self.key_pem = key_pem;
+        self.key_pem = key.serialize_pem();
         self.not_after = v.not_after;
-        self.save(dir)
+        self.save(dir)?;
+        // Saved with the identity: the pending key is done with.
+        let _ = std::fs::remove_file(dir.join(RENEWING));
+        Ok(())
     }
 }

@@ -25,6 +25,10 @@ pub struct Enroll {
     pub tags: BTreeMap<String, String>,
     /// The agent's P-256 public key, an uncompressed point in hex.
     pub public_key: String,
+    /// Proof that the agent holds the key's private half: its ECDSA
+    /// P-256 SHA-256 signature (ASN.1 DER, hex) over
+    /// [`key_proof`]`("enroll", public_key, token)`.
+    pub proof: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -42,7 +46,19 @@ pub struct Enrolled {
 /// `POST /agent/v1/certificate`: a certificate for a new key.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Renew {
+    /// The new key, an uncompressed P-256 point in hex.
     pub public_key: String,
+    /// The signature with the new key over [`key_proof`]`("renew",
+    /// public_key, agent_id)`, as for [`Enroll::proof`].
+    pub proof: String,
+}
+
+/// What an agent signs with a key to prove it holds it (as a CSR would):
+/// the purpose, the key, and what the proof is bound to (the enrolment
+/// token, or the agent's id), so a proof made for one request is worth
+/// nothing in another.
+pub fn key_proof(purpose: &str, public_key: &str, bound_to: &str) -> Vec<u8> {
+    format!("assay agent key proof v1\n{purpose}\n{public_key}\n{bound_to}").into_bytes()
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]

@@ -45,6 +45,9 @@ pub struct Config {
     /// Internal addresses webhooks may reach all the same (loopback,
     /// private, link-local ... are refused otherwise).
     pub allow_webhook_to: Vec<ipnet::IpNet>,
+    /// Deadlines and connection counts of both listeners; `total` is kept
+    /// below what the process's file limit allows.
+    pub connections: crate::serve::Limits,
 }
 
 impl Config {
@@ -69,6 +72,7 @@ impl Config {
             chunk_bytes: 1 << 20,
             blobs: None,
             allow_webhook_to: Vec::new(),
+            connections: crate::serve::Limits::default(),
         }
     }
 

@@ -177,6 +177,8 @@ impl Ca {
         public_key: &[u8],
         lifetime_ms: i64,
     ) -> Result<(String, Vec<u8>, i64), String> {
+        // The caller checked the holder's proof, which only a point on the
+        // curve passes.
         if public_key.len() != 65 || public_key[0] != 4 {
             return Err("the public key must be an uncompressed P-256 point (65 bytes)".into());
         }

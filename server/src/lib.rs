@@ -10,7 +10,8 @@
 //! - [`domain`]: what the service does (runs, targets, templates, agents,
 //!   findings, evaluation, reports, notifications), with no HTTP;
 //! - [`store`]: every SQL statement, typed rows, SQLite and PostgreSQL;
-//! - leaves: keys, blobs, the CPU pool, TLS, ids, configuration.
+//! - leaves: keys, blobs, the CPU pool, TLS, connections ([`serve`]), ids,
+//!   configuration.
 //!
 //! All state is in the database (SQLite under `--data`, or PostgreSQL)
 //! and the blob store: the background loop ([`domain::runs::tick`],
@@ -19,6 +20,7 @@
 //! run where the database says it is.
 
 mod agent_api;
+mod alone;
 mod api;
 mod blobs;
 mod config;
@@ -29,6 +31,7 @@ mod faults;
 mod ids;
 mod keys;
 mod requests;
+mod serve;
 mod store;
 mod tls;
 
@@ -40,6 +43,7 @@ use std::time::Duration;
 
 pub use assay_api::Role;
 pub use config::Config;
+pub use serve::Limits;
 
 /// A started server: its addresses, and how to stop it.
 pub struct Running {
@@ -52,6 +56,10 @@ pub struct Running {
     pub ca_pem: String,
     shutdown: tokio::sync::watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// Leases of a killed server ended at this start (SQLite only).
+    pub reclaimed_leases: u64,
+    /// A SQLite database's lock, released when the server stops.
+    _alone: Option<alone::Alone>,
 }
 
 impl Running {
@@ -68,8 +76,15 @@ impl Running {
 /// there is none, binds both listeners and starts the background loop.
 pub async fn start(config: Config, bundle: Bundle) -> Result<Running, String> {
     private_directory(&config.data)?;
+    let alone = alone::sqlite_file(&config.database_url()).map(|db| alone::take(&db)).transpose()?;
     let store = store::Store::open(&config.database_url()).await?;
     private_files(&config.data)?;
+    let reclaimed_leases = match alone {
+        Some(_) => domain::setup::reclaim_leases(&store)
+            .await
+            .map_err(|e| format!("cannot reclaim the leases of the last start: {e}"))?,
+        None => 0,
+    };
     let blobs = blobs::Blobs::open(config.blobs.as_deref(), &config.data)?;
     let master = keys::master(&config.master_key_file())?;
     let ca = domain::setup::ca(&store, &master).await?;
@@ -117,8 +132,13 @@ pub async fn start(config: Config, bundle: Bundle) -> Result<Running, String> {
             .layer(axum::middleware::from_fn(api::error::refuse_nul))
     };
     let admin_router = tracked(api::routes(app.clone()).merge(console::routes()));
-    tasks.push(serve_admin(admin, tls, admin_router, app.clone(), watch.clone()));
-    tasks.push(serve_agents(agents, agent_tls, tracked(agent_api::routes()), app.clone(), watch.clone()));
+    tasks.extend(serve_both(
+        (admin, agents),
+        (tls, agent_tls),
+        (admin_router, tracked(agent_api::routes())),
+        app.clone(),
+        &watch,
+    ));
     tasks.push(every(&watch, Duration::from_millis(500), app.clone(), |app| async move {
         // A failed tick (the database away) is retried on the next.
         let _ = domain::eval::expire(&app).await;
@@ -163,6 +183,8 @@ pub async fn start(config: Config, bundle: Bundle) -> Result<Running, String> {
         ca_pem,
         shutdown,
         tasks,
+        reclaimed_leases,
+        _alone: alone,
     })
 }
 
@@ -235,61 +257,60 @@ where
     })
 }
 
-/// Serves the admin listener, with TLS when configured.
-fn serve_admin(
-    listener: tokio::net::TcpListener,
-    tls: Option<Arc<rustls::ServerConfig>>,
-    router: axum::Router<Arc<App>>,
+/// Serves both listeners on one [`serve::Gate`]: the admin API (TLS when
+/// configured) and the agents' (TLS always, the client certificate of each
+/// connection passed to the handlers). Refused connections and failed
+/// handshakes go to the audit log through a bounded queue: a flood of bad
+/// clients drops records rather than memory.
+fn serve_both(
+    (admin, agents): (tokio::net::TcpListener, tokio::net::TcpListener),
+    (admin_tls, agent_tls): (Option<Arc<rustls::ServerConfig>>, Arc<rustls::ServerConfig>),
+    (admin_router, agent_router): (axum::Router<Arc<App>>, axum::Router<Arc<App>>),
     app: Arc<App>,
-    mut stop: tokio::sync::watch::Receiver<bool>,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let shutdown = async move {
-            let _ = stop.wait_for(|s| *s).await;
-        };
-        let service = router.with_state(app).into_make_service_with_connect_info::<tls::Peer>();
-        let _ = match tls {
-            Some(config) => match tls::Listener::new(listener, config, None) {
-                Ok(l) => axum::serve(l, service).with_graceful_shutdown(shutdown).await,
-                Err(_) => Ok(()),
-            },
-            None => axum::serve(listener, service).with_graceful_shutdown(shutdown).await,
-        };
-    })
-}
-
-/// Serves the agent listener: TLS always, the client certificate of each
-/// connection passed to the handlers, failed handshakes in the audit log
-/// (through a bounded queue: a flood of bad clients drops records rather
-/// than memory).
-fn serve_agents(
-    listener: tokio::net::TcpListener,
-    config: Arc<rustls::ServerConfig>,
-    router: axum::Router<Arc<App>>,
-    app: Arc<App>,
-    mut stop: tokio::sync::watch::Receiver<bool>,
-) -> tokio::task::JoinHandle<()> {
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<(SocketAddr, String)>(256);
+    stop: &tokio::sync::watch::Receiver<bool>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let mut limits = app.config.connections;
+    limits.total = limits.total.min(serve::raise_file_limit());
+    let gate = serve::Gate::new(limits);
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<(SocketAddr, &'static str, String)>(256);
     let auditor = app.clone();
-    tokio::spawn(async move {
-        while let Some((peer, why)) = rx.recv().await {
+    let audit = tokio::spawn(async move {
+        while let Some((peer, action, why)) = rx.recv().await {
             let detail = serde_json::json!({ "peer": peer.to_string(), "reason": why });
-            let _ =
-                domain::auth::audit_failure(&auditor, &peer.ip().to_string(), "agent.tls.rejected", detail)
-                    .await;
+            let _ = domain::auth::audit_failure(&auditor, &peer.ip().to_string(), action, detail).await;
         }
     });
-    let on_reject: tls::OnReject = Arc::new(move |peer, why| {
-        let _ = tx.try_send((peer, why));
-    });
-    tokio::spawn(async move {
-        let shutdown = async move {
-            let _ = stop.wait_for(|s| *s).await;
-        };
-        let Ok(listener) = tls::Listener::new(listener, config, Some(on_reject)) else { return };
-        let service = router.with_state(app).into_make_service_with_connect_info::<tls::Peer>();
-        let _ = axum::serve(listener, service).with_graceful_shutdown(shutdown).await;
-    })
+    let refused = |listener: &'static str| -> serve::OnRefuse {
+        let tx = tx.clone();
+        Arc::new(move |peer, action, why| {
+            tracing::info!(%peer, listener, action, reason = %why, "connection refused");
+            let action = match (listener, action) {
+                ("agent", "tls.rejected") => "agent.tls.rejected",
+                ("agent", _) => "agent.connection.refused",
+                (_, "tls.rejected") => "admin.tls.rejected",
+                _ => "admin.connection.refused",
+            };
+            let _ = tx.try_send((peer, action, why));
+        })
+    };
+    let admin = serve::serve(
+        admin,
+        admin_tls,
+        admin_router.with_state(app.clone()),
+        gate.clone(),
+        refused("admin"),
+        stop.clone(),
+    );
+    let agents = serve::serve(
+        agents,
+        Some(agent_tls),
+        agent_router.with_state(app),
+        gate,
+        refused("agent"),
+        stop.clone(),
+    );
+    drop(tx);
+    vec![tokio::spawn(admin), tokio::spawn(agents), audit]
 }
 
 /// Mints an API token straight in the database (`assay server

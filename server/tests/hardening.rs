@@ -467,3 +467,175 @@ fn the_data_directory_and_the_webhook_key_are_private() {
     s.boot();
     assert_eq!(mode(&data), 0o700);
 }
+
+/// Reads until the server closes the connection (or resets it); how long
+/// that took, and what it sent.
+fn until_closed(c: &mut std::net::TcpStream) -> (Duration, Vec<u8>) {
+    use std::io::Read;
+    c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let start = Instant::now();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match c.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e)
+                if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::TimedOut =>
+            {
+                panic!("still open after {:?}", start.elapsed())
+            }
+            Err(_) => break,
+        }
+    }
+    (start.elapsed(), got)
+}
+
+/// #27.7: a half-sent header and a stalled body are closed at their
+/// deadlines (they stayed open past 70 s), and one address cannot hold
+/// more connections than its share (1,004 of them stopped both
+/// listeners): the next is closed at once and audited, and the API
+/// answers again once they are gone.
+#[test]
+fn half_sent_headers_and_connection_floods_are_cut_off() {
+    use std::io::Write;
+    use std::net::TcpStream;
+    let Some(mut s) = Server::new(false) else { return };
+    s.connections = Some(assay_server::Limits {
+        header_read: Duration::from_secs(1),
+        idle: Duration::from_secs(2),
+        per_ip: 8,
+        total: 4096,
+    });
+    s.halt();
+    s.boot();
+    let admin = s.running.as_ref().unwrap().admin;
+    let agent = s.running.as_ref().unwrap().agent;
+
+    let mut half = TcpStream::connect(admin).unwrap();
+    half.write_all(b"GET /v1/runs HTTP/1.1\r\nHost: x\r\nAuthori").unwrap();
+    let (took, _) = until_closed(&mut half);
+    assert!(took < Duration::from_secs(5), "a half-sent header stayed open {took:?}");
+
+    let mut stalled = TcpStream::connect(admin).unwrap();
+    let head = format!(
+        "POST /v1/targets HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"name\":",
+        s.token
+    );
+    stalled.write_all(head.as_bytes()).unwrap();
+    let (took, _) = until_closed(&mut stalled);
+    assert!(took < Duration::from_secs(8), "a stalled body stayed open {took:?}");
+
+    // Eight idle connections to the agent listener (no handshake yet): the
+    // ninth from the same address, to either listener, is closed at once.
+    let held: Vec<TcpStream> = (0..8).map(|_| TcpStream::connect(agent).unwrap()).collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let mut ninth = TcpStream::connect(admin).unwrap();
+    ninth.write_all(b"GET /v1/runs HTTP/1.1\r\nHost: x\r\n\r\n").unwrap_or(());
+    let (took, answer) = until_closed(&mut ninth);
+    assert!(answer.is_empty() && took < Duration::from_secs(1), "the ninth was served: {answer:?}");
+    drop(held);
+    std::thread::sleep(Duration::from_millis(300));
+    let start = Instant::now();
+    let refused = loop {
+        let found = audited(&s, "admin.connection.refused");
+        if !found.is_empty() {
+            break found;
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "the refusal was not audited");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(
+        refused[0]["detail"]["reason"].as_str().unwrap().contains("the limit for one address"),
+        "{refused:?}"
+    );
+}
+
+/// #27.11: the CA signs only a key its holder proves to hold (a point off
+/// the curve got a certificate); a certificate is renewed once, to one
+/// key, in the last third of its life; revoking the agent refuses every
+/// certificate it was issued.
+#[test]
+fn the_ca_signs_only_proven_keys_and_renews_each_certificate_once() {
+    let Some(mut s) = Server::new(false) else { return };
+    s.cert_lifetime_ms = Some(6_000);
+    s.halt();
+    s.boot();
+    let enrol = s.ok("POST", "/v1/enrollments", Some(json!({ "uses": 1 })));
+    let token = enrol["token"].as_str().unwrap();
+    let ca = s.running.as_ref().unwrap().ca_pem.clone();
+    let client = assay_agent::Client::new(&s.agent_base(), &ca, None).unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let public = hex(key.public_key_raw());
+    let sign = |message: &[u8]| {
+        use rcgen::SigningKey;
+        hex(&key.sign(message).unwrap())
+    };
+    let good = sign(&assay_api::agent::key_proof("enroll", &public, token));
+    let enroll = |public_key: &str, proof: &str| {
+        answer(client.post::<Value>(
+            "/agent/v1/enroll",
+            &json!({ "token": token, "hostname": "h1", "public_key": public_key, "proof": proof }),
+        ))
+    };
+    let off_curve = format!("04{}", "00".repeat(64));
+    for (public_key, proof, why) in [
+        (off_curve.as_str(), good.as_str(), "a point off the curve"),
+        (public.as_str(), "", "no proof"),
+        (
+            public.as_str(),
+            &sign(&assay_api::agent::key_proof("enroll", &public, "another-token")),
+            "another token's proof",
+        ),
+        (public.as_str(), &sign(&assay_api::agent::key_proof("renew", &public, token)), "a renewal's proof"),
+    ] {
+        let (status, v) = enroll(public_key, proof);
+        assert_eq!(status, 422, "{why}: {v}");
+        assert!(v["error"]["message"].as_str().unwrap().contains("proof"), "{why}: {v}");
+    }
+    // None of those spent the token's one use.
+    let (status, v) = enroll(&public, &good);
+    assert!(status == 200 && v["agent_id"].is_string(), "{v}");
+
+    let token =
+        s.ok("POST", "/v1/enrollments", Some(json!({ "uses": 1 })))["token"].as_str().unwrap().to_owned();
+    let agent = enroll_agent(&s, &token);
+    let mut identity = agent.identity.clone();
+    identity.server = s.agent_base();
+    let state = tempfile::tempdir().unwrap();
+    let err = identity.clone().renew(state.path()).unwrap_err();
+    assert!(err.contains("409") && err.contains("last third"), "{err}");
+    assert_ne!(agent.heartbeat(&s)["kind"], "renew_certificate");
+
+    // The last third: heartbeats ask for renewal, and it is granted once.
+    std::thread::sleep(Duration::from_millis(4_100));
+    assert_eq!(agent.heartbeat(&s)["kind"], "renew_certificate");
+    let old = identity.clone();
+    let pending = rcgen::KeyPair::generate().unwrap().serialize_pem();
+    let (first, again, other) =
+        (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    std::fs::write(first.path().join("renewing.pem"), &pending).unwrap();
+    std::fs::write(again.path().join("renewing.pem"), &pending).unwrap();
+    identity.renew(first.path()).unwrap();
+    assert!(!first.path().join("renewing.pem").exists(), "the pending key outlived the renewal");
+    // The answer lost: the same key asks again, and gets it.
+    old.clone().renew(again.path()).unwrap();
+    let err = old.clone().renew(other.path()).unwrap_err();
+    assert!(err.contains("409") && err.contains("renewed already"), "{err}");
+    let renewed = identity.client().unwrap();
+    assert_eq!(answer(renewed.post::<Value>("/agent/v1/heartbeat", &json!({}))).0, 200);
+
+    s.ok("POST", &format!("/v1/agents/{}/revoke", agent.id), None);
+    for client in [renewed, old.client().unwrap()] {
+        let (status, v) = answer(client.post::<Value>("/agent/v1/heartbeat", &json!({})));
+        assert_eq!(status, 403, "{v}");
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn enroll_agent(s: &Server, token: &str) -> FakeAgent {
+    enroll(s, token, "debian-default", &machine_id("debian-default"))
+}

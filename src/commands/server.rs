@@ -125,6 +125,39 @@ struct Options {
     /// The PEM private key of --tls-cert.
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// At most this many connections open at once from one address, over
+    /// both listeners (raise it for agents behind one NAT address).
+    #[arg(long, value_name = "N", default_value_t = 256)]
+    max_connections_per_ip: usize,
+    /// The log's format on standard error: one line per event (refused
+    /// requests and connections, revocations, job takeovers, failed
+    /// webhooks), as `text` or `json`; ASSAY_LOG sets the level (`info`).
+    #[arg(long, value_name = "FORMAT", default_value = "text")]
+    log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+/// The log on standard error, from the start on; a bad ASSAY_LOG is an
+/// error, not a silent default.
+fn log(format: LogFormat) -> Result<(), Failure> {
+    let level = match std::env::var("ASSAY_LOG") {
+        Ok(level) => level.parse::<tracing::level_filters::LevelFilter>().map_err(|_| {
+            Failure::input(miette::miette!("ASSAY_LOG={level}: one of off, error, warn, info, debug, trace"))
+        })?,
+        Err(_) => tracing::level_filters::LevelFilter::INFO,
+    };
+    let builder =
+        tracing_subscriber::fmt().with_writer(std::io::stderr).with_max_level(level).with_ansi(false);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+    Ok(())
 }
 
 impl Options {
@@ -150,6 +183,7 @@ impl Options {
         c.job_lease_ms = super::fleet::parse_duration(&self.job_lease)?.max(1) * 1000;
         c.chunk_bytes = self.chunk_kib.clamp(1, 4096) << 10;
         c.blobs = self.blobs.clone();
+        c.connections.per_ip = self.max_connections_per_ip.max(1);
         Ok(c)
     }
 }
@@ -214,6 +248,7 @@ pub fn run(args: &Args) -> Outcome {
     super::failpoints()?;
     let builtin = super::scan::builtin()?;
     let config = args.options.config()?;
+    let log_format = args.options.log_format;
     let scheme = if config.tls.is_some() { "https" } else { "http" };
     rt.block_on(async move {
         let running =
@@ -226,6 +261,14 @@ pub fn run(args: &Args) -> Outcome {
         if let Some(token) = &running.first_admin_token {
             note("The first admin token (shown once; `assay server admin-token` mints another):");
             outln!("{token}");
+        }
+        // After the lines above, which scripts read first.
+        log(log_format)?;
+        if running.reclaimed_leases > 0 {
+            tracing::info!(
+                leases = running.reclaimed_leases,
+                "ended the leases of this database's last server process, which is gone"
+            );
         }
         // Ctrl-C, or SIGTERM from systemd or a container runtime.
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())

@@ -413,3 +413,47 @@ fn replicas(url: &str) {
     delivered_once(&done, "replica killed while evaluating");
     assert_eq!(findings(&b, &id), reference);
 }
+
+/// #27.17: a server that holds its SQLite database alone (a lock file)
+/// ends the leases of its killed self at start, so the job it held is
+/// evaluated at once rather than after the lease (2 minutes by default,
+/// 117 s measured); a second server on the same database is refused.
+#[test]
+fn a_lone_sqlite_server_reclaims_its_killed_selfs_leases_at_once() {
+    let data = tempfile::tempdir().unwrap();
+    let listen = (free_port(), free_port());
+    let ports = (listen.0.as_str(), listen.1.as_str());
+    let options = ["--chunk-kib", "1"];
+    let mut s = spawn_server(data.path(), ports, &options, &[("FAILPOINTS", "eval.job.leased=return")], None);
+    let token = s.token.clone();
+    let states = [tempfile::tempdir().unwrap()];
+    let (_token, _agents) = fleet_of(&s, &states, &["debian-default"]);
+    let id = start_run(&s);
+    assert!(crashed(&mut s.child, "eval.job.leased"), "the server exited instead of crashing");
+    drop(s);
+    let s = spawn_server(data.path(), ports, &options, &[], Some(&token));
+    let restarted = Instant::now();
+    let done = finished(&s, &id);
+    assert_eq!(done["state"], "COMPLETED", "{done:#}");
+    let took = restarted.elapsed();
+    assert!(took < Duration::from_secs(60), "the job waited out its lease: {took:?}");
+
+    // The log says what happened, one line each.
+    let mut s = s;
+    super::terminate(s.child.id());
+    s.child.wait().unwrap();
+    let mut log = String::new();
+    std::io::Read::read_to_string(&mut s._output.0, &mut log).unwrap();
+    assert!(log.contains("ended the leases of this database's last server process"), "{log}");
+    assert!(log.contains("evaluation job taken over"), "{log}");
+    let s = spawn_server(data.path(), ports, &options, &[], Some(&token));
+
+    let second = Command::new(env!("CARGO_BIN_EXE_assay"))
+        .args(["server", "--data", data.path().to_str().unwrap()])
+        .args(["--listen", "127.0.0.1:0", "--agent-listen", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert!(!second.status.success(), "{err}");
+    assert!(err.contains(&format!("another assay server (pid {})", s.child.id())), "{err}");
+}

@@ -97,6 +97,9 @@ pub(crate) async fn refuse_nul(request: axum::extract::Request, next: axum::midd
         let e = Error::Invalid(
             "the path or query holds a NUL character (%00), which no text of this API may".into(),
         );
+        let peer =
+            request.extensions().get::<axum::extract::ConnectInfo<crate::tls::Peer>>().map(|c| c.0.addr);
+        tracing::info!(peer = ?peer, method = %request.method(), "request refused: NUL in the path or query");
         return e.into_response();
     }
     next.run(request).await

@@ -185,12 +185,16 @@ pub(crate) async fn track(
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| "unmatched".to_owned());
     let method = request.method().to_string();
+    let peer = request.extensions().get::<axum::extract::ConnectInfo<crate::tls::Peer>>().map(|c| c.0.addr);
     let start = std::time::Instant::now();
     let response = next.run(request).await;
-    app.requests.record(
-        &format!("{method} {route}"),
-        response.status().as_u16(),
-        start.elapsed().as_secs_f64(),
-    );
+    let status = response.status().as_u16();
+    app.requests.record(&format!("{method} {route}"), status, start.elapsed().as_secs_f64());
+    // Refusals an operator may want to see (who knocks, what is too big or
+    // too fast); the route, never the query or the body.
+    if matches!(status, 400 | 401 | 403 | 413 | 422 | 429) {
+        let peer = peer.map_or_else(|| "?".to_owned(), |p| p.to_string());
+        tracing::info!(%peer, method = %method, route = %route, status, "request refused");
+    }
     response
 }

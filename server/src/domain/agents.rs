@@ -128,6 +128,7 @@ pub(crate) async fn revoke(app: &App, caller: &Caller, id: &str) -> Result<Revok
     runs::remove_revoked(&mut tx, id).await?;
     tx.commit().await?;
     auth::audit(app, &caller.token_id, "agent.revoke", serde_json::json!({ "agent": id })).await?;
+    tracing::info!(agent = id, by = %caller.token_id, "agent revoked");
     Ok(Revoked { agent: id.to_owned(), revoked: true })
 }
 

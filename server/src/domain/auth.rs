@@ -173,6 +173,7 @@ pub(crate) async fn revoke_token(app: &App, caller: &Caller, req: RevokeToken) -
     tx.commit().await?;
     audit(app, &caller.token_id, "token.revoke", serde_json::json!({ "id": id, "sessions": sessions }))
         .await?;
+    tracing::info!(token = %id, sessions, by = %caller.token_id, "API token revoked");
     Ok(TokenRevoked { id, revoked: true, sessions })
 }
 

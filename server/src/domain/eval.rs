@@ -63,6 +63,10 @@ async fn run_job(app: &App) -> Result<bool> {
     let (run, agent) = (job.run_id.as_str(), job.agent_id.as_str());
     runs::transition(&mut tx, run, RunState::EvalPending, RunState::Evaluating).await?;
     tx.commit().await?;
+    if job.attempts > 1 {
+        // A lease that ended unfinished: its worker died or failed.
+        tracing::warn!(run, agent, attempt = job.attempts, "evaluation job taken over");
+    }
     crash_point("eval.job.leased");
 
     let delivered = {
@@ -90,6 +94,7 @@ async fn run_job(app: &App) -> Result<bool> {
         }
         Err(message) => {
             let state = if job.attempts >= MAX_ATTEMPTS { JobState::Failed } else { JobState::Pending };
+            tracing::warn!(run, agent, attempt = job.attempts, error = %message, "evaluation failed");
             jobs::set_run_job(&mut tx, run, agent, state, Some(&message)).await?;
         }
     }

@@ -132,7 +132,7 @@ pub(crate) async fn flush(app: &App) -> Result<()> {
     match write(&app.store, &seen).await {
         Ok(dropped) => {
             for (agent, why) in dropped {
-                eprintln!("assay server: the heartbeat of agent {agent} was not recorded: {why}");
+                tracing::warn!(agent = %agent, reason = %why, "heartbeat not recorded");
             }
             Ok(())
         }
@@ -222,7 +222,7 @@ async fn instruction(app: &App, agent: &Agent, collecting: Option<&str>) -> Resu
             return Ok(Instruction::Stop { run: run.to_owned() });
         }
     }
-    if agent.not_after - now() < app.config.agent_cert_lifetime_ms / 3 {
+    if now() >= super::identity::renewal_opens(agent.issued_at, agent.not_after) {
         return Ok(Instruction::RenewCertificate);
     }
     let assigned = {

@@ -18,7 +18,10 @@ use serde_json::json;
 #[derive(Clone, Debug)]
 pub(crate) struct Agent {
     pub id: String,
-    /// When the certificate it connected with expires (ms).
+    /// The certificate it connected with: its fingerprint, when it was
+    /// issued and when it expires (ms).
+    pub fingerprint: String,
+    pub issued_at: i64,
     pub not_after: i64,
     /// Its health and addresses as last recorded.
     pub health: (HealthCode, String),
@@ -55,6 +58,8 @@ pub(crate) async fn authenticate(app: &App, peer: &str, fingerprint: Option<&str
     }
     Ok(Agent {
         id: found.id,
+        fingerprint: fingerprint.to_owned(),
+        issued_at: found.issued_at,
         not_after: found.not_after,
         health: (found.health_code, found.health_detail),
         addresses: found.addresses.0,
@@ -67,7 +72,7 @@ pub(crate) async fn authenticate(app: &App, peer: &str, fingerprint: Option<&str
 pub(crate) async fn enroll(app: &App, peer: &str, req: Enroll) -> Result<Enrolled> {
     valid_identity(&req.hostname, &req.machine_id, &req.os)?;
     valid_tags(&req.tags)?;
-    let public_key = hex::decode(&req.public_key).unwrap_or_default();
+    let public_key = proven(&req.public_key, &req.proof, "enroll", &req.token)?;
     let mut tx = app.store.write().await?;
     let Some(spent) = tokens::spend_enrollment(&mut tx, &hash(&req.token), now()).await? else {
         drop(tx);
@@ -145,17 +150,58 @@ pub(crate) fn valid_identity(hostname: &str, machine_id: &str, os: &str) -> Resu
     Ok(())
 }
 
-/// A new certificate for a new key of an authenticated agent; the old
-/// certificate stays valid until it expires.
+/// A new certificate for a new key of an authenticated agent, proven to
+/// hold it. A certificate is renewed once, to one key, and only in the
+/// last third of its life (when heartbeats ask for it); the old one stays
+/// valid until it expires, and revoking the agent refuses them all.
 pub(crate) async fn renew(app: &App, agent: &Agent, req: Renew) -> Result<Renewed> {
-    let public_key = hex::decode(&req.public_key).unwrap_or_default();
+    let public_key = proven(&req.public_key, &req.proof, "renew", &agent.id)?;
+    let opens = renewal_opens(agent.issued_at, agent.not_after);
+    if now() < opens {
+        return Err(Error::Conflict(format!(
+            "this certificate may be renewed from {} on (the last third of its life)",
+            chrono::DateTime::from_timestamp_millis(opens).map_or(opens.to_string(), |t| t.to_rfc3339())
+        )));
+    }
     let (certificate, der, not_after) = app
         .ca
         .issue_agent(&agent.id, &public_key, app.config.agent_cert_lifetime_ms)
         .map_err(Error::Invalid)?;
     let mut tx = app.store.write().await?;
+    if !agents::claim_renewal(&mut tx, &agent.fingerprint, &req.public_key).await? {
+        return Err(Error::Conflict(
+            "this certificate was renewed already, to another key; an agent that lost that key enrols again"
+                .into(),
+        ));
+    }
     agents::insert_cert(&mut tx, &keys::fingerprint(&der), &agent.id, now(), not_after).await?;
     tx.commit().await?;
     auth::audit(app, &agent.id, "agent.certificate.renew", json!({ "not_after": not_after })).await?;
     Ok(Renewed { certificate, not_after })
+}
+
+/// When a certificate issued at `issued_at` and valid until `not_after`
+/// enters the last third of its life.
+pub(crate) fn renewal_opens(issued_at: i64, not_after: i64) -> i64 {
+    not_after - (not_after - issued_at) / 3
+}
+
+/// The public key of a request, if `proof` is its holder's signature
+/// over [`assay_api::agent::key_proof`] (which also checks that the point
+/// is on the curve: the CA signed `04` and 64 zero bytes before).
+fn proven(public_key: &str, proof: &str, purpose: &str, bound_to: &str) -> Result<Vec<u8>> {
+    use ring::signature::{UnparsedPublicKey, ECDSA_P256_SHA256_ASN1};
+    let Some(point) = hex::decode(public_key).filter(|p| p.len() == 65 && p[0] == 4) else {
+        return Err(Error::Invalid("public_key must be an uncompressed P-256 point (65 bytes, hex)".into()));
+    };
+    let signature = hex::decode(proof).unwrap_or_default();
+    UnparsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, &point)
+        .verify(&assay_api::agent::key_proof(purpose, public_key, bound_to), &signature)
+        .map_err(|_| {
+            Error::Invalid(
+                "proof is not a signature of this request by public_key (or public_key is not a P-256 point)"
+                    .into(),
+            )
+        })?;
+    Ok(point)
 }

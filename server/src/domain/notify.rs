@@ -105,6 +105,19 @@ pub(crate) async fn send_one(app: &App) -> Result<bool> {
             (DeliveryState::Pending, now() + (1000i64 << leased.attempts.min(11)).min(3_600_000), Some(e))
         }
     };
+    if let Some(e) = &error {
+        // The host only: a URL's path or query may hold a receiver's secret.
+        let host =
+            ureq::http::Uri::try_from(leased.url.as_str()).ok().and_then(|u| u.host().map(str::to_owned));
+        tracing::warn!(
+            notification = leased.seq,
+            host = host.as_deref().unwrap_or("?"),
+            attempt = leased.attempts,
+            gave_up = state == DeliveryState::Failed,
+            error = %e,
+            "webhook delivery failed"
+        );
+    }
     let sent_at = (state == DeliveryState::Sent).then(now);
     let mut tx = app.store.write().await?;
     outbox::settle(&mut tx, leased.seq, state, next, error.as_deref(), sent_at).await?;

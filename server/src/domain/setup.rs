@@ -7,7 +7,7 @@
 use super::auth;
 use super::eval;
 use crate::keys::{Ca, Key};
-use crate::store::{state, tokens, Store};
+use crate::store::{jobs, outbox, state, tokens, Store};
 use assay_api::Role;
 use assay_model::bundle::Bundle;
 use assay_model::hex;
@@ -54,6 +54,17 @@ pub(crate) async fn first_token(store: &Store) -> Result<Option<String>> {
     let (_, token) = auth::mint(&mut tx, Role::Admin, "first admin", None).await.map_err(db)?;
     tx.commit().await.map_err(db)?;
     Ok(Some(token))
+}
+
+/// Ends the leases of jobs and notifications at once, for a server that
+/// holds its database alone ([`crate::alone`]): their holder was this
+/// server, killed, and waiting out the lease (2 minutes) helps nobody.
+pub(crate) async fn reclaim_leases(store: &Store) -> Result<u64> {
+    let mut tx = store.write().await.map_err(db)?;
+    let jobs = jobs::release_leases(&mut tx).await.map_err(db)?;
+    let notices = outbox::release_leases(&mut tx, crate::ids::now()).await.map_err(db)?;
+    tx.commit().await.map_err(db)?;
+    Ok(jobs + notices)
 }
 
 /// Queues the re-evaluation of the fleet when the rules packages differ

@@ -118,6 +118,21 @@ pub(crate) async fn insert_cert(
     Ok(())
 }
 
+/// Marks the certificate `fingerprint` renewed to `key`: false when it
+/// was renewed to another key already (the same key may ask again, its
+/// answer lost).
+pub(crate) async fn claim_renewal(c: &mut Conn, fingerprint: &str, key: &str) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE agent_certs SET renewal_key = $2 \
+         WHERE fingerprint = $1 AND (renewal_key IS NULL OR renewal_key = $2)",
+    )
+    .bind(fingerprint)
+    .bind(key)
+    .execute(c)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 #[derive(sqlx::FromRow)]
 struct Id {
     id: String,
@@ -184,13 +199,14 @@ pub(crate) struct Certified {
     pub health_detail: String,
     #[sqlx(try_from = "String")]
     pub addresses: Json<Vec<String>>,
-    /// When this certificate expires.
+    /// When this certificate was issued, and when it expires.
+    pub issued_at: i64,
     pub not_after: i64,
 }
 
 pub(crate) async fn by_certificate(c: &mut Conn, fingerprint: &str) -> Result<Option<Certified>> {
     sqlx::query_as(
-        "SELECT a.id, a.revoked_at, a.health_code, a.health_detail, a.addresses, c.not_after \
+        "SELECT a.id, a.revoked_at, a.health_code, a.health_detail, a.addresses, c.issued_at, c.not_after \
          FROM agent_certs c JOIN agents a ON a.id = c.agent_id WHERE c.fingerprint = $1",
     )
     .bind(fingerprint)

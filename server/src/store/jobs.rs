@@ -152,3 +152,12 @@ pub(crate) async fn depths(c: &mut Conn) -> Result<(i64, i64)> {
             .await?;
     Ok((jobs, reevaluations))
 }
+
+/// Ends every lease now (evaluation and re-evaluation jobs): for a server
+/// that knows their holders are gone. The jobs' attempts stand.
+pub(crate) async fn release_leases(c: &mut Conn) -> Result<u64> {
+    let jobs = sqlx::query("UPDATE jobs SET lease_until = 0 WHERE state = 'leased'").execute(&mut *c).await?;
+    let reevals =
+        sqlx::query("UPDATE reeval_jobs SET lease_until = 0 WHERE state = 'leased'").execute(&mut *c).await?;
+    Ok(jobs.rows_affected() + reevals.rows_affected())
+}

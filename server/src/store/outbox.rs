@@ -48,6 +48,16 @@ pub(crate) async fn lease(c: &mut Conn, now: i64, until: i64) -> Result<Option<L
     .await
 }
 
+/// Ends the leases of notifications being sent, as
+/// [`super::jobs::release_leases`]: they are due at once.
+pub(crate) async fn release_leases(c: &mut Conn, now: i64) -> Result<u64> {
+    let done = sqlx::query("UPDATE outbox SET next_at = $1 WHERE state = 'leased' AND next_at > $1")
+        .bind(now)
+        .execute(c)
+        .await?;
+    Ok(done.rows_affected())
+}
+
 /// Records how a send went.
 pub(crate) async fn settle(
     c: &mut Conn,

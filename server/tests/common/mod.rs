@@ -87,6 +87,10 @@ pub struct Server {
     pub audit_retention_ms: Option<i64>,
     /// Internal networks webhooks may reach (loopback, by default here).
     pub allow_webhook_to: Vec<ipnet::IpNet>,
+    /// Overrides the listeners' limits of the next start.
+    pub connections: Option<assay_server::Limits>,
+    /// Overrides the agents' certificate lifetime of the next start.
+    pub cert_lifetime_ms: Option<i64>,
 }
 
 impl Server {
@@ -115,6 +119,8 @@ impl Server {
             retention_ms: None,
             audit_retention_ms: None,
             allow_webhook_to: vec!["127.0.0.0/8".parse().unwrap()],
+            connections: None,
+            cert_lifetime_ms: None,
         };
         let first = s.boot();
         s.token = first.expect("a first start prints an admin token");
@@ -130,6 +136,12 @@ impl Server {
         c.allow_webhook_to = self.allow_webhook_to.clone();
         if let Some(ms) = self.audit_retention_ms {
             c.audit_retention_ms = ms;
+        }
+        if let Some(ms) = self.cert_lifetime_ms {
+            c.agent_cert_lifetime_ms = ms;
+        }
+        if let Some(limits) = self.connections {
+            c.connections = limits;
         }
         if let Some(ms) = self.retention_ms {
             c.retention_ms = ms;

@@ -76,11 +76,11 @@ pub(super) fn run(args: &Args) -> Result<ExitCode> {
                 paged(&headers, rows.collect(), page.next.as_deref());
             }
         }
-        Sub::Token { command: TokenSub::Revoke { token } } => {
-            let body = if token.starts_with("tok-") {
-                RevokeToken::Id { id: token.clone() }
+        Sub::Token { command: TokenSub::Revoke { token_or_id } } => {
+            let body = if token_or_id.starts_with("tok-") {
+                RevokeToken::Id { id: token_or_id.clone() }
             } else {
-                RevokeToken::Token { token: token.clone() }
+                RevokeToken::Token { token: token_or_id.clone() }
             };
             let v: TokenRevoked = c.post("/v1/tokens/revoke", &body)?;
             if json {

@@ -225,8 +225,10 @@ enum TokenSub {
     /// Revoke a token, by its id (`tok-...`) or the token itself: it and
     /// its console sessions stop working at once.
     Revoke {
+        // Not named `token`: that is the global --token's id, which this
+        // value would then replace as the caller's credential.
         #[arg(value_name = "TOKEN_OR_ID")]
-        token: String,
+        token_or_id: String,
     },
 }
 
