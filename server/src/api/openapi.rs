@@ -46,7 +46,7 @@ struct Operation {
     query: &'static [(&'static str, &'static str)],
     body: In,
     ok: (u16, Out),
-    /// The errors it answers besides 401 and 503 (every operation has those).
+    /// The errors it answers besides those every operation has (below).
     errors: &'static [u16],
 }
 
@@ -150,7 +150,14 @@ fn build() -> Result<Value, String> {
             let created = responses.get("200").cloned().unwrap_or_default();
             responses.insert("201".to_owned(), created);
         }
-        for status in o.errors.iter().chain(&[401, 503]) {
+        // Every operation may answer 401, 503, and 422 (a NUL in its path or
+        // query); one with a JSON body, 415 without `Content-Type:
+        // application/json` and 413 beyond the body limit.
+        let json_body: &[u16] = match o.body {
+            In::Json(_) | In::MaybeJson(_) => &[413, 415],
+            In::Nothing | In::Bytes(_) => &[],
+        };
+        for status in o.errors.iter().chain(&[401, 422, 503]).chain(json_body) {
             responses.insert(status.to_string(), json!({ "$ref": "#/components/responses/Error" }));
         }
         let mut operation = json!({
