@@ -96,6 +96,28 @@ fn a_claimed_hostname_does_not_change_whose_findings_they_are() {
         .any(|a| a["key"] == "reported_hostname" && a["value"] == "trusted-01"));
     let audit = s.ok("GET", "/v1/audit?limit=1000", None)["items"].clone();
     assert!(audit.as_array().unwrap().iter().any(|e| e["action"] == "agent.identity.mismatch"), "{audit:#}");
+
+    // #27.1: the host's identity is stored once and referenced, not
+    // repeated in every finding (4 MiB of hostname cost 1.75 GB that way).
+    let (assets, findings, referencing, repeating): (i64, i64, i64, i64) = s.rt.block_on(async {
+        use sqlx::Connection;
+        let url = format!("sqlite://{}", s.data.path().join("assay.db").display());
+        let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        let count = |sql: &'static str| sqlx::query_scalar::<_, i64>(sql);
+        (
+            count("SELECT COUNT(*) FROM assets").fetch_one(&mut c).await.unwrap(),
+            count("SELECT COUNT(*) FROM findings").fetch_one(&mut c).await.unwrap(),
+            count("SELECT COUNT(*) FROM findings WHERE asset IS NOT NULL").fetch_one(&mut c).await.unwrap(),
+            count("SELECT COUNT(*) FROM findings WHERE body LIKE '%debian-default%'")
+                .fetch_one(&mut c)
+                .await
+                .unwrap(),
+        )
+    });
+    assert_eq!(assets, 1);
+    assert!(findings > 0);
+    assert_eq!(referencing, findings, "every finding references its asset");
+    assert_eq!(repeating, 0, "findings repeat the host's identity");
 }
 
 /// #27.3: an agent sets only the tags its enrolment token allows; an
