@@ -27,6 +27,10 @@ enum Command {
     Explain(commands::explain::Args),
     /// Compile packages into one reproducible bundle and print its digest.
     Build(commands::build::Args),
+    /// Check a signed bundle and say who signed what.
+    Verify(commands::verify::Args),
+    /// Signing keys: `assay key generate --out KEY`.
+    Key(commands::key::Args),
     /// List what a bundle holds; `--disasm` lists its instructions.
     Inspect(commands::inspect::Args),
     /// Evaluate a bundle against one host's telemetry.
@@ -58,6 +62,8 @@ fn main() -> miette::Result<ExitCode> {
         Command::Explain(args) => commands::explain::run(&args),
         Command::Build(args) => commands::build::run(&args),
         Command::Inspect(args) => commands::inspect::run(&args),
+        Command::Verify(args) => commands::verify::run(&args),
+        Command::Key(args) => commands::key::run(&args),
         Command::Eval(args) => commands::eval::run(&args),
         Command::Collect(args) => commands::collect::run(&args),
         Command::Test(args) => commands::test::run(&args),

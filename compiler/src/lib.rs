@@ -62,29 +62,9 @@ pub fn compile(loaded: &package::Loaded) -> Compiled {
         parsed.push((file, result.module, clean));
     }
     let mut units = Vec::new();
-    let mut blocked = false;
-    for package in &loaded.packages {
-        match &package.manifest {
-            Some(m) => {
-                blocked |= !add_unit(loaded, &parsed, m.name.clone(), Some(m), &package.files, &mut units)
-            }
-            None => blocked = true,
-        }
-    }
-    // Loose files of one folder are one unit, so they can import each
-    // other; a lone file is named after itself, a folder's files after it.
-    let mut by_folder: std::collections::BTreeMap<&Path, Vec<FileId>> = std::collections::BTreeMap::new();
-    for &file in &loaded.loose_files {
-        let folder = loaded.path(file).and_then(Path::parent).unwrap_or(Path::new(""));
-        by_folder.entry(folder).or_default().push(file);
-    }
-    for (folder, files) in by_folder {
-        let name = match (files.as_slice(), folder.file_name()) {
-            ([file], _) => stem(loaded, *file),
-            (_, Some(name)) => name.to_string_lossy().into_owned(),
-            (_, None) => "policies".to_owned(),
-        };
-        blocked |= !add_unit(loaded, &parsed, name, None, &files, &mut units);
+    let mut blocked = loaded.packages.iter().any(|p| p.manifest.is_none());
+    for group in groups(loaded) {
+        blocked |= !add_unit(loaded, &parsed, group.name, group.manifest, &group.files, &mut units);
     }
     let analysis = check::analyze(&loaded.sources, units);
     all.extend(analysis.diagnostics);
@@ -132,6 +112,86 @@ pub fn build(loaded: &package::Loaded) -> Result<Built, Vec<Diagnostic>> {
     };
     let digest = assay_model::bundle::digest_hex(&bytes);
     Ok(Built { bytes, digest, diagnostics: compiled.diagnostics })
+}
+
+/// The files of one package as the compiler names it: a folder with a
+/// manifest, or loose files (those of one folder are one package, so they
+/// can import each other; a lone file is named after itself, a folder's
+/// files after it).
+struct Group<'a> {
+    name: String,
+    manifest: Option<&'a package::Manifest>,
+    /// The folder that paths inside the package are relative to.
+    root: &'a Path,
+    files: Vec<FileId>,
+    /// The manifest's file, for a package folder.
+    manifest_file: Option<FileId>,
+}
+
+/// Every package `loaded` holds, as [`compile`] names them; a package
+/// whose manifest did not validate is left out (its diagnostic says why).
+fn groups(loaded: &package::Loaded) -> Vec<Group<'_>> {
+    let mut groups: Vec<Group<'_>> = loaded
+        .packages
+        .iter()
+        .filter_map(|p| {
+            let m = p.manifest.as_ref()?;
+            Some(Group {
+                name: m.name.clone(),
+                manifest: Some(m),
+                root: &p.root,
+                files: p.files.clone(),
+                manifest_file: Some(p.manifest_file),
+            })
+        })
+        .collect();
+    let mut by_folder: std::collections::BTreeMap<&Path, Vec<FileId>> = std::collections::BTreeMap::new();
+    for &file in &loaded.loose_files {
+        let folder = loaded.path(file).and_then(Path::parent).unwrap_or(Path::new(""));
+        by_folder.entry(folder).or_default().push(file);
+    }
+    for (folder, files) in by_folder {
+        let name = match (files.as_slice(), folder.file_name()) {
+            ([file], _) => stem(loaded, *file),
+            (_, Some(name)) => name.to_string_lossy().into_owned(),
+            (_, None) => "policies".to_owned(),
+        };
+        groups.push(Group { name, manifest: None, root: folder, files, manifest_file: None });
+    }
+    groups
+}
+
+/// The source files of one package, as a signature covers them.
+pub struct PackageSources {
+    /// The package's name, as its bundle names it.
+    pub name: String,
+    /// `(path inside the package, text)`: the manifest (`package.yaml`)
+    /// and every `.assay` file, paths with `/`, sorted.
+    pub files: Vec<(String, String)>,
+}
+
+/// The sources of every package `loaded` holds, by package name.
+pub fn package_sources(loaded: &package::Loaded) -> Vec<PackageSources> {
+    let mut all: Vec<PackageSources> = groups(loaded)
+        .into_iter()
+        .map(|g| {
+            let mut files: Vec<(String, String)> = g
+                .manifest_file
+                .into_iter()
+                .chain(g.files.iter().copied())
+                .filter_map(|id| {
+                    let text = loaded.sources.get(id)?.text().to_owned();
+                    let path = loaded.path(id)?;
+                    let rel = path.strip_prefix(g.root).unwrap_or(path);
+                    Some((rel.to_string_lossy().replace('\\', "/"), text))
+                })
+                .collect();
+            files.sort();
+            PackageSources { name: g.name, files }
+        })
+        .collect();
+    all.sort_by(|a, b| a.name.cmp(&b.name));
+    all
 }
 
 fn stem(loaded: &package::Loaded, file: FileId) -> String {

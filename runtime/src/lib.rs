@@ -9,6 +9,7 @@ pub mod files;
 pub mod findings;
 pub mod policytest;
 pub mod reports;
+pub mod signing;
 pub mod value;
 pub mod vm;
 pub mod waivers;

@@ -43,9 +43,11 @@ pub mod feed;
 pub mod fleet;
 pub mod fmt;
 pub mod inspect;
+pub mod key;
 pub mod scan;
 pub mod server;
 pub mod test;
+pub mod verify;
 pub mod watch;
 
 use assay_model::bundle::Bundle;
