@@ -27,6 +27,9 @@ enum Command {
     Explain(commands::explain::Args),
     /// Compile packages into one reproducible bundle and print its digest.
     Build(commands::build::Args),
+    /// What a change to rules packages means: rules added, removed, changed
+    /// in logic or only in metadata, and with --telemetry the hosts that flip.
+    Diff(commands::diff::Args),
     /// Check a signed bundle and say who signed what.
     Verify(commands::verify::Args),
     /// Signing keys: `assay key generate --out KEY`.
@@ -63,6 +66,7 @@ fn main() -> miette::Result<ExitCode> {
         Command::Build(args) => commands::build::run(&args),
         Command::Inspect(args) => commands::inspect::run(&args),
         Command::Verify(args) => commands::verify::run(&args),
+        Command::Diff(args) => commands::diff::run(&args),
         Command::Key(args) => commands::key::run(&args),
         Command::Eval(args) => commands::eval::run(&args),
         Command::Collect(args) => commands::collect::run(&args),

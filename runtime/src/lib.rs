@@ -4,6 +4,7 @@
 //! telemetry) are defined in `assay-model`.
 
 pub mod collector;
+pub mod diff;
 pub mod feed;
 pub mod files;
 pub mod findings;

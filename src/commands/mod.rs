@@ -37,6 +37,7 @@ pub mod agent_sim;
 pub mod build;
 pub mod check;
 pub mod collect;
+pub mod diff;
 pub mod eval;
 pub mod explain;
 pub mod feed;

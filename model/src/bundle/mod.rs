@@ -25,6 +25,7 @@
 
 pub mod bytecode;
 pub mod disasm;
+pub mod logic;
 mod verify;
 
 use crate::fingerprint;
