@@ -11,6 +11,8 @@ mod common;
 mod console;
 #[path = "fleet/faults.rs"]
 mod faults;
+#[path = "fleet/packages.rs"]
+mod packages;
 
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};

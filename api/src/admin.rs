@@ -513,3 +513,93 @@ pub struct RuleDoc {
     pub references: Vec<String>,
     pub tags: Vec<String>,
 }
+
+/// `POST /v1/packages`: publish the packages of a bundle.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PublishBody {
+    /// The bundle file (`assay build -o FILE`), hex-encoded.
+    pub bundle: String,
+    /// The signature file's text (`FILE.minisig` from `assay build --sign`,
+    /// docs/signing.md); required by a server that trusts keys.
+    #[serde(default)]
+    pub signature: Option<String>,
+    /// The packages' source files, kept so a later server can rebuild them;
+    /// checked against a signature's sources digests.
+    #[serde(default)]
+    pub sources: Vec<PackageSources>,
+}
+
+/// One package's source files, paths relative to its folder.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PackageSources {
+    pub name: String,
+    pub files: Vec<SourceFile>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SourceFile {
+    pub path: String,
+    pub text: String,
+}
+
+/// What a publication did.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Published {
+    pub bundle_digest: String,
+    /// The trusted key that verified the signature; none: unsigned, or
+    /// signed but this server trusts no key.
+    pub signer: Option<String>,
+    pub packages: Vec<PublishedPackage>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct PublishedPackage {
+    pub name: String,
+    pub version: String,
+    /// False when this version was already published with the same content.
+    pub new: bool,
+}
+
+/// One published version of a package.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct PackageVersionView {
+    pub name: String,
+    pub version: String,
+    pub title: String,
+    pub rule_count: u64,
+    pub bundle_digest: String,
+    /// What the package's rules do and say (docs/server.md): equal for the
+    /// same package however it was built or packed.
+    pub content_digest: String,
+    pub sources_digest: Option<String>,
+    /// The trusted key that verified its bundle; none: unsigned.
+    pub signer: Option<String>,
+    /// Published by the server itself, from its built-in packages.
+    pub builtin: bool,
+    pub published_by: String,
+    pub published_at: i64,
+    /// Yanked versions stay for history and the runs that used them; new
+    /// templates cannot name them.
+    pub yanked_at: Option<i64>,
+    /// The token that yanked it.
+    pub yanked_by: Option<String>,
+}
+
+/// Published package versions, by name and newest first.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct PackageVersions {
+    pub items: Vec<PackageVersionView>,
+}
+
+/// One published version with its documentation and rules.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct PackageDetail {
+    #[serde(flatten)]
+    pub version: PackageVersionView,
+    pub description: String,
+    pub platforms: Vec<String>,
+    pub rules: Vec<RuleDoc>,
+}

@@ -48,6 +48,9 @@ pub struct Config {
     /// Deadlines and connection counts of both listeners; `total` is kept
     /// below what the process's file limit allows.
     pub connections: crate::serve::Limits,
+    /// Keys whose signatures publications must carry; none: unsigned
+    /// packages are accepted (and shown as unsigned).
+    pub trusted_keys: Vec<assay_runtime::signing::PublicKey>,
 }
 
 impl Config {
@@ -73,6 +76,7 @@ impl Config {
             blobs: None,
             allow_webhook_to: Vec::new(),
             connections: crate::serve::Limits::default(),
+            trusted_keys: Vec::new(),
         }
     }
 

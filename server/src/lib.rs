@@ -96,6 +96,9 @@ pub async fn start(config: Config, bundle: Bundle) -> Result<Running, String> {
     domain::setup::rules_changed(&store, &bundle)
         .await
         .map_err(|e| format!("cannot compare the rules packages with the last start's: {e}"))?;
+    domain::setup::builtin_packages(&store, &bundle)
+        .await
+        .map_err(|e| format!("cannot publish the built-in packages: {e}"))?;
     let admin = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;

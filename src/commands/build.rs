@@ -59,7 +59,7 @@ pub fn run(args: &Args) -> Outcome {
     }
 }
 
-fn read_secret(path: &Path) -> Result<SecretKey, Failure> {
+pub(crate) fn read_secret(path: &Path) -> Result<SecretKey, Failure> {
     let text = super::read_bounded(path, 4 << 10, "secret key", "")?;
     let password = std::env::var("ASSAY_KEY_PASSWORD").ok();
     signing::read_secret(&String::from_utf8_lossy(&text), password)
@@ -68,7 +68,7 @@ fn read_secret(path: &Path) -> Result<SecretKey, Failure> {
 
 /// The signature of `bytes`, built from `loaded`: every package's name and
 /// version (as the bundle holds them) and the digest of its sources.
-fn sign(key: &SecretKey, loaded: &Loaded, bytes: &[u8]) -> Result<String, Failure> {
+pub(crate) fn sign(key: &SecretKey, loaded: &Loaded, bytes: &[u8]) -> Result<String, Failure> {
     let bundle = assay_model::bundle::load(bytes).map_err(|e| Failure::internal(miette::miette!("{e}")))?;
     let sources = assay_compiler::package_sources(loaded);
     let packages = bundle

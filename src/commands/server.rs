@@ -100,6 +100,12 @@ struct Options {
     /// unspecified address is refused.
     #[arg(long = "allow-webhook-to", value_name = "CIDR", value_parser = cidr)]
     allow_webhook_to: Vec<ipnet::IpNet>,
+    /// A public key (`KEY.pub` from `assay key generate`) whose signatures
+    /// published packages must carry (repeatable). With any, the server
+    /// fails closed: unsigned packages, unknown keys, a signature that does
+    /// not cover the packages, a changed byte and a rollback are refused.
+    #[arg(long = "trusted-key", value_name = "FILE")]
+    trusted_keys: Vec<PathBuf>,
     /// The master key file that wraps the database's keys (default:
     /// DATA/master.key, made at the first start; ASSAY_MASTER_KEY wins).
     /// Replicas on one PostgreSQL database need the same key.
@@ -179,6 +185,10 @@ impl Options {
         c.retention_ms = super::fleet::parse_duration(&self.retention)?.max(60) * 1000;
         c.audit_retention_ms = super::fleet::parse_duration(&self.audit_retention)?.max(86_400) * 1000;
         c.allow_webhook_to.clone_from(&self.allow_webhook_to);
+        for path in &self.trusted_keys {
+            let key = super::verify::read_public(path)?;
+            c.trusted_keys.push(key);
+        }
         c.master_key = self.master_key.clone();
         c.job_lease_ms = super::fleet::parse_duration(&self.job_lease)?.max(1) * 1000;
         c.chunk_bytes = self.chunk_kib.clamp(1, 4096) << 10;

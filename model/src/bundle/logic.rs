@@ -150,3 +150,47 @@ fn constant(k: &Constant) -> String {
 fn hex(bytes: &[u8]) -> String {
     crate::hex::encode(&Sha256::digest(bytes))
 }
+
+/// The content of every package of `content`, by position: a SHA-256
+/// (hex) of its manifest's fields and, for each rule by id, every field
+/// of its metadata and its logic digest. Two bundles holding the same
+/// package compiled from the same rules give the same digest, however
+/// the bundles were packed or the sources laid out; a changed rule,
+/// severity or text gives another.
+pub fn package_digests(content: &Content) -> Vec<String> {
+    let logic = rule_digests(content);
+    content
+        .packages
+        .iter()
+        .enumerate()
+        .map(|(pi, p)| {
+            let mut text = String::new();
+            let platforms: Vec<&str> = p.platforms.iter().map(|x| x.as_str()).collect();
+            let _ = writeln!(
+                text,
+                "package {:?} {:?} {:?} {:?} {platforms:?}",
+                p.name, p.version, p.title, p.description
+            );
+            let mut rules: Vec<(usize, &super::RuleMeta)> =
+                content.rules.iter().enumerate().filter(|(_, r)| r.package as usize == pi).collect();
+            rules.sort_by(|a, b| a.1.id.cmp(&b.1.id));
+            for (ri, r) in rules {
+                let _ = writeln!(
+                    text,
+                    "rule {:?} {} {:?} {:?} {:?} {:?} {:?} {:?} {:?} {}",
+                    r.id,
+                    r.severity.as_str(),
+                    r.title,
+                    r.doc,
+                    r.description,
+                    r.rationale,
+                    r.recommendation,
+                    r.references,
+                    r.tags,
+                    logic.get(ri).map(String::as_str).unwrap_or_default()
+                );
+            }
+            hex(text.as_bytes())
+        })
+        .collect()
+}

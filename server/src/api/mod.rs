@@ -9,6 +9,7 @@ mod feed;
 mod findings;
 mod openapi;
 mod overview;
+mod packages;
 mod report_page;
 mod runs;
 mod targets;
@@ -59,7 +60,16 @@ pub(crate) fn routes(app: Arc<App>) -> Router<Arc<App>> {
         )
         .route("/v1/waivers", put(feed::put_waivers).get(feed::waivers))
         .route("/v1/overview", get(overview::overview))
-        .route("/v1/packages", get(overview::packages))
+        .route(
+            "/v1/packages",
+            get(overview::packages).post(packages::publish).layer(axum::extract::DefaultBodyLimit::max(
+                2 * crate::domain::packages::MAX_BUNDLE + (1 << 20) + (32 << 20),
+            )),
+        )
+        .route("/v1/package-versions", get(packages::all_versions))
+        .route("/v1/packages/{name}", get(packages::versions))
+        .route("/v1/packages/{name}/{version}", get(packages::detail))
+        .route("/v1/packages/{name}/{version}/yank", post(packages::yank))
         .fallback(error::no_route)
         // Routes above need a valid token before their body is read, so an
         // unauthenticated caller learns nothing about what they accept.

@@ -101,6 +101,11 @@ fn operations() -> Vec<Operation> {
         op("get", "/v1/audit", "The audit log, oldest first", Admin, &PAGE, Nothing, (200, Json(of::<Page<AuditEntry>>)), &[403, 422]),
         op("get", "/v1/overview", "Agents by health, runs in progress, open findings per day and severity over 14 days, the rules open on most hosts", ReadOnly, &[], Nothing, (200, Json(of::<Overview>)), &[403]),
         op("get", "/v1/packages", "The rules packages this server evaluates, with every rule's documentation", ReadOnly, &[], Nothing, (200, Json(of::<Packages>)), &[403]),
+        op("post", "/v1/packages", "Publish the packages of a bundle (each version immutable; signed by a trusted key when the server trusts any)", Admin, &[], Body(of::<PublishBody>), (200, Json(of::<Published>)), &[403, 409, 413, 415, 422]),
+        op("get", "/v1/package-versions", "Every published package version, by name and newest first", ReadOnly, &[], Nothing, (200, Json(of::<PackageVersions>)), &[403]),
+        op("get", "/v1/packages/{name}", "The published versions of a package, newest first", ReadOnly, &[], Nothing, (200, Json(of::<PackageVersions>)), &[403, 404]),
+        op("get", "/v1/packages/{name}/{version}", "A published package version with its rules' documentation", ReadOnly, &[], Nothing, (200, Json(of::<PackageDetail>)), &[403, 404, 503]),
+        op("post", "/v1/packages/{name}/{version}/yank", "Yank a published version: kept for history and old runs, refused for new templates", Admin, &[], Nothing, (200, Json(of::<PackageVersionView>)), &[403, 404, 422]),
         op("get", "/metrics", "Prometheus metrics: agents by health, matching and healthy agents per target, runs by state, findings per template, the fleet's findings, queue depths, request counts and latencies", ReadOnly, &[], Nothing, (200, Text("text/plain; version=0.0.4")), &[403]),
     ]
 }

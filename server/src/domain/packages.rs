@@ -1,10 +1,21 @@
-//! The rules packages this server evaluates, as the API documents them,
-//! and which of them leave a host out for its platform.
+//! Rules packages: the ones this server evaluates, as the API documents
+//! them, and which of them leave a host out for its platform; and the
+//! packages published to it (`POST /v1/packages`), each version immutable,
+//! signed by a trusted key when the server trusts any (fail closed:
+//! docs/server.md, "Rules packages").
 
-use super::auth::Caller;
-use super::{App, Result};
-use assay_api::admin::{PackageView, Packages, RuleDoc};
+use super::auth::{self, Caller};
+use super::{App, Error, Result};
+use crate::ids::now;
+use crate::store::{self, packages as rows};
+use assay_api::admin::{
+    PackageDetail, PackageVersionView, PackageVersions, PackageView, Packages, PublishBody, Published,
+    PublishedPackage, RuleDoc,
+};
 use assay_api::Role;
+use assay_model::bundle::{logic, Bundle, Content};
+use assay_runtime::signing;
+use serde_json::json;
 
 /// Why `packages` would not assess a host with `os` (an os-release ID
 /// such as `debian`): one reason per package whose platforms leave it out.
@@ -45,23 +56,391 @@ pub(crate) fn list(app: &App, caller: &Caller) -> Result<Packages> {
             version: p.version.clone(),
             description: p.description.clone(),
             platforms: p.platforms.iter().map(|pl| pl.as_str().to_owned()).collect(),
-            rules: content
-                .rules
-                .iter()
-                .filter(|r| r.package as usize == i)
-                .map(|r| RuleDoc {
-                    id: r.id.clone(),
-                    title: r.title.clone(),
-                    severity: r.severity,
-                    doc: r.doc.clone(),
-                    description: r.description.clone(),
-                    rationale: r.rationale.clone(),
-                    recommendation: r.recommendation.clone(),
-                    references: r.references.clone(),
-                    tags: r.tags.clone(),
-                })
-                .collect(),
+            rules: rule_docs(content, i),
         })
         .collect();
     Ok(Packages { items, bundle_digest: app.bundle.digest.clone() })
+}
+
+fn rule_docs(content: &Content, package: usize) -> Vec<RuleDoc> {
+    content
+        .rules
+        .iter()
+        .filter(|r| r.package as usize == package)
+        .map(|r| RuleDoc {
+            id: r.id.clone(),
+            title: r.title.clone(),
+            severity: r.severity,
+            doc: r.doc.clone(),
+            description: r.description.clone(),
+            rationale: r.rationale.clone(),
+            recommendation: r.recommendation.clone(),
+            references: r.references.clone(),
+            tags: r.tags.clone(),
+        })
+        .collect()
+}
+
+/// The largest bundle a publication may carry (hex doubles it on the wire).
+pub(crate) const MAX_BUNDLE: usize = 16 << 20;
+/// The most source bytes a publication may carry, all packages together.
+const MAX_SOURCES: usize = 16 << 20;
+
+/// `MAJOR.MINOR.PATCH`, each a number without leading zeros.
+fn semver(version: &str) -> Option<(u64, u64, u64)> {
+    let mut parts = version.split('.');
+    let mut next = || {
+        let p = parts.next()?;
+        if p.is_empty()
+            || p.len() > 9
+            || (p.len() > 1 && p.starts_with('0'))
+            || !p.bytes().all(|b| b.is_ascii_digit())
+        {
+            return None;
+        }
+        p.parse().ok()
+    };
+    let v = (next()?, next()?, next()?);
+    parts.next().is_none().then_some(v)
+}
+
+/// Why a publication was refused by the signature policy: audited, then
+/// answered.
+async fn refuse(app: &App, caller: &Caller, digest: &str, why: String) -> Error {
+    let detail = json!({ "bundle": digest, "reason": why });
+    if let Err(e) = auth::audit(app, &caller.token_id, "package.publish.refused", detail).await {
+        return e;
+    }
+    tracing::warn!(bundle = digest, reason = %why, "package publication refused");
+    Error::Invalid(why)
+}
+
+/// `POST /v1/packages`: publishes every package of a bundle. With trusted
+/// keys, the bundle must be signed by one of them, the signature must
+/// cover exactly its packages and versions (and the sources sent), and no
+/// version may be lower than one already published (a rollback);
+/// otherwise nothing is stored and the refusal is audited. A version
+/// already published with the same content is left as it is; with other
+/// content it is refused.
+pub(crate) async fn publish(app: &App, caller: &Caller, body: PublishBody) -> Result<Published> {
+    caller.require(Role::Admin)?;
+    let bytes = assay_model::hex::decode(&body.bundle)
+        .ok_or_else(|| Error::Invalid("`bundle` is not hex (the bundle file, hex-encoded)".into()))?;
+    if bytes.len() > MAX_BUNDLE {
+        return Err(Error::TooLarge(format!("the bundle is {} bytes, more than {MAX_BUNDLE}", bytes.len())));
+    }
+    let digest = signing::bundle_digest(&bytes);
+    let trusted = &app.config.trusted_keys;
+    // With trusted keys, the signature is checked before the bundle is
+    // decoded: nothing unauthenticated reaches the loader.
+    let verified = match (&body.signature, trusted.is_empty()) {
+        (_, true) => None,
+        (None, false) => {
+            let why = "the bundle is unsigned and this server accepts only packages signed by a trusted key \
+                       (`assay build --sign KEY`, docs/signing.md)"
+                .to_owned();
+            return Err(refuse(app, caller, &digest, why).await);
+        }
+        (Some(signature), false) => match signing::verify(&bytes, signature, trusted) {
+            Ok(v) => Some(v),
+            Err(e) => return Err(refuse(app, caller, &digest, e.to_string()).await),
+        },
+    };
+    let bundle = assay_model::bundle::load(&bytes).map_err(|e| Error::Invalid(format!("the bundle: {e}")))?;
+    let names: Vec<&str> = bundle.content.packages.iter().map(|p| p.name.as_str()).collect();
+    let source_bytes: usize =
+        body.sources.iter().flat_map(|p| &p.files).map(|f| f.path.len() + f.text.len()).sum();
+    if source_bytes > MAX_SOURCES {
+        return Err(Error::TooLarge(format!(
+            "the sources are {source_bytes} bytes, more than {MAX_SOURCES}"
+        )));
+    }
+    if let Some(p) = body.sources.iter().find(|p| !names.contains(&p.name.as_str())) {
+        return Err(Error::Invalid(format!("sources of `{}`, which the bundle does not hold", p.name)));
+    }
+    let sources_digest = |name: &str| {
+        body.sources
+            .iter()
+            .find(|p| p.name == name)
+            .map(|p| signing::sources_digest(p.files.iter().map(|f| (f.path.as_str(), f.text.as_bytes()))))
+    };
+    let signer = match verified {
+        None => None,
+        Some(verified) => {
+            let held: Vec<(String, String)> =
+                bundle.content.packages.iter().map(|p| (p.name.clone(), p.version.clone())).collect();
+            if let Err(e) = verified.covers(&held) {
+                return Err(refuse(app, caller, &digest, e.to_string()).await);
+            }
+            for name in &names {
+                if let Some(d) = sources_digest(name) {
+                    if let Err(e) = verified.covers_sources(name, &d) {
+                        return Err(refuse(app, caller, &digest, e.to_string()).await);
+                    }
+                }
+            }
+            Some(verified.key.to_string())
+        }
+    };
+    let contents = logic::package_digests(&bundle.content);
+    let mut versions = Vec::new();
+    for (p, content) in bundle.content.packages.iter().zip(&contents) {
+        let semver = semver(&p.version).ok_or_else(|| {
+            Error::Invalid(format!(
+                "package {} has version `{}`: a published package needs MAJOR.MINOR.PATCH",
+                p.name, p.version
+            ))
+        })?;
+        super::valid_name("package", &p.name)?;
+        versions.push((p, content, semver));
+    }
+    let mut tx = app.store.write().await?;
+    let mut published = Vec::new();
+    let mut rollback = None;
+    for (p, content, semver) in &versions {
+        let existing = rows::versions(&mut tx, &p.name).await?;
+        if let Some(same) = existing.iter().find(|v| v.version == p.version) {
+            if same.content != **content {
+                return Err(Error::Conflict(format!(
+                    "{}@{} is already published with other content (bundle {}): a published version never changes; publish a new version",
+                    p.name, p.version, same.bundle
+                )));
+            }
+            published.push(PublishedPackage { name: p.name.clone(), version: p.version.clone(), new: false });
+            continue;
+        }
+        let newest = existing.iter().find(|v| !v.builtin_flag()).map(|v| (v.major, v.minor, v.patch));
+        if let Some(newest) = newest {
+            let mine = (semver.0 as i64, semver.1 as i64, semver.2 as i64);
+            if !trusted.is_empty() && mine < newest {
+                rollback = Some(format!(
+                    "{}@{} is lower than {}@{}.{}.{}, already published: a rollback is refused while the server trusts keys",
+                    p.name, p.version, p.name, newest.0, newest.1, newest.2
+                ));
+                break;
+            }
+        }
+        published.push(PublishedPackage { name: p.name.clone(), version: p.version.clone(), new: true });
+    }
+    if let Some(why) = rollback {
+        drop(tx);
+        return Err(refuse(app, caller, &digest, why).await);
+    }
+    let at = now();
+    rows::insert_bundle(
+        &mut tx,
+        &rows::NewBundle {
+            digest: &digest,
+            body: &bytes,
+            signature: body.signature.as_deref(),
+            signer: signer.as_deref(),
+            published_by: &caller.token_id,
+            published_at: at,
+        },
+    )
+    .await?;
+    for ((p, content, semver), outcome) in versions.iter().zip(&published) {
+        if !outcome.new {
+            continue;
+        }
+        let files = body.sources.iter().find(|s| s.name == p.name);
+        let sources = match files {
+            Some(s) => {
+                let pairs: Vec<(&str, &str)> =
+                    s.files.iter().map(|f| (f.path.as_str(), f.text.as_str())).collect();
+                Some(store::json(&pairs)?)
+            }
+            None => None,
+        };
+        let rules = bundle
+            .content
+            .rules
+            .iter()
+            .filter(|r| bundle.content.packages[r.package as usize].name == p.name);
+        rows::insert_version(
+            &mut tx,
+            &rows::NewVersion {
+                name: &p.name,
+                version: &p.version,
+                semver: *semver,
+                bundle: &digest,
+                content,
+                title: &p.title,
+                rules: rules.count() as i64,
+                sources,
+                sources_digest: sources_digest(&p.name).as_deref(),
+                builtin: false,
+                published_by: &caller.token_id,
+                published_at: at,
+            },
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    let detail = json!({ "bundle": digest, "signer": signer, "packages": published.iter().map(|p| format!("{}@{}", p.name, p.version)).collect::<Vec<_>>() });
+    auth::audit(app, &caller.token_id, "package.publish", detail).await?;
+    Ok(Published { bundle_digest: digest, signer, packages: published })
+}
+
+/// Publishes the server's built-in packages as the server itself, so
+/// built-in and published packages are listed alike. A built-in version
+/// whose content differs from the one an earlier server published (its
+/// rules changed without a new version) is replaced: the server's own
+/// packages are what it evaluates.
+pub(crate) async fn register_builtins(store: &crate::store::Store, bundle: &Bundle) -> Result<()> {
+    let bytes = assay_model::bundle::encode(&bundle.content).map_err(|e| Error::Internal(e.to_string()))?;
+    let digest = format!("sha256:{}", bundle.digest);
+    let contents = logic::package_digests(&bundle.content);
+    let at = now();
+    let mut tx = store.write().await?;
+    rows::insert_bundle(
+        &mut tx,
+        &rows::NewBundle {
+            digest: &digest,
+            body: &bytes,
+            signature: None,
+            signer: None,
+            published_by: "assay server",
+            published_at: at,
+        },
+    )
+    .await?;
+    for (i, (p, content)) in bundle.content.packages.iter().zip(&contents).enumerate() {
+        let Some(semver) = semver(&p.version) else { continue };
+        match rows::get(&mut tx, &p.name, &p.version).await? {
+            Some(v) if v.content == *content => continue,
+            Some(v) if v.builtin_flag() => rows::delete_builtin(&mut tx, &p.name, &p.version).await?,
+            // A published package of the same name and version: it stays.
+            Some(_) => continue,
+            None => {}
+        }
+        let rules = bundle.content.rules.iter().filter(|r| r.package as usize == i).count();
+        rows::insert_version(
+            &mut tx,
+            &rows::NewVersion {
+                name: &p.name,
+                version: &p.version,
+                semver,
+                bundle: &digest,
+                content,
+                title: &p.title,
+                rules: rules as i64,
+                sources: None,
+                sources_digest: None,
+                builtin: true,
+                published_by: "assay server",
+                published_at: at,
+            },
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+fn version_view(v: rows::Version) -> PackageVersionView {
+    PackageVersionView {
+        builtin: v.builtin_flag(),
+        name: v.name,
+        version: v.version,
+        title: v.title,
+        rule_count: v.rules.max(0) as u64,
+        bundle_digest: v.bundle,
+        content_digest: v.content,
+        sources_digest: v.sources_digest,
+        signer: v.signer,
+        published_by: v.published_by,
+        published_at: v.published_at,
+        yanked_at: v.yanked_at,
+        yanked_by: v.yanked_by,
+    }
+}
+
+/// `GET /v1/package-versions`: every published version.
+pub(crate) async fn all_versions(app: &App, caller: &Caller) -> Result<PackageVersions> {
+    caller.require(Role::ReadOnly)?;
+    let mut c = app.store.read().await?;
+    let items = rows::all(&mut c).await?.into_iter().map(version_view).collect();
+    Ok(PackageVersions { items })
+}
+
+/// `GET /v1/packages/{name}`: the versions of one package.
+pub(crate) async fn versions(app: &App, caller: &Caller, name: &str) -> Result<PackageVersions> {
+    caller.require(Role::ReadOnly)?;
+    let mut c = app.store.read().await?;
+    let items: Vec<PackageVersionView> =
+        rows::versions(&mut c, name).await?.into_iter().map(version_view).collect();
+    if items.is_empty() {
+        return Err(Error::NotFound(format!("no package `{name}` is published")));
+    }
+    Ok(PackageVersions { items })
+}
+
+/// `GET /v1/packages/{name}/{version}`: one version with its rules.
+pub(crate) async fn detail(app: &App, caller: &Caller, name: &str, version: &str) -> Result<PackageDetail> {
+    caller.require(Role::ReadOnly)?;
+    let mut c = app.store.read().await?;
+    let v = rows::get(&mut c, name, version)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("no package {name}@{version} is published")))?;
+    let body = rows::bundle_body(&mut c, &v.bundle)
+        .await?
+        .ok_or_else(|| Error::Internal(format!("the bundle {} of {name}@{version} is missing", v.bundle)))?;
+    let bundle = assay_model::bundle::load(&body).map_err(|e| {
+        Error::Unavailable(format!("{name}@{version} was built for another version of assay ({e})"))
+    })?;
+    let index = bundle
+        .content
+        .packages
+        .iter()
+        .position(|p| p.name == name)
+        .ok_or_else(|| Error::Internal(format!("the bundle {} does not hold {name}", v.bundle)))?;
+    let p = &bundle.content.packages[index];
+    Ok(PackageDetail {
+        description: p.description.clone(),
+        platforms: p.platforms.iter().map(|pl| pl.as_str().to_owned()).collect(),
+        rules: rule_docs(&bundle.content, index),
+        version: version_view(v),
+    })
+}
+
+/// `POST /v1/packages/{name}/{version}/yank`: kept for history and the
+/// runs that used it, refused for new templates.
+pub(crate) async fn yank(
+    app: &App,
+    caller: &Caller,
+    name: &str,
+    version: &str,
+) -> Result<PackageVersionView> {
+    caller.require(Role::Admin)?;
+    let mut tx = app.store.write().await?;
+    let existing = rows::get(&mut tx, name, version)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("no package {name}@{version} is published")))?;
+    if existing.builtin_flag() {
+        return Err(Error::Invalid(format!(
+            "{name}@{version} is built into this server and cannot be yanked"
+        )));
+    }
+    rows::yank(&mut tx, name, version, &caller.token_id, now()).await?;
+    let v = rows::get(&mut tx, name, version).await?.ok_or_else(|| Error::Internal("vanished".into()))?;
+    tx.commit().await?;
+    auth::audit(app, &caller.token_id, "package.yank", json!({ "package": format!("{name}@{version}") }))
+        .await?;
+    Ok(version_view(v))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::semver;
+
+    #[test]
+    fn versions_are_three_numbers() {
+        assert_eq!(semver("1.2.3"), Some((1, 2, 3)));
+        assert_eq!(semver("0.10.0"), Some((0, 10, 0)));
+        for bad in ["1.2", "1.2.3.4", "01.2.3", "1.2.x", "", "1..3", "-1.2.3", "1.2.3-rc1", "9999999999.0.0"]
+        {
+            assert_eq!(semver(bad), None, "{bad}");
+        }
+    }
 }

@@ -69,6 +69,11 @@ pub(crate) async fn reclaim_leases(store: &Store) -> Result<u64> {
 
 /// Queues the re-evaluation of the fleet when the rules packages differ
 /// from those of the last start (an upgrade of assay).
+/// Publishes the built-in packages as the server's own (domain::packages).
+pub(crate) async fn builtin_packages(store: &Store, bundle: &Bundle) -> std::result::Result<(), String> {
+    super::packages::register_builtins(store, bundle).await.map_err(|e| format!("{e:?}"))
+}
+
 pub(crate) async fn rules_changed(store: &Store, bundle: &Bundle) -> Result<()> {
     let mut tx = store.write().await.map_err(db)?;
     let last = state::get(&mut tx, state::Entry::BundleDigest).await.map_err(db)?;

@@ -19,6 +19,7 @@ pub(crate) mod feeds;
 pub(crate) mod findings;
 pub(crate) mod jobs;
 pub(crate) mod outbox;
+pub(crate) mod packages;
 pub(crate) mod runs;
 pub(crate) mod schema;
 pub(crate) mod state;

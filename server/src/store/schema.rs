@@ -8,7 +8,7 @@ use super::{dialect, Backend, Conn, Result};
 
 /// Every table of the service, parents before children (the order a copy
 /// inserts in, so foreign keys hold at every row).
-pub(crate) const TABLES: [&str; 28] = [
+pub(crate) const TABLES: [&str; 30] = [
     "api_tokens",
     "sessions",
     "enrollments",
@@ -37,6 +37,8 @@ pub(crate) const TABLES: [&str; 28] = [
     "server_state",
     "outbox",
     "waiver_sets",
+    "package_bundles",
+    "package_versions",
 ];
 
 /// Tables a copy leaves out, and why.

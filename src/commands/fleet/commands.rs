@@ -194,6 +194,7 @@ pub(super) fn run(args: &Args) -> Result<ExitCode> {
                 );
             }
         }
+        Sub::Package { command } => super::packages::run(&c, command, json)?,
         Sub::Feed { command: FeedSub::Show } => {
             let v: FeedView = c.get("/v1/feed")?;
             if json {

@@ -8,6 +8,7 @@
 
 mod client;
 mod commands;
+mod packages;
 mod print;
 
 use super::{Failure, Outcome};
@@ -137,6 +138,11 @@ enum Sub {
     Waivers {
         #[command(subcommand)]
         command: WaiversSub,
+    },
+    /// Rules packages published to the server: publish, list, show, yank.
+    Package {
+        #[command(subcommand)]
+        command: packages::PackageSub,
     },
     /// The server's vulnerability feed.
     Feed {

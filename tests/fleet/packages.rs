@@ -1,0 +1,228 @@
+//! Rules packages published to a real server with `assay fleet package`:
+//! built-in and published packages listed alike, versions immutable and
+//! idempotent, yanking, and a server with a trusted key failing closed
+//! (unsigned, unknown key, a changed byte, other sources, a rollback), on
+//! SQLite and PostgreSQL.
+
+use super::{common, fleet, server_with, spawn_server, with_postgres, ServerProcess};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn assay(dir: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_assay"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap()
+}
+
+/// A copy of the ssh-hardening example in `dir/pkg`.
+fn package(dir: &Path) -> PathBuf {
+    let pkg = dir.join("pkg");
+    common::copy_tree(&Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/ssh-hardening"), &pkg);
+    pkg
+}
+
+fn edit(path: &Path, from: &str, to: &str) {
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(text.contains(from), "{from} not in {}", path.display());
+    std::fs::write(path, text.replacen(from, to, 1)).unwrap();
+}
+
+fn ok(r: (i32, String, String)) -> String {
+    assert_eq!(r.0, 0, "stdout:\n{}\nstderr:\n{}", r.1, r.2);
+    r.1
+}
+
+fn json(r: (i32, String, String)) -> Value {
+    serde_json::from_str(&ok(r)).unwrap()
+}
+
+/// The refusal's message on one line.
+fn refused(r: (i32, String, String)) -> String {
+    assert_eq!(r.0, 2, "stdout:\n{}\nstderr:\n{}", r.1, r.2);
+    super::unwrapped(&r.2)
+}
+
+fn publish_and_version(s: &ServerProcess) {
+    let work = tempfile::tempdir().unwrap();
+    let pkg = package(work.path());
+    let p = pkg.to_str().unwrap();
+
+    // The built-in packages are published by the server itself.
+    let all = json(fleet(s, &["package", "list", "--format", "json"]));
+    let builtin: Vec<&str> = all["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| v["builtin"] == true)
+        .map(|v| v["name"].as_str().unwrap())
+        .collect();
+    assert!(builtin.contains(&"security-best-practices") && builtin.contains(&"cis-linux"), "{all:#}");
+
+    let v = json(fleet(s, &["package", "publish", p, "--format", "json"]));
+    assert_eq!(v["packages"][0]["name"], "ssh-hardening");
+    assert_eq!(v["packages"][0]["new"], true);
+    assert_eq!(v["signer"], Value::Null);
+    // The same content again, even reformatted: nothing changes.
+    edit(&pkg.join("rules.assay"), "/// Passwords can be guessed", "\n\n/// Passwords can be guessed");
+    let again = json(fleet(s, &["package", "publish", p, "--format", "json"]));
+    assert_eq!(again["packages"][0]["new"], false, "{again:#}");
+    // Other content under the same version is refused.
+    edit(&pkg.join("common.assay"), "const MAX_AUTH_TRIES = 4", "const MAX_AUTH_TRIES = 3");
+    let r = fleet(s, &["package", "publish", p]);
+    assert_eq!(r.0, 2, "{r:?}");
+    assert!(
+        super::unwrapped(&r.2).contains("ssh-hardening@1.0.0 is already published with other content"),
+        "{}",
+        r.2
+    );
+    // A new version is taken.
+    edit(&pkg.join("package.yaml"), "version: 1.0.0", "version: 1.1.0");
+    ok(fleet(s, &["package", "publish", p]));
+    edit(&pkg.join("package.yaml"), "version: 1.1.0", "version: 1.1");
+    let r = refused(fleet(s, &["package", "publish", p]));
+    assert!(
+        r.contains("package version `1.1` is not a semantic version") && r.contains("nothing was published"),
+        "{r}"
+    );
+
+    let versions = json(fleet(s, &["package", "show", "ssh-hardening", "--format", "json"]));
+    let listed: Vec<&str> =
+        versions["items"].as_array().unwrap().iter().map(|v| v["version"].as_str().unwrap()).collect();
+    assert_eq!(listed, ["1.1.0", "1.0.0"]);
+    let detail = json(fleet(s, &["package", "show", "ssh-hardening@1.1.0", "--format", "json"]));
+    assert_eq!(detail["rules"].as_array().unwrap().len(), 4, "{detail:#}");
+    assert_eq!(detail["rules"][2]["id"], "SSH-003");
+    assert!(detail["sources_digest"].as_str().unwrap().starts_with("sha256:"));
+    let table = ok(fleet(s, &["package", "show", "ssh-hardening@1.1.0"]));
+    assert!(table.contains("signer     unsigned") && table.contains("SSH-003"), "{table}");
+
+    let yanked = json(fleet(s, &["package", "yank", "ssh-hardening@1.0.0", "--format", "json"]));
+    assert!(yanked["yanked_at"].is_i64(), "{yanked:#}");
+    let r = refused(fleet(s, &["package", "yank", "cis-linux@2.0.0"]));
+    assert!(r.contains("no package") || r.contains("built into this server"), "{r}");
+    let builtin_version = all["items"].as_array().unwrap().iter().find(|v| v["name"] == "cis-linux").unwrap()
+        ["version"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = refused(fleet(s, &["package", "yank", &format!("cis-linux@{builtin_version}")]));
+    assert!(r.contains("built into this server"), "{r}");
+}
+
+#[test]
+fn packages_are_published_immutable_and_yanked_on_sqlite() {
+    let data = tempfile::tempdir().unwrap();
+    publish_and_version(&server_with(data.path(), &[]));
+}
+
+#[test]
+fn packages_are_published_immutable_and_yanked_on_postgres() {
+    with_postgres("assay_packages", |url| {
+        let data = tempfile::tempdir().unwrap();
+        let s = spawn_server(data.path(), ("127.0.0.1:0", "127.0.0.1:0"), &["--database", url], &[], None);
+        publish_and_version(&s);
+    });
+}
+
+#[test]
+fn a_server_with_a_trusted_key_fails_closed() {
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    for key in ["team", "stranger"] {
+        let out = assay(w, &["key", "generate", "--out", &format!("{key}.key")]);
+        assert_eq!(common::code(&out), 0, "{}", common::stderr(&out));
+    }
+    let pkg = package(w);
+    let p = pkg.to_str().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let trusted = w.join("team.key.pub");
+    let s = server_with(data.path(), &["--trusted-key", trusted.to_str().unwrap()]);
+
+    let r = refused(fleet(&s, &["package", "publish", p]));
+    assert!(
+        r.contains("the bundle is unsigned and this server accepts only packages signed by a trusted key"),
+        "{r}"
+    );
+    let stranger = w.join("stranger.key");
+    let r = refused(fleet(&s, &["package", "publish", p, "--sign", stranger.to_str().unwrap()]));
+    assert!(r.contains("which is not trusted"), "{r}");
+
+    // A signed bundle with one letter of a rule's title changed and its
+    // digest recomputed (which needs no key): the loader would take it,
+    // the signature does not.
+    let team = w.join("team.key");
+    let out = assay(w, &["build", p, "-o", "b.bundle", "--sign", team.to_str().unwrap()]);
+    assert_eq!(common::code(&out), 0, "{}", common::stderr(&out));
+    let bundle = w.join("b.bundle");
+    let good = std::fs::read(&bundle).unwrap();
+    let mut bytes = good.clone();
+    let at = bytes.windows(10).position(|w| w == b"root login").unwrap();
+    bytes[at] = b'R';
+    let n = bytes.len() - 32;
+    let digest = {
+        use sha2::Digest;
+        sha2::Sha256::digest(&bytes[..n])
+    };
+    bytes[n..].copy_from_slice(&digest);
+    std::fs::write(&bundle, &bytes).unwrap();
+    let out = assay(w, &["inspect", "b.bundle"]);
+    assert_eq!(common::code(&out), 0, "the changed bundle loads: {}", common::stderr(&out));
+    let r = refused(fleet(&s, &["package", "publish", bundle.to_str().unwrap()]));
+    assert!(r.contains("the signature does not verify"), "{r}");
+    // The signed statement edited.
+    std::fs::write(&bundle, &good).unwrap();
+    let sig = std::fs::read_to_string(w.join("b.bundle.minisig")).unwrap();
+    std::fs::write(w.join("b.bundle.minisig"), sig.replace("\"1.0.0\"", "\"1.0.9\"")).unwrap();
+    let r = refused(fleet(&s, &["package", "publish", bundle.to_str().unwrap()]));
+    assert!(r.contains("the signature does not verify"), "{r}");
+    std::fs::write(w.join("b.bundle.minisig"), &sig).unwrap();
+    // Sources other than the signed ones.
+    let other = w.join("other");
+    common::copy_tree(&pkg, &other);
+    edit(
+        &other.join("rules.assay"),
+        "/// Passwords can be guessed",
+        "// edited\n/// Passwords can be guessed",
+    );
+    let r = refused(fleet(
+        &s,
+        &["package", "publish", bundle.to_str().unwrap(), "--sources", other.to_str().unwrap()],
+    ));
+    assert!(r.contains("the sources of package ssh-hardening are sha256:"), "{r}");
+
+    // Signed by the trusted key, with its sources: published, and shown so.
+    let v = json(fleet(
+        &s,
+        &["package", "publish", bundle.to_str().unwrap(), "--sources", p, "--format", "json"],
+    ));
+    let id = std::fs::read_to_string(&trusted).unwrap();
+    assert!(v["signer"].is_string(), "{v:#}");
+    assert!(id.contains(v["signer"].as_str().unwrap()), "{v:#} {id}");
+    edit(&pkg.join("package.yaml"), "version: 1.0.0", "version: 1.2.0");
+    ok(fleet(&s, &["package", "publish", p, "--sign", team.to_str().unwrap()]));
+    // A lower version than one published: a rollback.
+    edit(&pkg.join("package.yaml"), "version: 1.2.0", "version: 1.1.0");
+    let r = refused(fleet(&s, &["package", "publish", p, "--sign", team.to_str().unwrap()]));
+    assert!(r.contains("is lower than ssh-hardening@1.2.0"), "{r}");
+
+    // Every refusal is in the audit log.
+    let audit = json(fleet(&s, &["audit", "--limit", "1000", "--format", "json"]));
+    let refusals = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "package.publish.refused")
+        .count();
+    let reasons: Vec<&Value> = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "package.publish.refused")
+        .map(|e| &e["detail"]["reason"])
+        .collect();
+    assert_eq!(refusals, 6, "{reasons:#?}");
+}
