@@ -553,6 +553,8 @@ pub struct Published {
     /// signed but this server trusts no key.
     pub signer: Option<String>,
     pub packages: Vec<PublishedPackage>,
+    /// Agents whose latest telemetry is re-evaluated with the new versions.
+    pub agents_queued: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]

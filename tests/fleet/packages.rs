@@ -4,7 +4,9 @@
 //! (unsigned, unknown key, a changed byte, other sources, a rollback), on
 //! SQLite and PostgreSQL.
 
-use super::{common, fleet, server_with, spawn_server, with_postgres, ServerProcess};
+use super::{
+    common, enrolled, fleet, server_with, spawn_server, wait_run, with_postgres, AgentProcess, ServerProcess,
+};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -225,4 +227,208 @@ fn a_server_with_a_trusted_key_fails_closed() {
         .map(|e| &e["detail"]["reason"])
         .collect();
     assert_eq!(refusals, 6, "{reasons:#?}");
+}
+
+/// The rule outcomes of `assay scan --root` on a fixture host with the
+/// package at `path`: rule id to outcome.
+fn scan_outcomes(root: &Path, path: &Path) -> std::collections::BTreeMap<String, String> {
+    let out = assay(
+        Path::new(env!("CARGO_MANIFEST_DIR")),
+        &["scan", "--root", root.to_str().unwrap(), "--package", path.to_str().unwrap(), "--format", "json"],
+    );
+    let report: Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", common::stderr(&out)));
+    report["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["rule_id"].as_str().unwrap().to_owned(), r["outcome"].as_str().unwrap().to_owned()))
+        .collect()
+}
+
+/// A real agent collecting the root file system at `root`.
+fn agent_on(s: &ServerProcess, token: &str, root: &Path) -> AgentProcess {
+    let state = tempfile::tempdir().unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_assay"))
+        .args(["agent", "--server", &s.agent, "--enroll-token", token, "--ca-fingerprint", &s.fingerprint])
+        .args(["--state-dir", state.path().to_str().unwrap(), "--nice", "0"])
+        .args(["--root", root.to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    AgentProcess(child, state)
+}
+
+/// Per fixture host, the rule outcomes of a run's full report.
+fn run_outcomes(
+    s: &ServerProcess,
+    run: &str,
+    ids: &std::collections::BTreeMap<String, String>,
+    host: &str,
+) -> std::collections::BTreeMap<String, String> {
+    let report = json(fleet(s, &["report", run, "--full", "--format", "json"]));
+    let name = std::fs::read_to_string(common::fixture(host).join("etc/hostname")).unwrap();
+    let id = &ids[name.trim()];
+    let mut served = std::collections::BTreeMap::new();
+    for rule in report["rules"].as_array().unwrap() {
+        for (outcome, on) in rule["outcomes"].as_object().unwrap() {
+            if on.as_array().unwrap().iter().any(|h| h["agent"] == id.as_str()) {
+                served.insert(rule["rule_id"].as_str().unwrap().to_owned(), outcome.clone());
+            }
+        }
+    }
+    served
+}
+
+/// A team's own package, published and named by a template with a version
+/// requirement, runs on real agents (fixture roots): per host the same
+/// outcomes as `assay scan --root ROOT --package PATH`; the run records
+/// the exact version; a stricter 1.1.0 is taken by the next run of the
+/// same template, and a yanked or unknown version cannot be named.
+#[test]
+fn a_published_package_runs_on_the_fleet_as_scan_runs_it() {
+    let work = tempfile::tempdir().unwrap();
+    let pkg = package(work.path());
+    // A rule with a lookup (the collection plan must reach the agents).
+    std::fs::write(
+        pkg.join("kernel.assay"),
+        "rule KRN-001 \"Restrict unprivileged BPF\" {\n  severity medium\n  description \"d\"\n  recommendation \"r\"\n  applies when host.kernel is present\n\n  let p = host.sysctl(\"kernel.unprivileged_bpf_disabled\")\n  let persisted = p.persisted ?? \"not set\"\n  fail when persisted != \"1\" and persisted != \"2\"\n    message \"unprivileged BPF is {persisted} in sysctl.d files\"\n}\n",
+    )
+    .unwrap();
+    let check = assay(work.path(), &["check", pkg.to_str().unwrap()]);
+    assert_eq!(common::code(&check), 0, "{}", common::stderr(&check));
+    let data = tempfile::tempdir().unwrap();
+    let s = server_with(data.path(), &[]);
+    let hosts = ["debian-default", "debian-hardened"];
+    // Copies of the fixture roots with a parameter no built-in rule looks
+    // up: only the run's collection plan makes the agents read it.
+    let roots: Vec<tempfile::TempDir> = hosts
+        .iter()
+        .zip(["0", "1"])
+        .map(|(h, value)| {
+            let copy = common::copy_host(h);
+            let conf = copy.path().join("root/etc/sysctl.d/50-bpf.conf");
+            std::fs::write(conf, format!("kernel.unprivileged_bpf_disabled = {value}\n")).unwrap();
+            copy
+        })
+        .collect();
+    let root_of = |host: &str| roots[hosts.iter().position(|h| *h == host).unwrap()].path().join("root");
+    let (_, token, _) = fleet(&s, &["enrollment", "create", "--uses", "2", "--tag", "team=mine"]);
+    let _agents: Vec<AgentProcess> = hosts.iter().map(|h| agent_on(&s, token.trim(), &root_of(h))).collect();
+    let ids: std::collections::BTreeMap<String, String> = enrolled(&s, hosts.len())
+        .iter()
+        .map(|a| (a["hostname"].as_str().unwrap().to_owned(), a["id"].as_str().unwrap().to_owned()))
+        .collect();
+    ok(fleet(&s, &["target", "create", "mine", "--tag", "team"]));
+
+    // Not published yet: a template cannot name it.
+    let r = refused(fleet(
+        &s,
+        &[
+            "template",
+            "create",
+            "team",
+            "--target",
+            "mine",
+            "--duration",
+            "1m",
+            "--package",
+            "ssh-hardening@1",
+        ],
+    ));
+    assert!(r.contains("`ssh-hardening` is not a rules package of this server"), "{r}");
+    ok(fleet(&s, &["package", "publish", pkg.to_str().unwrap()]));
+    ok(fleet(
+        &s,
+        &[
+            "template",
+            "create",
+            "team",
+            "--target",
+            "mine",
+            "--duration",
+            "1m",
+            "--package",
+            "ssh-hardening@1",
+        ],
+    ));
+
+    let start = |s: &ServerProcess| {
+        let v = json(fleet(s, &["run", "start", "team", "--format", "json"]));
+        let id = v["id"].as_str().unwrap().to_owned();
+        let done = wait_run(s, &id, &["COMPLETED", "COMPLETED_WITH_ERRORS", "FAILED", "ERROR"]);
+        assert_eq!(done["state"], "COMPLETED", "{done:#}");
+        id
+    };
+    let first = start(&s);
+    for host in hosts {
+        let served = run_outcomes(&s, &first, &ids, host);
+        let local = scan_outcomes(&root_of(host), &pkg);
+        assert_eq!(local.len(), 5, "{local:?}");
+        assert_eq!(served, local, "{host}: the fleet's outcomes differ from assay scan --root --package");
+    }
+    let findings = json(fleet(&s, &["findings", "--run", &first, "--format", "json"]));
+    let f = findings["items"].as_array().unwrap().iter().find(|f| f["rule_id"] == "SSH-003").unwrap().clone();
+    assert_eq!(f["package_version"], "1.0.0", "{f:#}");
+
+    // 1.1.0 with a stricter threshold: the next run of the same template
+    // (which follows @1) evaluates it; debian-hardened (MaxAuthTries 4) flips.
+    let before = scan_outcomes(&root_of("debian-hardened"), &pkg);
+    assert_eq!(
+        (before["KRN-001"].as_str(), scan_outcomes(&root_of("debian-default"), &pkg)["KRN-001"].as_str()),
+        ("passed", "failed")
+    );
+    edit(&pkg.join("common.assay"), "const MAX_AUTH_TRIES = 4", "const MAX_AUTH_TRIES = 3");
+    edit(&pkg.join("package.yaml"), "version: 1.0.0", "version: 1.1.0");
+    let published = json(fleet(&s, &["package", "publish", pkg.to_str().unwrap(), "--format", "json"]));
+    assert_eq!(published["agents_queued"], 2, "{published:#}");
+    // Re-evaluation of the latest telemetry opens the fleet finding on
+    // debian-hardened, naming the package change as its cause.
+    let hardened = &ids["debian-hardened"];
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let opened = loop {
+        let open = json(fleet(
+            &s,
+            &["findings", "--state", "open", "--rule", "SSH-003", "--agent", hardened, "--format", "json"],
+        ));
+        if let Some(f) = open["items"].as_array().unwrap().first() {
+            break f.clone();
+        }
+        assert!(std::time::Instant::now() < deadline, "no fleet finding opened by the new version");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    assert_eq!(opened["package_version"], "1.1.0", "{opened:#}");
+    let history =
+        json(fleet(&s, &["finding", hardened, opened["fingerprint"].as_str().unwrap(), "--format", "json"]));
+    let causes: Vec<&str> =
+        history["history"].as_array().unwrap().iter().map(|c| c["cause"].as_str().unwrap()).collect();
+    assert_eq!(causes, ["package ssh-hardening 1.0.0 → 1.1.0"], "{history:#}");
+    let second = start(&s);
+    let after = run_outcomes(&s, &second, &ids, "debian-hardened");
+    assert_eq!(after, scan_outcomes(&root_of("debian-hardened"), &pkg));
+    assert_eq!((before["SSH-003"].as_str(), after["SSH-003"].as_str()), ("passed", "failed"));
+    let findings = json(fleet(&s, &["findings", "--run", &second, "--rule", "SSH-003", "--format", "json"]));
+    assert!(
+        findings["items"].as_array().unwrap().iter().all(|f| f["package_version"] == "1.1.0"),
+        "{findings:#}"
+    );
+
+    // A yanked version cannot be named by a new template.
+    ok(fleet(&s, &["package", "yank", "ssh-hardening@1.0.0"]));
+    let r = refused(fleet(
+        &s,
+        &["template", "create", "old", "--target", "mine", "--package", "ssh-hardening@1.0.0"],
+    ));
+    assert!(
+        r.contains(
+            "no version of ssh-hardening matches `ssh-hardening@1.0.0`: published 1.1.0, 1.0.0 (yanked)"
+        ),
+        "{r}"
+    );
+    let r = refused(fleet(
+        &s,
+        &["template", "create", "old", "--target", "mine", "--package", "ssh-hardening@2"],
+    ));
+    assert!(r.contains("no version of ssh-hardening matches"), "{r}");
 }

@@ -38,3 +38,8 @@ CREATE TABLE package_versions (
     yanked_by TEXT,
     PRIMARY KEY (name, version)
 );
+
+-- The exact package versions a run evaluates (`["name@1.2.0", ...]`),
+-- resolved from its template's requirements when it starts. NULL for a run
+-- started before the registry: its template names built-in packages.
+ALTER TABLE runs ADD COLUMN packages TEXT;

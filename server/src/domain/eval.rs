@@ -8,7 +8,7 @@
 //! and findings are unique per run, agent and fingerprint, so a retried
 //! job never duplicates one.
 
-use super::{findings, notify, runs, uploads, App, Error, Result};
+use super::{findings, notify, packages, runs, uploads, App, Error, Result};
 use crate::faults::crash_point;
 use crate::ids::now;
 use crate::store::{self, jobs, telemetry, Conn};
@@ -75,7 +75,7 @@ async fn run_job(app: &App) -> Result<bool> {
     };
     let result = match delivered {
         None => Err("the run has no telemetry from this agent".to_owned()),
-        Some(d) => evaluate_delivered(app, &d, &[]).await?,
+        Some(d) => evaluate_delivered(app, &d, &[], Versions::OfRun).await?,
     };
     let mut tx = app.store.write().await?;
     match result {
@@ -129,7 +129,7 @@ async fn reevaluation(app: &App) -> Result<bool> {
     };
     let result = match delivered {
         None => Err("the agent has no telemetry".to_owned()),
-        Some(d) => evaluate_delivered(app, &d, &extra).await?,
+        Some(d) => evaluate_delivered(app, &d, &extra, Versions::Newest).await?,
     };
     let mut tx = app.store.write().await?;
     match result {
@@ -147,6 +147,16 @@ async fn reevaluation(app: &App) -> Result<bool> {
     Ok(true)
 }
 
+/// Which versions of its packages a document is evaluated with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Versions {
+    /// Those its run resolved when it started (the run's own evaluation).
+    OfRun,
+    /// The newest its template's requirements match now (re-evaluation:
+    /// a new version that templates follow reaches the fleet's findings).
+    Newest,
+}
+
 /// Evaluates a delivered document off the async threads with its run's
 /// packages and `extra` ones, the latest feed and waivers; the host is
 /// named as the server knows it (its tags from enrolment, its addresses
@@ -155,17 +165,63 @@ async fn evaluate_delivered(
     app: &App,
     delivered: &telemetry::Delivered,
     extra: &[String],
+    versions: Versions,
 ) -> Result<std::result::Result<Report, String>> {
     let body = match uploads::open(app, delivered).await? {
         Ok(body) => body,
         Err(e) => return Ok(Err(e)),
     };
-    let mut packages = delivered.packages.0.clone();
-    for p in extra {
-        if !packages.contains(p) {
-            packages.push(p.clone());
+    let mut packages = match versions {
+        Versions::OfRun => delivered.packages.0.clone(),
+        Versions::Newest => {
+            let mut c = app.store.read().await?;
+            let mut newest = Vec::new();
+            for requirement in &delivered.requirements.0 {
+                match packages::resolve(&mut c, requirement, false).await {
+                    Ok(exact) => newest.push(exact),
+                    // Nothing matches any more (every version yanked):
+                    // the versions the run evaluated.
+                    Err(Error::Invalid(_)) => {
+                        let name = requirement.split_once('@').map_or(requirement.as_str(), |(n, _)| n);
+                        newest.extend(
+                            delivered
+                                .packages
+                                .0
+                                .iter()
+                                .filter(|p| p.split_once('@').map_or(p.as_str(), |(n, _)| n) == name)
+                                .cloned(),
+                        );
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            newest
         }
-    }
+    };
+    let listed = |packages: &[String], name: &str| {
+        packages.iter().any(|p| p.split_once('@').map_or(p.as_str(), |(n, _)| n) == name)
+    };
+    let selection = {
+        let mut c = app.store.read().await?;
+        for name in extra {
+            if listed(&packages, name) {
+                continue;
+            }
+            // A package the host has fleet findings of from another run:
+            // its newest version (a built-in one by name, as before the
+            // registry); one no longer published is left out.
+            match packages::resolve(&mut c, name, false).await {
+                Ok(exact) => packages.push(exact),
+                Err(Error::Invalid(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        match packages::select(app, &mut c, &packages).await {
+            Ok(selection) => selection,
+            Err(Error::Invalid(why)) => return Ok(Err(why)),
+            Err(e) => return Err(e),
+        }
+    };
     let attributes: Vec<(String, String)> = delivered.attributes.0.clone().into_iter().collect();
     let feed = match latest_feed(app).await? {
         Ok(feed) => feed,
@@ -189,11 +245,10 @@ async fn evaluate_delivered(
             addresses: agent.addresses.0,
         }
     };
-    let bundle = app.bundle;
     let evaluated = app
         .cpu
         .run(move || {
-            let mut report = evaluate(bundle, &body, &packages, attributes, feed.as_deref(), &identity)?;
+            let mut report = evaluate(&selection, &body, attributes, feed.as_deref(), &identity)?;
             // The fleet's waivers, matched on the enrolled identity:
             // accepted findings are marked (and counted apart), an expired
             // waiver raises a finding of its own.
@@ -248,15 +303,15 @@ async fn latest_feed(app: &App) -> Result<std::result::Result<Option<Arc<FeedInd
     Ok(Ok(Some(feed)))
 }
 
-/// The report of `packages` for one host's telemetry, matched against the
-/// feed (without one the CVE rules are skipped, never passed), plus
-/// Inspector's informational "no potential security issues found" for
-/// each package that found nothing. A rule that fails to evaluate is an
-/// error of that rule only; the others' findings are kept.
+/// The report of the selected packages (of one or several bundles) for
+/// one host's telemetry, matched against the feed (without one the CVE
+/// rules are skipped, never passed), plus Inspector's informational "no
+/// potential security issues found" for each package that found nothing.
+/// A rule that fails to evaluate is an error of that rule only; the
+/// others' findings are kept. Each finding carries its own bundle's digest.
 fn evaluate(
-    bundle: &Bundle,
+    selection: &packages::Selection,
     telemetry: &[u8],
-    packages: &[String],
     mut attributes: Vec<(String, String)>,
     feed: Option<&FeedIndex>,
     identity: &AssetRef,
@@ -296,7 +351,32 @@ fn evaluate(
     }
     let host = Host::new(telemetry).map_err(|e| format!("the telemetry does not validate: {e}"))?;
     let options = Options { attributes, ..Options::default() };
-    let mut report = Program::new(bundle).evaluate(&host, &options);
+    let mut merged: Option<Report> = None;
+    for (bundle, names) in selection {
+        let report = evaluate_bundle(bundle, names, &host, &options, identity);
+        match merged.as_mut() {
+            None => merged = Some(report),
+            Some(all) => {
+                all.findings.extend(report.findings);
+                all.rules.extend(report.rules);
+            }
+        }
+    }
+    let mut report = merged.ok_or_else(|| "the run names no rules package".to_owned())?;
+    bound(&mut report)?;
+    report.summary = Summary::of(&report.findings, &report.rules);
+    Ok(report)
+}
+
+/// One bundle's part of [`evaluate`]: its packages named in `packages`.
+fn evaluate_bundle(
+    bundle: &Bundle,
+    packages: &[String],
+    host: &Host,
+    options: &Options,
+    identity: &AssetRef,
+) -> Report {
+    let mut report = Program::new(bundle).evaluate(host, options);
     report.asset.addresses.clone_from(&identity.addresses);
     for f in &mut report.findings {
         f.asset.addresses.clone_from(&identity.addresses);
@@ -332,9 +412,7 @@ fn evaluate(
             });
         }
     }
-    bound(&mut report)?;
-    report.summary = Summary::of(&report.findings, &report.rules);
-    Ok(report)
+    report
 }
 
 /// The most findings one host's evaluation may write.

@@ -233,10 +233,21 @@ async fn instruction(app: &App, agent: &Agent, collecting: Option<&str>) -> Resu
     if run.status == RunAgentStatus::Pending {
         start_collecting(app, &run.id, &agent.id).await?;
     }
+    // What to collect: everything the run's packages look up.
+    let plan = {
+        let mut c = app.store.read().await?;
+        let packages = run_rows::packages(&mut c, &run.id).await?.unwrap_or_default();
+        match super::packages::select(app, &mut c, &packages).await {
+            Ok(selection) => super::packages::plan(&selection),
+            // A package this server cannot load: the evaluation will say
+            // why; collect what the built-in packages need.
+            Err(_) => app.bundle.content.plan.clone(),
+        }
+    };
     Ok(Instruction::Collect {
         duration_seconds: ((run.collect_until - now()) / 1000).max(0) as u64,
         run: run.id,
-        plan: app.bundle.content.plan.clone(),
+        plan,
         max_chunk: app.config.chunk_bytes.min(MAX_CHUNK) as u64,
     })
 }

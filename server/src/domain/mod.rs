@@ -54,6 +54,9 @@ pub(crate) struct App {
     /// Decompression, validation and evaluation, below the priority of
     /// requests ([`cpu`]).
     pub cpu: cpu::Pool,
+    /// Published bundles loaded for evaluation, by digest (immutable, so
+    /// never stale).
+    pub bundles: Mutex<HashMap<String, Arc<Bundle>>>,
 }
 
 impl App {

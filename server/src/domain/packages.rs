@@ -17,22 +17,23 @@ use assay_model::bundle::{logic, Bundle, Content};
 use assay_runtime::signing;
 use serde_json::json;
 
-/// Why `packages` would not assess a host with `os` (an os-release ID
+/// Why `selection` would not assess a host with `os` (an os-release ID
 /// such as `debian`): one reason per package whose platforms leave it out.
 /// A host that reported no OS is left out of none.
-pub(crate) fn unsupported(app: &App, packages: &[String], os: &str) -> Vec<String> {
+pub(crate) fn unsupported(selection: &Selection, os: &str) -> Vec<String> {
     if os.is_empty() {
         return Vec::new();
     }
-    app.bundle
-        .content
-        .packages
+    selection
         .iter()
-        .filter(|p| packages.contains(&p.name))
-        .filter(|p| !p.platforms.is_empty() && !p.platforms.iter().any(|pl| pl.includes(os)))
-        .map(|p| {
-            let names: Vec<&str> = p.platforms.iter().map(|pl| pl.as_str()).collect();
-            format!("package {} is for {}, not {os}", p.name, names.join(", "))
+        .flat_map(|(bundle, names)| {
+            bundle.content.packages.iter().filter(move |p| names.contains(&p.name)).filter_map(move |p| {
+                if p.platforms.is_empty() || p.platforms.iter().any(|pl| pl.includes(os)) {
+                    return None;
+                }
+                let names: Vec<&str> = p.platforms.iter().map(|pl| pl.as_str()).collect();
+                Some(format!("package {} is for {}, not {os}", p.name, names.join(", ")))
+            })
         })
         .collect()
 }
@@ -197,8 +198,19 @@ pub(crate) async fn publish(app: &App, caller: &Caller, body: PublishBody) -> Re
     let mut tx = app.store.write().await?;
     let mut published = Vec::new();
     let mut rollback = None;
+    // The newest version of each package before this one.
+    let mut previous: Vec<(String, String)> = Vec::new();
     for (p, content, semver) in &versions {
         let existing = rows::versions(&mut tx, &p.name).await?;
+        if let Some(newest) = existing.iter().find(|v| v.yanked_at.is_none()) {
+            previous.push((p.name.clone(), newest.version.clone()));
+        }
+        if existing.iter().any(rows::Version::builtin_flag) {
+            return Err(Error::Conflict(format!(
+                "{} is a built-in package of this server: publish your own rules under another name",
+                p.name
+            )));
+        }
         if let Some(same) = existing.iter().find(|v| v.version == p.version) {
             if same.content != **content {
                 return Err(Error::Conflict(format!(
@@ -276,10 +288,26 @@ pub(crate) async fn publish(app: &App, caller: &Caller, body: PublishBody) -> Re
         )
         .await?;
     }
+    // A new version reaches the fleet's findings: every agent's latest
+    // telemetry is evaluated again with the newest versions its template
+    // follows, each change naming the package and the versions.
+    let mut causes = Vec::new();
+    for ((p, _, _), outcome) in versions.iter().zip(&published) {
+        if outcome.new {
+            let before =
+                previous.iter().find(|(n, _)| *n == p.name).map(|(_, v)| v.as_str()).unwrap_or("none");
+            causes.push(format!("package {} {before} → {}", p.name, p.version));
+        }
+    }
+    let queued = if causes.is_empty() {
+        0
+    } else {
+        super::eval::queue_reevaluation(&mut tx, &causes.join(", ")).await?
+    };
     tx.commit().await?;
-    let detail = json!({ "bundle": digest, "signer": signer, "packages": published.iter().map(|p| format!("{}@{}", p.name, p.version)).collect::<Vec<_>>() });
+    let detail = json!({ "bundle": digest, "signer": signer, "agents_queued": queued, "packages": published.iter().map(|p| format!("{}@{}", p.name, p.version)).collect::<Vec<_>>() });
     auth::audit(app, &caller.token_id, "package.publish", detail).await?;
-    Ok(Published { bundle_digest: digest, signer, packages: published })
+    Ok(Published { bundle_digest: digest, signer, packages: published, agents_queued: queued })
 }
 
 /// Publishes the server's built-in packages as the server itself, so
@@ -443,4 +471,148 @@ mod tests {
             assert_eq!(semver(bad), None, "{bad}");
         }
     }
+}
+
+/// A bundle a run evaluates: the server's own, or a published one (loaded
+/// once per process and digest).
+#[derive(Clone)]
+pub(crate) enum Shared {
+    Builtin(&'static Bundle),
+    Published(std::sync::Arc<Bundle>),
+}
+
+impl std::ops::Deref for Shared {
+    type Target = Bundle;
+    fn deref(&self) -> &Bundle {
+        match self {
+            Shared::Builtin(b) => b,
+            Shared::Published(b) => b,
+        }
+    }
+}
+
+/// What a run evaluates: each bundle with the names of its packages to
+/// evaluate, in the order the run lists them.
+pub(crate) type Selection = Vec<(Shared, Vec<String>)>;
+
+/// The bundles of `packages`, a run's list: `name@version` (resolved when
+/// it started) or, for a run from before the registry, a built-in
+/// package's name.
+pub(crate) async fn select(app: &App, c: &mut store::Conn, packages: &[String]) -> Result<Selection> {
+    let own = format!("sha256:{}", app.bundle.digest);
+    let mut groups: Vec<(String, Shared, Vec<String>)> = Vec::new();
+    for entry in packages {
+        let (digest, name) = match entry.split_once('@') {
+            None => (own.clone(), entry.clone()),
+            Some((name, version)) => {
+                let v = rows::get(c, name, version)
+                    .await?
+                    .ok_or_else(|| Error::Internal(format!("{entry} is not published on this server")))?;
+                (v.bundle, name.to_owned())
+            }
+        };
+        if let Some(group) = groups.iter_mut().find(|g| g.0 == digest) {
+            if !group.2.contains(&name) {
+                group.2.push(name);
+            }
+            continue;
+        }
+        let shared = if digest == own {
+            Shared::Builtin(app.bundle)
+        } else {
+            published(app, c, &digest, entry).await?
+        };
+        groups.push((digest, shared, vec![name]));
+    }
+    Ok(groups.into_iter().map(|(_, b, names)| (b, names)).collect())
+}
+
+async fn published(app: &App, c: &mut store::Conn, digest: &str, entry: &str) -> Result<Shared> {
+    if let Some(b) = app.bundles.lock().unwrap_or_else(|p| p.into_inner()).get(digest) {
+        return Ok(Shared::Published(b.clone()));
+    }
+    let body = rows::bundle_body(c, digest)
+        .await?
+        .ok_or_else(|| Error::Internal(format!("the bundle {digest} of {entry} is missing")))?;
+    let bundle = assay_model::bundle::load(&body)
+        .map_err(|e| Error::Invalid(format!("{entry} cannot be evaluated by this server: {e}")))?;
+    let bundle = std::sync::Arc::new(bundle);
+    app.bundles.lock().unwrap_or_else(|p| p.into_inner()).insert(digest.to_owned(), bundle.clone());
+    Ok(Shared::Published(bundle))
+}
+
+/// The exact version a template's requirement names now: `name` (the
+/// newest), `name@1` (the newest 1.x.y), `name@2.1` (the newest 2.1.x)
+/// or `name@2.1.0`. Yanked versions are skipped, except an exact one when
+/// a run starts (its template was saved before the yank); a new template
+/// may not name one.
+pub(crate) async fn resolve(c: &mut store::Conn, requirement: &str, new_template: bool) -> Result<String> {
+    let (name, wanted) = match requirement.split_once('@') {
+        Some((name, req)) => (name, Some(req)),
+        None => (requirement, None),
+    };
+    let parts: Vec<u64> = match wanted {
+        None => Vec::new(),
+        Some(req) => {
+            let parsed: Option<Vec<u64>> =
+                req.split('.').map(|p| semver(&format!("{p}.0.0")).map(|v| v.0)).collect();
+            match parsed {
+                Some(parts) if (1..=3).contains(&parts.len()) => parts,
+                _ => {
+                    return Err(Error::Invalid(format!(
+                        "`{requirement}`: a package is NAME, NAME@MAJOR, NAME@MAJOR.MINOR or NAME@MAJOR.MINOR.PATCH"
+                    )))
+                }
+            }
+        }
+    };
+    let versions = rows::versions(c, name).await?;
+    if versions.is_empty() {
+        let known: Vec<String> = rows::all(c)
+            .await?
+            .into_iter()
+            .map(|v| v.name)
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        return Err(Error::Invalid(format!(
+            "`{name}` is not a rules package of this server: {}",
+            known.join(", ")
+        )));
+    }
+    let matches = |v: &rows::Version| {
+        let have = [v.major, v.minor, v.patch];
+        parts.iter().zip(have).all(|(w, h)| *w as i64 == h)
+    };
+    let exact = parts.len() == 3;
+    let found =
+        versions.iter().filter(|v| matches(v)).find(|v| v.yanked_at.is_none() || (exact && !new_template));
+    match found {
+        Some(v) => Ok(format!("{}@{}", v.name, v.version)),
+        None => {
+            let listed: Vec<String> = versions
+                .iter()
+                .map(|v| {
+                    if v.yanked_at.is_some() {
+                        format!("{} (yanked)", v.version)
+                    } else {
+                        v.version.clone()
+                    }
+                })
+                .collect();
+            Err(Error::Invalid(format!(
+                "no version of {name} matches `{requirement}`: published {}",
+                listed.join(", ")
+            )))
+        }
+    }
+}
+
+/// The collection plan of a selection: what each bundle looks up.
+pub(crate) fn plan(selection: &Selection) -> assay_model::lookup::CollectionPlan {
+    let mut plan = assay_model::lookup::CollectionPlan::default();
+    for (bundle, _) in selection {
+        plan.merge(&bundle.content.plan);
+    }
+    plan
 }

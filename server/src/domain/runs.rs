@@ -77,6 +77,11 @@ pub(crate) async fn start(app: &App, template: &str) -> Result<String> {
             app.config.max_agents_per_run
         )));
     }
+    // The exact versions this run evaluates, whatever is published later.
+    let mut resolved = Vec::new();
+    for requirement in &t.packages.0 {
+        resolved.push(packages::resolve(&mut tx, requirement, false).await?);
+    }
     let at = now();
     let run = rows::Run {
         id: format!("run-{}", random_hex(8)),
@@ -88,6 +93,7 @@ pub(crate) async fn start(app: &App, template: &str) -> Result<String> {
         finished_at: None,
     };
     rows::insert(&mut tx, &run).await?;
+    rows::set_packages(&mut tx, &run.id, &resolved).await?;
     rows::record_state(&mut tx, &run.id, RunState::Created, at).await?;
     let wanted: Vec<String> = members.iter().map(|a| a.id.clone()).collect();
     for agent in &wanted {
@@ -163,7 +169,8 @@ pub(crate) async fn view(app: &App, id: &str, caller: &Caller) -> Result<RunView
     let mut c = app.store.read().await?;
     let run = rows::get(&mut c, id).await?.ok_or_else(|| Error::NotFound(format!("no run `{id}`")))?;
     let history = rows::history(&mut c, id).await?;
-    let packages = run_packages(&mut c, &run).await?;
+    let listed = run_packages(&mut c, &run).await?;
+    let selection = packages::select(app, &mut c, &listed).await?;
     let members = rows::members(&mut c, id).await?;
     let mut notifications = outbox::of_run(&mut c, id).await?;
     if caller.role < Role::Admin {
@@ -192,7 +199,7 @@ pub(crate) async fn view(app: &App, id: &str, caller: &Caller) -> Result<RunView
         })
         .collect();
     for m in &members {
-        for reason in packages::unsupported(app, &packages, &m.os) {
+        for reason in packages::unsupported(&selection, &m.os) {
             exclusions.push(Exclusion { host: host(m), reason });
         }
     }
@@ -225,16 +232,15 @@ pub(crate) async fn view(app: &App, id: &str, caller: &Caller) -> Result<RunView
     })
 }
 
-/// The packages of the template version `run` started with.
+/// The packages `run` evaluates: the exact versions resolved when it
+/// started (a run from before the registry: its template's package names).
 pub(crate) async fn run_packages(c: &mut Conn, run: &rows::Run) -> Result<Vec<String>> {
-    let t = templates::version(c, &run.template, run.template_version).await?;
-    let t = t.ok_or_else(|| {
+    rows::packages(c, &run.id).await?.ok_or_else(|| {
         Error::Internal(format!(
             "run {} names template {} version {}, which is gone",
             run.id, run.template, run.template_version
         ))
-    })?;
-    Ok(t.packages.0)
+    })
 }
 
 pub(crate) fn summary(run: rows::Run) -> RunSummary {

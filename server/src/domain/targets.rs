@@ -100,6 +100,11 @@ pub(crate) async fn preview(
             found.ok_or_else(|| Error::NotFound(format!("no template `{t}`")))?.packages.0
         }
     };
+    let mut resolved = Vec::new();
+    for requirement in &packages {
+        resolved.push(packages::resolve(&mut c, requirement, false).await?);
+    }
+    let selection = packages::select(app, &mut c, &resolved).await?;
     let target =
         rows::get(&mut c, name).await?.ok_or_else(|| Error::NotFound(format!("no target `{name}`")))?;
     let matching = agents::matching(&mut c, &target.tags.0, app.stale_before()).await?;
@@ -117,7 +122,7 @@ pub(crate) async fn preview(
                 (None, Health::Healthy) => None,
             };
             let os = oses.get(&agent.id).map(String::as_str).unwrap_or_default();
-            let packages_excluded = packages::unsupported(app, &packages, os);
+            let packages_excluded = packages::unsupported(&selection, os);
             PreviewAgent { agent, excluded, packages_excluded }
         })
         .collect();

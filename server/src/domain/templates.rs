@@ -4,7 +4,7 @@
 //! progress); deleting one keeps its versions for the runs that used them.
 
 use super::auth::{self, Caller};
-use super::{notify, schedules, valid_name, App, Error, PageRequest, Result};
+use super::{notify, packages, schedules, valid_name, App, Error, PageRequest, Result};
 use crate::ids::now;
 use crate::store::{runs, targets, templates as rows, Json};
 use assay_api::admin::{Deleted, TemplateBody, TemplateVersions, TemplateView};
@@ -35,15 +35,20 @@ pub(crate) async fn put(
 ) -> Result<(bool, TemplateView)> {
     caller.require(Role::Operator)?;
     valid_name("template", name)?;
-    let known: Vec<&str> = app.bundle.content.packages.iter().map(|p| p.name.as_str()).collect();
     if req.packages.is_empty() {
+        let known: Vec<&str> = app.bundle.content.packages.iter().map(|p| p.name.as_str()).collect();
         return Err(Error::Invalid(format!("a template needs at least one package: {}", known.join(", "))));
     }
-    if let Some(p) = req.packages.iter().find(|p| !known.contains(&p.as_str())) {
-        return Err(Error::Invalid(format!(
-            "`{p}` is not a rules package of this server: {}",
-            known.join(", ")
-        )));
+    if req.packages.len() > 100 {
+        return Err(Error::Invalid("a template names at most 100 packages".into()));
+    }
+    {
+        // Every requirement must name a version that is published and
+        // not yanked now; runs resolve them again when they start.
+        let mut c = app.store.read().await?;
+        for requirement in &req.packages {
+            packages::resolve(&mut c, requirement, true).await?;
+        }
     }
     if !(60..=86_400).contains(&req.duration_seconds) {
         return Err(Error::Invalid("duration_seconds must be 60 (1 minute) to 86400 (a day)".into()));

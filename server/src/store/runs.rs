@@ -340,3 +340,26 @@ pub(crate) async fn count_by_state(c: &mut Conn) -> Result<Vec<(RunState, i64)>>
             .await?;
     Ok(rows.into_iter().map(|r| (r.state, r.n)).collect())
 }
+
+/// Records the exact package versions `run` evaluates.
+pub(crate) async fn set_packages(c: &mut Conn, run: &str, packages: &[String]) -> Result<()> {
+    sqlx::query("UPDATE runs SET packages = $1 WHERE id = $2")
+        .bind(super::json(packages)?)
+        .bind(run)
+        .execute(c)
+        .await?;
+    Ok(())
+}
+
+/// The packages `run` evaluates: its resolved versions, or for a run from
+/// before the registry its template version's package names.
+pub(crate) async fn packages(c: &mut Conn, run: &str) -> Result<Option<Vec<String>>> {
+    let row: Option<(String,)> = sqlx::query_as(
+        "SELECT COALESCE(r.packages, t.packages) FROM runs r \
+         JOIN templates t ON t.name = r.template AND t.version = r.template_version WHERE r.id = $1",
+    )
+    .bind(run)
+    .fetch_optional(c)
+    .await?;
+    row.map(|(text,)| serde_json::from_str(&text).map_err(|e| sqlx::Error::Decode(Box::new(e)))).transpose()
+}

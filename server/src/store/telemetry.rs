@@ -109,8 +109,9 @@ pub(crate) async fn insert(c: &mut Conn, d: &NewDocument<'_>) -> Result<bool> {
     Ok(done.rows_affected() == 1)
 }
 
-/// A delivered document and what to evaluate it with: the packages and
-/// attributes of the template version of its run.
+/// A delivered document and what to evaluate it with: the packages of its
+/// run (exact versions, or a pre-registry run's package names) and the
+/// attributes of its template version.
 #[derive(Debug, sqlx::FromRow)]
 pub(crate) struct Delivered {
     pub run_id: String,
@@ -124,11 +125,15 @@ pub(crate) struct Delivered {
     pub blob: Option<String>,
     #[sqlx(try_from = "String")]
     pub packages: Json<Vec<String>>,
+    /// What its template version asks for (`name`, `name@1`, ...): a
+    /// re-evaluation follows these to the newest versions published.
+    #[sqlx(try_from = "String")]
+    pub requirements: Json<Vec<String>>,
     #[sqlx(try_from = "String")]
     pub attributes: Json<BTreeMap<String, String>>,
 }
 
-const DELIVERED: &str = "SELECT t.run_id, t.agent_id, t.sealed, t.body, t.blob, tp.packages, tp.attributes FROM telemetry t \
+const DELIVERED: &str = "SELECT t.run_id, t.agent_id, t.sealed, t.body, t.blob, COALESCE(r.packages, tp.packages) AS packages, tp.packages AS requirements, tp.attributes FROM telemetry t \
      JOIN runs r ON r.id = t.run_id JOIN templates tp ON tp.name = r.template AND tp.version = r.template_version";
 
 /// What `agent` delivered for `run`.

@@ -34,12 +34,6 @@ pub(crate) async fn latest(c: &mut Conn, name: &str) -> Result<Option<Template>>
     sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(name).fetch_optional(c).await
 }
 
-/// One version, deleted or not (a run's).
-pub(crate) async fn version(c: &mut Conn, name: &str, version: i64) -> Result<Option<Template>> {
-    let sql = format!("SELECT {COLUMNS} FROM templates t WHERE t.name = $1 AND t.version = $2");
-    sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(name).bind(version).fetch_optional(c).await
-}
-
 /// Every version of a live template, oldest first; none when it is
 /// deleted.
 pub(crate) async fn versions(c: &mut Conn, name: &str) -> Result<Vec<Template>> {

@@ -195,6 +195,24 @@ pub(super) fn run(args: &Args) -> Result<ExitCode> {
             }
         }
         Sub::Package { command } => super::packages::run(&c, command, json)?,
+        Sub::Finding { agent, fingerprint } => {
+            let f: FleetFindingView =
+                c.get(&format!("/v1/fleet-findings/{}/{}", encode(agent), encode(fingerprint)))?;
+            if json {
+                print::json(&f)?;
+            } else {
+                let g = &f.finding;
+                outln!("{} {} {} on {} ({})", f.state, g.severity, g.rule_id, g.asset.hostname, f.agent_id);
+                outln!("  {}", g.message);
+                outln!("  {}@{}  bundle sha256:{}", g.package, g.package_version, g.bundle_digest);
+                let rows = f
+                    .history
+                    .iter()
+                    .flatten()
+                    .map(|h| vec![time(h.at), h.event.to_string(), h.cause.clone()]);
+                table(&["at (UTC)", "change", "cause"], rows.collect());
+            }
+        }
         Sub::Feed { command: FeedSub::Show } => {
             let v: FeedView = c.get("/v1/feed")?;
             if json {

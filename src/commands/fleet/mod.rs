@@ -176,6 +176,9 @@ enum Sub {
         #[arg(long)]
         after: Option<String>,
     },
+    /// One of the fleet's findings with its history: every change and its
+    /// cause (a run, a feed, waivers, a package version).
+    Finding { agent: String, fingerprint: String },
     /// The findings report of a finished run (`--full`: every rule's
     /// outcome on every host too), as HTML or JSON.
     Report {
@@ -284,8 +287,10 @@ enum TemplateSub {
         name: String,
         #[arg(long)]
         target: String,
-        /// A rules package (repeatable).
-        #[arg(long = "package", value_name = "NAME", required = true)]
+        /// A rules package (repeatable): NAME for its newest version,
+        /// NAME@MAJOR or NAME@MAJOR.MINOR for the newest of those, or
+        /// NAME@MAJOR.MINOR.PATCH for exactly one (`assay fleet package list`).
+        #[arg(long = "package", value_name = "NAME[@VERSION]", required = true)]
         packages: Vec<String>,
         /// How long agents collect: `15m`, `1h`.
         #[arg(long, default_value = "1h")]

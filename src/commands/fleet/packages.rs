@@ -47,6 +47,9 @@ pub(super) fn run(c: &Client, command: &PackageSub, json: bool) -> Result<()> {
                 let what = if p.new { "published" } else { "already published, unchanged" };
                 outln!("  {}@{}  {what}", p.name, p.version);
             }
+            if v.agents_queued > 0 {
+                outln!("re-evaluating {} agent(s) with the new versions", v.agents_queued);
+            }
         }
         PackageSub::List => {
             let v: PackageVersions = c.get("/v1/package-versions")?;
