@@ -11,194 +11,133 @@
 use crate::value::Host;
 use crate::vm::{Options, Program};
 use assay_model::bundle::{logic, Bundle, RuleMeta};
-use assay_model::Severity;
-use serde::Serialize;
+pub use assay_model::diff::{Change, Diff, Flip, RuleDiff, SideInfo};
+use assay_model::findings::Report;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-/// One side of a comparison, as the report names it.
-#[derive(Clone, Debug, Serialize)]
-pub struct SideInfo {
-    /// What the user gave (`main:policies/my-team`, a folder, a bundle).
-    pub label: String,
-    pub digest: String,
-    /// `name@version` of every package.
-    pub packages: Vec<String>,
+/// Part of one side: a bundle and the packages of it that count (`None`:
+/// all of them). A server's side may span several bundles.
+#[derive(Clone, Copy)]
+pub struct Part<'b> {
+    pub bundle: &'b Bundle,
+    pub packages: Option<&'b [String]>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Change {
-    Added,
-    Removed,
-    /// The compiled code, platforms or what the rule reads changed.
-    Logic,
-    /// Only what describes the rule (severity, title, texts, tags).
-    Metadata,
-    /// Neither; listed only when an outcome flipped anyway.
-    Unchanged,
-}
+impl<'b> Part<'b> {
+    pub fn whole(bundle: &'b Bundle) -> Part<'b> {
+        Part { bundle, packages: None }
+    }
 
-impl Change {
-    fn word(self) -> &'static str {
-        match self {
-            Change::Added => "added",
-            Change::Removed => "removed",
-            Change::Logic => "logic",
-            Change::Metadata => "metadata",
-            Change::Unchanged => "unchanged",
-        }
+    fn counts(&self, package: &str) -> bool {
+        self.packages.is_none_or(|names| names.iter().any(|n| n == package))
     }
 }
 
-/// One host whose outcome of a rule differs between the sides.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Flip {
-    pub host: String,
-    /// The outcome's name (`passed`, `failed`, `not applicable`,
-    /// `skipped`, `error`), or `absent` where the side has no such rule.
-    pub old: String,
-    pub new: String,
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub struct RuleDiff {
-    pub rule_id: String,
-    pub package: String,
-    pub title: String,
-    pub change: Change,
-    /// The metadata fields that differ (`severity`, `title`, ...).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub fields: Vec<&'static str>,
-    /// Present when the severity differs (or on one side only).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub old_severity: Option<Severity>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub new_severity: Option<Severity>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub flips: Vec<Flip>,
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub struct Diff {
-    pub old: SideInfo,
-    pub new: SideInfo,
-    /// Changed rules (and unchanged ones whose outcome flipped), by id.
-    pub rules: Vec<RuleDiff>,
-    /// Rules the same on both sides.
-    pub unchanged: usize,
-    /// The hosts evaluated (empty without telemetry).
-    pub hosts: Vec<String>,
-}
-
-impl Diff {
-    pub fn flips(&self) -> usize {
-        self.rules.iter().map(|r| r.flips.len()).sum()
-    }
-}
-
-fn info(label: &str, bundle: &Bundle) -> SideInfo {
+fn info(label: &str, parts: &[Part<'_>]) -> SideInfo {
+    let digests: Vec<String> = parts.iter().map(|p| format!("sha256:{}", p.bundle.digest)).collect();
     SideInfo {
         label: label.to_owned(),
-        digest: format!("sha256:{}", bundle.digest),
-        packages: bundle.content.packages.iter().map(|p| format!("{}@{}", p.name, p.version)).collect(),
+        digest: digests.join(" "),
+        packages: parts
+            .iter()
+            .flat_map(|part| {
+                part.bundle
+                    .content
+                    .packages
+                    .iter()
+                    .filter(|p| part.counts(&p.name))
+                    .map(|p| format!("{}@{}", p.name, p.version))
+            })
+            .collect(),
     }
 }
 
 /// The metadata fields of two rules that differ.
-fn metadata_changes(a: &RuleMeta, b: &RuleMeta) -> Vec<&'static str> {
-    let mut fields = Vec::new();
-    let mut check = |name, same: bool| {
-        if !same {
-            fields.push(name);
+fn metadata_changes(a: &RuleMeta, b: &RuleMeta) -> Vec<String> {
+    let same = [
+        ("severity", a.severity == b.severity),
+        ("title", a.title == b.title),
+        ("description", a.description == b.description),
+        ("doc", a.doc == b.doc),
+        ("rationale", a.rationale == b.rationale),
+        ("recommendation", a.recommendation == b.recommendation),
+        ("references", a.references == b.references),
+        ("tags", a.tags == b.tags),
+    ];
+    same.iter().filter(|(_, same)| !same).map(|(name, _)| (*name).to_owned()).collect()
+}
+
+/// Every rule of a side by id: its package, metadata and logic digest.
+fn rules_of<'b>(parts: &[Part<'b>]) -> BTreeMap<&'b str, (String, &'b RuleMeta, String)> {
+    let mut rules = BTreeMap::new();
+    for part in parts {
+        let content = &part.bundle.content;
+        let logic = logic::rule_digests(content);
+        for (i, r) in content.rules.iter().enumerate() {
+            let package =
+                content.packages.get(r.package as usize).map(|p| p.name.clone()).unwrap_or_default();
+            if part.counts(&package) {
+                rules.insert(r.id.as_str(), (package, r, logic[i].clone()));
+            }
         }
-    };
-    check("severity", a.severity == b.severity);
-    check("title", a.title == b.title);
-    check("description", a.description == b.description);
-    check("doc", a.doc == b.doc);
-    check("rationale", a.rationale == b.rationale);
-    check("recommendation", a.recommendation == b.recommendation);
-    check("references", a.references == b.references);
-    check("tags", a.tags == b.tags);
-    fields
+    }
+    rules
 }
 
 /// Compares two bundles rule by rule.
 pub fn compare(old_label: &str, old: &Bundle, new_label: &str, new: &Bundle) -> Diff {
-    let package = |b: &Bundle, r: &RuleMeta| {
-        b.content.packages.get(r.package as usize).map(|p| p.name.clone()).unwrap_or_default()
-    };
-    let old_logic = logic::rule_digests(&old.content);
-    let new_logic = logic::rule_digests(&new.content);
-    let old_rules: BTreeMap<&str, usize> =
-        old.content.rules.iter().enumerate().map(|(i, r)| (r.id.as_str(), i)).collect();
-    let new_rules: BTreeMap<&str, usize> =
-        new.content.rules.iter().enumerate().map(|(i, r)| (r.id.as_str(), i)).collect();
+    compare_parts(old_label, &[Part::whole(old)], new_label, &[Part::whole(new)])
+}
+
+/// Compares two sides, each of one or several bundles, rule by rule.
+pub fn compare_parts(old_label: &str, old: &[Part<'_>], new_label: &str, new: &[Part<'_>]) -> Diff {
+    let (old_rules, new_rules) = (rules_of(old), rules_of(new));
     let ids: std::collections::BTreeSet<&str> = old_rules.keys().chain(new_rules.keys()).copied().collect();
     let mut rules = Vec::new();
     let mut unchanged = 0;
+    let diff_of = |package: &str, r: &RuleMeta, change: Change| RuleDiff {
+        rule_id: r.id.clone(),
+        package: package.to_owned(),
+        title: r.title.clone(),
+        change,
+        fields: Vec::new(),
+        old_severity: None,
+        new_severity: None,
+        flips: Vec::new(),
+        same_hosts: 0,
+    };
     for id in ids {
         let diff = match (old_rules.get(id), new_rules.get(id)) {
-            (Some(&o), Some(&n)) => {
-                let (a, b) = (&old.content.rules[o], &new.content.rules[n]);
+            (Some((_, a, la)), Some((package, b, lb))) => {
                 let fields = metadata_changes(a, b);
-                let change = if old_logic[o] != new_logic[n] {
+                let change = if la != lb {
                     Change::Logic
                 } else if !fields.is_empty() {
                     Change::Metadata
                 } else {
-                    Change::Unchanged
+                    unchanged += 1;
+                    continue;
                 };
                 let severity_changed = a.severity != b.severity;
                 RuleDiff {
-                    rule_id: id.to_owned(),
-                    package: package(new, b),
-                    title: b.title.clone(),
-                    change,
                     fields,
                     old_severity: severity_changed.then_some(a.severity),
                     new_severity: severity_changed.then_some(b.severity),
-                    flips: Vec::new(),
+                    ..diff_of(package, b, change)
                 }
             }
-            (Some(&o), None) => {
-                let a = &old.content.rules[o];
-                RuleDiff {
-                    rule_id: id.to_owned(),
-                    package: package(old, a),
-                    title: a.title.clone(),
-                    change: Change::Removed,
-                    fields: Vec::new(),
-                    old_severity: Some(a.severity),
-                    new_severity: None,
-                    flips: Vec::new(),
-                }
+            (Some((package, a, _)), None) => {
+                RuleDiff { old_severity: Some(a.severity), ..diff_of(package, a, Change::Removed) }
             }
-            (None, Some(&n)) => {
-                let b = &new.content.rules[n];
-                RuleDiff {
-                    rule_id: id.to_owned(),
-                    package: package(new, b),
-                    title: b.title.clone(),
-                    change: Change::Added,
-                    fields: Vec::new(),
-                    old_severity: None,
-                    new_severity: Some(b.severity),
-                    flips: Vec::new(),
-                }
+            (None, Some((package, b, _))) => {
+                RuleDiff { new_severity: Some(b.severity), ..diff_of(package, b, Change::Added) }
             }
             (None, None) => continue,
         };
-        if diff.change == Change::Unchanged {
-            unchanged += 1;
-        }
         rules.push(diff);
     }
-    let mut diff =
-        Diff { old: info(old_label, old), new: info(new_label, new), rules, unchanged, hosts: Vec::new() };
-    diff.rules.retain(|r| r.change != Change::Unchanged);
-    diff
+    Diff { old: info(old_label, old), new: info(new_label, new), rules, unchanged, hosts: Vec::new() }
 }
 
 /// Evaluates both bundles on each `(name, host)` and records, per rule,
@@ -206,54 +145,66 @@ pub fn compare(old_label: &str, old: &Bundle, new_label: &str, new: &Bundle) -> 
 pub fn evaluate(diff: &mut Diff, old: &Bundle, new: &Bundle, hosts: &[(String, Host)]) {
     let options = Options::default();
     let (old_program, new_program) = (Program::new(old), Program::new(new));
-    let mut flips: BTreeMap<String, Vec<Flip>> = BTreeMap::new();
-    let mut titles: BTreeMap<String, (String, String)> = BTreeMap::new();
     for (name, host) in hosts {
-        diff.hosts.push(name.clone());
         let a = old_program.evaluate(host, &options);
         let b = new_program.evaluate(host, &options);
-        let outcomes = |r: &crate::findings::Report| -> BTreeMap<String, &'static str> {
-            r.rules.iter().map(|x| (x.rule_id.clone(), x.outcome.name())).collect()
-        };
-        let (oa, ob) = (outcomes(&a), outcomes(&b));
-        for r in a.rules.iter().chain(&b.rules) {
-            titles.entry(r.rule_id.clone()).or_insert_with(|| (r.package.clone(), r.title.clone()));
-        }
-        let ids: std::collections::BTreeSet<&String> = oa.keys().chain(ob.keys()).collect();
-        for id in ids {
-            let was = oa.get(id).copied().unwrap_or("absent");
-            let is = ob.get(id).copied().unwrap_or("absent");
-            if was != is {
-                flips.entry(id.clone()).or_default().push(Flip {
-                    host: name.clone(),
-                    old: was.to_owned(),
-                    new: is.to_owned(),
-                });
-            }
-        }
+        record(diff, name, None, &a, &b);
     }
-    for (id, list) in flips {
-        match diff.rules.iter_mut().find(|r| r.rule_id == id) {
-            Some(rule) => rule.flips = list,
+}
+
+/// Records one host's outcomes on both sides (reports of the rules that
+/// count): a flip for each rule whose outcome differs, a same-host count
+/// for the others.
+pub fn record(diff: &mut Diff, host: &str, agent: Option<&str>, old: &Report, new: &Report) {
+    diff.hosts.push(host.to_owned());
+    let outcomes = |r: &Report| -> BTreeMap<String, (&'static str, String, String)> {
+        r.rules
+            .iter()
+            .map(|x| (x.rule_id.clone(), (x.outcome.name(), x.package.clone(), x.title.clone())))
+            .collect()
+    };
+    let (oa, ob) = (outcomes(old), outcomes(new));
+    let ids: std::collections::BTreeSet<&String> = oa.keys().chain(ob.keys()).collect();
+    for id in ids {
+        let was = oa.get(id).map_or("absent", |o| o.0);
+        let is = ob.get(id).map_or("absent", |o| o.0);
+        let index = match diff.rules.iter().position(|r| &r.rule_id == id) {
+            Some(i) => i,
+            None if was == is => {
+                continue;
+            }
             None => {
                 // Same logic, another outcome: cannot happen on the same
                 // telemetry, but if it does, it is shown, not hidden.
-                let (package, title) = titles.get(&id).cloned().unwrap_or_default();
+                let (_, package, title) = ob.get(id).or(oa.get(id)).cloned().unwrap_or_default();
                 diff.unchanged = diff.unchanged.saturating_sub(1);
                 diff.rules.push(RuleDiff {
-                    rule_id: id,
+                    rule_id: id.clone(),
                     package,
                     title,
                     change: Change::Unchanged,
                     fields: Vec::new(),
                     old_severity: None,
                     new_severity: None,
-                    flips: list,
+                    flips: Vec::new(),
+                    same_hosts: 0,
                 });
+                diff.rules.sort_by(|a, b| a.rule_id.cmp(&b.rule_id));
+                diff.rules.iter().position(|r| &r.rule_id == id).unwrap_or_default()
             }
+        };
+        let rule = &mut diff.rules[index];
+        if was == is {
+            rule.same_hosts += 1;
+        } else {
+            rule.flips.push(Flip {
+                host: host.to_owned(),
+                agent: agent.map(str::to_owned),
+                old: was.to_owned(),
+                new: is.to_owned(),
+            });
         }
     }
-    diff.rules.sort_by(|a, b| a.rule_id.cmp(&b.rule_id));
 }
 
 fn severity_note(r: &RuleDiff) -> String {
@@ -287,7 +238,7 @@ pub fn render_table(d: &Diff) -> String {
     let _ = writeln!(out);
     for r in &d.rules {
         let mut notes = vec![severity_note(r)];
-        let other: Vec<&str> = r.fields.iter().copied().filter(|f| *f != "severity").collect();
+        let other: Vec<&str> = r.fields.iter().map(String::as_str).filter(|f| *f != "severity").collect();
         if !other.is_empty() {
             notes.push(format!("changed: {}", other.join(", ")));
         }
@@ -330,7 +281,7 @@ pub fn render_markdown(d: &Diff) -> String {
         let _ = writeln!(out, "| change | rule | package | title | notes |\n| --- | --- | --- | --- | --- |");
         for r in &d.rules {
             let mut notes = vec![severity_note(r)];
-            let other: Vec<&str> = r.fields.iter().copied().filter(|f| *f != "severity").collect();
+            let other: Vec<&str> = r.fields.iter().map(String::as_str).filter(|f| *f != "severity").collect();
             if !other.is_empty() {
                 notes.push(format!("changed: {}", other.join(", ")));
             }

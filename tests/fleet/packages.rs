@@ -102,6 +102,14 @@ fn publish_and_version(s: &ServerProcess) {
     let table = ok(fleet(s, &["package", "show", "ssh-hardening@1.1.0"]));
     assert!(table.contains("signer     unsigned") && table.contains("SSH-003"), "{table}");
 
+    // A built-in package's name is the server's.
+    let imposter = work.path().join("imposter");
+    common::copy_tree(&pkg, &imposter);
+    edit(&imposter.join("package.yaml"), "name: ssh-hardening", "name: cis-linux");
+    edit(&imposter.join("package.yaml"), "version: 1.1", "version: 9.0.0");
+    let r = refused(fleet(s, &["package", "publish", imposter.to_str().unwrap()]));
+    assert!(r.contains("cis-linux is a built-in package of this server"), "{r}");
+
     let yanked = json(fleet(s, &["package", "yank", "ssh-hardening@1.0.0", "--format", "json"]));
     assert!(yanked["yanked_at"].is_i64(), "{yanked:#}");
     let r = refused(fleet(s, &["package", "yank", "cis-linux@2.0.0"]));
@@ -374,6 +382,7 @@ fn a_published_package_runs_on_the_fleet_as_scan_runs_it() {
 
     // 1.1.0 with a stricter threshold: the next run of the same template
     // (which follows @1) evaluates it; debian-hardened (MaxAuthTries 4) flips.
+    let hardened = &ids["debian-hardened"];
     let before = scan_outcomes(&root_of("debian-hardened"), &pkg);
     assert_eq!(
         (before["KRN-001"].as_str(), scan_outcomes(&root_of("debian-default"), &pkg)["KRN-001"].as_str()),
@@ -381,11 +390,30 @@ fn a_published_package_runs_on_the_fleet_as_scan_runs_it() {
     );
     edit(&pkg.join("common.assay"), "const MAX_AUTH_TRIES = 4", "const MAX_AUTH_TRIES = 3");
     edit(&pkg.join("package.yaml"), "version: 1.0.0", "version: 1.1.0");
+    // Previewed first: exactly the host that flips, nothing written.
+    let preview =
+        json(fleet(&s, &["package", "publish", pkg.to_str().unwrap(), "--dry-run", "--format", "json"]));
+    let rules = preview["rules"].as_array().unwrap();
+    assert_eq!(rules.len(), 1, "{preview:#}");
+    assert_eq!(rules[0]["rule_id"], "SSH-003");
+    assert_eq!(rules[0]["change"], "logic");
+    assert_eq!(
+        rules[0]["flips"],
+        serde_json::json!([{"host": "debian-hardened", "agent": hardened, "old": "passed", "new": "failed"}])
+    );
+    assert_eq!(rules[0]["same_hosts"], 1);
+    assert_eq!(preview["unchanged"], 4);
+    assert_eq!(preview["hosts"].as_array().unwrap().len(), 2);
+    let markdown =
+        ok(fleet(&s, &["package", "publish", pkg.to_str().unwrap(), "--dry-run", "--format", "markdown"]));
+    assert!(markdown.contains("| SSH-003 | debian-hardened | passed | failed |"), "{markdown}");
+    let versions = json(fleet(&s, &["package", "show", "ssh-hardening", "--format", "json"]));
+    assert_eq!(versions["items"].as_array().unwrap().len(), 1, "a preview publishes nothing: {versions:#}");
+
     let published = json(fleet(&s, &["package", "publish", pkg.to_str().unwrap(), "--format", "json"]));
     assert_eq!(published["agents_queued"], 2, "{published:#}");
     // Re-evaluation of the latest telemetry opens the fleet finding on
     // debian-hardened, naming the package change as its cause.
-    let hardened = &ids["debian-hardened"];
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     let opened = loop {
         let open = json(fleet(

@@ -66,6 +66,12 @@ pub(crate) fn routes(app: Arc<App>) -> Router<Arc<App>> {
                 2 * crate::domain::packages::MAX_BUNDLE + (1 << 20) + (32 << 20),
             )),
         )
+        .route(
+            "/v1/packages/preview",
+            post(packages::preview).layer(axum::extract::DefaultBodyLimit::max(
+                2 * crate::domain::packages::MAX_BUNDLE + (1 << 20) + (32 << 20),
+            )),
+        )
         .route("/v1/package-versions", get(packages::all_versions))
         .route("/v1/packages/{name}", get(packages::versions))
         .route("/v1/packages/{name}/{version}", get(packages::detail))

@@ -102,6 +102,7 @@ fn operations() -> Vec<Operation> {
         op("get", "/v1/overview", "Agents by health, runs in progress, open findings per day and severity over 14 days, the rules open on most hosts", ReadOnly, &[], Nothing, (200, Json(of::<Overview>)), &[403]),
         op("get", "/v1/packages", "The rules packages this server evaluates, with every rule's documentation", ReadOnly, &[], Nothing, (200, Json(of::<Packages>)), &[403]),
         op("post", "/v1/packages", "Publish the packages of a bundle (each version immutable; signed by a trusted key when the server trusts any)", Admin, &[], Body(of::<PublishBody>), (200, Json(of::<Published>)), &[403, 409, 413, 415, 422]),
+        op("post", "/v1/packages/preview", "What publishing a bundle would change on the fleet: every agent's latest telemetry evaluated with the published versions and with the candidate, nothing written", Admin, &[], Body(of::<PublishBody>), (200, Json(of::<assay_model::diff::Diff>)), &[403, 409, 413, 415, 422]),
         op("get", "/v1/package-versions", "Every published package version, by name and newest first", ReadOnly, &[], Nothing, (200, Json(of::<PackageVersions>)), &[403]),
         op("get", "/v1/packages/{name}", "The published versions of a package, newest first", ReadOnly, &[], Nothing, (200, Json(of::<PackageVersions>)), &[403, 404]),
         op("get", "/v1/packages/{name}/{version}", "A published package version with its rules' documentation", ReadOnly, &[], Nothing, (200, Json(of::<PackageDetail>)), &[403, 404, 503]),

@@ -47,3 +47,12 @@ pub(super) async fn yank(
 ) -> Result<Json<PackageVersionView>, Error> {
     Ok(Json(packages::yank(&app, &caller, &name, &version).await?))
 }
+
+/// `POST /v1/packages/preview`: publishing's effect on the fleet, nothing written.
+pub(super) async fn preview(
+    State(app): AppState,
+    Authenticated(caller): Authenticated,
+    Body(req): Body<PublishBody>,
+) -> Result<Json<assay_model::diff::Diff>, Error> {
+    Ok(Json(packages::preview(&app, &caller, req).await?))
+}

@@ -231,20 +231,7 @@ async fn evaluate_delivered(
         Ok(waivers) => waivers,
         Err(e) => return Ok(Err(e)),
     };
-    let identity = {
-        let mut c = app.store.read().await?;
-        let agent = store::agents::get(&mut c, &delivered.agent_id, app.stale_before()).await?;
-        let agent = agent.ok_or_else(|| Error::Internal(format!("no agent `{}`", delivered.agent_id)))?;
-        let tags = store::agents::tags(&mut c, &[delivered.agent_id.as_str()]).await?;
-        let tags: Vec<KeyValue> =
-            tags.into_values().flatten().map(|(key, value)| KeyValue { key, value }).collect();
-        AssetRef {
-            id: if agent.machine_id.is_empty() { agent.hostname.clone() } else { agent.machine_id.clone() },
-            hostname: agent.hostname,
-            tags,
-            addresses: agent.addresses.0,
-        }
-    };
+    let identity = identity(app, &delivered.agent_id).await?;
     let evaluated = app
         .cpu
         .run(move || {
@@ -259,6 +246,68 @@ async fn evaluate_delivered(
             );
             report.summary = Summary::of(&report.findings, &report.rules);
             Ok(report)
+        })
+        .await;
+    Ok(evaluated.unwrap_or_else(|e| Err(format!("the evaluation failed: {e}"))))
+}
+
+/// The host an agent was enrolled as: its machine id (or hostname), its
+/// tags from enrolment and its addresses from its heartbeats.
+async fn identity(app: &App, agent_id: &str) -> Result<AssetRef> {
+    let mut c = app.store.read().await?;
+    let agent = store::agents::get(&mut c, agent_id, app.stale_before()).await?;
+    let agent = agent.ok_or_else(|| Error::Internal(format!("no agent `{agent_id}`")))?;
+    let tags = store::agents::tags(&mut c, &[agent_id]).await?;
+    let tags: Vec<KeyValue> =
+        tags.into_values().flatten().map(|(key, value)| KeyValue { key, value }).collect();
+    Ok(AssetRef {
+        id: if agent.machine_id.is_empty() { agent.hostname.clone() } else { agent.machine_id.clone() },
+        hostname: agent.hostname,
+        tags,
+        addresses: agent.addresses.0,
+    })
+}
+
+/// One agent's latest telemetry evaluated with `old` and with `new`, as
+/// its run's evaluation would (enrolled identity, the feed), writing
+/// nothing: `(hostname, old report, new report)`, or why it could not be.
+pub(crate) async fn preview_host(
+    app: &App,
+    agent_id: &str,
+    old: packages::Selection,
+    new: packages::Selection,
+) -> Result<std::result::Result<(String, Report, Report), String>> {
+    let delivered = {
+        let mut c = app.store.read().await?;
+        telemetry::latest(&mut c, agent_id).await?
+    };
+    let Some(delivered) = delivered else { return Ok(Err("no telemetry".into())) };
+    let body = match uploads::open(app, &delivered).await? {
+        Ok(body) => body,
+        Err(e) => return Ok(Err(e)),
+    };
+    let attributes: Vec<(String, String)> = delivered.attributes.0.clone().into_iter().collect();
+    let feed = match latest_feed(app).await? {
+        Ok(feed) => feed,
+        Err(e) => return Ok(Err(e)),
+    };
+    let identity = identity(app, agent_id).await?;
+    let evaluated = app
+        .cpu
+        .run(move || {
+            let before = if old.is_empty() {
+                Report {
+                    bundle_digest: String::new(),
+                    asset: identity.clone(),
+                    findings: Vec::new(),
+                    rules: Vec::new(),
+                    summary: Summary::default(),
+                }
+            } else {
+                evaluate(&old, &body, attributes.clone(), feed.as_deref(), &identity)?
+            };
+            let after = evaluate(&new, &body, attributes, feed.as_deref(), &identity)?;
+            Ok((identity.hostname.clone(), before, after))
         })
         .await;
     Ok(evaluated.unwrap_or_else(|e| Err(format!("the evaluation failed: {e}"))))

@@ -206,3 +206,10 @@ pub(crate) async fn insert_run_key(c: &mut Conn, run: &str, wrapped: &[u8], now:
     .await?;
     Ok(())
 }
+
+/// Every agent that delivered telemetry, in id order.
+pub(crate) async fn agents(c: &mut Conn) -> Result<Vec<String>> {
+    let rows: Vec<(String,)> =
+        sqlx::query_as("SELECT DISTINCT agent_id FROM telemetry ORDER BY agent_id").fetch_all(c).await?;
+    Ok(rows.into_iter().map(|(a,)| a).collect())
+}

@@ -194,7 +194,7 @@ pub(super) fn run(args: &Args) -> Result<ExitCode> {
                 );
             }
         }
-        Sub::Package { command } => super::packages::run(&c, command, json)?,
+        Sub::Package { command } => super::packages::run(&c, command, args.format)?,
         Sub::Finding { agent, fingerprint } => {
             let f: FleetFindingView =
                 c.get(&format!("/v1/fleet-findings/{}/{}", encode(agent), encode(fingerprint)))?;

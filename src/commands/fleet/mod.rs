@@ -42,10 +42,12 @@ pub struct Args {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum Format {
+pub(super) enum Format {
     Table,
     Json,
     Html,
+    /// For a pull-request comment (`package publish --dry-run`).
+    Markdown,
 }
 
 /// One page of a list (`--limit`, `--after`), or, without either, every

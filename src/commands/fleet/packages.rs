@@ -23,6 +23,12 @@ pub(super) enum PackageSub {
         /// (and checked against its signature).
         #[arg(long = "sources", value_name = "PATH")]
         sources: Vec<PathBuf>,
+        /// Publish nothing: evaluate the candidate and the published
+        /// versions on every agent's latest telemetry and list, per rule,
+        /// the hosts whose outcome would flip (`--format markdown` for a
+        /// pull request).
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Every published package version.
     List,
@@ -32,9 +38,19 @@ pub(super) enum PackageSub {
     Yank { package: String },
 }
 
-pub(super) fn run(c: &Client, command: &PackageSub, json: bool) -> Result<()> {
+pub(super) fn run(c: &Client, command: &PackageSub, format: super::Format) -> Result<()> {
+    let json = format == super::Format::Json;
     match command {
-        PackageSub::Publish { paths, sign, sources } => {
+        PackageSub::Publish { paths, sign, sources, dry_run: true } => {
+            let body = publication(paths, sign.as_deref(), sources)?;
+            let diff: assay_model::diff::Diff = c.post("/v1/packages/preview", &body)?;
+            match format {
+                super::Format::Json => return print::json(&diff),
+                super::Format::Markdown => out!("{}", assay_runtime::diff::render_markdown(&diff)),
+                _ => out!("{}", assay_runtime::diff::render_table(&diff)),
+            }
+        }
+        PackageSub::Publish { paths, sign, sources, dry_run: false } => {
             let body = publication(paths, sign.as_deref(), sources)?;
             let v: Published = c.post("/v1/packages", &body)?;
             if json {
