@@ -104,11 +104,16 @@ impl Drop for AgentProcess {
 }
 
 fn agent(s: &ServerProcess, token: &str, host: &str) -> AgentProcess {
+    agent_on(s, token, &common::fixture(host))
+}
+
+/// A real agent process collecting the root file system at `root`.
+fn agent_on(s: &ServerProcess, token: &str, root: &std::path::Path) -> AgentProcess {
     let state = tempfile::tempdir().unwrap();
     let child = Command::new(env!("CARGO_BIN_EXE_assay"))
         .args(["agent", "--server", &s.agent, "--enroll-token", token, "--ca-fingerprint", &s.fingerprint])
         .args(["--state-dir", state.path().to_str().unwrap(), "--nice", "0"])
-        .args(["--root", common::fixture(host).to_str().unwrap()])
+        .args(["--root", root.to_str().unwrap()])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

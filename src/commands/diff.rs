@@ -122,7 +122,8 @@ fn open(source: &Source, which: &str) -> Result<Bundle, Failure> {
     }
 }
 
-fn is_bundle(path: &Path) -> bool {
+/// A file that starts as a bundle does (`assay build`'s output).
+pub(crate) fn is_bundle(path: &Path) -> bool {
     use std::io::Read;
     let mut magic = [0u8; 8];
     path.is_file()

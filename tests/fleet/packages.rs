@@ -5,7 +5,8 @@
 //! SQLite and PostgreSQL.
 
 use super::{
-    common, enrolled, fleet, server_with, spawn_server, wait_run, with_postgres, AgentProcess, ServerProcess,
+    agent_on, common, enrolled, fleet, server_with, spawn_server, wait_run, with_postgres, AgentProcess,
+    ServerProcess,
 };
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -252,20 +253,6 @@ fn scan_outcomes(root: &Path, path: &Path) -> std::collections::BTreeMap<String,
         .iter()
         .map(|r| (r["rule_id"].as_str().unwrap().to_owned(), r["outcome"].as_str().unwrap().to_owned()))
         .collect()
-}
-
-/// A real agent collecting the root file system at `root`.
-fn agent_on(s: &ServerProcess, token: &str, root: &Path) -> AgentProcess {
-    let state = tempfile::tempdir().unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_assay"))
-        .args(["agent", "--server", &s.agent, "--enroll-token", token, "--ca-fingerprint", &s.fingerprint])
-        .args(["--state-dir", state.path().to_str().unwrap(), "--nice", "0"])
-        .args(["--root", root.to_str().unwrap()])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    AgentProcess(child, state)
 }
 
 /// Per fixture host, the rule outcomes of a run's full report.

@@ -158,15 +158,8 @@ fn input(e: impl std::fmt::Display) -> Problem {
 
 /// What `publish` sends: a bundle read or built, its signature, sources.
 fn publication(paths: &[PathBuf], sign: Option<&Path>, sources: &[PathBuf]) -> Result<PublishBody> {
-    let is_bundle = |p: &Path| {
-        use std::io::Read;
-        let mut magic = [0u8; 8];
-        p.is_file()
-            && std::fs::File::open(p).and_then(|mut f| f.read_exact(&mut magic)).is_ok()
-            && &magic == assay_model::bundle::MAGIC
-    };
     let (bytes, signature, loaded) = match paths {
-        [bundle] if is_bundle(bundle) => {
+        [bundle] if crate::commands::diff::is_bundle(bundle) => {
             if sign.is_some() {
                 return Err(input(
                     "--sign signs what is built from sources; sign a bundle with `assay build --sign`",
