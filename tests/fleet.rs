@@ -6,6 +6,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "fleet/apply.rs"]
+mod apply;
 mod common;
 #[path = "fleet/console.rs"]
 mod console;

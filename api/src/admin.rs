@@ -168,6 +168,14 @@ pub struct NewTarget {
     pub tags: Vec<TagFilter>,
 }
 
+/// `PUT /v1/targets/{name}`: a target's new criteria.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TargetTags {
+    /// An agent is in the target when ANY of these matches.
+    pub tags: Vec<TagFilter>,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct TargetView {
     pub name: String,

@@ -39,7 +39,7 @@ pub(crate) fn routes(app: Arc<App>) -> Router<Arc<App>> {
         .route("/v1/agents/{id}/tags", put(agents::set_tags))
         .route("/v1/agents/{id}/revoke", post(agents::revoke))
         .route("/v1/targets", post(targets::create).get(targets::list))
-        .route("/v1/targets/{name}", axum::routing::delete(targets::delete))
+        .route("/v1/targets/{name}", axum::routing::delete(targets::delete).put(targets::update))
         .route("/v1/targets/{name}/preview", get(targets::preview))
         .route("/v1/templates", get(templates::list))
         .route("/v1/templates/{name}", put(templates::put).get(templates::get).delete(templates::delete))

@@ -79,6 +79,7 @@ fn operations() -> Vec<Operation> {
         op("post", "/v1/targets", "Create a target: agents with ANY of the tags", Operator, &[], Body(of::<NewTarget>), (201, Json(of::<TargetView>)), &[400, 403, 409, 422]),
         op("get", "/v1/targets", "Targets", ReadOnly, &PAGE, Nothing, (200, Json(of::<Page<TargetView>>)), &[403, 422]),
         op("delete", "/v1/targets/{name}", "Delete a target (refused while a template or an unfinished run uses it)", Operator, &[], Nothing, (200, Json(of::<Deleted>)), &[403, 404, 409]),
+        op("put", "/v1/targets/{name}", "Replace a target's tag criteria (runs that started keep their agents)", Operator, &[], Body(of::<TargetTags>), (200, Json(of::<TargetView>)), &[403, 404, 413, 415, 422]),
         op("get", "/v1/targets/{name}/preview", "The agents a target matches now, with why any would be excluded", ReadOnly, &[("template", "also the packages of this template that would skip each agent")], Nothing, (200, Json(of::<TargetPreview>)), &[403, 404]),
         op("get", "/v1/templates", "Templates, latest version of each", ReadOnly, &PAGE, Nothing, (200, Json(of::<Page<TemplateView>>)), &[403, 422]),
         op("put", "/v1/templates/{name}", "Create a template (201) or a new version of it (200)", Operator, &[], Body(of::<TemplateBody>), (200, Json(of::<TemplateView>)), &[400, 403, 404, 409, 422]),

@@ -3,7 +3,7 @@
 use super::error::{Body, Params};
 use super::{AppState, Authenticated, PageQuery};
 use crate::domain::{targets, Error};
-use assay_api::admin::{Deleted, NewTarget, TargetPreview, TargetView};
+use assay_api::admin::{Deleted, NewTarget, TargetPreview, TargetTags, TargetView};
 use assay_api::Page;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -46,4 +46,13 @@ pub(super) async fn preview(
     Params(q): Params<PreviewQuery>,
 ) -> Result<Json<TargetPreview>, Error> {
     Ok(Json(targets::preview(&app, &caller, &name, q.template.as_deref()).await?))
+}
+
+pub(super) async fn update(
+    State(app): AppState,
+    Authenticated(caller): Authenticated,
+    Path(name): Path<String>,
+    Body(req): Body<TargetTags>,
+) -> Result<Json<TargetView>, Error> {
+    Ok(Json(targets::update(&app, &caller, &name, req).await?))
 }

@@ -6,7 +6,7 @@ use super::auth::{self, Caller};
 use super::{packages, valid_name, App, Error, PageRequest, Result};
 use crate::ids::now;
 use crate::store::{agents, runs, targets as rows, templates};
-use assay_api::admin::{Deleted, NewTarget, PreviewAgent, TagFilter, TargetPreview, TargetView};
+use assay_api::admin::{Deleted, NewTarget, PreviewAgent, TagFilter, TargetPreview, TargetTags, TargetView};
 use assay_api::{Health, Page, Role};
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -41,6 +41,21 @@ pub(crate) async fn create(app: &App, caller: &Caller, req: NewTarget) -> Result
     tx.commit().await?;
     auth::audit(app, &caller.token_id, "target.create", json!({ "name": req.name })).await?;
     Ok(TargetView { name: req.name, tags: req.tags, created_at: at })
+}
+
+/// `PUT /v1/targets/{name}`: new tag criteria for a target; runs that
+/// started keep the agents they picked.
+pub(crate) async fn update(app: &App, caller: &Caller, name: &str, req: TargetTags) -> Result<TargetView> {
+    caller.require(Role::Operator)?;
+    valid_criteria(&req.tags)?;
+    let mut tx = app.store.write().await?;
+    if !rows::set_tags(&mut tx, name, &req.tags).await? {
+        return Err(Error::NotFound(format!("no target `{name}`")));
+    }
+    let target = rows::get(&mut tx, name).await?.ok_or_else(|| Error::Internal("vanished".into()))?;
+    tx.commit().await?;
+    auth::audit(app, &caller.token_id, "target.update", json!({ "name": name, "tags": req.tags })).await?;
+    Ok(view(target))
 }
 
 /// `GET /v1/targets`: by name.

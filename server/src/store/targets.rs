@@ -34,6 +34,16 @@ pub(crate) async fn create(c: &mut Conn, name: &str, tags: &[TagFilter], now: i6
     Ok(done.rows_affected() == 1)
 }
 
+/// Replaces a live target's tag criteria; false when there is none.
+pub(crate) async fn set_tags(c: &mut Conn, name: &str, tags: &[TagFilter]) -> Result<bool> {
+    let done = sqlx::query("UPDATE targets SET tags = $1 WHERE name = $2 AND deleted_at IS NULL")
+        .bind(super::json(tags)?)
+        .bind(name)
+        .execute(c)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 /// A live target.
 pub(crate) async fn get(c: &mut Conn, name: &str) -> Result<Option<Target>> {
     sqlx::query_as("SELECT name, tags, created_at FROM targets WHERE name = $1 AND deleted_at IS NULL")

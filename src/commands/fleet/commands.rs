@@ -195,6 +195,8 @@ pub(super) fn run(args: &Args) -> Result<ExitCode> {
             }
         }
         Sub::Package { command } => super::packages::run(&c, command, args.format)?,
+        Sub::Apply { file, dry_run, prune } => super::apply::apply(&c, file, *dry_run, *prune, json)?,
+        Sub::Export { output } => super::apply::export(&c, output.as_deref())?,
         Sub::Finding { agent, fingerprint } => {
             let f: FleetFindingView =
                 c.get(&format!("/v1/fleet-findings/{}/{}", encode(agent), encode(fingerprint)))?;

@@ -6,6 +6,7 @@
 //! exit code is 2 for a refused request (4xx) or a bad command line, 3
 //! when the server cannot be reached or fails (5xx).
 
+mod apply;
 mod client;
 mod commands;
 mod packages;
@@ -140,6 +141,23 @@ enum Sub {
     Waivers {
         #[command(subcommand)]
         command: WaiversSub,
+    },
+    /// Make the server's targets, templates and waivers those of a YAML
+    /// file (`assay fleet export` writes one): the plan, then the changes.
+    Apply {
+        file: std::path::PathBuf,
+        /// Show the plan; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Also delete the targets and templates the file does not name.
+        #[arg(long)]
+        prune: bool,
+    },
+    /// Write the server's targets, templates and waivers as a file for
+    /// `assay fleet apply`.
+    Export {
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<std::path::PathBuf>,
     },
     /// Rules packages published to the server: publish, list, show, yank.
     Package {
