@@ -51,6 +51,26 @@ pub struct Config {
     /// Keys whose signatures publications must carry; none: unsigned
     /// packages are accepted (and shown as unsigned).
     pub trusted_keys: Vec<assay_runtime::signing::PublicKey>,
+    /// Compiles a published package's kept sources again when its stored
+    /// bundle was built for another instruction set or telemetry schema
+    /// (the `assay` program passes its compiler; this crate has none).
+    pub rebuild: Option<Rebuild>,
+}
+
+/// One package's kept sources: its name and `(path, text)` pairs.
+pub type PackageSources = (String, Vec<(String, String)>);
+
+/// Compiles packages' sources into one bundle's bytes, or says why not.
+pub type Compile = dyn Fn(&[PackageSources]) -> Result<Vec<u8>, String> + Send + Sync;
+
+/// The compiler the `assay` program lends the server ([`Config::rebuild`]).
+#[derive(Clone)]
+pub struct Rebuild(pub std::sync::Arc<Compile>);
+
+impl std::fmt::Debug for Rebuild {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Rebuild")
+    }
 }
 
 impl Config {
@@ -77,6 +97,7 @@ impl Config {
             allow_webhook_to: Vec::new(),
             connections: crate::serve::Limits::default(),
             trusted_keys: Vec::new(),
+            rebuild: None,
         }
     }
 

@@ -42,7 +42,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use assay_api::Role;
-pub use config::Config;
+pub use config::{Config, Rebuild};
 pub use serve::Limits;
 
 /// A started server: its addresses, and how to stop it.

@@ -185,6 +185,7 @@ impl Options {
         c.retention_ms = super::fleet::parse_duration(&self.retention)?.max(60) * 1000;
         c.audit_retention_ms = super::fleet::parse_duration(&self.audit_retention)?.max(86_400) * 1000;
         c.allow_webhook_to.clone_from(&self.allow_webhook_to);
+        c.rebuild = Some(assay_server::Rebuild(std::sync::Arc::new(rebuild)));
         for path in &self.trusted_keys {
             let key = super::verify::read_public(path)?;
             c.trusted_keys.push(key);
@@ -290,5 +291,34 @@ pub fn run(args: &Args) -> Outcome {
         note("assay server: stopping");
         running.stop().await;
         Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// Compiles kept package sources into one bundle (for a published bundle
+/// another build of assay wrote): each package's files are written to a
+/// private temporary folder and compiled as `assay build` would.
+fn rebuild(packages: &[(String, Vec<(String, String)>)]) -> Result<Vec<u8>, String> {
+    let dir = tempfile::tempdir().map_err(|e| format!("cannot create a temporary folder: {e}"))?;
+    let mut roots = Vec::new();
+    for (name, files) in packages {
+        let root = dir.path().join(name);
+        for (path, text) in files {
+            let rel = std::path::Path::new(path);
+            if rel.is_absolute() || rel.components().any(|c| !matches!(c, std::path::Component::Normal(_))) {
+                return Err(format!("package {name} keeps a source at `{path}`, outside its folder"));
+            }
+            let target = root.join(rel);
+            if let Some(parent) = target.parent() {
+                std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
+            }
+            std::fs::write(&target, text).map_err(|e| e.to_string())?;
+        }
+        roots.push(root);
+    }
+    let loaded = assay_compiler::package::load(&roots).map_err(|e| e.to_string())?;
+    assay_compiler::build(&loaded).map(|built| built.bytes).map_err(|diagnostics| {
+        let errors: Vec<String> =
+            diagnostics.iter().filter(|d| d.is_error()).map(|d| d.message.clone()).collect();
+        format!("the kept sources do not compile with this assay: {}", errors.join("; "))
     })
 }

@@ -447,3 +447,100 @@ fn a_published_package_runs_on_the_fleet_as_scan_runs_it() {
     ));
     assert!(r.contains("no version of ssh-hardening matches"), "{r}");
 }
+
+/// A server upgrade that changes the bundle format must not strand
+/// published packages: a stored bundle whose header names another
+/// instruction set is compiled again from its kept sources (its signature
+/// still verifying against the trusted key), and runs and `package show`
+/// work as before.
+#[test]
+fn a_stored_bundle_of_another_build_is_rebuilt_from_its_sources() {
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let out = assay(w, &["key", "generate", "--out", "team.key"]);
+    assert_eq!(common::code(&out), 0, "{}", common::stderr(&out));
+    let pkg = package(w);
+    let trusted = w.join("team.key.pub");
+    let key = ["--trusted-key", trusted.to_str().unwrap()];
+    let data = tempfile::tempdir().unwrap();
+    let token = {
+        let s = server_with(data.path(), &key);
+        let team = w.join("team.key");
+        ok(fleet(&s, &["package", "publish", pkg.to_str().unwrap(), "--sign", team.to_str().unwrap()]));
+        s.token.clone()
+    };
+    // What another build of assay would have stored: the same content
+    // under another instruction-set fingerprint, its digest recomputed.
+    let db = rusqlite::Connection::open(data.path().join("assay.db")).unwrap();
+    let (digest, mut body): (String, Vec<u8>) = db
+        .query_row("SELECT digest, body FROM package_bundles WHERE signature IS NOT NULL", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    body[12..20].copy_from_slice(b"\0other\0\0");
+    let n = body.len() - 32;
+    let sum = {
+        use sha2::Digest;
+        sha2::Sha256::digest(&body[..n])
+    };
+    body[n..].copy_from_slice(&sum);
+    // ... and signed by the team's key as that build would have signed it.
+    let sources: String = db
+        .query_row("SELECT sources_digest FROM package_versions WHERE bundle = ?1", [&digest], |r| r.get(0))
+        .unwrap();
+    let secret = std::fs::read_to_string(w.join("team.key")).unwrap();
+    let secret = assay_runtime::signing::read_secret(&secret, None).unwrap();
+    let signed = vec![assay_runtime::signing::SignedPackage {
+        name: "ssh-hardening".into(),
+        version: "1.0.0".into(),
+        sources,
+    }];
+    let signature = assay_runtime::signing::sign(&secret, &body, "2026-12-06T00:00:00Z", signed).unwrap();
+    db.execute(
+        "UPDATE package_bundles SET body = ?1, signature = ?2 WHERE digest = ?3",
+        rusqlite::params![body, signature, digest],
+    )
+    .unwrap();
+    drop(db);
+    let inspect = std::fs::write(w.join("other.bundle"), &body)
+        .map(|_| assay(w, &["inspect", "other.bundle"]))
+        .unwrap();
+    assert!(common::stderr(&inspect).contains("instruction set"), "{}", common::stderr(&inspect));
+
+    let s = spawn_server(data.path(), ("127.0.0.1:0", "127.0.0.1:0"), &key, &[], Some(&token));
+    let detail = json(fleet(&s, &["package", "show", "ssh-hardening@1.0.0", "--format", "json"]));
+    assert_eq!(detail["rules"].as_array().unwrap().len(), 4, "{detail:#}");
+    assert!(detail["signer"].is_string());
+    let (_, enrol, _) = fleet(&s, &["enrollment", "create", "--uses", "1", "--tag", "team=mine"]);
+    let _agent = agent_on(&s, enrol.trim(), &common::fixture("debian-default"));
+    let ids = enrolled(&s, 1);
+    ok(fleet(&s, &["target", "create", "mine", "--tag", "team"]));
+    ok(fleet(
+        &s,
+        &["template", "create", "team", "--target", "mine", "--duration", "1m", "--package", "ssh-hardening"],
+    ));
+    let run =
+        json(fleet(&s, &["run", "start", "team", "--format", "json"]))["id"].as_str().unwrap().to_owned();
+    let done = wait_run(&s, &run, &["COMPLETED", "COMPLETED_WITH_ERRORS", "FAILED", "ERROR"]);
+    assert_eq!(done["state"], "COMPLETED", "{done:#}");
+    let served = run_outcomes(
+        &s,
+        &run,
+        &std::collections::BTreeMap::from([(
+            "debian-default".to_owned(),
+            ids[0]["id"].as_str().unwrap().to_owned(),
+        )]),
+        "debian-default",
+    );
+    assert_eq!(served, scan_outcomes(&common::fixture("debian-default"), &pkg));
+    drop(s);
+
+    // Kept sources other than the signed ones are never compiled.
+    let db = rusqlite::Connection::open(data.path().join("assay.db")).unwrap();
+    db.execute("UPDATE package_versions SET sources = replace(sources, 'MaxAuthTries', 'MaxAuthTries!') WHERE bundle = ?1", [&digest])
+        .unwrap();
+    drop(db);
+    let s = spawn_server(data.path(), ("127.0.0.1:0", "127.0.0.1:0"), &key, &[], Some(&token));
+    let r = refused(fleet(&s, &["package", "show", "ssh-hardening@1.0.0"]));
+    assert!(r.contains("the sources of package ssh-hardening are sha256:"), "{r}");
+}

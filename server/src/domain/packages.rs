@@ -159,6 +159,16 @@ pub(crate) async fn publish(app: &App, caller: &Caller, body: PublishBody) -> Re
     if let Some(p) = body.sources.iter().find(|p| !names.contains(&p.name.as_str())) {
         return Err(Error::Invalid(format!("sources of `{}`, which the bundle does not hold", p.name)));
     }
+    let inside = |path: &str| {
+        let p = std::path::Path::new(path);
+        !path.is_empty() && p.components().all(|c| matches!(c, std::path::Component::Normal(_)))
+    };
+    if let Some(f) = body.sources.iter().flat_map(|p| &p.files).find(|f| !inside(&f.path)) {
+        return Err(Error::Invalid(format!(
+            "source path `{}` is not a relative path inside its package",
+            f.path
+        )));
+    }
     let sources_digest = |name: &str| {
         body.sources
             .iter()
@@ -475,12 +485,7 @@ pub(crate) async fn detail(app: &App, caller: &Caller, name: &str, version: &str
     let v = rows::get(&mut c, name, version)
         .await?
         .ok_or_else(|| Error::NotFound(format!("no package {name}@{version} is published")))?;
-    let body = rows::bundle_body(&mut c, &v.bundle)
-        .await?
-        .ok_or_else(|| Error::Internal(format!("the bundle {} of {name}@{version} is missing", v.bundle)))?;
-    let bundle = assay_model::bundle::load(&body).map_err(|e| {
-        Error::Unavailable(format!("{name}@{version} was built for another version of assay ({e})"))
-    })?;
+    let bundle = published(app, &mut c, &v.bundle, &format!("{name}@{version}")).await?;
     let index = bundle
         .content
         .packages
@@ -598,11 +603,61 @@ async fn published(app: &App, c: &mut store::Conn, digest: &str, entry: &str) ->
     let body = rows::bundle_body(c, digest)
         .await?
         .ok_or_else(|| Error::Internal(format!("the bundle {digest} of {entry} is missing")))?;
-    let bundle = assay_model::bundle::load(&body)
-        .map_err(|e| Error::Invalid(format!("{entry} cannot be evaluated by this server: {e}")))?;
+    let bundle = match assay_model::bundle::load(&body) {
+        Ok(bundle) => bundle,
+        Err(e) => rebuilt(app, c, digest, &body, e)
+            .await
+            .map_err(|why| Error::Invalid(format!("{entry} cannot be evaluated by this server: {why}")))?,
+    };
     let bundle = std::sync::Arc::new(bundle);
     app.bundles.lock().unwrap_or_else(|p| p.into_inner()).insert(digest.to_owned(), bundle.clone());
     Ok(Shared::Published(bundle))
+}
+
+/// A stored bundle this server cannot load because another build wrote
+/// it (another instruction set or telemetry schema), compiled again from
+/// the sources kept with its packages. The rebuilt bundle is used in its
+/// place in this process; the stored one and its signature stay as they
+/// were published. With trusted keys, the bundle's signature must still
+/// verify and cover the kept sources.
+async fn rebuilt(
+    app: &App,
+    c: &mut store::Conn,
+    digest: &str,
+    body: &[u8],
+    error: assay_model::bundle::LoadError,
+) -> std::result::Result<Bundle, String> {
+    use assay_model::bundle::LoadError;
+    if !matches!(
+        error,
+        LoadError::InstructionSet { .. } | LoadError::Schema { .. } | LoadError::UnsupportedVersion { .. }
+    ) {
+        return Err(error.to_string());
+    }
+    let Some(rebuild) = &app.config.rebuild else { return Err(error.to_string()) };
+    let (signature, packages) = rows::sources_of(c, digest).await.map_err(|e| e.to_string())?;
+    let mut sources = Vec::new();
+    for (name, files, _) in &packages {
+        let files = files.as_deref().ok_or_else(|| {
+            format!("{error}; package {name} was published without its sources, so it cannot be rebuilt: publish it again")
+        })?;
+        let files: Vec<(String, String)> =
+            serde_json::from_str(files).map_err(|e| format!("the kept sources of {name}: {e}"))?;
+        sources.push((name.clone(), files));
+    }
+    if !app.config.trusted_keys.is_empty() {
+        let signature = signature.ok_or("the bundle is unsigned and this server trusts keys")?;
+        let verified =
+            signing::verify(body, &signature, &app.config.trusted_keys).map_err(|e| e.to_string())?;
+        for (name, files) in &sources {
+            let d = signing::sources_digest(files.iter().map(|(p, t)| (p.as_str(), t.as_bytes())));
+            verified.covers_sources(name, &d).map_err(|e| e.to_string())?;
+        }
+    }
+    let bytes = (rebuild.0)(&sources)?;
+    let bundle = assay_model::bundle::load(&bytes).map_err(|e| format!("the rebuilt bundle: {e}"))?;
+    tracing::info!(bundle = digest, rebuilt = %bundle.digest, "rebuilt a published bundle from its sources ({error})");
+    Ok(bundle)
 }
 
 /// The exact version a template's requirement names now: `name` (the

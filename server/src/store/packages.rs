@@ -165,3 +165,23 @@ pub(crate) async fn delete_builtin(c: &mut Conn, name: &str, version: &str) -> R
         .await?;
     Ok(())
 }
+
+/// The kept sources of every package version in bundle `digest`, with
+/// the bundle's signature: `(signature, [(name, sources JSON, sources digest)])`.
+pub(crate) async fn sources_of(
+    c: &mut Conn,
+    digest: &str,
+) -> Result<(Option<String>, Vec<(String, Option<String>, Option<String>)>)> {
+    let signature: Option<(Option<String>,)> =
+        sqlx::query_as("SELECT signature FROM package_bundles WHERE digest = $1")
+            .bind(digest)
+            .fetch_optional(&mut *c)
+            .await?;
+    let rows: Vec<(String, Option<String>, Option<String>)> = sqlx::query_as(
+        "SELECT name, sources, sources_digest FROM package_versions WHERE bundle = $1 ORDER BY name",
+    )
+    .bind(digest)
+    .fetch_all(c)
+    .await?;
+    Ok((signature.and_then(|(s,)| s), rows))
+}
