@@ -7,7 +7,9 @@
 #      packages and the Debian feed, from start to COMPLETED,
 #   3. the re-evaluation of every agent's latest telemetry after a feed
 #      import, from the import to an empty queue,
-#   4. the server's peak RSS (VmHWM) and its RSS at the end.
+#   4. the preview of a new version of a published package on every
+#      agent's latest telemetry (`assay fleet package publish --dry-run`),
+#   5. the server's peak RSS (VmHWM) and its RSS at the end.
 #
 #   bench/fleet.sh [AGENTS] [postgres://...]     (default 10000, SQLite)
 #   WORKERS=N bench/fleet.sh ...                 (the server's --workers, default 2)
@@ -81,6 +83,21 @@ start=$(now)
 $BIN fleet feed import --osv "$FEED" >/dev/null
 while [ "$($BIN fleet feed show | jq -r .reevaluations_pending)" != 0 ]; do sleep 1; done
 echo "re-evaluation of $AGENTS agents after a feed import: $(since "$start") s"
+
+# 4. The preview of a new version of a team's package (issue 28): every
+# agent's latest telemetry evaluated with the published version and the
+# candidate, nothing written. Its peer: the re-evaluation above (one
+# evaluation per agent, written) in the same run.
+PKG=$WORK/pkg
+cp -r examples/ssh-hardening "$PKG"
+$BIN fleet package publish "$PKG" >/dev/null
+while [ "$($BIN fleet feed show | jq -r .reevaluations_pending)" != 0 ]; do sleep 1; done
+sed -i 's/const MAX_AUTH_TRIES = 4/const MAX_AUTH_TRIES = 3/' "$PKG/common.assay"
+sed -i 's/^version: 1.0.0/version: 1.1.0/' "$PKG/package.yaml"
+start=$(now)
+$BIN fleet package publish "$PKG" --dry-run --format json >"$WORK/preview.json"
+echo "preview of a package version on $AGENTS agents: $(since "$start") s," \
+    "$(jq '[.rules[].flips | length] | add // 0' "$WORK/preview.json") flip(s) over $(jq '.hosts | length' "$WORK/preview.json") hosts"
 
 echo "server memory: $(grep -E 'VmHWM|VmRSS' /proc/$SERVER/status | tr -s ' \n' ' ')"
 kill -INT $SIM

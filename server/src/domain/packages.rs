@@ -373,10 +373,23 @@ pub(crate) async fn preview(
     let new_parts = [assay_runtime::diff::Part { bundle: &candidate, packages: Some(names.as_slice()) }];
     let published = if current.is_empty() { "nothing published".to_owned() } else { "published".to_owned() };
     let mut diff = assay_runtime::diff::compare_parts(&published, &old_parts, "candidate", &new_parts);
-    for agent in &agents {
-        match super::eval::preview_host(app, agent, current.clone(), new.clone()).await? {
+    // As many hosts at once as the CPU pool has threads: the evaluations
+    // run there, the reads of telemetry overlap them.
+    use futures_util::StreamExt;
+    let width = std::thread::available_parallelism().map_or(2, |n| n.get()) * 2;
+    let mut results = futures_util::stream::iter(agents)
+        .map(|agent: String| {
+            let (old, new) = (current.clone(), new.clone());
+            async move {
+                let result = super::eval::preview_host(app, &agent, old, new).await;
+                (agent, result)
+            }
+        })
+        .buffered(width);
+    while let Some((agent, result)) = results.next().await {
+        match result? {
             Ok((hostname, before, after)) => {
-                assay_runtime::diff::record(&mut diff, &hostname, Some(agent), &before, &after)
+                assay_runtime::diff::record(&mut diff, &hostname, Some(&agent), &before, &after)
             }
             Err(why) => tracing::warn!(agent = agent.as_str(), reason = %why, "preview skipped an agent"),
         }
