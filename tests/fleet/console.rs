@@ -112,6 +112,27 @@ fn an_operator_uses_the_console_in_a_browser() {
     let _agents: Vec<AgentProcess> =
         ["debian-default", "alpine"].iter().map(|h| agent(&s, token.trim(), h)).collect();
     enrolled(&s, 2);
+    // A team's package in two versions: the second with a stricter
+    // threshold (logic) and a raised severity (metadata).
+    let work = tempfile::tempdir().unwrap();
+    let pkg = work.path().join("ssh-hardening");
+    super::common::copy_tree(&Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/ssh-hardening"), &pkg);
+    assert_eq!(fleet(&s, &["package", "publish", pkg.to_str().unwrap()]).0, 0);
+    let edit = |file: &str, from: &str, to: &str| {
+        let path = pkg.join(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains(from));
+        std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
+    };
+    edit("common.assay", "const MAX_AUTH_TRIES = 4", "const MAX_AUTH_TRIES = 3");
+    edit(
+        "rules.assay",
+        "Disable password authentication over SSH\" {\n  severity medium",
+        "Disable password authentication over SSH\" {\n  severity high",
+    );
+    edit("package.yaml", "version: 1.0.0", "version: 1.1.0");
+    let (code, _, err) = fleet(&s, &["package", "publish", pkg.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
     let (_driver, port) = chromedriver();
     let profile = tempfile::tempdir().unwrap();
     let downloads = tempfile::tempdir().unwrap();
@@ -266,6 +287,26 @@ async fn drive(c: &Client, base: &str, token: &str, downloads: &Path) {
     c.goto(&format!("{base}/console/packages/cis-linux")).await.unwrap();
     assert!(text_of(c, "main").await.contains("What to do"));
     shot(c, "12-package").await;
+    // Published packages: their versions, signer, digests, and what
+    // changed between two versions.
+    c.goto(&format!("{base}/console/packages")).await.unwrap();
+    let list = text_of(c, "main table").await;
+    assert!(
+        list.contains("ssh-hardening") && list.contains("unsigned") && list.contains("built into the server"),
+        "{list}"
+    );
+    c.goto(&format!("{base}/console/packages/ssh-hardening")).await.unwrap();
+    let versions = text_of(c, "main table").await;
+    assert!(
+        versions.contains("1.1.0") && versions.contains("1.0.0") && versions.contains("sha256:"),
+        "{versions}"
+    );
+    navigate(c, "form.inline button[type=submit]").await;
+    let diff = text_of(c, "main").await;
+    for part in ["1 changed in logic, 1 in metadata only", "SSH-003", "SSH-002", "severity"] {
+        assert!(diff.contains(part), "the comparison shows {part}: {diff}");
+    }
+    shot(c, "12-package-diff").await;
     c.goto(&format!("{base}/console/audit")).await.unwrap();
     let audit = text_of(c, "main table").await;
     for action in ["console.login", "target.create", "template.put", "run.start", "finding.attributes"] {

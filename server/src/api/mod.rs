@@ -74,6 +74,7 @@ pub(crate) fn routes(app: Arc<App>) -> Router<Arc<App>> {
         )
         .route("/v1/package-versions", get(packages::all_versions))
         .route("/v1/packages/{name}", get(packages::versions))
+        .route("/v1/packages/{name}/diff", get(packages::diff))
         .route("/v1/packages/{name}/{version}", get(packages::detail))
         .route("/v1/packages/{name}/{version}/yank", post(packages::yank))
         .fallback(error::no_route)

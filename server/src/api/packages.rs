@@ -56,3 +56,20 @@ pub(super) async fn preview(
 ) -> Result<Json<assay_model::diff::Diff>, Error> {
     Ok(Json(packages::preview(&app, &caller, req).await?))
 }
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Versions {
+    from: String,
+    to: String,
+}
+
+/// `GET /v1/packages/{name}/diff?from=V&to=W`.
+pub(super) async fn diff(
+    State(app): AppState,
+    Authenticated(caller): Authenticated,
+    Path(name): Path<String>,
+    super::error::Params(q): super::error::Params<Versions>,
+) -> Result<Json<assay_model::diff::Diff>, Error> {
+    Ok(Json(packages::diff_versions(&app, &caller, &name, &q.from, &q.to).await?))
+}

@@ -13,6 +13,7 @@ mod findings;
 mod fleet;
 mod layout;
 mod overview;
+mod packages;
 mod runs;
 mod templates;
 mod tokens;
@@ -63,8 +64,9 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/console/findings", get(findings::findings))
         .route("/console/findings/{agent}/{fingerprint}", get(findings::finding))
         .route("/console/findings/{agent}/{fingerprint}/attributes", post(findings::add_attributes))
-        .route("/console/packages", get(overview::packages))
-        .route("/console/packages/{name}", get(overview::package))
+        .route("/console/packages", get(packages::packages))
+        .route("/console/packages/{name}", get(packages::package))
+        .route("/console/packages/{name}/diff", get(packages::diff))
         .route("/console/audit", get(overview::audit))
         .route("/console/tokens", get(tokens::tokens).post(tokens::create))
         .route("/console/tokens/revoke", post(tokens::revoke))

@@ -1,12 +1,11 @@
 //! The overview (agents by health, runs in progress, the fleet's open
-//! findings per day as a chart, the rules open on most hosts), the rules
-//! packages with their documentation, and the audit log.
+//! findings per day as a chart, the rules open on most hosts) and the
+//! audit log.
 
 use super::layout::{self, time};
 use super::{param, segment, Api, AppState, Session};
-use assay_api::admin::{AuditEntry, DayCounts, Overview, Packages};
+use assay_api::admin::{AuditEntry, DayCounts, Overview};
 use assay_api::{Health, Page, Severity};
-use axum::extract::Path;
 use axum::response::Response;
 use maud::{html, Markup};
 
@@ -142,73 +141,6 @@ fn chart(days: &[DayCounts]) -> Markup {
             }
         }
     }
-}
-
-pub async fn packages(axum::extract::State(app): AppState, session: Session) -> Response {
-    let api = Api::new(&app, &session);
-    let list: Packages = match api.get("/v1/packages").await {
-        Ok(l) => l,
-        Err(f) => return layout::failed(&session, "packages", "Rules packages", f),
-    };
-    let content = html! {
-        p { "The packages this server evaluates (bundle " code { (list.bundle_digest.get(..16).unwrap_or_default()) } ")." }
-        table {
-            thead { tr { th { "Package" } th { "Version" } th { "Platforms" } th.num { "Rules" } th { "What it checks" } } }
-            tbody {
-                @for p in &list.items {
-                    tr {
-                        td { a href=(format!("/console/packages/{}", segment(&p.name))) { (p.title) } br; code { (p.name) } }
-                        td { (p.version) }
-                        td { (p.platforms.join(", ")) }
-                        td.num { (p.rules.len()) }
-                        td { (layout::prose(&p.description)) }
-                    }
-                }
-            }
-        }
-    };
-    layout::page(&session, "packages", "Rules packages", content)
-}
-
-pub async fn package(
-    axum::extract::State(app): AppState,
-    session: Session,
-    Path(name): Path<String>,
-) -> Response {
-    let api = Api::new(&app, &session);
-    let list: Packages = match api.get("/v1/packages").await {
-        Ok(l) => l,
-        Err(f) => return layout::failed(&session, "packages", "Rules packages", f),
-    };
-    let Some(p) = list.items.iter().find(|p| p.name == name) else {
-        let f = super::failure(
-            axum::http::StatusCode::NOT_FOUND,
-            assay_api::ErrorCode::NotFound,
-            format!("no rules package `{name}`"),
-        );
-        return layout::failed(&session, "packages", "Rules packages", f);
-    };
-    let content = html! {
-        p { (layout::prose(&p.description)) }
-        p.muted { "Package " code { (name) } " " (p.version) ". " a href=(format!("/console/findings?package={}", segment(&name))) { "Its findings" } }
-        nav.toc aria-label="Rules" {
-            ul { @for r in &p.rules { li { a href=(format!("#{}", r.id)) { code { (r.id) } } " " (r.title) } } }
-        }
-        @for r in &p.rules {
-            article.rule id=(r.id) {
-                h2 { code { (r.id) } " " (r.title) " " (layout::severity(r.severity)) }
-                dl {
-                    dt { "What is wrong" } dd { (layout::prose(&r.description)) }
-                    dt { "Why it matters" } dd { (layout::prose(&r.rationale)) }
-                    dt { "What to do" } dd { (layout::prose(&r.recommendation)) }
-                    @if !r.references.is_empty() { dt { "References" } dd { (r.references.join("; ")) } }
-                    @if !r.tags.is_empty() { dt { "Tags" } dd { (r.tags.join(", ")) } }
-                }
-                @if !r.doc.is_empty() { p { (layout::prose(&r.doc)) } }
-            }
-        }
-    };
-    layout::page(&session, "packages", &p.title, content)
 }
 
 pub async fn audit(

@@ -514,6 +514,30 @@ pub(crate) async fn detail(app: &App, caller: &Caller, name: &str, version: &str
     })
 }
 
+/// `GET /v1/packages/{name}/diff?from=V&to=W`: what changed between two
+/// published versions, rule by rule (as `assay diff` says it).
+pub(crate) async fn diff_versions(
+    app: &App,
+    caller: &Caller,
+    name: &str,
+    from: &str,
+    to: &str,
+) -> Result<assay_model::diff::Diff> {
+    caller.require(Role::ReadOnly)?;
+    let mut c = app.store.read().await?;
+    let mut sides = Vec::new();
+    for version in [from, to] {
+        let v = rows::get(&mut c, name, version)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("no package {name}@{version} is published")))?;
+        sides.push(published(app, &mut c, &v.bundle, &format!("{name}@{version}")).await?);
+    }
+    let names = [name.to_owned()];
+    let old = [assay_runtime::diff::Part { bundle: &sides[0], packages: Some(&names) }];
+    let new = [assay_runtime::diff::Part { bundle: &sides[1], packages: Some(&names) }];
+    Ok(assay_runtime::diff::compare_parts(&format!("{name}@{from}"), &old, &format!("{name}@{to}"), &new))
+}
+
 /// `POST /v1/packages/{name}/{version}/yank`: kept for history and the
 /// runs that used it, refused for new templates.
 pub(crate) async fn yank(
