@@ -33,8 +33,10 @@ AGENT=127.0.0.1:18444
 SERVER=
 SIM=
 cleanup() {
-    [ -n "$SIM" ] && kill "$SIM" 2>/dev/null
-    [ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null
+    # `|| true`: under `set -e` a failed kill (a process already gone)
+    # would end the trap before the server is stopped.
+    [ -n "$SIM" ] && kill "$SIM" 2>/dev/null || true
+    [ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null || true
     wait 2>/dev/null
     rm -rf "$WORK"
 }
@@ -43,7 +45,7 @@ now() { date +%s.%N; }
 since() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.1f}')" "$1" "$(now)"; }
 
 $BIN server --data "$WORK/data" --listen $ADMIN --agent-listen $AGENT ${DATABASE:+--database "$DATABASE"} \
-    --workers "${WORKERS:-2}" \
+    --workers "${WORKERS:-2}" --max-connections-per-ip $((AGENTS + 100)) \
     >"$WORK/server.out" 2>"$WORK/server.err" &
 SERVER=$!
 until [ -s "$WORK/server.out" ]; do sleep 0.2; done
@@ -58,7 +60,7 @@ $BIN fleet template create all --target sim --duration 1m --package cis-linux \
 
 echo "== $AGENTS agents on $([ -n "$DATABASE" ] && echo PostgreSQL || echo SQLite), $(nproc) cores"
 $BIN agent-sim --server https://$AGENT --agents "$AGENTS" --enroll-token "$TOKEN" \
-    --ca-fingerprint "$FINGERPRINT" --state-dir "$WORK/sim" --duration 15m --tag fleet=sim \
+    --ca-fingerprint "$FINGERPRINT" --state-dir "$WORK/sim" --duration 15m \
     >"$WORK/sim.json" 2>"$WORK/sim.err" &
 SIM=$!
 until grep -q "agents ready" "$WORK/sim.err"; do
