@@ -49,7 +49,9 @@ impl Default for Limits {
             header_read: Duration::from_secs(10),
             idle: Duration::from_secs(60),
             per_ip: 256,
-            total: 4096,
+            // The open-file limit decides (docs/security.md): a fleet of
+            // 10,000 agents holds 10,000 long-polling connections.
+            total: usize::MAX,
         }
     }
 }
