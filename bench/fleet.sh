@@ -83,7 +83,7 @@ $BIN fleet run show "$RUN" --format json | jq -c '{agents: (.agents | length), f
 
 start=$(now)
 $BIN fleet feed import --osv "$FEED" >/dev/null
-while [ "$($BIN fleet feed show | jq -r .reevaluations_pending)" != 0 ]; do sleep 1; done
+while [ "$($BIN fleet feed show --format json | jq -r .reevaluations_pending)" != 0 ]; do sleep 1; done
 echo "re-evaluation of $AGENTS agents after a feed import: $(since "$start") s"
 
 # 4. The preview of a new version of a team's package (issue 28): every
@@ -93,7 +93,7 @@ echo "re-evaluation of $AGENTS agents after a feed import: $(since "$start") s"
 PKG=$WORK/pkg
 cp -r examples/ssh-hardening "$PKG"
 $BIN fleet package publish "$PKG" >/dev/null
-while [ "$($BIN fleet feed show | jq -r .reevaluations_pending)" != 0 ]; do sleep 1; done
+while [ "$($BIN fleet feed show --format json | jq -r .reevaluations_pending)" != 0 ]; do sleep 1; done
 sed -i 's/const MAX_AUTH_TRIES = 4/const MAX_AUTH_TRIES = 3/' "$PKG/common.assay"
 sed -i 's/^version: 1.0.0/version: 1.1.0/' "$PKG/package.yaml"
 start=$(now)

@@ -5,18 +5,9 @@
 
 mod common;
 
-use common::{code, copy_tree, fixture, stderr, stdout};
+use common::{assay_in as run, code, copy_tree, edit, fixture, stderr, stdout};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-
-fn run(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_assay"))
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap()
-}
 
 fn git(dir: &Path, args: &[&str]) {
     let out = Command::new("git")
@@ -26,12 +17,6 @@ fn git(dir: &Path, args: &[&str]) {
         .output()
         .unwrap();
     assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-}
-
-fn edit(path: &Path, from: &str, to: &str) {
-    let text = std::fs::read_to_string(path).unwrap();
-    assert!(text.contains(from), "{from} not in {}", path.display());
-    std::fs::write(path, text.replacen(from, to, 1)).unwrap();
 }
 
 /// A repository whose `policies/ssh-hardening` has three commits: the

@@ -18,6 +18,7 @@ mod packages;
 
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -323,17 +324,46 @@ fn fleet_talks_to_a_tls_server_it_trusts() {
     assert!(err.contains("cannot reach the server"), "{err}");
 }
 
-/// The rule outcomes `assay scan --root` gives for a fixture host:
-/// rule id to outcome.
-fn scan_outcomes(host: &str) -> std::collections::BTreeMap<String, String> {
-    let out = common::assay(&["scan", "--root", common::fixture(host).to_str().unwrap(), "--format", "json"]);
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+/// The rule outcomes `assay scan --root ROOT` gives (with the built-in
+/// packages, or with `--package` each of `packages`): rule id to outcome.
+fn scan_outcomes(root: &Path, packages: &[&Path]) -> std::collections::BTreeMap<String, String> {
+    let mut args = vec!["scan", "--root", root.to_str().unwrap(), "--format", "json"];
+    for p in packages {
+        args.extend(["--package", p.to_str().unwrap()]);
+    }
+    let out = common::assay(&args);
+    let report: Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", common::stderr(&out)));
     report["rules"]
         .as_array()
         .unwrap()
         .iter()
         .map(|r| (r["rule_id"].as_str().unwrap().to_owned(), r["outcome"].as_str().unwrap().to_owned()))
         .collect()
+}
+
+/// The rule outcomes of a run's full report on a fixture host, named by
+/// its agent and hostname (`ids`: agent by hostname).
+fn run_outcomes(
+    s: &ServerProcess,
+    run: &str,
+    ids: &std::collections::BTreeMap<String, String>,
+    host: &str,
+) -> std::collections::BTreeMap<String, String> {
+    let (code, out, err) = fleet(s, &["report", run, "--full", "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let report: Value = serde_json::from_str(&out).unwrap();
+    let name = std::fs::read_to_string(common::fixture(host).join("etc/hostname")).unwrap();
+    let id = &ids[name.trim()];
+    let mut served = std::collections::BTreeMap::new();
+    for rule in report["rules"].as_array().unwrap() {
+        for (outcome, on) in rule["outcomes"].as_object().unwrap() {
+            if on.as_array().unwrap().iter().any(|h| h["agent"] == id.as_str() && h["hostname"] == name.trim()) {
+                served.insert(rule["rule_id"].as_str().unwrap().to_owned(), outcome.clone());
+            }
+        }
+    }
+    served
 }
 
 /// Several real agents (each a fixture host) assessed by one run with all
@@ -361,27 +391,9 @@ fn agents_assess_like_scan(database: Option<&str>) {
     let id = serde_json::from_str::<Value>(&out).unwrap()["id"].as_str().unwrap().to_owned();
     let done = wait_run(&s, &id, &["COMPLETED", "COMPLETED_WITH_ERRORS", "FAILED"]);
     assert_eq!(done["state"], "COMPLETED", "{done:#}");
-    let (code, out, err) = fleet(&s, &["report", &id, "--full", "--format", "json"]);
-    assert_eq!(code, 0, "{err}");
-    let report: Value = serde_json::from_str(&out).unwrap();
     for host in hosts {
-        // The report names hosts by agent (and hostname).
-        let name = std::fs::read_to_string(common::fixture(host).join("etc/hostname")).unwrap();
-        let id = &ids[name.trim()];
-        let mut served = std::collections::BTreeMap::new();
-        for rule in report["rules"].as_array().unwrap() {
-            for (outcome, on) in rule["outcomes"].as_object().unwrap() {
-                if on
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .any(|h| h["agent"] == id.as_str() && h["hostname"] == name.trim())
-                {
-                    served.insert(rule["rule_id"].as_str().unwrap().to_owned(), outcome.clone());
-                }
-            }
-        }
-        let local = scan_outcomes(host);
+        let served = run_outcomes(&s, &id, &ids, host);
+        let local = scan_outcomes(&common::fixture(host), &[]);
         assert!(!local.is_empty());
         assert_eq!(served, local, "{host}: the server's outcomes differ from assay scan --root");
     }

@@ -218,7 +218,20 @@ fn severity_note(r: &RuleDiff) -> String {
     }
 }
 
-fn summary_line(d: &Diff) -> String {
+/// What else changed in a rule than its logic: its severity, then its
+/// other metadata fields.
+fn notes(r: &RuleDiff) -> Vec<String> {
+    let mut notes = vec![severity_note(r)];
+    let other: Vec<&str> = r.fields.iter().map(String::as_str).filter(|f| *f != "severity").collect();
+    if !other.is_empty() {
+        notes.push(format!("changed: {}", other.join(", ")));
+    }
+    notes.retain(|n| !n.is_empty());
+    notes
+}
+
+/// How many rules changed, and how.
+pub fn summary_line(d: &Diff) -> String {
     let count = |c: Change| d.rules.iter().filter(|r| r.change == c).count();
     format!(
         "{} added, {} removed, {} logic changed, {} metadata only, {} unchanged",
@@ -237,12 +250,7 @@ pub fn render_table(d: &Diff) -> String {
     let _ = writeln!(out, "new  {}  {}  {}", d.new.label, d.new.digest, d.new.packages.join(" "));
     let _ = writeln!(out);
     for r in &d.rules {
-        let mut notes = vec![severity_note(r)];
-        let other: Vec<&str> = r.fields.iter().map(String::as_str).filter(|f| *f != "severity").collect();
-        if !other.is_empty() {
-            notes.push(format!("changed: {}", other.join(", ")));
-        }
-        notes.retain(|n| !n.is_empty());
+        let notes = notes(r);
         let _ = writeln!(
             out,
             "{:<9} {:<16} {:<20} {}{}",
@@ -280,12 +288,7 @@ pub fn render_markdown(d: &Diff) -> String {
     if !d.rules.is_empty() {
         let _ = writeln!(out, "| change | rule | package | title | notes |\n| --- | --- | --- | --- | --- |");
         for r in &d.rules {
-            let mut notes = vec![severity_note(r)];
-            let other: Vec<&str> = r.fields.iter().map(String::as_str).filter(|f| *f != "severity").collect();
-            if !other.is_empty() {
-                notes.push(format!("changed: {}", other.join(", ")));
-            }
-            notes.retain(|n| !n.is_empty());
+            let notes = notes(r);
             let change = match r.change {
                 Change::Logic => "**logic**".to_owned(),
                 c => c.word().to_owned(),

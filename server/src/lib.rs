@@ -127,6 +127,7 @@ pub async fn start(config: Config, bundle: Bundle) -> Result<Running, String> {
         failures: Default::default(),
         cpu: cpu::Pool::new(std::thread::available_parallelism().map_or(2, |n| n.get())),
         bundles: Default::default(),
+        plans: Default::default(),
     });
     let (shutdown, watch) = tokio::sync::watch::channel(false);
     let mut tasks = Vec::new();

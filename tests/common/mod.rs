@@ -8,12 +8,24 @@ use std::process::{Command, Output};
 
 /// Runs the built `assay` binary from the checkout's root, without colours.
 pub fn assay(args: &[&str]) -> Output {
+    assay_in(Path::new(env!("CARGO_MANIFEST_DIR")), args)
+}
+
+/// Runs the built `assay` binary in `dir`, without colours.
+pub fn assay_in(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_assay"))
         .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .current_dir(dir)
         .env("NO_COLOR", "1")
         .output()
         .expect("the assay binary runs")
+}
+
+/// Replaces the first `from` in the file with `to`; `from` must be there.
+pub fn edit(path: &Path, from: &str, to: &str) {
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(text.contains(from), "{from} not in {}", path.display());
+    std::fs::write(path, text.replacen(from, to, 1)).unwrap();
 }
 
 pub fn code(output: &Output) -> i32 {

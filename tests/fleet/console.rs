@@ -303,7 +303,7 @@ async fn drive(c: &Client, base: &str, token: &str, downloads: &Path) {
     );
     navigate(c, "form.inline button[type=submit]").await;
     let diff = text_of(c, "main").await;
-    for part in ["1 changed in logic, 1 in metadata only", "SSH-003", "SSH-002", "severity"] {
+    for part in ["1 logic changed, 1 metadata only", "SSH-003", "SSH-002", "severity"] {
         assert!(diff.contains(part), "the comparison shows {part}: {diff}");
     }
     shot(c, "12-package-diff").await;

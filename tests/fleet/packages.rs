@@ -5,33 +5,18 @@
 //! SQLite and PostgreSQL.
 
 use super::{
-    agent_on, common, enrolled, fleet, server_with, spawn_server, wait_run, with_postgres, AgentProcess,
+    agent_on, run_outcomes, scan_outcomes, common, enrolled, fleet, server_with, spawn_server, wait_run, with_postgres, AgentProcess,
     ServerProcess,
 };
+use common::{assay_in as assay, edit};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::Command;
-
-fn assay(dir: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_assay"))
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap()
-}
 
 /// A copy of the ssh-hardening example in `dir/pkg`.
 fn package(dir: &Path) -> PathBuf {
     let pkg = dir.join("pkg");
     common::copy_tree(&Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/ssh-hardening"), &pkg);
     pkg
-}
-
-fn edit(path: &Path, from: &str, to: &str) {
-    let text = std::fs::read_to_string(path).unwrap();
-    assert!(text.contains(from), "{from} not in {}", path.display());
-    std::fs::write(path, text.replacen(from, to, 1)).unwrap();
 }
 
 fn ok(r: (i32, String, String)) -> String {
@@ -238,44 +223,6 @@ fn a_server_with_a_trusted_key_fails_closed() {
     assert_eq!(refusals, 6, "{reasons:#?}");
 }
 
-/// The rule outcomes of `assay scan --root` on a fixture host with the
-/// package at `path`: rule id to outcome.
-fn scan_outcomes(root: &Path, path: &Path) -> std::collections::BTreeMap<String, String> {
-    let out = assay(
-        Path::new(env!("CARGO_MANIFEST_DIR")),
-        &["scan", "--root", root.to_str().unwrap(), "--package", path.to_str().unwrap(), "--format", "json"],
-    );
-    let report: Value =
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", common::stderr(&out)));
-    report["rules"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| (r["rule_id"].as_str().unwrap().to_owned(), r["outcome"].as_str().unwrap().to_owned()))
-        .collect()
-}
-
-/// Per fixture host, the rule outcomes of a run's full report.
-fn run_outcomes(
-    s: &ServerProcess,
-    run: &str,
-    ids: &std::collections::BTreeMap<String, String>,
-    host: &str,
-) -> std::collections::BTreeMap<String, String> {
-    let report = json(fleet(s, &["report", run, "--full", "--format", "json"]));
-    let name = std::fs::read_to_string(common::fixture(host).join("etc/hostname")).unwrap();
-    let id = &ids[name.trim()];
-    let mut served = std::collections::BTreeMap::new();
-    for rule in report["rules"].as_array().unwrap() {
-        for (outcome, on) in rule["outcomes"].as_object().unwrap() {
-            if on.as_array().unwrap().iter().any(|h| h["agent"] == id.as_str()) {
-                served.insert(rule["rule_id"].as_str().unwrap().to_owned(), outcome.clone());
-            }
-        }
-    }
-    served
-}
-
 /// A team's own package, published and named by a template with a version
 /// requirement, runs on real agents (fixture roots): per host the same
 /// outcomes as `assay scan --root ROOT --package PATH`; the run records
@@ -359,7 +306,7 @@ fn a_published_package_runs_on_the_fleet_as_scan_runs_it() {
     let first = start(&s);
     for host in hosts {
         let served = run_outcomes(&s, &first, &ids, host);
-        let local = scan_outcomes(&root_of(host), &pkg);
+        let local = scan_outcomes(&root_of(host), &[&pkg]);
         assert_eq!(local.len(), 5, "{local:?}");
         assert_eq!(served, local, "{host}: the fleet's outcomes differ from assay scan --root --package");
     }
@@ -370,9 +317,9 @@ fn a_published_package_runs_on_the_fleet_as_scan_runs_it() {
     // 1.1.0 with a stricter threshold: the next run of the same template
     // (which follows @1) evaluates it; debian-hardened (MaxAuthTries 4) flips.
     let hardened = &ids["debian-hardened"];
-    let before = scan_outcomes(&root_of("debian-hardened"), &pkg);
+    let before = scan_outcomes(&root_of("debian-hardened"), &[&pkg]);
     assert_eq!(
-        (before["KRN-001"].as_str(), scan_outcomes(&root_of("debian-default"), &pkg)["KRN-001"].as_str()),
+        (before["KRN-001"].as_str(), scan_outcomes(&root_of("debian-default"), &[&pkg])["KRN-001"].as_str()),
         ("passed", "failed")
     );
     edit(&pkg.join("common.assay"), "const MAX_AUTH_TRIES = 4", "const MAX_AUTH_TRIES = 3");
@@ -421,7 +368,7 @@ fn a_published_package_runs_on_the_fleet_as_scan_runs_it() {
     assert_eq!(causes, ["package ssh-hardening 1.0.0 → 1.1.0"], "{history:#}");
     let second = start(&s);
     let after = run_outcomes(&s, &second, &ids, "debian-hardened");
-    assert_eq!(after, scan_outcomes(&root_of("debian-hardened"), &pkg));
+    assert_eq!(after, scan_outcomes(&root_of("debian-hardened"), &[&pkg]));
     assert_eq!((before["SSH-003"].as_str(), after["SSH-003"].as_str()), ("passed", "failed"));
     let findings = json(fleet(&s, &["findings", "--run", &second, "--rule", "SSH-003", "--format", "json"]));
     assert!(
@@ -532,7 +479,7 @@ fn a_stored_bundle_of_another_build_is_rebuilt_from_its_sources() {
         )]),
         "debian-default",
     );
-    assert_eq!(served, scan_outcomes(&common::fixture("debian-default"), &pkg));
+    assert_eq!(served, scan_outcomes(&common::fixture("debian-default"), &[&pkg]));
     drop(s);
 
     // Kept sources other than the signed ones are never compiled.

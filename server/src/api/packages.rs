@@ -54,7 +54,7 @@ pub(super) async fn preview(
     Authenticated(caller): Authenticated,
     Body(req): Body<PublishBody>,
 ) -> Result<Json<assay_model::diff::Diff>, Error> {
-    Ok(Json(packages::preview(&app, &caller, req).await?))
+    Ok(Json(crate::domain::preview::preview(&app, &caller, req).await?))
 }
 
 #[derive(serde::Deserialize)]

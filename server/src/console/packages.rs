@@ -156,12 +156,10 @@ pub async fn diff(
         Ok(d) => d,
         Err(f) => return layout::failed(&session, "packages", &title, f),
     };
-    let count = |c: Change| d.rules.iter().filter(|r| r.change == c).count();
     let content = html! {
         p {
-            (count(Change::Added)) " added, " (count(Change::Removed)) " removed, "
-            (count(Change::Logic)) " changed in logic, " (count(Change::Metadata)) " in metadata only, "
-            (d.unchanged) " unchanged. Logic is compared on the compiled rules: reformatting is no change."
+            (assay_runtime::diff::summary_line(&d))
+            ". Logic is compared on the compiled rules: reformatting is no change."
         }
         @if d.rules.is_empty() {
             (layout::notice("The two versions' rules do the same and say the same."))

@@ -182,13 +182,13 @@ async fn evaluate_delivered(
                     // Nothing matches any more (every version yanked):
                     // the versions the run evaluated.
                     Err(Error::Invalid(_)) => {
-                        let name = requirement.split_once('@').map_or(requirement.as_str(), |(n, _)| n);
+                        let name = packages::name_of(requirement);
                         newest.extend(
                             delivered
                                 .packages
                                 .0
                                 .iter()
-                                .filter(|p| p.split_once('@').map_or(p.as_str(), |(n, _)| n) == name)
+                                .filter(|p| packages::name_of(p) == name)
                                 .cloned(),
                         );
                     }
@@ -199,7 +199,7 @@ async fn evaluate_delivered(
         }
     };
     let listed = |packages: &[String], name: &str| {
-        packages.iter().any(|p| p.split_once('@').map_or(p.as_str(), |(n, _)| n) == name)
+        packages.iter().any(|p| packages::name_of(p) == name)
     };
     let selection = {
         let mut c = app.store.read().await?;

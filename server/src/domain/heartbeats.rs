@@ -10,8 +10,10 @@ use crate::ids::now;
 use crate::store::{self, agents, runs as run_rows, Failure, Store};
 use assay_api::agent::{Heartbeat, HeartbeatAnswer, Instruction};
 use assay_api::{HealthCode, ReportedHealth, RunAgentStatus, RunState};
+use assay_model::lookup::CollectionPlan;
 use serde_json::json;
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The longest a heartbeat waits for an instruction.
@@ -233,23 +235,38 @@ async fn instruction(app: &App, agent: &Agent, collecting: Option<&str>) -> Resu
     if run.status == RunAgentStatus::Pending {
         start_collecting(app, &run.id, &agent.id).await?;
     }
-    // What to collect: everything the run's packages look up.
-    let plan = {
-        let mut c = app.store.read().await?;
-        let packages = run_rows::packages(&mut c, &run.id).await?.unwrap_or_default();
-        match super::packages::select(app, &mut c, &packages).await {
-            Ok(selection) => super::packages::plan(&selection),
-            // A package this server cannot load: the evaluation will say
-            // why; collect what the built-in packages need.
-            Err(_) => app.bundle.content.plan.clone(),
-        }
-    };
+    let plan = plan(app, &run.id).await?;
     Ok(Instruction::Collect {
         duration_seconds: ((run.collect_until - now()) / 1000).max(0) as u64,
         run: run.id,
-        plan,
+        plan: (*plan).clone(),
         max_chunk: app.config.chunk_bytes.min(MAX_CHUNK) as u64,
     })
+}
+
+/// What a run's agents collect: everything its packages look up.
+async fn plan(app: &App, run: &str) -> Result<Arc<CollectionPlan>> {
+    if let Some(plan) = app.plans.lock().unwrap_or_else(|p| p.into_inner()).get(run) {
+        return Ok(plan.clone());
+    }
+    let selected = {
+        let mut c = app.store.read().await?;
+        let packages = run_rows::packages(&mut c, run).await?.unwrap_or_default();
+        super::packages::select(app, &mut c, &packages).await
+    };
+    let plan = match selected {
+        Ok(selection) => Arc::new(super::packages::plan(&selection)),
+        // A package this server cannot load (asked again next time): the
+        // evaluation will say why; collect what the built-in packages need.
+        Err(_) => return Ok(Arc::new(app.bundle.content.plan.clone())),
+    };
+    let mut plans = app.plans.lock().unwrap_or_else(|p| p.into_inner());
+    // Runs that collect at once are few; older ones are not asked again.
+    if plans.len() >= 256 {
+        plans.clear();
+    }
+    plans.insert(run.to_owned(), plan.clone());
+    Ok(plan)
 }
 
 /// The first heartbeat of an agent in a run: it collects, and the run

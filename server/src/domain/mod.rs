@@ -13,6 +13,7 @@ pub(crate) mod identity;
 pub(crate) mod notify;
 pub(crate) mod overview;
 pub(crate) mod packages;
+pub(crate) mod preview;
 pub(crate) mod reports;
 pub(crate) mod runs;
 pub(crate) mod schedules;
@@ -57,6 +58,10 @@ pub(crate) struct App {
     /// Published bundles loaded for evaluation, by digest (immutable, so
     /// never stale).
     pub bundles: Mutex<HashMap<String, Arc<Bundle>>>,
+    /// What each run's agents collect, by run (a run's package versions
+    /// are pinned when it starts, so never stale); read on every
+    /// heartbeat of a collecting agent.
+    pub plans: Mutex<HashMap<String, Arc<assay_model::lookup::CollectionPlan>>>,
 }
 
 impl App {

@@ -116,6 +116,22 @@ async fn refuse(app: &App, caller: &Caller, digest: &str, why: String) -> Error 
     Error::Invalid(why)
 }
 
+/// The bundle file a publication or a preview sends, hex-encoded, within
+/// its bound.
+pub(crate) fn sent_bundle(hex: &str) -> Result<Vec<u8>> {
+    let bytes = assay_model::hex::decode(hex)
+        .ok_or_else(|| Error::Invalid("`bundle` is not hex (the bundle file, hex-encoded)".into()))?;
+    if bytes.len() > MAX_BUNDLE {
+        return Err(Error::TooLarge(format!("the bundle is {} bytes, more than {MAX_BUNDLE}", bytes.len())));
+    }
+    Ok(bytes)
+}
+
+/// A sent bundle decoded; what is wrong with it is the client's error.
+pub(crate) fn decoded(bytes: &[u8]) -> Result<Bundle> {
+    assay_model::bundle::load(bytes).map_err(|e| Error::Invalid(format!("the bundle: {e}")))
+}
+
 /// `POST /v1/packages`: publishes every package of a bundle. With trusted
 /// keys, the bundle must be signed by one of them, the signature must
 /// cover exactly its packages and versions (and the sources sent), and no
@@ -125,11 +141,7 @@ async fn refuse(app: &App, caller: &Caller, digest: &str, why: String) -> Error 
 /// content it is refused.
 pub(crate) async fn publish(app: &App, caller: &Caller, body: PublishBody) -> Result<Published> {
     caller.require(Role::Admin)?;
-    let bytes = assay_model::hex::decode(&body.bundle)
-        .ok_or_else(|| Error::Invalid("`bundle` is not hex (the bundle file, hex-encoded)".into()))?;
-    if bytes.len() > MAX_BUNDLE {
-        return Err(Error::TooLarge(format!("the bundle is {} bytes, more than {MAX_BUNDLE}", bytes.len())));
-    }
+    let bytes = sent_bundle(&body.bundle)?;
     let digest = signing::bundle_digest(&bytes);
     let trusted = &app.config.trusted_keys;
     // With trusted keys, the signature is checked before the bundle is
@@ -147,7 +159,7 @@ pub(crate) async fn publish(app: &App, caller: &Caller, body: PublishBody) -> Re
             Err(e) => return Err(refuse(app, caller, &digest, e.to_string()).await),
         },
     };
-    let bundle = assay_model::bundle::load(&bytes).map_err(|e| Error::Invalid(format!("the bundle: {e}")))?;
+    let bundle = decoded(&bytes)?;
     let names: Vec<&str> = bundle.content.packages.iter().map(|p| p.name.as_str()).collect();
     let source_bytes: usize =
         body.sources.iter().flat_map(|p| &p.files).map(|f| f.path.len() + f.text.len()).sum();
@@ -312,89 +324,12 @@ pub(crate) async fn publish(app: &App, caller: &Caller, body: PublishBody) -> Re
     let queued = if causes.is_empty() {
         0
     } else {
-        super::eval::queue_reevaluation(&mut tx, &causes.join(", ")).await?
+        store::jobs::queue_reevaluation(&mut tx, &causes.join(", ")).await?
     };
     tx.commit().await?;
     let detail = json!({ "bundle": digest, "signer": signer, "agents_queued": queued, "packages": published.iter().map(|p| format!("{}@{}", p.name, p.version)).collect::<Vec<_>>() });
     auth::audit(app, &caller.token_id, "package.publish", detail).await?;
     Ok(Published { bundle_digest: digest, signer, packages: published, agents_queued: queued })
-}
-
-/// The most agents a preview evaluates (each twice).
-const MAX_PREVIEW_AGENTS: usize = 50_000;
-
-/// `POST /v1/packages/preview`: what publishing the bundle would change on
-/// the fleet, written nowhere. Every agent's latest telemetry is evaluated
-/// with the newest published versions of the bundle's packages (none for a
-/// new package) and with the candidate; the answer lists the rules added,
-/// removed or changed and, per rule, the hosts whose outcome flips and how
-/// many stay the same.
-pub(crate) async fn preview(
-    app: &App,
-    caller: &Caller,
-    body: PublishBody,
-) -> Result<assay_model::diff::Diff> {
-    caller.require(Role::Admin)?;
-    let bytes = assay_model::hex::decode(&body.bundle)
-        .ok_or_else(|| Error::Invalid("`bundle` is not hex (the bundle file, hex-encoded)".into()))?;
-    if bytes.len() > MAX_BUNDLE {
-        return Err(Error::TooLarge(format!("the bundle is {} bytes, more than {MAX_BUNDLE}", bytes.len())));
-    }
-    let candidate = std::sync::Arc::new(
-        assay_model::bundle::load(&bytes).map_err(|e| Error::Invalid(format!("the bundle: {e}")))?,
-    );
-    let names: Vec<String> = candidate.content.packages.iter().map(|p| p.name.clone()).collect();
-    let (current, agents) = {
-        let mut c = app.store.read().await?;
-        let mut current = Vec::new();
-        for name in &names {
-            if let Some(v) = rows::versions(&mut c, name).await?.into_iter().find(|v| v.yanked_at.is_none()) {
-                if v.builtin_flag() {
-                    return Err(Error::Conflict(format!(
-                        "{name} is a built-in package of this server: publish your own rules under another name"
-                    )));
-                }
-                current.push(format!("{}@{}", v.name, v.version));
-            }
-        }
-        (select(app, &mut c, &current).await?, crate::store::telemetry::agents(&mut c).await?)
-    };
-    if agents.len() > MAX_PREVIEW_AGENTS {
-        return Err(Error::TooLarge(format!(
-            "{} agents have telemetry, more than the {MAX_PREVIEW_AGENTS} a preview evaluates",
-            agents.len()
-        )));
-    }
-    let new: Selection = vec![(Shared::Published(candidate.clone()), names.clone())];
-    let old_parts: Vec<assay_runtime::diff::Part<'_>> = current
-        .iter()
-        .map(|(b, n)| assay_runtime::diff::Part { bundle: b, packages: Some(n.as_slice()) })
-        .collect();
-    let new_parts = [assay_runtime::diff::Part { bundle: &candidate, packages: Some(names.as_slice()) }];
-    let published = if current.is_empty() { "nothing published".to_owned() } else { "published".to_owned() };
-    let mut diff = assay_runtime::diff::compare_parts(&published, &old_parts, "candidate", &new_parts);
-    // As many hosts at once as the CPU pool has threads: the evaluations
-    // run there, the reads of telemetry overlap them.
-    use futures_util::StreamExt;
-    let width = std::thread::available_parallelism().map_or(2, |n| n.get()) * 2;
-    let mut results = futures_util::stream::iter(agents)
-        .map(|agent: String| {
-            let (old, new) = (current.clone(), new.clone());
-            async move {
-                let result = super::eval::preview_host(app, &agent, old, new).await;
-                (agent, result)
-            }
-        })
-        .buffered(width);
-    while let Some((agent, result)) = results.next().await {
-        match result? {
-            Ok((hostname, before, after)) => {
-                assay_runtime::diff::record(&mut diff, &hostname, Some(&agent), &before, &after)
-            }
-            Err(why) => tracing::warn!(agent = agent.as_str(), reason = %why, "preview skipped an agent"),
-        }
-    }
-    Ok(diff)
 }
 
 /// Publishes the server's built-in packages as the server itself, so
@@ -695,6 +630,12 @@ async fn rebuilt(
     let bundle = assay_model::bundle::load(&bytes).map_err(|e| format!("the rebuilt bundle: {e}"))?;
     tracing::info!(bundle = digest, rebuilt = %bundle.digest, "rebuilt a published bundle from its sources ({error})");
     Ok(bundle)
+}
+
+/// The package an entry of a run (`name@version`, or a built-in's name
+/// alone) or a template (`name@requirement` or `name`) names.
+pub(crate) fn name_of(entry: &str) -> &str {
+    entry.split_once('@').map_or(entry, |(name, _)| name)
 }
 
 /// The exact version a template's requirement names now: `name` (the
