@@ -358,7 +358,12 @@ fn run_outcomes(
     let mut served = std::collections::BTreeMap::new();
     for rule in report["rules"].as_array().unwrap() {
         for (outcome, on) in rule["outcomes"].as_object().unwrap() {
-            if on.as_array().unwrap().iter().any(|h| h["agent"] == id.as_str() && h["hostname"] == name.trim()) {
+            if on
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|h| h["agent"] == id.as_str() && h["hostname"] == name.trim())
+            {
                 served.insert(rule["rule_id"].as_str().unwrap().to_owned(), outcome.clone());
             }
         }

@@ -746,11 +746,12 @@ fn field_name(e: &Expr) -> &str {
 }
 
 /// The field that names an item of a record type, for evidence: its
-/// `name`, else its `path`, else its `id`.
+/// `lookup` (a file's contents), else its `name`, else its `path`, else
+/// its `id`.
 fn item_key(ty: &Ty) -> Option<u16> {
     let Ty::Record(r) = ty.strip() else { return None };
     let record = crate::check::schema::Schema::get().record(*r);
-    ["name", "path", "id"]
+    ["lookup", "name", "path", "id"]
         .iter()
         .find_map(|key| record.fields.iter().position(|f| f.name == *key && *f.ty.strip() == Ty::Str))
         .and_then(|i| u16::try_from(i).ok())

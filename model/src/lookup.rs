@@ -5,6 +5,7 @@
 //! collector gathers them besides its defaults, and a rule whose lookup the
 //! telemetry did not cover is skipped, never passed.
 
+use crate::telemetry::ContentFormat;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -110,11 +111,21 @@ pub enum LookupKind {
     File,
     Module,
     Service,
+    /// A file's contents, parsed: `host.json(PATH, KEY)` and the other
+    /// [`ContentFormat`]s. Its [`Lookup::name`] is the lookup as written.
+    Content,
+    /// A certificate file: `host.certificate(PATH)`.
+    Certificate,
 }
 
 impl LookupKind {
-    pub const ALL: [LookupKind; 4] =
-        [LookupKind::Sysctl, LookupKind::File, LookupKind::Module, LookupKind::Service];
+    pub const ALL: [LookupKind; 5] = [
+        LookupKind::Sysctl,
+        LookupKind::File,
+        LookupKind::Module,
+        LookupKind::Service,
+        LookupKind::Certificate,
+    ];
 
     /// The word after `host.` in a policy.
     pub fn word(self) -> &'static str {
@@ -123,6 +134,8 @@ impl LookupKind {
             LookupKind::File => "file",
             LookupKind::Module => "module",
             LookupKind::Service => "service",
+            LookupKind::Content => "contents",
+            LookupKind::Certificate => "certificate",
         }
     }
 
@@ -137,13 +150,16 @@ impl LookupKind {
             LookupKind::File => (&["files"], "FileEntry"),
             LookupKind::Module => (&["kernel", "modules"], "KernelModule"),
             LookupKind::Service => (&["services"], "Service"),
+            LookupKind::Content => (&["contents"], "ContentValue"),
+            LookupKind::Certificate => (&["certificates"], "CertificateFile"),
         }
     }
 
     /// The field of the record that holds the looked-up name.
     pub fn key_field(self) -> &'static str {
         match self {
-            LookupKind::File => "path",
+            LookupKind::File | LookupKind::Certificate => "path",
+            LookupKind::Content => "lookup",
             _ => "name",
         }
     }
@@ -155,7 +171,7 @@ impl LookupKind {
             LookupKind::Sysctl => DEFAULT_SYSCTLS,
             LookupKind::File => DEFAULT_FILES,
             LookupKind::Module => DEFAULT_MODULES,
-            LookupKind::Service => &[],
+            LookupKind::Service | LookupKind::Content | LookupKind::Certificate => &[],
         }
     }
 
@@ -214,6 +230,9 @@ impl LookupKind {
                     Err("a module name is letters, digits and `-`, such as `usb-storage`".into())
                 }
             }
+            // Checked as a [`ContentLookup`].
+            LookupKind::Content => Ok(()),
+            LookupKind::Certificate => LookupKind::File.check(name),
             LookupKind::Service => {
                 let unit = [".service", ".socket", ".timer"].iter().any(|s| name.ends_with(s));
                 if !unit {
@@ -239,12 +258,144 @@ impl fmt::Display for LookupKind {
 pub struct Lookup {
     pub kind: LookupKind,
     pub name: String,
+    /// What a [`LookupKind::Content`] lookup reads.
+    pub content: Option<ContentLookup>,
+}
+
+impl Lookup {
+    pub fn named(kind: LookupKind, name: impl Into<String>) -> Lookup {
+        Lookup { kind, name: name.into(), content: None }
+    }
+
+    pub fn content(content: ContentLookup) -> Lookup {
+        Lookup { kind: LookupKind::Content, name: content.written(), content: Some(content) }
+    }
 }
 
 impl fmt::Display for Lookup {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "host.{}({:?})", self.kind, self.name)
+        match self.kind {
+            LookupKind::Content => f.write_str(&self.name),
+            kind => write!(f, "host.{}({:?})", kind, self.name),
+        }
     }
+}
+
+/// The most content lookups one plan asks for, and the most files they
+/// name: a bundle is input too.
+pub const MAX_CONTENT_LOOKUPS: usize = 1_000;
+pub const MAX_CONTENT_FILES: usize = 200;
+
+/// A lookup of a configuration file's contents: the file, how to parse it,
+/// and the key (or for `lines`, the pattern).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct ContentLookup {
+    /// `json`, `yaml`, `toml`, `ini`, `keyvalue` or `lines`.
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
+    pub format: ContentFormat,
+    pub path: String,
+    pub key: String,
+    /// Only whether the key is set: the value is never read.
+    pub presence: bool,
+    /// Why a key that looks like a credential is none, in the author's
+    /// words; without it such a key's value is never read.
+    pub not_secret: Option<String>,
+}
+
+impl ContentLookup {
+    /// The lookup as written in a rule, which also names its record in the
+    /// telemetry (`ContentValue::lookup`).
+    pub fn written(&self) -> String {
+        format!("host.{}({:?}, {:?})", self.format.as_str(), self.path, self.key)
+    }
+
+    /// Whether the collector may read the value, not only its presence.
+    pub fn reads_value(&self) -> bool {
+        !self.presence && (self.not_secret.is_some() || secret_word(&self.key).is_none())
+    }
+
+    /// Checks the path and the key and returns why they cannot be looked up.
+    pub fn check(&self) -> Result<(), String> {
+        LookupKind::File.check(&self.path)?;
+        match self.format {
+            ContentFormat::Lines => {
+                if self.key.is_empty() || self.key.len() > 1024 {
+                    return Err("a pattern of 1 to 1,024 characters".into());
+                }
+                regex::Regex::new(&self.key).map(|_| ()).map_err(|e| format!("not a regular expression: {e}"))
+            }
+            ContentFormat::Keyvalue => {
+                if self.key.is_empty() || self.key.len() > 256 || self.key.contains(char::is_whitespace) {
+                    return Err("a key of 1 to 256 characters without spaces, as the file writes it".into());
+                }
+                Ok(())
+            }
+            ContentFormat::Ini => match key_path(&self.key)?.len() {
+                1 | 2 => Ok(()),
+                _ => Err("an INI key is `KEY` (before any section) or `SECTION.KEY`; quote a name with \
+                          dots: `\"client.x\".port`"
+                    .into()),
+            },
+            _ => key_path(&self.key).map(|_| ()),
+        }
+    }
+}
+
+/// A dotted key split into its parts: `a.b."c.d".0` is `a`, `b`, `c.d`,
+/// `0` (a number indexes a list).
+pub fn key_path(key: &str) -> Result<Vec<String>, String> {
+    let usage = "a key is dotted names, `authentication.anonymous.enabled`, with a name holding dots \
+                 in double quotes: `plugins.\"io.containerd.grpc.v1.cri\".enable_selinux`";
+    if key.is_empty() || key.len() > 512 {
+        return Err(usage.into());
+    }
+    let mut parts = Vec::new();
+    let mut rest = key;
+    loop {
+        let (part, after) = if let Some(quoted) = rest.strip_prefix('"') {
+            let end = quoted.find('"').ok_or_else(|| format!("an unclosed `\"`: {usage}"))?;
+            (&quoted[..end], &quoted[end + 1..])
+        } else {
+            let end = rest.find('.').unwrap_or(rest.len());
+            if rest[..end].contains('"') {
+                return Err(usage.into());
+            }
+            (&rest[..end], &rest[end..])
+        };
+        if part.is_empty() || part.contains(['\0', '\n']) {
+            return Err(usage.into());
+        }
+        parts.push(part.to_owned());
+        if after.is_empty() {
+            return Ok(parts);
+        }
+        rest = after.strip_prefix('.').ok_or_else(|| usage.to_owned())?;
+        if parts.len() >= 32 {
+            return Err("a key of at most 32 parts".into());
+        }
+    }
+}
+
+/// The words that mark a key or a pattern as a credential; `key` and
+/// `auth` only as whole words (`ssl_key_file`, not `keyboard`; `auth`,
+/// not `authentication`).
+const SECRET_WORDS: &[&str] =
+    &["password", "passwd", "passphrase", "secret", "token", "credential", "private", "apikey"];
+const SECRET_WHOLE_WORDS: &[&str] = &["key", "auth", "pass", "pwd", "dsn", "connection_string"];
+
+/// The word that makes `text` (a key or a pattern) look like it names a
+/// credential, if any.
+pub fn secret_word(text: &str) -> Option<&'static str> {
+    let lower = text.to_ascii_lowercase();
+    if let Some(w) = SECRET_WORDS.iter().find(|w| lower.contains(**w)) {
+        return Some(w);
+    }
+    let words: Vec<&str> = lower.split(|c: char| !c.is_ascii_alphanumeric()).collect();
+    if lower.contains("connection_string") || lower.contains("connectionstring") {
+        return Some("connection_string");
+    }
+    SECRET_WHOLE_WORDS.iter().find(|w| words.contains(w)).copied()
 }
 
 /// What a bundle's rules look up by name, for the collector: sorted and
@@ -256,13 +407,21 @@ pub struct CollectionPlan {
     pub sysctls: Vec<String>,
     pub files: Vec<String>,
     pub modules: Vec<String>,
+    /// Lookups of files' contents (absent in plans of older builds).
+    #[serde(default)]
+    pub contents: Vec<ContentLookup>,
+    /// Certificate files (absent in plans of older builds).
+    #[serde(default)]
+    pub certificates: Vec<String>,
 }
 
 impl CollectionPlan {
     pub fn of<'a>(lookups: impl IntoIterator<Item = &'a Lookup>) -> CollectionPlan {
         let mut plan = CollectionPlan::default();
         for l in lookups {
-            if let Some(list) = plan.list_mut(l.kind) {
+            if let Some(content) = &l.content {
+                plan.contents.push(content.clone());
+            } else if let Some(list) = plan.list_mut(l.kind) {
                 list.push(l.name.clone());
             }
         }
@@ -275,19 +434,26 @@ impl CollectionPlan {
         self.sysctls.extend(other.sysctls.iter().cloned());
         self.files.extend(other.files.iter().cloned());
         self.modules.extend(other.modules.iter().cloned());
+        self.contents.extend(other.contents.iter().cloned());
+        self.certificates.extend(other.certificates.iter().cloned());
         self.normalise();
     }
 
     /// Only names that [`LookupKind::check`] accepts, sorted, once each: a
     /// plan read from a bundle is input too.
     pub fn normalise(&mut self) {
-        for kind in [LookupKind::Sysctl, LookupKind::File, LookupKind::Module] {
+        for kind in [LookupKind::Sysctl, LookupKind::File, LookupKind::Module, LookupKind::Certificate] {
             if let Some(list) = self.list_mut(kind) {
                 list.retain(|n| kind.check(n).is_ok());
                 list.sort();
                 list.dedup();
             }
         }
+        self.contents.retain(|c| c.check().is_ok());
+        self.contents.sort();
+        self.contents.dedup();
+        self.contents.truncate(MAX_CONTENT_LOOKUPS);
+        self.certificates.truncate(MAX_CONTENT_FILES);
     }
 
     fn list_mut(&mut self, kind: LookupKind) -> Option<&mut Vec<String>> {
@@ -295,12 +461,16 @@ impl CollectionPlan {
             LookupKind::Sysctl => Some(&mut self.sysctls),
             LookupKind::File => Some(&mut self.files),
             LookupKind::Module => Some(&mut self.modules),
-            LookupKind::Service => None,
+            LookupKind::Certificate => Some(&mut self.certificates),
+            LookupKind::Service | LookupKind::Content => None,
         }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.sysctls.is_empty() && self.files.is_empty() && self.modules.is_empty()
+        self.sysctls.is_empty()
+            && self.files.is_empty()
+            && self.modules.is_empty()
+            && self.contents.is_empty()
     }
 }
 
@@ -313,6 +483,15 @@ impl crate::telemetry::LookedUp {
             LookupKind::File => &self.files,
             LookupKind::Module => &self.modules,
             LookupKind::Service => return true,
+            LookupKind::Content => match &self.contents {
+                Some(contents) => contents,
+                // A document of schema 4 looked up no contents.
+                None => return false,
+            },
+            LookupKind::Certificate => match &self.certificates {
+                Some(certificates) => certificates,
+                None => return false,
+            },
         };
         list.contains(&lookup.name)
     }
@@ -362,11 +541,55 @@ mod tests {
     }
 
     #[test]
+    fn content_keys_are_dotted_names_with_quoted_parts() {
+        assert_eq!(key_path("a.b").unwrap(), ["a", "b"]);
+        assert_eq!(
+            key_path("plugins.\"io.containerd.grpc.v1.cri\".enable_selinux").unwrap(),
+            ["plugins", "io.containerd.grpc.v1.cri", "enable_selinux"]
+        );
+        assert_eq!(key_path("hosts.0").unwrap(), ["hosts", "0"]);
+        for bad in ["", "a..b", "a.", ".a", "\"a", "a\"b\"", "\"a\"b"] {
+            assert!(key_path(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn credentials_are_recognised_by_their_words() {
+        for secret in [
+            "password",
+            "db.Password",
+            "PASSWD",
+            "client_secret",
+            "auth.token",
+            "ssl_key_file",
+            "auths.auth",
+            "api-key",
+            "credentials.file",
+            "private_key",
+            "DSN",
+        ] {
+            assert!(secret_word(secret).is_some(), "{secret}");
+        }
+        for plain in [
+            "authentication.anonymous.enabled",
+            "keyboard",
+            "live-restore",
+            "monkey",
+            "ssl",
+            "max_connections",
+        ] {
+            assert_eq!(secret_word(plain), None, "{plain}");
+        }
+    }
+
+    #[test]
     fn a_plan_keeps_valid_names_once_in_order() {
         let mut plan = CollectionPlan {
             sysctls: vec!["b.c".into(), "a.b".into(), "b.c".into(), "bad".into()],
             files: vec!["/x/../y".into(), "/etc/a".into()],
             modules: vec![],
+            contents: vec![],
+            certificates: vec![],
         };
         plan.normalise();
         assert_eq!(plan.sysctls, ["a.b", "b.c"]);

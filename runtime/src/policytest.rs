@@ -33,6 +33,11 @@ pub struct Case {
     pub name: String,
     #[serde(default)]
     pub telemetry: serde_json::Value,
+    /// Configuration files by path, as text: the packages' lookups of
+    /// files' contents (`host.json(...)`, ...) read them as the collector
+    /// reads a host's, into `contents`.
+    #[serde(default)]
+    pub files: BTreeMap<String, String>,
     /// Rule id → `passed`, `failed`, `not applicable`, `skipped` or `error`.
     pub expect: BTreeMap<String, String>,
     /// Rule id → what its findings must be (the rule must then fail).
@@ -112,6 +117,33 @@ fn outcome_name(o: &Outcome) -> &'static str {
     o.name()
 }
 
+/// A case's telemetry with the contents its `files` give the bundle's
+/// lookups (after any `contents` it states itself). A file that cannot be
+/// parsed is the case's error, with the parser's message.
+fn with_files(bundle: &Bundle, case: &Case) -> Result<serde_json::Value, String> {
+    if case.files.is_empty() {
+        return Ok(case.telemetry.clone());
+    }
+    let read = crate::collector::contents::read_all(&case.files, &bundle.content.plan.contents);
+    if let Some((path, message)) = read.errors.first() {
+        return Err(format!("files.{path}: {message}"));
+    }
+    let mut telemetry = match &case.telemetry {
+        serde_json::Value::Null => serde_json::json!({}),
+        other => other.clone(),
+    };
+    let Some(doc) = telemetry.as_object_mut() else {
+        return Err("`telemetry` is not a mapping".into());
+    };
+    let read_values = serde_json::to_value(&read.values).map_err(|e| e.to_string())?;
+    let entry = doc.entry("contents").or_insert_with(|| serde_json::json!([]));
+    match (entry.as_array_mut(), read_values) {
+        (Some(list), serde_json::Value::Array(values)) => list.extend(values),
+        _ => return Err("`telemetry.contents` is not a list".into()),
+    }
+    Ok(telemetry)
+}
+
 /// Runs `cases` (with the file they came from) against `bundle`; with
 /// `filter`, only the cases [`selected`] by it.
 pub fn run(bundle: &Bundle, files: &[(PathBuf, CaseFile)], filter: Option<&str>) -> Results {
@@ -125,13 +157,19 @@ pub fn run(bundle: &Bundle, files: &[(PathBuf, CaseFile)], filter: Option<&str>)
             results.cases += 1;
             let before = results.failures.len();
             let label = format!("{}: {}", path.display(), case.name);
-            let doc = partial::complete(&case.telemetry);
+            let telemetry = match with_files(bundle, case) {
+                Ok(t) => t,
+                Err(e) => {
+                    results.failures.push(format!("{label}: {e}"));
+                    continue;
+                }
+            };
+            let doc = partial::complete(&telemetry);
             let host = match serde_json::to_vec(&doc)
                 .map_err(|e| e.to_string())
                 .and_then(|b| assay_model::telemetry::from_json(&b).map_err(|e| e.to_string()))
-                .and_then(|t| {
-                    Host::from_partial(t, &partial::given(&case.telemetry)).map_err(|e| e.to_string())
-                }) {
+                .and_then(|t| Host::from_partial(t, &partial::given(&telemetry)).map_err(|e| e.to_string()))
+            {
                 Ok(h) => h,
                 Err(e) => {
                     results.failures.push(format!("{label}: the telemetry is not valid: {e}"));

@@ -5,8 +5,8 @@
 //! SQLite and PostgreSQL.
 
 use super::{
-    agent_on, run_outcomes, scan_outcomes, common, enrolled, fleet, server_with, spawn_server, wait_run, with_postgres, AgentProcess,
-    ServerProcess,
+    agent_on, common, enrolled, fleet, run_outcomes, scan_outcomes, server_with, spawn_server, wait_run,
+    with_postgres, AgentProcess, ServerProcess,
 };
 use common::{assay_in as assay, edit};
 use serde_json::Value;
@@ -490,4 +490,70 @@ fn a_stored_bundle_of_another_build_is_rebuilt_from_its_sources() {
     let s = spawn_server(data.path(), ("127.0.0.1:0", "127.0.0.1:0"), &key, &[], Some(&token));
     let r = refused(fleet(&s, &["package", "show", "ssh-hardening@1.0.0"]));
     assert!(r.contains("the sources of package ssh-hardening are sha256:"), "{r}");
+}
+
+/// A package that reads configuration files' contents (#32) runs on the
+/// fleet as scan runs it: the agents read exactly the keys the run's plan
+/// names, and the fleet's outcomes per host are `assay scan --root
+/// --package`'s, with no planted credential stored by the server.
+#[test]
+fn a_package_reading_configuration_files_runs_on_the_fleet() {
+    let pkg = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/container-host");
+    let data = tempfile::tempdir().unwrap();
+    let s = server_with(data.path(), &[]);
+    let hosts = ["container-default", "container-hardened"];
+    let (_, token, _) = fleet(&s, &["enrollment", "create", "--uses", "2", "--tag", "team=containers"]);
+    let _agents: Vec<AgentProcess> =
+        hosts.iter().map(|h| agent_on(&s, token.trim(), &common::fixture(h))).collect();
+    let ids: std::collections::BTreeMap<String, String> = enrolled(&s, hosts.len())
+        .iter()
+        .map(|a| (a["hostname"].as_str().unwrap().to_owned(), a["id"].as_str().unwrap().to_owned()))
+        .collect();
+    ok(fleet(&s, &["target", "create", "containers", "--tag", "team"]));
+    ok(fleet(&s, &["package", "publish", pkg.to_str().unwrap()]));
+    ok(fleet(
+        &s,
+        &[
+            "template",
+            "create",
+            "c",
+            "--target",
+            "containers",
+            "--duration",
+            "1m",
+            "--package",
+            "container-host@1",
+        ],
+    ));
+    let v = json(fleet(&s, &["run", "start", "c", "--format", "json"]));
+    let run = v["id"].as_str().unwrap().to_owned();
+    let done = wait_run(&s, &run, &["COMPLETED", "COMPLETED_WITH_ERRORS", "FAILED", "ERROR"]);
+    assert_eq!(done["state"], "COMPLETED", "{done:#}");
+    for host in hosts {
+        let served = run_outcomes(&s, &run, &ids, host);
+        let local = scan_outcomes(&common::fixture(host), &[&pkg]);
+        assert_eq!(local.len(), 8, "{local:?}");
+        assert_eq!(served, local, "{host}: the fleet's outcomes differ from assay scan --root --package");
+    }
+    drop(s);
+    // Nothing the server stores in the clear (its database: findings,
+    // evidence, reports) holds a planted credential. Uploaded telemetry is
+    // sealed; tests/contents.rs shows the collector reads none into it.
+    for entry in walk(data.path()) {
+        let bytes = std::fs::read(&entry).unwrap();
+        assert!(!bytes.windows(7).any(|w| w == b"PLANTED"), "{} holds a planted credential", entry.display());
+    }
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
 }

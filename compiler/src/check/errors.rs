@@ -8,6 +8,7 @@ use super::schema::Schema;
 use crate::diagnostics::suggest::did_you_mean;
 use crate::diagnostics::{Code, Diagnostic};
 use crate::source::Span;
+use assay_model::telemetry::ContentFormat;
 
 /// E0301: a name that resolves to nothing.
 pub(super) enum UnknownName<'a> {
@@ -439,6 +440,12 @@ pub(super) enum BadLookup<'a> {
     NotALiteral { given: usize },
     /// A literal that is not a name of this kind, and why.
     Name { name: &'a str, why: &'a str },
+    /// A lookup of a file's contents without two or three literals.
+    ContentArguments { format: ContentFormat, given: usize },
+    /// A third argument other than `"presence"` or `"not secret: WHY"`.
+    ContentThird { format: ContentFormat, given: &'a str },
+    /// A path, key or pattern that cannot be looked up, and why.
+    Content { format: ContentFormat, why: &'a str },
 }
 
 pub(super) fn bad_lookup(
@@ -459,8 +466,52 @@ pub(super) fn bad_lookup(
             format!("not a {kind} name"),
             why.to_owned(),
         ),
+        BadLookup::ContentArguments { format, given } => (
+            format!(
+                "`host.{f}(PATH, {what})` takes two string literals",
+                f = format.as_str(),
+                what = if format == ContentFormat::Lines { "PATTERN" } else { "KEY" }
+            ),
+            format!("{given} argument(s), or not literals"),
+            "the file and the key must be written out, so the bundle can ask the collector for exactly \
+             them"
+                .to_owned(),
+        ),
+        BadLookup::ContentThird { format, given } => (
+            format!(
+                "`host.{}(...)`'s third argument is `\"presence\"` or `\"not secret: WHY\"`",
+                format.as_str()
+            ),
+            format!("{given:?}"),
+            "`\"presence\"` looks up only whether the key is set; `\"not secret: WHY\"` reads the value of \
+             a key whose name looks like a credential but is none, and says why"
+                .to_owned(),
+        ),
+        BadLookup::Content { format, why } => (
+            format!("this `host.{}(...)` cannot be looked up", format.as_str()),
+            "here".to_owned(),
+            why.to_owned(),
+        ),
     };
     Diagnostic::new(Code::E0311, message).primary(span, label).help(help)
+}
+
+/// E0313: the value of a key or pattern that looks like a credential.
+pub(super) fn credential_value(
+    span: Span,
+    format: ContentFormat,
+    path: &str,
+    key: &str,
+    word: &str,
+) -> Diagnostic {
+    let f = format.as_str();
+    Diagnostic::new(Code::E0313, format!("{key:?} looks like a credential: its value is never collected"))
+        .primary(span, format!("names `{word}`"))
+        .help(format!(
+            "test only whether it is set: `host.{f}({path:?}, {key:?}, \"presence\")` (a `bool?`); if it holds \
+             no secret, say why: `host.{f}({path:?}, {key:?}, \"not secret: ...\")`"
+        ))
+        .note("the collector never reads a credential into the telemetry (docs/security.md)")
 }
 
 /// E0312: an item searched for by name in a list that holds only the items

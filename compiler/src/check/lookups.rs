@@ -11,7 +11,8 @@ use super::types::Ty;
 use super::{errors, schema, Checker};
 use crate::source::Span;
 use crate::syntax::ast::{self, BinaryOp, QuantifierKind, StrPart};
-use assay_model::lookup::{Lookup, LookupKind};
+use assay_model::lookup::{secret_word, ContentLookup, Lookup, LookupKind};
+use assay_model::telemetry::ContentFormat;
 
 impl Checker<'_> {
     pub(super) fn lookup(
@@ -25,15 +26,7 @@ impl Checker<'_> {
             return error_expr(span);
         }
         let literal = match args {
-            [arg] => match &arg.kind {
-                ast::ExprKind::RawStr(text) => Some((text.clone(), arg.span)),
-                ast::ExprKind::Str(lit) => match lit.parts.as_slice() {
-                    [StrPart::Lit(text)] => Some((text.clone(), arg.span)),
-                    [] => Some((String::new(), arg.span)),
-                    _ => None,
-                },
-                _ => None,
-            },
+            [arg] => literal(arg),
             _ => None,
         };
         let Some((name, name_span)) = literal else {
@@ -55,7 +48,7 @@ impl Checker<'_> {
         }
         match self.find_by_name(kind, &name, span, scope) {
             Some(e) => {
-                self.lookups.push(Lookup { kind, name });
+                self.lookups.push(Lookup::named(kind, name));
                 e
             }
             None => {
@@ -65,6 +58,101 @@ impl Checker<'_> {
                 error_expr(span)
             }
         }
+    }
+
+    /// `host.json(PATH, KEY)` and the other formats: `find` over
+    /// `host.contents` by the lookup as written, a `ContentValue?`. With
+    /// `"presence"` as a third argument, only whether the key is set
+    /// (`bool?`); a key that looks like a credential may be looked up only
+    /// so, or with `"not secret: WHY"`.
+    pub(super) fn content_lookup(
+        &mut self,
+        format: ContentFormat,
+        args: &[ast::Expr],
+        span: Span,
+        scope: &mut Scope,
+    ) -> hir::Expr {
+        if self.in_const(scope, span, "read telemetry") {
+            return error_expr(span);
+        }
+        let literals: Vec<Option<(String, Span)>> = args.iter().map(literal).collect();
+        let written: Option<Vec<(String, Span)>> = literals.into_iter().collect();
+        let (path, key, third) = match written.as_deref() {
+            Some([path, key]) => (path.clone(), key.clone(), None),
+            Some([path, key, third]) => (path.clone(), key.clone(), Some(third.clone())),
+            _ => {
+                for arg in args {
+                    self.expr(arg, scope, None);
+                }
+                let at = args.first().map_or(span, |a| a.span);
+                self.report(errors::bad_lookup(
+                    at,
+                    LookupKind::Content,
+                    errors::BadLookup::ContentArguments { format, given: args.len() },
+                ));
+                return error_expr(span);
+            }
+        };
+        let mut lookup =
+            ContentLookup { format, path: path.0, key: key.0, presence: false, not_secret: None };
+        if let Some((third, third_span)) = third {
+            if third == "presence" {
+                lookup.presence = true;
+            } else if let Some(why) =
+                third.strip_prefix("not secret:").map(str::trim).filter(|w| !w.is_empty())
+            {
+                lookup.not_secret = Some(why.to_owned());
+            } else {
+                self.report(errors::bad_lookup(
+                    third_span,
+                    LookupKind::Content,
+                    errors::BadLookup::ContentThird { format, given: &third },
+                ));
+                return error_expr(span);
+            }
+        }
+        // The path's own mistakes at the path, the key's at the key.
+        let checked = LookupKind::File.check(&lookup.path).map_err(|why| (why, path.1));
+        if let Err((why, at)) = checked.and_then(|()| lookup.check().map_err(|why| (why, key.1))) {
+            self.report(errors::bad_lookup(
+                at,
+                LookupKind::Content,
+                errors::BadLookup::Content { format, why: &why },
+            ));
+            return error_expr(span);
+        }
+        if !lookup.presence && lookup.not_secret.is_none() {
+            if let Some(word) = secret_word(&lookup.key) {
+                self.report(errors::credential_value(key.1, format, &lookup.path, &lookup.key, word));
+                return error_expr(span);
+            }
+        }
+        let written = lookup.written();
+        let presence = lookup.presence;
+        let Some(found) = self.find_by_name(LookupKind::Content, &written, span, scope) else {
+            let why = "internal error: the telemetry schema has no list for this lookup";
+            self.report(errors::bad_lookup(
+                span,
+                LookupKind::Content,
+                errors::BadLookup::Content { format, why },
+            ));
+            return error_expr(span);
+        };
+        self.lookups.push(Lookup::content(lookup));
+        if !presence {
+            return found;
+        }
+        // Only whether it is set: no value of it can be reached.
+        let record = match found.ty.strip() {
+            Ty::Record(r) => *r,
+            _ => return error_expr(span),
+        };
+        let Some((index, info)) = self.schema.field(record, "set") else { return error_expr(span) };
+        mk(
+            ExprKind::Field { base: Box::new(found), index, name: "set".to_owned(), sourced: info.sourced },
+            info.ty.clone().optional(),
+            span,
+        )
     }
 
     /// `find(x in host.LIST ?? [] where x.KEY == name)`.
@@ -125,6 +213,19 @@ impl Checker<'_> {
             item.optional(),
             span,
         ))
+    }
+}
+
+/// A string literal argument, and where it is.
+fn literal(arg: &ast::Expr) -> Option<(String, Span)> {
+    match &arg.kind {
+        ast::ExprKind::RawStr(text) => Some((text.clone(), arg.span)),
+        ast::ExprKind::Str(lit) => match lit.parts.as_slice() {
+            [StrPart::Lit(text)] => Some((text.clone(), arg.span)),
+            [] => Some((String::new(), arg.span)),
+            _ => None,
+        },
+        _ => None,
     }
 }
 

@@ -247,6 +247,11 @@ impl Checker<'_> {
             if let Some(kind) = assay_model::lookup::LookupKind::parse(&f.name).filter(|_| h.name == "host") {
                 return self.lookup(kind, args, span, scope);
             }
+            if let Some(format) =
+                assay_model::telemetry::ContentFormat::parse(&f.name).filter(|_| h.name == "host")
+            {
+                return self.content_lookup(format, args, span, scope);
+            }
         }
         let module = scope.module;
         let name_span = callee

@@ -285,7 +285,12 @@ literal, so the bundle can tell the collector what to gather, and a name
 the collector can look up: a dotted kernel parameter
 (`net.ipv4.ip_forward`), an absolute, normal file path outside /proc, /sys
 and /dev (`/etc/shadow`), a module name with `-` (`usb-storage`), a unit
-with its type (`ssh.service`).
+with its type (`ssh.service`). A lookup of a file's contents,
+`host.json(PATH, KEY)` and the other formats, takes the path and the key
+(or for `host.lines`, a regular expression) as literals, and an optional
+third, `\"presence\"` or `\"not secret: WHY\"` (E0313); a key is dotted
+names with quoted parts (`plugins.\"io.containerd.grpc.v1.cri\".x`), an INI
+key `SECTION.KEY`.
 
     let forwarding = host.sysctl(\"net.ipv4.ip_forward\")
     fail when (forwarding.runtime ?? \"0\") != \"0\"
@@ -302,6 +307,21 @@ and what the bundle's rules look up with `host.sysctl(...)`,
 never matches, so the rule would pass everywhere. Look the item up instead:
 
     let bpf = host.sysctl(\"kernel.unprivileged_bpf_disabled\")"
+
+    E0313 Error "credential looked up by value"
+"A lookup of a file's contents reads only the keys it names, and never the
+value of one whose name looks like a credential: `password`, `passwd`,
+`secret`, `token`, `credential`, `private`, `apikey`, or `key`, `auth`,
+`pass`, `pwd`, `dsn` as whole words. Such a key can be looked up for its
+presence only, which gives a `bool?`:
+
+    let has_password = host.yaml(\"/etc/app/config.yaml\", \"db.password\", \"presence\")
+
+A key whose name matches but holds no secret (a path to a key file, say) is
+read when the rule says why, in words a reviewer can check:
+
+    let key_file = host.keyvalue(\"/etc/postgresql/15/main/postgresql.conf\", \"ssl_key_file\",
+      \"not secret: the path of the key file, not the key\")"
 
     E0401 Error "mismatched types"
 "An operator, a condition, a function argument or a declared type got a value

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 /// The telemetry format this build writes (it reads back to
 /// [`OLDEST_READABLE`]); the fingerprint test fails until it is bumped
 /// with the schema.
-pub const SCHEMA_VERSION: u32 = 4;
+pub const SCHEMA_VERSION: u32 = 5;
 
 /// Declares a telemetry record: the struct with serde derives (unknown keys
 /// rejected, so a misspelt field in a fixture is an error) and its schema.
@@ -71,7 +71,7 @@ macro_rules! enumeration {
         }
     ) => {
         $(#[doc = $doc])*
-        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
         pub enum $name {
             #[default]
             $( $(#[doc = $vdoc])* #[serde(rename = $text)] $variant, )*
@@ -247,6 +247,16 @@ record! {
         /// above (journald, coredump, faillock, auditd, rsyslog, APT,
         /// firewalls, shell start-up files); absent when none of those files exists.
         pub config: Option<Vec<ConfigSetting>>,
+        /// Values looked up in configuration files by the bundles' rules
+        /// (`host.json(PATH, KEY)`, `host.lines(PATH, PATTERN)`, ...): only
+        /// the keys and lines asked for, never a whole file, never the value
+        /// of a key that looks like a credential. Absent in documents of
+        /// schema 4.
+        pub contents: Option<Vec<ContentValue>>,
+        /// Certificate files looked up by the bundles' rules
+        /// (`host.certificate(PATH)`); a private key in one is reported,
+        /// never read. Absent in documents of schema 4.
+        pub certificates: Option<Vec<CertificateFile>>,
         /// APT's package sources (sources.list and sources.list.d).
         pub apt_sources: Option<Vec<AptSource>>,
         /// systemd units.
@@ -351,6 +361,135 @@ record! {
         pub files: Vec<String>,
         /// Kernel modules (`usb-storage`).
         pub modules: Vec<String>,
+        /// Lookups of files' contents, as written (`host.json("/etc/docker/daemon.json",
+        /// "live-restore")`): a file that could not be parsed is not among them.
+        /// Absent in documents of schema 4.
+        pub contents: Option<Vec<String>>,
+        /// Certificate files (`host.certificate(PATH)`) read; a file that
+        /// could not be parsed is not among them. Absent in documents of
+        /// schema 4.
+        pub certificates: Option<Vec<String>>,
+    }
+}
+
+record! {
+    /// A certificate file looked up by a rule: PEM (a chain gives each
+    /// certificate, in order) or DER.
+    pub struct CertificateFile {
+        pub path: String,
+        /// Whether the file exists.
+        pub exists: bool,
+        /// Whether it holds a private key (its contents are never read).
+        pub private_key: bool,
+        pub certificates: Vec<Certificate>,
+    }
+}
+
+record! {
+    /// An X.509 certificate.
+    pub struct Certificate {
+        /// The subject's distinguished name (`CN=www.example.org, O=...`).
+        pub subject: String,
+        pub issuer: String,
+        /// Subject alternative names: DNS names, IP addresses, e-mail
+        /// addresses, URIs.
+        pub names: Vec<String>,
+        /// The serial number, hex bytes separated by `:`.
+        pub serial: String,
+        /// RFC 3339, UTC.
+        pub not_before: String,
+        pub not_after: String,
+        /// Whole days from the collection to `not_after` (negative once expired).
+        pub days_remaining: i64,
+        /// `rsa`, `ec`, `ed25519`, `ed448`, `dsa`, `gost` or `unknown`.
+        pub key_type: String,
+        /// The key's size in bits (an EC key: its curve's).
+        pub key_bits: i64,
+        /// `sha256WithRSAEncryption`, `ecdsa-with-SHA256`, ... or an OID.
+        pub signature_algorithm: String,
+        /// Whether the subject is the issuer.
+        pub self_signed: bool,
+        /// SHA-256 of the DER encoding, hex.
+        pub fingerprint: String,
+    }
+}
+
+record! {
+    /// One lookup of a configuration file's contents and what it found.
+    /// A missing file, a key that is not set and a value of another type
+    /// are told apart: `exists`, `set`, `kind`, and the typed values,
+    /// each absent unless the value has that type.
+    pub struct ContentValue {
+        /// The lookup as written in the rule, which finds this record.
+        pub lookup: String,
+        pub format: ContentFormat,
+        /// The file looked up (includes it names are followed).
+        pub path: String,
+        /// The key (`authentication.anonymous.enabled`, `mysqld.local-infile`)
+        /// or, for `lines`, the pattern.
+        pub key: String,
+        /// Whether the file exists.
+        pub exists: bool,
+        /// Whether the key is set (for `lines`: whether a line matches).
+        pub set: bool,
+        /// The value's type; absent when the key is not set or only its
+        /// presence was looked up.
+        pub kind: Option<ValueKind>,
+        /// A string, number or boolean value, as text.
+        pub text: Option<Sourced<String>>,
+        /// An integer value (for `ini` and `keyvalue`, text that is one).
+        pub integer: Option<Sourced<i64>>,
+        /// A boolean value (for `ini` and `keyvalue`: `true`/`false`,
+        /// `yes`/`no`, `on`/`off`, `1`/`0`).
+        pub boolean: Option<Sourced<bool>>,
+        /// A list of strings, numbers or booleans, each as text.
+        pub list: Option<Sourced<Vec<String>>>,
+        /// For `lines`: every matching line, in file order (at most 1,000);
+        /// absent when the file does not exist.
+        pub lines: Option<Vec<LineMatch>>,
+    }
+}
+
+record! {
+    /// A line of a file that matched a `lines` lookup's pattern.
+    pub struct LineMatch {
+        /// The line's text, with its file and line number.
+        pub line: Sourced<String>,
+        pub number: u32,
+        /// The pattern's capture groups, in order (`""` for a group that
+        /// did not take part).
+        pub captures: Vec<String>,
+    }
+}
+
+enumeration! {
+    /// How a configuration file is parsed.
+    pub enum ContentFormat {
+        Json = "json",
+        Yaml = "yaml",
+        Toml = "toml",
+        /// Sections and `key = value`; MySQL's `!include` and `!includedir`
+        /// are followed.
+        Ini = "ini",
+        /// `key = value` or `key value` lines, `#` comments, the last one
+        /// wins; PostgreSQL's `include`, `include_if_exists` and
+        /// `include_dir` are followed.
+        Keyvalue = "keyvalue",
+        /// Lines matching a regular expression.
+        Lines = "lines",
+    }
+}
+
+enumeration! {
+    /// The type of a value found in a configuration file.
+    pub enum ValueKind {
+        String = "string",
+        Integer = "integer",
+        Float = "float",
+        Boolean = "boolean",
+        List = "list",
+        Map = "map",
+        Null = "null",
     }
 }
 

@@ -117,6 +117,9 @@ fn migrate(t: &mut Telemetry, from: u32) {
     }
     // 3 → 4: `config` and `apt_sources` were added (optional): such a
     // document did not read those files.
+    // 4 → 5: `contents` and `collection.looked_up.contents` were added
+    // (optional): such a document read no file's contents, and a rule
+    // looking one up is skipped.
     t.schema_version = SCHEMA_VERSION;
 }
 

@@ -11,8 +11,10 @@
 //! names are kept unless whole lines are asked for, redacted ([`cmdline`]).
 
 mod accounts;
+mod certificates;
 pub mod cmdline;
 mod config;
+pub mod contents;
 mod elf;
 mod fs;
 mod packages;
@@ -62,9 +64,18 @@ pub fn looked_up(plan: &CollectionPlan) -> LookedUp {
         sysctls: LookupKind::Sysctl.defaults().iter().map(|s| (*s).to_owned()).collect(),
         files: LookupKind::File.defaults().iter().map(|s| (*s).to_owned()).collect(),
         modules: LookupKind::Module.defaults().iter().map(|s| (*s).to_owned()).collect(),
+        contents: Vec::new(),
+        certificates: Vec::new(),
     };
     all.merge(plan);
-    LookedUp { sysctls: all.sysctls, files: all.files, modules: all.modules }
+    // Contents are covered once read ([`contents::collect`]).
+    LookedUp {
+        sysctls: all.sysctls,
+        files: all.files,
+        modules: all.modules,
+        contents: None,
+        certificates: None,
+    }
 }
 
 /// The most errors kept per sensor; the rest are counted (a malformed file
@@ -193,6 +204,16 @@ pub fn collect(config: &Config, progress: &mut dyn FnMut(f64)) -> Telemetry {
     doc.services = sensor(&mut ctx, "services", system::services);
     doc.config = sensor(&mut ctx, "config", config::settings);
     doc.apt_sources = sensor(&mut ctx, "apt-sources", config::apt_sources);
+    if !config.plan.contents.is_empty() {
+        doc.contents =
+            sensor(&mut ctx, "contents", |ctx| Some(contents::collect(ctx, &config.plan.contents)));
+    }
+    if !config.plan.certificates.is_empty() {
+        let now = now_secs();
+        doc.certificates = sensor(&mut ctx, "certificates", |ctx| {
+            Some(certificates::collect(ctx, &config.plan.certificates, now))
+        });
+    }
     let sampled =
         sensor(&mut ctx, "runtime", |ctx| runtime::sample(ctx, config.duration, config.interval, progress));
     let samples = sampled.as_ref().map(|s| s.samples).unwrap_or(0);
@@ -323,10 +344,19 @@ pub fn collect_root(root: &Path) -> Telemetry {
 
 /// The current time in RFC 3339 (UTC), from the system clock.
 pub fn now_rfc3339() -> String {
-    let secs = std::time::SystemTime::now()
+    rfc3339(now_secs())
+}
+
+/// Seconds since the epoch, from the system clock.
+fn now_secs() -> i64 {
+    std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
+        .unwrap_or(0)
+}
+
+/// Seconds since the epoch in RFC 3339 (UTC).
+pub fn rfc3339(secs: i64) -> String {
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
     // Civil from days (Howard Hinnant's algorithm).

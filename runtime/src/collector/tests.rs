@@ -84,3 +84,79 @@ proptest! {
         prop_assert!(!json.contains("PLANTED"));
     }
 }
+
+/// Lines of every format the contents lookups parse, mixed with noise:
+/// includes (some cyclic), sections, quotes, deep nesting, credentials.
+fn contents_text() -> impl Strategy<Value = String> {
+    let line = prop_oneof![
+        Just("{\"icc\": false, \"live-restore\": true, \"a\": {\"b\": [1, \"x\", null]}}".to_owned()),
+        Just("{\"a\": ".to_owned()),
+        Just("[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[".to_owned()),
+        Just("authentication:\n  anonymous:\n    enabled: false".to_owned()),
+        Just("- &a [*a, *a]\n".to_owned()),
+        Just("[plugins.\"io.containerd.grpc.v1.cri\"]\ndisable_apparmor = true".to_owned()),
+        Just("[mysqld]\nlocal-infile = 1\n!includedir /etc/x/\n!include /etc/x/x.conf".to_owned()),
+        Just("[client]\npassword = PLANTED".to_owned()),
+        Just("include 'x.conf'\ninclude_dir '.'\ninclude_if_exists '/etc/x/none'".to_owned()),
+        Just("ssl = on # comment\nssl_passphrase_command = 'echo PLANTED'".to_owned()),
+        Just("url = \"postgres://app:PLANTED@db/app\"".to_owned()),
+        Just("host all all 0.0.0.0/0 trust".to_owned()),
+        Just("token: PLANTED".to_owned()),
+        Just("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----".to_owned()),
+        Just("-----BEGIN PRIVATE KEY-----\nPLANTED\n-----END PRIVATE KEY-----".to_owned()),
+        Just("-----BEGIN CERTIFICATE-----\n".to_owned()),
+        "[ -~]{0,40}",
+        "\\PC{0,20}",
+    ];
+    prop::collection::vec(line, 0..8).prop_map(|l| l.join("\n"))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// Whatever the files hold (including includes of themselves),
+    /// collection ends, never panics, every lookup is either in the
+    /// document or an error, and no planted credential is collected.
+    #[test]
+    fn content_lookups_survive_any_content(texts in prop::collection::vec(contents_text(), 2)) {
+        use assay_model::lookup::ContentLookup;
+        use assay_model::telemetry::ContentFormat;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("etc/x")).unwrap();
+        std::fs::write(dir.path().join("etc/x/x.conf"), &texts[0]).unwrap();
+        std::fs::write(dir.path().join("etc/x/y.cnf"), &texts[1]).unwrap();
+        let mut contents = Vec::new();
+        for format in [ContentFormat::Json, ContentFormat::Yaml, ContentFormat::Toml, ContentFormat::Ini,
+            ContentFormat::Keyvalue, ContentFormat::Lines]
+        {
+            for (path, key) in [
+                ("/etc/x/x.conf", "live-restore"),
+                ("/etc/x/x.conf", "a.b.1"),
+                ("/etc/x/y.cnf", "mysqld.local-infile"),
+                ("/etc/x/x.conf", "url"),
+                ("/etc/x/x.conf", "ssl"),
+                ("/etc/x/y.cnf", "."),
+                ("/etc/x/x.conf", ":([A-Z]+)@"),
+            ] {
+                let lookup = ContentLookup { format, path: path.into(), key: key.into(), presence: false, not_secret: None };
+                if lookup.check().is_ok() {
+                    contents.push(lookup);
+                }
+            }
+        }
+        let wanted = contents.len();
+        // The same files read as certificates: whatever they hold, an
+        // error or a record, never a panic.
+        let certificates = vec!["/etc/x/x.conf".to_owned(), "/etc/x/y.cnf".to_owned()];
+        let plan = CollectionPlan { contents, certificates, ..CollectionPlan::default() };
+        let doc = collect(&Config { root: dir.path().to_path_buf(), plan, ..Config::default() }, &mut |_| {});
+        let json = serde_json::to_string(&doc).unwrap();
+        prop_assert!(!json.contains("PLANTED"), "{json}");
+        let found = doc.contents.as_ref().map_or(0, Vec::len);
+        let errors = doc.errors.iter().filter(|e| e.sensor == "contents").count();
+        prop_assert!(found + errors >= wanted.min(1), "{json}");
+        prop_assert!(!doc.errors.iter().any(|e| e.message.contains("unexpectedly")), "{:?}", doc.errors);
+        let covered = doc.collection.as_ref().and_then(|c| c.looked_up.as_ref()).and_then(|l| l.contents.as_ref());
+        prop_assert_eq!(covered.map_or(0, Vec::len), found);
+    }
+}

@@ -122,10 +122,23 @@ impl<'b> Program<'b> {
             // whatever the host has: neither a pass nor a finding would be
             // true, so the rule does not run.
             if let Some(l) = not_looked_up(rule, looked_up.as_ref()) {
-                let reason = format!(
-                    "looks up {l}, which this collection did not: collect with the bundle \
-                     (`assay collect --bundle FILE`, or scan with it)"
-                );
+                // A file that was read but could not be parsed says why.
+                let (sensor, path) = match (&l.content, l.kind) {
+                    (Some(c), _) => ("contents", c.path.as_str()),
+                    (None, assay_model::lookup::LookupKind::Certificate) => ("certificates", l.name.as_str()),
+                    _ => ("", ""),
+                };
+                let failed =
+                    host.telemetry.errors.iter().find(|e| {
+                        !sensor.is_empty() && e.sensor == sensor && e.path.as_deref() == Some(path)
+                    });
+                let reason = match failed {
+                    Some(e) => format!("looks up {l}, which could not be read: {}", e.message),
+                    None => format!(
+                        "looks up {l}, which this collection did not: collect with the bundle \
+                         (`assay collect --bundle FILE`, or scan with it)"
+                    ),
+                };
                 rules.push(result(Outcome::Skipped { reason }));
                 continue;
             }
@@ -186,6 +199,11 @@ impl<'b> Program<'b> {
                 let path = content.debug.evidence_paths.get(path as usize).cloned().unwrap_or_default();
                 // The loop item named: `host.kernel.modules["cramfs"].loaded`.
                 let path = match (item, path.rfind("[]")) {
+                    // A file's contents read as the lookup that found them:
+                    // `host.json("/etc/docker/daemon.json", "icc").boolean`.
+                    (Some(Value::Str(lookup)), Some(at)) if &path[..at] == "host.contents" => {
+                        format!("{}{}", lookup.as_ref(), &path[at + 2..])
+                    }
                     (Some(Value::Str(name)), Some(at)) => {
                         format!("{}[{:?}]{}", &path[..at], name.as_ref(), &path[at + 2..])
                     }

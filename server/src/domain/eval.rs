@@ -184,12 +184,7 @@ async fn evaluate_delivered(
                     Err(Error::Invalid(_)) => {
                         let name = packages::name_of(requirement);
                         newest.extend(
-                            delivered
-                                .packages
-                                .0
-                                .iter()
-                                .filter(|p| packages::name_of(p) == name)
-                                .cloned(),
+                            delivered.packages.0.iter().filter(|p| packages::name_of(p) == name).cloned(),
                         );
                     }
                     Err(e) => return Err(e),
@@ -198,9 +193,7 @@ async fn evaluate_delivered(
             newest
         }
     };
-    let listed = |packages: &[String], name: &str| {
-        packages.iter().any(|p| packages::name_of(p) == name)
-    };
+    let listed = |packages: &[String], name: &str| packages.iter().any(|p| packages::name_of(p) == name);
     let selection = {
         let mut c = app.store.read().await?;
         for name in extra {

@@ -27,9 +27,7 @@ pub(crate) async fn preview(
 ) -> Result<assay_model::diff::Diff> {
     caller.require(Role::Admin)?;
     let bytes = packages::sent_bundle(&body.bundle)?;
-    let candidate = std::sync::Arc::new(
-        packages::decoded(&bytes)?,
-    );
+    let candidate = std::sync::Arc::new(packages::decoded(&bytes)?);
     let names: Vec<String> = candidate.content.packages.iter().map(|p| p.name.clone()).collect();
     let (current, agents) = {
         let mut c = app.store.read().await?;

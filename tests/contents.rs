@@ -1,0 +1,285 @@
+//! Lookups of configuration files' contents (#32), end to end: fixture
+//! roots with real-world files (Docker's daemon.json, a kubelet
+//! config.yaml, containerd's config.toml, a postgresql.conf with
+//! `include_dir`, a pg_hba.conf, a my.cnf with `!includedir`) give the
+//! right verdicts through `assay scan --root --package`; a credential
+//! planted in every file never reaches the telemetry; an unparsable file
+//! skips its rules with the parser's message; a credential's value cannot
+//! be looked up.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::{assay, assay_in, code, fixture, stderr, stdout};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+const PACKAGE: &str = "examples/container-host";
+
+fn scan(root: &Path) -> Value {
+    let out = assay(&["scan", "--root", root.to_str().unwrap(), "--package", PACKAGE, "--format", "json"]);
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stderr(&out)))
+}
+
+fn outcomes(report: &Value) -> BTreeMap<String, String> {
+    report["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["rule_id"].as_str().unwrap().to_owned(), r["outcome"].as_str().unwrap().to_owned()))
+        .collect()
+}
+
+#[test]
+fn real_configuration_files_give_the_right_verdicts() {
+    let weak = scan(&fixture("container-default"));
+    let failed = outcomes(&weak);
+    assert_eq!(failed.len(), 11, "{failed:?}");
+    // The weak host's certificate is valid for a century: TLS-001 passes
+    // there (a_certificate_about_to_expire_is_found makes one that fails).
+    assert!(
+        failed.iter().all(|(rule, o)| o == if rule == "TLS-001" { "passed" } else { "failed" }),
+        "{failed:?}"
+    );
+    let hardened = outcomes(&scan(&fixture("container-hardened")));
+    assert_eq!(hardened.len(), 11);
+    assert!(hardened.values().all(|o| o == "passed"), "{hardened:?}");
+
+    // The value's provenance is the file that set it last: postgresql.conf
+    // says `ssl = on`, its conf.d turns it off; my.cnf's includedir sets
+    // local-infile; two pg_hba lines trust the network.
+    let findings = weak["findings"].as_array().unwrap();
+    let of = |rule: &str| -> Vec<&Value> { findings.iter().filter(|f| f["rule_id"] == rule).collect() };
+    let text = serde_json::to_string(&of("DB-001")).unwrap();
+    assert!(text.contains("/etc/postgresql/15/main/conf.d/90-local.conf:2"), "{text}");
+    let text = serde_json::to_string(&of("DB-003")).unwrap();
+    assert!(text.contains("/etc/mysql/mysql.conf.d/mysqld.cnf"), "{text}");
+    let trusts = of("DB-002");
+    assert_eq!(trusts.len(), 2, "{trusts:?}");
+    assert!(trusts[0]["message"].as_str().unwrap().contains("line 14 trusts reports, all, 10.0.0.0/8"));
+    assert!(trusts[1]["message"].as_str().unwrap().contains("line 15 trusts all, replicator, 0.0.0.0/0"));
+    let text = serde_json::to_string(&of("CTR-003")).unwrap();
+    assert!(text.contains(r#"host.json(\"/etc/docker/daemon.json\", \"icc\").boolean"#), "{text}");
+}
+
+#[test]
+fn a_planted_credential_never_reaches_the_telemetry() {
+    let dir = tempfile::tempdir().unwrap();
+    // The example, and a package whose lines lookups match every line of
+    // the files that hold the planted credentials.
+    let greedy = dir.path().join("greedy");
+    std::fs::create_dir(&greedy).unwrap();
+    std::fs::write(
+        greedy.join("package.yaml"),
+        "name: greedy\ntitle: Greedy\nversion: 1.0.0\ndescription: Reads every line.\nplatforms: [linux]\n",
+    )
+    .unwrap();
+    let mut rules = String::new();
+    for (i, path) in [
+        "/etc/mysql/conf.d/client.cnf",
+        "/etc/containerd/config.toml",
+        "/etc/postgresql/15/main/postgresql.conf",
+        "/etc/ssl/certs/server.pem",
+    ]
+    .iter()
+    .enumerate()
+    {
+        rules.push_str(&format!(
+            "rule G-00{i} \"every line\" {{\n  severity low\n  description \"d\"\n  recommendation \"r\"\n  \
+             let every = host.lines(\"{path}\", \".\")\n  fail when (every.set ?? false)\n    message \"m\"\n}}\n"
+        ));
+    }
+    std::fs::write(greedy.join("rules.assay"), rules).unwrap();
+    let bundle = dir.path().join("b.bundle");
+    let out = assay(&["build", PACKAGE, greedy.to_str().unwrap(), "-o", bundle.to_str().unwrap()]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    for host in ["container-default", "container-hardened"] {
+        let out = assay(&[
+            "collect",
+            "--root",
+            fixture(host).to_str().unwrap(),
+            "--bundle",
+            bundle.to_str().unwrap(),
+        ]);
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+        let telemetry = stdout(&out);
+        assert!(!telemetry.contains("PLANTED"), "{host}: a planted credential was collected");
+        // The files were read: the lines that name a credential are
+        // withheld, the others kept.
+        assert!(telemetry.contains("(withheld: the line names `password`)"), "{host}");
+        assert!(telemetry.contains("local-infile") || telemetry.contains("local_infile"), "{host}");
+        assert!(telemetry.contains("username = \\\"puller\\\""), "{host}");
+        let doc: Value = serde_json::from_str(&telemetry).unwrap();
+        let looked_up = doc["collection"]["looked_up"]["contents"].as_array().unwrap();
+        assert_eq!(looked_up.len(), 12, "{looked_up:?}");
+        // The certificate file is read, its private key never.
+        let certs = doc["certificates"].as_array().unwrap();
+        assert_eq!(certs.len(), 1);
+        if host == "container-default" {
+            assert_eq!(certs[0]["private_key"], true);
+            let key = std::fs::read_to_string(fixture(host).join("etc/ssl/certs/server.pem")).unwrap();
+            let body = key.split("-----BEGIN PRIVATE KEY-----").nth(1).unwrap();
+            for line in body.lines().filter(|l| l.len() > 20 && !l.starts_with("-----")) {
+                assert!(!telemetry.contains(line), "a line of the private key was collected");
+            }
+        }
+    }
+}
+
+#[test]
+fn an_unparsable_file_skips_its_rules_with_the_parsers_message() {
+    let dir = common::copy_host("container-hardened");
+    let root = dir.path().join("root");
+    std::fs::write(root.join("etc/docker/daemon.json"), "{\n  \"icc\": false,\n  \"live-restore\": tru\n}\n")
+        .unwrap();
+    std::fs::write(root.join("var/lib/kubelet/config.yaml"), "authentication:\n  anonymous: [\n").unwrap();
+    let report = scan(&root);
+    let rules = report["rules"].as_array().unwrap();
+    for (rule, said) in [
+        ("CTR-001", "not valid JSON: expected ident at line"),
+        ("CTR-002", "not valid JSON"),
+        ("CTR-003", "not valid JSON"),
+        ("CTR-004", "not valid YAML"),
+    ] {
+        let r = rules.iter().find(|r| r["rule_id"] == rule).unwrap();
+        assert_eq!(r["outcome"], "skipped", "{r}");
+        let reason = r["reason"].as_str().unwrap_or_default();
+        assert!(reason.contains(said) && reason.contains("could not be read"), "{rule}: {reason}");
+    }
+    // The other files still give their verdicts.
+    let o = outcomes(&report);
+    assert_eq!(o["CTR-005"], "passed");
+    assert_eq!(o["DB-001"], "passed");
+}
+
+#[test]
+fn a_credentials_value_cannot_be_looked_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let rule = |lookup: &str| {
+        format!(
+            "rule S-001 \"s\" {{\n  severity low\n  description \"d\"\n  recommendation \"r\"\n  let v = {lookup}\n  \
+             fail when v ?? false\n    message \"m\"\n}}\n"
+        )
+    };
+    let check = |lookup: &str| {
+        std::fs::write(dir.path().join("s.assay"), rule(lookup)).unwrap();
+        assay_in(dir.path(), &["check", "s.assay"])
+    };
+    let out = check(r#"(host.yaml("/etc/app/config.yaml", "db.password").boolean)"#);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    insta::assert_snapshot!("credential_value", stderr(&out));
+    // Its presence, or a value the rule says is no secret.
+    let out = check(r#"host.yaml("/etc/app/config.yaml", "db.password", "presence")"#);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let out = check(
+        r#"(host.keyvalue("/etc/postgresql/15/main/postgresql.conf", "ssl_key_file", "not secret: the key file's path").set)"#,
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+}
+
+/// Policy tests give files as text; one that cannot be parsed fails its
+/// case with the parser's message.
+#[test]
+fn policy_tests_read_files_given_as_text() {
+    let out = assay(&["test", PACKAGE]);
+    assert_eq!(code(&out), 0, "{}{}", stdout(&out), stderr(&out));
+    let dir = tempfile::tempdir().unwrap();
+    let pkg = dir.path().join("pkg");
+    common::copy_tree(Path::new(env!("CARGO_MANIFEST_DIR")).join(PACKAGE).as_path(), &pkg);
+    std::fs::remove_file(pkg.join("tests/contents.yaml")).unwrap();
+    common::edit(
+        &pkg.join("tests/files.yaml"),
+        r#"{"log-driver": "json-file", "icc": true}"#,
+        r#"{"icc": tru}"#,
+    );
+    let out = assay(&["test", pkg.to_str().unwrap()]);
+    assert_eq!(code(&out), 1, "{}{}", stdout(&out), stderr(&out));
+    let said = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(
+        said.contains("files./etc/docker/daemon.json: not valid JSON: expected ident at line 1"),
+        "{said}"
+    );
+}
+
+/// A certificate that expires within 30 days of the collection, a
+/// 1024-bit RSA key and a private key in the certificate's file are found;
+/// the certificate's names and algorithms are read as openssl reads them.
+#[test]
+fn a_certificate_about_to_expire_is_found() {
+    let dir = common::copy_host("container-hardened");
+    let root = dir.path().join("root");
+    let pem = root.join("etc/ssl/certs/server.pem");
+    let key = dir.path().join("soon.key");
+    let out = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "10",
+            "-subj",
+            "/CN=soon.example.internal",
+        ])
+        .args(["-addext", "subjectAltName=DNS:soon.example.internal,IP:192.0.2.7"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&pem)
+        .output()
+        .expect("openssl is installed (.ci/setup)");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report = scan(&root);
+    let o = outcomes(&report);
+    assert_eq!(
+        (o["TLS-001"].as_str(), o["TLS-002"].as_str(), o["TLS-003"].as_str()),
+        ("failed", "passed", "passed")
+    );
+    let finding = report["findings"].as_array().unwrap().iter().find(|f| f["rule_id"] == "TLS-001").unwrap();
+    let message = finding["message"].as_str().unwrap();
+    assert!(message.starts_with("CN=soon.example.internal expires on "), "{message}");
+    assert!(message.ends_with("(9 days)") || message.ends_with("(10 days)"), "{message}");
+
+    // What the collector read, against openssl's own reading.
+    let bundle = dir.path().join("b.bundle");
+    assert_eq!(code(&assay(&["build", PACKAGE, "-o", bundle.to_str().unwrap()])), 0);
+    let out = assay(&["collect", "--root", root.to_str().unwrap(), "--bundle", bundle.to_str().unwrap()]);
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let cert = &doc["certificates"][0]["certificates"][0];
+    assert_eq!(cert["names"], serde_json::json!(["soon.example.internal", "192.0.2.7"]));
+    assert_eq!((cert["key_type"].as_str(), cert["key_bits"].as_i64()), (Some("rsa"), Some(2048)));
+    assert_eq!(cert["signature_algorithm"], "sha256WithRSAEncryption");
+    assert_eq!(cert["self_signed"], true);
+    let openssl = |what: &[&str]| {
+        let out = std::process::Command::new("openssl")
+            .args(["x509", "-noout"])
+            .args(what)
+            .arg("-in")
+            .arg(&pem)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    let fingerprint = openssl(&["-fingerprint", "-sha256"]).replace(':', "").to_ascii_lowercase();
+    assert!(fingerprint.ends_with(cert["fingerprint"].as_str().unwrap()), "{fingerprint} {cert}");
+    let serial = openssl(&["-serial"]).trim_start_matches("serial=").to_ascii_lowercase();
+    // As numbers: DER keeps a leading zero byte before a high bit.
+    assert_eq!(
+        cert["serial"].as_str().unwrap().replace(':', "").trim_start_matches('0'),
+        serial.trim_start_matches('0')
+    );
+
+    // A file that is no certificate: the rules are skipped, saying why.
+    std::fs::write(
+        &pem,
+        "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    let report = scan(&root);
+    let r = report["rules"].as_array().unwrap().iter().find(|r| r["rule_id"] == "TLS-001").unwrap().clone();
+    assert_eq!(r["outcome"], "skipped", "{r}");
+    assert!(r["reason"].as_str().unwrap().contains("certificate 1: not an X.509 certificate"), "{r}");
+}
