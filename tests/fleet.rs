@@ -423,6 +423,10 @@ fn psql(sql: &str) -> bool {
 /// message when PostgreSQL is unreachable.
 fn with_postgres(prefix: &str, test: impl FnOnce(&str) + std::panic::UnwindSafe) {
     let name = format!("{prefix}_{}", std::process::id());
+    // A database of this name is a dead run's (process ids are reused),
+    // left behind if it was killed: it would make CREATE fail and the test
+    // look skipped.
+    psql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
     if !psql(&format!("CREATE DATABASE {name}")) {
         assert!(
             std::env::var("ASSAY_REQUIRE_POSTGRES").is_err(),

@@ -178,6 +178,20 @@ pub const NATIVES: &[Native] = &[
         ret: B,
         doc: "True for `0.0.0.0`, `::` and `*`: every interface.",
     },
+    Native {
+        module: "net",
+        name: "in_cidr",
+        params: &[("address", S), ("cidr", S)],
+        ret: Ty::Optional(&B),
+        doc: "Whether an IPv4 or IPv6 address is in a CIDR block (`10.0.0.0/8`, `fd00::/8`); absent when either does not parse (`[...]` around IPv6 and a `/NN` on the address are allowed).",
+    },
+    Native {
+        module: "net",
+        name: "is_private",
+        params: &[("address", S)],
+        ret: Ty::Optional(&B),
+        doc: "True for the private ranges (10/8, 172.16/12, 192.168/16, IPv6 unique local fc00::/7), false for any other address, absent when it does not parse.",
+    },
 ];
 
 /// The standard-library modules, sorted.

@@ -125,8 +125,65 @@ pub fn call(index: u16, args: &[Value]) -> Result<Value, NativeError> {
             Value::Bool(a.starts_with("127.") || a == "::1" || a == "localhost" || a == "::ffff:127.0.0.1")
         }
         ("net", "is_wildcard") => Value::Bool(matches!(str_arg(args, 0)?, "0.0.0.0" | "::" | "*" | "[::]")),
+        ("net", "in_cidr") => match (address(str_arg(args, 0)?), cidr(str_arg(args, 1)?)) {
+            (Some(a), Some((net, bits))) => Value::Bool(in_block(a, net, bits)),
+            _ => Value::Absent,
+        },
+        ("net", "is_private") => match address(str_arg(args, 0)?) {
+            Some(a) => {
+                Value::Bool(PRIVATE.iter().any(|b| cidr(b).is_some_and(|(net, bits)| in_block(a, net, bits))))
+            }
+            None => Value::Absent,
+        },
         (module, name) => return Err(NativeError(format!("{module}.{name} has no implementation"))),
     })
+}
+
+/// The private ranges of `net.is_private`.
+const PRIVATE: &[&str] = &["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"];
+
+/// An address as written in configuration: `10.0.0.1`, `::1`, `[::1]`,
+/// or with a prefix length (`10.0.0.0/8`, the prefix ignored).
+fn address(text: &str) -> Option<std::net::IpAddr> {
+    let text = text.trim();
+    let text = text.split_once('/').map_or(text, |(a, _)| a);
+    let text = text.strip_prefix('[').and_then(|t| t.strip_suffix(']')).unwrap_or(text);
+    text.parse().ok()
+}
+
+/// A CIDR block: its address and prefix length (an address alone is a
+/// block of one).
+fn cidr(text: &str) -> Option<(std::net::IpAddr, u32)> {
+    let text = text.trim();
+    let (net, bits) = match text.split_once('/') {
+        Some((net, bits)) => (address(net)?, bits.parse::<u32>().ok()?),
+        None => {
+            let a = address(text)?;
+            (a, if a.is_ipv4() { 32 } else { 128 })
+        }
+    };
+    let max = if net.is_ipv4() { 32 } else { 128 };
+    (bits <= max).then_some((net, bits))
+}
+
+fn in_block(a: std::net::IpAddr, net: std::net::IpAddr, bits: u32) -> bool {
+    use std::net::IpAddr;
+    // An IPv4-mapped IPv6 address is its IPv4 address.
+    let a = match a {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(a, IpAddr::V4),
+        v4 => v4,
+    };
+    match (a, net) {
+        (IpAddr::V4(a), IpAddr::V4(n)) => {
+            let mask = if bits == 0 { 0 } else { u32::MAX << (32 - bits) };
+            u32::from(a) & mask == u32::from(n) & mask
+        }
+        (IpAddr::V6(a), IpAddr::V6(n)) => {
+            let mask = if bits == 0 { 0 } else { u128::MAX << (128 - bits) };
+            u128::from(a) & mask == u128::from(n) & mask
+        }
+        _ => false,
+    }
 }
 
 #[cfg(test)]
@@ -176,6 +233,28 @@ mod tests {
         assert_eq!(run("modes", "group_or_others_can_write", &[Value::Int(0o755)]), Value::Bool(false));
         assert_eq!(run("bits", "any", &[Value::Int(0o640), Value::Int(0o040)]), Value::Bool(true));
         assert_eq!(run("net", "is_loopback", &[Value::Str("127.0.0.53".into())]), Value::Bool(true));
+    }
+
+    #[test]
+    fn addresses_in_blocks() {
+        let in_cidr = |a: &str, c: &str| run("net", "in_cidr", &[Value::Str(a.into()), Value::Str(c.into())]);
+        assert_eq!(in_cidr("10.1.2.3", "10.0.0.0/8"), Value::Bool(true));
+        assert_eq!(in_cidr("11.1.2.3", "10.0.0.0/8"), Value::Bool(false));
+        assert_eq!(in_cidr("0.0.0.0/0", "10.0.0.0/8"), Value::Bool(false));
+        assert_eq!(in_cidr("172.31.255.255", "172.16.0.0/12"), Value::Bool(true));
+        assert_eq!(in_cidr("172.32.0.0", "172.16.0.0/12"), Value::Bool(false));
+        assert_eq!(in_cidr("1.2.3.4", "0.0.0.0/0"), Value::Bool(true));
+        assert_eq!(in_cidr("[fd00::1]", "fc00::/7"), Value::Bool(true));
+        assert_eq!(in_cidr("::ffff:10.0.0.1", "10.0.0.0/8"), Value::Bool(true));
+        assert_eq!(in_cidr("2001:db8::1", "10.0.0.0/8"), Value::Bool(false));
+        assert_eq!(in_cidr("10.0.0.1", "10.0.0.1"), Value::Bool(true));
+        assert_eq!(in_cidr("all", "10.0.0.0/8"), Value::Absent);
+        assert_eq!(in_cidr("10.0.0.1", "10.0.0.0/33"), Value::Absent);
+        let private = |a: &str| run("net", "is_private", &[Value::Str(a.into())]);
+        assert_eq!(private("192.168.1.10"), Value::Bool(true));
+        assert_eq!(private("8.8.8.8"), Value::Bool(false));
+        assert_eq!(private("fd12::1"), Value::Bool(true));
+        assert_eq!(private("samehost"), Value::Absent);
     }
 
     #[test]

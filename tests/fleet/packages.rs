@@ -532,7 +532,7 @@ fn a_package_reading_configuration_files_runs_on_the_fleet() {
     for host in hosts {
         let served = run_outcomes(&s, &run, &ids, host);
         let local = scan_outcomes(&common::fixture(host), &[&pkg]);
-        assert_eq!(local.len(), 8, "{local:?}");
+        assert_eq!(local.len(), 11, "{local:?}");
         assert_eq!(served, local, "{host}: the fleet's outcomes differ from assay scan --root --package");
     }
     drop(s);

@@ -58,14 +58,16 @@ impl Database {
     }
 
     pub fn postgres(rt: &tokio::runtime::Runtime) -> Database {
-        let name = format!("assay_test_{}", std::process::id() as u64 * 1000 + rand_suffix());
+        // Unique across the tests of this process (the counter) and across
+        // runs, including one killed before it dropped its database (the
+        // time): the process id alone is reused.
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+        let name = format!("assay_test_{}_{n}_{nanos}", std::process::id());
         rt.block_on(admin_sql(&format!("CREATE DATABASE {name}")));
         Database { url: Some(format!("postgres://postgres@127.0.0.1:5432/{name}")), drop_pg: Some(name) }
     }
-}
-
-pub fn rand_suffix() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos() as u64 % 1000
 }
 
 pub async fn admin_sql(sql: &str) {
