@@ -283,3 +283,21 @@ fn a_certificate_about_to_expire_is_found() {
     assert_eq!(r["outcome"], "skipped", "{r}");
     assert!(r["reason"].as_str().unwrap().contains("certificate 1: not an X.509 certificate"), "{r}");
 }
+
+/// `assay explain host.json` says what the lookup gives and reads; a
+/// misspelt one is answered with the closest.
+#[test]
+fn explain_documents_each_lookup() {
+    let out = assay(&["explain", "host.json"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    insta::assert_snapshot!("explain_host_json", stdout(&out));
+    for word in
+        ["host.yaml", "toml", "host.ini", "host.keyvalue", "host.lines", "host.certificate", "host.sysctl"]
+    {
+        let out = assay(&["explain", word]);
+        assert_eq!(code(&out), 0, "{word}: {}", stderr(&out));
+    }
+    let out = assay(&["explain", "host.jsn"]);
+    assert_eq!(code(&out), 2);
+    assert!(stderr(&out).contains("host.json"), "{}", stderr(&out));
+}

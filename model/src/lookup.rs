@@ -497,6 +497,100 @@ impl crate::telemetry::LookedUp {
     }
 }
 
+/// What `assay explain host.WORD` says of a lookup: its call, what it
+/// gives and what the collector reads for it.
+pub fn explain(word: &str) -> Option<String> {
+    let word = word.strip_prefix("host.").unwrap_or(word);
+    let word = word.split('(').next().unwrap_or(word);
+    let content = |format: &str, reads: &str| {
+        format!(
+            "host.{format}(PATH, KEY) -> ContentValue?\n\n{reads}\n\n\
+             Only the key named is read, never the whole file. The record tells apart a missing file \
+             (`exists`), an unset key (`set`) and a value of another type (`kind`, and the typed \
+             `text`, `integer`, `boolean`, `list`, each absent unless the value has that type); each \
+             value carries the file and line it came from. A key that names a credential (password, \
+             secret, token, key, ...) is looked up only with a third argument: `\"presence\"` (a \
+             `bool?`: whether it is set) or `\"not secret: WHY\"` (E0313). A file that cannot be parsed \
+             makes the rules that look it up skipped, with the parser's message.\n\n\
+             See \"Lookups of configuration files\" in docs/language.md, and examples/container-host."
+        )
+    };
+    Some(match word {
+        "sysctl" => "host.sysctl(NAME) -> KernelParameter?\n\nA kernel parameter by its dotted name \
+                     (`net.ipv4.ip_forward`): its live value from /proc/sys and the value the sysctl \
+                     configuration files persist, with the file and line. The bundle asks the collector \
+                     for it; a collection that did not look it up skips the rule (E0311, E0312)."
+            .to_owned(),
+        "file" => "host.file(PATH) -> FileEntry?\n\nA file's metadata (type, owner, group, mode), never \
+                   its contents, by its absolute path outside /proc, /sys and /dev (E0311)."
+            .to_owned(),
+        "module" => "host.module(NAME) -> KernelModule?\n\nA kernel module by its name with `-` \
+                     (`usb-storage`): built in, loadable or absent, loaded, disabled or blacklisted in \
+                     modprobe.d (E0311)."
+            .to_owned(),
+        "service" => "host.service(UNIT) -> Service?\n\nA systemd unit by its name with its type \
+                      (`ssh.service`); every unit is collected anyway (E0311)."
+            .to_owned(),
+        "certificate" => "host.certificate(PATH) -> CertificateFile?\n\nA PEM file (each certificate \
+                          of a chain, in order) or a DER certificate: for each, subject, issuer, names, \
+                          serial, validity and `days_remaining` at the collection's clock, key type and \
+                          bits, signature algorithm, self-signed and SHA-256 fingerprint. A private key \
+                          in the file gives `private_key: true`; the key itself is never read. A file \
+                          that is no certificate makes the rules that look it up skipped."
+            .to_owned(),
+        "json" => content(
+            "json",
+            "A JSON file; the key is dotted names (`a.b`), a name with dots quoted \
+                                   (`a.\"b.c\"`), a number indexing a list.",
+        ),
+        "yaml" => content(
+            "yaml",
+            "A YAML file (its first document); keys as for JSON \
+                                   (`authentication.anonymous.enabled`).",
+        ),
+        "toml" => content(
+            "toml",
+            "A TOML file; keys as for JSON \
+                                   (`plugins.\"io.containerd.grpc.v1.cri\".disable_apparmor`).",
+        ),
+        "ini" => content(
+            "ini",
+            "An INI file: `SECTION.KEY`, or `KEY` before any section; MySQL's \
+                                 `!include` and `!includedir` are followed and `-` and `_` in names are \
+                                 alike (`mysqld.local-infile`).",
+        ),
+        "keyvalue" => content(
+            "keyvalue",
+            "`key = value` or `key value` lines with `#` comments, the last \
+                                           setting winning; PostgreSQL's `include`, `include_if_exists` \
+                                           and `include_dir` are followed (`ssl` in postgresql.conf).",
+        ),
+        "lines" => "host.lines(PATH, PATTERN) -> ContentValue?\n\nThe lines of a file that match a \
+                    regular expression (RE2 syntax, checked when compiling), for formats without a \
+                    parser (pg_hba.conf, hosts.allow): `lines` lists each match with its text, number \
+                    and capture groups, `set` whether any matched. A matched line that names a \
+                    credential or lies in a private key is withheld; a pattern that names one is looked \
+                    up only with `\"presence\"` (E0313)."
+            .to_owned(),
+        _ => return None,
+    })
+}
+
+/// The words `assay explain` takes for lookups.
+pub const EXPLAINED: &[&str] = &[
+    "sysctl",
+    "file",
+    "module",
+    "service",
+    "certificate",
+    "json",
+    "yaml",
+    "toml",
+    "ini",
+    "keyvalue",
+    "lines",
+];
+
 /// The section of docs/telemetry.md listing what is looked up by name.
 pub fn defaults_markdown() -> String {
     let mut out = String::from(
@@ -538,6 +632,16 @@ mod tests {
         assert!(LookupKind::Module.check("usb_storage").unwrap_err().contains("usb-storage"));
         assert!(LookupKind::Service.check("ssh.service").is_ok());
         assert!(LookupKind::Service.check("ssh").unwrap_err().contains("ssh.service"));
+    }
+
+    #[test]
+    fn every_lookup_is_explained() {
+        for word in EXPLAINED {
+            let text = explain(word).unwrap();
+            assert!(text.starts_with(&format!("host.{word}(")), "{text}");
+        }
+        assert!(explain("host.json(").is_some());
+        assert!(explain("jsn").is_none());
     }
 
     #[test]

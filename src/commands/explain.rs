@@ -1,5 +1,6 @@
-//! `assay explain CODE` or `assay explain RULE-ID`: the long explanation of a
-//! diagnostic code, or a built-in rule's documentation.
+//! `assay explain CODE`, `assay explain RULE-ID` or `assay explain
+//! host.LOOKUP`: the long explanation of a diagnostic code, a built-in
+//! rule's documentation, or what a lookup gives and reads.
 
 use super::{Failure, Outcome};
 use assay_compiler::diagnostics::{suggest::did_you_mean, Code, ALL_CODES};
@@ -7,8 +8,9 @@ use std::process::ExitCode;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// A diagnostic code such as `E0101`, or a built-in rule id such as
-    /// `SBP-SSH-001`; omit it to list every code.
+    /// A diagnostic code such as `E0101`, a built-in rule id such as
+    /// `SBP-SSH-001`, or a lookup such as `host.json`; omit it to list every
+    /// code.
     code: Option<String>,
 }
 
@@ -25,6 +27,10 @@ pub fn run(args: &Args) -> Outcome {
             Ok(ExitCode::SUCCESS)
         }
         None => {
+            if let Some(text) = assay_model::lookup::explain(text.trim()) {
+                outln!("{text}");
+                return Ok(ExitCode::SUCCESS);
+            }
             let bundle = super::scan::builtin()?;
             let upper = text.to_ascii_uppercase();
             if let Some(rule) = bundle.content.rules.iter().find(|r| r.id.eq_ignore_ascii_case(text.trim())) {
@@ -32,7 +38,10 @@ pub fn run(args: &Args) -> Outcome {
                 out!("{}", assay_runtime::reports::rulebook::explain(&bundle.content, rule));
                 return Ok(ExitCode::SUCCESS);
             }
+            let lookups: Vec<String> =
+                assay_model::lookup::EXPLAINED.iter().map(|w| format!("host.{w}")).collect();
             let mut candidates: Vec<&str> = ALL_CODES.iter().map(|c| c.as_str()).collect();
+            candidates.extend(lookups.iter().map(String::as_str));
             candidates.extend(bundle.content.rules.iter().map(|r| r.id.as_str()));
             let suggestion = did_you_mean(&upper, candidates);
             let help = match suggestion {
