@@ -58,8 +58,8 @@ fn real_configuration_files_give_the_right_verdicts() {
     assert!(text.contains("/etc/mysql/mysql.conf.d/mysqld.cnf"), "{text}");
     let trusts = of("DB-002");
     assert_eq!(trusts.len(), 2, "{trusts:?}");
-    assert!(trusts[0]["message"].as_str().unwrap().contains("line 14 trusts reports, all, 10.0.0.0/8"));
-    assert!(trusts[1]["message"].as_str().unwrap().contains("line 15 trusts all, replicator, 0.0.0.0/0"));
+    assert!(trusts[0]["message"].as_str().unwrap().contains("line 15 trusts reports, all, 10.0.0.0/8"));
+    assert!(trusts[1]["message"].as_str().unwrap().contains("line 16 trusts all, replicator, 0.0.0.0/0"));
     let text = serde_json::to_string(&of("CTR-003")).unwrap();
     assert!(text.contains(r#"host.json(\"/etc/docker/daemon.json\", \"icc\").boolean"#), "{text}");
 }
@@ -82,12 +82,18 @@ fn a_planted_credential_never_reaches_the_telemetry() {
         "/etc/containerd/config.toml",
         "/etc/postgresql/15/main/postgresql.conf",
         "/etc/ssl/certs/server.pem",
+        "/etc/docker/daemon.json",
+        "/var/lib/kubelet/config.yaml",
+        "/etc/postgresql/15/main/pg_hba.conf",
+        "/etc/postgresql/15/main/conf.d/90-local.conf",
+        "/etc/mysql/my.cnf",
+        "/etc/mysql/mysql.conf.d/mysqld.cnf",
     ]
     .iter()
     .enumerate()
     {
         rules.push_str(&format!(
-            "rule G-00{i} \"every line\" {{\n  severity low\n  description \"d\"\n  recommendation \"r\"\n  \
+            "rule G-{i:03} \"every line\" {{\n  severity low\n  description \"d\"\n  recommendation \"r\"\n  \
              let every = host.lines(\"{path}\", \".\")\n  fail when (every.set ?? false)\n    message \"m\"\n}}\n"
         ));
     }
@@ -111,9 +117,10 @@ fn a_planted_credential_never_reaches_the_telemetry() {
         assert!(telemetry.contains("(withheld: the line names `password`)"), "{host}");
         assert!(telemetry.contains("local-infile") || telemetry.contains("local_infile"), "{host}");
         assert!(telemetry.contains("username = \\\"puller\\\""), "{host}");
+        assert!(telemetry.contains("http://docker:***@proxy.example.internal:3128"), "{host}");
         let doc: Value = serde_json::from_str(&telemetry).unwrap();
         let looked_up = doc["collection"]["looked_up"]["contents"].as_array().unwrap();
-        assert_eq!(looked_up.len(), 12, "{looked_up:?}");
+        assert_eq!(looked_up.len(), 18, "{looked_up:?}");
         // The certificate file is read, its private key never.
         let certs = doc["certificates"].as_array().unwrap();
         assert_eq!(certs.len(), 1);

@@ -151,6 +151,20 @@ fn address(text: &str) -> Option<std::net::IpAddr> {
     text.parse().ok()
 }
 
+/// Why `text` is not a CIDR block `net.in_cidr` can use, if it is not.
+pub fn cidr_error(text: &str) -> Option<String> {
+    if cidr(text).is_some() {
+        return None;
+    }
+    Some(match text.trim().split_once('/') {
+        Some((net, _)) if address(net).is_none() => format!("`{net}` is not an IPv4 or IPv6 address"),
+        Some((_, bits)) => {
+            format!("`/{bits}` is not a prefix length of the address (0 to 32 for IPv4, 0 to 128 for IPv6)")
+        }
+        None => format!("`{}` is not an IPv4 or IPv6 address", text.trim()),
+    })
+}
+
 /// A CIDR block: its address and prefix length (an address alone is a
 /// block of one).
 fn cidr(text: &str) -> Option<(std::net::IpAddr, u32)> {

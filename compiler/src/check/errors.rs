@@ -496,6 +496,13 @@ pub(super) fn bad_lookup(
     Diagnostic::new(Code::E0311, message).primary(span, label).help(help)
 }
 
+/// E0408: a literal CIDR block that does not parse.
+pub(super) fn bad_cidr(span: Span, why: &str) -> Diagnostic {
+    Diagnostic::new(Code::E0408, "invalid CIDR block")
+        .primary(span, why.to_owned())
+        .help("write an address and a prefix length: `10.0.0.0/8`, `172.16.0.0/12`, `fc00::/7`")
+}
+
 /// E0313: the value of a key or pattern that looks like a credential.
 pub(super) fn credential_value(
     span: Span,

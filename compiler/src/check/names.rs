@@ -386,10 +386,27 @@ impl Checker<'_> {
             }
             checked.push(value);
         }
+        if let Target::Native(id) = target {
+            self.literal_arguments(id, &checked);
+        }
         let kind = match target {
             Target::User(id) => ExprKind::Call(id, checked),
             Target::Native(id) => ExprKind::Native(id, checked),
         };
         mk(kind, ret, span)
+    }
+
+    /// Literal arguments a native can only reject at run time, rejected
+    /// now: a CIDR block that does not parse (E0408).
+    fn literal_arguments(&mut self, native: u16, args: &[hir::Expr]) {
+        let n = &assay_stdlib::NATIVES[usize::from(native)];
+        if (n.module, n.name) != ("net", "in_cidr") {
+            return;
+        }
+        if let Some(ExprKind::Str(block)) = args.get(1).map(|a| &a.kind) {
+            if let Some(why) = assay_stdlib::cidr_error(block) {
+                self.report(errors::bad_cidr(args[1].span, &why));
+            }
+        }
     }
 }

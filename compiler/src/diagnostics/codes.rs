@@ -374,6 +374,15 @@ it is compared with (dpkg for Debian packages, rpm, apk, PEP 440)."
 (`Package`, `Listener`, `Protocol`, ...), and any of them followed by `?` for
 an optional value."
 
+    E0408 Error "invalid CIDR block"
+"The block given to `net.in_cidr(address, BLOCK)` as a literal does not
+parse: it is an IPv4 or IPv6 address with an optional prefix length no
+longer than the address (`10.0.0.0/8`, `172.16.0.0/12`, `fc00::/7`). A
+block that is not a literal is checked when the rule runs, and makes the
+call absent.
+
+    (net.in_cidr(address, \"10.0.0.0/8\") ?? false)"
+
     E0901 Error "internal compiler error"
 "The compiler reached a state its own invariants rule out (for example, the
 bundle content could not be encoded). This is a bug in assay, not in the
