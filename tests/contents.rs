@@ -308,3 +308,47 @@ fn explain_documents_each_lookup() {
     assert_eq!(code(&out), 2);
     assert!(stderr(&out).contains("host.json"), "{}", stderr(&out));
 }
+
+/// A matched line's captures feed the standard library: `lists.get` takes
+/// a group, `net.is_private` and `net.in_cidr` judge the address.
+#[test]
+fn captured_addresses_are_judged_by_the_standard_library() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("hba.assay");
+    std::fs::write(
+        &rules,
+        r#"import std.lists
+import std.net
+
+rule HBA-1 "trust from outside the private networks" {
+  severity high
+  description "d"
+  recommendation "r"
+  let hba = host.lines("/etc/postgresql/15/main/pg_hba.conf", r"^host\S*\s+\S+\s+\S+\s+(\S+)\s+trust")
+  applies when hba is present and hba.exists
+
+  for each m in hba.lines ?? []
+    where not (net.is_private(lists.get(m.captures, 0) ?? "") ?? false)
+      and not (net.in_cidr(lists.get(m.captures, 0) ?? "", "192.0.2.0/24") ?? false)
+    fail message "line {m.number}"
+}
+"#,
+    )
+    .unwrap();
+    let root = fixture("container-default");
+    let out = assay(&[
+        "scan",
+        "--root",
+        root.to_str().unwrap(),
+        "--package",
+        rules.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    let report: Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stderr(&out)));
+    let messages: Vec<&str> =
+        report["findings"].as_array().unwrap().iter().map(|f| f["message"].as_str().unwrap()).collect();
+    // 10.0.0.0/8 is private; 0.0.0.0/0 is not.
+    assert_eq!(messages, ["line 16"]);
+}

@@ -122,6 +122,13 @@ pub const NATIVES: &[Native] = &[
         doc: "The number of items.",
     },
     Native {
+        module: "lists",
+        name: "get",
+        params: &[("items", Ty::List(&S)), ("index", I)],
+        ret: Ty::Optional(&S),
+        doc: "The string at `index` (from 0) of a list of strings, such as a matched line's `captures`; absent past the end or for a negative index.",
+    },
+    Native {
         module: "bits",
         name: "and",
         params: &[("a", I), ("b", I)],

@@ -105,6 +105,16 @@ pub fn call(index: u16, args: &[Value]) -> Result<Value, NativeError> {
             Err(_) => Value::Absent,
         },
         ("lists", "len") => len(list_arg(args, 0)?.len()),
+        ("lists", "get") => {
+            let items = list_arg(args, 0)?;
+            match usize::try_from(int_arg(args, 1)?).ok().and_then(|i| items.get(i)) {
+                Some(Value::Str(s)) => Value::Str(s.clone()),
+                Some(other) => {
+                    return Err(NativeError(format!("lists.get: a list of strings holds {other:?}")))
+                }
+                None => Value::Absent,
+            }
+        }
         ("bits", "and") => Value::Int(int_arg(args, 0)? & int_arg(args, 1)?),
         ("bits", "or") => Value::Int(int_arg(args, 0)? | int_arg(args, 1)?),
         ("bits", "any") => Value::Bool(int_arg(args, 0)? & int_arg(args, 1)? != 0),
@@ -247,6 +257,14 @@ mod tests {
         assert_eq!(run("modes", "group_or_others_can_write", &[Value::Int(0o755)]), Value::Bool(false));
         assert_eq!(run("bits", "any", &[Value::Int(0o640), Value::Int(0o040)]), Value::Bool(true));
         assert_eq!(run("net", "is_loopback", &[Value::Str("127.0.0.53".into())]), Value::Bool(true));
+    }
+
+    #[test]
+    fn list_items_by_index() {
+        let items = Value::List(vec![Value::Str("a".into()), Value::Str("b".into())]);
+        assert_eq!(run("lists", "get", &[items.clone(), Value::Int(1)]), Value::Str("b".into()));
+        assert_eq!(run("lists", "get", &[items.clone(), Value::Int(2)]), Value::Absent);
+        assert_eq!(run("lists", "get", &[items, Value::Int(-1)]), Value::Absent);
     }
 
     #[test]
