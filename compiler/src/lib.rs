@@ -40,6 +40,8 @@ pub fn check(loaded: &package::Loaded) -> Vec<Diagnostic> {
 pub fn compile(loaded: &package::Loaded) -> Compiled {
     let mut all = loaded.diagnostics.clone();
     let mut parsed: Vec<(FileId, syntax::ast::Module, bool)> = Vec::new();
+    // The parts of files that a syntax error made unreliable to check.
+    let mut broken: Vec<Span> = Vec::new();
     for file in loaded.source_files() {
         let Some(source) = loaded.sources.get(file) else { continue };
         // A file that is not UTF-8 already has its diagnostic and nothing else
@@ -58,6 +60,11 @@ pub fn compile(loaded: &package::Loaded) -> Compiled {
         }
         let result = syntax::parse(file, source.text());
         let clean = !result.has_errors();
+        for d in result.diagnostics.iter().filter(|d| d.is_error()) {
+            if let Some(at) = d.primary_span() {
+                broken.push(broken_region(&result.module, file, at.start, source.text().len() as u32));
+            }
+        }
         all.extend(result.diagnostics);
         parsed.push((file, result.module, clean));
     }
@@ -66,8 +73,19 @@ pub fn compile(loaded: &package::Loaded) -> Compiled {
     for group in groups(loaded) {
         blocked |= !add_unit(loaded, &parsed, group.name, group.manifest, &group.files, &mut units);
     }
+    // The parser recovers per declaration, so the declarations that did
+    // parse are checked too: a syntax error in one rule does not hide the
+    // type errors of the others. What the broken declarations defined is
+    // missing, so "unknown" and "unused" diagnostics are not trusted then.
+    let any_broken = parsed.iter().any(|(_, _, clean)| !clean);
     let analysis = check::analyze(&loaded.sources, units);
-    all.extend(analysis.diagnostics);
+    all.extend(analysis.diagnostics.into_iter().filter(|d| {
+        let in_broken = d.primary_span().is_some_and(|s| {
+            broken.iter().any(|b| b.file == s.file && b.start <= s.start && s.start < b.end)
+        });
+        let unreliable = any_broken && after_syntax_error_unreliable(d.code);
+        !(in_broken || unreliable)
+    }));
     diagnostics::sort(&mut all);
     let failed = blocked || all.iter().any(Diagnostic::is_error);
     Compiled { program: (!failed).then_some(analysis.program), diagnostics: all }
@@ -203,6 +221,24 @@ fn stem(loaded: &package::Loaded, file: FileId) -> String {
 }
 
 /// Adds a unit when every file of it parsed cleanly; false otherwise.
+/// The declaration a syntax error at `at` is in: from the start of the
+/// last declaration that starts before it to the start of the next one
+/// (what recovery made of that declaration is not checked).
+fn broken_region(module: &syntax::ast::Module, file: FileId, at: u32, len: u32) -> Span {
+    let starts: Vec<u32> = module.items.iter().map(|i| i.span().start).collect();
+    let start = starts.iter().copied().filter(|s| *s <= at).max().unwrap_or(0);
+    let end = starts.iter().copied().filter(|s| *s > at).min().unwrap_or(len.max(at + 1));
+    Span { file, start, end }
+}
+
+/// Diagnostics that a declaration lost to a syntax error can cause:
+/// references to what it defined, and uses it made.
+fn after_syntax_error_unreliable(code: Code) -> bool {
+    matches!(code, Code::E0301 | Code::E0303 | Code::E0304 | Code::W0101 | Code::W0102 | Code::W0103)
+}
+
+/// Adds the unit of `files`; `false` when one of them does not parse (its
+/// declarations that did are still added, to be checked).
 fn add_unit<'a>(
     loaded: &package::Loaded,
     parsed: &'a [(FileId, syntax::ast::Module, bool)],
@@ -212,12 +248,16 @@ fn add_unit<'a>(
     units: &mut Vec<check::Unit<'a>>,
 ) -> bool {
     let mut modules = Vec::new();
+    let mut clean = true;
     for &file in files {
         match parsed.iter().find(|(f, _, _)| *f == file) {
-            Some((_, ast, true)) => modules.push(check::ModuleSource { name: stem(loaded, file), file, ast }),
-            _ => return false,
+            Some((_, ast, parsed_cleanly)) => {
+                clean &= *parsed_cleanly;
+                modules.push(check::ModuleSource { name: stem(loaded, file), file, ast });
+            }
+            None => return false,
         }
     }
     units.push(check::Unit { name, manifest, modules });
-    true
+    clean
 }

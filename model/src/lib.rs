@@ -7,6 +7,7 @@
 //! no platform-specific code, so the compiler builds anywhere.
 
 pub mod bundle;
+pub mod configs;
 pub mod diff;
 pub mod findings;
 pub mod fingerprint;

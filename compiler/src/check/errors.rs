@@ -457,9 +457,11 @@ pub(super) fn bad_lookup(
         BadLookup::NotALiteral { given } => (
             format!("`host.{kind}(...)` takes one string literal"),
             if given == 1 { "not a literal".to_owned() } else { format!("{given} arguments") },
-            "the name must be written out, so the bundle can ask the collector for it; to test several, \
-             write several lookups or walk the list with `for each`"
-                .to_owned(),
+            format!(
+                "the name must be written out, so the bundle can ask the collector for it; to test several, \
+                 write one lookup for each and make a missing value fail: `let a = host.{kind}(\"...\")` \
+                 then `fail when (a.FIELD ?? \"unset\") != \"expected\"`"
+            ),
         ),
         BadLookup::Name { name, why } => (
             format!("`host.{kind}({name:?})` cannot be looked up"),
@@ -519,6 +521,54 @@ pub(super) fn credential_value(
              no secret, say why: `host.{f}({path:?}, {key:?}, \"not secret: ...\")`"
         ))
         .note("the collector never reads a credential into the telemetry (docs/security.md)")
+}
+
+/// What `host.config` never holds (E0314).
+pub(super) enum NotInConfig<'a> {
+    Configuration(&'a str),
+    /// A key none of `configs` keeps.
+    Key {
+        key: &'a str,
+        configs: &'a [&'a assay_model::configs::Configuration],
+    },
+}
+
+/// E0314: a configuration or key `host.config` never holds.
+pub(super) fn not_in_config(span: Span, what: NotInConfig<'_>) -> Diagnostic {
+    let d = match what {
+        NotInConfig::Configuration(name) => {
+            let names = assay_model::configs::CONFIGURATIONS.iter().map(|c| c.name);
+            let d =
+                Diagnostic::new(Code::E0314, format!("`host.config` never holds the configuration {name:?}"))
+                    .primary(span, "not a configuration the collector reads");
+            match did_you_mean(name, names) {
+                Some(s) => d.help(format!("did you mean `{s}`?")),
+                None => d.help(
+                    "the configurations are listed in docs/telemetry.md (\"Configurations\"); to read another \
+                     program's file, look its keys up: `host.keyvalue(PATH, KEY)`, `host.ini(...)`, \
+                     `host.json(...)`",
+                ),
+            }
+        }
+        NotInConfig::Key { key, configs } => {
+            let names: Vec<String> = configs.iter().map(|c| format!("`{}`", c.name)).collect();
+            let of = if configs.len() == 1 { names.join("") } else { "any configuration".to_owned() };
+            let keys = configs.iter().flat_map(|c| c.keys.iter().copied()).filter(|k| !k.ends_with('*'));
+            let d = Diagnostic::new(Code::E0314, format!("`host.config` holds no key {key:?} of {of}"))
+                .primary(span, "not a key the collector keeps");
+            match did_you_mean(key, keys) {
+                Some(s) if s.eq_ignore_ascii_case(key) => {
+                    d.help(format!("did you mean `{s}`? keys keep their case"))
+                }
+                Some(s) => d.help(format!("did you mean `{s}`?")),
+                None => d.help(format!(
+                    "the keys kept of {} are listed in docs/telemetry.md (\"Configurations\")",
+                    names.join(", ")
+                )),
+            }
+        }
+    };
+    d.note("as written the comparison never matches, and the rule would pass on every host")
 }
 
 /// E0312: an item searched for by name in a list that holds only the items

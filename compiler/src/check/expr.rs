@@ -124,6 +124,9 @@ impl Checker<'_> {
                 if let Some(kind) = super::lookups::by_name_list(&collection) {
                     scope.set_origin(id, kind);
                 }
+                if super::configs::is_config_list(&collection) {
+                    scope.walk_config(id);
+                }
                 let filter = filter.as_ref().map(|f| Box::new(self.condition(f, scope)));
                 scope.pop_to(depth);
                 let ty = match kind {

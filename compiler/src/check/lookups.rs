@@ -46,6 +46,11 @@ impl Checker<'_> {
             ));
             return error_expr(span);
         }
+        if kind == LookupKind::Sysctl {
+            if let Some(d) = super::lints::w0108_unknown_sysctl::check(&name, name_span) {
+                self.report(d);
+            }
+        }
         match self.find_by_name(kind, &name, span, scope) {
             Some(e) => {
                 self.lookups.push(Lookup::named(kind, name));
@@ -229,15 +234,15 @@ fn literal(arg: &ast::Expr) -> Option<(String, Span)> {
     }
 }
 
-/// The lookup kind whose list `collection` is (`host.kernel.parameters`,
-/// possibly with a `?? []` default): a list holding only looked-up items.
-pub(super) fn by_name_list(collection: &hir::Expr) -> Option<LookupKind> {
-    fn path(e: &hir::Expr, out: &mut Vec<String>) -> bool {
+/// The fields of `host` that `collection` reads (`host.kernel.parameters`,
+/// possibly with a `?? []` default), if it is such a path.
+pub(super) fn host_path(collection: &hir::Expr) -> Option<Vec<&str>> {
+    fn path<'e>(e: &'e hir::Expr, out: &mut Vec<&'e str>) -> bool {
         match &e.kind {
             ExprKind::Host => true,
             ExprKind::Field { base, name, .. } => {
                 let ok = path(base, out);
-                out.push(name.clone());
+                out.push(name);
                 ok
             }
             ExprKind::Binary(BinaryOp::Default, value, _) => path(value, out),
@@ -245,10 +250,42 @@ pub(super) fn by_name_list(collection: &hir::Expr) -> Option<LookupKind> {
         }
     }
     let mut fields = Vec::new();
-    if !path(collection, &mut fields) {
-        return None;
-    }
+    path(collection, &mut fields).then_some(fields)
+}
+
+/// The lookup kind whose list `collection` is (`host.kernel.parameters`):
+/// a list holding only looked-up items.
+pub(super) fn by_name_list(collection: &hir::Expr) -> Option<LookupKind> {
+    let fields = host_path(collection)?;
     LookupKind::ALL.into_iter().filter(|k| !k.always_complete()).find(|k| k.list().0 == fields.as_slice())
+}
+
+/// A loop variable, one of its fields, and string literals with their spans.
+pub(super) type FieldLiterals<'e> = (hir::LocalId, &'e str, Vec<(&'e str, Span)>);
+
+/// A comparison of a loop variable's field with string literals
+/// (`p.name == "x"`, `c.key in ["a", "b"]`): the variable, the field and
+/// each literal with its span.
+pub(super) fn field_literals<'e>(l: &'e hir::Expr, r: &'e hir::Expr) -> Option<FieldLiterals<'e>> {
+    let (field, value) = match (&l.kind, &r.kind) {
+        (ExprKind::Field { .. }, _) => (l, r),
+        (_, ExprKind::Field { .. }) => (r, l),
+        _ => return None,
+    };
+    let ExprKind::Field { base, name, .. } = &field.kind else { return None };
+    let ExprKind::Local(id) = &base.kind else { return None };
+    let literals = match &value.kind {
+        ExprKind::Str(s) => vec![(s.as_str(), value.span)],
+        ExprKind::List(items) => items
+            .iter()
+            .filter_map(|i| match &i.kind {
+                ExprKind::Str(s) => Some((s.as_str(), i.span)),
+                _ => None,
+            })
+            .collect(),
+        _ => return None,
+    };
+    Some((*id, name, literals))
 }
 
 impl Checker<'_> {
@@ -256,28 +293,11 @@ impl Checker<'_> {
     /// the collector does not look `x` up by default: the comparison would
     /// never find it, and the rule would pass on every host.
     pub(super) fn not_collected(&mut self, l: &hir::Expr, r: &hir::Expr, scope: &Scope) {
-        let (field, value) = match (&l.kind, &r.kind) {
-            (ExprKind::Field { .. }, _) => (l, r),
-            (_, ExprKind::Field { .. }) => (r, l),
-            _ => return,
-        };
-        let ExprKind::Field { base, name, .. } = &field.kind else { return };
-        let ExprKind::Local(id) = &base.kind else { return };
-        let Some(kind) = scope.origin(*id) else { return };
+        let Some((id, name, literals)) = field_literals(l, r) else { return };
+        let Some(kind) = scope.origin(id) else { return };
         if name != kind.key_field() {
             return;
         }
-        let literals: Vec<(&str, Span)> = match &value.kind {
-            ExprKind::Str(s) => vec![(s.as_str(), value.span)],
-            ExprKind::List(items) => items
-                .iter()
-                .filter_map(|i| match &i.kind {
-                    ExprKind::Str(s) => Some((s.as_str(), i.span)),
-                    _ => None,
-                })
-                .collect(),
-            _ => return,
-        };
         for (literal, span) in literals {
             if !kind.defaults().contains(&literal) {
                 self.report(errors::not_collected(span, kind, literal));

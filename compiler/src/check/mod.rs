@@ -7,6 +7,7 @@
 //! given a default, tested for presence on the way (`and`, `or`, `if`,
 //! `where`), or guarded by `applies when`.
 
+mod configs;
 mod cycles;
 mod declare;
 mod errors;

@@ -129,6 +129,7 @@ impl Checker<'_> {
                     bad(self, &l, &r, "both sides of a comparison must have the same type");
                 } else if op == BinaryOp::Eq {
                     self.not_collected(&l, &r, scope);
+                    self.config_literals(&l, &r, scope);
                 }
                 result(Ty::Bool)
             }
@@ -149,6 +150,7 @@ impl Checker<'_> {
                 }
                 if op == BinaryOp::In {
                     self.not_collected(&l, &r, scope);
+                    self.config_literals(&l, &r, scope);
                 }
                 let ok = match r.ty.strip() {
                     Ty::List(item) => l.ty.strip().join(item).is_some(),

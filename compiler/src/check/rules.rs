@@ -128,6 +128,9 @@ impl<'a> Checker<'a> {
                 if let Some(kind) = super::lookups::by_name_list(&collection) {
                     scope.set_origin(var, kind);
                 }
+                if super::configs::is_config_list(&collection) {
+                    scope.walk_config(var);
+                }
                 let filter = each.filter.as_ref().map(|f| {
                     let cond = self.condition(f, scope);
                     scope.assume(&cond, true);

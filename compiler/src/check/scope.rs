@@ -49,6 +49,9 @@ pub struct Scope {
     /// Loop variables walking a list the collector fills only with the
     /// items it looks up by name (`host.kernel.parameters`).
     origins: std::collections::HashMap<LocalId, assay_model::lookup::LookupKind>,
+    /// Loop variables walking `host.config`, with the configurations each
+    /// was compared with so far (its keys are checked against those).
+    config_walkers: std::collections::HashMap<LocalId, Vec<&'static str>>,
 }
 
 impl Scope {
@@ -62,6 +65,7 @@ impl Scope {
             next_slot: 0,
             by_name: std::collections::HashMap::new(),
             origins: std::collections::HashMap::new(),
+            config_walkers: std::collections::HashMap::new(),
         }
     }
 
@@ -72,6 +76,17 @@ impl Scope {
     /// The by-name list local `id` walks, if it walks one.
     pub fn origin(&self, id: LocalId) -> Option<assay_model::lookup::LookupKind> {
         self.origins.get(&id).copied()
+    }
+
+    /// Marks `id` as walking `host.config`.
+    pub fn walk_config(&mut self, id: LocalId) {
+        self.config_walkers.insert(id, Vec::new());
+    }
+
+    /// The configurations local `id` was compared with, if it walks
+    /// `host.config`.
+    pub fn config_walker(&mut self, id: LocalId) -> Option<&mut Vec<&'static str>> {
+        self.config_walkers.get_mut(&id)
     }
 
     pub fn bind(&mut self, name: &ast::Ident, ty: Ty, kind: BindingKind) -> LocalId {

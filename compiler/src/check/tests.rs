@@ -136,6 +136,6 @@ fn a_lookup_is_an_optional_record_and_is_recorded() {
     let lookups: Vec<String> = program.rules[0].lookups.iter().map(|l| l.to_string()).collect();
     assert_eq!(lookups, ["host.sysctl(\"kernel.unprivileged_bpf_disabled\")"]);
     // Reading the record without a default is the usual E0402.
-    let src = rule("  fail when host.sysctl(\"a.b\").runtime == \"1\"\n    message \"m\"");
+    let src = rule("  fail when host.sysctl(\"kernel.dmesg_restrict\").runtime == \"1\"\n    message \"m\"");
     assert_eq!(codes(&src), vec![Code::E0402]);
 }

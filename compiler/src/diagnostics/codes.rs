@@ -293,8 +293,13 @@ names with quoted parts (`plugins.\"io.containerd.grpc.v1.cri\".x`), an INI
 key `SECTION.KEY`.
 
     let forwarding = host.sysctl(\"net.ipv4.ip_forward\")
-    fail when (forwarding.runtime ?? \"0\") != \"0\"
-      message \"IP forwarding is on\""
+    fail when (forwarding.runtime ?? \"unset\") != \"0\"
+      message \"IP forwarding is on, or its state is unknown\"
+
+A value that is missing (the host has no such parameter) must make the rule
+fail or be handled on purpose, never pass: write the default so that it
+fails, as above. Walking `host.kernel.parameters` with `for each` instead
+would pass when the parameter is missing."
 
     E0312 Error "item the collector does not look up"
 "`host.kernel.parameters`, `host.kernel.modules` and `host.files` hold only
@@ -322,6 +327,19 @@ read when the rule says why, in words a reviewer can check:
 
     let key_file = host.keyvalue(\"/etc/postgresql/15/main/postgresql.conf\", \"ssl_key_file\",
       \"not secret: the path of the key file, not the key\")"
+
+    E0314 Error "configuration or key the collector does not read"
+"`host.config` holds the settings of a fixed set of configurations
+(`journald`, `coredump`, `faillock`, `ufw`, `auditd`, `audit-rules`,
+`rsyslog`, `apt`, `profile` and the firewall rulesets), and of each only
+the keys docs/telemetry.md lists under \"Configurations\". Keys keep their
+case, as the programs read them. Comparing a setting's `config` or `key`
+with anything else never matches, so the rule would pass on every host:
+
+    find(c in host.config ?? [] where c.config == \"journald\" and c.key == \"storage\")
+
+is an error (the key is `Storage`). To read another program's file, look
+its keys up: `host.keyvalue(PATH, KEY)`, `host.ini(...)`, `host.json(...)`."
 
     E0401 Error "mismatched types"
 "An operator, a condition, a function argument or a declared type got a value
@@ -420,4 +438,13 @@ enumeration compared with a string that is none of its values
 "`is present`, `is absent` and `??` handle optional values. This value is
 never absent, so the test is constant or the default is never used. Remove
 it; docs/telemetry.md marks optional fields with `?`."
+
+    W0108 Warning "unknown kernel parameter"
+"`host.sysctl(NAME)` names a parameter no kernel documents (the compiler's
+table comes from the kernel's documentation and a running kernel's
+/proc/sys; `*` segments, such as an interface in `net.ipv4.conf.eth0.x`,
+match any name). No host has it, so a rule reading it judges only its
+default, everywhere: usually a typo, as in `kernel.unprivileged_bpf_disable`. A warning, since a
+parameter of an out-of-tree module may be missing from the table; deny it
+with `--deny-warnings` in CI."
 }

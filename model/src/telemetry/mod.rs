@@ -861,28 +861,16 @@ record! {
 
 record! {
     /// A setting of a configuration file, with the file and line that set
-    /// it. Only the keys named here are kept, so nothing that can hold a
-    /// credential (an APT proxy URL, rsyslog's TLS options) is read.
+    /// it. Only the keys listed under "Configurations" are kept, so nothing
+    /// that can hold a credential (an APT proxy URL, rsyslog's TLS options)
+    /// is read.
     pub struct ConfigSetting {
-        /// Which configuration. Effective values (the last file read wins):
-        /// `journald` and `coredump` (journald.conf, coredump.conf and their
-        /// drop-ins, keys of `[Journal]` / `[Coredump]`), `faillock`
-        /// (/etc/security/faillock.conf; a flag has the value `""`), `apt`
-        /// (apt.conf.d/* then apt.conf: the options that allow unverified
-        /// packages, such as `APT::Get::AllowUnauthenticated`, and
-        /// `APT::Periodic::*`), `ufw` (/etc/ufw/ufw.conf and /etc/default/ufw:
-        /// `ENABLED`, `DEFAULT_*`), `auditd` (/etc/audit/auditd.conf). Every
-        /// occurrence: `audit-rules` (/etc/audit/rules.d/*.rules: the key
-        /// `watch PATH` with the permissions of a `-w` rule, `-e` with its
-        /// mode, `rule` with any other line), `rsyslog`
-        /// (`$FileCreateMode`, `$Umask` of rsyslog.conf and rsyslog.d/*.conf),
-        /// `profile` (`umask` of /etc/profile, /etc/profile.d/*.sh and
-        /// /etc/bash.bashrc), and the persisted firewall rulesets (the loaded
-        /// ones are not read) `nftables` (/etc/nftables.conf), `iptables`,
-        /// `ip6tables` (/etc/iptables/rules.v4, rules.v6) and `ufw-rules`
-        /// (/etc/ufw/before.rules, before6.rules), with the keys `input
-        /// policy`, `forward policy`, `output policy` and `loopback accept`
-        /// (its value is the rule).
+        /// Which configuration: one of those listed under "Configurations"
+        /// below, each with the files it is read from and the keys kept.
+        /// Where a program reads only the last value of a key (journald,
+        /// faillock, APT, ...), that value is kept; where every occurrence
+        /// counts (audit rules, rsyslog's directives, `umask` statements,
+        /// firewall rules), each is a setting of its own.
         pub config: String,
         pub key: String,
         pub value: Sourced<String>,

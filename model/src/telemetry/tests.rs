@@ -5,6 +5,7 @@ use std::path::Path;
 fn telemetry_reference_is_generated_from_the_types() {
     let mut generated = schema::markdown(Telemetry::schema, SCHEMA_VERSION);
     generated.push_str(&crate::lookup::defaults_markdown());
+    generated.push_str(&crate::configs::markdown());
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/telemetry.md");
     if std::env::var_os("ASSAY_UPDATE_DOCS").is_some() {
         std::fs::write(&path, &generated).unwrap();

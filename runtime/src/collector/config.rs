@@ -1,12 +1,13 @@
 //! Configuration files CIS audits that have no section of their own:
 //! journald, systemd-coredump, faillock, rsyslog, APT, the persisted
-//! firewall rulesets and the shell start-up files' `umask`. Each parser keeps
-//! only the keys listed in `ConfigSetting`'s documentation, so nothing that
+//! firewall rulesets and the shell start-up files' `umask`. Only the keys
+//! `assay_model::configs` lists are kept, so nothing that
 //! can hold a credential (a proxy URL, a TLS key path with a passphrase)
 //! reaches the telemetry.
 
 use super::fs::FsError;
 use super::Ctx;
+use assay_model::configs::configuration;
 use assay_model::telemetry::{AptSource, ConfigSetting, Provenance, Sourced};
 
 /// Settings kept per configuration: a bound against a hostile file of a
@@ -25,11 +26,9 @@ pub fn settings(ctx: &mut Ctx) -> Option<Vec<ConfigSetting>> {
     ] {
         systemd_ini(ctx, &mut out, config, section, main);
     }
-    key_values(ctx, &mut out, "faillock", &["/etc/security/faillock.conf"], " = ", |_| true);
-    key_values(ctx, &mut out, "ufw", &["/etc/ufw/ufw.conf", "/etc/default/ufw"], "=", |k| {
-        k == "ENABLED" || k.starts_with("DEFAULT_")
-    });
-    key_values(ctx, &mut out, "auditd", &["/etc/audit/auditd.conf"], " = ", |_| true);
+    key_values(ctx, &mut out, "faillock", &["/etc/security/faillock.conf"], " = ");
+    key_values(ctx, &mut out, "ufw", &["/etc/ufw/ufw.conf", "/etc/default/ufw"], "=");
+    key_values(ctx, &mut out, "auditd", &["/etc/audit/auditd.conf"], " = ");
     audit_rules(ctx, &mut out);
     rsyslog(ctx, &mut out);
     apt_config(ctx, &mut out);
@@ -63,6 +62,9 @@ impl Settings {
     /// same key is overridden (the program reads the files in this order
     /// and the last one wins).
     fn set(&mut self, config: &str, key: &str, value: &str, file: &str, line: usize, replace: bool) {
+        if !configuration(config).is_some_and(|c| c.keeps(key)) {
+            return;
+        }
         let value = Sourced::new(value.to_owned(), Provenance::file(file, line as u32 + 1));
         if replace {
             if let Some(s) = self.list.iter_mut().find(|s| s.config == config && s.key == key) {
@@ -124,14 +126,7 @@ fn systemd_ini(ctx: &mut Ctx, out: &mut Settings, config: &str, section: &str, m
 
 /// `key <sep> value` lines (and bare flags, value `""`), `#` comments, the
 /// last occurrence winning; quotes around a value are removed.
-fn key_values(
-    ctx: &mut Ctx,
-    out: &mut Settings,
-    config: &str,
-    paths: &[&str],
-    sep: &str,
-    keep: impl Fn(&str) -> bool,
-) {
+fn key_values(ctx: &mut Ctx, out: &mut Settings, config: &str, paths: &[&str], sep: &str) {
     for path in paths {
         let Some(text) = read(ctx, path) else { continue };
         out.found = true;
@@ -145,9 +140,7 @@ fn key_values(
                 None if !line.contains(char::is_whitespace) => (line, ""),
                 None => continue,
             };
-            if keep(key) {
-                out.set(config, key, value, path, i, true);
-            }
+            out.set(config, key, value, path, i, true);
         }
     }
 }
@@ -197,13 +190,6 @@ fn rsyslog(ctx: &mut Ctx, out: &mut Settings) {
     }
 }
 
-/// Whether an APT option is one this sensor keeps: those that let
-/// unverified packages in, and the periodic (unattended) update settings.
-fn apt_key_kept(key: &str) -> bool {
-    let lower = key.to_ascii_lowercase();
-    lower.starts_with("apt::periodic::") || (lower.contains("::allow") && !lower.contains("proxy"))
-}
-
 /// APT's configuration: apt.conf.d/* in name order, then apt.conf; nested
 /// scopes (`APT { Get { X "true"; }; };`) are flattened to `APT::Get::X`.
 fn apt_config(ctx: &mut Ctx, out: &mut Settings) {
@@ -220,9 +206,7 @@ fn apt_config(ctx: &mut Ctx, out: &mut Settings) {
         let Some(text) = read(ctx, &path) else { continue };
         out.found = true;
         for (key, value, line) in apt_statements(&text) {
-            if apt_key_kept(&key) {
-                out.set("apt", &key, &value, &path, line, true);
-            }
+            out.set("apt", &key, &value, &path, line, true);
         }
     }
 }
@@ -564,8 +548,9 @@ mod tests {
                 ("Acquire::http::Proxy".to_owned(), "http://u:p@proxy".to_owned(), 6),
             ]
         );
-        assert!(apt_key_kept(&statements[0].0));
-        assert!(!apt_key_kept(&statements[1].0), "a proxy URL can hold a password");
+        let apt = configuration("apt").unwrap();
+        assert!(apt.keeps(&statements[0].0));
+        assert!(!apt.keeps(&statements[1].0), "a proxy URL can hold a password");
     }
 
     #[test]

@@ -6,7 +6,8 @@
 //! A lint reads the typed program and what name resolution found used
 //! ([`Uses`]), never the syntax tree. It stays silent on expressions whose
 //! type is unknown (they already have an error), so a lint never repeats
-//! an error.
+//! an error. W0108 is the exception: it is decided where a lookup is
+//! checked, which still has the name's span.
 
 mod w0101_unused_binding;
 mod w0102_unused_import;
@@ -15,6 +16,7 @@ mod w0104_constant_condition;
 mod w0105_undocumented_rule;
 mod w0106_never_holds;
 mod w0107_never_absent;
+pub(super) mod w0108_unknown_sysctl;
 
 use super::hir;
 use super::schema::Schema;
