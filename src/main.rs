@@ -23,6 +23,8 @@ enum Command {
     Check(commands::check::Args),
     /// Format policy sources in the canonical layout.
     Fmt(commands::fmt::Args),
+    /// Create a package to start from: manifest, a rule, its tests, a README.
+    New(commands::new::Args),
     /// Explain a diagnostic code, as in `assay explain E0101`.
     Explain(commands::explain::Args),
     /// Compile packages into one reproducible bundle and print its digest.
@@ -63,6 +65,7 @@ fn main() -> miette::Result<ExitCode> {
         Command::Check(args) => commands::check::run(&args),
         Command::Fmt(args) => commands::fmt::run(&args),
         Command::Explain(args) => commands::explain::run(&args),
+        Command::New(args) => commands::new::run(&args),
         Command::Build(args) => commands::build::run(&args),
         Command::Inspect(args) => commands::inspect::run(&args),
         Command::Verify(args) => commands::verify::run(&args),

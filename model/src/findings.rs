@@ -76,9 +76,60 @@ pub struct Waived {
     pub source: String,
 }
 
-/// Hex SHA-256 (first 16 bytes) of the rule id, asset id and message: the
-/// message names the offending item, so it identifies the finding.
-pub fn fingerprint(rule_id: &str, asset_id: &str, message: &str) -> String {
+/// What identifies a finding, never its rendered text: rewording a message,
+/// or a value in it changing, keeps the fingerprint (and the waivers and
+/// fleet history pinned to it).
+#[derive(Clone, Copy, Debug)]
+pub struct Identity<'a> {
+    pub package: &'a str,
+    pub rule_id: &'a str,
+    pub asset_id: &'a str,
+    /// Which of the rule's `fail` clauses fired, counted from 0 in source
+    /// order: two clauses of one rule are two findings.
+    pub clause: usize,
+    /// The items the finding is about: each evidence path up to its item
+    /// (`host.packages["openssl"]`, `host.listeners[22]`,
+    /// `host.json("/etc/docker/daemon.json", "icc")`), sorted, once each,
+    /// then the plain values of the `for each` loops around the clause
+    /// (`each auth`); empty for a rule about the host as a whole.
+    pub items: &'a [String],
+}
+
+/// Hex SHA-256 (first 16 bytes) of a finding's [`Identity`].
+pub fn fingerprint(id: &Identity<'_>) -> String {
+    let mut h = Sha256::new();
+    let clause = id.clause.to_string();
+    for part in ["assay-finding-2", id.package, id.rule_id, id.asset_id, clause.as_str()] {
+        h.update(part.as_bytes());
+        h.update([0]);
+    }
+    for item in id.items {
+        h.update(item.as_bytes());
+        h.update([0]);
+    }
+    crate::hex::encode(&h.finalize()[..16])
+}
+
+/// The items of evidence paths, as [`Identity::items`] wants them: each
+/// path cut after its last `]` or `)`, sorted and deduplicated; paths that
+/// name no item (`host.sshd.permit_root_login`) give none.
+pub fn identity_items<'e>(paths: impl IntoIterator<Item = &'e str>) -> Vec<String> {
+    let mut items: Vec<String> = paths
+        .into_iter()
+        .filter_map(|p| {
+            let end = p.rfind([']', ')'])?;
+            Some(p[..=end].to_owned())
+        })
+        .collect();
+    items.sort();
+    items.dedup();
+    items
+}
+
+/// The fingerprint of earlier releases, from the rule id, asset id and
+/// message. Waivers and fleet findings pinned to one still match, for one
+/// release (docs/waivers.md).
+pub fn legacy_fingerprint(rule_id: &str, asset_id: &str, message: &str) -> String {
     let mut h = Sha256::new();
     for part in [rule_id, asset_id, message] {
         h.update(part.as_bytes());

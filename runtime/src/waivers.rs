@@ -9,7 +9,7 @@
 //! nothing and raises a finding of its own; a waiver that matched nothing is
 //! reported (`--fail-on-unused-waivers` makes that fail a CI run).
 
-use crate::findings::{fingerprint, Finding, Report, Severity, Waived};
+use crate::findings::{fingerprint, legacy_fingerprint, Finding, Identity, Report, Severity, Waived};
 use serde::Deserialize;
 use std::path::Path;
 
@@ -190,7 +190,15 @@ impl Waiver {
                 return false;
             }
         }
-        self.fingerprint.as_ref().is_none_or(|fp| fp == &f.fingerprint)
+        self.fingerprint.as_ref().is_none_or(|fp| fp == &f.fingerprint || self.pins_legacy(f))
+    }
+
+    /// Whether this waiver pins `f` by its fingerprint of earlier releases
+    /// (rule, asset and message), which still matches for one release.
+    fn pins_legacy(&self, f: &Finding) -> bool {
+        self.fingerprint.as_deref().is_some_and(|fp| {
+            fp != f.fingerprint && fp == legacy_fingerprint(&f.rule_id, &f.asset.id, &f.message)
+        })
     }
 }
 
@@ -201,6 +209,9 @@ pub struct Applied {
     pub unused: Vec<Waiver>,
     /// Waivers past their date (they waived nothing).
     pub expired: Vec<Waiver>,
+    /// Waivers that matched by a fingerprint of earlier releases, with the
+    /// finding's fingerprint to pin instead.
+    pub legacy: Vec<(Waiver, String)>,
 }
 
 /// Marks the findings `waivers` accept, on `today` (days since 1970), and
@@ -216,6 +227,9 @@ pub fn apply(waivers: &[Waiver], reports: &mut [Report], today: i64) -> Applied 
                     continue;
                 }
                 used[i] = true;
+                if w.pins_legacy(f) && !applied.legacy.iter().any(|(l, _)| l.source == w.source) {
+                    applied.legacy.push((w.clone(), f.fingerprint.clone()));
+                }
                 if w.expires < today {
                     if !raised.iter().any(|(j, _): &(usize, Finding)| *j == i) {
                         raised.push((i, expired_finding(w, f)));
@@ -261,7 +275,14 @@ fn expired_finding(w: &Waiver, covered: &Finding) -> Finding {
         severity_score: Severity::Low.score(),
         description: "A waiver that accepted findings has passed its expiry date.".to_owned(),
         recommendation: "Fix the findings, or review the waiver and give it a new date.".to_owned(),
-        fingerprint: fingerprint(EXPIRED_RULE, &covered.asset.id, &message),
+        // One per waiver and host: the waiver's entry is the item.
+        fingerprint: fingerprint(&Identity {
+            package: "waivers",
+            rule_id: EXPIRED_RULE,
+            asset_id: &covered.asset.id,
+            clause: 0,
+            items: std::slice::from_ref(&w.source),
+        }),
         message,
         asset: covered.asset.clone(),
         attributes: covered.attributes.clone(),

@@ -74,8 +74,12 @@ pub fn run(args: &Args) -> Outcome {
     Ok(if errors + waiver_errors > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
 
-/// Prints each waiver whose rule does not exist (with the nearest id);
-/// returns how many. A file that does not parse is an input error.
+/// A waiver expiring within this many days is warned about.
+const SOON_DAYS: i64 = 30;
+
+/// Prints each waiver whose rule does not exist (with the nearest id) or
+/// that expired, and warns of those expiring within [`SOON_DAYS`]; returns
+/// how many are wrong. A file that does not parse is an input error.
 fn check_waivers(
     path: &std::path::Path,
     program: Option<&assay_compiler::check::hir::Program>,
@@ -98,8 +102,30 @@ fn check_waivers(
             );
         }
     }
+    // An expired waiver waives nothing: CI should fail before the findings
+    // come back; one about to expire is worth a warning.
+    let today = assay_runtime::waivers::today();
+    let mut soon = 0;
+    for w in &waivers {
+        if w.expires < today {
+            problems += 1;
+            eprintln!(
+                "error: {}: the waiver of {} expired on {}; it waives nothing (renew it with a new date, or remove it)",
+                w.source, w.rule, w.expires_text
+            );
+        } else if w.expires - today < SOON_DAYS {
+            soon += 1;
+            let days = w.expires - today;
+            eprintln!(
+                "warning: {}: the waiver of {} expires on {} (in {days} day(s)); owner {}",
+                w.source, w.rule, w.expires_text, w.owner
+            );
+        }
+    }
     if problems == 0 {
-        eprintln!("{}: {} waiver(s), every rule known", path.display(), waivers.len());
+        let soon =
+            if soon > 0 { format!(", {soon} expiring within {SOON_DAYS} days") } else { String::new() };
+        eprintln!("{}: {} waiver(s), every rule known, none expired{soon}", path.display(), waivers.len());
     }
     Ok(problems)
 }

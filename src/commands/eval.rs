@@ -24,6 +24,8 @@ pub struct Args {
     #[arg(long, value_name = "MIB", default_value_t = DEFAULT_MAX_TELEMETRY_MIB)]
     max_telemetry_mib: u64,
     #[command(flatten)]
+    selection: super::select::RuleSelection,
+    #[command(flatten)]
     output: super::OutputArgs,
 }
 
@@ -41,7 +43,9 @@ pub fn run(args: &Args) -> Outcome {
         Failure::input(miette::miette!("{} is not a valid telemetry document: {e}", args.telemetry.display()))
     })?;
     let options = args.output.options()?;
-    let report = Program::new(&bundle).evaluate(&host, &options);
+    args.selection.check(&[&bundle])?;
+    let mut report = Program::new(&bundle).evaluate(&host, &options);
+    args.selection.apply(&mut report, &[&bundle]);
     args.output.emit(&[&bundle], vec![report])
 }
 

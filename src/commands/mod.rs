@@ -45,7 +45,9 @@ pub mod fleet;
 pub mod fmt;
 pub mod inspect;
 pub mod key;
+pub mod new;
 pub mod scan;
+pub mod select;
 pub mod server;
 pub mod test;
 pub mod verify;
@@ -303,6 +305,13 @@ impl OutputArgs {
             }
             for w in &applied.unused {
                 eprintln!("warning: {}: the waiver of {} matched no finding", w.source, w.rule);
+            }
+            for (w, now) in &applied.legacy {
+                eprintln!(
+                    "warning: {}: the waiver of {} pins a fingerprint of an earlier release, which matches for \
+                     this release only; pin `fingerprint: {now}`",
+                    w.source, w.rule
+                );
             }
             unused = applied.unused.len();
         }

@@ -30,13 +30,8 @@ pub struct Args {
     /// by `assay build`.
     #[arg(long = "package", value_name = "NAME|PATH")]
     packages: Vec<String>,
-    /// Only these rules (repeatable).
-    #[arg(long = "rule", value_name = "ID")]
-    rules: Vec<String>,
-    /// Only rules with one of these tags (repeatable; `--tag KEY=VALUE`
-    /// tags the asset).
-    #[arg(long = "rule-tag", value_name = "TAG")]
-    rule_tags: Vec<String>,
+    #[command(flatten)]
+    selection: super::select::RuleSelection,
     /// The vulnerability feed to match packages against (default: the one
     /// `assay feed import` wrote to Assay's data directory).
     #[arg(long, value_name = "FILE")]
@@ -107,16 +102,18 @@ pub fn run(args: &Args) -> Outcome {
         });
     }
     let Some(mut report) = merged else { return Err(Failure::internal(miette::miette!("no bundle to run"))) };
-    select(&mut report, &bundles, args);
+    let refs: Vec<&Bundle> = bundles.iter().collect();
+    args.selection.apply(&mut report, &refs);
+    // The packages chosen by name and the bundles merged above changed the
+    // outcomes counted.
     let instructions = report.summary.instructions;
     report.summary = Summary::of(&report.findings, &report.rules);
     report.summary.instructions = instructions;
-    let refs: Vec<&Bundle> = bundles.iter().collect();
     args.output.emit(&refs, vec![report])
 }
 
 /// `--package PATH`: a bundle file, or sources compiled now.
-fn own_package(path: &Path) -> Result<Bundle, Failure> {
+pub(super) fn own_package(path: &Path) -> Result<Bundle, Failure> {
     let is_bundle = path.is_file()
         && std::fs::File::open(path)
             .and_then(|mut f| {
@@ -146,7 +143,8 @@ fn own_package(path: &Path) -> Result<Bundle, Failure> {
     }
 }
 
-/// Every `--rule` names a rule, and no rule id is in two bundles.
+/// Every `--rule` and `--rule-tag` selects a rule, and no rule id is in two
+/// bundles.
 fn check_selection(bundles: &[Bundle], args: &Args) -> Result<(), Failure> {
     let mut seen = std::collections::HashMap::new();
     for (i, b) in bundles.iter().enumerate() {
@@ -161,42 +159,6 @@ fn check_selection(bundles: &[Bundle], args: &Args) -> Result<(), Failure> {
             }
         }
     }
-    for id in &args.rules {
-        if !seen.contains_key(id.as_str()) {
-            let near = seen.keys().min_by_key(|k| strsim_distance(k, id)).copied().unwrap_or_default();
-            return Err(Failure::input(miette::miette!(
-                "`--rule {id}`: no such rule in the packages given (did you mean `{near}`?)"
-            )));
-        }
-    }
-    Ok(())
-}
-
-/// A small edit distance, for "did you mean" on rule ids.
-fn strsim_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
-}
-
-/// `--rule` and `--tag` keep only the rules they name.
-fn select(report: &mut Report, bundles: &[Bundle], args: &Args) {
-    if args.rules.is_empty() && args.rule_tags.is_empty() {
-        return;
-    }
-    let keep: std::collections::HashSet<&str> = bundles
-        .iter()
-        .flat_map(|b| &b.content.rules)
-        .filter(|r| args.rules.contains(&r.id) || r.tags.iter().any(|t| args.rule_tags.contains(t)))
-        .map(|r| r.id.as_str())
-        .collect();
-    report.findings.retain(|f| keep.contains(f.rule_id.as_str()));
-    report.rules.retain(|r| keep.contains(r.rule_id.as_str()));
+    let refs: Vec<&Bundle> = bundles.iter().collect();
+    args.selection.check(&refs)
 }

@@ -21,6 +21,8 @@ pub struct Args {
     /// Only the cases whose name or file contains this text.
     #[arg(long, value_name = "PATTERN")]
     filter: Option<String>,
+    #[command(flatten)]
+    selection: super::select::RuleSelection,
     /// `junit`: one test case per policy-test case, for CI.
     #[arg(long, value_enum, default_value_t)]
     format: TestFormat,
@@ -37,7 +39,14 @@ pub enum TestFormat {
 
 impl Args {
     pub fn for_paths(paths: Vec<PathBuf>) -> Self {
-        Args { paths, coverage: false, verbose: false, filter: None, format: TestFormat::Text }
+        Args {
+            paths,
+            coverage: false,
+            verbose: false,
+            filter: None,
+            selection: Default::default(),
+            format: TestFormat::Text,
+        }
     }
 }
 
@@ -69,7 +78,11 @@ pub fn run(args: &Args) -> Outcome {
             shown.join(", ")
         )));
     }
-    let results = policytest::run(&bundle, &files, args.filter.as_deref());
+    args.selection.check(&[&bundle])?;
+    let only: Option<std::collections::BTreeSet<String>> = (!args.selection.is_empty()).then(|| {
+        bundle.content.rules.iter().filter(|r| args.selection.keeps(r)).map(|r| r.id.clone()).collect()
+    });
+    let results = policytest::run(&bundle, &files, args.filter.as_deref(), only.as_ref());
     if results.cases == 0 {
         return Err(Failure::input(miette::miette!(
             "no case matches --filter {}",
@@ -86,6 +99,9 @@ pub fn run(args: &Args) -> Outcome {
     }
     for failure in &results.failures {
         eprintln!("FAIL {failure}");
+    }
+    for invalid in &results.invalid {
+        eprintln!("error: {invalid}");
     }
     let mut uncovered = Vec::new();
     if args.coverage {
@@ -117,6 +133,10 @@ pub fn run(args: &Args) -> Outcome {
             uncovered.len(),
             uncovered.join(", ")
         );
+    }
+    if !results.invalid.is_empty() {
+        eprintln!("{} case(s) with telemetry that is not valid: fix the test file", results.invalid.len());
+        return Ok(ExitCode::from(2));
     }
     Ok(if results.failures.is_empty() && uncovered.is_empty() {
         ExitCode::SUCCESS

@@ -42,13 +42,23 @@ pub(crate) fn passwd_lines(
 /// uid → name from `/etc/passwd`, for owners of files and processes.
 pub(crate) fn user_names(ctx: &Ctx) -> HashMap<u32, String> {
     let text = ctx.fs.read("/etc/passwd").unwrap_or_default();
-    passwd_lines(&text).filter_map(|(_, l)| l.ok()).map(|l| (l.uid, l.name.to_owned())).collect()
+    first_names(passwd_lines(&text).filter_map(|(_, l)| l.ok()).map(|l| (l.uid, l.name.to_owned())))
 }
 
 /// gid → name from `/etc/group`.
 pub(crate) fn group_names(ctx: &Ctx) -> HashMap<u32, String> {
     let text = ctx.fs.read("/etc/group").unwrap_or_default();
-    group_lines(&text).map(|g| (g.gid, g.name)).collect()
+    first_names(group_lines(&text).map(|g| (g.gid, g.name)))
+}
+
+/// id → name where the first line with an id names it, as `getpwuid` and
+/// `getgrgid` answer: `root` and `toor` share uid 0, and it is `root`'s.
+fn first_names(ids: impl Iterator<Item = (u32, String)>) -> HashMap<u32, String> {
+    let mut out = HashMap::new();
+    for (id, name) in ids {
+        out.entry(id).or_insert(name);
+    }
+    out
 }
 
 /// The one `/etc/group` parser; lines without a numeric gid are left out.
@@ -175,7 +185,7 @@ fn is_interactive(u: &User) -> bool {
 }
 
 fn user_map(users: &[User]) -> HashMap<u32, String> {
-    users.iter().map(|u| (u.uid, u.name.clone())).collect()
+    first_names(users.iter().map(|u| (u.uid, u.name.clone())))
 }
 
 fn file_entry(
@@ -360,4 +370,17 @@ pub fn files(ctx: &mut Ctx) -> Option<Found> {
         }
     }
     Some(Found { files, world_writable: writable, unowned })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_shared_id_is_named_by_its_first_line() {
+        let text = "root:x:0:0:root:/root:/bin/bash\ntoor:x:0:0:root:/root:/bin/sh\nada:x:1000:1000::/home/ada:/bin/bash\n";
+        let names = super::first_names(
+            super::passwd_lines(text).filter_map(|(_, l)| l.ok()).map(|l| (l.uid, l.name.to_owned())),
+        );
+        assert_eq!(names[&0], "root");
+        assert_eq!(names[&1000], "ada");
+    }
 }

@@ -17,47 +17,12 @@ use crate::value::Host;
 use crate::vm::{Options, Program};
 use assay_model::bundle::Bundle;
 use assay_model::telemetry::partial;
-use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CaseFile {
-    pub cases: Vec<Case>,
-}
+mod load;
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Case {
-    pub name: String,
-    #[serde(default)]
-    pub telemetry: serde_json::Value,
-    /// Configuration files by path, as text: the packages' lookups of
-    /// files' contents (`host.json(...)`, ...) read them as the collector
-    /// reads a host's, into `contents`.
-    #[serde(default)]
-    pub files: BTreeMap<String, String>,
-    /// Rule id → `passed`, `failed`, `not applicable`, `skipped` or `error`.
-    pub expect: BTreeMap<String, String>,
-    /// Rule id → what its findings must be (the rule must then fail).
-    #[serde(default)]
-    pub findings: BTreeMap<String, FindingsCheck>,
-}
-
-/// Assertions on the findings of one rule in a case.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FindingsCheck {
-    /// Exactly this many findings.
-    pub count: Option<usize>,
-    /// Every finding's message contains this text.
-    pub message: Option<String>,
-    /// Every finding's message matches this regular expression.
-    pub message_matches: Option<String>,
-    /// Every finding has evidence under this path (`host.sshd.permit_root_login`).
-    pub evidence: Option<String>,
-}
+pub use load::{load, Case, CaseFile, FindingsCheck};
 
 /// The outcome of one case: empty `failures` when every expectation held.
 #[derive(Debug)]
@@ -65,20 +30,6 @@ pub struct CaseResult {
     pub file: PathBuf,
     pub name: String,
     pub failures: Vec<String>,
-}
-
-/// Reads a test file; the error names the file, the line and what is wrong
-/// (an unknown key, a duplicate key, a wrong type).
-pub fn load(path: &Path) -> Result<CaseFile, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let located = |e: serde_yaml::Error| match e.location() {
-        Some(l) => format!("{}:{}:{}: {e}", path.display(), l.line(), l.column()),
-        None => format!("{}: {e}", path.display()),
-    };
-    // A YAML mapping with the same key twice would silently keep the last
-    // one in a typed map; as an untyped value it is an error.
-    serde_yaml::from_str::<serde_yaml::Value>(&text).map_err(located)?;
-    serde_yaml::from_str(&text).map_err(located)
 }
 
 /// Whether a case is selected by `--filter` (a substring of its file or name).
@@ -107,6 +58,9 @@ pub struct Results {
     pub checks: usize,
     /// One line per expectation that did not hold.
     pub failures: Vec<String>,
+    /// Cases whose telemetry is not a valid document, each with the test
+    /// file's line and column: the test file is wrong, not the rules.
+    pub invalid: Vec<String>,
     /// Each case run, with its own failures.
     pub results: Vec<CaseResult>,
     /// Rule id → (seen failing, seen passing).
@@ -144,16 +98,75 @@ fn with_files(bundle: &Bundle, case: &Case) -> Result<serde_json::Value, String>
     Ok(telemetry)
 }
 
+/// Why a case's telemetry is not a valid document: the field (a path
+/// into the case's `telemetry`) and what is wrong with it.
+struct Invalid {
+    path: String,
+    message: String,
+}
+
+impl Invalid {
+    /// Where the field lies in the test file: in the case, else in the
+    /// file's `defaults`, else the nearest node of the case that exists.
+    fn position(&self, file: &CaseFile, index: usize) -> (usize, usize) {
+        let field = load::parse_path(&self.path);
+        let case = [vec![load::Step::Key("cases".into()), load::Step::Index(index)], telemetry_path(&field)]
+            .concat();
+        let defaults = [vec![load::Step::Key("defaults".into())], telemetry_path(&field)].concat();
+        load::find(&file.text, &case)
+            .or_else(|| load::find(&file.text, &defaults))
+            .or_else(|| load::locate(&file.text, &case))
+            .unwrap_or((1, 1))
+    }
+}
+
+fn telemetry_path(field: &[load::Step]) -> Vec<load::Step> {
+    let mut out = vec![load::Step::Key("telemetry".into())];
+    out.extend_from_slice(field);
+    out
+}
+
+/// The host a case's partial telemetry describes.
+fn host(telemetry: &serde_json::Value) -> Result<Host, Invalid> {
+    let whole = |message: String| Invalid { path: String::new(), message };
+    let doc = partial::complete(telemetry);
+    let bytes = serde_json::to_vec(&doc).map_err(|e| whole(e.to_string()))?;
+    let read = assay_model::telemetry::from_json(&bytes).map_err(|e| Invalid {
+        // serde_json places its errors in the re-serialised document, which
+        // the author never saw.
+        message: strip_json_position(&e.message),
+        path: e.path,
+    })?;
+    Host::from_partial(read, &partial::given(telemetry)).map_err(|e| whole(e.to_string()))
+}
+
+/// `... at line 1 column 1965` without the position.
+fn strip_json_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(at) if message[at..].contains(" column ") => message[..at].to_owned(),
+        _ => message.to_owned(),
+    }
+}
+
 /// Runs `cases` (with the file they came from) against `bundle`; with
 /// `filter`, only the cases [`selected`] by it.
-pub fn run(bundle: &Bundle, files: &[(PathBuf, CaseFile)], filter: Option<&str>) -> Results {
+///
+/// With `only`, just those rules' expectations are checked and their
+/// coverage kept (`assay test --rule`, `--rule-tag`).
+pub fn run(
+    bundle: &Bundle,
+    files: &[(PathBuf, CaseFile)],
+    filter: Option<&str>,
+    only: Option<&std::collections::BTreeSet<String>>,
+) -> Results {
     let program = Program::new(bundle);
     let mut results = Results::default();
-    for rule in &bundle.content.rules {
+    let chosen = |rule: &str| only.is_none_or(|o| o.contains(rule));
+    for rule in bundle.content.rules.iter().filter(|r| chosen(&r.id)) {
         results.coverage.insert(rule.id.clone(), (false, false));
     }
     for (path, file) in files {
-        for case in file.cases.iter().filter(|c| selected(filter, path, c)) {
+        for (index, case) in file.cases.iter().enumerate().filter(|(_, c)| selected(filter, path, c)) {
             results.cases += 1;
             let before = results.failures.len();
             let label = format!("{}: {}", path.display(), case.name);
@@ -164,15 +177,22 @@ pub fn run(bundle: &Bundle, files: &[(PathBuf, CaseFile)], filter: Option<&str>)
                     continue;
                 }
             };
-            let doc = partial::complete(&telemetry);
-            let host = match serde_json::to_vec(&doc)
-                .map_err(|e| e.to_string())
-                .and_then(|b| assay_model::telemetry::from_json(&b).map_err(|e| e.to_string()))
-                .and_then(|t| Host::from_partial(t, &partial::given(&telemetry)).map_err(|e| e.to_string()))
-            {
+            let host = match host(&telemetry) {
                 Ok(h) => h,
                 Err(e) => {
-                    results.failures.push(format!("{label}: the telemetry is not valid: {e}"));
+                    let (line, column) = e.position(file, index);
+                    let at = if e.path.is_empty() { String::new() } else { format!(" at `{}`", e.path) };
+                    results.invalid.push(format!(
+                        "{}:{line}:{column}: case {:?}: the telemetry is not valid{at}: {}",
+                        path.display(),
+                        case.name,
+                        e.message
+                    ));
+                    results.results.push(CaseResult {
+                        file: path.clone(),
+                        name: case.name.clone(),
+                        failures: vec![format!("the telemetry is not valid: {}", e.message)],
+                    });
                     continue;
                 }
             };
@@ -186,7 +206,7 @@ pub fn run(bundle: &Bundle, files: &[(PathBuf, CaseFile)], filter: Option<&str>)
                     }
                 }
             }
-            for (rule, expected) in &case.expect {
+            for (rule, expected) in case.expect.iter().filter(|(r, _)| chosen(r)) {
                 results.checks += 1;
                 let Some(actual) = report.rules.iter().find(|r| &r.rule_id == rule) else {
                     results.failures.push(format!("{label}: no rule {rule} in the packages under test"));
@@ -211,7 +231,7 @@ pub fn run(bundle: &Bundle, files: &[(PathBuf, CaseFile)], filter: Option<&str>)
                     results.failures.push(format!("{label}: {rule}: expected {expected}, got {got}{detail}"));
                 }
             }
-            for (rule, check) in &case.findings {
+            for (rule, check) in case.findings.iter().filter(|(r, _)| chosen(r)) {
                 results.checks += 1;
                 let found: Vec<_> = report.findings.iter().filter(|f| &f.rule_id == rule).collect();
                 for problem in check_findings(check, &found) {

@@ -68,6 +68,8 @@ impl fmt::Display for Display<'_> {
             Value::Int(i) => write!(f, "{i}"),
             Value::Str(s) | Value::Version(s, _) => f.write_str(s),
             Value::Enum(e, v) => f.write_str(enum_value_name(*e, *v)),
+            // An empty list is said, never left blank (`host.config = none`).
+            Value::List(items) if items.is_empty() => f.write_str("none"),
             Value::List(items) => {
                 for (i, item) in items.iter().enumerate() {
                     if i > 0 {

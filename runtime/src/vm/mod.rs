@@ -8,7 +8,8 @@
 //! type is a fault, not an assumption.
 
 use crate::findings::{
-    fingerprint, AssetRef, Evidence, Finding, KeyValue, Outcome, Report, RuleResult, Severity, Summary,
+    fingerprint, identity_items, AssetRef, Evidence, Finding, Identity, KeyValue, Outcome, Report,
+    RuleResult, Severity, Summary,
 };
 use crate::value::{Display, Host, Value};
 use assay_model::bundle::bytecode::{Cmp, Code, Constant, Instr, NO_EVIDENCE, NO_EVIDENCE_16};
@@ -151,8 +152,30 @@ impl<'b> Program<'b> {
                 Ok(_) if run.findings.is_empty() => Outcome::Passed,
                 Ok(_) => {
                     let n = run.findings.len();
-                    for (message, evidence) in std::mem::take(&mut run.findings) {
-                        findings.push(self.finding(rule, severity, message, evidence, &asset, &attributes));
+                    for (message, evidence, pc, locals) in std::mem::take(&mut run.findings) {
+                        let code = &rule.code.instructions;
+                        // The clause: how many `Fail`s precede this one in the
+                        // rule's code (a function cannot fail).
+                        let clause = code.iter().take(pc).filter(|i| matches!(i, Instr::Fail)).count();
+                        // The `for each` loops around it: an `IterNext` whose
+                        // body (up to its exit) holds the `Fail`. Their items
+                        // that are plain values (`for each kind in ["auth",
+                        // ...]`) identify the finding; records do by their
+                        // evidence paths.
+                        let loop_items = code
+                            .iter()
+                            .enumerate()
+                            .filter_map(|(at, i)| match i {
+                                Instr::IterNext { slot, exit } if at < pc && pc < *exit as usize => {
+                                    locals.get(usize::from(*slot) + 3)
+                                }
+                                _ => None,
+                            })
+                            .filter(|v| !matches!(v, Value::Record(_) | Value::List(_) | Value::Absent))
+                            .map(|v| format!("each {}", Display(v)))
+                            .collect();
+                        let found = Found { message, evidence, clause, loop_items };
+                        findings.push(self.finding(rule, severity, found, &asset, &attributes));
                     }
                     Outcome::Failed { findings: n }
                 }
@@ -182,20 +205,21 @@ impl<'b> Program<'b> {
         &self,
         rule: &RuleMeta,
         severity: Severity,
-        message: String,
-        evidence: Vec<Recorded>,
+        found: Found,
         asset: &AssetRef,
         attributes: &[KeyValue],
     ) -> Finding {
+        let Found { message, evidence, clause, loop_items } = found;
         let content = &self.bundle.content;
         let package = content.packages.get(rule.package as usize);
         let mut seen = std::collections::HashSet::new();
-        let evidence = evidence
+        let named: Vec<(Evidence, bool)> = evidence
             .into_iter()
-            // The item's own name, read to pick it, is already in the path
-            // (`host.kernel.parameters["x"].name = x` says nothing more).
-            .filter(|(_, value, _, item)| !matches!((value, item), (Value::Str(v), Some(Value::Str(k))) if v == k))
             .map(|(path, value, source, item)| {
+                // The item's own name, read to pick it, is already in the
+                // path (`host.kernel.parameters["x"].name = x` says nothing
+                // more): kept for the finding's identity, not shown.
+                let names_item = matches!((&value, &item), (Value::Str(v), Some(Value::Str(k))) if v == k);
                 let path = content.debug.evidence_paths.get(path as usize).cloned().unwrap_or_default();
                 // The loop item named: `host.kernel.modules["cramfs"].loaded`.
                 let path = match (item, path.rfind("[]")) {
@@ -217,20 +241,35 @@ impl<'b> Program<'b> {
                     }
                     other => Display(other).to_string(),
                 };
-                Evidence { path, value, source: source.map(|s| s.to_string()) }
+                (Evidence { path, value, source: source.map(|s| s.to_string()) }, names_item)
             })
+            .collect();
+        let mut items = identity_items(named.iter().map(|(e, _)| e.path.as_str()));
+        items.extend(loop_items);
+        let evidence: Vec<Evidence> = named
+            .into_iter()
+            .filter(|(_, names_item)| !names_item)
+            .map(|(e, _)| e)
             .filter(|e| seen.insert(e.clone()))
             .collect();
+        let package_name = package.map(|p| p.name.clone()).unwrap_or_default();
+        let identity = Identity {
+            package: &package_name,
+            rule_id: &rule.id,
+            asset_id: &asset.id,
+            clause,
+            items: &items,
+        };
         Finding {
             rule_id: rule.id.clone(),
-            package: package.map(|p| p.name.clone()).unwrap_or_default(),
+            package: package_name.clone(),
             package_version: package.map(|p| p.version.clone()).unwrap_or_default(),
             title: rule.title.clone(),
             severity,
             severity_score: severity.score(),
             description: rule.description.clone(),
             recommendation: rule.recommendation.clone(),
-            fingerprint: fingerprint(&rule.id, &asset.id, &message),
+            fingerprint: fingerprint(&identity),
             message,
             asset: asset.clone(),
             attributes: attributes.to_vec(),
@@ -239,6 +278,16 @@ impl<'b> Program<'b> {
             waived: None,
         }
     }
+}
+
+/// What a rule's `Fail` produced.
+struct Found {
+    message: String,
+    evidence: Vec<Recorded>,
+    /// Which `fail` clause of the rule, from 0.
+    clause: usize,
+    /// The plain values of the `for each` loops around the clause.
+    loop_items: Vec<String>,
 }
 
 /// A constant of the pool as a value (lists recursively).
@@ -361,7 +410,9 @@ struct Run<'p, 'b> {
     memory: u64,
     call_depth: u32,
     evidence: Vec<EvidenceEntry>,
-    findings: Vec<(String, Vec<Recorded>)>,
+    /// Each finding: its message, its evidence, the `pc` of its `Fail` and
+    /// the rule's locals then (the loop items it is about are among them).
+    findings: Vec<(String, Vec<Recorded>, usize, Vec<Value>)>,
     dynamic_regexes: HashMap<String, Option<regex::Regex>>,
     /// How the block that just finished ended (set with `step`'s `true`).
     flow: Option<Flow>,
@@ -820,7 +871,8 @@ impl<'p, 'b> Run<'p, 'b> {
                 };
                 self.charge(message.len() + 64 * self.evidence.len())?;
                 let evidence = self.evidence.iter().filter_map(|e| materialize(e, locals)).collect();
-                self.findings.push((message, evidence));
+                self.charge(16 * locals.len())?;
+                self.findings.push((message, evidence, *pc, locals.to_vec()));
             }
             Instr::NotApplicable(c) => {
                 let reason = match content.constants.get(c as usize) {

@@ -430,7 +430,13 @@ fn evaluate_bundle(
             report.rules.iter().any(|r| r.package == p.name && !matches!(r.outcome, Outcome::Skipped { .. }));
         if evaluated && !report.findings.iter().any(|f| f.package == p.name) {
             let rule_id = format!("{}:no-findings", p.name);
-            let fingerprint = assay_model::findings::fingerprint(&rule_id, &report.asset.id, "");
+            let fingerprint = assay_model::findings::fingerprint(&assay_model::findings::Identity {
+                package: &p.name,
+                rule_id: &rule_id,
+                asset_id: &report.asset.id,
+                clause: 0,
+                items: &[],
+            });
             report.findings.push(Finding {
                 rule_id,
                 package: p.name.clone(),

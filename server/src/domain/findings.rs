@@ -268,6 +268,26 @@ pub(crate) async fn add_attributes(
     Ok(run_view(found))
 }
 
+/// Fleet findings an earlier release fingerprinted by their message keep
+/// their state, history and attributes: a known fingerprint that is a new
+/// finding's legacy one is renamed to the new one before reconciling.
+async fn rekey_legacy(c: &mut Conn, agent: &str, report: &Report) -> Result<()> {
+    let known: BTreeSet<String> =
+        rows::fleet_of_agent(c, agent).await?.into_iter().map(|k| k.fingerprint).collect();
+    let (mut renamed, mut targets) = (BTreeSet::new(), BTreeSet::new());
+    for f in &report.findings {
+        if known.contains(&f.fingerprint) || targets.contains(&f.fingerprint) {
+            continue;
+        }
+        let old = assay_model::findings::legacy_fingerprint(&f.rule_id, &f.asset.id, &f.message);
+        if known.contains(&old) && renamed.insert(old.clone()) {
+            targets.insert(f.fingerprint.clone());
+            rows::rekey(c, agent, &old, &f.fingerprint).await?;
+        }
+    }
+    Ok(())
+}
+
 /// Brings the fleet's findings of `agent` in line with a new evaluation:
 /// a finding seen again stays open (or reopens), a new one opens, and an
 /// open one whose rule now passes or does not apply is resolved. A rule
@@ -288,6 +308,7 @@ pub(crate) async fn reconcile(
         })
         .map(|r| r.rule_id.as_str())
         .collect();
+    rekey_legacy(c, agent, report).await?;
     let known: BTreeMap<String, (String, FindingState)> = rows::fleet_of_agent(c, agent)
         .await?
         .into_iter()

@@ -409,6 +409,15 @@ pub(crate) async fn resolve(c: &mut Conn, agent: &str, fingerprints: &[&str], no
     Ok(())
 }
 
+/// Renames the fleet finding `old` of `agent` (and its history) to `new`.
+pub(crate) async fn rekey(c: &mut Conn, agent: &str, old: &str, new: &str) -> Result<()> {
+    for table in ["fleet_findings", "finding_events"] {
+        let sql = format!("UPDATE {table} SET fingerprint = $1 WHERE agent_id = $2 AND fingerprint = $3");
+        sqlx::query(sqlx::AssertSqlSafe(sql)).bind(new).bind(agent).bind(old).execute(&mut *c).await?;
+    }
+    Ok(())
+}
+
 /// Records changes of fleet findings of `agent`, with their cause.
 pub(crate) async fn insert_events(
     c: &mut Conn,

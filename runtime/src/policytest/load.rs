@@ -1,0 +1,300 @@
+//! A policy-test file: its format, shared `defaults` merged into every
+//! case, YAML merge keys, and where in the file a path lies, so every
+//! error names the test file's own line and column.
+
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaseFile {
+    /// Telemetry and files every case starts from; a case's own values
+    /// are merged over them (mappings key by key, anything else replaced).
+    #[serde(default)]
+    pub defaults: Defaults,
+    /// YAML anchors for the cases to refer to (`*base`, `<<: *base`);
+    /// otherwise ignored.
+    #[serde(default)]
+    pub anchors: serde_yaml::Value,
+    pub cases: Vec<Case>,
+    /// The file's text, to locate errors found after loading.
+    #[serde(skip)]
+    pub text: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Defaults {
+    #[serde(default)]
+    pub telemetry: serde_json::Value,
+    #[serde(default)]
+    pub files: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Case {
+    pub name: String,
+    #[serde(default)]
+    pub telemetry: serde_json::Value,
+    /// Configuration files by path, as text: the packages' lookups of
+    /// files' contents (`host.json(...)`, ...) read them as the collector
+    /// reads a host's, into `contents`.
+    #[serde(default)]
+    pub files: BTreeMap<String, String>,
+    /// Rule id → `passed`, `failed`, `not applicable`, `skipped` or `error`.
+    pub expect: BTreeMap<String, String>,
+    /// Rule id → what its findings must be (the rule must then fail).
+    #[serde(default)]
+    pub findings: BTreeMap<String, FindingsCheck>,
+}
+
+/// Assertions on the findings of one rule in a case.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FindingsCheck {
+    /// Exactly this many findings.
+    pub count: Option<usize>,
+    /// Every finding's message contains this text.
+    pub message: Option<String>,
+    /// Every finding's message matches this regular expression.
+    pub message_matches: Option<String>,
+    /// Every finding has evidence under this path (`host.sshd.permit_root_login`).
+    pub evidence: Option<String>,
+}
+
+/// Reads a test file and merges its `defaults` into every case; the error
+/// names the file, the line and what is wrong (an unknown key, a duplicate
+/// key, a wrong type).
+pub fn load(path: &Path) -> Result<CaseFile, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let at =
+        |line: usize, column: usize, e: &dyn fmt::Display| format!("{}:{line}:{column}: {e}", path.display());
+    let located = |e: serde_yaml::Error| match e.location() {
+        Some(l) => at(l.line(), l.column(), &e),
+        None => format!("{}: {e}", path.display()),
+    };
+    // A YAML mapping with the same key twice would silently keep the last
+    // one in a typed map; as an untyped value it is an error.
+    let mut value = serde_yaml::from_str::<serde_yaml::Value>(&text).map_err(located)?;
+    let mut file: CaseFile = if has_merge_keys(&value) {
+        // Merged mappings no longer match the text, so a typed error is
+        // placed by its path.
+        value.apply_merge().map_err(located)?;
+        serde_path_to_error::deserialize(value).map_err(|e| {
+            let field = e.path().to_string();
+            let message = format!("{field}: {}", e.inner());
+            match locate(&text, &parse_path(&field)) {
+                Some((line, column)) => at(line, column, &message),
+                None => format!("{}: {message}", path.display()),
+            }
+        })?
+    } else {
+        serde_yaml::from_str(&text).map_err(located)?
+    };
+    for case in &mut file.cases {
+        case.telemetry = merged(&file.defaults.telemetry, std::mem::take(&mut case.telemetry));
+        for (path, text) in &file.defaults.files {
+            case.files.entry(path.clone()).or_insert_with(|| text.clone());
+        }
+    }
+    file.text = text;
+    Ok(file)
+}
+
+fn has_merge_keys(v: &serde_yaml::Value) -> bool {
+    match v {
+        serde_yaml::Value::Mapping(m) => m.iter().any(|(k, v)| k.as_str() == Some("<<") || has_merge_keys(v)),
+        serde_yaml::Value::Sequence(s) => s.iter().any(has_merge_keys),
+        serde_yaml::Value::Tagged(t) => has_merge_keys(&t.value),
+        _ => false,
+    }
+}
+
+/// `over` merged onto `base`: mappings key by key (recursively), anything
+/// else from `over`; `null` (left out) keeps `base`.
+fn merged(base: &serde_json::Value, over: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match (base, over) {
+        (base, Value::Null) => base.clone(),
+        (Value::Object(b), Value::Object(mut o)) => {
+            let mut out = serde_json::Map::new();
+            for (k, v) in b {
+                let value = match o.remove(k) {
+                    Some(ov) => merged(v, ov),
+                    None => v.clone(),
+                };
+                out.insert(k.clone(), value);
+            }
+            out.extend(o);
+            Value::Object(out)
+        }
+        (_, over) => over,
+    }
+}
+
+/// One step of a path into a YAML document.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Step {
+    Key(String),
+    Index(usize),
+}
+
+/// `cases[2].telemetry.sshd.port` as steps.
+pub(super) fn parse_path(path: &str) -> Vec<Step> {
+    let mut out = Vec::new();
+    for part in path.split('.').filter(|p| !p.is_empty()) {
+        let mut rest = part;
+        if let Some(open) = rest.find('[') {
+            if open > 0 {
+                out.push(Step::Key(rest[..open].to_owned()));
+            }
+            rest = &rest[open..];
+            while let Some(inner) = rest.strip_prefix('[') {
+                let Some(close) = inner.find(']') else { break };
+                if let Ok(i) = inner[..close].parse() {
+                    out.push(Step::Index(i));
+                }
+                rest = &inner[close + 1..];
+            }
+        } else {
+            out.push(Step::Key(rest.to_owned()));
+        }
+    }
+    out
+}
+
+/// The line and column (1-based) of the node at `path` in the YAML `text`,
+/// or of the deepest node along it that exists.
+pub(super) fn locate(text: &str, path: &[Step]) -> Option<(usize, usize)> {
+    (0..=path.len()).rev().find_map(|n| find(text, &path[..n]))
+}
+
+/// The line and column (1-based) of the node at `path`, if there is one.
+pub(super) fn find(text: &str, path: &[Step]) -> Option<(usize, usize)> {
+    let err = Seek { path }.deserialize(serde_yaml::Deserializer::from_str(text)).err()?;
+    // serde_yaml puts the path before the message.
+    let here = err.to_string().contains(HERE);
+    here.then(|| err.location().map(|l| (l.line(), l.column()))).flatten()
+}
+
+/// The error a [`Seek`] raises on reaching its node: serde_yaml gives it
+/// the node's position.
+const HERE: &str = "\u{0}here";
+
+/// Walks a document along a path and fails with [`HERE`] at its end; ends
+/// without error when the path does not exist.
+struct Seek<'p> {
+    path: &'p [Step],
+}
+
+impl<'de> DeserializeSeed<'de> for Seek<'_> {
+    type Value = ();
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Seek<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any YAML node")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let Some((Step::Key(want), rest)) = self.path.split_first() else {
+            return self.here();
+        };
+        while let Some(key) = map.next_key::<serde_yaml::Value>()? {
+            let name = match &key {
+                serde_yaml::Value::String(s) => s.clone(),
+                serde_yaml::Value::Number(n) => n.to_string(),
+                serde_yaml::Value::Bool(b) => b.to_string(),
+                _ => String::new(),
+            };
+            if &name == want {
+                return map.next_value_seed(Seek { path: rest });
+            }
+            map.next_value::<IgnoredAny>()?;
+        }
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let Some((Step::Index(want), rest)) = self.path.split_first() else {
+            return self.here();
+        };
+        for _ in 0..*want {
+            if seq.next_element::<IgnoredAny>()?.is_none() {
+                return Ok(());
+            }
+        }
+        seq.next_element_seed(Seek { path: rest }).map(|_| ())
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
+        self.here()
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
+        self.here()
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
+        self.here()
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
+        self.here()
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
+        self.here()
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        self.here()
+    }
+}
+
+impl Seek<'_> {
+    fn here<E: de::Error>(&self) -> Result<(), E> {
+        if self.path.is_empty() {
+            Err(E::custom(HERE))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FILE: &str = "defaults:\n  telemetry:\n    sshd: { port: 22 }\ncases:\n  - name: a\n    telemetry:\n      sshd:\n        permit_root_logn: \"no\"\n    expect: {}\n  - name: b\n    expect: {}\n";
+
+    #[test]
+    fn paths_are_located_at_their_node() {
+        let at = |p: &str| locate(FILE, &parse_path(p));
+        assert_eq!(at("cases[0].telemetry.sshd.permit_root_logn"), Some((8, 27)));
+        assert_eq!(at("cases[0].telemetry.sshd"), Some((8, 9)));
+        assert_eq!(at("defaults.telemetry.sshd.port"), Some((3, 19)));
+        // The deepest node that exists.
+        assert_eq!(at("cases[1].telemetry.users[0]"), at("cases[1]"));
+        assert!(at("cases[1]").is_some());
+        assert_eq!(
+            parse_path("a[0][1].b"),
+            [Step::Key("a".into()), Step::Index(0), Step::Index(1), Step::Key("b".into())]
+        );
+    }
+
+    #[test]
+    fn a_case_is_merged_over_the_defaults() {
+        let base = serde_json::json!({"sshd": {"port": 22, "permit_root_login": "yes"}, "users": [1]});
+        let over = serde_json::json!({"sshd": {"permit_root_login": "no"}, "users": []});
+        assert_eq!(
+            merged(&base, over),
+            serde_json::json!({"sshd": {"port": 22, "permit_root_login": "no"}, "users": []})
+        );
+        assert_eq!(merged(&base, serde_json::Value::Null), base);
+    }
+}
