@@ -443,3 +443,111 @@ fn no_two_findings_of_a_scan_share_a_fingerprint() {
         assert!(findings.len() > 2, "{host}: {}", findings.len());
     }
 }
+
+/// The scan report of `examples/ssh-hardening` on the default fixture root,
+/// with `extra` options.
+fn ssh_scan(extra: &[&str]) -> (i32, serde_json::Value, String) {
+    let root = common::fixture("debian-default");
+    let mut args = vec!["scan", "--root", root.to_str().unwrap(), "--package", "examples/ssh-hardening"];
+    args.extend_from_slice(&["--rule", "SSH-003", "--format", "json"]);
+    args.extend_from_slice(extra);
+    let out = assay(&args);
+    let report = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
+    (code(&out), report, stderr(&out))
+}
+
+#[test]
+fn a_parameter_overrides_a_limit_per_scan_and_is_recorded() {
+    let (_, default, _) = ssh_scan(&[]);
+    assert_eq!(default["rules"][0]["outcome"], "failed", "MaxAuthTries 6 > 4: {default:#}");
+    let recorded = serde_json::json!([{"key": "ssh-hardening.MAX_AUTH_TRIES", "value": "4"}]);
+    assert_eq!(default["params"], recorded);
+    assert_eq!(default["findings"][0]["params"], recorded);
+
+    let (_, relaxed, _) = ssh_scan(&["--param", "ssh-hardening.MAX_AUTH_TRIES=6"]);
+    assert_eq!(relaxed["rules"][0]["outcome"], "passed", "{relaxed:#}");
+    assert_eq!(relaxed["params"][0]["value"], "6");
+    assert_eq!(relaxed["bundle_digest"], default["bundle_digest"], "values are not in the bundle");
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("params.yaml");
+    std::fs::write(&file, "MAX_AUTH_TRIES: 2\n").unwrap();
+    let (_, strict, _) = ssh_scan(&["--params", file.to_str().unwrap()]);
+    assert!(strict["findings"][0]["message"].as_str().unwrap().contains("at most 2"), "{strict:#}");
+    // The command line wins over the file.
+    let (_, both, _) = ssh_scan(&["--params", file.to_str().unwrap(), "--param", "MAX_AUTH_TRIES=8"]);
+    assert_eq!(both["rules"][0]["outcome"], "passed", "{both:#}");
+
+    let (code, _, err) = ssh_scan(&["--param", "ssh-hardening.MAX_AUTH_TRIES=many"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("parameter `ssh-hardening.MAX_AUTH_TRIES` is int: \"many\" is not an integer"),
+        "{err}"
+    );
+    let (code, _, err) = ssh_scan(&["--param", "ssh-hardening.MAX_TRIES=3"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("no parameter `ssh-hardening.MAX_TRIES`; the packages declare"), "{err}");
+}
+
+#[test]
+fn a_parameter_is_set_per_eval_and_per_test_case() {
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("ssh.bundle");
+    assert_eq!(code(&assay(&["build", "examples/ssh-hardening", "-o", bundle.to_str().unwrap()])), 0);
+    let telemetry = dir.path().join("t.json");
+    let root = common::fixture("debian-default");
+    let out = assay(&["collect", "--root", root.to_str().unwrap(), "-o", telemetry.to_str().unwrap()]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let eval = |extra: &[&str]| {
+        let mut args =
+            vec!["eval", "--bundle", bundle.to_str().unwrap(), "--telemetry", telemetry.to_str().unwrap()];
+        args.extend_from_slice(&["--rule", "SSH-003", "--format", "json"]);
+        args.extend_from_slice(extra);
+        serde_json::from_slice::<serde_json::Value>(&assay(&args).stdout).unwrap()
+    };
+    assert_eq!(eval(&[])["rules"][0]["outcome"], "failed");
+    assert_eq!(eval(&["--param", "MAX_AUTH_TRIES=6"])["rules"][0]["outcome"], "passed");
+
+    // A test file: a default for every case, a case of its own, and the
+    // command line under both.
+    let (_tmp, pkg) = {
+        let tmp = tempfile::tempdir().unwrap();
+        let pkg = tmp.path().join("ssh-hardening");
+        common::copy_tree(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/ssh-hardening").as_path(),
+            &pkg,
+        );
+        (tmp, pkg)
+    };
+    std::fs::create_dir_all(pkg.join("tests")).unwrap();
+    std::fs::write(
+        pkg.join("tests/params.yaml"),
+        r#"defaults:
+  telemetry:
+    asset: { os: { family: debian, distribution: debian } }
+    sshd: { max_auth_tries: 5 }
+  params:
+    MAX_AUTH_TRIES: 5
+cases:
+  - name: the file's default allows 5
+    expect: { SSH-003: passed }
+  - name: a case's own value
+    params: { ssh-hardening.MAX_AUTH_TRIES: 3 }
+    expect: { SSH-003: failed }
+    findings:
+      SSH-003: { message: "at most 3" }
+"#,
+    )
+    .unwrap();
+    let out = assay(&["test", pkg.to_str().unwrap()]);
+    assert_eq!(code(&out), 0, "{}{}", stdout(&out), stderr(&out));
+    // `--param` is under the file's values: the cases still hold.
+    let out = assay(&["test", "--param", "MAX_AUTH_TRIES=1", pkg.to_str().unwrap()]);
+    assert_eq!(code(&out), 0, "{}{}", stdout(&out), stderr(&out));
+    // A wrong value in a case is the test file's error, at its line.
+    let file = pkg.join("tests/params.yaml");
+    common::edit(&file, "ssh-hardening.MAX_AUTH_TRIES: 3", "ssh-hardening.MAX_AUTH_TRIES: three");
+    let out = assay(&["test", pkg.to_str().unwrap()]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(stderr(&out).contains(&format!("{}:11:45:", file.display())), "{}", stderr(&out));
+}

@@ -41,7 +41,7 @@ fn history() -> (tempfile::TempDir, PathBuf) {
     edit(&rules, "/// Passwords can be guessed", "\n\n/// Passwords can be guessed");
     git(&repo, &["commit", "-qam", "comments and blank lines"]);
     git(&repo, &["tag", "reformatted"]);
-    edit(&pkg.join("common.assay"), "const MAX_AUTH_TRIES = 4", "const MAX_AUTH_TRIES = 3");
+    edit(&pkg.join("common.assay"), "param MAX_AUTH_TRIES: int = 4", "param MAX_AUTH_TRIES: int = 3");
     edit(
         &rules,
         "rule SSH-002 \"Disable password authentication over SSH\" {\n  severity medium",

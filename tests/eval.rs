@@ -57,7 +57,10 @@ fn rule(id: &str, body: &str) -> String {
 }
 
 fn run(b: &Bundle, h: &Host, limits: Limits) -> Report {
-    Program::new(b).evaluate(h, &Options { limits, attributes: vec![("team".into(), "infra".into())] })
+    Program::new(b).evaluate(
+        h,
+        &Options { limits, attributes: vec![("team".into(), "infra".into())], ..Options::default() },
+    )
 }
 
 fn outcome<'a>(r: &'a Report, id: &str) -> &'a Outcome {
@@ -177,7 +180,7 @@ proptest! {
         if let Ok(b) = reseal_and_load(&body) {
             let h = Host::from_json(&std::fs::read("tests/fixtures/telemetry/weak-ssh.json").unwrap()).unwrap();
             let limits = Limits { instructions: 100_000, ..Limits::default() };
-            let _ = Program::new(&b).evaluate(&h, &Options { limits, attributes: vec![] });
+            let _ = Program::new(&b).evaluate(&h, &Options { limits, ..Options::default() });
         }
     }
 }

@@ -8,6 +8,7 @@ use crate::check::types::Ty;
 use crate::source::{SourceMap, Span};
 use crate::syntax::ast::{BinaryOp, QuantifierKind};
 use assay_model::bundle::bytecode::{Cmp, Code, Constant, Instr, ITER_SLOTS, NO_EVIDENCE, NO_EVIDENCE_16};
+use assay_model::bundle::params::ParamMeta;
 use assay_model::bundle::{Content, Debug, PackageMeta, RuleMeta};
 use assay_model::lookup::{CollectionPlan, Lookup};
 use std::collections::{BTreeSet, HashMap};
@@ -125,6 +126,22 @@ pub fn generate(program: &hir::Program, sources: &SourceMap, location: &dyn Fn(S
                 .flat_map(|r| &r.lookups)
                 .chain(program.functions.iter().flat_map(|f| &f.lookups)),
         ),
+        params: program
+            .consts
+            .iter()
+            .enumerate()
+            .filter_map(|(global, c)| {
+                let p = c.param.as_ref()?;
+                Some(ParamMeta {
+                    package: p.package,
+                    name: p.name.clone(),
+                    global: global as u32,
+                    ty: p.ty,
+                    doc: p.doc.clone(),
+                    default: p.default.clone(),
+                })
+            })
+            .collect(),
         debug: Debug {
             evidence_paths: tables.paths,
             evidence_keys: tables.keys,

@@ -62,6 +62,9 @@ pub struct Finding {
     /// counted apart, and never fails `--fail-on`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub waived: Option<Waived>,
+    /// The values of its package's parameters when it was found.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub params: Vec<KeyValue>,
 }
 
 /// The waiver that accepted a finding.
@@ -198,6 +201,10 @@ pub struct Report {
     pub findings: Vec<Finding>,
     pub rules: Vec<RuleResult>,
     pub summary: Summary,
+    /// The value of every package parameter in this evaluation
+    /// (`ssh-hardening.MAX_AUTH_TRIES` = `3`), set or default.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub params: Vec<KeyValue>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -516,6 +516,36 @@ fn service(postgres: bool) {
         .iter()
         .all(|p| !p["rules"].as_array().unwrap().is_empty()));
 
+    // A fleet finding an earlier release stored under its old fingerprint
+    // (rule, asset, message) is renamed by the next re-evaluation (the
+    // waiver upload below), keeping its history and attribute.
+    let mut before_rename = None;
+    if let Some(url) = s.db.url.clone() {
+        use sqlx::Connection;
+        let f = s.ok("GET", &format!("/v1/fleet-findings/{}/{tagged_fp}", a.id), None);
+        let legacy = assay_model::findings::legacy_fingerprint(
+            f["rule_id"].as_str().unwrap(),
+            f["asset"]["id"].as_str().unwrap(),
+            f["message"].as_str().unwrap(),
+        );
+        s.rt.block_on(async {
+            let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
+            for table in ["fleet_findings", "finding_events"] {
+                let sql =
+                    format!("UPDATE {table} SET fingerprint = $1 WHERE agent_id = $2 AND fingerprint = $3");
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(&legacy)
+                    .bind(&a.id)
+                    .bind(&tagged_fp)
+                    .execute(&mut c)
+                    .await
+                    .unwrap();
+            }
+        });
+        assert_eq!(s.call("GET", &format!("/v1/fleet-findings/{}/{tagged_fp}", a.id), &s.token, None).0, 404);
+        before_rename = Some((legacy, f["history"][0].clone()));
+    }
+
     // Fleet-wide waivers: the accepted finding becomes waived, with why.
     let target = s.ok("GET", &format!("/v1/fleet-findings?state=open&agent={}&rule=CIS-5.4.3.3", a.id), None)
         ["items"][0]
@@ -546,6 +576,11 @@ fn service(postgres: bool) {
             .any(|x| x["key"] == "owner" && x["value"] == "web-team"),
         "a re-evaluation dropped the user's attribute: {kept}"
     );
+    if let Some((legacy, first)) = before_rename {
+        assert_eq!(kept["history"][0], first, "the history carried over: {kept}");
+        assert!(!kept["history"].as_array().unwrap().iter().any(|e| e["event"] == "resolved"), "{kept}");
+        assert_eq!(s.call("GET", &format!("/v1/fleet-findings/{}/{legacy}", a.id), &s.token, None).0, 404);
+    }
     let bad = "waivers:\n  - rule: X\n    owner: o\n    justification: j\n    expires: someday\n";
     assert_eq!(s.raw(false, "PUT", "/v1/waivers", &admin, Some(bad.as_bytes().to_vec())).0, 422);
 

@@ -26,6 +26,8 @@ pub struct Args {
     #[command(flatten)]
     selection: super::select::RuleSelection,
     #[command(flatten)]
+    params: super::params::ParamArgs,
+    #[command(flatten)]
     output: super::OutputArgs,
 }
 
@@ -42,7 +44,8 @@ pub fn run(args: &Args) -> Outcome {
     let host = Host::new(telemetry).map_err(|e| {
         Failure::input(miette::miette!("{} is not a valid telemetry document: {e}", args.telemetry.display()))
     })?;
-    let options = args.output.options()?;
+    let mut options = args.output.options()?;
+    options.params = args.params.resolve(&[&bundle])?.pop().unwrap_or_default();
     args.selection.check(&[&bundle])?;
     let mut report = Program::new(&bundle).evaluate(&host, &options);
     args.selection.apply(&mut report, &[&bundle]);

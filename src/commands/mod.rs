@@ -46,6 +46,7 @@ pub mod fmt;
 pub mod inspect;
 pub mod key;
 pub mod new;
+pub mod params;
 pub mod scan;
 pub mod select;
 pub mod server;
@@ -275,7 +276,7 @@ impl OutputArgs {
             memory: self.max_memory_mib.saturating_mul(1 << 20),
             ..assay_runtime::vm::Limits::default()
         };
-        Ok(assay_runtime::vm::Options { limits, attributes: self.attributes()? })
+        Ok(assay_runtime::vm::Options { limits, attributes: self.attributes()?, params: Vec::new() })
     }
 
     pub fn attributes(&self) -> Result<Vec<(String, String)>, Failure> {

@@ -32,6 +32,8 @@ pub struct Args {
     packages: Vec<String>,
     #[command(flatten)]
     selection: super::select::RuleSelection,
+    #[command(flatten)]
+    params: super::params::ParamArgs,
     /// The vulnerability feed to match packages against (default: the one
     /// `assay feed import` wrote to Assay's data directory).
     #[arg(long, value_name = "FILE")]
@@ -63,6 +65,7 @@ pub fn run(args: &Args) -> Outcome {
     }
     bundles.extend(custom);
     check_selection(&bundles, args)?;
+    let params = args.params.resolve(&bundles.iter().collect::<Vec<_>>())?;
     let mut plan = assay_model::lookup::CollectionPlan::default();
     for b in &bundles {
         plan.merge(&b.content.plan);
@@ -86,6 +89,7 @@ pub fn run(args: &Args) -> Outcome {
     let options = args.output.options()?;
     let mut merged: Option<Report> = None;
     for (i, bundle) in bundles.iter().enumerate() {
+        let options = assay_runtime::vm::Options { params: params[i].clone(), ..options.clone() };
         let mut report = Program::new(bundle).evaluate(&host, &options);
         if i == 0 && !chosen.is_empty() {
             report.findings.retain(|f| chosen.contains(&f.package));
@@ -97,6 +101,7 @@ pub fn run(args: &Args) -> Outcome {
                 all.findings.extend(report.findings);
                 all.rules.extend(report.rules);
                 all.summary.instructions += report.summary.instructions;
+                all.params.extend(report.params);
                 all
             }
         });

@@ -23,6 +23,8 @@ pub struct Args {
     filter: Option<String>,
     #[command(flatten)]
     selection: super::select::RuleSelection,
+    #[command(flatten)]
+    params: super::params::ParamArgs,
     /// `junit`: one test case per policy-test case, for CI.
     #[arg(long, value_enum, default_value_t)]
     format: TestFormat,
@@ -45,6 +47,7 @@ impl Args {
             verbose: false,
             filter: None,
             selection: Default::default(),
+            params: Default::default(),
             format: TestFormat::Text,
         }
     }
@@ -82,7 +85,12 @@ pub fn run(args: &Args) -> Outcome {
     let only: Option<std::collections::BTreeSet<String>> = (!args.selection.is_empty()).then(|| {
         bundle.content.rules.iter().filter(|r| args.selection.keeps(r)).map(|r| r.id.clone()).collect()
     });
-    let results = policytest::run(&bundle, &files, args.filter.as_deref(), only.as_ref());
+    // Checked against the bundle once, so a wrong `--param` is one error.
+    args.params.resolve(&[&bundle])?;
+    let params = args.params.given()?;
+    let options =
+        policytest::RunOptions { filter: args.filter.as_deref(), only: only.as_ref(), params: &params };
+    let results = policytest::run(&bundle, &files, &options);
     if results.cases == 0 {
         return Err(Failure::input(miette::miette!(
             "no case matches --filter {}",
@@ -135,7 +143,7 @@ pub fn run(args: &Args) -> Outcome {
         );
     }
     if !results.invalid.is_empty() {
-        eprintln!("{} case(s) with telemetry that is not valid: fix the test file", results.invalid.len());
+        eprintln!("{} case(s) that are not valid: fix the test file", results.invalid.len());
         return Ok(ExitCode::from(2));
     }
     Ok(if results.failures.is_empty() && uncovered.is_empty() {

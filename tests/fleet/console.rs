@@ -124,7 +124,7 @@ fn an_operator_uses_the_console_in_a_browser() {
         assert!(text.contains(from));
         std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
     };
-    edit("common.assay", "const MAX_AUTH_TRIES = 4", "const MAX_AUTH_TRIES = 3");
+    edit("common.assay", "param MAX_AUTH_TRIES: int = 4", "param MAX_AUTH_TRIES: int = 3");
     edit(
         "rules.assay",
         "Disable password authentication over SSH\" {\n  severity medium",

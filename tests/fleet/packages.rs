@@ -59,7 +59,7 @@ fn publish_and_version(s: &ServerProcess) {
     let again = json(fleet(s, &["package", "publish", p, "--format", "json"]));
     assert_eq!(again["packages"][0]["new"], false, "{again:#}");
     // Other content under the same version is refused.
-    edit(&pkg.join("common.assay"), "const MAX_AUTH_TRIES = 4", "const MAX_AUTH_TRIES = 3");
+    edit(&pkg.join("common.assay"), "param MAX_AUTH_TRIES: int = 4", "param MAX_AUTH_TRIES: int = 3");
     let r = fleet(s, &["package", "publish", p]);
     assert_eq!(r.0, 2, "{r:?}");
     assert!(
@@ -322,7 +322,7 @@ fn a_published_package_runs_on_the_fleet_as_scan_runs_it() {
         (before["KRN-001"].as_str(), scan_outcomes(&root_of("debian-default"), &[&pkg])["KRN-001"].as_str()),
         ("passed", "failed")
     );
-    edit(&pkg.join("common.assay"), "const MAX_AUTH_TRIES = 4", "const MAX_AUTH_TRIES = 3");
+    edit(&pkg.join("common.assay"), "param MAX_AUTH_TRIES: int = 4", "param MAX_AUTH_TRIES: int = 3");
     edit(&pkg.join("package.yaml"), "version: 1.0.0", "version: 1.1.0");
     // Previewed first: exactly the host that flips, nothing written.
     let preview =

@@ -43,6 +43,7 @@ impl<'a> Checker<'a> {
                     self.program.consts.push(hir::Const {
                         name: format!("{}.{}", module.name, c.name.name),
                         value: expr::error_expr(c.span),
+                        param: None,
                     });
                     env.consts.insert(c.name.name.clone(), id);
                 }
@@ -145,9 +146,79 @@ impl<'a> Checker<'a> {
                 ty = declared;
             }
         }
+        if decl.param {
+            self.program.consts[id as usize].param = self.param(decl, module, &value);
+        }
         self.program.consts[id as usize].value = value;
         self.consts[id as usize].state = ConstState::Done(ty.clone());
         ty
+    }
+
+    /// A parameter's declaration (E0315): a declared type a scan can set
+    /// (`int`, `string`, `bool`, `list<string>`), a literal default of that
+    /// type, one declaration of the name per package.
+    fn param(&mut self, decl: &ast::ConstDecl, module: usize, value: &hir::Expr) -> Option<hir::Param> {
+        use assay_model::bundle::params::{ParamType, ParamValue};
+        let Some(annotation) = &decl.ty else {
+            self.report(errors::bad_param(decl.name.span, errors::BadParam::NoType));
+            return None;
+        };
+        let ty = match (annotation.name.name.as_str(), annotation.args.as_slice()) {
+            ("int", []) => ParamType::Int,
+            ("string", []) => ParamType::Str,
+            ("bool", []) => ParamType::Bool,
+            ("list", [arg]) if arg.name.name == "string" && arg.args.is_empty() => ParamType::StrList,
+            _ => {
+                self.report(errors::bad_param(annotation.span, errors::BadParam::Type));
+                return None;
+            }
+        };
+        let default = match (&value.kind, ty) {
+            (hir::ExprKind::Int(i), ParamType::Int) => ParamValue::Int(*i),
+            (hir::ExprKind::Str(s), ParamType::Str) => ParamValue::Str(s.clone()),
+            (hir::ExprKind::Bool(b), ParamType::Bool) => ParamValue::Bool(*b),
+            (hir::ExprKind::List(items), ParamType::StrList) => {
+                let strings: Option<Vec<String>> = items
+                    .iter()
+                    .map(|i| match &i.kind {
+                        hir::ExprKind::Str(s) => Some(s.clone()),
+                        _ => None,
+                    })
+                    .collect();
+                match strings {
+                    Some(s) => ParamValue::StrList(s),
+                    None => {
+                        self.report(errors::bad_param(value.span, errors::BadParam::Default));
+                        return None;
+                    }
+                }
+            }
+            _ if value.ty.is_unknown() => return None,
+            _ => {
+                self.report(errors::bad_param(value.span, errors::BadParam::Default));
+                return None;
+            }
+        };
+        let package = self.modules[module].unit as u32;
+        let name = decl.name.name.clone();
+        let first = self
+            .program
+            .consts
+            .iter()
+            .zip(&self.consts)
+            .find(|(c, _)| c.param.as_ref().is_some_and(|p| p.package == package && p.name == name))
+            .map(|(_, slot)| slot.decl.name.span);
+        if let Some(first) = first {
+            self.report(errors::bad_param(decl.name.span, errors::BadParam::Twice { first }));
+            return None;
+        }
+        let doc = decl
+            .docs
+            .iter()
+            .map(|d| d.text.strip_prefix(' ').unwrap_or(&d.text))
+            .collect::<Vec<_>>()
+            .join("\n");
+        Some(hir::Param { package, name, ty, doc, default })
     }
 
     pub(super) fn function_body(&mut self, id: hir::FnId) -> hir::Function {

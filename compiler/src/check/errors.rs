@@ -498,6 +498,36 @@ pub(super) fn bad_lookup(
     Diagnostic::new(Code::E0311, message).primary(span, label).help(help)
 }
 
+/// What is wrong with a parameter's declaration (E0315).
+pub(super) enum BadParam {
+    NoType,
+    Type,
+    Default,
+    Twice { first: Span },
+}
+
+/// E0315: a parameter a scan could not set as declared.
+pub(super) fn bad_param(span: Span, what: BadParam) -> Diagnostic {
+    let d = match what {
+        BadParam::NoType => Diagnostic::new(Code::E0315, "a parameter needs its type")
+            .primary(span, "no type")
+            .help("write it: `param MAX_AUTH_TRIES: int = 4`"),
+        BadParam::Type => Diagnostic::new(Code::E0315, "a parameter is an `int`, a `string`, a `bool` or a `list<string>`")
+            .primary(span, "not a type a scan can set")
+            .help("those are the values `--param`, a params file, a test case or a template can give"),
+        BadParam::Default => Diagnostic::new(Code::E0315, "a parameter's default is a literal of its type")
+            .primary(span, "not a literal")
+            .help("write the value itself (`4`, `\"no\"`, `true`, `[\"a\", \"b\"]`); a constant may compute from the parameter"),
+        BadParam::Twice { first } => Diagnostic::new(Code::E0315, "the package declares this parameter twice")
+            .primary(span, "declared again")
+            .secondary(first, "first declared here")
+            .help("a parameter is named `PACKAGE.NAME`, so the name is unique in its package"),
+    };
+    d.note(
+        "parameters are set with `assay scan --param PACKAGE.NAME=VALUE` (docs/language.md, \"Parameters\")",
+    )
+}
+
 /// E0408: a literal CIDR block that does not parse.
 pub(super) fn bad_cidr(span: Span, why: &str) -> Diagnostic {
     Diagnostic::new(Code::E0408, "invalid CIDR block")

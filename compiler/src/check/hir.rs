@@ -81,6 +81,22 @@ pub enum Check {
 pub struct Const {
     pub name: String,
     pub value: Expr,
+    /// Set for a package parameter (`param NAME: TYPE = DEFAULT`).
+    pub param: Option<Param>,
+}
+
+/// A package parameter: its value is the default unless a scan, a test
+/// case or a template sets it.
+#[derive(Clone, Debug)]
+pub struct Param {
+    /// Index of the package in [`Program::packages`].
+    pub package: u32,
+    /// The name as declared (`MAX_AUTH_TRIES`).
+    pub name: String,
+    pub ty: assay_model::bundle::params::ParamType,
+    /// The `///` comment.
+    pub doc: String,
+    pub default: assay_model::bundle::params::ParamValue,
 }
 
 #[derive(Clone, Debug)]

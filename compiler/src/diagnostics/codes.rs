@@ -341,6 +341,18 @@ with anything else never matches, so the rule would pass on every host:
 is an error (the key is `Storage`). To read another program's file, look
 its keys up: `host.keyvalue(PATH, KEY)`, `host.ini(...)`, `host.json(...)`."
 
+    E0315 Error "invalid parameter"
+"A package parameter is a value a scan, a policy test case or a fleet
+template may set, with a default the package declares:
+
+    /// How many authentication attempts sshd may allow.
+    param MAX_AUTH_TRIES: int = 4
+
+Its type is written and is one a command line can give: `int`, `string`,
+`bool` or `list<string>`; its default is a literal of that type; a package
+declares each name once (it is named `PACKAGE.NAME`). A constant may be
+computed from a parameter."
+
     E0401 Error "mismatched types"
 "An operator, a condition, a function argument or a declared type got a value
 of another type. Conditions are `bool`; `<` compares two ints, two versions or

@@ -307,7 +307,8 @@ impl<'a> Formatter<'a> {
             }
             Item::Const(c) => {
                 let mut parts = self.docs(&c.docs);
-                parts.push(text(format!("const {}", c.name.name)));
+                let keyword = if c.param { "param" } else { "const" };
+                parts.push(text(format!("{keyword} {}", c.name.name)));
                 if let Some(ty) = &c.ty {
                     parts.push(text(format!(": {}", type_text(ty))));
                 }

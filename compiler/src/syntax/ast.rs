@@ -56,6 +56,9 @@ pub struct Import {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ConstDecl {
     pub docs: Vec<Doc>,
+    /// `param NAME: TYPE = DEFAULT`: a value a scan, a test case or a fleet
+    /// template may set.
+    pub param: bool,
     pub name: Ident,
     pub ty: Option<TypeExpr>,
     pub value: Expr,

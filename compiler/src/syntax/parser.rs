@@ -368,8 +368,10 @@ impl Builder<'_> {
         let mut name = None;
         let mut ty = None;
         let mut value = None;
+        let mut param = false;
         for p in pair.into_inner() {
             match p.as_rule() {
+                Rule::kw_param => param = true,
                 Rule::ident => name = Some(self.ident(&p)),
                 Rule::type_expr => ty = Some(self.type_expr(p)),
                 Rule::expr => value = Some(self.expr(p)),
@@ -378,6 +380,7 @@ impl Builder<'_> {
         }
         ConstDecl {
             docs,
+            param,
             name: name.unwrap_or_else(|| self.missing_ident(span)),
             ty,
             value: value.unwrap_or_else(|| self.missing_expr(span)),

@@ -34,6 +34,12 @@ pub fn summary(bundle: &Bundle) -> String {
             let _ = writeln!(out, "  {}", p.description);
         }
         let _ = writeln!(out, "  platforms: {}", crate::platform::join(&p.platforms));
+        for param in c.params.iter().filter(|q| q.package as usize == pi) {
+            let _ = writeln!(out, "  param {}: {} = {}", param.name, param.ty.as_str(), param.default);
+            if let Some(first) = param.doc.lines().next() {
+                let _ = writeln!(out, "    {first}");
+            }
+        }
         for (ri, r) in c.rules.iter().enumerate().filter(|(_, r)| r.package as usize == pi) {
             let _ = writeln!(out, "  {:<14} {:<13} {}", r.id, r.severity, r.title);
             if let Some(loc) = c.debug.rule_locations.get(ri) {

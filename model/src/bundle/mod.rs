@@ -26,6 +26,7 @@
 pub mod bytecode;
 pub mod disasm;
 pub mod logic;
+pub mod params;
 mod verify;
 
 use crate::fingerprint;
@@ -41,7 +42,7 @@ pub use verify::{verify, VerifyError};
 pub const MAGIC: &[u8; 8] = b"ASSAYBC\0";
 /// Bumped whenever the content's encoding or meaning changes; the
 /// fingerprint test in `fingerprint.rs` fails until it is.
-pub const FORMAT_VERSION: u32 = 4;
+pub const FORMAT_VERSION: u32 = 5;
 /// The largest bundle the loader accepts (64 MiB).
 pub const MAX_BUNDLE_LEN: usize = 64 << 20;
 const HEADER_LEN: usize = 8 + 4 + 8 + 4 + 8 + 8;
@@ -66,6 +67,8 @@ pub struct Content {
     pub functions: Vec<Code>,
     /// What the rules look up by name, for the collector.
     pub plan: crate::lookup::CollectionPlan,
+    /// The packages' parameters, each held by a global.
+    pub params: Vec<params::ParamMeta>,
     pub debug: Debug,
 }
 

@@ -32,6 +32,8 @@ pub struct Defaults {
     pub telemetry: serde_json::Value,
     #[serde(default)]
     pub files: BTreeMap<String, String>,
+    #[serde(default)]
+    pub params: BTreeMap<String, serde_json::Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -45,6 +47,10 @@ pub struct Case {
     /// reads a host's, into `contents`.
     #[serde(default)]
     pub files: BTreeMap<String, String>,
+    /// Package parameters set for this case (`PACKAGE.NAME` or `NAME` →
+    /// value), over the file's `defaults` and `assay test --param`.
+    #[serde(default)]
+    pub params: BTreeMap<String, serde_json::Value>,
     /// Rule id → `passed`, `failed`, `not applicable`, `skipped` or `error`.
     pub expect: BTreeMap<String, String>,
     /// Rule id → what its findings must be (the rule must then fail).
@@ -99,6 +105,9 @@ pub fn load(path: &Path) -> Result<CaseFile, String> {
         case.telemetry = merged(&file.defaults.telemetry, std::mem::take(&mut case.telemetry));
         for (path, text) in &file.defaults.files {
             case.files.entry(path.clone()).or_insert_with(|| text.clone());
+        }
+        for (name, value) in &file.defaults.params {
+            case.params.entry(name.clone()).or_insert_with(|| value.clone());
         }
     }
     file.text = text;

@@ -148,17 +148,22 @@ fn strip_json_position(message: &str) -> String {
     }
 }
 
+/// What `assay test` asks of a run beyond the cases.
+#[derive(Clone, Copy, Default)]
+pub struct RunOptions<'a> {
+    /// Only the cases [`selected`] by this text.
+    pub filter: Option<&'a str>,
+    /// Only these rules' expectations are checked and their coverage kept
+    /// (`--rule`, `--rule-tag`).
+    pub only: Option<&'a std::collections::BTreeSet<String>>,
+    /// Parameter values for every case (`--param`), under each case's own.
+    pub params: &'a [(String, serde_json::Value)],
+}
+
 /// Runs `cases` (with the file they came from) against `bundle`; with
 /// `filter`, only the cases [`selected`] by it.
-///
-/// With `only`, just those rules' expectations are checked and their
-/// coverage kept (`assay test --rule`, `--rule-tag`).
-pub fn run(
-    bundle: &Bundle,
-    files: &[(PathBuf, CaseFile)],
-    filter: Option<&str>,
-    only: Option<&std::collections::BTreeSet<String>>,
-) -> Results {
+pub fn run(bundle: &Bundle, files: &[(PathBuf, CaseFile)], options: &RunOptions<'_>) -> Results {
+    let RunOptions { filter, only, params } = *options;
     let program = Program::new(bundle);
     let mut results = Results::default();
     let chosen = |rule: &str| only.is_none_or(|o| o.contains(rule));
@@ -196,7 +201,38 @@ pub fn run(
                     continue;
                 }
             };
-            let report = program.evaluate(&host, &Options::default());
+            let given: Vec<(String, serde_json::Value)> = params
+                .iter()
+                .cloned()
+                .chain(case.params.iter().map(|(k, v)| (k.clone(), v.clone())))
+                .collect();
+            let values = match assay_model::bundle::params::resolve(&bundle.content, &given) {
+                Ok(v) => v,
+                Err(e) => {
+                    // The case's own value that is wrong, else the case.
+                    let wrong = case.params.iter().find(|(k, v)| {
+                        assay_model::bundle::params::resolve(&bundle.content, &[((*k).clone(), (*v).clone())])
+                            .is_err()
+                    });
+                    let mut at = vec![load::Step::Key("cases".into()), load::Step::Index(index)];
+                    if let Some((name, _)) = wrong {
+                        at.extend([load::Step::Key("params".into()), load::Step::Key(name.clone())]);
+                    }
+                    let (line, column) = load::locate(&file.text, &at).unwrap_or((1, 1));
+                    results.invalid.push(format!(
+                        "{}:{line}:{column}: case {:?}: {e}",
+                        path.display(),
+                        case.name
+                    ));
+                    results.results.push(CaseResult {
+                        file: path.clone(),
+                        name: case.name.clone(),
+                        failures: vec![e],
+                    });
+                    continue;
+                }
+            };
+            let report = program.evaluate(&host, &Options { params: values, ..Options::default() });
             for r in &report.rules {
                 if let Some(c) = results.coverage.get_mut(&r.rule_id) {
                     match r.outcome {

@@ -137,6 +137,7 @@ mod tests {
             fingerprint: "f".into(),
             bundle_digest: "d".into(),
             waived: None,
+            params: Vec::new(),
         };
         let report = Report {
             bundle_digest: "d".into(),
@@ -144,6 +145,7 @@ mod tests {
             findings: vec![finding],
             rules: Vec::new(),
             summary: Summary::default(),
+            params: Vec::new(),
         };
         let page = html(&[report], true);
         assert!(page.starts_with("<!DOCTYPE html>"), "{page}");

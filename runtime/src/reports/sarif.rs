@@ -169,6 +169,9 @@ pub fn sarif(bundles: &[&Bundle], reports: &[Report]) -> Result<String, super::R
             if !f.attributes.is_empty() {
                 props.insert("attributes".to_owned(), json!(f.attributes));
             }
+            if !f.params.is_empty() {
+                props.insert("params".to_owned(), json!(f.params));
+            }
             let index = index_of(&f.rule_id);
             let rule_location = index.and_then(|i| locations.get(i as usize).copied());
             let mut result = SarifResult::builder()

@@ -9,6 +9,10 @@ pub fn table(reports: &[Report], full: bool) -> String {
     let mut out = String::new();
     for report in reports {
         let _ = writeln!(out, "{} ({})", report.asset.hostname, report.asset.id);
+        if !report.params.is_empty() {
+            let set: Vec<String> = report.params.iter().map(|p| format!("{}={}", p.key, p.value)).collect();
+            let _ = writeln!(out, "parameters: {}", set.join(", "));
+        }
         for severity in Severity::ALL {
             let findings: Vec<_> =
                 report.findings.iter().filter(|f| f.severity == severity && f.waived.is_none()).collect();

@@ -13,6 +13,7 @@ use crate::findings::{
 };
 use crate::value::{Display, Host, Value};
 use assay_model::bundle::bytecode::{Cmp, Code, Constant, Instr, NO_EVIDENCE, NO_EVIDENCE_16};
+use assay_model::bundle::params::{qualified, ParamValue, ParamValues};
 use assay_model::bundle::{Bundle, RuleMeta};
 use assay_model::telemetry::Provenance;
 use assay_stdlib::versions::{self, Scheme};
@@ -46,6 +47,10 @@ pub struct Options {
     pub limits: Limits,
     /// Key/value pairs copied onto every finding.
     pub attributes: Vec<(String, String)>,
+    /// Values set for the bundle's parameters
+    /// ([`assay_model::bundle::params::resolve`]); the others keep their
+    /// default.
+    pub params: ParamValues,
 }
 
 /// The most evidence entries kept per finding.
@@ -76,6 +81,10 @@ impl<'b> Program<'b> {
             options.attributes.iter().map(|(k, v)| KeyValue { key: k.clone(), value: v.clone() }).collect();
         let mut globals: Vec<Result<Value, VmFault>> = Vec::with_capacity(content.globals.len());
         for (i, code) in content.globals.iter().enumerate() {
+            if let Some((_, set)) = options.params.iter().find(|(g, _)| *g as usize == i) {
+                globals.push(Ok(param_value(set)));
+                continue;
+            }
             let mut run = Run::new(self, host, &globals, options.limits);
             let value = match run.exec(code, Vec::new(), 0, "") {
                 Ok(Flow::Return(v)) => Ok(v),
@@ -198,7 +207,25 @@ impl<'b> Program<'b> {
         }
         let mut summary = Summary::of(&findings, &rules);
         summary.instructions = executed;
-        Report { bundle_digest: self.bundle.digest.clone(), asset, findings, rules, summary }
+        let params: Vec<(u32, KeyValue)> = content
+            .params
+            .iter()
+            .map(|p| {
+                let set = options.params.iter().find(|(g, _)| *g == p.global).map(|(_, v)| v);
+                let value = set.unwrap_or(&p.default).to_string();
+                (p.package, KeyValue { key: qualified(content, p), value })
+            })
+            .collect();
+        for f in &mut findings {
+            let package = content.packages.iter().position(|p| p.name == f.package);
+            f.params = params
+                .iter()
+                .filter(|(p, _)| Some(*p as usize) == package)
+                .map(|(_, kv)| kv.clone())
+                .collect();
+        }
+        let params = params.into_iter().map(|(_, kv)| kv).collect();
+        Report { bundle_digest: self.bundle.digest.clone(), asset, findings, rules, summary, params }
     }
 
     fn finding(
@@ -276,6 +303,19 @@ impl<'b> Program<'b> {
             evidence,
             bundle_digest: self.bundle.digest.clone(),
             waived: None,
+            params: Vec::new(),
+        }
+    }
+}
+
+/// A parameter's value as the VM holds it.
+fn param_value(v: &ParamValue) -> Value {
+    match v {
+        ParamValue::Int(i) => Value::Int(*i),
+        ParamValue::Str(s) => Value::str(s),
+        ParamValue::Bool(b) => Value::Bool(*b),
+        ParamValue::StrList(items) => {
+            Value::List(items.iter().map(|s| Value::str(s)).collect::<Vec<_>>().into())
         }
     }
 }

@@ -295,6 +295,7 @@ pub(crate) async fn preview_host(
                     findings: Vec::new(),
                     rules: Vec::new(),
                     summary: Summary::default(),
+                    params: Vec::new(),
                 }
             } else {
                 evaluate(&old, &body, attributes.clone(), feed.as_deref(), &identity)?
@@ -457,6 +458,7 @@ fn evaluate_bundle(
                 fingerprint,
                 bundle_digest: report.bundle_digest.clone(),
                 waived: None,
+                params: Vec::new(),
             });
         }
     }
