@@ -225,6 +225,10 @@ pub struct TemplateBody {
     /// Added to every finding.
     #[serde(default)]
     pub attributes: BTreeMap<String, String>,
+    /// Package parameters (`PACKAGE.NAME`, or `NAME` where one package
+    /// declares it, → a value of its type), checked against the packages.
+    #[serde(default)]
+    pub params: BTreeMap<String, serde_json::Value>,
     /// A cron expression (UTC) that starts runs on time.
     #[serde(default)]
     pub schedule: Option<String>,
@@ -245,6 +249,10 @@ pub struct TemplateView {
     pub packages: Vec<String>,
     pub duration_seconds: i64,
     pub attributes: BTreeMap<String, String>,
+    /// Package parameters, `PACKAGE.NAME` → typed value (absent from
+    /// servers older than parameters).
+    #[serde(default)]
+    pub params: BTreeMap<String, serde_json::Value>,
     pub schedule: Option<String>,
     pub notifications: Vec<Notification>,
     pub created_at: i64,

@@ -48,35 +48,7 @@ impl ParamArgs {
     /// The values for each of `bundles`: every name must be a parameter of
     /// one of them, every value of its type.
     pub fn resolve(&self, bundles: &[&Bundle]) -> Result<Vec<ParamValues>, Failure> {
-        let mut out: Vec<ParamValues> = vec![Vec::new(); bundles.len()];
-        for (name, value) in self.given()? {
-            let pair = [(name.clone(), value)];
-            let mut found = None;
-            let mut first_error = None;
-            for (i, b) in bundles.iter().enumerate() {
-                match params::resolve(&b.content, &pair) {
-                    Ok(values) => {
-                        found = Some(i);
-                        for (global, v) in values {
-                            // A later value of the same parameter wins.
-                            out[i].retain(|(g, _)| *g != global);
-                            out[i].push((global, v));
-                        }
-                    }
-                    // A wrong type is wrong whichever bundle declares it.
-                    Err(e) if !e.starts_with("no parameter") => {
-                        return Err(Failure::input(miette::miette!("{e}")));
-                    }
-                    Err(e) => {
-                        first_error.get_or_insert(e);
-                    }
-                }
-            }
-            if found.is_none() {
-                let e = first_error.unwrap_or_else(|| format!("no parameter `{name}`"));
-                return Err(Failure::input(miette::miette!("{e}")));
-            }
-        }
-        Ok(out)
+        let contents: Vec<_> = bundles.iter().map(|b| &b.content).collect();
+        params::resolve_each(&contents, &self.given()?).map_err(|e| Failure::input(miette::miette!("{e}")))
     }
 }

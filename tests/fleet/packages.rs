@@ -376,6 +376,47 @@ fn a_published_package_runs_on_the_fleet_as_scan_runs_it() {
         "{findings:#}"
     );
 
+    // A template sets the package's parameter: checked against the
+    // package when saved, stored typed under its full name, and its runs
+    // evaluate (and record) it.
+    let create = |extra: &[&str]| {
+        let mut args = vec![
+            "template",
+            "create",
+            "relaxed",
+            "--target",
+            "mine",
+            "--duration",
+            "1m",
+            "--package",
+            "ssh-hardening@1",
+        ];
+        args.extend_from_slice(extra);
+        fleet(&s, &args)
+    };
+    let r = refused(create(&["--param", "MAX_AUTH_TRIES=five"]));
+    assert!(r.contains("parameter `ssh-hardening.MAX_AUTH_TRIES` is int: \"five\" is not an integer"), "{r}");
+    let r = refused(create(&["--param", "ssh-hardening.MAX_TRIES=5"]));
+    assert!(r.contains("no parameter `ssh-hardening.MAX_TRIES`"), "{r}");
+    let saved = json(create(&["--param", "MAX_AUTH_TRIES=5", "--format", "json"]));
+    assert_eq!(saved["params"], serde_json::json!({"ssh-hardening.MAX_AUTH_TRIES": 5}), "{saved:#}");
+    let v = json(fleet(&s, &["run", "start", "relaxed", "--format", "json"]));
+    let relaxed = v["id"].as_str().unwrap().to_owned();
+    let done = wait_run(&s, &relaxed, &["COMPLETED", "COMPLETED_WITH_ERRORS", "FAILED", "ERROR"]);
+    assert_eq!(done["state"], "COMPLETED", "{done:#}");
+    // MaxAuthTries 6 on debian-default, 4 on debian-hardened: over 5 only
+    // on the first, where the package's own default (3) failed both.
+    assert_eq!(run_outcomes(&s, &relaxed, &ids, "debian-default")["SSH-003"], "failed");
+    assert_eq!(run_outcomes(&s, &relaxed, &ids, "debian-hardened")["SSH-003"], "passed");
+    let findings = json(fleet(&s, &["findings", "--run", &relaxed, "--rule", "SSH-003", "--format", "json"]));
+    let f = &findings["items"][0];
+    assert!(f["message"].as_str().unwrap().contains("at most 5"), "{f:#}");
+    assert_eq!(
+        f["params"],
+        serde_json::json!([{"key": "ssh-hardening.MAX_AUTH_TRIES", "value": "5"}]),
+        "{f:#}"
+    );
+
     // A yanked version cannot be named by a new template.
     ok(fleet(&s, &["package", "yank", "ssh-hardening@1.0.0"]));
     let r = refused(fleet(

@@ -74,6 +74,63 @@ pub fn resolve(content: &Content, given: &[(String, serde_json::Value)]) -> Resu
     Ok(out)
 }
 
+/// The values for each of several bundles evaluated together (a scan's
+/// built-in and own packages, a template's packages): every name must be a
+/// parameter of one of them, and each bundle gets the values of its own;
+/// a later value of a parameter wins.
+pub fn resolve_each(
+    contents: &[&Content],
+    given: &[(String, serde_json::Value)],
+) -> Result<Vec<ParamValues>, String> {
+    let mut out: Vec<ParamValues> = vec![Vec::new(); contents.len()];
+    for (name, value) in given {
+        let pair = [(name.clone(), value.clone())];
+        let mut found = false;
+        let mut first_error = None;
+        for (i, content) in contents.iter().enumerate() {
+            match resolve(content, &pair) {
+                Ok(values) => {
+                    found = true;
+                    for (global, v) in values {
+                        out[i].retain(|(g, _)| *g != global);
+                        out[i].push((global, v));
+                    }
+                }
+                // A wrong type is wrong whichever bundle declares it.
+                Err(e) if !e.starts_with("no parameter") => return Err(e),
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        if !found {
+            return Err(first_error.unwrap_or_else(|| format!("no parameter `{name}`")));
+        }
+    }
+    Ok(out)
+}
+
+/// `given` in canonical form: each name as `PACKAGE.NAME` and each value
+/// typed (a number, a boolean, a string, a list of strings), as a template
+/// stores them so that the same values always read the same.
+pub fn canonical(
+    contents: &[&Content],
+    given: &[(String, serde_json::Value)],
+) -> Result<std::collections::BTreeMap<String, serde_json::Value>, String> {
+    resolve_each(contents, given)?;
+    let mut out = std::collections::BTreeMap::new();
+    for (name, value) in given {
+        for content in contents {
+            if let Ok(param) = find(content, name) {
+                if let Ok(typed) = typed(param.ty, value) {
+                    out.insert(qualified(content, param), typed.to_json());
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// `PACKAGE.NAME` of `param`.
 pub fn qualified(content: &Content, param: &ParamMeta) -> String {
     let package = content.packages.get(param.package as usize).map_or("", |p| p.name.as_str());
@@ -129,6 +186,18 @@ fn typed(ty: ParamType, value: &serde_json::Value) -> Result<ParamValue, String>
             .collect::<Result<_, _>>()
             .map(ParamValue::StrList),
         (_, other) => Err(format!("{other} is not one")),
+    }
+}
+
+impl ParamValue {
+    /// As JSON: a number, a boolean, a string or a list of strings.
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            ParamValue::Int(i) => serde_json::Value::from(*i),
+            ParamValue::Bool(b) => serde_json::Value::from(*b),
+            ParamValue::Str(s) => serde_json::Value::from(s.as_str()),
+            ParamValue::StrList(items) => serde_json::Value::from(items.clone()),
+        }
     }
 }
 

@@ -19,6 +19,8 @@ struct Draft {
     packages: Vec<String>,
     minutes: i64,
     attributes: String,
+    /// `PACKAGE.NAME=VALUE` lines.
+    params: String,
     schedule: String,
     notify_url: String,
     events: Vec<Event>,
@@ -33,6 +35,12 @@ impl Draft {
             packages: t.packages.clone(),
             minutes: t.duration_seconds / 60,
             attributes: t.attributes.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("\n"),
+            params: t
+                .params
+                .iter()
+                .map(|(k, v)| format!("{k}={}", param_text(v)))
+                .collect::<Vec<_>>()
+                .join("\n"),
             schedule: t.schedule.clone().unwrap_or_default(),
             notify_url: first.map(|n| n.url.clone()).unwrap_or_default(),
             events: first.map(|n| n.events.clone()).unwrap_or_default(),
@@ -46,6 +54,7 @@ impl Draft {
             packages: fields.all("package"),
             minutes: fields.get("minutes").parse().unwrap_or(60),
             attributes: fields.get("attributes").to_owned(),
+            params: fields.get("params").to_owned(),
             schedule: fields.get("schedule").to_owned(),
             notify_url: fields.get("notify_url").to_owned(),
             events: fields.all("notify_event").iter().filter_map(|e| Event::parse(e).ok()).collect(),
@@ -136,6 +145,8 @@ fn form(session: &Session, name: Option<&str>, t: &Draft, choices: &Choices) -> 
             label { "Duration (minutes) " input type="number" name="minutes" min="1" max="1440" required value=(t.minutes); }
             label { "Attributes added to every finding (KEY=VALUE, one per line)"
                 textarea name="attributes" rows="3" { (t.attributes) } }
+            label { "Package parameters (PACKAGE.NAME=VALUE, one per line; a list comma-separated)"
+                textarea name="params" rows="2" { (t.params) } }
             label { "Schedule (cron, UTC; empty: runs start by hand) " input type="text" name="schedule" value=(t.schedule) placeholder="0 3 * * *"; }
             fieldset {
                 legend { "Notification (webhook signed with HMAC-SHA256)" }
@@ -149,9 +160,32 @@ fn form(session: &Session, name: Option<&str>, t: &Draft, choices: &Choices) -> 
     }
 }
 
+/// A parameter's stored value as the form shows it: `4`, `true`, `a, b`.
+fn param_text(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_owned))
+            .collect::<Vec<_>>()
+            .join(", "),
+        other => other.to_string(),
+    }
+}
+
 /// The API's template body from the form, or what is wrong with it.
 fn body(fields: &Fields) -> Result<TemplateBody, String> {
     let attributes = pairs(fields.get("attributes"))?;
+    // One per line: a list's value holds commas.
+    let mut params = std::collections::BTreeMap::new();
+    for line in fields.get("params").lines().map(str::trim).filter(|l| !l.is_empty()) {
+        match line.split_once('=') {
+            Some((k, v)) if !k.trim().is_empty() => {
+                params.insert(k.trim().to_owned(), serde_json::Value::String(v.trim().to_owned()));
+            }
+            _ => return Err(format!("`{line}` is not PACKAGE.NAME=VALUE")),
+        }
+    }
     let minutes: i64 =
         fields.get("minutes").parse().map_err(|_| "the duration is a number of minutes".to_owned())?;
     let url = fields.get("notify_url");
@@ -167,6 +201,7 @@ fn body(fields: &Fields) -> Result<TemplateBody, String> {
         packages: fields.all("package"),
         duration_seconds: minutes.saturating_mul(60),
         attributes,
+        params,
         schedule: (!schedule.is_empty()).then(|| schedule.to_owned()),
         notifications,
     })

@@ -216,6 +216,7 @@ async fn evaluate_delivered(
         }
     };
     let attributes: Vec<(String, String)> = delivered.attributes.0.clone().into_iter().collect();
+    let params: Vec<(String, serde_json::Value)> = delivered.params.0.clone().into_iter().collect();
     let feed = match latest_feed(app).await? {
         Ok(feed) => feed,
         Err(e) => return Ok(Err(e)),
@@ -228,7 +229,7 @@ async fn evaluate_delivered(
     let evaluated = app
         .cpu
         .run(move || {
-            let mut report = evaluate(&selection, &body, attributes, feed.as_deref(), &identity)?;
+            let mut report = evaluate(&selection, &body, attributes, &params, feed.as_deref(), &identity)?;
             // The fleet's waivers, matched on the enrolled identity:
             // accepted findings are marked (and counted apart), an expired
             // waiver raises a finding of its own.
@@ -280,6 +281,7 @@ pub(crate) async fn preview_host(
         Err(e) => return Ok(Err(e)),
     };
     let attributes: Vec<(String, String)> = delivered.attributes.0.clone().into_iter().collect();
+    let params: Vec<(String, serde_json::Value)> = delivered.params.0.clone().into_iter().collect();
     let feed = match latest_feed(app).await? {
         Ok(feed) => feed,
         Err(e) => return Ok(Err(e)),
@@ -298,9 +300,9 @@ pub(crate) async fn preview_host(
                     params: Vec::new(),
                 }
             } else {
-                evaluate(&old, &body, attributes.clone(), feed.as_deref(), &identity)?
+                evaluate(&old, &body, attributes.clone(), &params, feed.as_deref(), &identity)?
             };
-            let after = evaluate(&new, &body, attributes, feed.as_deref(), &identity)?;
+            let after = evaluate(&new, &body, attributes, &params, feed.as_deref(), &identity)?;
             Ok((identity.hostname.clone(), before, after))
         })
         .await;
@@ -356,6 +358,7 @@ fn evaluate(
     selection: &packages::Selection,
     telemetry: &[u8],
     mut attributes: Vec<(String, String)>,
+    params: &[(String, serde_json::Value)],
     feed: Option<&FeedIndex>,
     identity: &AssetRef,
 ) -> std::result::Result<Report, String> {
@@ -394,14 +397,22 @@ fn evaluate(
     }
     let host = Host::new(telemetry).map_err(|e| format!("the telemetry does not validate: {e}"))?;
     let options = Options { attributes, ..Options::default() };
+    // The template's parameters, checked when it was saved; a package
+    // version published since may have dropped one: an error, never a
+    // silent default.
+    let contents: Vec<_> = selection.iter().map(|(b, _)| &b.content).collect();
+    let values = assay_model::bundle::params::resolve_each(&contents, params)
+        .map_err(|e| format!("the template's parameters: {e}"))?;
     let mut merged: Option<Report> = None;
-    for (bundle, names) in selection {
+    for ((bundle, names), params) in selection.iter().zip(values) {
+        let options = Options { params, ..options.clone() };
         let report = evaluate_bundle(bundle, names, &host, &options, identity);
         match merged.as_mut() {
             None => merged = Some(report),
             Some(all) => {
                 all.findings.extend(report.findings);
                 all.rules.extend(report.rules);
+                all.params.extend(report.params);
             }
         }
     }

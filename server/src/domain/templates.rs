@@ -19,6 +19,7 @@ pub(crate) fn view(t: rows::Template) -> TemplateView {
         packages: t.packages.0,
         duration_seconds: t.duration_seconds,
         attributes: t.attributes.0,
+        params: t.params.0,
         schedule: t.schedule,
         notifications: t.notifications.0,
         created_at: t.created_at,
@@ -31,7 +32,7 @@ pub(crate) async fn put(
     app: &App,
     caller: &Caller,
     name: &str,
-    req: TemplateBody,
+    mut req: TemplateBody,
 ) -> Result<(bool, TemplateView)> {
     caller.require(Role::Operator)?;
     valid_name("template", name)?;
@@ -42,12 +43,28 @@ pub(crate) async fn put(
     if req.packages.len() > 100 {
         return Err(Error::Invalid("a template names at most 100 packages".into()));
     }
+    if req.params.len() > 100
+        || req.params.iter().any(|(k, v)| k.is_empty() || k.len() > 256 || v.to_string().len() > 4096)
+    {
+        return Err(Error::Invalid(
+            "at most 100 parameters, names of 1 to 256 characters and values of at most 4 KiB".into(),
+        ));
+    }
     {
         // Every requirement must name a version that is published and
-        // not yanked now; runs resolve them again when they start.
+        // not yanked now; runs resolve them again when they start. The
+        // parameters must be those packages' and of their types.
         let mut c = app.store.read().await?;
+        let mut exact = Vec::with_capacity(req.packages.len());
         for requirement in &req.packages {
-            packages::resolve(&mut c, requirement, true).await?;
+            exact.push(packages::resolve(&mut c, requirement, true).await?);
+        }
+        if !req.params.is_empty() {
+            let selection = packages::select(app, &mut c, &exact).await?;
+            let contents: Vec<_> = selection.iter().map(|(b, _)| &b.content).collect();
+            let given: Vec<(String, serde_json::Value)> =
+                std::mem::take(&mut req.params).into_iter().collect();
+            req.params = assay_model::bundle::params::canonical(&contents, &given).map_err(Error::Invalid)?;
         }
     }
     if !(60..=86_400).contains(&req.duration_seconds) {
@@ -83,6 +100,7 @@ pub(crate) async fn put(
         packages: Json(req.packages),
         duration_seconds: req.duration_seconds,
         attributes: Json(req.attributes),
+        params: Json(req.params),
         schedule: req.schedule,
         notifications: Json(req.notifications),
         created_at: now(),

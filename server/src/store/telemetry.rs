@@ -111,7 +111,7 @@ pub(crate) async fn insert(c: &mut Conn, d: &NewDocument<'_>) -> Result<bool> {
 
 /// A delivered document and what to evaluate it with: the packages of its
 /// run (exact versions, or a pre-registry run's package names) and the
-/// attributes of its template version.
+/// attributes and parameters of its template version.
 #[derive(Debug, sqlx::FromRow)]
 pub(crate) struct Delivered {
     pub run_id: String,
@@ -131,9 +131,12 @@ pub(crate) struct Delivered {
     pub requirements: Json<Vec<String>>,
     #[sqlx(try_from = "String")]
     pub attributes: Json<BTreeMap<String, String>>,
+    /// The package parameters its template version sets.
+    #[sqlx(try_from = "String")]
+    pub params: Json<BTreeMap<String, serde_json::Value>>,
 }
 
-const DELIVERED: &str = "SELECT t.run_id, t.agent_id, t.sealed, t.body, t.blob, COALESCE(r.packages, tp.packages) AS packages, tp.packages AS requirements, tp.attributes FROM telemetry t \
+const DELIVERED: &str = "SELECT t.run_id, t.agent_id, t.sealed, t.body, t.blob, COALESCE(r.packages, tp.packages) AS packages, tp.packages AS requirements, tp.attributes, tp.params FROM telemetry t \
      JOIN runs r ON r.id = t.run_id JOIN templates tp ON tp.name = r.template AND tp.version = r.template_version";
 
 /// What `agent` delivered for `run`.

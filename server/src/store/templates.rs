@@ -16,6 +16,9 @@ pub(crate) struct Template {
     pub duration_seconds: i64,
     #[sqlx(try_from = "String")]
     pub attributes: Json<BTreeMap<String, String>>,
+    /// Package parameters set (`PACKAGE.NAME` → value).
+    #[sqlx(try_from = "String")]
+    pub params: Json<BTreeMap<String, serde_json::Value>>,
     pub schedule: Option<String>,
     #[sqlx(try_from = "String")]
     pub notifications: Json<Vec<Notification>>,
@@ -23,7 +26,7 @@ pub(crate) struct Template {
 }
 
 const COLUMNS: &str =
-    "t.name, t.version, t.target, t.packages, t.duration_seconds, t.attributes, t.schedule, t.notifications, t.created_at";
+    "t.name, t.version, t.target, t.packages, t.duration_seconds, t.attributes, t.params, t.schedule, t.notifications, t.created_at";
 
 /// The latest version of a live template.
 pub(crate) async fn latest(c: &mut Conn, name: &str) -> Result<Option<Template>> {
@@ -76,8 +79,8 @@ pub(crate) async fn count(c: &mut Conn) -> Result<i64> {
 
 pub(crate) async fn insert(c: &mut Conn, t: &Template) -> Result<()> {
     sqlx::query(
-        "INSERT INTO templates (name, version, target, packages, duration_seconds, attributes, created_at, schedule, notifications) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        "INSERT INTO templates (name, version, target, packages, duration_seconds, attributes, created_at, schedule, notifications, params) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(&t.name)
     .bind(t.version)
@@ -88,6 +91,7 @@ pub(crate) async fn insert(c: &mut Conn, t: &Template) -> Result<()> {
     .bind(t.created_at)
     .bind(t.schedule.clone())
     .bind(super::json(&t.notifications.0)?)
+    .bind(super::json(&t.params.0)?)
     .execute(c)
     .await?;
     Ok(())

@@ -46,6 +46,9 @@ pub(super) struct TemplateSpec {
     pub duration: String,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub attributes: BTreeMap<String, String>,
+    /// Package parameters: `PACKAGE.NAME` → value.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub params: BTreeMap<String, serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schedule: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -112,6 +115,7 @@ fn current(c: &Client) -> Result<FleetFile> {
                     packages: t.packages,
                     duration: duration_text(t.duration_seconds),
                     attributes: t.attributes,
+                    params: t.params,
                     schedule: t.schedule,
                     notifications: t.notifications,
                 };
@@ -142,6 +146,7 @@ fn body(spec: &TemplateSpec) -> Result<TemplateBody> {
         packages: spec.packages.clone(),
         duration_seconds,
         attributes: spec.attributes.clone(),
+        params: spec.params.clone(),
         schedule: spec.schedule.clone(),
         notifications: spec.notifications.clone(),
     })
@@ -157,6 +162,7 @@ fn template_changes(have: &TemplateSpec, want: &TemplateSpec) -> Vec<&'static st
             super::parse_duration(&have.duration).ok() == super::parse_duration(&want.duration).ok(),
         ),
         ("attributes", have.attributes == want.attributes),
+        ("params", have.params == want.params),
         ("schedule", have.schedule == want.schedule),
         ("notifications", have.notifications == want.notifications),
     ];
@@ -288,6 +294,7 @@ mod tests {
             packages: packages.iter().map(|p| (*p).to_owned()).collect(),
             duration: "1h".into(),
             attributes: BTreeMap::new(),
+            params: BTreeMap::new(),
             schedule: None,
             notifications: Vec::new(),
         }

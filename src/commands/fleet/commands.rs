@@ -403,7 +403,17 @@ fn target(c: &Client, command: &TargetSub, json: bool) -> Result<()> {
 
 fn template(c: &Client, command: &TemplateSub, json: bool) -> Result<()> {
     match command {
-        TemplateSub::Create { name, target, packages, duration, attributes, schedule, notify, events } => {
+        TemplateSub::Create {
+            name,
+            target,
+            packages,
+            duration,
+            attributes,
+            params,
+            schedule,
+            notify,
+            events,
+        } => {
             let events: Vec<Event> = events
                 .iter()
                 .map(|e| Event::parse(e).map_err(|e| Problem::Input(e.to_string())))
@@ -413,6 +423,11 @@ fn template(c: &Client, command: &TemplateSub, json: bool) -> Result<()> {
                 packages: packages.clone(),
                 duration_seconds: parse_duration(duration)?,
                 attributes: key_values(attributes, "--attribute")?,
+                // Typed by the server against the packages' declarations.
+                params: key_values(params, "--param")?
+                    .into_iter()
+                    .map(|(k, v)| (k, serde_json::Value::String(v)))
+                    .collect(),
                 schedule: schedule.clone(),
                 notifications: notify
                     .iter()

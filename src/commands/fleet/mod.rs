@@ -318,6 +318,10 @@ enum TemplateSub {
         /// Added to every finding (repeatable).
         #[arg(long = "attribute", value_name = "K=V")]
         attributes: Vec<String>,
+        /// A package parameter, `PACKAGE.NAME=VALUE` (repeatable; a list is
+        /// comma-separated), versioned with the template.
+        #[arg(long = "param", value_name = "NAME=VALUE")]
+        params: Vec<String>,
         /// Start runs on this cron schedule (UTC; `0 3 * * *`, or six
         /// fields with seconds first).
         #[arg(long, value_name = "CRON")]
