@@ -551,3 +551,40 @@ cases:
     assert_eq!(code(&out), 2, "{}", stderr(&out));
     assert!(stderr(&out).contains(&format!("{}:11:45:", file.display())), "{}", stderr(&out));
 }
+
+#[test]
+fn a_recorded_case_holds_as_written_and_keeps_only_what_the_rules_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let pkg = dir.path().join("container-host");
+    common::copy_tree(&Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/container-host"), &pkg);
+    let bundle = dir.path().join("c.bundle");
+    assert_eq!(code(&assay(&["build", pkg.to_str().unwrap(), "-o", bundle.to_str().unwrap()])), 0);
+    let telemetry = dir.path().join("host.json");
+    let root = common::fixture("container-default");
+    let out = assay(&[
+        "collect",
+        "--root",
+        root.to_str().unwrap(),
+        "--bundle",
+        bundle.to_str().unwrap(),
+        "-o",
+        telemetry.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let out = assay(&["test", "--record", telemetry.to_str().unwrap(), pkg.to_str().unwrap()]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let yaml = stdout(&out);
+    let doc: serde_json::Value = serde_yaml::from_str(&yaml).unwrap();
+    let case = &doc["cases"][0];
+    let sections: Vec<&str> = case["telemetry"].as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(sections, ["asset", "certificates", "collection", "contents"], "{yaml}");
+    // The recorded outcomes are the scan's: ten failed, TLS-001 passed.
+    let failed = case["expect"].as_object().unwrap().values().filter(|v| *v == "failed").count();
+    assert_eq!((failed, case["expect"]["TLS-001"].as_str()), (10, Some("passed")), "{yaml}");
+    // Kept as a test file, it holds.
+    std::fs::write(pkg.join("tests/recorded.yaml"), &yaml).unwrap();
+    let out = assay(&["test", pkg.to_str().unwrap()]);
+    assert_eq!(code(&out), 0, "{}{}", stdout(&out), stderr(&out));
+    // Nothing the collector would not keep: no planted credential.
+    assert!(!yaml.contains("PLANTED"), "{yaml}");
+}

@@ -25,6 +25,11 @@ pub struct Args {
     selection: super::select::RuleSelection,
     #[command(flatten)]
     params: super::params::ParamArgs,
+    /// Instead of running the tests, print a test case recorded from this
+    /// telemetry document (`assay collect` output): the sections the
+    /// packages' rules read, and each rule's outcome on them now.
+    #[arg(long, value_name = "TELEMETRY")]
+    record: Option<PathBuf>,
     /// `junit`: one test case per policy-test case, for CI.
     #[arg(long, value_enum, default_value_t)]
     format: TestFormat,
@@ -48,6 +53,7 @@ impl Args {
             filter: None,
             selection: Default::default(),
             params: Default::default(),
+            record: None,
             format: TestFormat::Text,
         }
     }
@@ -66,6 +72,16 @@ pub fn run(args: &Args) -> Outcome {
     };
     let bundle = assay_model::bundle::load(&built.bytes)
         .map_err(|e| Failure::internal(miette::miette!("the bundle just built does not load: {e}")))?;
+    if let Some(path) = &args.record {
+        let bytes = super::read_bounded(path, 256 << 20, "telemetry document", "")?;
+        let telemetry: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
+            Failure::input(miette::miette!("{} is not a JSON telemetry document: {e}", path.display()))
+        })?;
+        let yaml = policytest::record(&bundle, &telemetry, &path.display().to_string())
+            .map_err(|e| Failure::input(miette::miette!("{}: {e}", path.display())))?;
+        out!("{yaml}");
+        return Ok(ExitCode::SUCCESS);
+    }
     let mut files = Vec::new();
     for pkg in &loaded.packages {
         for path in policytest::discover(&pkg.root) {

@@ -21,8 +21,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 mod load;
+mod record;
 
 pub use load::{load, Case, CaseFile, FindingsCheck};
+pub use record::record;
 
 /// The outcome of one case: empty `failures` when every expectation held.
 #[derive(Debug)]
