@@ -5,15 +5,10 @@
 //! host: E0314, with the nearest name.
 
 use super::hir;
-use super::lookups::{field_literals, host_path};
+use super::paths::field_literals;
 use super::scope::Scope;
 use super::{errors, Checker};
 use assay_model::configs::{configuration, CONFIGURATIONS};
-
-/// Whether `collection` is `host.config` (possibly with a default).
-pub(super) fn is_config_list(collection: &hir::Expr) -> bool {
-    host_path(collection).is_some_and(|p| p == ["config"])
-}
 
 impl Checker<'_> {
     /// Checks `c.config == "..."` and `c.key == "..."` (or `in [...]`) where

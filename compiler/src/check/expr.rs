@@ -121,10 +121,10 @@ impl Checker<'_> {
                 let item = self.collection_item(&collection, scope.context);
                 let depth = scope.push_frame();
                 let id = scope.bind(var, item.clone(), BindingKind::Loop);
-                if let Some(kind) = super::lookups::by_name_list(&collection) {
+                if let Some(kind) = super::paths::by_name_list(&collection) {
                     scope.set_origin(id, kind);
                 }
-                if super::configs::is_config_list(&collection) {
+                if super::paths::is_config_list(&collection) {
                     scope.walk_config(id);
                 }
                 let filter = filter.as_ref().map(|f| Box::new(self.condition(f, scope)));

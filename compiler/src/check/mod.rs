@@ -18,6 +18,7 @@ mod lints;
 mod lookups;
 mod names;
 mod operators;
+mod paths;
 mod rules;
 pub mod schema;
 mod scope;

@@ -125,10 +125,10 @@ impl<'a> Checker<'a> {
                 let item = self.collection_item(&collection, scope.context);
                 let depth = scope.push_frame();
                 let var = scope.bind(&each.var, item, scope::BindingKind::Loop);
-                if let Some(kind) = super::lookups::by_name_list(&collection) {
+                if let Some(kind) = super::paths::by_name_list(&collection) {
                     scope.set_origin(var, kind);
                 }
-                if super::configs::is_config_list(&collection) {
+                if super::paths::is_config_list(&collection) {
                     scope.walk_config(var);
                 }
                 let filter = each.filter.as_ref().map(|f| {
