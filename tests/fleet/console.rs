@@ -133,6 +133,13 @@ fn an_operator_uses_the_console_in_a_browser() {
     edit("package.yaml", "version: 1.0.0", "version: 1.1.0");
     let (code, _, err) = fleet(&s, &["package", "publish", pkg.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
+    // A candidate 1.2.0, built but not published, for the console's preview:
+    // a looser threshold, so debian-default (MaxAuthTries 6) would pass.
+    edit("common.assay", "param MAX_AUTH_TRIES: int = 3", "param MAX_AUTH_TRIES: int = 7");
+    edit("package.yaml", "version: 1.1.0", "version: 1.2.0");
+    let candidate = work.path().join("candidate.bundle");
+    let built = super::common::assay(&["build", pkg.to_str().unwrap(), "-o", candidate.to_str().unwrap()]);
+    assert_eq!(built.status.code(), Some(0), "{}", super::common::stderr(&built));
     let (_driver, port) = chromedriver();
     let profile = tempfile::tempdir().unwrap();
     let downloads = tempfile::tempdir().unwrap();
@@ -159,13 +166,13 @@ fn an_operator_uses_the_console_in_a_browser() {
             .connect(&format!("http://127.0.0.1:{port}"))
             .await
             .expect("a WebDriver session with headless Chromium");
-        let result = drive(&c, &s.admin, &s.token, downloads.path()).await;
+        let result = drive(&c, &s.admin, &s.token, downloads.path(), &candidate).await;
         let _ = c.close().await;
         result
     });
 }
 
-async fn drive(c: &Client, base: &str, token: &str, downloads: &Path) {
+async fn drive(c: &Client, base: &str, token: &str, downloads: &Path, candidate: &Path) {
     // Not logged in: the console sends the browser to the login page.
     c.goto(&format!("{base}/console/runs")).await.unwrap();
     find(c, "input#token").await;
@@ -307,6 +314,18 @@ async fn drive(c: &Client, base: &str, token: &str, downloads: &Path) {
         assert!(diff.contains(part), "the comparison shows {part}: {diff}");
     }
     shot(c, "12-package-diff").await;
+    // A candidate previewed on the fleet from the browser: the host that
+    // would flip, nothing published.
+    c.goto(&format!("{base}/console/packages")).await.unwrap();
+    find(c, "input[type=file][name=bundle]").await.send_keys(candidate.to_str().unwrap()).await.unwrap();
+    navigate(c, "form[action='/console/packages/preview'] button[type=submit]").await;
+    let preview = text_of(c, "main").await;
+    for part in ["SSH-003", "debian-default: failed → passed", "Nothing was published"] {
+        assert!(preview.contains(part), "the preview shows {part}: {preview}");
+    }
+    shot(c, "12-package-preview").await;
+    c.goto(&format!("{base}/console/packages/ssh-hardening")).await.unwrap();
+    assert!(!text_of(c, "main table").await.contains("1.2.0"), "a preview publishes nothing");
     c.goto(&format!("{base}/console/audit")).await.unwrap();
     let audit = text_of(c, "main table").await;
     for action in ["console.login", "target.create", "template.put", "run.start", "finding.attributes"] {

@@ -65,6 +65,12 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/console/findings/{agent}/{fingerprint}", get(findings::finding))
         .route("/console/findings/{agent}/{fingerprint}/attributes", post(findings::add_attributes))
         .route("/console/packages", get(packages::packages))
+        .route(
+            "/console/packages/preview",
+            post(packages::preview).layer(axum::extract::DefaultBodyLimit::max(
+                2 * crate::domain::packages::MAX_BUNDLE + (1 << 20),
+            )),
+        )
         .route("/console/packages/{name}", get(packages::package))
         .route("/console/packages/{name}/diff", get(packages::diff))
         .route("/console/audit", get(overview::audit))

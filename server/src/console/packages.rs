@@ -56,7 +56,97 @@ pub async fn packages(axum::extract::State(app): AppState, session: Session) -> 
             }
         }
     };
+    let content = html! {
+        (content)
+        h2 { "Preview a candidate" }
+        p { "What publishing a bundle (" code { "assay build -o FILE" } ") would change on the fleet: each rule that changes, and each host whose outcome would flip, evaluated on the hosts' latest telemetry. Nothing is published." }
+        form.stack method="post" action="/console/packages/preview" enctype="multipart/form-data" {
+            (layout::csrf(&session))
+            label { "Bundle " input type="file" name="bundle" required; }
+            label { "Signature (optional, " code { "FILE.minisig" } ") " input type="file" name="signature"; }
+            button type="submit" { "Preview" }
+        }
+    };
     layout::page(&session, "packages", "Rules packages", content)
+}
+
+/// A form that cannot be read or lacks its file, said on the page.
+fn bad_form(session: &Session, title: &str, message: String) -> Response {
+    let failure = super::failure(axum::http::StatusCode::BAD_REQUEST, assay_api::ErrorCode::Invalid, message);
+    layout::failed(session, "packages", title, failure)
+}
+
+/// `POST /console/packages/preview`: the candidate bundle's effect on the
+/// fleet, through `POST /v1/packages/preview` (which writes nothing).
+pub async fn preview(
+    axum::extract::State(app): AppState,
+    session: Session,
+    mut form: axum::extract::Multipart,
+) -> Response {
+    let title = "Preview of a candidate";
+    let mut csrf = String::new();
+    let mut bundle = Vec::new();
+    let mut signature = None;
+    loop {
+        let field = match form.next_field().await {
+            Ok(Some(field)) => field,
+            Ok(None) => break,
+            Err(e) => return bad_form(&session, title, format!("the form could not be read: {e}")),
+        };
+        let name = field.name().unwrap_or_default().to_owned();
+        let bytes = match field.bytes().await {
+            Ok(b) => b,
+            Err(e) => return bad_form(&session, title, format!("the form could not be read: {e}")),
+        };
+        match name.as_str() {
+            "csrf" => csrf = String::from_utf8_lossy(&bytes).into_owned(),
+            "bundle" => bundle = bytes.to_vec(),
+            "signature" if !bytes.is_empty() => {
+                signature = Some(String::from_utf8_lossy(&bytes).into_owned())
+            }
+            _ => {}
+        }
+    }
+    if bundle.is_empty() {
+        return bad_form(&session, title, "choose a bundle file (`assay build -o FILE`)".to_owned());
+    }
+    let body = assay_api::admin::PublishBody {
+        bundle: assay_model::hex::encode(&bundle),
+        signature,
+        sources: Vec::new(),
+    };
+    let api = Api::new(&app, &session);
+    let d: Diff = match api.send(axum::http::Method::POST, "/v1/packages/preview", &body, &csrf).await {
+        Ok(d) => d,
+        Err(f) => return layout::failed(&session, "packages", title, f),
+    };
+    let content = html! {
+        p { (assay_runtime::diff::summary_line(&d)) ", on " (d.hosts.len()) " host(s)' latest telemetry. Nothing was published." }
+        @if d.rules.is_empty() {
+            (layout::notice("Publishing it would change no rule and no outcome."))
+        } @else {
+            table {
+                thead { tr { th { "Change" } th { "Rule" } th { "Title" } th { "Hosts that flip" } th.num { "Unchanged hosts" } } }
+                tbody {
+                    @for r in &d.rules {
+                        tr {
+                            td { (change(r.change)) }
+                            td { code { (r.rule_id) } }
+                            td { (r.title) }
+                            td {
+                                @for f in &r.flips {
+                                    div { (f.host) ": " (f.old) " → " strong { (f.new) } }
+                                }
+                            }
+                            td.num { (r.same_hosts) }
+                        }
+                    }
+                }
+            }
+        }
+        p { a href="/console/packages" { "Back to the packages" } }
+    };
+    layout::page(&session, "packages", title, content)
 }
 
 pub async fn package(
