@@ -588,3 +588,47 @@ fn a_recorded_case_holds_as_written_and_keeps_only_what_the_rules_read() {
     // Nothing the collector would not keep: no planted credential.
     assert!(!yaml.contains("PLANTED"), "{yaml}");
 }
+
+#[test]
+fn rules_about_time_use_the_collection_s_clock() {
+    let dir = tempfile::tempdir().unwrap();
+    let pkg = package(
+        dir.path(),
+        "ages",
+        r#"import std.dates
+
+rule PWD-AGE "Passwords changed in the last 90 days" {
+  severity low
+  description "A password has not been changed for more than 90 days."
+  recommendation "Change it."
+  applies when host.collection is present
+  let today = dates.days(host.collection.started) ?? 0
+  for each u in host.users ?? [] where u.last_change is present and today - (u.last_change ?? 0) > 90
+    fail message "{u.name} last changed their password {today - (u.last_change ?? 0)} days ago"
+}
+"#,
+    );
+    // 2026-12-07 is day 20794; 20694 is 100 days before, 20754 is 40.
+    std::fs::write(
+        pkg.join("tests/ages.yaml"),
+        r#"defaults:
+  telemetry:
+    collection: { started: "2026-12-07T10:00:00Z" }
+cases:
+  - name: a password 100 days old
+    telemetry:
+      users: [{ name: ada, last_change: 20694 }, { name: bob, last_change: 20754 }]
+    expect: { PWD-AGE: failed }
+    findings:
+      PWD-AGE: { count: 1, message: "ada last changed their password 100 days ago" }
+  - name: the same host judged on the day it was collected, not today
+    telemetry:
+      collection: { started: "2026-09-08T10:00:00+02:00" }
+      users: [{ name: ada, last_change: 20694 }]
+    expect: { PWD-AGE: passed }
+"#,
+    )
+    .unwrap();
+    let out = assay(&["test", "--coverage", pkg.to_str().unwrap()]);
+    assert_eq!(code(&out), 0, "{}{}", stdout(&out), stderr(&out));
+}

@@ -115,6 +115,13 @@ pub const NATIVES: &[Native] = &[
         doc: "The decimal integer the string holds (surrounding whitespace allowed), or absent.",
     },
     Native {
+        module: "dates",
+        name: "days",
+        params: &[("text", S)],
+        ret: Ty::Optional(&I),
+        doc: "Days since 1970-01-01 of a date (`2026-12-07`) or an RFC 3339 time (`2026-12-07T00:21:21Z`, counted in UTC), or absent when it is neither; with `host.collection.started`, the collection's own clock: `dates.days(host.collection.started) - u.last_change > 90`.",
+    },
+    Native {
         module: "lists",
         name: "len",
         params: &[("items", Ty::List(&Ty::Any))],

@@ -104,6 +104,10 @@ pub fn call(index: u16, args: &[Value]) -> Result<Value, NativeError> {
             Ok(v) => Value::Int(v),
             Err(_) => Value::Absent,
         },
+        ("dates", "days") => match days(str_arg(args, 0)?.trim()) {
+            Some(d) => Value::Int(d),
+            None => Value::Absent,
+        },
         ("lists", "len") => len(list_arg(args, 0)?.len()),
         ("lists", "get") => {
             let items = list_arg(args, 0)?;
@@ -147,6 +151,52 @@ pub fn call(index: u16, args: &[Value]) -> Result<Value, NativeError> {
         },
         (module, name) => return Err(NativeError(format!("{module}.{name} has no implementation"))),
     })
+}
+
+/// Days since 1970-01-01 of `YYYY-MM-DD` or an RFC 3339 time (its UTC
+/// day: `2026-12-07T01:00:00+02:00` is 2026-12-06).
+fn days(text: &str) -> Option<i64> {
+    let num = |s: &str| s.bytes().all(|b| b.is_ascii_digit()).then(|| s.parse::<i64>().ok()).flatten();
+    let date = text.get(..10)?;
+    let (y, m, d) = (num(date.get(..4)?)?, num(date.get(5..7)?)?, num(date.get(8..10)?)?);
+    if date.as_bytes()[4] != b'-' || date.as_bytes()[7] != b'-' || !(1..=12).contains(&m) {
+        return None;
+    }
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let month_days = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    if d < 1 || d > month_days[(m - 1) as usize] {
+        return None;
+    }
+    // Howard Hinnant's days_from_civil.
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let day = era * 146_097 + doe - 719_468;
+    let rest = &text[10..];
+    if rest.is_empty() {
+        return Some(day);
+    }
+    // `THH:MM:SS[.frac](Z|±HH:MM)`: the offset moves the instant across
+    // midnight UTC.
+    let rest = rest.strip_prefix(['T', 't', ' '])?;
+    let (h, mi) = (num(rest.get(..2)?)?, num(rest.get(3..5)?)?);
+    if rest.as_bytes().get(2) != Some(&b':') || h > 23 || mi > 59 {
+        return None;
+    }
+    let zone = rest.find(['Z', 'z', '+', '-'])?;
+    let offset = match &rest[zone..] {
+        "Z" | "z" => 0,
+        z if z.len() == 6 && z.as_bytes()[3] == b':' => {
+            let sign = if z.starts_with('-') { -1 } else { 1 };
+            sign * (num(&z[1..3])? * 60 + num(&z[4..6])?)
+        }
+        _ => return None,
+    };
+    let minutes = day * 1440 + h * 60 + mi - offset;
+    Some(minutes.div_euclid(1440))
 }
 
 /// The private ranges of `net.is_private`.
@@ -269,6 +319,18 @@ mod tests {
 
     #[test]
     fn addresses_in_blocks() {
+        let days = |t: &str| run("dates", "days", &[Value::Str(t.into())]);
+        assert_eq!(days("1970-01-01"), Value::Int(0));
+        assert_eq!(days("2026-12-07"), Value::Int(20_794));
+        assert_eq!(days("2026-12-07T00:21:21Z"), Value::Int(20_794));
+        assert_eq!(days("2026-12-07T01:00:00+02:00"), Value::Int(20_793));
+        assert_eq!(days("2026-12-06T23:30:00.5-01:00"), Value::Int(20_794));
+        assert_eq!(days("2024-02-29"), Value::Int(19_782));
+        for bad in
+            ["2023-02-29", "2026-13-01", "yesterday", "2026-12-07T25:00:00Z", "2026-12-07T10:00:00", ""]
+        {
+            assert_eq!(days(bad), Value::Absent, "{bad}");
+        }
         let in_cidr = |a: &str, c: &str| run("net", "in_cidr", &[Value::Str(a.into()), Value::Str(c.into())]);
         assert_eq!(in_cidr("10.1.2.3", "10.0.0.0/8"), Value::Bool(true));
         assert_eq!(in_cidr("11.1.2.3", "10.0.0.0/8"), Value::Bool(false));
