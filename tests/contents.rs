@@ -23,6 +23,20 @@ fn scan(root: &Path) -> Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stderr(&out)))
 }
 
+/// A scan of `root` with the package `pkg` (a folder or `.assay` file).
+fn scan_with(root: &Path, pkg: &Path) -> Value {
+    let out = assay(&[
+        "scan",
+        "--root",
+        root.to_str().unwrap(),
+        "--package",
+        pkg.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stderr(&out)))
+}
+
 fn outcomes(report: &Value) -> BTreeMap<String, String> {
     report["rules"]
         .as_array()
@@ -351,4 +365,62 @@ rule HBA-1 "trust from outside the private networks" {
         report["findings"].as_array().unwrap().iter().map(|f| f["message"].as_str().unwrap()).collect();
     // 10.0.0.0/8 is private; 0.0.0.0/0 is not.
     assert_eq!(messages, ["line 16"]);
+}
+
+/// JSON, YAML and TOML values name their line, as INI and key-value ones
+/// do, so evidence points at the line to change.
+#[test]
+fn json_yaml_and_toml_values_carry_their_line() {
+    let host = common::copy_host("container-default");
+    let root = host.path().join("root");
+    std::fs::write(
+        root.join("var/lib/kubelet/config.yaml"),
+        "# the kubelet\nkind: KubeletConfiguration\nauthentication:\n  anonymous:\n    enabled: true\n  webhook:\n    enabled: false\n",
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let pkg = dir.path().join("lines.assay");
+    std::fs::write(
+        &pkg,
+        r#"rule LN-1 "kubelet" {
+  severity low
+  description "d"
+  recommendation "r"
+  let anonymous = host.yaml("/var/lib/kubelet/config.yaml", "authentication.anonymous.enabled")
+  fail when anonymous.boolean ?? true
+    message "anonymous"
+}
+
+rule LN-2 "docker" {
+  severity low
+  description "d"
+  recommendation "r"
+  let size = host.json("/etc/docker/daemon.json", "log-opts.max-size")
+  fail when (size.text ?? "") == "10m"
+    message "max-size {size.text ?? "unset"}"
+}
+
+rule LN-3 "containerd" {
+  severity low
+  description "d"
+  recommendation "r"
+  let apparmor = host.toml("/etc/containerd/config.toml", "plugins.\"io.containerd.grpc.v1.cri\".disable_apparmor")
+  fail when apparmor.boolean ?? true
+    message "AppArmor is off"
+}
+"#,
+    )
+    .unwrap();
+    let report = scan_with(&root, &pkg);
+    let sources: Vec<String> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|f| {
+            f["evidence"].as_array().unwrap().iter().filter_map(|e| e["source"].as_str().map(str::to_owned))
+        })
+        .collect();
+    assert!(sources.contains(&"/var/lib/kubelet/config.yaml:5".to_owned()), "{sources:?}");
+    assert!(sources.contains(&"/etc/docker/daemon.json:4".to_owned()), "{sources:?}");
+    assert!(sources.contains(&"/etc/containerd/config.toml:10".to_owned()), "{sources:?}");
 }

@@ -14,3 +14,4 @@ pub mod signing;
 pub mod value;
 pub mod vm;
 pub mod waivers;
+pub mod yaml_path;

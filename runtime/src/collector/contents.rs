@@ -12,6 +12,7 @@
 
 use super::fs::FsError;
 use super::Ctx;
+use crate::yaml_path::Step;
 use assay_model::lookup::{secret_word, ContentLookup, MAX_CONTENT_FILES};
 use assay_model::telemetry::{ContentFormat, ContentValue, LineMatch, Provenance, Sourced, ValueKind};
 use std::collections::BTreeMap;
@@ -45,9 +46,49 @@ struct Setting {
 }
 
 /// What a file gave, parsed once for every lookup that names it.
+/// A document's text, as the parser that gives positions reads it: JSON is
+/// read as YAML (of which it is, in practice, a subset).
+enum Text {
+    Yaml(String),
+    Toml(String),
+}
+
+impl Text {
+    /// The line of the node at `steps`.
+    fn line(&self, steps: &[Step]) -> Option<usize> {
+        match self {
+            Text::Yaml(text) => crate::yaml_path::find(text, steps).map(|(line, _)| line),
+            Text::Toml(text) => toml_line(text, steps),
+        }
+    }
+}
+
+/// The line of the TOML value at `steps`, from the parser's spans.
+fn toml_line(text: &str, steps: &[Step]) -> Option<usize> {
+    use toml::de::{DeTable, DeValue};
+    type Node<'a, 'i> = &'a toml::Spanned<DeValue<'i>>;
+    fn entry<'a, 'i>(table: &'a DeTable<'i>, key: &str) -> Option<Node<'a, 'i>> {
+        table.iter().find(|(k, _)| k.get_ref().as_ref() == key).map(|(_, v)| v)
+    }
+    let doc = DeTable::parse(text).ok()?;
+    let mut node: Option<Node<'_, '_>> = None;
+    for step in steps {
+        node = Some(match (node.map(|n| n.get_ref()), step) {
+            (None, Step::Key(k)) => entry(doc.get_ref(), k)?,
+            (Some(DeValue::Table(t)), Step::Key(k)) => entry(t, k)?,
+            (Some(DeValue::Array(a)), Step::Index(i)) => a.get(*i)?,
+            _ => return None,
+        });
+    }
+    let start = node?.span().start;
+    Some(text.get(..start)?.matches('\n').count() + 1)
+}
+
 enum Parsed {
     Missing,
-    Tree(Node),
+    /// A JSON, YAML or TOML document, with its text, where a value's line
+    /// is found again by its path.
+    Tree(Node, Text),
     Settings(Vec<Setting>),
     Text(String),
 }
@@ -163,6 +204,11 @@ fn parse(files: &dyn Files, path: &str, format: ContentFormat) -> Result<Parsed,
         ContentFormat::Lines => Ok(files.text(path)?.map_or(Parsed::Missing, Parsed::Text)),
         ContentFormat::Json | ContentFormat::Yaml | ContentFormat::Toml => {
             let Some(text) = files.text(path)? else { return Ok(Parsed::Missing) };
+            let positions = if format == ContentFormat::Toml {
+                Text::Toml(text.clone())
+            } else {
+                Text::Yaml(text.clone())
+            };
             let tree = match format {
                 ContentFormat::Json => serde_json::from_str::<serde_json::Value>(&text)
                     .map(from_json)
@@ -176,7 +222,7 @@ fn parse(files: &dyn Files, path: &str, format: ContentFormat) -> Result<Parsed,
                     .map(|t| from_toml(toml::Value::Table(t)))
                     .map_err(|e| toml_error(&text, &e))?,
             };
-            Ok(Parsed::Tree(tree))
+            Ok(Parsed::Tree(tree, positions))
         }
     }
 }
@@ -488,20 +534,33 @@ fn value(parsed: &Parsed, lookup: &ContentLookup) -> Result<ContentValue, String
                 }
             }
         }
-        Parsed::Tree(root) => {
+        Parsed::Tree(root, text) => {
             let parts = assay_model::lookup::key_path(&lookup.key)?;
             let mut node = Some(root);
+            let mut steps = Vec::with_capacity(parts.len());
             for part in &parts {
                 node = match node {
-                    Some(Node::Map(entries)) => entries.iter().rev().find(|(k, _)| k == part).map(|(_, v)| v),
-                    Some(Node::List(items)) => part.parse::<usize>().ok().and_then(|i| items.get(i)),
+                    Some(Node::Map(entries)) => {
+                        steps.push(Step::Key(part.clone()));
+                        entries.iter().rev().find(|(k, _)| k == part).map(|(_, v)| v)
+                    }
+                    Some(Node::List(items)) => part.parse::<usize>().ok().and_then(|i| {
+                        steps.push(Step::Index(i));
+                        items.get(i)
+                    }),
                     _ => None,
                 };
             }
             if let Some(node) = node {
                 out.set = true;
                 if reads_value {
-                    let source = Provenance::path(&lookup.path);
+                    // The value's line, where the text gives it back (a
+                    // JSON document YAML cannot read: the file alone).
+                    let line = text.line(&steps);
+                    let source = match line {
+                        Some(line) => Provenance::file(&lookup.path, line as u32),
+                        None => Provenance::path(&lookup.path),
+                    };
                     fill(&mut out, node, source)?;
                 }
             }

@@ -2,7 +2,7 @@
 //! case, YAML merge keys, and where in the file a path lies, so every
 //! error names the test file's own line and column.
 
-use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use crate::yaml_path::{locate, parse_path};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -145,139 +145,10 @@ fn merged(base: &serde_json::Value, over: serde_json::Value) -> serde_json::Valu
     }
 }
 
-/// One step of a path into a YAML document.
-#[derive(Debug, Clone, PartialEq)]
-pub(super) enum Step {
-    Key(String),
-    Index(usize),
-}
-
-/// `cases[2].telemetry.sshd.port` as steps.
-pub(super) fn parse_path(path: &str) -> Vec<Step> {
-    let mut out = Vec::new();
-    for part in path.split('.').filter(|p| !p.is_empty()) {
-        let mut rest = part;
-        if let Some(open) = rest.find('[') {
-            if open > 0 {
-                out.push(Step::Key(rest[..open].to_owned()));
-            }
-            rest = &rest[open..];
-            while let Some(inner) = rest.strip_prefix('[') {
-                let Some(close) = inner.find(']') else { break };
-                if let Ok(i) = inner[..close].parse() {
-                    out.push(Step::Index(i));
-                }
-                rest = &inner[close + 1..];
-            }
-        } else {
-            out.push(Step::Key(rest.to_owned()));
-        }
-    }
-    out
-}
-
-/// The line and column (1-based) of the node at `path` in the YAML `text`,
-/// or of the deepest node along it that exists.
-pub(super) fn locate(text: &str, path: &[Step]) -> Option<(usize, usize)> {
-    (0..=path.len()).rev().find_map(|n| find(text, &path[..n]))
-}
-
-/// The line and column (1-based) of the node at `path`, if there is one.
-pub(super) fn find(text: &str, path: &[Step]) -> Option<(usize, usize)> {
-    let err = Seek { path }.deserialize(serde_yaml::Deserializer::from_str(text)).err()?;
-    // serde_yaml puts the path before the message.
-    let here = err.to_string().contains(HERE);
-    here.then(|| err.location().map(|l| (l.line(), l.column()))).flatten()
-}
-
-/// The error a [`Seek`] raises on reaching its node: serde_yaml gives it
-/// the node's position.
-const HERE: &str = "\u{0}here";
-
-/// Walks a document along a path and fails with [`HERE`] at its end; ends
-/// without error when the path does not exist.
-struct Seek<'p> {
-    path: &'p [Step],
-}
-
-impl<'de> DeserializeSeed<'de> for Seek<'_> {
-    type Value = ();
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Seek<'_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("any YAML node")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let Some((Step::Key(want), rest)) = self.path.split_first() else {
-            return self.here();
-        };
-        while let Some(key) = map.next_key::<serde_yaml::Value>()? {
-            let name = match &key {
-                serde_yaml::Value::String(s) => s.clone(),
-                serde_yaml::Value::Number(n) => n.to_string(),
-                serde_yaml::Value::Bool(b) => b.to_string(),
-                _ => String::new(),
-            };
-            if &name == want {
-                return map.next_value_seed(Seek { path: rest });
-            }
-            map.next_value::<IgnoredAny>()?;
-        }
-        Ok(())
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        let Some((Step::Index(want), rest)) = self.path.split_first() else {
-            return self.here();
-        };
-        for _ in 0..*want {
-            if seq.next_element::<IgnoredAny>()?.is_none() {
-                return Ok(());
-            }
-        }
-        seq.next_element_seed(Seek { path: rest }).map(|_| ())
-    }
-
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
-        self.here()
-    }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
-        self.here()
-    }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
-        self.here()
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
-        self.here()
-    }
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
-        self.here()
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
-        self.here()
-    }
-}
-
-impl Seek<'_> {
-    fn here<E: de::Error>(&self) -> Result<(), E> {
-        if self.path.is_empty() {
-            Err(E::custom(HERE))
-        } else {
-            Ok(())
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::yaml_path::Step;
 
     const FILE: &str = "defaults:\n  telemetry:\n    sshd: { port: 22 }\ncases:\n  - name: a\n    telemetry:\n      sshd:\n        permit_root_logn: \"no\"\n    expect: {}\n  - name: b\n    expect: {}\n";
 

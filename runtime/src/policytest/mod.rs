@@ -111,19 +111,23 @@ impl Invalid {
     /// Where the field lies in the test file: in the case, else in the
     /// file's `defaults`, else the nearest node of the case that exists.
     fn position(&self, file: &CaseFile, index: usize) -> (usize, usize) {
-        let field = load::parse_path(&self.path);
-        let case = [vec![load::Step::Key("cases".into()), load::Step::Index(index)], telemetry_path(&field)]
-            .concat();
-        let defaults = [vec![load::Step::Key("defaults".into())], telemetry_path(&field)].concat();
-        load::find(&file.text, &case)
-            .or_else(|| load::find(&file.text, &defaults))
-            .or_else(|| load::locate(&file.text, &case))
+        let field = crate::yaml_path::parse_path(&self.path);
+        let case = [
+            vec![crate::yaml_path::Step::Key("cases".into()), crate::yaml_path::Step::Index(index)],
+            telemetry_path(&field),
+        ]
+        .concat();
+        let defaults =
+            [vec![crate::yaml_path::Step::Key("defaults".into())], telemetry_path(&field)].concat();
+        crate::yaml_path::find(&file.text, &case)
+            .or_else(|| crate::yaml_path::find(&file.text, &defaults))
+            .or_else(|| crate::yaml_path::locate(&file.text, &case))
             .unwrap_or((1, 1))
     }
 }
 
-fn telemetry_path(field: &[load::Step]) -> Vec<load::Step> {
-    let mut out = vec![load::Step::Key("telemetry".into())];
+fn telemetry_path(field: &[crate::yaml_path::Step]) -> Vec<crate::yaml_path::Step> {
+    let mut out = vec![crate::yaml_path::Step::Key("telemetry".into())];
     out.extend_from_slice(field);
     out
 }
@@ -216,11 +220,17 @@ pub fn run(bundle: &Bundle, files: &[(PathBuf, CaseFile)], options: &RunOptions<
                         assay_model::bundle::params::resolve(&bundle.content, &[((*k).clone(), (*v).clone())])
                             .is_err()
                     });
-                    let mut at = vec![load::Step::Key("cases".into()), load::Step::Index(index)];
+                    let mut at = vec![
+                        crate::yaml_path::Step::Key("cases".into()),
+                        crate::yaml_path::Step::Index(index),
+                    ];
                     if let Some((name, _)) = wrong {
-                        at.extend([load::Step::Key("params".into()), load::Step::Key(name.clone())]);
+                        at.extend([
+                            crate::yaml_path::Step::Key("params".into()),
+                            crate::yaml_path::Step::Key(name.clone()),
+                        ]);
                     }
-                    let (line, column) = load::locate(&file.text, &at).unwrap_or((1, 1));
+                    let (line, column) = crate::yaml_path::locate(&file.text, &at).unwrap_or((1, 1));
                     results.invalid.push(format!(
                         "{}:{line}:{column}: case {:?}: {e}",
                         path.display(),
