@@ -341,18 +341,8 @@ fn check_flags_expired_and_soon_expiring_waivers() {
     let dir = tempfile::tempdir().unwrap();
     let pkg = package(dir.path(), "journal", JOURNALD);
     let day = |offset: i64| {
-        let days = assay_runtime::waivers::today() + offset;
-        // Civil date from days since 1970 (Howard Hinnant's algorithm).
-        let z = days + 719_468;
-        let era = z.div_euclid(146_097);
-        let doe = z - era * 146_097;
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let d = doy - (153 * mp + 2) / 5 + 1;
-        let m = if mp < 10 { mp + 3 } else { mp - 9 };
-        let y = yoe + era * 400 + i64::from(m <= 2);
-        format!("{y:04}-{m:02}-{d:02}")
+        let secs = (assay_runtime::waivers::today() + offset) * 86_400;
+        assay_runtime::collector::rfc3339(secs)[..10].to_owned()
     };
     let waivers = dir.path().join("waivers.yaml");
     let entry = |rule: &str, expires: String| {

@@ -10,7 +10,7 @@
 mod natives;
 pub mod versions;
 
-pub use natives::{call, cidr_error, NativeError, Value};
+pub use natives::{call, cidr_error, date_days, NativeError, Value};
 
 /// A type in a native's signature.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -153,13 +153,16 @@ pub fn call(index: u16, args: &[Value]) -> Result<Value, NativeError> {
     })
 }
 
-/// Days since 1970-01-01 of `YYYY-MM-DD` or an RFC 3339 time (its UTC
-/// day: `2026-12-07T01:00:00+02:00` is 2026-12-06).
-fn days(text: &str) -> Option<i64> {
+/// Days since 1970-01-01 of a `YYYY-MM-DD` date (exactly that), or `None`
+/// when it is not a real date. The one civil-date conversion: waivers'
+/// expiry dates are read with it too.
+pub fn date_days(date: &str) -> Option<i64> {
     let num = |s: &str| s.bytes().all(|b| b.is_ascii_digit()).then(|| s.parse::<i64>().ok()).flatten();
-    let date = text.get(..10)?;
+    if date.len() != 10 || date.as_bytes()[4] != b'-' || date.as_bytes()[7] != b'-' {
+        return None;
+    }
     let (y, m, d) = (num(date.get(..4)?)?, num(date.get(5..7)?)?, num(date.get(8..10)?)?);
-    if date.as_bytes()[4] != b'-' || date.as_bytes()[7] != b'-' || !(1..=12).contains(&m) {
+    if !(1..=12).contains(&m) {
         return None;
     }
     let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
@@ -174,7 +177,14 @@ fn days(text: &str) -> Option<i64> {
     let mp = (m + 9) % 12;
     let doy = (153 * mp + 2) / 5 + d - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let day = era * 146_097 + doe - 719_468;
+    Some(era * 146_097 + doe - 719_468)
+}
+
+/// Days since 1970-01-01 of `YYYY-MM-DD` or an RFC 3339 time (its UTC
+/// day: `2026-12-07T01:00:00+02:00` is 2026-12-06).
+fn days(text: &str) -> Option<i64> {
+    let num = |s: &str| s.bytes().all(|b| b.is_ascii_digit()).then(|| s.parse::<i64>().ok()).flatten();
+    let day = date_days(text.get(..10)?)?;
     let rest = &text[10..];
     if rest.is_empty() {
         return Some(day);
