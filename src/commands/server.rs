@@ -148,8 +148,42 @@ enum LogFormat {
     Json,
 }
 
-/// The log on standard error, from the start on; a bad ASSAY_LOG is an
-/// error, not a silent default.
+/// Log lines written while the server starts (its workers run from the
+/// start on), held until the address lines scripts read first are out:
+/// `Some` until [`release_log`].
+static HELD: std::sync::Mutex<Option<Vec<u8>>> = std::sync::Mutex::new(Some(Vec::new()));
+
+/// Standard error, or the held lines while the server starts.
+struct HeldStderr;
+
+impl std::io::Write for HeldStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut held = HELD.lock().unwrap_or_else(|e| e.into_inner());
+        match held.as_mut() {
+            Some(lines) => {
+                lines.extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            None => std::io::stderr().write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
+
+/// Writes the held log lines and lets later ones through.
+fn release_log() {
+    use std::io::Write;
+    let mut held = HELD.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(lines) = held.take() {
+        let _ = std::io::stderr().write_all(&lines);
+    }
+}
+
+/// The log on standard error, from the start on (held until the address
+/// lines are out); a bad ASSAY_LOG is an error, not a silent default.
 fn log(format: LogFormat) -> Result<(), Failure> {
     let level = match std::env::var("ASSAY_LOG") {
         Ok(level) => level.parse::<tracing::level_filters::LevelFilter>().map_err(|_| {
@@ -157,8 +191,7 @@ fn log(format: LogFormat) -> Result<(), Failure> {
         })?,
         Err(_) => tracing::level_filters::LevelFilter::INFO,
     };
-    let builder =
-        tracing_subscriber::fmt().with_writer(std::io::stderr).with_max_level(level).with_ansi(false);
+    let builder = tracing_subscriber::fmt().with_writer(|| HeldStderr).with_max_level(level).with_ansi(false);
     let _ = match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
@@ -261,9 +294,13 @@ pub fn run(args: &Args) -> Outcome {
     let config = args.options.config()?;
     let log_format = args.options.log_format;
     let scheme = if config.tls.is_some() { "https" } else { "http" };
+    log(log_format)?;
     rt.block_on(async move {
-        let running =
-            assay_server::start(config, builtin).await.map_err(|e| Failure::input(miette::miette!("{e}")))?;
+        let running = assay_server::start(config, builtin).await.map_err(|e| {
+            // What was logged before the failure explains it.
+            release_log();
+            Failure::input(miette::miette!("{e}"))
+        })?;
         note(&format!(
             "assay server: admin API on {scheme}://{}/v1, agents on https://{}/agent/v1",
             running.admin, running.agent
@@ -274,7 +311,7 @@ pub fn run(args: &Args) -> Outcome {
             outln!("{token}");
         }
         // After the lines above, which scripts read first.
-        log(log_format)?;
+        release_log();
         if running.reclaimed_leases > 0 {
             tracing::info!(
                 leases = running.reclaimed_leases,
