@@ -424,3 +424,89 @@ rule LN-3 "containerd" {
     assert!(sources.contains(&"/etc/docker/daemon.json:4".to_owned()), "{sources:?}");
     assert!(sources.contains(&"/etc/containerd/config.toml:10".to_owned()), "{sources:?}");
 }
+
+/// A drop-in folder named in the lookup: its files read after the file in
+/// name order, maps merged key by key, the value's provenance the drop-in
+/// that set it last; an INI file's drop-ins the same, setting by setting.
+/// A JSON key written twice is read, and located, at its last occurrence.
+#[test]
+fn drop_ins_override_the_file_and_a_repeated_key_is_found_where_it_wins() {
+    let host = common::copy_host("container-hardened");
+    let root = host.path().join("root");
+    let dropins = root.join("etc/kubernetes/kubelet.conf.d");
+    std::fs::create_dir_all(&dropins).unwrap();
+    std::fs::write(dropins.join("10-tls.conf"), "tlsMinVersion: VersionTLS12\n").unwrap();
+    // The hardened host passes with a drop-in that leaves the key alone.
+    assert_eq!(outcomes(&scan(&root))["CTR-004"], "passed");
+
+    std::fs::write(
+        dropins.join("90-debug.conf"),
+        "# for a debugging session\nauthentication:\n  anonymous:\n    enabled: true\n",
+    )
+    .unwrap();
+    std::fs::write(dropins.join(".95-hidden.conf"), "authentication:\n  anonymous:\n    enabled: false\n")
+        .unwrap();
+    std::fs::write(dropins.join("99-off.conf.bak"), "authentication:\n  anonymous:\n    enabled: false\n")
+        .unwrap();
+    let report = scan(&root);
+    assert_eq!(outcomes(&report)["CTR-004"], "failed");
+    let finding = report["findings"].as_array().unwrap().iter().find(|f| f["rule_id"] == "CTR-004").unwrap();
+    let text = serde_json::to_string(finding).unwrap();
+    assert!(text.contains("/etc/kubernetes/kubelet.conf.d/90-debug.conf:4"), "{text}");
+
+    // systemd's drop-ins for an INI file; a repeated JSON key.
+    std::fs::create_dir_all(root.join("etc/systemd/journald.conf.d")).unwrap();
+    std::fs::write(root.join("etc/systemd/journald.conf"), "[Journal]\nStorage=persistent\nCompress=yes\n")
+        .unwrap();
+    std::fs::write(
+        root.join("etc/systemd/journald.conf.d/50-volatile.conf"),
+        "[Journal]\nStorage=volatile\n",
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("etc/docker/daemon.json"),
+        "{\n  \"icc\": false,\n  \"debug\": true,\n  \"icc\": true\n}\n",
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let pkg = dir.path().join("dropins.assay");
+    std::fs::write(
+        &pkg,
+        r#"rule DI-1 "journald keeps its logs" {
+  severity low
+  description "d"
+  recommendation "r"
+  let storage = host.ini("/etc/systemd/journald.conf", "Journal.Storage", "drop-ins: /etc/systemd/journald.conf.d/*.conf")
+  let compress = host.ini("/etc/systemd/journald.conf", "Journal.Compress", "drop-ins: /etc/systemd/journald.conf.d/*.conf")
+  fail when (storage.text ?? "auto") == "volatile" and (compress.boolean ?? false)
+    message "Storage={storage.text ?? "auto"}"
+}
+
+rule DI-2 "docker" {
+  severity low
+  description "d"
+  recommendation "r"
+  let icc = host.json("/etc/docker/daemon.json", "icc")
+  fail when icc.boolean ?? true
+    message "icc"
+}
+"#,
+    )
+    .unwrap();
+    let report = scan_with(&root, &pkg);
+    assert_eq!(
+        outcomes(&report),
+        BTreeMap::from([("DI-1".into(), "failed".into()), ("DI-2".into(), "failed".into())])
+    );
+    let sources: Vec<String> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|f| {
+            f["evidence"].as_array().unwrap().iter().filter_map(|e| e["source"].as_str().map(str::to_owned))
+        })
+        .collect();
+    assert!(sources.contains(&"/etc/systemd/journald.conf.d/50-volatile.conf:2".to_owned()), "{sources:?}");
+    assert!(sources.contains(&"/etc/systemd/journald.conf:3".to_owned()), "{sources:?}");
+    assert!(sources.contains(&"/etc/docker/daemon.json:4".to_owned()), "{sources:?}");
+}

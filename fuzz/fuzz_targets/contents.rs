@@ -25,7 +25,7 @@ const FORMATS: &[ContentFormat] = &[
 const KEYS: &[&str] = &["a", "a.b", "a.b.0", "plugins.\"x.y\".enabled", "section.key", "list.1"];
 
 fn lookup(format: ContentFormat, key: &str, presence: bool) -> ContentLookup {
-    ContentLookup { format, path: "/etc/fuzz.conf".into(), key: key.into(), presence, not_secret: None }
+    ContentLookup { presence, ..ContentLookup::new(format, "/etc/fuzz.conf", key) }
 }
 
 fuzz_target!(|data: &[u8]| {

@@ -102,7 +102,7 @@ mod tests {
     /// released; the last one is this build's. A pin may be edited only
     /// while its version has not landed on main; after that, bump.
     const INSTRUCTION_SETS: &[(u32, &str)] =
-        &[(2, "38f7692078cba29f"), (3, "212c75c84c287681"), (4, "b392b45b99811688"), (5, "2627e618665a3fcf")];
+        &[(2, "38f7692078cba29f"), (3, "212c75c84c287681"), (4, "b392b45b99811688"), (5, "0c0c617435c9ef8d")];
     /// (schema version, telemetry schema fingerprint).
     const SCHEMAS: &[(u32, &str)] =
         &[(2, "9624e59e27629d67"), (3, "9837019c07219b06"), (4, "c0d60bfbfeb29a49"), (5, "2fc2419e85868175")];

@@ -301,13 +301,41 @@ pub struct ContentLookup {
     /// Why a key that looks like a credential is none, in the author's
     /// words; without it such a key's value is never read.
     pub not_secret: Option<String>,
+    /// A drop-in folder read after the file, `DIR/*SUFFIX` (`*` alone for
+    /// every name): its files in name order, each overriding what was read
+    /// before it (maps merged key by key, as the kubelet's `--config-dir`
+    /// and systemd's `.conf.d` folders do).
+    pub dropins: Option<String>,
 }
 
 impl ContentLookup {
     /// The lookup as written in a rule, which also names its record in the
     /// telemetry (`ContentValue::lookup`).
     pub fn written(&self) -> String {
-        format!("host.{}({:?}, {:?})", self.format.as_str(), self.path, self.key)
+        match &self.dropins {
+            None => format!("host.{}({:?}, {:?})", self.format.as_str(), self.path, self.key),
+            Some(d) => {
+                format!("host.{}({:?}, {:?}, \"drop-ins: {d}\")", self.format.as_str(), self.path, self.key)
+            }
+        }
+    }
+
+    /// A lookup of `key` in `path`, with no option set.
+    pub fn new(format: ContentFormat, path: impl Into<String>, key: impl Into<String>) -> ContentLookup {
+        ContentLookup {
+            format,
+            path: path.into(),
+            key: key.into(),
+            presence: false,
+            not_secret: None,
+            dropins: None,
+        }
+    }
+
+    /// The drop-in folder and the suffix its files' names end with.
+    pub fn dropin_folder(&self) -> Option<(&str, &str)> {
+        let (dir, name) = self.dropins.as_deref()?.rsplit_once('/')?;
+        Some((if dir.is_empty() { "/" } else { dir }, name.strip_prefix('*')?))
     }
 
     /// Whether the collector may read the value, not only its presence.
@@ -318,6 +346,7 @@ impl ContentLookup {
     /// Checks the path and the key and returns why they cannot be looked up.
     pub fn check(&self) -> Result<(), String> {
         LookupKind::File.check(&self.path)?;
+        self.check_dropins()?;
         match self.format {
             ContentFormat::Lines => {
                 if self.key.is_empty() || self.key.len() > 1024 {
@@ -339,6 +368,27 @@ impl ContentLookup {
             },
             _ => key_path(&self.key).map(|_| ()),
         }
+    }
+}
+
+impl ContentLookup {
+    /// Checks the drop-in folder, when there is one.
+    pub fn check_dropins(&self) -> Result<(), String> {
+        if self.dropins.is_none() {
+            return Ok(());
+        }
+        let usage = "drop-ins are `DIR/*SUFFIX`, an absolute folder and the end of its files' names: \
+                     `/etc/kubernetes/kubelet.conf.d/*.conf` (`DIR/*` for every file)";
+        if self.format == ContentFormat::Lines {
+            return Err(
+                "`host.lines(...)` reads one file: look the drop-ins up with their own lookups".into()
+            );
+        }
+        let Some((dir, suffix)) = self.dropin_folder() else { return Err(usage.into()) };
+        if suffix.contains(['*', '?', '[', '/']) || suffix.len() > 64 {
+            return Err(usage.into());
+        }
+        LookupKind::File.check(dir).map_err(|why| format!("the drop-in folder: {why}"))
     }
 }
 

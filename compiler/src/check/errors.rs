@@ -42,7 +42,7 @@ pub(super) fn unknown_name(span: Span, what: UnknownName<'_>) -> Diagnostic {
                 NameHint::HostField => {
                     d.help(format!("telemetry is read through `host`: did you mean `host.{name}`?"))
                 }
-                NameHint::Similar(s) => d.help(format!("did you mean `{s}`?")),
+                NameHint::Similar(s) => d.help(format!("did you mean `{s}`?")).suggest(span, s),
                 NameHint::SimilarValue(s) => d.help(format!("did you mean the value `{s}`?")),
                 NameHint::None => d,
             };
@@ -58,7 +58,10 @@ pub(super) fn unknown_name(span: Span, what: UnknownName<'_>) -> Diagnostic {
             let mut d = Diagnostic::new(Code::E0301, format!("`{shown}` is not a value of `{enumeration}`"))
                 .primary(span, format!("not a `{enumeration}`"));
             d = match did_you_mean(word, variants.iter().map(String::as_str)) {
-                Some(s) => d.help(format!("did you mean `{s}`?")),
+                Some(s) => {
+                    let replacement = if quoted { format!("{s:?}") } else { s.to_owned() };
+                    d.help(format!("did you mean `{s}`?")).suggest(span, replacement)
+                }
                 None => d.help(format!("`{enumeration}` is one of: {}", variants.join(", "))),
             };
             if quoted {
@@ -442,8 +445,9 @@ pub(super) enum BadLookup<'a> {
     Name { name: &'a str, why: &'a str },
     /// A lookup of a file's contents without two or three literals.
     ContentArguments { format: ContentFormat, given: usize },
-    /// A third argument other than `"presence"` or `"not secret: WHY"`.
-    ContentThird { format: ContentFormat, given: &'a str },
+    /// An option after the key that is none of `"presence"`, `"not secret: WHY"`
+    /// and `"drop-ins: DIR/*SUFFIX"`, or one given twice.
+    ContentOption { format: ContentFormat, given: &'a str },
     /// A path, key or pattern that cannot be looked up, and why.
     Content { format: ContentFormat, why: &'a str },
 }
@@ -479,14 +483,16 @@ pub(super) fn bad_lookup(
              them"
                 .to_owned(),
         ),
-        BadLookup::ContentThird { format, given } => (
+        BadLookup::ContentOption { format, given } => (
             format!(
-                "`host.{}(...)`'s third argument is `\"presence\"` or `\"not secret: WHY\"`",
+                "`host.{}(...)`'s options after the key are `\"presence\"`, `\"not secret: WHY\"` and \
+                 `\"drop-ins: DIR/*SUFFIX\"`, each at most once",
                 format.as_str()
             ),
             format!("{given:?}"),
             "`\"presence\"` looks up only whether the key is set; `\"not secret: WHY\"` reads the value of \
-             a key whose name looks like a credential but is none, and says why"
+             a key whose name looks like a credential but is none, and says why; `\"drop-ins: DIR/*.conf\"` \
+             reads the folder's files after the file, in name order, each overriding what came before"
                 .to_owned(),
         ),
         BadLookup::Content { format, why } => (
@@ -572,7 +578,7 @@ pub(super) fn not_in_config(span: Span, what: NotInConfig<'_>) -> Diagnostic {
                 Diagnostic::new(Code::E0314, format!("`host.config` never holds the configuration {name:?}"))
                     .primary(span, "not a configuration the collector reads");
             match did_you_mean(name, names) {
-                Some(s) => d.help(format!("did you mean `{s}`?")),
+                Some(s) => d.help(format!("did you mean `{s}`?")).suggest(span, format!("{s:?}")),
                 None => d.help(
                     "the configurations are listed in docs/telemetry.md (\"Configurations\"); to read another \
                      program's file, look its keys up: `host.keyvalue(PATH, KEY)`, `host.ini(...)`, \
@@ -587,10 +593,10 @@ pub(super) fn not_in_config(span: Span, what: NotInConfig<'_>) -> Diagnostic {
             let d = Diagnostic::new(Code::E0314, format!("`host.config` holds no key {key:?} of {of}"))
                 .primary(span, "not a key the collector keeps");
             match did_you_mean(key, keys) {
-                Some(s) if s.eq_ignore_ascii_case(key) => {
-                    d.help(format!("did you mean `{s}`? keys keep their case"))
-                }
-                Some(s) => d.help(format!("did you mean `{s}`?")),
+                Some(s) if s.eq_ignore_ascii_case(key) => d
+                    .help(format!("did you mean `{s}`? keys keep their case"))
+                    .suggest(span, format!("{s:?}")),
+                Some(s) => d.help(format!("did you mean `{s}`?")).suggest(span, format!("{s:?}")),
                 None => d.help(format!(
                     "the keys kept of {} are listed in docs/telemetry.md (\"Configurations\")",
                     names.join(", ")

@@ -67,10 +67,10 @@ impl Checker<'_> {
     }
 
     /// `host.json(PATH, KEY)` and the other formats: `find` over
-    /// `host.contents` by the lookup as written, a `ContentValue?`. With
-    /// `"presence"` as a third argument, only whether the key is set
-    /// (`bool?`); a key that looks like a credential may be looked up only
-    /// so, or with `"not secret: WHY"`.
+    /// `host.contents` by the lookup as written, a `ContentValue?`. Up to
+    /// two options follow the key: `"presence"`, only whether the key is
+    /// set (`bool?`; a key that looks like a credential may be looked up
+    /// only so, or with `"not secret: WHY"`), and `"drop-ins: DIR/*SUFFIX"`.
     pub(super) fn content_lookup(
         &mut self,
         format: ContentFormat,
@@ -83,9 +83,8 @@ impl Checker<'_> {
         }
         let literals: Vec<Option<(String, Span)>> = args.iter().map(literal).collect();
         let written: Option<Vec<(String, Span)>> = literals.into_iter().collect();
-        let (path, key, third) = match written.as_deref() {
-            Some([path, key]) => (path.clone(), key.clone(), None),
-            Some([path, key, third]) => (path.clone(), key.clone(), Some(third.clone())),
+        let (path, key, options) = match written.as_deref() {
+            Some([path, key, options @ ..]) if options.len() <= 2 => (path.clone(), key.clone(), options),
             _ => {
                 for arg in args {
                     self.expr(arg, scope, None);
@@ -99,26 +98,34 @@ impl Checker<'_> {
                 return error_expr(span);
             }
         };
-        let mut lookup =
-            ContentLookup { format, path: path.0, key: key.0, presence: false, not_secret: None };
-        if let Some((third, third_span)) = third {
-            if third == "presence" {
-                lookup.presence = true;
-            } else if let Some(why) =
-                third.strip_prefix("not secret:").map(str::trim).filter(|w| !w.is_empty())
-            {
-                lookup.not_secret = Some(why.to_owned());
-            } else {
-                self.report(errors::bad_lookup(
-                    third_span,
-                    LookupKind::Content,
-                    errors::BadLookup::ContentThird { format, given: &third },
-                ));
-                return error_expr(span);
+        let mut lookup = ContentLookup::new(format, path.0, key.0);
+        // Where the drop-ins were written, for their mistakes.
+        let mut dropins_at = None;
+        for (option, at) in options {
+            let dropins = option.strip_prefix("drop-ins:").map(str::trim);
+            let not_secret = option.strip_prefix("not secret:").map(str::trim).filter(|w| !w.is_empty());
+            match (option.as_str(), dropins, not_secret) {
+                ("presence", ..) if !lookup.presence => lookup.presence = true,
+                (_, Some(dir), _) if lookup.dropins.is_none() => {
+                    lookup.dropins = Some(dir.to_owned());
+                    dropins_at = Some(*at);
+                }
+                (_, _, Some(why)) if lookup.not_secret.is_none() => lookup.not_secret = Some(why.to_owned()),
+                _ => {
+                    self.report(errors::bad_lookup(
+                        *at,
+                        LookupKind::Content,
+                        errors::BadLookup::ContentOption { format, given: option },
+                    ));
+                    return error_expr(span);
+                }
             }
         }
-        // The path's own mistakes at the path, the key's at the key.
+        // The path's own mistakes at the path, the drop-ins' at them, the
+        // key's at the key.
         let checked = LookupKind::File.check(&lookup.path).map_err(|why| (why, path.1));
+        let checked =
+            checked.and_then(|()| lookup.check_dropins().map_err(|why| (why, dropins_at.unwrap_or(span))));
         if let Err((why, at)) = checked.and_then(|()| lookup.check().map_err(|why| (why, key.1))) {
             self.report(errors::bad_lookup(
                 at,

@@ -190,7 +190,7 @@ impl Checker<'_> {
             let mut d = Diagnostic::new(Code::E0302, format!("`{}` has no field `{}`", rec.name, field.name))
                 .primary(field.span, "unknown field");
             d = match did_you_mean(&field.name, rec.fields.iter().map(|f| f.name.as_str())) {
-                Some(s) => d.help(format!("did you mean `{s}`?")),
+                Some(s) => d.help(format!("did you mean `{s}`?")).suggest(field.span, s),
                 None => d.help(format!(
                     "`{}` has: {}",
                     rec.name,

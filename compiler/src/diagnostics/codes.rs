@@ -287,10 +287,12 @@ the collector can look up: a dotted kernel parameter
 and /dev (`/etc/shadow`), a module name with `-` (`usb-storage`), a unit
 with its type (`ssh.service`). A lookup of a file's contents,
 `host.json(PATH, KEY)` and the other formats, takes the path and the key
-(or for `host.lines`, a regular expression) as literals, and an optional
-third, `\"presence\"` or `\"not secret: WHY\"` (E0313); a key is dotted
-names with quoted parts (`plugins.\"io.containerd.grpc.v1.cri\".x`), an INI
-key `SECTION.KEY`.
+(or for `host.lines`, a regular expression) as literals, then up to two
+options: `\"presence\"` or `\"not secret: WHY\"` (E0313), and
+`\"drop-ins: DIR/*SUFFIX\"`, a folder whose files are read after the file in
+name order, each overriding it (`/etc/kubernetes/kubelet.conf.d/*.conf`); a
+key is dotted names with quoted parts (`plugins.\"io.containerd.grpc.v1.cri\".x`),
+an INI key `SECTION.KEY`.
 
     let forwarding = host.sysctl(\"net.ipv4.ip_forward\")
     fail when (forwarding.runtime ?? \"unset\") != \"0\"

@@ -36,6 +36,16 @@ pub struct Diagnostic {
     pub labels: Vec<Label>,
     pub help: Option<String>,
     pub notes: Vec<String>,
+    /// A replacement that mends the mistake (the "did you mean" of the
+    /// help), for an editor's quick fix.
+    pub suggestion: Option<Suggestion>,
+}
+
+/// Text to put in place of a span.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Suggestion {
+    pub span: Span,
+    pub replacement: String,
 }
 
 impl Diagnostic {
@@ -48,7 +58,14 @@ impl Diagnostic {
             labels: Vec::new(),
             help: None,
             notes: Vec::new(),
+            suggestion: None,
         }
+    }
+
+    /// Suggests `replacement` for the text at `span`.
+    pub fn suggest(mut self, span: Span, replacement: impl Into<String>) -> Self {
+        self.suggestion = Some(Suggestion { span, replacement: replacement.into() });
+        self
     }
 
     pub fn primary(mut self, span: Span, message: impl Into<String>) -> Self {

@@ -181,7 +181,7 @@ pub(crate) fn syntax_error(
             .primary(span, "not a severity")
             .help("a severity is one of `high`, `medium`, `low` or `informational`");
         if let Some(s) = did_you_mean(&found, SEVERITIES) {
-            d = d.note(format!("did you mean `{s}`?"));
+            d = d.note(format!("did you mean `{s}`?")).suggest(span, s);
         }
         return d;
     }
@@ -194,7 +194,7 @@ pub(crate) fn syntax_error(
                  `references`, `tags`, `platform`, `applies when`, `let`, `for each` or `fail`",
             );
         if let Some(s) = did_you_mean(&found, CLAUSES) {
-            d = d.note(format!("did you mean `{s}`?"));
+            d = d.note(format!("did you mean `{s}`?")).suggest(span, s);
         }
         return d;
     }

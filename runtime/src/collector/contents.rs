@@ -26,6 +26,7 @@ const MAX_INCLUDE_DEPTH: usize = 8;
 const MAX_INCLUDED_FILES: usize = 256;
 
 /// A parsed value of a structured file.
+#[derive(Clone)]
 enum Node {
     Null,
     Bool(bool),
@@ -45,7 +46,13 @@ struct Setting {
     line: u32,
 }
 
-/// What a file gave, parsed once for every lookup that names it.
+/// One parsed document and where it came from.
+struct Document {
+    path: String,
+    tree: Node,
+    text: Text,
+}
+
 /// A document's text, as the parser that gives positions reads it: JSON is
 /// read as YAML (of which it is, in practice, a subset).
 enum Text {
@@ -86,9 +93,9 @@ fn toml_line(text: &str, steps: &[Step]) -> Option<usize> {
 
 enum Parsed {
     Missing,
-    /// A JSON, YAML or TOML document, with its text, where a value's line
-    /// is found again by its path.
-    Tree(Node, Text),
+    /// JSON, YAML or TOML documents (the file, then its drop-ins), each
+    /// with its path and text, where a value's line is found again.
+    Trees(Vec<Document>),
     Settings(Vec<Setting>),
     Text(String),
 }
@@ -157,17 +164,21 @@ impl Files for BTreeMap<String, String> {
 
 /// Reads every lookup of `plan` from `files`, each file parsed once.
 pub fn read_all(files: &dyn Files, plan: &[ContentLookup]) -> Read {
-    let mut by_file: BTreeMap<(String, ContentFormat), Vec<&ContentLookup>> = BTreeMap::new();
+    type Source<'p> = (String, ContentFormat, Option<&'p str>);
+    let mut by_file: BTreeMap<Source<'_>, Vec<&ContentLookup>> = BTreeMap::new();
     for lookup in plan {
-        by_file.entry((lookup.path.clone(), lookup.format)).or_default().push(lookup);
+        by_file
+            .entry((lookup.path.clone(), lookup.format, lookup.dropins.as_deref()))
+            .or_default()
+            .push(lookup);
     }
     let mut read = Read { values: Vec::new(), covered: Vec::new(), errors: Vec::new() };
-    for (count, ((path, format), lookups)) in by_file.into_iter().enumerate() {
+    for (count, ((path, _, _), lookups)) in by_file.into_iter().enumerate() {
         if count >= MAX_CONTENT_FILES {
             read.errors.push((path, format!("more than {MAX_CONTENT_FILES} files looked up; not read")));
             continue;
         }
-        let parsed = match parse(files, &path, format) {
+        let parsed = match parse(files, lookups[0]) {
             Ok(parsed) => parsed,
             Err(message) => {
                 read.errors.push((path, message));
@@ -191,39 +202,63 @@ pub fn read_all(files: &dyn Files, plan: &[ContentLookup]) -> Read {
     read
 }
 
-fn parse(files: &dyn Files, path: &str, format: ContentFormat) -> Result<Parsed, String> {
+/// Parses the file `lookup` names, then its drop-ins; missing when none
+/// of them exists.
+fn parse(files: &dyn Files, lookup: &ContentLookup) -> Result<Parsed, String> {
+    let (path, format) = (lookup.path.as_str(), lookup.format);
+    let dropins = match lookup.dropin_folder() {
+        Some((dir, suffix)) => included(files, dir, &[suffix])?,
+        None => Vec::new(),
+    };
+    if dropins.len() >= MAX_INCLUDED_FILES {
+        return Err(format!("more than {MAX_INCLUDED_FILES} drop-in files"));
+    }
     match format {
         ContentFormat::Ini | ContentFormat::Keyvalue => {
             let mut settings = Vec::new();
             let mut budget = MAX_INCLUDED_FILES;
-            Ok(match settings_of(files, path, format, 0, &mut budget, &mut settings)? {
-                true => Parsed::Settings(settings),
-                false => Parsed::Missing,
-            })
+            let mut found = settings_of(files, path, format, 0, &mut budget, &mut settings)?;
+            for dropin in &dropins {
+                found |= settings_of(files, dropin, format, 0, &mut budget, &mut settings)?;
+            }
+            Ok(if found { Parsed::Settings(settings) } else { Parsed::Missing })
         }
         ContentFormat::Lines => Ok(files.text(path)?.map_or(Parsed::Missing, Parsed::Text)),
         ContentFormat::Json | ContentFormat::Yaml | ContentFormat::Toml => {
-            let Some(text) = files.text(path)? else { return Ok(Parsed::Missing) };
-            let positions = if format == ContentFormat::Toml {
-                Text::Toml(text.clone())
-            } else {
-                Text::Yaml(text.clone())
-            };
-            let tree = match format {
-                ContentFormat::Json => serde_json::from_str::<serde_json::Value>(&text)
-                    .map(from_json)
-                    .map_err(|e| format!("not valid JSON: {e}"))?,
-                // An empty document is an empty map, as tools read it.
-                ContentFormat::Yaml if text.trim().is_empty() => Node::Map(Vec::new()),
-                ContentFormat::Yaml => serde_yaml::from_str::<serde_yaml::Value>(&text)
-                    .map(from_yaml)
-                    .map_err(|e| format!("not valid YAML: {e}"))?,
-                _ => toml::from_str::<toml::Table>(&text)
-                    .map(|t| from_toml(toml::Value::Table(t)))
-                    .map_err(|e| toml_error(&text, &e))?,
-            };
-            Ok(Parsed::Tree(tree, positions))
+            let mut documents = Vec::new();
+            for file in std::iter::once(path).chain(dropins.iter().map(String::as_str)) {
+                let text = match files.text(file) {
+                    Ok(Some(text)) => text,
+                    Ok(None) => continue,
+                    // The file's own error names it; a drop-in's is named here.
+                    Err(e) if file == path => return Err(e),
+                    Err(e) => return Err(format!("{file}: {e}")),
+                };
+                let tree =
+                    document(&text, format)
+                        .map_err(|e| if file == path { e } else { format!("{file}: {e}") })?;
+                let text = if format == ContentFormat::Toml { Text::Toml(text) } else { Text::Yaml(text) };
+                documents.push(Document { path: file.to_owned(), tree, text });
+            }
+            Ok(if documents.is_empty() { Parsed::Missing } else { Parsed::Trees(documents) })
         }
+    }
+}
+
+/// A JSON, YAML or TOML document's tree.
+fn document(text: &str, format: ContentFormat) -> Result<Node, String> {
+    match format {
+        ContentFormat::Json => serde_json::from_str::<serde_json::Value>(text)
+            .map(from_json)
+            .map_err(|e| format!("not valid JSON: {e}")),
+        // An empty document is an empty map, as tools read it.
+        ContentFormat::Yaml if text.trim().is_empty() => Ok(Node::Map(Vec::new())),
+        ContentFormat::Yaml => serde_yaml::from_str::<serde_yaml::Value>(text)
+            .map(from_yaml)
+            .map_err(|e| format!("not valid YAML: {e}")),
+        _ => toml::from_str::<toml::Table>(text)
+            .map(|t| from_toml(toml::Value::Table(t)))
+            .map_err(|e| toml_error(text, &e)),
     }
 }
 
@@ -534,39 +569,76 @@ fn value(parsed: &Parsed, lookup: &ContentLookup) -> Result<ContentValue, String
                 }
             }
         }
-        Parsed::Tree(root, text) => {
+        Parsed::Trees(documents) => {
             let parts = assay_model::lookup::key_path(&lookup.key)?;
-            let mut node = Some(root);
-            let mut steps = Vec::with_capacity(parts.len());
-            for part in &parts {
-                node = match node {
-                    Some(Node::Map(entries)) => {
-                        steps.push(Step::Key(part.clone()));
-                        entries.iter().rev().find(|(k, _)| k == part).map(|(_, v)| v)
-                    }
-                    Some(Node::List(items)) => part.parse::<usize>().ok().and_then(|i| {
-                        steps.push(Step::Index(i));
-                        items.get(i)
-                    }),
-                    _ => None,
-                };
+            // Each document's node at the key, the later overriding.
+            let mut merged: Option<Node> = None;
+            let mut last = None;
+            for doc in documents {
+                if let Some((node, steps)) = at_key(&doc.tree, &parts) {
+                    merged = Some(match merged.take() {
+                        Some(before) => merge(before, node),
+                        None => node.clone(),
+                    });
+                    last = Some((doc, steps));
+                }
             }
-            if let Some(node) = node {
+            if let (Some(node), Some((doc, steps))) = (merged, last) {
                 out.set = true;
                 if reads_value {
-                    // The value's line, where the text gives it back (a
-                    // JSON document YAML cannot read: the file alone).
-                    let line = text.line(&steps);
-                    let source = match line {
-                        Some(line) => Provenance::file(&lookup.path, line as u32),
-                        None => Provenance::path(&lookup.path),
+                    // The line of the value in the document that set it
+                    // last, where the text gives it back (a JSON document
+                    // YAML cannot read: the file alone).
+                    let source = match doc.text.line(&steps) {
+                        Some(line) => Provenance::file(&doc.path, line as u32),
+                        None => Provenance::path(&doc.path),
                     };
-                    fill(&mut out, node, source)?;
+                    fill(&mut out, &node, source)?;
                 }
             }
         }
     }
     Ok(out)
+}
+
+/// The node at a key's parts, and the steps that reach it.
+fn at_key<'n>(root: &'n Node, parts: &[String]) -> Option<(&'n Node, Vec<Step>)> {
+    let mut node = root;
+    let mut steps = Vec::with_capacity(parts.len());
+    for part in parts {
+        node = match node {
+            Node::Map(entries) => {
+                steps.push(Step::Key(part.clone()));
+                entries.iter().rev().find(|(k, _)| k == part).map(|(_, v)| v)?
+            }
+            Node::List(items) => {
+                let i = part.parse::<usize>().ok()?;
+                steps.push(Step::Index(i));
+                items.get(i)?
+            }
+            _ => return None,
+        };
+    }
+    Some((node, steps))
+}
+
+/// `later` over `before`: maps merged key by key, anything else replaced.
+fn merge(before: Node, later: &Node) -> Node {
+    match (before, later) {
+        (Node::Map(mut entries), Node::Map(over)) => {
+            for (key, value) in over {
+                match entries.iter().rposition(|(k, _)| k == key) {
+                    Some(i) => {
+                        let (k, old) = entries.remove(i);
+                        entries.insert(i, (k, merge(old, value)));
+                    }
+                    None => entries.push((key.clone(), value.clone())),
+                }
+            }
+            Node::Map(entries)
+        }
+        (_, later) => later.clone(),
+    }
 }
 
 fn fill(out: &mut ContentValue, node: &Node, source: Provenance) -> Result<(), String> {

@@ -138,7 +138,7 @@ proptest! {
                 ("/etc/x/y.cnf", "."),
                 ("/etc/x/x.conf", ":([A-Z]+)@"),
             ] {
-                let lookup = ContentLookup { format, path: path.into(), key: key.into(), presence: false, not_secret: None };
+                let lookup = ContentLookup::new(format, path, key);
                 if lookup.check().is_ok() {
                     contents.push(lookup);
                 }

@@ -15,7 +15,7 @@ use std::sync::OnceLock;
 
 /// The table's names split at dots; `*` stands for one segment of any name
 /// (an interface, a device).
-fn table() -> &'static [Vec<&'static str>] {
+pub(super) fn table() -> &'static [Vec<&'static str>] {
     static TABLE: OnceLock<Vec<Vec<&'static str>>> = OnceLock::new();
     TABLE.get_or_init(|| {
         include_str!("../../../data/sysctls.txt")
@@ -54,7 +54,7 @@ pub(in crate::check) fn check(name: &str, span: Span) -> Option<Diagnostic> {
     let d = Diagnostic::new(Code::W0108, format!("no kernel documents a parameter {name:?}"))
         .primary(span, "not a known kernel parameter");
     let d = match did_you_mean(name, candidates.iter().map(String::as_str)) {
-        Some(s) => d.help(format!("did you mean `{s}`?")),
+        Some(s) => d.help(format!("did you mean `{s}`?")).suggest(span, format!("{s:?}")),
         None => d.help(
             "check the name against the kernel's documentation (Documentation/admin-guide/sysctl/ and \
              networking/ip-sysctl.rst) or `sysctl -a` on a host; a parameter of an out-of-tree module is \
