@@ -44,6 +44,8 @@ enum Command {
     Collect(commands::collect::Args),
     /// Run the policy tests of packages (`tests/*.yaml`).
     Test(commands::test::Args),
+    /// Serve the Language Server Protocol on stdin and stdout, for editors.
+    Lsp(commands::lsp::Args),
     /// Manage the vulnerability feed: `assay feed import --osv PATH`.
     Feed(commands::feed::Args),
     /// Re-check a package and re-run its tests whenever a file changes.
@@ -74,6 +76,7 @@ fn main() -> miette::Result<ExitCode> {
         Command::Eval(args) => commands::eval::run(&args),
         Command::Collect(args) => commands::collect::run(&args),
         Command::Test(args) => commands::test::run(&args),
+        Command::Lsp(args) => commands::lsp::run(&args),
         Command::Feed(args) => commands::feed::run(&args),
         Command::Watch(args) => commands::watch::run(&args),
         Command::Server(args) => commands::server::run(&args),

@@ -38,6 +38,20 @@ pub fn check(loaded: &package::Loaded) -> Vec<Diagnostic> {
 /// Parses and checks `loaded`. Packages with syntax errors are not checked
 /// further, so one mistake is not reported again as missing names.
 pub fn compile(loaded: &package::Loaded) -> Compiled {
+    let (program, diagnostics, failed) = analyze_all(loaded);
+    Compiled { program: (!failed).then_some(program), diagnostics }
+}
+
+/// What an editor needs: every diagnostic, and the program as far as it
+/// was checked, errors or not (an expression that did not check has the
+/// error type), for hover, completion and navigation.
+pub fn compile_for_editor(loaded: &package::Loaded) -> (check::hir::Program, Vec<Diagnostic>) {
+    let (program, diagnostics, _) = analyze_all(loaded);
+    (program, diagnostics)
+}
+
+/// The checked program, every diagnostic, and whether it failed.
+fn analyze_all(loaded: &package::Loaded) -> (check::hir::Program, Vec<Diagnostic>, bool) {
     let mut all = loaded.diagnostics.clone();
     let mut parsed: Vec<(FileId, syntax::ast::Module, bool)> = Vec::new();
     // The parts of files that a syntax error made unreliable to check.
@@ -88,7 +102,7 @@ pub fn compile(loaded: &package::Loaded) -> Compiled {
     }));
     diagnostics::sort(&mut all);
     let failed = blocked || all.iter().any(Diagnostic::is_error);
-    Compiled { program: (!failed).then_some(analysis.program), diagnostics: all }
+    (analysis.program, all, failed)
 }
 
 /// A compiled bundle.

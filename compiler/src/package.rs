@@ -12,6 +12,7 @@ use crate::diagnostics::{Code, Diagnostic};
 use crate::source::{FileId, SourceMap, Span};
 use assay_model::Platform;
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 pub const MANIFEST: &str = "package.yaml";
@@ -52,6 +53,8 @@ pub struct Loaded {
     paths: Vec<PathBuf>,
     /// Problems found while reading: non-UTF-8 sources, invalid manifests.
     pub diagnostics: Vec<Diagnostic>,
+    /// Texts read instead of the files at these paths.
+    overlay: BTreeMap<PathBuf, String>,
 }
 
 impl Loaded {
@@ -123,10 +126,20 @@ fn io_error(path: &Path, error: &std::io::Error) -> LoadError {
 /// inside a package (a `package.yaml` in its folder or above), the whole
 /// package; otherwise the sibling files it imports.
 pub fn load(paths: &[PathBuf]) -> Result<Loaded, LoadError> {
+    load_overlaid(paths, &BTreeMap::new())
+}
+
+/// [`load`], with the text of some files given (an editor's unsaved
+/// buffers) rather than read: a given file under a package folder is part
+/// of the package even before it is saved.
+pub fn load_overlaid(paths: &[PathBuf], overlay: &BTreeMap<PathBuf, String>) -> Result<Loaded, LoadError> {
     let mut found: Vec<PathBuf> = Vec::new();
     for path in paths {
-        let meta = std::fs::metadata(path).map_err(|e| io_error(path, &e))?;
-        if meta.is_dir() {
+        let is_dir = match overlay.contains_key(path) {
+            true => false,
+            false => std::fs::metadata(path).map_err(|e| io_error(path, &e))?.is_dir(),
+        };
+        if is_dir {
             walk(path, &mut found, 0)?;
         } else {
             found.push(path.clone());
@@ -138,10 +151,21 @@ pub fn load(paths: &[PathBuf]) -> Result<Loaded, LoadError> {
             }
         }
     }
+    // Unsaved files of the packages found.
+    let roots: Vec<PathBuf> = found
+        .iter()
+        .filter(|p| p.file_name().is_some_and(|n| n == MANIFEST))
+        .filter_map(|p| p.parent().map(Path::to_path_buf))
+        .collect();
+    for path in overlay.keys() {
+        if path.extension().is_some_and(|e| e == EXTENSION) && roots.iter().any(|r| path.starts_with(r)) {
+            found.push(path.clone());
+        }
+    }
     found.sort();
     found.dedup();
 
-    let mut loaded = Loaded::default();
+    let mut loaded = Loaded { overlay: overlay.clone(), ..Loaded::default() };
     // Manifests first, so that each source can be put into its package.
     for path in found.iter().filter(|p| p.file_name().is_some_and(|n| n == MANIFEST)) {
         let file = loaded.read(path)?;
@@ -231,7 +255,10 @@ impl Loaded {
     /// diagnostic (E0001) at the first bad byte; the file is kept, lossily
     /// decoded, so the diagnostic can show it.
     fn read(&mut self, path: &Path) -> Result<FileId, LoadError> {
-        let bytes = std::fs::read(path).map_err(|e| io_error(path, &e))?;
+        let bytes = match self.overlay.get(path) {
+            Some(text) => text.clone().into_bytes(),
+            None => std::fs::read(path).map_err(|e| io_error(path, &e))?,
+        };
         let (text, bad) = match String::from_utf8(bytes) {
             Ok(text) => (text, None),
             Err(error) => {

@@ -45,6 +45,7 @@ pub mod fleet;
 pub mod fmt;
 pub mod inspect;
 pub mod key;
+pub mod lsp;
 pub mod new;
 pub mod params;
 pub mod scan;

@@ -276,3 +276,9 @@ impl<'a> Checker<'a> {
 
 #[cfg(test)]
 mod tests;
+
+/// The kernel parameters the compiler knows (W0108's table), with `*` for
+/// a segment of any name (an interface): for an editor's completion.
+pub fn sysctl_names() -> Vec<String> {
+    lints::sysctl_names()
+}

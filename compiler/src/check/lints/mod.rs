@@ -60,3 +60,8 @@ pub(super) fn run(input: &Input<'_>) -> Vec<Diagnostic> {
     w0107_never_absent::check(input, &mut out);
     out
 }
+
+/// W0108's table of kernel parameters, dotted.
+pub(super) fn sysctl_names() -> Vec<String> {
+    w0108_unknown_sysctl::table().iter().map(|parts| parts.join(".")).collect()
+}
