@@ -13,6 +13,8 @@ function activate(context) {
     { run: server, debug: server },
     {
       documentSelector: [{ scheme: "file", language: "assay" }],
+      initializationOptions: { telemetry: vscode.workspace.getConfiguration("assay").get("telemetry") || "" },
+      synchronize: { configurationSection: "assay" },
     }
   );
   context.subscriptions.push({ dispose: () => client && client.stop() });

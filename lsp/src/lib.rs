@@ -14,6 +14,7 @@ mod completion;
 mod diagnostics;
 mod hover;
 mod navigate;
+mod policy_tests;
 mod schema_docs;
 mod text;
 
@@ -47,6 +48,11 @@ fn error(e: impl std::fmt::Display) -> ServeError {
     ServeError(e.to_string())
 }
 
+/// The code lenses' commands: run a rule's policy tests; evaluate a rule
+/// on the telemetry file of the settings.
+const RUN_TESTS: &str = "assay.runTests";
+const EVALUATE: &str = "assay.evaluate";
+
 /// What the server offers.
 fn capabilities() -> ServerCapabilities {
     ServerCapabilities {
@@ -65,7 +71,13 @@ fn capabilities() -> ServerCapabilities {
         document_symbol_provider: Some(OneOf::Left(true)),
         workspace_symbol_provider: Some(OneOf::Left(true)),
         document_formatting_provider: Some(OneOf::Left(true)),
+        document_range_formatting_provider: Some(OneOf::Left(true)),
         code_action_provider: Some(lsp_types::CodeActionProviderCapability::Simple(true)),
+        code_lens_provider: Some(lsp_types::CodeLensOptions { resolve_provider: Some(false) }),
+        execute_command_provider: Some(lsp_types::ExecuteCommandOptions {
+            commands: vec![RUN_TESTS.to_owned(), EVALUATE.to_owned()],
+            ..lsp_types::ExecuteCommandOptions::default()
+        }),
         ..ServerCapabilities::default()
     }
 }
@@ -90,6 +102,9 @@ pub fn serve(connection: &Connection) -> Result<(), ServeError> {
                     return Ok(());
                 }
                 let response = server.request(request);
+                for out in std::mem::take(&mut server.outbox) {
+                    connection.sender.send(Message::Notification(out)).map_err(error)?;
+                }
                 connection.sender.send(Message::Response(response)).map_err(error)?;
             }
             Message::Notification(n) => {
@@ -116,6 +131,25 @@ struct Server {
     published: BTreeSet<Url>,
     /// The last analysis of each open document's package.
     analyses: HashMap<PathBuf, std::rc::Rc<Analysis>>,
+    /// The failures of the last test run in each test file, shown with
+    /// the file's own diagnostics until it changes.
+    test_failures: BTreeMap<Url, Vec<lsp_types::Diagnostic>>,
+    /// The telemetry document the "evaluate" lens runs rules on
+    /// (`telemetry` in the initialization options or the `assay` settings).
+    telemetry: Option<PathBuf>,
+    /// Notifications a request produced, sent before its response.
+    outbox: Vec<Notification>,
+}
+
+/// `{"telemetry": PATH}`, or `{"assay": {"telemetry": PATH}}`; a relative
+/// path is the (first) workspace folder's.
+fn telemetry_setting(settings: &serde_json::Value, roots: &[PathBuf]) -> Option<PathBuf> {
+    let value = settings.get("telemetry").or_else(|| settings.get("assay")?.get("telemetry"))?;
+    let path = value.as_str().filter(|s| !s.is_empty()).map(PathBuf::from)?;
+    Some(match roots.first() {
+        Some(root) if path.is_relative() => root.join(path),
+        _ => path,
+    })
 }
 
 fn path_of(url: &Url) -> Option<PathBuf> {
@@ -133,7 +167,16 @@ impl Server {
             .chain(init.root_uri.as_ref().and_then(path_of))
             .collect();
         roots.dedup();
-        Server { open: BTreeMap::new(), roots, published: BTreeSet::new(), analyses: HashMap::new() }
+        let telemetry = init.initialization_options.as_ref().and_then(|s| telemetry_setting(s, &roots));
+        Server {
+            open: BTreeMap::new(),
+            roots,
+            published: BTreeSet::new(),
+            analyses: HashMap::new(),
+            test_failures: BTreeMap::new(),
+            telemetry,
+            outbox: Vec::new(),
+        }
     }
 
     fn analysis(&mut self, path: &PathBuf) -> Option<std::rc::Rc<Analysis>> {
@@ -177,11 +220,53 @@ impl Server {
                     Some(path)
                 })
             }
+            notification::DidChangeConfiguration::METHOD => {
+                if let Some(t) = n.params.get("settings").and_then(|s| telemetry_setting(s, &self.roots)) {
+                    self.telemetry = Some(t);
+                }
+                None
+            }
             _ => None,
         };
         let Some(path) = changed else { return Vec::new() };
         self.analyses.clear();
-        self.publish(&path)
+        if let Ok(url) = Url::from_file_path(&path) {
+            self.test_failures.remove(&url);
+        }
+        if let Some(root) = policy_tests::package_of(&path) {
+            return self.publish_tests(&root);
+        }
+        let mut out = self.publish(&path);
+        if let Some(root) =
+            self.analysis(&path).and_then(|a| a.loaded.packages.first().map(|p| p.root.clone()))
+        {
+            out.extend(self.publish_tests(&root));
+        }
+        out
+    }
+
+    /// The diagnostics of the package's test files (with the failures of
+    /// the last run in each).
+    fn publish_tests(&mut self, root: &std::path::Path) -> Vec<Notification> {
+        let Some(analysis) = self.analysis(&root.to_path_buf()) else { return Vec::new() };
+        let rules = policy_tests::rule_ids(&analysis);
+        let mut out = Vec::new();
+        for (path, text) in policy_tests::files(root, &self.open) {
+            let Ok(uri) = Url::from_file_path(&path) else { continue };
+            let mut diagnostics = policy_tests::check(&path, &text, &rules);
+            diagnostics.extend(self.test_failures.get(&uri).cloned().unwrap_or_default());
+            if diagnostics.is_empty() && !self.published.contains(&uri) && !self.open.contains_key(&path) {
+                continue;
+            }
+            if diagnostics.is_empty() {
+                self.published.remove(&uri);
+            } else {
+                self.published.insert(uri.clone());
+            }
+            let params = PublishDiagnosticsParams { uri, diagnostics, version: None };
+            out.push(Notification::new(notification::PublishDiagnostics::METHOD.to_owned(), params));
+        }
+        out
     }
 
     /// The diagnostics of the package of `path`, for each of its files.
@@ -212,12 +297,15 @@ impl Server {
             request::HoverRequest::METHOD => parse(r).map(|p| to_value(self.hover(p))),
             request::Completion::METHOD => parse(r).map(|p| to_value(self.completion(p))),
             request::Formatting::METHOD => parse(r).map(|p| to_value(self.formatting(p))),
+            request::RangeFormatting::METHOD => parse(r).map(|p| to_value(self.range_formatting(p))),
             request::DocumentSymbolRequest::METHOD => parse(r).map(|p| to_value(self.document_symbols(p))),
             request::WorkspaceSymbolRequest::METHOD => parse(r).map(|p| to_value(self.workspace_symbols(p))),
             request::GotoDefinition::METHOD => parse(r).map(|p| to_value(self.definition(p))),
             request::References::METHOD => parse(r).map(|p| to_value(self.references(p))),
             request::Rename::METHOD => parse(r).map(|p| to_value(self.rename(p))),
             request::CodeActionRequest::METHOD => parse(r).map(|p| to_value(self.code_actions(p))),
+            request::CodeLensRequest::METHOD => parse(r).map(|p| to_value(self.code_lenses(p))),
+            request::ExecuteCommand::METHOD => parse(r).and_then(|p| self.execute(p)),
             method => Err((ErrorCode::MethodNotFound, format!("`{method}` is not supported"))),
         };
         match result {
@@ -268,6 +356,39 @@ impl Server {
             return Some(Vec::new());
         }
         Some(vec![TextEdit { range: Lines::new(text).all(), new_text: formatted }])
+    }
+
+    /// The declarations the range touches, each as `assay fmt` writes it
+    /// (the formatter lays out whole files; its output has the same
+    /// declarations in the same order, so each is taken from there).
+    fn range_formatting(&mut self, p: lsp_types::DocumentRangeFormattingParams) -> Option<Vec<TextEdit>> {
+        use assay_compiler::syntax::parse;
+        let path = path_of(&p.text_document.uri)?;
+        let text = self.open.get(&path)?;
+        let normalised = assay_compiler::source::normalise(text.clone());
+        let formatted = assay_compiler::format::format_source(assay_compiler::FileId(0), &normalised).ok()?;
+        let before = parse(assay_compiler::FileId(0), &normalised).module;
+        let after = parse(assay_compiler::FileId(0), &formatted).module;
+        if before.items.len() != after.items.len() {
+            return None;
+        }
+        let lines = Lines::new(&normalised);
+        let (from, to) = (lines.offset(p.range.start), lines.offset(p.range.end));
+        let mut edits = Vec::new();
+        for (old, new) in before.items.iter().zip(&after.items) {
+            let (a, b) = (old.span(), new.span());
+            if (a.end as usize) < from || (a.start as usize) > to {
+                continue;
+            }
+            let replacement = &formatted[b.range()];
+            if &normalised[a.range()] != replacement {
+                edits.push(TextEdit {
+                    range: lines.range(a.start as usize, a.end as usize),
+                    new_text: replacement.to_owned(),
+                });
+            }
+        }
+        Some(edits)
     }
 
     #[allow(deprecated)]
@@ -351,6 +472,102 @@ impl Server {
         Some(spans.into_iter().filter_map(|s| Self::location(&analysis, s)).collect())
     }
 
+    /// On each rule: run the policy tests that name it; evaluate it on the
+    /// telemetry file of the settings.
+    fn code_lenses(&mut self, p: lsp_types::CodeLensParams) -> Option<Vec<lsp_types::CodeLens>> {
+        let path = path_of(&p.text_document.uri)?;
+        let analysis = self.analysis(&path)?;
+        let file = analysis.file(&path)?;
+        let lines = Lines::new(analysis.text(file));
+        let tests = analysis
+            .loaded
+            .packages
+            .first()
+            .map(|p| policy_tests::files(&p.root, &self.open))
+            .unwrap_or_default();
+        let mut out = Vec::new();
+        for item in &analysis.modules.get(&file)?.items {
+            let assay_compiler::syntax::ast::Item::Rule(rule) = item else { continue };
+            let range = lines.range(rule.id.span.start as usize, rule.id.span.end as usize);
+            let arguments =
+                Some(vec![serde_json::json!(p.text_document.uri), serde_json::json!(rule.id.text)]);
+            let n = policy_tests::cases_naming(&tests, &rule.id.text);
+            let title = match n {
+                0 => "no tests name this rule".to_owned(),
+                1 => "▶ run 1 test".to_owned(),
+                n => format!("▶ run {n} tests"),
+            };
+            let command = lsp_types::Command {
+                title,
+                command: if n == 0 { String::new() } else { RUN_TESTS.to_owned() },
+                arguments: arguments.clone(),
+            };
+            out.push(lsp_types::CodeLens { range, command: Some(command), data: None });
+            if let Some(telemetry) = &self.telemetry {
+                let name =
+                    telemetry.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                let command = lsp_types::Command {
+                    title: format!("▶ evaluate on {name}"),
+                    command: EVALUATE.to_owned(),
+                    arguments,
+                };
+                out.push(lsp_types::CodeLens { range, command: Some(command), data: None });
+            }
+        }
+        Some(out)
+    }
+
+    /// Runs a lens's command; what it found is shown as a message (and a
+    /// test run's failures as diagnostics on the cases) and returned.
+    fn execute(&mut self, p: lsp_types::ExecuteCommandParams) -> Result<serde_json::Value, Failed> {
+        let invalid = |m: &str| (ErrorCode::InvalidParams, format!("{}: {m}", p.command));
+        let uri: Url = p
+            .arguments
+            .first()
+            .and_then(|u| serde_json::from_value(u.clone()).ok())
+            .ok_or_else(|| invalid("the document's URI first"))?;
+        let rule = p
+            .arguments
+            .get(1)
+            .and_then(|r| r.as_str())
+            .ok_or_else(|| invalid("the rule id second"))?
+            .to_owned();
+        let path = path_of(&uri).ok_or_else(|| invalid("not a file"))?;
+        let analysis = self.analysis(&path).ok_or_else(|| invalid("the package cannot be read"))?;
+        let failed = |m: String| (ErrorCode::RequestFailed, m);
+        let summary = match p.command.as_str() {
+            RUN_TESTS => {
+                let root = analysis
+                    .loaded
+                    .packages
+                    .first()
+                    .map(|p| p.root.clone())
+                    .ok_or_else(|| invalid("not in a package"))?;
+                let files = policy_tests::files(&root, &self.open);
+                let ran = policy_tests::run(&analysis, &files, &rule).map_err(failed)?;
+                for (url, diagnostics) in ran.diagnostics {
+                    self.test_failures.insert(url, diagnostics);
+                }
+                let published = self.publish_tests(&root);
+                self.outbox.extend(published);
+                match ran.failed {
+                    0 => format!("{rule}: {} test case(s) passed", ran.cases),
+                    n => format!("{rule}: {n} of {} test case(s) failed (shown on the cases)", ran.cases),
+                }
+            }
+            EVALUATE => {
+                let telemetry =
+                    self.telemetry.clone().ok_or_else(|| invalid("no telemetry file in the settings"))?;
+                evaluate(&analysis, &telemetry, &rule).map_err(failed)?
+            }
+            other => return Err((ErrorCode::MethodNotFound, format!("no command {other}"))),
+        };
+        let kind = lsp_types::MessageType::INFO;
+        let params = lsp_types::ShowMessageParams { typ: kind, message: summary.clone() };
+        self.outbox.push(Notification::new(notification::ShowMessage::METHOD.to_owned(), params));
+        Ok(serde_json::Value::String(summary))
+    }
+
     /// Quick fixes: the replacements the diagnostics in the range suggest.
     fn code_actions(
         &mut self,
@@ -412,6 +629,37 @@ impl Server {
 }
 
 type Failed = (ErrorCode, String);
+
+/// The outcome of one rule of the package on a telemetry document, and its
+/// findings' messages.
+fn evaluate(analysis: &Analysis, telemetry: &std::path::Path, rule: &str) -> Result<String, String> {
+    let built =
+        assay_compiler::build(&analysis.loaded).map_err(|_| "the package does not compile".to_owned())?;
+    let bundle = assay_model::bundle::load(&built.bytes).map_err(|e| e.to_string())?;
+    let bytes = std::fs::read(telemetry).map_err(|e| format!("{}: {e}", telemetry.display()))?;
+    let document = assay_model::telemetry::from_json(&bytes)
+        .map_err(|e| format!("{} is not a valid telemetry document: {e}", telemetry.display()))?;
+    let host =
+        assay_runtime::value::Host::new(document).map_err(|e| format!("{}: {e}", telemetry.display()))?;
+    let report =
+        assay_runtime::vm::Program::new(&bundle).evaluate(&host, &assay_runtime::vm::Options::default());
+    let result = report.rules.iter().find(|r| r.rule_id == rule).ok_or_else(|| format!("no rule {rule}"))?;
+    let messages: Vec<&str> =
+        report.findings.iter().filter(|f| f.rule_id == rule).map(|f| f.message.as_str()).collect();
+    let detail = match &result.outcome {
+        assay_model::findings::Outcome::Failed { .. } => messages.join("; "),
+        assay_model::findings::Outcome::NotApplicable { reason }
+        | assay_model::findings::Outcome::Skipped { reason }
+        | assay_model::findings::Outcome::Error { reason } => reason.clone(),
+        assay_model::findings::Outcome::Passed => String::new(),
+    };
+    let name = telemetry.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    Ok(if detail.is_empty() {
+        format!("{rule} on {name}: {}", result.outcome.name())
+    } else {
+        format!("{rule} on {name}: {}: {detail}", result.outcome.name())
+    })
+}
 
 fn parse<P: serde::de::DeserializeOwned>(r: Request) -> Result<P, Failed> {
     serde_json::from_value(r.params).map_err(|e| (ErrorCode::InvalidParams, format!("{}: {e}", r.method)))

@@ -87,6 +87,12 @@ impl Client {
         serde_json::from_str(&text).unwrap()
     }
 
+    /// The inverse of [`Client::redact`], for values sent back.
+    fn unredact(&self, v: &Value) -> Value {
+        let text = serde_json::to_string(v).unwrap().replace("$ROOT", &self.root);
+        serde_json::from_str(&text).unwrap()
+    }
+
     fn stop(mut self) {
         self.request("shutdown", Value::Null);
         self.notify("exit", Value::Null);
@@ -268,7 +274,19 @@ fn hover_completion_and_formatting() {
         json!({"textDocument": {"uri": uri}, "options": {"tabSize": 2, "insertSpaces": true}}),
     );
     assert_eq!(edits[0]["newText"], RULES, "{edits:#}");
-    change(&mut c, &uri, 8, RULES);
+    // Only the declarations the range touches.
+    let both = messy.replace("  severity low\n", "         severity low\n");
+    change(&mut c, &uri, 8, &both);
+    let second =
+        json!({"start": position(&both, "DEMO-002", 0, 0), "end": position(&both, "DEMO-002", 0, 0)});
+    let edits = c.request(
+        "textDocument/rangeFormatting",
+        json!({"textDocument": {"uri": uri}, "range": second, "options": {"tabSize": 2, "insertSpaces": true}}),
+    );
+    assert_eq!(edits.as_array().unwrap().len(), 1, "{edits:#}");
+    assert!(edits[0]["newText"].as_str().unwrap().contains("\n  severity low\n"), "{edits:#}");
+    assert_eq!(edits[0]["range"]["start"]["line"], 12, "{edits:#}");
+    change(&mut c, &uri, 9, RULES);
     let none = c.request(
         "textDocument/formatting",
         json!({"textDocument": {"uri": uri}, "options": {"tabSize": 2, "insertSpaces": true}}),
@@ -336,5 +354,84 @@ fn a_misspelt_name_has_a_quick_fix() {
         .find(|a| a["title"] == "Replace with `permit_root_login`")
         .unwrap();
     insta::assert_json_snapshot!("quick_fix", fix);
+    c.stop();
+}
+
+const TESTS: &str = r#"cases:
+  - name: root may log in
+    telemetry:
+      sshd:
+        permit_root_login: { value: "yes" }
+    expect:
+      DEMO-001: failed
+  - name: wrongly expected to pass
+    telemetry:
+      sshd:
+        permit_root_login: { value: "yes" }
+    expect:
+      DEMO-001: passed
+  - name: a misspelt rule and outcome
+    telemetry: {}
+    expect:
+      DEMO-01: passed
+      DEMO-002: passd
+"#;
+
+/// Policy tests in the editor: a test file's mistakes as diagnostics, a
+/// lens on each rule that runs the cases naming it (failures shown on the
+/// cases' lines), and one that evaluates the rule on a telemetry file.
+#[test]
+fn policy_tests_are_checked_run_from_a_lens_and_rules_evaluated() {
+    let dir = package();
+    std::fs::create_dir(dir.path().join("tests")).unwrap();
+    let tests_path = dir.path().join("tests/demo.yaml");
+    std::fs::write(&tests_path, TESTS).unwrap();
+    let telemetry = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/telemetry/weak-ssh.json");
+    std::fs::copy(telemetry, dir.path().join("host.json")).unwrap();
+
+    let (server, client) = Connection::memory();
+    let handle = std::thread::spawn(move || assay_lsp::serve(&server).unwrap());
+    let mut c = Client {
+        connection: client,
+        next: 0,
+        notifications: Vec::new(),
+        server: Some(handle),
+        root: dir.path().display().to_string(),
+    };
+    let root = url(dir.path());
+    c.request(
+        "initialize",
+        json!({"processId": null, "rootUri": root, "capabilities": {}, "initializationOptions": {"telemetry": "host.json"}}),
+    );
+    c.notify("initialized", json!({}));
+
+    let tests = url(&tests_path);
+    open(&mut c, &tests, TESTS);
+    insta::assert_json_snapshot!("test_file_mistakes", c.diagnostics(&tests));
+
+    let uri = url(&dir.path().join("rules.assay"));
+    open(&mut c, &uri, RULES);
+    let lenses = c.request("textDocument/codeLens", json!({"textDocument": {"uri": uri}}));
+    insta::assert_json_snapshot!("code_lenses", lenses);
+
+    // The first rule's lens: two cases, one fails, on its own line.
+    let run = c.unredact(&lenses[0]["command"]);
+    let summary = c.request(
+        "workspace/executeCommand",
+        json!({"command": run["command"], "arguments": run["arguments"]}),
+    );
+    assert_eq!(summary, "DEMO-001: 1 of 2 test case(s) failed (shown on the cases)");
+    let diagnostics = c.diagnostics(&tests);
+    let failure = diagnostics.as_array().unwrap().iter().find(|d| d["code"] == "test-failed").unwrap();
+    assert_eq!(failure["range"]["start"]["line"], 7, "{diagnostics:#}");
+    assert!(failure["message"].as_str().unwrap().contains("expected passed, got failed"), "{failure:#}");
+
+    let evaluate = c.unredact(&lenses[1]["command"]);
+    assert_eq!(evaluate["title"], "▶ evaluate on host.json");
+    let outcome = c.request(
+        "workspace/executeCommand",
+        json!({"command": evaluate["command"], "arguments": evaluate["arguments"]}),
+    );
+    assert_eq!(outcome, "DEMO-001 on host.json: failed: root may log in");
     c.stop();
 }

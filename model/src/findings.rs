@@ -167,6 +167,9 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// Every outcome's name, as reports and policy tests write them.
+    pub const NAMES: [&'static str; 5] = ["passed", "failed", "not applicable", "skipped", "error"];
+
     pub fn name(&self) -> &'static str {
         match self {
             Outcome::Passed => "passed",

@@ -72,17 +72,40 @@ pub struct FindingsCheck {
     pub evidence: Option<String>,
 }
 
+/// Why a test file cannot be read: where in it (line and column, 1-based)
+/// when that is known, and what is wrong.
+#[derive(Debug)]
+pub struct LoadError {
+    pub path: std::path::PathBuf,
+    pub at: Option<(usize, usize)>,
+    pub message: String,
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.at {
+            Some((line, column)) => write!(f, "{}:{line}:{column}: {}", self.path.display(), self.message),
+            None => write!(f, "{}: {}", self.path.display(), self.message),
+        }
+    }
+}
+
 /// Reads a test file and merges its `defaults` into every case; the error
 /// names the file, the line and what is wrong (an unknown key, a duplicate
 /// key, a wrong type).
 pub fn load(path: &Path) -> Result<CaseFile, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let at =
-        |line: usize, column: usize, e: &dyn fmt::Display| format!("{}:{line}:{column}: {e}", path.display());
-    let located = |e: serde_yaml::Error| match e.location() {
-        Some(l) => at(l.line(), l.column(), &e),
-        None => format!("{}: {e}", path.display()),
+    load_text(path, text).map_err(|e| e.to_string())
+}
+
+/// [`load`] of a file's text (an editor's unsaved buffer).
+pub fn load_text(path: &Path, text: String) -> Result<CaseFile, LoadError> {
+    let at = |at: Option<(usize, usize)>, e: &dyn fmt::Display| LoadError {
+        path: path.to_path_buf(),
+        at,
+        message: e.to_string(),
     };
+    let located = |e: serde_yaml::Error| at(e.location().map(|l| (l.line(), l.column())), &e);
     // A YAML mapping with the same key twice would silently keep the last
     // one in a typed map; as an untyped value it is an error.
     let mut value = serde_yaml::from_str::<serde_yaml::Value>(&text).map_err(located)?;
@@ -93,10 +116,7 @@ pub fn load(path: &Path) -> Result<CaseFile, String> {
         serde_path_to_error::deserialize(value).map_err(|e| {
             let field = e.path().to_string();
             let message = format!("{field}: {}", e.inner());
-            match locate(&text, &parse_path(&field)) {
-                Some((line, column)) => at(line, column, &message),
-                None => format!("{}: {message}", path.display()),
-            }
+            at(locate(&text, &parse_path(&field)), &message)
         })?
     } else {
         serde_yaml::from_str(&text).map_err(located)?

@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 mod load;
 mod record;
 
-pub use load::{load, Case, CaseFile, FindingsCheck};
+pub use load::{load, load_text, Case, CaseFile, FindingsCheck, LoadError};
 pub use record::record;
 
 /// The outcome of one case: empty `failures` when every expectation held.
