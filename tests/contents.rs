@@ -490,13 +490,29 @@ rule DI-2 "docker" {
   fail when icc.boolean ?? true
     message "icc"
 }
+
+rule DI-3 "core limits" {
+  severity low
+  description "d"
+  recommendation "r"
+  let raised = host.lines("/etc/security/limits.conf", "hard\\s+core\\s+unlimited", "drop-ins: /etc/security/limits.d/*.conf")
+  for each l in raised.lines ?? []
+    fail message "{l.line}"
+}
 "#,
     )
     .unwrap();
+    std::fs::create_dir_all(root.join("etc/security/limits.d")).unwrap();
+    std::fs::write(root.join("etc/security/limits.conf"), "# limits\n* hard core unlimited\n").unwrap();
+    std::fs::write(root.join("etc/security/limits.d/90-dev.conf"), "\n\n@dev hard core unlimited\n").unwrap();
     let report = scan_with(&root, &pkg);
     assert_eq!(
         outcomes(&report),
-        BTreeMap::from([("DI-1".into(), "failed".into()), ("DI-2".into(), "failed".into())])
+        BTreeMap::from([
+            ("DI-1".into(), "failed".into()),
+            ("DI-2".into(), "failed".into()),
+            ("DI-3".into(), "failed".into())
+        ])
     );
     let sources: Vec<String> = report["findings"]
         .as_array()
@@ -509,4 +525,7 @@ rule DI-2 "docker" {
     assert!(sources.contains(&"/etc/systemd/journald.conf.d/50-volatile.conf:2".to_owned()), "{sources:?}");
     assert!(sources.contains(&"/etc/systemd/journald.conf:3".to_owned()), "{sources:?}");
     assert!(sources.contains(&"/etc/docker/daemon.json:4".to_owned()), "{sources:?}");
+    // Matched lines of the file and its drop-ins, each at its own place.
+    assert!(sources.contains(&"/etc/security/limits.conf:2".to_owned()), "{sources:?}");
+    assert!(sources.contains(&"/etc/security/limits.d/90-dev.conf:3".to_owned()), "{sources:?}");
 }

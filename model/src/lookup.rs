@@ -304,7 +304,8 @@ pub struct ContentLookup {
     /// A drop-in folder read after the file, `DIR/*SUFFIX` (`*` alone for
     /// every name): its files in name order, each overriding what was read
     /// before it (maps merged key by key, as the kubelet's `--config-dir`
-    /// and systemd's `.conf.d` folders do).
+    /// and systemd's `.conf.d` folders do); for `lines`, their lines after
+    /// the file's.
     pub dropins: Option<String>,
 }
 
@@ -379,11 +380,6 @@ impl ContentLookup {
         }
         let usage = "drop-ins are `DIR/*SUFFIX`, an absolute folder and the end of its files' names: \
                      `/etc/kubernetes/kubelet.conf.d/*.conf` (`DIR/*` for every file)";
-        if self.format == ContentFormat::Lines {
-            return Err(
-                "`host.lines(...)` reads one file: look the drop-ins up with their own lookups".into()
-            );
-        }
         let Some((dir, suffix)) = self.dropin_folder() else { return Err(usage.into()) };
         if suffix.contains(['*', '?', '[', '/']) || suffix.len() > 64 {
             return Err(usage.into());

@@ -97,7 +97,8 @@ enum Parsed {
     /// with its path and text, where a value's line is found again.
     Trees(Vec<Document>),
     Settings(Vec<Setting>),
-    Text(String),
+    /// The texts of a line-format file and its drop-ins, each with its path.
+    Texts(Vec<(String, String)>),
 }
 
 pub(super) fn collect(ctx: &mut Ctx, plan: &[ContentLookup]) -> Vec<ContentValue> {
@@ -223,7 +224,18 @@ fn parse(files: &dyn Files, lookup: &ContentLookup) -> Result<Parsed, String> {
             }
             Ok(if found { Parsed::Settings(settings) } else { Parsed::Missing })
         }
-        ContentFormat::Lines => Ok(files.text(path)?.map_or(Parsed::Missing, Parsed::Text)),
+        ContentFormat::Lines => {
+            let mut texts = Vec::new();
+            for file in std::iter::once(path).chain(dropins.iter().map(String::as_str)) {
+                match files.text(file) {
+                    Ok(Some(text)) => texts.push((file.to_owned(), text)),
+                    Ok(None) => {}
+                    Err(e) if file == path => return Err(e),
+                    Err(e) => return Err(format!("{file}: {e}")),
+                }
+            }
+            Ok(if texts.is_empty() { Parsed::Missing } else { Parsed::Texts(texts) })
+        }
         ContentFormat::Json | ContentFormat::Yaml | ContentFormat::Toml => {
             let mut documents = Vec::new();
             for file in std::iter::once(path).chain(dropins.iter().map(String::as_str)) {
@@ -497,42 +509,44 @@ fn value(parsed: &Parsed, lookup: &ContentLookup) -> Result<ContentValue, String
     let reads_value = lookup.reads_value();
     match parsed {
         Parsed::Missing => {}
-        Parsed::Text(text) => {
+        Parsed::Texts(texts) => {
             let pattern = regex::Regex::new(&lookup.key).map_err(|e| format!("the pattern: {e}"))?;
             let mut lines = Vec::new();
-            // Inside a PEM private key block, every line is the key's.
-            let mut in_key = false;
-            for (i, line) in text.lines().enumerate() {
-                let key_line = in_key || (line.starts_with("-----BEGIN") && line.contains("PRIVATE KEY"));
-                in_key = key_line && !(line.starts_with("-----END") && line.contains("PRIVATE KEY"));
-                let Some(caps) = pattern.captures(line) else { continue };
-                if lines.len() >= MAX_ITEMS {
-                    return Err(format!("more than {MAX_ITEMS} lines match"));
-                }
-                let number = (i + 1) as u32;
-                let source = Provenance::file(&lookup.path, number);
-                // A line that names a credential is withheld, whatever the pattern.
-                let named = if key_line { Some("private") } else { secret_word(line) };
-                let (text, captures) = match (reads_value, named) {
-                    (true, None) => {
-                        let masked = mask(&bounded(line)?);
-                        // A group that held (part of) a masked password
-                        // is not in the masked line.
-                        let captures = caps
-                            .iter()
-                            .skip(1)
-                            .map(|c| match c.map(|m| m.as_str()) {
-                                None => String::new(),
-                                Some(group) if masked.contains(group) => group.to_owned(),
-                                Some(_) => "***".to_owned(),
-                            })
-                            .collect();
-                        (masked, captures)
+            for (path, text) in texts {
+                // Inside a PEM private key block, every line is the key's.
+                let mut in_key = false;
+                for (i, line) in text.lines().enumerate() {
+                    let key_line = in_key || (line.starts_with("-----BEGIN") && line.contains("PRIVATE KEY"));
+                    in_key = key_line && !(line.starts_with("-----END") && line.contains("PRIVATE KEY"));
+                    let Some(caps) = pattern.captures(line) else { continue };
+                    if lines.len() >= MAX_ITEMS {
+                        return Err(format!("more than {MAX_ITEMS} lines match"));
                     }
-                    (_, Some(word)) => (format!("(withheld: the line names `{word}`)"), Vec::new()),
-                    (false, None) => ("(withheld: presence only)".to_owned(), Vec::new()),
-                };
-                lines.push(LineMatch { line: Sourced::new(text, source), number, captures });
+                    let number = (i + 1) as u32;
+                    let source = Provenance::file(path, number);
+                    // A line that names a credential is withheld, whatever the pattern.
+                    let named = if key_line { Some("private") } else { secret_word(line) };
+                    let (text, captures) = match (reads_value, named) {
+                        (true, None) => {
+                            let masked = mask(&bounded(line)?);
+                            // A group that held (part of) a masked password
+                            // is not in the masked line.
+                            let captures = caps
+                                .iter()
+                                .skip(1)
+                                .map(|c| match c.map(|m| m.as_str()) {
+                                    None => String::new(),
+                                    Some(group) if masked.contains(group) => group.to_owned(),
+                                    Some(_) => "***".to_owned(),
+                                })
+                                .collect();
+                            (masked, captures)
+                        }
+                        (_, Some(word)) => (format!("(withheld: the line names `{word}`)"), Vec::new()),
+                        (false, None) => ("(withheld: presence only)".to_owned(), Vec::new()),
+                    };
+                    lines.push(LineMatch { line: Sourced::new(text, source), number, captures });
+                }
             }
             out.set = !lines.is_empty();
             out.lines = Some(lines);
