@@ -354,6 +354,17 @@ fn a_misspelt_name_has_a_quick_fix() {
         .find(|a| a["title"] == "Replace with `permit_root_login`")
         .unwrap();
     insta::assert_json_snapshot!("quick_fix", fix);
+    // A lint's fix: an unused binding named as one.
+    let spare = RULES.replace("  let sshd = host.sshd\n", "  let sshd = host.sshd\n  let spare = 1\n");
+    change(&mut c, &uri, 2, &spare);
+    c.diagnostics(&uri);
+    let actions = c.request(
+        "textDocument/codeAction",
+        json!({"textDocument": {"uri": uri}, "range": whole, "context": {"diagnostics": []}}),
+    );
+    let titles: Vec<&str> =
+        actions.as_array().unwrap().iter().map(|a| a["title"].as_str().unwrap()).collect();
+    assert_eq!(titles, ["Replace with `_spare`"], "{actions:#}");
     c.stop();
 }
 

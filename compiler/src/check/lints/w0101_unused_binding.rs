@@ -8,6 +8,7 @@ fn unused_binding(name: &str, span: Span) -> Diagnostic {
     Diagnostic::new(Code::W0101, format!("`{name}` is bound but never used"))
         .primary(span, "unused")
         .help(format!("remove the `let`, or name it `_{name}` if it is there on purpose"))
+        .suggest(span, format!("_{name}"))
 }
 
 /// A name starting with `_` says the binding is unused on purpose.
