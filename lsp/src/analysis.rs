@@ -15,8 +15,9 @@ pub(crate) struct Analysis {
     /// The program as far as it checked, errors or not.
     pub program: Program,
     pub diagnostics: Vec<Diagnostic>,
-    /// Each source file's syntax tree (the declarations that parsed).
-    pub modules: BTreeMap<FileId, ast::Module>,
+    /// Each source file's syntax tree (the declarations that parsed),
+    /// parsed when first asked for: diagnostics and completion need none.
+    modules: std::cell::OnceCell<BTreeMap<FileId, ast::Module>>,
 }
 
 impl Analysis {
@@ -24,12 +25,19 @@ impl Analysis {
     pub(crate) fn of(path: &Path, open: &BTreeMap<PathBuf, String>) -> Result<Analysis, String> {
         let loaded = package::load_overlaid(&[path.to_path_buf()], open).map_err(|e| e.to_string())?;
         let (program, diagnostics) = assay_compiler::compile_for_editor(&loaded);
-        let modules = loaded
-            .source_files()
-            .into_iter()
-            .filter_map(|file| Some((file, syntax::parse(file, loaded.sources.get(file)?.text()).module)))
-            .collect();
-        Ok(Analysis { loaded, program, diagnostics, modules })
+        Ok(Analysis { loaded, program, diagnostics, modules: std::cell::OnceCell::new() })
+    }
+
+    /// Each source file's syntax tree.
+    pub(crate) fn modules(&self) -> &BTreeMap<FileId, ast::Module> {
+        self.modules.get_or_init(|| {
+            let loaded = &self.loaded;
+            loaded
+                .source_files()
+                .into_iter()
+                .filter_map(|file| Some((file, syntax::parse(file, loaded.sources.get(file)?.text()).module)))
+                .collect()
+        })
     }
 
     /// The file read from `path`.

@@ -41,7 +41,7 @@ fn contains(span: Span, file: FileId, offset: usize) -> bool {
 }
 
 fn rule_id(analysis: &Analysis, file: FileId, offset: usize) -> Option<(String, Span)> {
-    let module = analysis.modules.get(&file)?;
+    let module = analysis.modules().get(&file)?;
     module.items.iter().find_map(|item| match item {
         ast::Item::Rule(r) if contains(r.id.span, file, offset) => {
             let rule = analysis.program.rules.iter().find(|h| h.id_span == r.id.span)?;
@@ -141,7 +141,7 @@ fn join_docs(docs: &[ast::Doc]) -> String {
 }
 
 fn docs_of_fn(analysis: &Analysis, span: Span) -> Option<String> {
-    analysis.modules.get(&span.file)?.items.iter().find_map(|item| match item {
+    analysis.modules().get(&span.file)?.items.iter().find_map(|item| match item {
         ast::Item::Fn(f) if f.span == span => Some(join_docs(&f.docs)),
         _ => None,
     })
@@ -153,7 +153,7 @@ pub(crate) fn const_decl<'a>(
     qualified: &str,
 ) -> Option<(&'a ast::ConstDecl, FileId)> {
     let (module, name) = qualified.rsplit_once('.')?;
-    analysis.modules.iter().filter(|(f, _)| analysis.module_name(**f) == module).find_map(|(f, m)| {
+    analysis.modules().iter().filter(|(f, _)| analysis.module_name(**f) == module).find_map(|(f, m)| {
         m.items.iter().find_map(|item| match item {
             ast::Item::Const(c) if c.name.name == name => Some((c, *f)),
             _ => None,

@@ -237,10 +237,13 @@ impl Server {
             return self.publish_tests(&root);
         }
         let mut out = self.publish(&path);
-        if let Some(root) =
-            self.analysis(&path).and_then(|a| a.loaded.packages.first().map(|p| p.root.clone()))
-        {
-            out.extend(self.publish_tests(&root));
+        // The rule ids may have changed: the test files the editor shows
+        // (open, or with diagnostics) are checked again, not every one on
+        // disk at every keystroke.
+        if let Some(analysis) = self.analysis(&path) {
+            if let Some(root) = analysis.loaded.packages.first().map(|p| p.root.clone()) {
+                out.extend(self.publish_tests_with(&root, &analysis, true));
+            }
         }
         out
     }
@@ -249,10 +252,24 @@ impl Server {
     /// the last run in each).
     fn publish_tests(&mut self, root: &std::path::Path) -> Vec<Notification> {
         let Some(analysis) = self.analysis(&root.to_path_buf()) else { return Vec::new() };
-        let rules = policy_tests::rule_ids(&analysis);
+        self.publish_tests_with(root, &analysis, false)
+    }
+
+    /// [`Server::publish_tests`] with the package's analysis; with `shown`,
+    /// only the files the editor shows.
+    fn publish_tests_with(
+        &mut self,
+        root: &std::path::Path,
+        analysis: &Analysis,
+        shown: bool,
+    ) -> Vec<Notification> {
+        let rules = policy_tests::rule_ids(analysis);
         let mut out = Vec::new();
         for (path, text) in policy_tests::files(root, &self.open) {
             let Ok(uri) = Url::from_file_path(&path) else { continue };
+            if shown && !self.open.contains_key(&path) && !self.published.contains(&uri) {
+                continue;
+            }
             let mut diagnostics = policy_tests::check(&path, &text, &rules);
             diagnostics.extend(self.test_failures.get(&uri).cloned().unwrap_or_default());
             if diagnostics.is_empty() && !self.published.contains(&uri) && !self.open.contains_key(&path) {
@@ -397,7 +414,7 @@ impl Server {
         let analysis = self.analysis(&path)?;
         let file = analysis.file(&path)?;
         let lines = Lines::new(analysis.text(file));
-        let symbols = navigate::symbols(analysis.modules.get(&file)?)
+        let symbols = navigate::symbols(analysis.modules().get(&file)?)
             .into_iter()
             .map(|s| DocumentSymbol {
                 name: s.name,
@@ -486,7 +503,7 @@ impl Server {
             .map(|p| policy_tests::files(&p.root, &self.open))
             .unwrap_or_default();
         let mut out = Vec::new();
-        for item in &analysis.modules.get(&file)?.items {
+        for item in &analysis.modules().get(&file)?.items {
             let assay_compiler::syntax::ast::Item::Rule(rule) = item else { continue };
             let range = lines.range(rule.id.span.start as usize, rule.id.span.end as usize);
             let arguments =

@@ -212,7 +212,7 @@ fn declared_name(item: &Item) -> Option<(&Ident, Declared)> {
 
 /// The module-level declaration `name` in the file of module `module`.
 fn in_module(analysis: &Analysis, module: &str, name: &str) -> Option<(Span, Declared)> {
-    analysis.modules.iter().filter(|(f, _)| analysis.module_name(**f) == module).find_map(|(_, m)| {
+    analysis.modules().iter().filter(|(f, _)| analysis.module_name(**f) == module).find_map(|(_, m)| {
         m.items.iter().filter_map(declared_name).find(|(id, _)| id.name == name).map(|(id, d)| (id.span, d))
     })
 }
@@ -223,7 +223,7 @@ pub(crate) fn resolve(
     file: FileId,
     occurrence: &Occurrence,
 ) -> Option<(Span, Declared)> {
-    let module = analysis.modules.get(&file)?;
+    let module = analysis.modules().get(&file)?;
     if let Some(q) = &occurrence.qualifier {
         // `module.name`, unless `module` is a binding (a record's field).
         return in_module(analysis, q, &occurrence.name);
@@ -258,7 +258,7 @@ pub(crate) fn resolve(
 
 /// The name at `offset` of `file`: a use, or a declaration's own name.
 pub(crate) fn occurrence_at(analysis: &Analysis, file: FileId, offset: usize) -> Option<Occurrence> {
-    let module = analysis.modules.get(&file)?;
+    let module = analysis.modules().get(&file)?;
     let inside = |s: Span| (s.start as usize) <= offset && offset <= s.end as usize;
     let mut found = None;
     for item in &module.items {
@@ -280,7 +280,7 @@ pub(crate) fn occurrence_at(analysis: &Analysis, file: FileId, offset: usize) ->
 /// Every use of the declaration at `target`, and the declaration itself.
 pub(crate) fn references(analysis: &Analysis, target: Span) -> Vec<Span> {
     let mut out = vec![target];
-    for (file, module) in &analysis.modules {
+    for (file, module) in analysis.modules() {
         for item in &module.items {
             uses(item, &mut |o| {
                 if resolve(analysis, *file, &o).is_some_and(|(s, _)| s == target) {
