@@ -106,6 +106,13 @@ fn a_scan_of_a_fixture_host_is_accepted_with_file_locations_and_notifications() 
     let artifact = &root_login["locations"][0]["physicalLocation"]["artifactLocation"];
     assert_eq!(artifact["uriBaseId"], "HOSTROOT");
     assert!(artifact["uri"].as_str().unwrap().starts_with("etc/"), "{root_login}");
+    // HOSTROOT is the root scanned, so `etc/...` resolves to its file, not
+    // the scanning machine's (#31).
+    let root = std::fs::canonicalize("tests/fixtures/hosts/debian-default").unwrap();
+    let base = run["originalUriBaseIds"]["HOSTROOT"]["uri"].as_str().unwrap();
+    assert_eq!(base, format!("file://{}/", root.display()), "{}", run["originalUriBaseIds"]);
+    let file = root.join(artifact["uri"].as_str().unwrap());
+    assert!(file.is_file(), "{} does not exist", file.display());
     // Skipped rules (no feed, no live kernel for a root) are notifications.
     let notes = run["invocations"][0]["toolExecutionNotifications"].as_array().unwrap();
     assert!(notes.iter().any(|n| n["associatedRule"]["id"] == "CVE-HIGH"

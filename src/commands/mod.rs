@@ -291,7 +291,18 @@ impl OutputArgs {
     }
 
     /// Renders, writes, and gives the exit code `--fail-on` asks for.
-    pub fn emit(&self, bundles: &[&Bundle], mut reports: Vec<Report>) -> Outcome {
+    pub fn emit(&self, bundles: &[&Bundle], reports: Vec<Report>) -> Outcome {
+        self.emit_for_root(bundles, reports, None)
+    }
+
+    /// [`OutputArgs::emit`] of an assessment of the root file system at
+    /// `root` (`--root`), which SARIF's locations resolve against.
+    pub fn emit_for_root(
+        &self,
+        bundles: &[&Bundle],
+        mut reports: Vec<Report>,
+        root: Option<&Path>,
+    ) -> Outcome {
         use assay_runtime::reports;
         let mut unused = 0;
         if let Some(path) = &self.waivers {
@@ -321,7 +332,7 @@ impl OutputArgs {
         let text = match self.format {
             ReportFormat::Table => Ok(reports::table(reports, self.full())),
             ReportFormat::Json => reports::json(reports),
-            ReportFormat::Sarif => reports::sarif(bundles, reports),
+            ReportFormat::Sarif => reports::sarif_of_root(bundles, reports, root),
             ReportFormat::Junit => reports::junit(reports),
         }
         .map_err(|e| Failure::internal(miette::miette!("{e}")))?;

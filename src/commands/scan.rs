@@ -114,7 +114,9 @@ pub fn run(args: &Args) -> Outcome {
     let instructions = report.summary.instructions;
     report.summary = Summary::of(&report.findings, &report.rules);
     report.summary.instructions = instructions;
-    args.output.emit(&refs, vec![report])
+    // Absolute, for SARIF's HOSTROOT.
+    let root = args.source.root.as_ref().map(|r| std::fs::canonicalize(r).unwrap_or_else(|_| r.clone()));
+    args.output.emit_for_root(&refs, vec![report], root.as_deref())
 }
 
 /// `--package PATH`: a bundle file, or sources compiled now.

@@ -64,6 +64,18 @@ fn host_file(source: &str) -> Option<(String, Option<i64>)> {
     }
 }
 
+/// `file:///mnt/image/` for `/mnt/image`: an absolute folder as a file URI
+/// ending in `/` (SARIF's bases must), its bytes outside a path's safe
+/// set percent-encoded.
+fn root_uri(root: &std::path::Path) -> String {
+    use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+    const PATH: &AsciiSet =
+        &NON_ALPHANUMERIC.remove(b'/').remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+    let text = root.to_string_lossy();
+    let path = text.trim_end_matches('/');
+    format!("file://{}/", utf8_percent_encode(path, PATH))
+}
+
 fn physical(base: &str, uri: String, line: Option<i64>) -> Location {
     let region = Region::builder().start_line(line.unwrap_or(1).max(1)).build();
     Location::builder()
@@ -110,6 +122,17 @@ fn notification(rule_id: &str, index: Option<i64>, level: &str, text: String) ->
 /// One run over every rule of `bundles` (a scan can combine the built-in
 /// packages with the user's own).
 pub fn sarif(bundles: &[&Bundle], reports: &[Report]) -> Result<String, super::RenderError> {
+    sarif_of_root(bundles, reports, None)
+}
+
+/// [`sarif`] of a scan of the root file system at `root` (`--root DIR`,
+/// an absolute path): `HOSTROOT` is that folder, so a host file's location
+/// resolves to the image's file, not the scanning machine's.
+pub fn sarif_of_root(
+    bundles: &[&Bundle],
+    reports: &[Report],
+    root: Option<&std::path::Path>,
+) -> Result<String, super::RenderError> {
     let all_rules: Vec<&assay_model::bundle::RuleMeta> =
         bundles.iter().flat_map(|b| &b.content.rules).collect();
     let locations: Vec<&String> = bundles.iter().flat_map(|b| &b.content.debug.rule_locations).collect();
@@ -239,13 +262,21 @@ pub fn sarif(bundles: &[&Bundle], reports: &[Report]) -> Result<String, super::R
         invocation.tool_execution_notifications = Some(notifications);
     }
     let mut bases = BTreeMap::new();
-    bases.insert(
-        "HOSTROOT".to_owned(),
-        ArtifactLocation::builder()
+    let host_root = match root {
+        Some(root) => ArtifactLocation::builder()
+            .uri(root_uri(root))
+            .description(
+                Message::builder()
+                    .text(format!("The root file system assessed, {}.", root.display()))
+                    .build(),
+            )
+            .build(),
+        None => ArtifactLocation::builder()
             .uri("file:///")
             .description(Message::builder().text("The assessed host's root file system.").build())
             .build(),
-    );
+    };
+    bases.insert("HOSTROOT".to_owned(), host_root);
     bases.insert(
         "POLICYROOT".to_owned(),
         ArtifactLocation::builder()
@@ -282,12 +313,21 @@ pub fn sarif(bundles: &[&Bundle], reports: &[Report]) -> Result<String, super::R
 
 #[cfg(test)]
 mod tests {
-    use super::host_file;
+    use super::{host_file, root_uri};
 
     #[test]
     fn evidence_sources_become_host_files() {
         assert_eq!(host_file("/etc/ssh/sshd_config:2"), Some(("etc/ssh/sshd_config".into(), Some(2))));
         assert_eq!(host_file("/etc/login.defs"), Some(("etc/login.defs".into(), None)));
         assert_eq!(host_file("OpenSSH default"), None);
+    }
+
+    #[test]
+    fn a_root_is_a_file_uri_ending_in_a_slash() {
+        use std::path::Path;
+        assert_eq!(root_uri(Path::new("/mnt/image")), "file:///mnt/image/");
+        assert_eq!(root_uri(Path::new("/mnt/image/")), "file:///mnt/image/");
+        assert_eq!(root_uri(Path::new("/srv/a b#1")), "file:///srv/a%20b%231/");
+        assert_eq!(root_uri(Path::new("/")), "file:///");
     }
 }
