@@ -233,6 +233,11 @@ fn service(postgres: bool) {
             .collect();
         got.sort();
         assert_eq!(got, local_findings(agent.host, &packages), "{}", agent.host);
+        // "No issues" says how many rules were evaluated and skipped (#31).
+        for none in findings.iter().filter(|f| f["rule_id"].as_str().unwrap().ends_with(":no-findings")) {
+            let message = none["message"].as_str().unwrap();
+            assert!(message.contains("rules evaluated"), "{message}");
+        }
         assert!(findings
             .iter()
             .all(|f| f["agent_id"] == json!(agent.id) && f["attributes"][0]["key"] == "team"));

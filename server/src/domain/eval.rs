@@ -438,9 +438,18 @@ fn evaluate_bundle(
     report.findings.retain(|f| packages.contains(&f.package));
     report.rules.retain(|r| packages.contains(&r.package));
     for p in bundle.content.packages.iter().filter(|p| packages.contains(&p.name)) {
-        let evaluated =
-            report.rules.iter().any(|r| r.package == p.name && !matches!(r.outcome, Outcome::Skipped { .. }));
-        if evaluated && !report.findings.iter().any(|f| f.package == p.name) {
+        let of_package = report.rules.iter().filter(|r| r.package == p.name);
+        let skipped = of_package.clone().filter(|r| matches!(r.outcome, Outcome::Skipped { .. })).count();
+        let evaluated = of_package.count() - skipped;
+        if evaluated > 0 && !report.findings.iter().any(|f| f.package == p.name) {
+            // "No issues" is only as good as what was evaluated: say how
+            // much, and what was skipped (a root has no running kernel).
+            let scope = match skipped {
+                0 => format!("by the {evaluated} rules evaluated"),
+                n => format!(
+                    "by the {evaluated} rules evaluated; {n} more were skipped, an input they need not collected"
+                ),
+            };
             let rule_id = format!("{}:no-findings", p.name);
             let fingerprint = assay_model::findings::fingerprint(&assay_model::findings::Identity {
                 package: &p.name,
@@ -458,7 +467,7 @@ fn evaluate_bundle(
                 severity_score: 0.0,
                 description: format!("No rule of {} found a potential security issue on this host.", p.name),
                 recommendation: "No action is required.".to_owned(),
-                message: format!("{}: no potential security issues found", p.name),
+                message: format!("{}: no potential security issues found {scope}", p.name),
                 asset: report.asset.clone(),
                 attributes: options
                     .attributes
