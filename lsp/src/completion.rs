@@ -49,6 +49,9 @@ pub(crate) fn at(path: &Path, open: &BTreeMap<PathBuf, String>, offset: usize) -
         let record = record_before(path, open, text, dot, offset).or_else(|| record_of_chain(chain));
         return record.map(fields).unwrap_or_default();
     }
+    if let Some(values) = enum_values(path, open, text, &before[..partial_start], offset) {
+        return values;
+    }
     if line.trim_end().ends_with("severity") && line.trim() == "severity" {
         return assay_model::Severity::ALL
             .into_iter()
@@ -73,6 +76,24 @@ fn record_before(
     dot: usize,
     offset: usize,
 ) -> Option<&'static str> {
+    let schema = Schema::get();
+    let name = match type_before(path, open, text, dot, offset)?.strip() {
+        Ty::Record(id) => schema.record(*id).name.clone(),
+        _ => return None,
+    };
+    schema_docs::record(&name).map(|r| r.name)
+}
+
+/// The type of the widest expression that ends at `end`, as the checker
+/// types the text with what lies between `end` and `offset` taken out.
+fn type_before(
+    path: &Path,
+    open: &BTreeMap<PathBuf, String>,
+    text: &str,
+    end: usize,
+    offset: usize,
+) -> Option<Ty> {
+    let dot = end;
     let patched = format!("{}{}", &text[..dot], &text[offset..]);
     let mut overlay = open.clone();
     overlay.insert(path.to_path_buf(), patched);
@@ -87,13 +108,28 @@ fn record_before(
             found = Some((e.span.start, e.ty.clone()));
         }
     });
+    found.map(|(_, ty)| ty)
+}
+
+/// After `==` or `!=` with an enumeration on the left, its values.
+fn enum_values(
+    path: &Path,
+    open: &BTreeMap<PathBuf, String>,
+    text: &str,
+    before: &str,
+    offset: usize,
+) -> Option<Vec<CompletionItem>> {
+    let lhs = before.trim_end();
+    let lhs = lhs.strip_suffix("==").or_else(|| lhs.strip_suffix("!="))?.trim_end();
     let schema = Schema::get();
-    let ty = found?.1;
-    let name = match ty.strip() {
-        Ty::Record(id) => schema.record(*id).name.clone(),
-        _ => return None,
-    };
-    schema_docs::record(&name).map(|r| r.name)
+    let Ty::Enum(id) = type_before(path, open, text, lhs.len(), offset)?.strip().clone() else { return None };
+    let enumeration = schema.enumeration(id);
+    let items = enumeration
+        .variants
+        .iter()
+        .map(|v| item(v, CompletionItemKind::ENUM_MEMBER, Some(enumeration.name.clone()), None))
+        .collect();
+    Some(items)
 }
 
 /// The record at the end of `host.a.b` in the telemetry model, when the

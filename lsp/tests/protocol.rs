@@ -266,6 +266,15 @@ fn hover_completion_and_formatting() {
     let sysctls = labels(&c.request("textDocument/completion", at(&uri, position(&typing, "ip_for", 0, 6))));
     assert!(sysctls.contains(&"net.ipv4.ip_forward".to_owned()), "{} names", sysctls.len());
 
+    // After `==` with an enumeration on the left, its values.
+    let typing = RULES.replace(
+        "  let sshd = host.sshd\n",
+        "  let sshd = host.sshd\n  let udp = any(l in host.listeners ?? [] where l.protocol == u)\n",
+    );
+    change(&mut c, &uri, 7, &typing);
+    let values = c.request("textDocument/completion", at(&uri, position(&typing, "== u)", 0, 4)));
+    assert_eq!(labels(&values), ["tcp", "udp"], "{values:#}");
+
     // Formatting rewrites the document as `assay fmt` does.
     let messy = RULES.replace("  severity high\n", "      severity    high\n");
     change(&mut c, &uri, 7, &messy);
@@ -444,5 +453,43 @@ fn policy_tests_are_checked_run_from_a_lens_and_rules_evaluated() {
         json!({"command": evaluate["command"], "arguments": evaluate["arguments"]}),
     );
     assert_eq!(outcome, "DEMO-001 on host.json: failed: root may log in");
+    c.stop();
+}
+
+/// The manifest's mistakes are published on package.yaml when a rules
+/// file of the package is open or when the manifest itself is; a rule
+/// typed without its clauses yet gets the checker's own complaints (no
+/// severity, no check), not a syntax error that hides the other rules.
+#[test]
+fn a_broken_manifest_and_a_rule_without_clauses() {
+    let dir = package();
+    let manifest = dir.path().join("package.yaml");
+    std::fs::write(
+        &manifest,
+        "name: demo\ntitle: Demo\nversion: one\ndescription: Demo rules.\nplatforms: [linux]\n",
+    )
+    .unwrap();
+    let mut c = Client::start(dir.path());
+    let uri = url(&dir.path().join("rules.assay"));
+    let bare = format!("{RULES}\nrule DEMO-003 \"Typed so far\" {{\n}}\n");
+    open(&mut c, &uri, &bare);
+    let manifest_uri = url(&manifest);
+    let on_manifest = c.diagnostics(&manifest_uri);
+    let codes: Vec<&str> =
+        on_manifest.as_array().unwrap().iter().map(|d| d["code"].as_str().unwrap()).collect();
+    assert_eq!(codes, ["E0201"], "{on_manifest:#}");
+    assert_eq!(on_manifest[0]["range"]["start"]["line"], 2, "the version's line: {on_manifest:#}");
+
+    std::fs::write(
+        &manifest,
+        "name: demo\ntitle: Demo\nversion: 1.0.0\ndescription: Demo rules.\nplatforms: [linux]\n",
+    )
+    .unwrap();
+    change(&mut c, &uri, 2, &bare);
+    let diagnostics = c.diagnostics(&uri);
+    let codes: Vec<&str> =
+        diagnostics.as_array().unwrap().iter().map(|d| d["code"].as_str().unwrap()).collect();
+    assert!(codes.contains(&"E0112") && codes.contains(&"E0113"), "{diagnostics:#}");
+    assert!(!codes.contains(&"E0101"), "no syntax error: {diagnostics:#}");
     c.stop();
 }
