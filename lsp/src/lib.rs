@@ -272,18 +272,32 @@ impl Server {
             }
             let mut diagnostics = policy_tests::check(&path, &text, &rules);
             diagnostics.extend(self.test_failures.get(&uri).cloned().unwrap_or_default());
-            if diagnostics.is_empty() && !self.published.contains(&uri) && !self.open.contains_key(&path) {
-                continue;
-            }
-            if diagnostics.is_empty() {
-                self.published.remove(&uri);
-            } else {
-                self.published.insert(uri.clone());
-            }
-            let params = PublishDiagnosticsParams { uri, diagnostics, version: None };
-            out.push(Notification::new(notification::PublishDiagnostics::METHOD.to_owned(), params));
+            let open = self.open.contains_key(&path);
+            out.extend(self.diagnostics_of(uri, diagnostics, open));
         }
         out
+    }
+
+    /// The notification publishing `diagnostics` for `uri`, when there is
+    /// something to say: a list, or an empty one that clears what was
+    /// published before (or, with `always`, one that clears whatever the
+    /// editor holds).
+    fn diagnostics_of(
+        &mut self,
+        uri: Url,
+        diagnostics: Vec<lsp_types::Diagnostic>,
+        always: bool,
+    ) -> Option<Notification> {
+        if diagnostics.is_empty() && !self.published.contains(&uri) && !always {
+            return None;
+        }
+        if diagnostics.is_empty() {
+            self.published.remove(&uri);
+        } else {
+            self.published.insert(uri.clone());
+        }
+        let params = PublishDiagnosticsParams { uri, diagnostics, version: None };
+        Some(Notification::new(notification::PublishDiagnostics::METHOD.to_owned(), params))
     }
 
     /// The diagnostics of the package of `path`, for each of its files.
@@ -294,16 +308,8 @@ impl Server {
         for (uri, diagnostics) in diagnostics::by_file(&analysis) {
             // The changed document's list always (an editor may hold stale
             // ones from before it opened), the others' when they changed.
-            if diagnostics.is_empty() && !self.published.contains(&uri) && own.as_ref() != Some(&uri) {
-                continue;
-            }
-            if diagnostics.is_empty() {
-                self.published.remove(&uri);
-            } else {
-                self.published.insert(uri.clone());
-            }
-            let params = PublishDiagnosticsParams { uri, diagnostics, version: None };
-            out.push(Notification::new(notification::PublishDiagnostics::METHOD.to_owned(), params));
+            let always = own.as_ref() == Some(&uri);
+            out.extend(self.diagnostics_of(uri, diagnostics, always));
         }
         out
     }
@@ -596,6 +602,8 @@ impl Server {
         let lines = Lines::new(analysis.text(file));
         let (from, to) = (lines.offset(p.range.start), lines.offset(p.range.end));
         let mut out = Vec::new();
+        // The document's diagnostics as published, converted once.
+        let published = diagnostics::by_file(&analysis).remove(&p.text_document.uri).unwrap_or_default();
         for d in &analysis.diagnostics {
             let Some(fix) = &d.suggestion else { continue };
             let span = fix.span;
@@ -604,9 +612,8 @@ impl Server {
             }
             let range = lines.range(span.start as usize, span.end as usize);
             let edit = TextEdit { range, new_text: fix.replacement.clone() };
-            let diagnostic = diagnostics::by_file(&analysis).remove(&p.text_document.uri).and_then(|all| {
-                all.into_iter().find(|x| x.range == range || x.message.starts_with(&d.message))
-            });
+            let diagnostic =
+                published.iter().find(|x| x.range == range || x.message.starts_with(&d.message)).cloned();
             out.push(lsp_types::CodeActionOrCommand::CodeAction(lsp_types::CodeAction {
                 title: format!("Replace with `{}`", fix.replacement),
                 kind: Some(lsp_types::CodeActionKind::QUICKFIX),

@@ -156,13 +156,14 @@ pub(crate) fn run(analysis: &Analysis, files: &[(PathBuf, String)], rule: &str) 
     for (path, text) in files {
         let Ok(url) = Url::from_file_path(path) else { continue };
         let entry = diagnostics.entry(url).or_default();
-        let Some((_, file)) = loaded.iter().find(|(p, _)| p == path) else { continue };
+        if !loaded.iter().any(|(p, _)| p == path) {
+            continue;
+        }
+        // The cases' places in the whole file, not among the cases kept.
+        let whole = policytest::load_text(path, text.clone()).map_err(|e| e.to_string())?;
         for result in results.results.iter().filter(|r| &r.file == path && !r.failures.is_empty()) {
             failed += 1;
-            let index = file.cases.iter().position(|c| c.name == result.name).unwrap_or(0);
-            // The case's place in the whole file, not in the cases kept.
-            let whole = policytest::load_text(path, text.clone()).map_err(|e| e.to_string())?;
-            let index = whole.cases.iter().position(|c| c.name == file.cases[index].name).unwrap_or(0);
+            let index = whole.cases.iter().position(|c| c.name == result.name).unwrap_or(0);
             let steps = [Step::Key("cases".into()), Step::Index(index), Step::Key("name".into())];
             let message = format!("{}: {}", result.name, result.failures.join("; "));
             entry.push(diagnostic(at(text, &steps), "test-failed", message));
