@@ -188,3 +188,19 @@ fn language_reference_examples_parse_and_its_numbers_are_current() {
     assert!(arch.contains(&format!("`if` chains: {})", assay_compiler::syntax::MAX_NESTING)));
     assert!(arch.contains(&format!("bounded to {} levels", assay_compiler::syntax::MAX_EXPR_DEPTH)));
 }
+
+/// docs/diagnostics.md is the code table's explanations, which editors link
+/// a diagnostic's code to (`ASSAY_UPDATE_DOCS=1` rewrites it).
+#[test]
+fn the_diagnostics_reference_is_current() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/diagnostics.md");
+    let want = assay_compiler::diagnostics::reference();
+    if std::env::var_os("ASSAY_UPDATE_DOCS").is_some() {
+        std::fs::write(&path, &want).unwrap();
+    }
+    let have = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(have == want, "docs/diagnostics.md is stale: run `ASSAY_UPDATE_DOCS=1 cargo test -p assay-compiler --test corpus`");
+    for code in assay_compiler::diagnostics::ALL_CODES {
+        assert!(have.contains(&format!("<a id=\"{}\"></a>", code.anchor())), "{code}");
+    }
+}

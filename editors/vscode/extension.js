@@ -13,7 +13,10 @@ function activate(context) {
     { run: server, debug: server },
     {
       documentSelector: [{ scheme: "file", language: "assay" }],
-      initializationOptions: { telemetry: vscode.workspace.getConfiguration("assay").get("telemetry") || "" },
+      initializationOptions: {
+        telemetry: vscode.workspace.getConfiguration("assay").get("telemetry") || "",
+        diagnosticsUrl: vscode.workspace.getConfiguration("assay").get("diagnosticsUrl") || "",
+      },
       synchronize: { configurationSection: "assay" },
     }
   );

@@ -13,8 +13,9 @@ use lsp_types::{
 use std::collections::BTreeMap;
 
 /// Every file the analysis read, each with its diagnostics (none clears
-/// what the editor shows).
-pub(crate) fn by_file(analysis: &Analysis) -> BTreeMap<Url, Vec<Diagnostic>> {
+/// what the editor shows). With `explanations` (the address of
+/// docs/diagnostics.md), each code links to its section there.
+pub(crate) fn by_file(analysis: &Analysis, explanations: Option<&Url>) -> BTreeMap<Url, Vec<Diagnostic>> {
     let mut out: BTreeMap<Url, Vec<Diagnostic>> = BTreeMap::new();
     let mut lines = BTreeMap::new();
     for (file, path) in analysis.paths() {
@@ -53,6 +54,11 @@ pub(crate) fn by_file(analysis: &Analysis) -> BTreeMap<Url, Vec<Diagnostic>> {
             })
             .collect();
         let unused = d.code.title().starts_with("unused");
+        let code_description = explanations.map(|page| {
+            let mut href = page.clone();
+            href.set_fragment(Some(&d.code.anchor()));
+            lsp_types::CodeDescription { href }
+        });
         out.entry(url).or_default().push(Diagnostic {
             range,
             severity: Some(match d.level {
@@ -60,6 +66,7 @@ pub(crate) fn by_file(analysis: &Analysis) -> BTreeMap<Url, Vec<Diagnostic>> {
                 Level::Warning => DiagnosticSeverity::WARNING,
             }),
             code: Some(NumberOrString::String(d.code.as_str().to_owned())),
+            code_description,
             source: Some("assay".to_owned()),
             message,
             related_information: (!related.is_empty()).then_some(related),

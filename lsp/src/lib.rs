@@ -139,12 +139,24 @@ struct Server {
     telemetry: Option<PathBuf>,
     /// Notifications a request produced, sent before its response.
     outbox: Vec<Notification>,
+    /// Where docs/diagnostics.md is published, if the editor said.
+    explanations: Option<Url>,
 }
 
-/// `{"telemetry": PATH}`, or `{"assay": {"telemetry": PATH}}`; a relative
-/// path is the (first) workspace folder's.
+/// A setting `name`, given as `{NAME: ...}` or `{"assay": {NAME: ...}}`.
+fn setting<'a>(settings: &'a serde_json::Value, name: &str) -> Option<&'a serde_json::Value> {
+    settings.get(name).or_else(|| settings.get("assay")?.get(name))
+}
+
+/// `{"diagnosticsUrl": URL}`: where docs/diagnostics.md is published; a
+/// diagnostic's code links to its section there.
+fn explanations_setting(settings: &serde_json::Value) -> Option<Url> {
+    Url::parse(setting(settings, "diagnosticsUrl")?.as_str()?).ok()
+}
+
+/// `{"telemetry": PATH}`; a relative path is the (first) workspace folder's.
 fn telemetry_setting(settings: &serde_json::Value, roots: &[PathBuf]) -> Option<PathBuf> {
-    let value = settings.get("telemetry").or_else(|| settings.get("assay")?.get("telemetry"))?;
+    let value = setting(settings, "telemetry")?;
     let path = value.as_str().filter(|s| !s.is_empty()).map(PathBuf::from)?;
     Some(match roots.first() {
         Some(root) if path.is_relative() => root.join(path),
@@ -167,7 +179,9 @@ impl Server {
             .chain(init.root_uri.as_ref().and_then(path_of))
             .collect();
         roots.dedup();
-        let telemetry = init.initialization_options.as_ref().and_then(|s| telemetry_setting(s, &roots));
+        let options = init.initialization_options.as_ref();
+        let telemetry = options.and_then(|s| telemetry_setting(s, &roots));
+        let explanations = options.and_then(explanations_setting);
         Server {
             open: BTreeMap::new(),
             roots,
@@ -175,6 +189,7 @@ impl Server {
             analyses: HashMap::new(),
             test_failures: BTreeMap::new(),
             telemetry,
+            explanations,
             outbox: Vec::new(),
         }
     }
@@ -221,8 +236,16 @@ impl Server {
                 })
             }
             notification::DidChangeConfiguration::METHOD => {
-                if let Some(t) = n.params.get("settings").and_then(|s| telemetry_setting(s, &self.roots)) {
+                let settings = n.params.get("settings");
+                if let Some(t) = settings.and_then(|s| telemetry_setting(s, &self.roots)) {
                     self.telemetry = Some(t);
+                }
+                let explanations = settings.and_then(explanations_setting);
+                if explanations.is_some() && explanations != self.explanations {
+                    // Published diagnostics carry the links: publish again.
+                    self.explanations = explanations;
+                    let open: Vec<PathBuf> = self.open.keys().cloned().collect();
+                    return open.iter().flat_map(|p| self.publish(p)).collect();
                 }
                 None
             }
@@ -305,7 +328,7 @@ impl Server {
         let Some(analysis) = self.analysis(path) else { return Vec::new() };
         let mut out = Vec::new();
         let own = Url::from_file_path(path).ok();
-        for (uri, diagnostics) in diagnostics::by_file(&analysis) {
+        for (uri, diagnostics) in diagnostics::by_file(&analysis, self.explanations.as_ref()) {
             // The changed document's list always (an editor may hold stale
             // ones from before it opened), the others' when they changed.
             let always = own.as_ref() == Some(&uri);
@@ -603,26 +626,30 @@ impl Server {
         let (from, to) = (lines.offset(p.range.start), lines.offset(p.range.end));
         let mut out = Vec::new();
         // The document's diagnostics as published, converted once.
-        let published = diagnostics::by_file(&analysis).remove(&p.text_document.uri).unwrap_or_default();
-        for d in &analysis.diagnostics {
-            let Some(fix) = &d.suggestion else { continue };
-            let span = fix.span;
-            if span.file != file || (span.end as usize) < from || (span.start as usize) > to {
+        let published = diagnostics::by_file(&analysis, self.explanations.as_ref()).remove(&p.text_document.uri).unwrap_or_default();
+        for (d, fix) in analysis.diagnostics.iter().flat_map(|d| d.suggestions.iter().map(move |f| (d, f))) {
+            // Offered where the diagnostic is; the edit may be elsewhere in
+            // the file (a guard goes in the rule's `applies when`).
+            let Some(at) = d.primary_span() else { continue };
+            if at.file != file || fix.span.file != file || (at.end as usize) < from || (at.start as usize) > to {
                 continue;
             }
-            let range = lines.range(span.start as usize, span.end as usize);
+            let at = lines.range(at.start as usize, at.end as usize);
+            let range = lines.range(fix.span.start as usize, fix.span.end as usize);
             let edit = TextEdit { range, new_text: fix.replacement.clone() };
             let diagnostic =
-                published.iter().find(|x| x.range == range || x.message.starts_with(&d.message)).cloned();
+                published.iter().find(|x| x.range == at && x.message.starts_with(&d.message)).cloned();
             out.push(lsp_types::CodeActionOrCommand::CodeAction(lsp_types::CodeAction {
-                title: format!("Replace with `{}`", fix.replacement),
+                title: fix.title.clone(),
                 kind: Some(lsp_types::CodeActionKind::QUICKFIX),
                 diagnostics: diagnostic.map(|d| vec![d]),
                 edit: Some(WorkspaceEdit {
                     changes: Some(HashMap::from([(p.text_document.uri.clone(), vec![edit])])),
                     ..WorkspaceEdit::default()
                 }),
-                is_preferred: Some(true),
+                // The one fix a diagnostic suggests is the one to apply; of
+                // several (a default or a guard), the author chooses.
+                is_preferred: Some(d.suggestions.len() == 1),
                 ..lsp_types::CodeAction::default()
             }));
         }

@@ -374,6 +374,18 @@ fn a_misspelt_name_has_a_quick_fix() {
     let titles: Vec<&str> =
         actions.as_array().unwrap().iter().map(|a| a["title"].as_str().unwrap()).collect();
     assert_eq!(titles, ["Replace with `_spare`"], "{actions:#}");
+    // An unguarded read: offered on the `fail when` line alone, a default
+    // there, or the guard, which goes where the rule's metadata ends.
+    let unguarded = RULES.replacen("  applies when host.sshd is present\n", "", 1);
+    change(&mut c, &uri, 3, &unguarded);
+    c.diagnostics(&uri);
+    let line = unguarded.lines().position(|l| l.contains("permit_root_login !=")).unwrap();
+    let fail_line = json!({"start": {"line": line, "character": 0}, "end": {"line": line + 1, "character": 0}});
+    let actions = c.request(
+        "textDocument/codeAction",
+        json!({"textDocument": {"uri": uri}, "range": fail_line, "context": {"diagnostics": []}}),
+    );
+    insta::assert_json_snapshot!("quick_fix_unguarded", actions);
     c.stop();
 }
 
@@ -421,7 +433,7 @@ fn policy_tests_are_checked_run_from_a_lens_and_rules_evaluated() {
     let root = url(dir.path());
     c.request(
         "initialize",
-        json!({"processId": null, "rootUri": root, "capabilities": {}, "initializationOptions": {"telemetry": "host.json"}}),
+        json!({"processId": null, "rootUri": root, "capabilities": {}, "initializationOptions": {"telemetry": "host.json", "diagnosticsUrl": "https://assay.invalid/docs/diagnostics.md"}}),
     );
     c.notify("initialized", json!({}));
 
@@ -453,6 +465,12 @@ fn policy_tests_are_checked_run_from_a_lens_and_rules_evaluated() {
         json!({"command": evaluate["command"], "arguments": evaluate["arguments"]}),
     );
     assert_eq!(outcome, "DEMO-001 on host.json: failed: root may log in");
+
+    // With `diagnosticsUrl` set, a code links to its section of docs/diagnostics.md.
+    change(&mut c, &uri, 2, &RULES.replace("permit_root_login !=", "permit_root_logn !="));
+    let published = c.diagnostics(&uri);
+    assert_eq!(published[0]["code"], "E0302", "{published:#}");
+    assert_eq!(published[0]["codeDescription"]["href"], "https://assay.invalid/docs/diagnostics.md#e0302");
     c.stop();
 }
 

@@ -237,13 +237,67 @@ impl Checker<'_> {
             Context::Rule => Guard::Filter,
             Context::Function(_) | Context::Const => Guard::Function,
         };
+        let fixes = self.absence_fixes(value, &text, &guard_text, &where_);
         let what = errors::MayBeAbsent {
             text: &text,
             ty: &value.ty.display(self.schema),
             guard: &guard_text,
             where_,
         };
-        self.report(errors::may_be_absent(value.span, what));
+        let mut diagnostic = errors::may_be_absent(value.span, what);
+        for (title, span, replacement) in fixes {
+            diagnostic = diagnostic.fix(title, span, replacement);
+        }
+        self.report(diagnostic);
+    }
+
+    /// E0402's quick fixes: a default of the value's type (the author then
+    /// decides whether it is the right one), and for telemetry read by a
+    /// rule, the guard in the rule's `applies when`.
+    fn absence_fixes(
+        &self,
+        value: &hir::Expr,
+        text: &str,
+        guard: &str,
+        where_: &errors::Guard,
+    ) -> Vec<(String, Span, String)> {
+        let mut fixes = Vec::new();
+        let default = match value.ty.strip() {
+            Ty::Int => Some("0"),
+            Ty::Bool => Some("false"),
+            Ty::Str => Some("\"\""),
+            Ty::List(_) => Some("[]"),
+            _ => None,
+        };
+        if let Some(default) = default {
+            // `??` binds looser than arithmetic: `a + b ?? 0` would default the sum.
+            let file = self.sources.get(value.span.file).map_or("", |f| f.text());
+            let before = file.get(..value.span.start as usize).unwrap_or("").trim_end();
+            let after = file.get(value.span.end as usize..).unwrap_or("").trim_start();
+            let arithmetic = |c: Option<char>| c.is_some_and(|c| "+-*/%".contains(c));
+            let parens = text.contains(char::is_whitespace)
+                || arithmetic(before.chars().next_back())
+                || arithmetic(after.chars().next());
+            let replacement =
+                if parens { format!("({text} ?? {default})") } else { format!("{text} ?? {default}") };
+            fixes.push((format!("Default to `{default}` when absent"), value.span, replacement));
+        }
+        if matches!(where_, errors::Guard::Rule) {
+            let title = format!("Not applicable when absent: `applies when {guard} is present`");
+            match &self.guard_site {
+                Some(super::rules::GuardSite::Join(span)) => {
+                    let condition = self.text(*span);
+                    let condition =
+                        if condition.contains(" or ") { format!("({condition})") } else { condition.to_owned() };
+                    fixes.push((title, *span, format!("{guard} is present and {condition}")));
+                }
+                Some(super::rules::GuardSite::Insert { at, indent }) => {
+                    fixes.push((title, *at, format!("{indent}applies when {guard} is present\n")));
+                }
+                None => {}
+            }
+        }
+        fixes
     }
 
     pub(super) fn mismatch(&mut self, value: &hir::Expr, expected: &Ty, context: &str) {

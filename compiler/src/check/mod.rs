@@ -72,6 +72,7 @@ pub fn analyze(sources: &SourceMap, mut units: Vec<Unit<'_>>) -> Analysis {
         calls: Vec::new(),
         uses: lints::Uses::default(),
         lookups: Vec::new(),
+        guard_site: None,
     };
     for unit in &units {
         checker.unit(unit);
@@ -144,6 +145,9 @@ struct Checker<'a> {
     uses: lints::Uses,
     /// The lookups by name of the rule or function being checked.
     lookups: Vec<assay_model::lookup::Lookup>,
+    /// Where a presence guard for the rule being checked would go, for
+    /// E0402's quick fix.
+    guard_site: Option<rules::GuardSite>,
 }
 
 impl<'a> Checker<'a> {

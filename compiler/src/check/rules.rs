@@ -3,7 +3,38 @@
 
 use super::*;
 
+/// Where a presence guard for a whole rule goes.
+pub(super) enum GuardSite {
+    /// The rule's `applies when` condition, which the guard joins with `and`.
+    Join(Span),
+    /// Before the rule's first `let` or check: a new `applies when` line,
+    /// inserted at `at` (a line start) with the indentation `indent`.
+    Insert { at: Span, indent: String },
+}
+
 impl<'a> Checker<'a> {
+    fn guard_site_of(&self, r: &ast::RuleDecl) -> Option<GuardSite> {
+        let applies = r.clauses.iter().find_map(|c| match &c.kind {
+            ast::ClauseKind::AppliesWhen(e) => Some(e.span),
+            _ => None,
+        });
+        if let Some(span) = applies {
+            return Some(GuardSite::Join(span));
+        }
+        let first = r.clauses.iter().find(|c| matches!(c.kind, ast::ClauseKind::Let(_) | ast::ClauseKind::Check(_)))?;
+        let text = self.sources.get(first.span.file)?.text();
+        let before = text.get(..first.span.start as usize)?;
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let indent = &before[line_start..];
+        if !indent.chars().all(|c| c == ' ' || c == '\t') {
+            return None;
+        }
+        // After the metadata, before the blank line that sets the checks off.
+        let at = if before[..line_start].ends_with("\n\n") { line_start - 1 } else { line_start };
+        let at = Span::new(first.span.file, at as u32, at as u32);
+        Some(GuardSite::Insert { at, indent: indent.to_owned() })
+    }
+
     pub(super) fn lets(
         &mut self,
         lets: &[ast::Let],
@@ -58,6 +89,7 @@ impl<'a> Checker<'a> {
         };
         let mut scope = scope::Scope::new(module, scope::Context::Rule);
         self.lookups.clear();
+        self.guard_site = self.guard_site_of(r);
         for clause in &r.clauses {
             match &clause.kind {
                 ast::ClauseKind::Severity(_) => {}
@@ -102,6 +134,7 @@ impl<'a> Checker<'a> {
                 }
             }
         }
+        self.guard_site = None;
         self.close_frames(&mut scope, 0);
         rule.locals = scope.slots();
         rule.lookups = std::mem::take(&mut self.lookups);

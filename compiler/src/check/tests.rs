@@ -139,3 +139,50 @@ fn a_lookup_is_an_optional_record_and_is_recorded() {
     let src = rule("  fail when host.sysctl(\"kernel.dmesg_restrict\").runtime == \"1\"\n    message \"m\"");
     assert_eq!(codes(&src), vec![Code::E0402]);
 }
+
+/// Each quick fix a diagnostic offers, applied alone, gives text in which
+/// that diagnostic is gone and no error is left; the fixed texts are
+/// snapshotted.
+#[test]
+fn quick_fixes_mend_what_they_are_offered_for() {
+    let cases = [
+        // E0402 with no `applies when`: a default, or a new guard line.
+        rule("\n  fail when host.sshd.max_auth_tries > 4\n    message \"m\""),
+        // E0402 with an `applies when` to join, in arithmetic.
+        rule("  applies when host.kernel is present or host.pam is present\n\n  fail when host.sshd.max_auth_tries + 1 > 5\n    message \"m\""),
+        // W0102: a module import, one name of two, the last name, the only name.
+        format!("import std.strings\nimport std.lists\n\n{}", rule("  fail when lists.len(host.users ?? []) > 4\n    message \"m\"")),
+        format!("import helpers.{{a, b}}\n{}", rule("  fail when b() and host.users ?? [] == []\n    message \"m\"")),
+        format!("import helpers.{{a, b}}\n{}", rule("  fail when a() and host.users ?? [] == []\n    message \"m\"")),
+        // E0101 at `[`: a lookup by name, or a `find`.
+        rule("  fail when host.kernel.parameters[\"kernel.randomize_va_space\"] is absent\n    message \"m\""),
+        rule("  applies when host.packages is present\n  fail when host.packages[\"telnetd\"] is present\n    message \"m\""),
+        format!("import helpers.{{a}}\n{}", rule("  fail when host.users ?? [] == []\n    message \"m\"")),
+    ];
+    let helpers = "fn a() -> bool {\n  true\n}\n\nfn b() -> bool {\n  true\n}\n";
+    let mut out = String::new();
+    for src in &cases {
+        let mut offered = 0;
+        let loaded = Loaded::from_memory(None, &[("t.assay", src), ("helpers.assay", helpers)]);
+        let compiled = crate::compile(&loaded);
+        for d in &compiled.diagnostics {
+            for fix in &d.suggestions {
+                offered += 1;
+                let range = fix.span.range();
+                assert_eq!(loaded.sources.get(fix.span.file).map(|f| f.name()), Some("t.assay"));
+                let fixed = format!("{}{}{}", &src[..range.start], fix.replacement, &src[range.end..]);
+                let again = Loaded::from_memory(None, &[("t.assay", &fixed), ("helpers.assay", helpers)]);
+                // Gone, and no error in its place.
+                let left: Vec<_> = crate::compile(&again)
+                    .diagnostics
+                    .into_iter()
+                    .filter(|x| x.is_error() || (x.code == d.code && x.message == d.message))
+                    .collect();
+                assert!(left.is_empty(), "{:?} left after `{}`:\n{fixed}", left, fix.title);
+                out.push_str(&format!("== {}: {}\n{fixed}\n", d.code.as_str(), fix.title));
+            }
+        }
+        assert!(offered > 0, "no quick fix offered for:\n{src}");
+    }
+    insta::assert_snapshot!(out);
+}

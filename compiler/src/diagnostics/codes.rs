@@ -45,6 +45,38 @@ macro_rules! codes {
     };
 }
 
+impl Code {
+    /// The fragment naming this code's section in docs/diagnostics.md
+    /// (`e0402`), which editors link a diagnostic's code to.
+    pub fn anchor(self) -> String {
+        self.as_str().to_ascii_lowercase()
+    }
+}
+
+/// docs/diagnostics.md: every code with its title and explanation, as
+/// `assay explain` prints them. A test keeps the file current.
+pub fn reference() -> String {
+    let mut out = String::from(
+        "# Diagnostic codes\n\n\
+         Generated from the compiler's code table (`ASSAY_UPDATE_DOCS=1 cargo test -p assay-compiler \
+         --test corpus`); `assay explain CODE` prints the same text. `E` codes are errors, `W` codes \
+         lints (warnings; `--deny-warnings` makes them errors).\n",
+    );
+    for code in ALL_CODES {
+        let level = match code.level() {
+            super::Level::Error => "error",
+            super::Level::Warning => "warning",
+        };
+        out.push_str(&format!(
+            "\n<a id=\"{}\"></a>\n## {code}: {} ({level})\n\n{}\n",
+            code.anchor(),
+            code.title(),
+            code.explanation().trim_end()
+        ));
+    }
+    out
+}
+
 impl Serialize for Code {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.as_str())

@@ -8,7 +8,7 @@ mod codes;
 mod render;
 pub mod suggest;
 
-pub use codes::{Code, ALL_CODES};
+pub use codes::{reference, Code, ALL_CODES};
 pub use render::{render_human, render_json, ColorChoice, JsonDiagnostic};
 
 use crate::source::Span;
@@ -36,14 +36,16 @@ pub struct Diagnostic {
     pub labels: Vec<Label>,
     pub help: Option<String>,
     pub notes: Vec<String>,
-    /// A replacement that mends the mistake (the "did you mean" of the
-    /// help), for an editor's quick fix.
-    pub suggestion: Option<Suggestion>,
+    /// Edits that mend the mistake (the "did you mean" of the help, a
+    /// default, a guard), each one an editor's quick fix on its own.
+    pub suggestions: Vec<Suggestion>,
 }
 
-/// Text to put in place of a span.
+/// Text to put in place of a span, and what doing so means to the author.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Suggestion {
+    /// Imperative, for a menu: "Replace with `foo`".
+    pub title: String,
     pub span: Span,
     pub replacement: String,
 }
@@ -58,13 +60,20 @@ impl Diagnostic {
             labels: Vec::new(),
             help: None,
             notes: Vec::new(),
-            suggestion: None,
+            suggestions: Vec::new(),
         }
     }
 
-    /// Suggests `replacement` for the text at `span`.
-    pub fn suggest(mut self, span: Span, replacement: impl Into<String>) -> Self {
-        self.suggestion = Some(Suggestion { span, replacement: replacement.into() });
+    /// Suggests `replacement` for the text at `span` (a did-you-mean).
+    pub fn suggest(self, span: Span, replacement: impl Into<String>) -> Self {
+        let replacement = replacement.into();
+        self.fix(format!("Replace with `{replacement}`"), span, replacement)
+    }
+
+    /// Suggests an edit titled `title`: `replacement` in place of `span`
+    /// (an empty span inserts, an empty replacement deletes).
+    pub fn fix(mut self, title: impl Into<String>, span: Span, replacement: impl Into<String>) -> Self {
+        self.suggestions.push(Suggestion { title: title.into(), span, replacement: replacement.into() });
         self
     }
 

@@ -233,12 +233,62 @@ pub(crate) fn syntax_error(
     } else if found == "not" && expected.words.iter().any(|w| w == "present") {
         d = d.help("`is not` is not an operator: write `x is absent` (or `x is present`), or `not (...)`");
     } else if found == "[" && expected.operator {
-        d = d.help(
-            "values are not indexed with `[...]`: pick an item of a list with `find`, as in \
-             `find(p in host.kernel.parameters where p.name == \"kernel.randomize_va_space\")`",
-        );
+        match index_fix(src, span.start as usize) {
+            Some(fix) => {
+                let help = match fix.lookup {
+                    true => format!("values are not indexed with `[...]`: look the item up by name, `{}`", fix.replacement),
+                    false => format!("values are not indexed with `[...]`: pick an item of a list with `find`, `{}`", fix.replacement),
+                };
+                let at = Span::new(file, fix.range.start as u32, fix.range.end as u32);
+                d = d.help(help).suggest(at, fix.replacement);
+            }
+            None => {
+                d = d.help(
+                    "values are not indexed with `[...]`: pick an item of a list with `find`, as in \
+                     `find(p in host.packages where p.name == \"openssh-server\")`",
+                );
+            }
+        }
     }
     d
+}
+
+/// What `base[key]` was meant to be.
+struct IndexFix {
+    /// The text from `base` to the `]`.
+    range: std::ops::Range<usize>,
+    replacement: String,
+    /// A lookup by name (`host.sysctl(key)`) rather than a `find`.
+    lookup: bool,
+}
+
+/// `base[key]` where `base` is a dotted path: the lookup by name for the
+/// lists the collector fills by name (E0312 rejects a `find` over them), a
+/// `find` by `name` for any other list.
+fn index_fix(src: &str, open: usize) -> Option<IndexFix> {
+    let before = src.get(..open)?;
+    let base_start = before.trim_end_matches(|c: char| c.is_alphanumeric() || c == '_' || c == '.').len();
+    let base = &before[base_start..];
+    if base.is_empty() || base.starts_with('.') || base.ends_with('.') {
+        return None;
+    }
+    let rest = src.get(open + 1..)?;
+    let close = rest.find([']', '\n'])?;
+    let key = rest[..close].trim();
+    if !rest[close..].starts_with(']') || key.is_empty() || key.contains(['[', ']']) {
+        return None;
+    }
+    let lookup = match base {
+        "host.kernel.parameters" | "host.sysctl" => Some("host.sysctl"),
+        "host.kernel.modules" | "host.module" => Some("host.module"),
+        "host.files" | "host.file" => Some("host.file"),
+        _ => None,
+    };
+    let replacement = match lookup {
+        Some(f) => format!("{f}({key})"),
+        None => format!("find(x in {base} where x.name == {key})"),
+    };
+    Some(IndexFix { range: base_start..open + 1 + close + 1, replacement, lookup: lookup.is_some() })
 }
 
 /// E0116 when the error is where an unclosed `{`, `(` or `[` ran into
