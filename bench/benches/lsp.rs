@@ -77,8 +77,15 @@ fn rss_mib() -> f64 {
     kib / 1024.0
 }
 
+/// Quick mode (`-- --quick`, or `cargo test --benches`, which does not pass
+/// `--bench`): one short iteration, for CI, so the bench cannot rot.
+fn quick() -> bool {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter().any(|a| a == "--quick") || !args.iter().any(|a| a == "--bench")
+}
+
 fn main() {
-    let quick = std::env::args().any(|a| a == "--quick");
+    let quick = quick();
     let policies = Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies").canonicalize().unwrap();
     let package = policies.join("cis-linux");
     let file = package.join("ssh.assay");

@@ -83,7 +83,9 @@ fn bench_parse(c: &mut Criterion) {
         rule.push_str(&format!("  fail when v{} > 0\n    message \"m\"\n}}\n", n - 1));
         let loaded = Loaded::from_memory(None, &[("lets.assay", &rule)]);
         group.throughput(Throughput::Elements(n as u64));
-        group.bench_function(format!("{n}_lets"), |b| b.iter(|| assay_compiler::compile(std::hint::black_box(&loaded))));
+        group.bench_function(format!("{n}_lets"), |b| {
+            b.iter(|| assay_compiler::compile(std::hint::black_box(&loaded)))
+        });
     }
     group.finish();
 }

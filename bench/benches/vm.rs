@@ -10,10 +10,12 @@
 //!
 //! A custom harness rather than criterion, so one run can print the ratio.
 //! Each side is warmed up, then timed over many iterations; the median of
-//! several batches is reported.
+//! several batches is reported. `-- --quick` (and `cargo test --benches`)
+//! runs each side once.
 
 use assay_compiler::package::{Loaded, Manifest};
 use assay_model::bundle;
+use assay_model::telemetry as t;
 use assay_runtime::value::Host;
 use assay_runtime::vm::{Options, Program};
 use std::hint::black_box;
@@ -24,8 +26,18 @@ fn main() {
     versus_regorus();
 }
 
-/// Median time per call of `f` over `batches` batches of `per_batch` calls.
+/// Quick mode (`-- --quick`, or `cargo test --benches`, which does not pass
+/// `--bench`): one short iteration of each measurement, still checking that
+/// Assay and its peer agree. CI runs it so the bench cannot rot.
+fn quick() -> bool {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter().any(|a| a == "--quick") || !args.iter().any(|a| a == "--bench")
+}
+
+/// Median time per call of `f` over `batches` batches of `per_batch` calls
+/// (one call in quick mode).
 fn measure(batches: usize, per_batch: usize, mut f: impl FnMut()) -> Duration {
+    let (batches, per_batch) = if quick() { (1, 1) } else { (batches, per_batch) };
     for _ in 0..per_batch.min(10) {
         f();
     }
@@ -70,19 +82,47 @@ fn compile(src: &str) -> bundle::Bundle {
     }
 }
 
-fn package_json(name: &str, version: &str) -> serde_json::Value {
-    serde_json::json!({
-        "name": name, "version": version, "source_name": name, "source_version": version,
-        "architecture": "amd64", "ecosystem": "debian", "origin": "/var/lib/dpkg/status"
-    })
+fn package(name: &str, version: &str) -> t::Package {
+    t::Package {
+        name: name.into(),
+        version: t::Version(version.into()),
+        source_name: Some(name.into()),
+        source_version: Some(t::Version(version.into())),
+        architecture: Some("amd64".into()),
+        ecosystem: t::Ecosystem::Debian,
+        origin: "/var/lib/dpkg/status".into(),
+    }
 }
 
-fn base_host() -> serde_json::Value {
-    serde_json::json!({
-        "schema_version": 1,
-        "asset": {"id": "bench", "hostname": "bench", "tags": [], "os": {"family": "debian", "distribution": "debian", "version": "12", "name": null}, "kernel_release": null, "architecture": null},
-        "errors": []
-    })
+/// The synthetic host is built from the model's own types, so a schema
+/// change breaks the bench's build, never a run.
+fn base_host() -> t::Telemetry {
+    t::Telemetry {
+        schema_version: 1,
+        asset: t::Asset {
+            id: "bench".into(),
+            hostname: "bench".into(),
+            tags: Vec::new(),
+            os: Some(t::Os {
+                family: t::OsFamily::Debian,
+                distribution: "debian".into(),
+                version: Some("12".into()),
+                name: None,
+            }),
+            kernel_release: None,
+            architecture: None,
+        },
+        ..t::Telemetry::default()
+    }
+}
+
+/// The document both engines read: JSON written from the model's types and
+/// read back by the runtime as an agent's upload would be.
+fn document(host: &t::Telemetry) -> (String, Host) {
+    let json = serde_json::to_string(host).expect("telemetry serializes");
+    let parsed =
+        Host::from_json(json.as_bytes()).unwrap_or_else(|e| panic!("the runtime refuses the telemetry: {e}"));
+    (json, parsed)
 }
 
 fn tight_loop() {
@@ -90,9 +130,8 @@ fn tight_loop() {
     // 1,000 packages walked 1,000 times (a nested `count`): a million inner
     // iterations over data that stays in cache, so the loop measures the
     // interpreter rather than memory.
-    let packages: Vec<_> = (0..1_000).map(|i| package_json(&format!("pkg{i}"), "1.0-1")).collect();
-    host["packages"] = serde_json::Value::Array(packages);
-    let host = Host::from_json(host.to_string().as_bytes()).expect("valid telemetry");
+    host.packages = Some((0..1_000).map(|i| package(&format!("pkg{i}"), "1.0-1")).collect());
+    let (_, host) = document(&host);
     let src = "rule LOOP-1 \"Tight loop\" {\n  severity low\n  description \"d\"\n  recommendation \"r\"\n  \
                applies when host.packages is present\n\n  \
                let n = count(o in host.packages where count(p in host.packages where p.ecosystem == debian) > 0)\n  \
@@ -180,13 +219,11 @@ fn rules() -> Vec<Pair> {
         let want = if i % 3 == 0 { "1" } else { "0" };
         out.push(Pair {
             assay: format!(
-                "{}  applies when host.kernel is present\n\n  let k = find(p in host.kernel.parameters where p.name == \"{name}\")\n  \
+                "{}  applies when host.kernel is present\n\n  let k = host.sysctl(\"{name}\")\n  \
                  fail when k is absent or (k.runtime ?? \"\") != \"{want}\"\n    message \"{name}\"\n}}\n\n",
                 header(&id)
             ),
-            rego: format!(
-                "deny contains \"{id}\" if {{\n  not param_is(\"{name}\", \"{want}\")\n}}\n\n"
-            ),
+            rego: format!("deny contains \"{id}\" if {{\n  not param_is(\"{name}\", \"{want}\")\n}}\n\n"),
         });
     }
     // Listeners: 10 rules.
@@ -230,70 +267,98 @@ fn rules() -> Vec<Pair> {
     out
 }
 
-fn realistic_host() -> serde_json::Value {
-    let sourced = |v: serde_json::Value| serde_json::json!({"value": v, "source": {"file": "/etc/ssh/sshd_config", "line": 10}});
+fn realistic_host() -> t::Telemetry {
+    fn sourced<T>(value: T) -> t::Sourced<T> {
+        let source = t::Provenance { file: Some("/etc/ssh/sshd_config".into()), line: Some(10), note: None };
+        t::Sourced::new(value, source)
+    }
+    let s = |v: &str| sourced(v.to_owned());
+    let strings = |v: &[&str]| sourced(v.iter().map(|x| (*x).to_owned()).collect::<Vec<_>>());
     let mut host = base_host();
-    host["packages"] = (0..1500).map(|i| package_json(&format!("pkg{i}"), &format!("1.{i}-1"))).collect();
-    host["sshd"] = serde_json::json!({
-        "permit_root_login": sourced("prohibit-password".into()),
-        "protocol": sourced("2".into()),
-        "password_authentication": sourced(true.into()),
-        "permit_empty_passwords": sourced(false.into()),
-        "pubkey_authentication": sourced(true.into()),
-        "kbd_interactive_authentication": sourced(false.into()),
-        "hostbased_authentication": sourced(false.into()),
-        "ignore_rhosts": sourced(true.into()),
-        "permit_user_environment": sourced(false.into()),
-        "x11_forwarding": sourced(true.into()),
-        "allow_tcp_forwarding": sourced("yes".into()),
-        "allow_agent_forwarding": sourced(true.into()),
-        "gssapi_authentication": sourced(false.into()),
-        "disable_forwarding": sourced(false.into()),
-        "use_pam": sourced(true.into()),
-        "max_auth_tries": sourced(6.into()),
-        "max_sessions": sourced(10.into()),
-        "max_startups": sourced("10:30:100".into()),
-        "login_grace_time": sourced(120.into()),
-        "client_alive_interval": sourced(0.into()),
-        "client_alive_count_max": sourced(3.into()),
-        "log_level": sourced("INFO".into()),
-        "banner": sourced("none".into()),
-        "ciphers": sourced(serde_json::json!(["aes256-ctr"])),
-        "macs": sourced(serde_json::json!(["hmac-sha2-256"])),
-        "kex_algorithms": sourced(serde_json::json!(["curve25519-sha256"])),
-        "allow_users": sourced(serde_json::json!([])),
-        "allow_groups": sourced(serde_json::json!([])),
-        "deny_users": sourced(serde_json::json!([])),
-        "deny_groups": sourced(serde_json::json!([])),
-        "ports": sourced(serde_json::json!([22])),
-        "settings": [],
-        "match_blocks": []
+    host.packages = Some((0..1500).map(|i| package(&format!("pkg{i}"), &format!("1.{i}-1"))).collect());
+    host.sshd = Some(t::Sshd {
+        permit_root_login: s("prohibit-password"),
+        protocol: s("2"),
+        password_authentication: sourced(true),
+        permit_empty_passwords: sourced(false),
+        pubkey_authentication: sourced(true),
+        kbd_interactive_authentication: sourced(false),
+        hostbased_authentication: sourced(false),
+        ignore_rhosts: sourced(true),
+        permit_user_environment: sourced(false),
+        x11_forwarding: sourced(true),
+        allow_tcp_forwarding: s("yes"),
+        allow_agent_forwarding: sourced(true),
+        gssapi_authentication: sourced(false),
+        disable_forwarding: sourced(false),
+        use_pam: sourced(true),
+        max_auth_tries: sourced(6),
+        max_sessions: sourced(10),
+        max_startups: s("10:30:100"),
+        login_grace_time: sourced(120),
+        client_alive_interval: sourced(0),
+        client_alive_count_max: sourced(3),
+        log_level: s("INFO"),
+        banner: s("none"),
+        ciphers: strings(&["aes256-ctr"]),
+        macs: strings(&["hmac-sha2-256"]),
+        kex_algorithms: strings(&["curve25519-sha256"]),
+        allow_users: strings(&[]),
+        allow_groups: strings(&[]),
+        deny_users: strings(&[]),
+        deny_groups: strings(&[]),
+        ports: sourced(vec![22]),
+        ..t::Sshd::default()
     });
-    let params: Vec<_> = (0..40)
-        .map(|i| {
-            let value = if i % 2 == 0 { "1" } else { "0" };
-            serde_json::json!({"name": format!("net.ipv4.param_{i}"), "runtime": {"value": value, "source": {"file": "/proc/sys/x"}}, "persisted": null})
+    let parameters = (0..40)
+        .map(|i| t::KernelParameter {
+            name: format!("net.ipv4.param_{i}"),
+            runtime: Some(t::Sourced::new(
+                if i % 2 == 0 { "1" } else { "0" }.to_owned(),
+                t::Provenance { file: Some("/proc/sys/x".into()), ..t::Provenance::default() },
+            )),
+            persisted: None,
         })
         .collect();
-    host["kernel"] = serde_json::json!({"parameters": params, "modules": []});
-    let seen = serde_json::json!({"first_seen": "2026-11-23T00:00:00Z", "last_seen": "2026-11-23T00:00:00Z", "samples": 1});
-    host["listeners"] = (0..25)
-        .map(|i| {
-            let port = [22, 25, 53, 80, 111, 123, 443, 631, 5432, 6379, 8080, 9090][i % 12];
-            let address = if i % 3 == 0 { "127.0.0.1" } else { "0.0.0.0" };
-            serde_json::json!({"protocol": "tcp", "family": "ipv4", "address": address, "port": port, "process": null, "connections_seen": i % 4, "seen": seen})
-        })
-        .collect();
-    host["users"] = (0..30)
-        .map(|i| {
-            serde_json::json!({
-                "name": format!("user{i}"), "uid": if i == 7 { 0 } else { 1000 + i }, "gid": 1000, "home": "/home/u",
-                "shell": if i % 5 == 0 { "/bin/sh" } else { "/bin/bash" }, "shadowed": i != 3,
-                "password": if i == 4 { "empty" } else { "set" }, "last_change": 19000, "min_days": 0,
-                "max_days": if i % 2 == 0 { 99999 } else { 90 }, "warn_days": 7, "inactive_days": null, "expires": null
+    host.kernel = Some(t::Kernel { parameters, ..t::Kernel::default() });
+    let seen = t::Sighting {
+        first_seen: "2026-11-23T00:00:00Z".into(),
+        last_seen: "2026-11-23T00:00:00Z".into(),
+        samples: 1,
+    };
+    host.listeners = Some(
+        (0..25u32)
+            .map(|i| t::Listener {
+                protocol: t::Protocol::Tcp,
+                family: t::AddressFamily::Ipv4,
+                address: if i % 3 == 0 { "127.0.0.1" } else { "0.0.0.0" }.into(),
+                port: [22, 25, 53, 80, 111, 123, 443, 631, 5432, 6379, 8080, 9090][i as usize % 12],
+                process: None,
+                connections_seen: i % 4,
+                seen: seen.clone(),
             })
-        })
-        .collect();
+            .collect(),
+    );
+    host.users = Some(
+        (0..30u32)
+            .map(|i| t::User {
+                name: format!("user{i}"),
+                uid: if i == 7 { 0 } else { 1000 + i },
+                gid: 1000,
+                home: "/home/u".into(),
+                shell: if i % 5 == 0 { "/bin/sh" } else { "/bin/bash" }.into(),
+                shadowed: i != 3,
+                password: if i == 4 { t::PasswordState::Empty } else { t::PasswordState::Set },
+                last_change: Some(19000),
+                min_days: Some(0),
+                max_days: Some(if i % 2 == 0 { 99999 } else { 90 }),
+                warn_days: Some(7),
+                inactive_days: None,
+                expires: None,
+                ..t::User::default()
+            })
+            .collect(),
+    );
     host
 }
 
@@ -304,10 +369,9 @@ fn versus_regorus() {
         "package assay\n\nimport rego.v1\n\nparam_is(name, value) if {{\n  some p in input.kernel.parameters\n  p.name == name\n  p.runtime.value == value\n}}\n\n{}",
         pairs.iter().map(|p| p.rego.as_str()).collect::<String>()
     );
-    let json = realistic_host().to_string();
+    let (json, host) = document(&realistic_host());
 
     let bundle = compile(&assay_src);
-    let host = Host::from_json(json.as_bytes()).expect("valid telemetry");
     let program = Program::new(&bundle);
     let options = Options::default();
     let report = program.evaluate(&host, &options);
