@@ -155,12 +155,18 @@ fn main() {
         .take(if quick { 4 } else { 40 })
         .enumerate()
     {
+        // Typed as an author types: the name, its diagnostics, then the `.`.
+        let name = insert.trim_end_matches('.');
+        for (n, typed) in [name, insert].into_iter().enumerate() {
+            let edited = format!("{}{typed}\n{}", &full[..at], &full[at..]);
+            let version = 10_000 + 2 * i + n;
+            c.notify(
+                "textDocument/didChange",
+                json!({"textDocument": {"uri": uri, "version": version}, "contentChanges": [{"text": edited}]}),
+            );
+            c.published(&uri);
+        }
         let edited = format!("{}{insert}\n{}", &full[..at], &full[at..]);
-        c.notify(
-            "textDocument/didChange",
-            json!({"textDocument": {"uri": uri, "version": 10_000 + i}, "contentChanges": [{"text": edited}]}),
-        );
-        c.published(&uri);
         let offset = at + insert.len();
         let line = edited[..offset].matches('\n').count();
         let character = offset - edited[..offset].rfind('\n').map_or(0, |n| n + 1);

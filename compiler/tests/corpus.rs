@@ -199,7 +199,10 @@ fn the_diagnostics_reference_is_current() {
         std::fs::write(&path, &want).unwrap();
     }
     let have = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(have == want, "docs/diagnostics.md is stale: run `ASSAY_UPDATE_DOCS=1 cargo test -p assay-compiler --test corpus`");
+    assert!(
+        have == want,
+        "docs/diagnostics.md is stale: run `ASSAY_UPDATE_DOCS=1 cargo test -p assay-compiler --test corpus`"
+    );
     for code in assay_compiler::diagnostics::ALL_CODES {
         assert!(have.contains(&format!("<a id=\"{}\"></a>", code.anchor())), "{code}");
     }

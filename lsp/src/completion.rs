@@ -2,11 +2,14 @@
 //! it has, as the checker types it: the text is checked with the `.` and
 //! the half-typed name taken out, and the expression that ends there is
 //! looked up in the checked program (a local, a function's result, a loop
-//! variable: whatever the checker can type). After a standard library
-//! module, its functions. Elsewhere: in a rule body at the start of a line,
-//! the clauses not yet written; after `severity`, the severities; inside
+//! variable: whatever the checker can type). When that text is the
+//! document as it was before its last change (the `.` was just typed), the
+//! analysis already made of it serves. After a standard library module,
+//! its functions. Elsewhere: in a rule body at the start of a line, the
+//! clauses not yet written; after `severity`, the severities; inside
 //! `host.sysctl("`, `host.file("` and `host.module("`, the names the
-//! compiler and the collector know; otherwise the names in scope.
+//! compiler and the collector know; otherwise the names in scope and the
+//! package's other modules' constants and functions, with their import.
 
 use crate::analysis::Analysis;
 use crate::schema_docs;
@@ -20,8 +23,25 @@ fn is_name(c: char) -> bool {
     c.is_alphanumeric() || c == '_'
 }
 
+/// What completion reads besides the open documents.
+pub(crate) struct Known<'a> {
+    /// The analysis of the document as it is (for the package's other
+    /// modules' names).
+    pub current: Option<&'a Analysis>,
+    /// The document's text before its last change, and that text's
+    /// analysis: when taking out the half-typed `.name` gives that text
+    /// back (the `.` was the last keystroke), the expression before the dot
+    /// is typed from it rather than by checking the package again.
+    pub before_change: Option<(&'a str, &'a Analysis)>,
+}
+
 /// The completions at `offset` of the open document at `path`.
-pub(crate) fn at(path: &Path, open: &BTreeMap<PathBuf, String>, offset: usize) -> Vec<CompletionItem> {
+pub(crate) fn at(
+    path: &Path,
+    open: &BTreeMap<PathBuf, String>,
+    offset: usize,
+    known: &Known<'_>,
+) -> Vec<CompletionItem> {
     let Some(text) = open.get(path) else { return Vec::new() };
     let mut offset = offset.min(text.len());
     while !text.is_char_boundary(offset) {
@@ -46,10 +66,10 @@ pub(crate) fn at(path: &Path, open: &BTreeMap<PathBuf, String>, offset: usize) -
         if !chain.contains('.') && assay_stdlib::modules().contains(&chain) {
             return natives(chain);
         }
-        let record = record_before(path, open, text, dot, offset).or_else(|| record_of_chain(chain));
+        let record = record_before(path, open, text, dot, offset, known).or_else(|| record_of_chain(chain));
         return record.map(fields).unwrap_or_default();
     }
-    if let Some(values) = enum_values(path, open, text, &before[..partial_start], offset) {
+    if let Some(values) = enum_values(path, open, text, &before[..partial_start], offset, known) {
         return values;
     }
     if line.trim_end().ends_with("severity") && line.trim() == "severity" {
@@ -64,7 +84,97 @@ pub(crate) fn at(path: &Path, open: &BTreeMap<PathBuf, String>, offset: usize) -
             return clauses(written);
         }
     }
-    names(before, rule.is_some())
+    let mut out = names(before, rule.is_some());
+    if let Some(analysis) = known.current {
+        let importable: Vec<CompletionItem> = importable(analysis, path, text)
+            .into_iter()
+            .filter(|i| !out.iter().any(|o| o.label == i.label))
+            .collect();
+        out.extend(importable);
+    }
+    out
+}
+
+/// The constants, parameters and functions of the package's other modules
+/// that this file has not imported, each with the edit that imports it:
+/// the name added to the file's `import MODULE.{...}`, or a new import
+/// line after the file's imports (or its `//!` comment).
+fn importable(analysis: &Analysis, path: &Path, text: &str) -> Vec<CompletionItem> {
+    use assay_compiler::syntax::ast::Item;
+    let Some(file) = analysis.file(path) else { return Vec::new() };
+    let modules = analysis.modules();
+    let Some(this) = modules.get(&file) else { return Vec::new() };
+    let imports: Vec<&assay_compiler::syntax::ast::Import> =
+        this.items.iter().filter_map(|i| if let Item::Import(i) = i { Some(i) } else { None }).collect();
+    let defined_here = |name: &str| {
+        this.items.iter().any(|i| match i {
+            Item::Const(c) => c.name.name == name,
+            Item::Fn(f) => f.name.name == name,
+            Item::Import(i) => i.names.iter().flatten().any(|n| n.name == name),
+            Item::Rule(_) => false,
+        })
+    };
+    let lines = crate::text::Lines::new(text);
+    let package = analysis.loaded.packages.iter().find(|p| p.files.contains(&file));
+    let files = package.map_or_else(|| analysis.loaded.source_files(), |p| p.files.clone());
+    let mut out = Vec::new();
+    for other in files.into_iter().filter(|f| *f != file) {
+        let module = analysis.module_name(other);
+        let whole =
+            imports.iter().any(|i| i.names.is_none() && i.path.len() == 1 && i.path[0].name == module);
+        let Some(ast) = modules.get(&other) else { continue };
+        if whole {
+            continue;
+        }
+        let listed =
+            imports.iter().find(|i| i.names.is_some() && i.path.len() == 1 && i.path[0].name == module);
+        for declaration in &ast.items {
+            let (name, kind) = match declaration {
+                Item::Const(c) => (&c.name.name, CompletionItemKind::CONSTANT),
+                Item::Fn(f) => (&f.name.name, CompletionItemKind::FUNCTION),
+                _ => continue,
+            };
+            if defined_here(name) {
+                continue;
+            }
+            let (at, insert) = match listed {
+                Some(i) if text.get(..i.span.end as usize).is_some_and(|t| t.ends_with('}')) => {
+                    let close = i.span.end as usize - 1;
+                    let inside = text.get(..close).unwrap_or("").trim_end();
+                    let comma = if inside.ends_with(['{', ',']) { " " } else { ", " };
+                    (close, format!("{}{name}", if inside.ends_with('{') { "" } else { comma }))
+                }
+                Some(_) => continue,
+                None => match imports.last() {
+                    Some(last) => {
+                        let end = last.span.end as usize;
+                        let next_line = text[end..].find('\n').map_or(text.len(), |n| end + n + 1);
+                        let newline =
+                            if next_line == text.len() && !text.ends_with('\n') { "\n" } else { "" };
+                        (next_line, format!("{newline}import {module}.{{{name}}}\n"))
+                    }
+                    None => {
+                        // After the `//!` lines and the blank line after them.
+                        let mut at = 0;
+                        for line in text.split_inclusive('\n') {
+                            if !line.starts_with("//!") {
+                                break;
+                            }
+                            at += line.len();
+                        }
+                        let gap = if at > 0 { "\n" } else { "" };
+                        let after = if text[at..].starts_with('\n') { "" } else { "\n" };
+                        (at, format!("{gap}import {module}.{{{name}}}\n{after}"))
+                    }
+                },
+            };
+            let edit = lsp_types::TextEdit { range: lines.range(at, at), new_text: insert };
+            let mut completion = item(name, kind, Some(format!("import from {module}")), None);
+            completion.additional_text_edits = Some(vec![edit]);
+            out.push(completion);
+        }
+    }
+    out
 }
 
 /// The record type of the expression that ends at `dot`, as the checker
@@ -75,9 +185,10 @@ fn record_before(
     text: &str,
     dot: usize,
     offset: usize,
+    known: &Known<'_>,
 ) -> Option<&'static str> {
     let schema = Schema::get();
-    let name = match type_before(path, open, text, dot, offset)?.strip() {
+    let name = match type_before(path, open, text, dot, offset, known)?.strip() {
         Ty::Record(id) => schema.record(*id).name.clone(),
         _ => return None,
     };
@@ -92,17 +203,24 @@ fn type_before(
     text: &str,
     end: usize,
     offset: usize,
+    known: &Known<'_>,
 ) -> Option<Ty> {
-    let dot = end;
-    let patched = format!("{}{}", &text[..dot], &text[offset..]);
-    let mut overlay = open.clone();
-    overlay.insert(path.to_path_buf(), patched);
-    let analysis = Analysis::of(path, &overlay).ok()?;
+    let patched = format!("{}{}", &text[..end], &text[offset..]);
+    let fresh;
+    let analysis = match known.before_change {
+        Some((before, analysis)) if before == patched => analysis,
+        _ => {
+            let mut overlay = open.clone();
+            overlay.insert(path.to_path_buf(), patched);
+            fresh = Analysis::of(path, &overlay).ok()?;
+            &fresh
+        }
+    };
     let file = analysis.file(path)?;
     let mut found: Option<(u32, Ty)> = None;
     analysis.program.walk(&mut |e| {
         if e.span.file == file
-            && e.span.end as usize == dot
+            && e.span.end as usize == end
             && found.as_ref().is_none_or(|(s, _)| e.span.start < *s)
         {
             found = Some((e.span.start, e.ty.clone()));
@@ -118,11 +236,14 @@ fn enum_values(
     text: &str,
     before: &str,
     offset: usize,
+    known: &Known<'_>,
 ) -> Option<Vec<CompletionItem>> {
     let lhs = before.trim_end();
     let lhs = lhs.strip_suffix("==").or_else(|| lhs.strip_suffix("!="))?.trim_end();
     let schema = Schema::get();
-    let Ty::Enum(id) = type_before(path, open, text, lhs.len(), offset)?.strip().clone() else { return None };
+    let Ty::Enum(id) = type_before(path, open, text, lhs.len(), offset, known)?.strip().clone() else {
+        return None;
+    };
     let enumeration = schema.enumeration(id);
     let items = enumeration
         .variants

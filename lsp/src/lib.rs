@@ -141,6 +141,9 @@ struct Server {
     outbox: Vec<Notification>,
     /// Where docs/diagnostics.md is published, if the editor said.
     explanations: Option<Url>,
+    /// The document changed last, its text before the change and that
+    /// text's analysis.
+    before_change: Option<(PathBuf, String, std::rc::Rc<Analysis>)>,
 }
 
 /// A setting `name`, given as `{NAME: ...}` or `{"assay": {NAME: ...}}`.
@@ -190,6 +193,7 @@ impl Server {
             test_failures: BTreeMap::new(),
             telemetry,
             explanations,
+            before_change: None,
             outbox: Vec::new(),
         }
     }
@@ -218,7 +222,14 @@ impl Server {
                         let path = path_of(&p.text_document.uri)?;
                         // Full synchronisation: the last change is the text.
                         let text = p.content_changes.into_iter().last()?.text;
-                        self.open.insert(path.clone(), text);
+                        // The text before the change, with its analysis: a `.`
+                        // just typed is completed from it (the text without the
+                        // `.` is what it checked).
+                        self.before_change =
+                            match (self.open.insert(path.clone(), text), self.analyses.get(&path)) {
+                                (Some(old), Some(analysis)) => Some((path.clone(), old, analysis.clone())),
+                                _ => None,
+                            };
                         Some(path)
                     },
                 )
@@ -390,7 +401,13 @@ impl Server {
         let path = path_of(&at.text_document.uri)?;
         let text = self.open.get(&path)?;
         let offset = Lines::new(text).offset(at.position);
-        Some(CompletionResponse::Array(completion::at(&path, &self.open, offset)))
+        let current = self.analysis(&path);
+        let before_change = self.before_change.as_ref().filter(|(p, _, _)| *p == path);
+        let known = completion::Known {
+            current: current.as_deref(),
+            before_change: before_change.map(|(_, text, analysis)| (text.as_str(), &**analysis)),
+        };
+        Some(CompletionResponse::Array(completion::at(&path, &self.open, offset, &known)))
     }
 
     fn formatting(&mut self, p: lsp_types::DocumentFormattingParams) -> Option<Vec<TextEdit>> {
@@ -626,12 +643,18 @@ impl Server {
         let (from, to) = (lines.offset(p.range.start), lines.offset(p.range.end));
         let mut out = Vec::new();
         // The document's diagnostics as published, converted once.
-        let published = diagnostics::by_file(&analysis, self.explanations.as_ref()).remove(&p.text_document.uri).unwrap_or_default();
+        let published = diagnostics::by_file(&analysis, self.explanations.as_ref())
+            .remove(&p.text_document.uri)
+            .unwrap_or_default();
         for (d, fix) in analysis.diagnostics.iter().flat_map(|d| d.suggestions.iter().map(move |f| (d, f))) {
             // Offered where the diagnostic is; the edit may be elsewhere in
             // the file (a guard goes in the rule's `applies when`).
             let Some(at) = d.primary_span() else { continue };
-            if at.file != file || fix.span.file != file || (at.end as usize) < from || (at.start as usize) > to {
+            if at.file != file
+                || fix.span.file != file
+                || (at.end as usize) < from
+                || (at.start as usize) > to
+            {
                 continue;
             }
             let at = lines.range(at.start as usize, at.end as usize);

@@ -275,6 +275,34 @@ fn hover_completion_and_formatting() {
     let values = c.request("textDocument/completion", at(&uri, position(&typing, "== u)", 0, 4)));
     assert_eq!(labels(&values), ["tcp", "udp"], "{values:#}");
 
+    // A constant of another module, not imported yet: offered with the
+    // edit that adds it to the file's import of that module, or with a new
+    // import line when there is none.
+    let typing = RULES
+        .replace("import common.{MAX_TRIES, is_cbc}", "import common.{is_cbc}")
+        .replace("  let sshd = host.sshd\n", "  let sshd = host.sshd\n  let m = MA\n");
+    change(&mut c, &uri, 100, &typing);
+    let items = c.request("textDocument/completion", at(&uri, position(&typing, "= MA\n", 0, 4)));
+    let max = items.as_array().unwrap().iter().find(|i| i["label"] == "MAX_TRIES").unwrap();
+    insta::assert_json_snapshot!("completion_import_extended", max);
+    let typing = typing.replace("import common.{is_cbc}\n", "");
+    change(&mut c, &uri, 101, &typing);
+    let items = c.request("textDocument/completion", at(&uri, position(&typing, "= MA\n", 0, 4)));
+    let cbc = items.as_array().unwrap().iter().find(|i| i["label"] == "is_cbc").unwrap();
+    assert_eq!(cbc["additionalTextEdits"][0]["newText"], "import common.{is_cbc}\n", "{cbc:#}");
+    assert_eq!(cbc["additionalTextEdits"][0]["range"]["start"], json!({"line": 0, "character": 0}));
+    // A `.` typed after a local, keystroke by keystroke: typed from the
+    // analysis of the text before the `.` (the same fields as a fresh check).
+    let without_dot =
+        RULES.replace("  applies when sshd is present\n", "  applies when sshd is present\n  let y = sshd\n");
+    change(&mut c, &uri, 102, &without_dot);
+    c.diagnostics(&uri);
+    let typing = without_dot.replace("  let y = sshd\n", "  let y = sshd.\n");
+    change(&mut c, &uri, 103, &typing);
+    let fields =
+        labels(&c.request("textDocument/completion", at(&uri, position(&typing, "= sshd.\n", 0, 7))));
+    assert!(fields.contains(&"max_auth_tries".to_owned()), "{fields:?}");
+
     // Formatting rewrites the document as `assay fmt` does.
     let messy = RULES.replace("  severity high\n", "      severity    high\n");
     change(&mut c, &uri, 7, &messy);
@@ -380,7 +408,8 @@ fn a_misspelt_name_has_a_quick_fix() {
     change(&mut c, &uri, 3, &unguarded);
     c.diagnostics(&uri);
     let line = unguarded.lines().position(|l| l.contains("permit_root_login !=")).unwrap();
-    let fail_line = json!({"start": {"line": line, "character": 0}, "end": {"line": line + 1, "character": 0}});
+    let fail_line =
+        json!({"start": {"line": line, "character": 0}, "end": {"line": line + 1, "character": 0}});
     let actions = c.request(
         "textDocument/codeAction",
         json!({"textDocument": {"uri": uri}, "range": fail_line, "context": {"diagnostics": []}}),

@@ -287,8 +287,11 @@ impl Checker<'_> {
             match &self.guard_site {
                 Some(super::rules::GuardSite::Join(span)) => {
                     let condition = self.text(*span);
-                    let condition =
-                        if condition.contains(" or ") { format!("({condition})") } else { condition.to_owned() };
+                    let condition = if condition.contains(" or ") {
+                        format!("({condition})")
+                    } else {
+                        condition.to_owned()
+                    };
                     fixes.push((title, *span, format!("{guard} is present and {condition}")));
                 }
                 Some(super::rules::GuardSite::Insert { at, indent }) => {

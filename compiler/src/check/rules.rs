@@ -21,7 +21,10 @@ impl<'a> Checker<'a> {
         if let Some(span) = applies {
             return Some(GuardSite::Join(span));
         }
-        let first = r.clauses.iter().find(|c| matches!(c.kind, ast::ClauseKind::Let(_) | ast::ClauseKind::Check(_)))?;
+        let first = r
+            .clauses
+            .iter()
+            .find(|c| matches!(c.kind, ast::ClauseKind::Let(_) | ast::ClauseKind::Check(_)))?;
         let text = self.sources.get(first.span.file)?.text();
         let before = text.get(..first.span.start as usize)?;
         let line_start = before.rfind('\n').map_or(0, |i| i + 1);

@@ -236,8 +236,14 @@ pub(crate) fn syntax_error(
         match index_fix(src, span.start as usize) {
             Some(fix) => {
                 let help = match fix.lookup {
-                    true => format!("values are not indexed with `[...]`: look the item up by name, `{}`", fix.replacement),
-                    false => format!("values are not indexed with `[...]`: pick an item of a list with `find`, `{}`", fix.replacement),
+                    true => format!(
+                        "values are not indexed with `[...]`: look the item up by name, `{}`",
+                        fix.replacement
+                    ),
+                    false => format!(
+                        "values are not indexed with `[...]`: pick an item of a list with `find`, `{}`",
+                        fix.replacement
+                    ),
                 };
                 let at = Span::new(file, fix.range.start as u32, fix.range.end as u32);
                 d = d.help(help).suggest(at, fix.replacement);
