@@ -546,7 +546,7 @@ fn check_reports_the_trial_diagnostics_with_their_codes() {
         ("E0116-unclosed-parenthesis.assay", "E0116"),
         ("E0101-c-style-operator.assay", "write `and`"),
         ("E0101-is-not.assay", "`is not` is not an operator"),
-        ("E0101-indexing.assay", "find(p in host.kernel.parameters"),
+        ("E0101-indexing.assay", "look the item up by name, `host.sysctl(\"kernel.randomize_va_space\")`"),
         ("E0101-quoted-severity.assay", "`severity high`"),
         ("E0303-method-call.assay", "lists.len(host.users)"),
         ("E0401-bool-compared-with-string.assay", "compare with `true`"),

@@ -424,6 +424,53 @@ fn services_sockets_and_timers_are_units() {
     assert!(services.iter().all(|s| s.active.is_none()), "a root file system has no running state");
 }
 
+/// An offline root's mounts are those of the system it boots: fstab's,
+/// and what systemd mounts itself (`/dev/shm`, `/run`; `/tmp` when
+/// `tmp.mount` is enabled, with its unit's options), each saying where it
+/// comes from. fstab wins over a default, a masked unit mounts nothing, and
+/// a root without systemd gets no default.
+#[test]
+fn an_offline_root_has_the_mounts_its_init_system_makes() {
+    let host = copy_host("debian-default");
+    let root = host.path().join("root");
+    let mounts = collect_root(&root).mounts.unwrap();
+    let shm = mounts.iter().find(|m| m.path == "/dev/shm").expect("systemd's /dev/shm");
+    assert_eq!(shm.options, ["rw", "nosuid", "nodev", "mode=1777"]);
+    assert_eq!(shm.source.note.as_deref(), Some("systemd's built-in mount, no line in /etc/fstab"));
+    assert!(mounts.iter().any(|m| m.path == "/run"), "{mounts:?}");
+    assert!(!mounts.iter().any(|m| m.path == "/tmp"), "tmp.mount is not enabled: {mounts:?}");
+
+    // tmp.mount as systemd ships it, enabled the way `systemctl enable` does.
+    let units = root.join("usr/lib/systemd/system");
+    std::fs::create_dir_all(&units).unwrap();
+    let unit = "[Unit]\nDescription=Temporary Directory /tmp\nConditionPathIsSymbolicLink=!/tmp\n\n[Mount]\nWhat=tmpfs\nWhere=/tmp\nType=tmpfs\nOptions=mode=1777,strictatime,nosuid,nodev,size=50%%,nr_inodes=1m\n\n[Install]\nWantedBy=local-fs.target\n";
+    std::fs::write(units.join("tmp.mount"), unit).unwrap();
+    let wants = root.join("etc/systemd/system/local-fs.target.wants");
+    std::fs::create_dir_all(&wants).unwrap();
+    std::os::unix::fs::symlink("/usr/lib/systemd/system/tmp.mount", wants.join("tmp.mount")).unwrap();
+    let mounts = collect_root(&root).mounts.unwrap();
+    let tmp = mounts.iter().find(|m| m.path == "/tmp").expect("tmp.mount's /tmp");
+    assert_eq!(tmp.options, ["mode=1777", "strictatime", "nosuid", "nodev", "size=50%", "nr_inodes=1m"]);
+    assert_eq!(tmp.source.file.as_deref(), Some("/usr/lib/systemd/system/tmp.mount"));
+    assert_eq!(tmp.source.line, Some(9));
+
+    // Masked in /etc: no /tmp. An fstab line for /dev/shm: fstab's options.
+    std::os::unix::fs::symlink("/dev/null", root.join("etc/systemd/system/tmp.mount")).unwrap();
+    let fstab = std::fs::read_to_string(root.join("etc/fstab")).unwrap();
+    std::fs::write(root.join("etc/fstab"), format!("{fstab}tmpfs /dev/shm tmpfs nosuid,nodev,noexec 0 0\n"))
+        .unwrap();
+    let mounts = collect_root(&root).mounts.unwrap();
+    assert!(!mounts.iter().any(|m| m.path == "/tmp"), "masked: {mounts:?}");
+    let shm: Vec<_> = mounts.iter().filter(|m| m.path == "/dev/shm").collect();
+    assert_eq!(shm.len(), 1, "{shm:?}");
+    assert_eq!(shm[0].options, ["nosuid", "nodev", "noexec"]);
+    assert_eq!(shm[0].source.file.as_deref(), Some("/etc/fstab"));
+
+    // Alpine (OpenRC): fstab only.
+    let mounts = collect_root(&fixture("alpine")).mounts.unwrap();
+    assert!(mounts.iter().all(|m| m.path != "/dev/shm" && m.path != "/run"), "{mounts:?}");
+}
+
 /// The settings CIS audits in files of their own: drop-ins override the
 /// main file (and /etc hides the same drop-in name in /usr/lib), pam-style
 /// flags are kept, APT keeps only the options that matter and never a

@@ -1,7 +1,7 @@
 //! Sensors for the operating system: identity, login.defs, the PAM password
 //! policy, kernel parameters and modules, NX, mounts and services.
 
-use super::fs::FsError;
+use super::fs::{FsError, RootFs};
 use super::Ctx;
 use assay_model::telemetry::{
     Cpu, Kernel, KernelModule, KernelParameter, LoginDefs, LoginDefsSetting, ModuleBuild, Mount, Os,
@@ -343,8 +343,11 @@ pub fn password_policy(ctx: &mut Ctx) -> Option<PasswordPolicy> {
     found.then_some(policy)
 }
 
-/// The kernel configuration symbol of each module rules check.
+/// The kernel configuration symbol of each module rules check (a test
+/// keeps it covering the collector's default list and every module the
+/// built-in policies look up).
 const CONFIG_SYMBOLS: &[(&str, &str)] = &[
+    ("overlay", "CONFIG_OVERLAY_FS"),
     ("cramfs", "CONFIG_CRAMFS"),
     ("freevxfs", "CONFIG_VXFS_FS"),
     ("hfs", "CONFIG_HFS_FS"),
@@ -368,6 +371,10 @@ struct Builds {
     /// `CONFIG_X` → `y`, `m` (absent keys: not set); `None` without a configuration.
     config: Option<BTreeMap<String, String>>,
     supported: Option<bool>,
+    /// On the live host, the running kernel's own word, for names not
+    /// loaded as modules: a `/sys/module/NAME` without `initstate` (built-in
+    /// code with parameters) and the file systems of `/proc/filesystems`.
+    running_builtin: std::collections::HashSet<String>,
 }
 
 impl Builds {
@@ -377,7 +384,10 @@ impl Builds {
             (Some(c), Some(s)) => Some(c.get(s).map(String::as_str)),
             _ => None,
         };
-        if self.builtin.as_ref().is_some_and(|b| b.contains(name)) || configured == Some(Some("y")) {
+        if self.builtin.as_ref().is_some_and(|b| b.contains(name))
+            || configured == Some(Some("y"))
+            || self.running_builtin.contains(name)
+        {
             return ModuleBuild::Builtin;
         }
         if self.supported == Some(false) {
@@ -400,6 +410,26 @@ fn module_names(text: &str) -> std::collections::HashSet<String> {
         .filter_map(|l| l.split(':').next())
         .filter_map(|path| path.rsplit('/').next())
         .map(|file| file.split(".ko").next().unwrap_or(file).replace('_', "-"))
+        .collect()
+}
+
+/// Of `names` not in `loaded`, those the running kernel has built in: a
+/// `/sys/module` entry without `initstate` (only loadable modules have
+/// one), or a file system `/proc/filesystems` lists.
+fn running_builtin(ctx: &Ctx, names: &[String], loaded: &[String]) -> std::collections::HashSet<String> {
+    let filesystems: std::collections::HashSet<String> = ctx
+        .fs
+        .read("/proc/filesystems")
+        .map(|t| t.lines().filter_map(|l| l.split_whitespace().last().map(str::to_owned)).collect())
+        .unwrap_or_default();
+    names
+        .iter()
+        .filter(|n| !loaded.iter().any(|l| l.replace('_', "-") == **n))
+        .filter(|n| {
+            let sys = format!("/sys/module/{}", n.replace('-', "_"));
+            (ctx.fs.exists(&sys) && !ctx.fs.exists(&format!("{sys}/initstate"))) || filesystems.contains(*n)
+        })
+        .cloned()
         .collect()
 }
 
@@ -450,7 +480,7 @@ fn module_builds(ctx: &mut Ctx, live: bool) -> Builds {
         Some((l, b)) => (Some(l), Some(b)),
         None => (None, None),
     };
-    Builds { loadable, builtin, config, supported }
+    Builds { loadable, builtin, config, supported, running_builtin: Default::default() }
 }
 
 pub fn kernel(ctx: &mut Ctx) -> Option<Kernel> {
@@ -548,12 +578,15 @@ pub fn kernel(ctx: &mut Ctx) -> Option<Kernel> {
             }
         }
     }
-    let builds = module_builds(ctx, live);
+    let mut builds = module_builds(ctx, live);
     let modules_supported = builds.supported;
     let mut names: Vec<String> = ctx.looked_up.modules.clone();
     names.extend(loaded.iter().map(|m| m.replace('_', "-")));
     names.sort();
     names.dedup();
+    if live {
+        builds.running_builtin = running_builtin(ctx, &names, &loaded);
+    }
     let modules = names
         .into_iter()
         .map(|name| KernelModule {
@@ -636,29 +669,100 @@ pub fn mounts(ctx: &mut Ctx) -> Option<Vec<Mount>> {
         let path = "/etc/fstab";
         let text = match ctx.fs.read(path) {
             Ok(t) => t,
-            Err(FsError::NotFound) => return Some(vec![]),
+            Err(FsError::NotFound) => String::new(),
             Err(e) => {
                 ctx.error("mounts", Some(path), &e);
                 return None;
             }
         };
-        Some(
-            text.lines()
-                .enumerate()
-                .filter(|(_, l)| !l.trim_start().starts_with('#'))
-                .filter_map(|(i, l)| {
-                    let f: Vec<&str> = l.split_whitespace().collect();
-                    Some(Mount {
-                        device: f.first()?.to_string(),
-                        path: unescape(f.get(1)?),
-                        fs_type: f.get(2)?.to_string(),
-                        options: f.get(3).unwrap_or(&"defaults").split(',').map(str::to_owned).collect(),
-                        source: Provenance::file(path, i as u32 + 1),
-                    })
+        let mut mounts: Vec<Mount> = text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim_start().starts_with('#'))
+            .filter_map(|(i, l)| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                Some(Mount {
+                    device: f.first()?.to_string(),
+                    path: unescape(f.get(1)?),
+                    fs_type: f.get(2)?.to_string(),
+                    options: f.get(3).unwrap_or(&"defaults").split(',').map(str::to_owned).collect(),
+                    source: Provenance::file(path, i as u32 + 1),
                 })
-                .collect(),
-        )
+            })
+            .collect();
+        // What fstab does not mount, the booted system's init may: the
+        // verdicts for a root are those of the system it boots into.
+        for default in systemd_mounts(&ctx.fs) {
+            if !mounts.iter().any(|m| m.path == default.path) {
+                mounts.push(default);
+            }
+        }
+        Some(mounts)
     }
+}
+
+/// The mounts systemd makes at boot without an fstab line, on a root whose
+/// init is systemd: `/dev/shm` and `/run` (tmpfs, `nosuid,nodev`, as its
+/// built-in mount table has them, never `noexec`), and `/tmp` when
+/// `tmp.mount` is enabled (its `Options=`, from the unit file).
+fn systemd_mounts(fs: &RootFs) -> Vec<Mount> {
+    let systemd = ["/usr/lib/systemd/systemd", "/lib/systemd/systemd"].iter().any(|p| fs.exists(p))
+        || fs.metadata("/etc/systemd/system").is_ok_and(|m| m.is_dir());
+    if !systemd {
+        return Vec::new();
+    }
+    let built_in = |path: &str, mode: &str| Mount {
+        path: path.to_owned(),
+        device: "tmpfs".to_owned(),
+        fs_type: "tmpfs".to_owned(),
+        options: ["rw", "nosuid", "nodev", mode].map(str::to_owned).to_vec(),
+        source: Provenance::default_value("systemd's built-in mount, no line in /etc/fstab"),
+    };
+    let mut out = vec![built_in("/dev/shm", "mode=1777"), built_in("/run", "mode=755")];
+    out.extend(tmp_mount(fs));
+    out
+}
+
+/// `/tmp` from systemd's `tmp.mount` when a `.wants` folder of
+/// `local-fs.target` links it and it is not masked.
+fn tmp_mount(fs: &RootFs) -> Option<Mount> {
+    const UNIT_DIRS: [&str; 3] = ["/etc/systemd/system", "/usr/lib/systemd/system", "/lib/systemd/system"];
+    let wanted = UNIT_DIRS
+        .iter()
+        .any(|d| fs.symlink_metadata(&format!("{d}/local-fs.target.wants/tmp.mount")).is_ok());
+    if !wanted {
+        return None;
+    }
+    // The first unit file found wins; a link to /dev/null masks it.
+    let unit = UNIT_DIRS.iter().map(|d| format!("{d}/tmp.mount")).find(|p| fs.symlink_metadata(p).is_ok())?;
+    let text = fs.read(&unit).ok().filter(|t| !t.trim().is_empty())?;
+    let mut section = "";
+    let (mut what, mut fs_type, mut options, mut line) =
+        ("tmpfs".to_owned(), "tmpfs".to_owned(), Vec::new(), 0);
+    for (i, raw) in text.lines().enumerate() {
+        let l = raw.trim();
+        if l.starts_with('[') {
+            section = l;
+            continue;
+        }
+        let Some((key, value)) = l.split_once('=') else { continue };
+        if section != "[Mount]" {
+            continue;
+        }
+        let value = value.trim().replace("%%", "%");
+        match key.trim() {
+            "Where" if value != "/tmp" => return None,
+            "What" => what = value,
+            "Type" => fs_type = value,
+            "Options" => {
+                options = value.split(',').filter(|o| !o.is_empty()).map(str::to_owned).collect();
+                line = i as u32 + 1;
+            }
+            _ => {}
+        }
+    }
+    let source = if line > 0 { Provenance::file(unit, line) } else { Provenance::path(unit) };
+    Some(Mount { path: "/tmp".to_owned(), device: what, fs_type, options, source })
 }
 
 /// `\040` and friends in mount paths (octal bytes; the path is UTF-8 or
@@ -879,5 +983,67 @@ mod visible_tests {
         let shown: Vec<(&str, u32)> =
             kept.iter().map(|m| (m.path.as_str(), m.source.line.unwrap_or(0))).collect();
         assert_eq!(shown, [("/tmp", 2), ("/dev/shm", 3)]);
+    }
+}
+
+#[cfg(test)]
+mod build_tests {
+    use super::*;
+
+    fn builds(config: &[(&str, &str)], supported: Option<bool>, running: &[&str]) -> Builds {
+        Builds {
+            loadable: None,
+            builtin: None,
+            config: Some(config.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()),
+            supported,
+            running_builtin: running.iter().map(|s| (*s).to_owned()).collect(),
+        }
+    }
+
+    /// The case of the issue: overlay built in on a kernel without module
+    /// support was "absent" because the table had no symbol for it.
+    #[test]
+    fn built_in_is_decided_by_configuration_or_the_running_kernel() {
+        let monolithic = builds(&[("CONFIG_OVERLAY_FS", "y"), ("CONFIG_SQUASHFS", "y")], Some(false), &[]);
+        assert_eq!(monolithic.of("overlay"), ModuleBuild::Builtin);
+        assert_eq!(monolithic.of("squashfs"), ModuleBuild::Builtin);
+        assert_eq!(monolithic.of("cramfs"), ModuleBuild::Absent);
+        // No configuration symbol known for the name: the running kernel's
+        // /sys/module or /proc/filesystems decides.
+        let modular = Builds { config: None, ..builds(&[], None, &["zonefs"]) };
+        assert_eq!(modular.of("zonefs"), ModuleBuild::Builtin);
+        assert_eq!(modular.of("erofs"), ModuleBuild::Unknown);
+        let modular = builds(&[("CONFIG_OVERLAY_FS", "m")], Some(true), &[]);
+        assert_eq!(modular.of("overlay"), ModuleBuild::Module);
+    }
+
+    /// Every module a built-in policy looks up or the collector reads by
+    /// default has its configuration symbol.
+    #[test]
+    fn the_configuration_table_covers_every_module_rules_name() {
+        let mut names: Vec<String> =
+            assay_model::lookup::DEFAULT_MODULES.iter().map(|s| (*s).to_owned()).collect();
+        let policies = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../policies");
+        let mut stack = vec![policies];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if path.extension().is_some_and(|e| e == "assay") {
+                    let text = std::fs::read_to_string(&path).unwrap();
+                    for part in text.split("host.module(\"").skip(1) {
+                        names.extend(part.split('"').next().map(str::to_owned));
+                    }
+                }
+            }
+        }
+        assert!(names.iter().any(|n| n == "overlay"), "the scan found the policies' lookups: {names:?}");
+        for name in names {
+            assert!(
+                CONFIG_SYMBOLS.iter().any(|(n, _)| *n == name),
+                "{name} has no kernel configuration symbol"
+            );
+        }
     }
 }
