@@ -151,3 +151,41 @@ fn a_finding_without_file_evidence_points_at_its_rule_and_errors_fail_the_invoca
         .iter()
         .all(|n| n["level"] == "error" && n["message"]["text"].as_str().unwrap().contains(".assay:")));
 }
+
+/// `assay check --format sarif`: a policy repository's diagnostics for code
+/// scanning. It validates against the schema; each result is at its file
+/// (relative to `SRCROOT`, the folder check ran in), line and column, its
+/// rule is the diagnostic code with the code's explanation as help, and
+/// each suggested edit is a SARIF fix.
+#[test]
+fn check_writes_diagnostics_as_sarif_with_rules_locations_and_fixes() {
+    let unguarded = "compiler/tests/diagnostics/E0402-narrowest-guard-and-function.assay";
+    let out =
+        assay(&["check", "--format", "sarif", unguarded, "compiler/tests/diagnostics/W0102-unused-import"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let sarif: Value = serde_json::from_slice(&out.stdout).unwrap();
+    validate(&sarif);
+    let run = &sarif["runs"][0];
+    let srcroot = run["originalUriBaseIds"]["SRCROOT"]["uri"].as_str().unwrap();
+    let here = std::env::current_dir().unwrap().canonicalize().unwrap();
+    assert_eq!(srcroot, format!("file://{}/", here.display()));
+    let rules = run["tool"]["driver"]["rules"].as_array().unwrap();
+    let results = run["results"].as_array().unwrap();
+    for result in results {
+        let index = result["ruleIndex"].as_u64().unwrap() as usize;
+        assert_eq!(rules[index]["id"], result["ruleId"]);
+        let artifact = &result["locations"][0]["physicalLocation"]["artifactLocation"];
+        assert_eq!(artifact["uriBaseId"], "SRCROOT", "{result}");
+        assert!(here.join(artifact["uri"].as_str().unwrap()).is_file(), "{artifact}");
+    }
+    let e0402 = rules.iter().find(|r| r["id"] == "E0402").unwrap();
+    assert!(e0402["help"]["text"].as_str().unwrap().contains("applies when"), "{e0402}");
+    let first = results.iter().find(|r| r["ruleId"] == "E0402").unwrap();
+    insta::assert_json_snapshot!("check_sarif_result", first);
+    let lint = results.iter().find(|r| r["ruleId"] == "W0102").unwrap();
+    assert_eq!(lint["level"], "warning");
+    assert_eq!(
+        lint["fixes"][0]["description"]["text"].as_str().unwrap().split('`').next(),
+        Some("Remove the unused import ")
+    );
+}

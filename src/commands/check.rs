@@ -57,6 +57,10 @@ pub fn run(args: &Args) -> Outcome {
                 .map_err(|e| super::Failure::internal(miette::miette!("{e}")))?;
             outln!("{text}");
         }
+        DiagnosticFormat::Sarif => {
+            let text = sarif(&loaded, &all).map_err(|e| super::Failure::internal(miette::miette!("{e}")))?;
+            outln!("{text}");
+        }
         DiagnosticFormat::Human => {
             eprint!("{}", render_human(&loaded.sources, &all, super::stderr_color()));
             let summary = match (errors, warnings) {
@@ -72,6 +76,33 @@ pub fn run(args: &Args) -> Outcome {
         }
     }
     Ok(if errors + waiver_errors > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+/// The diagnostics as SARIF, each file located relative to the current
+/// folder (`SRCROOT`, the repository code scanning checked out) when it is
+/// inside it.
+fn sarif(
+    loaded: &assay_compiler::package::Loaded,
+    diagnostics: &[assay_compiler::Diagnostic],
+) -> Result<String, serde_json::Error> {
+    use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+    const PATH: &AsciiSet =
+        &NON_ALPHANUMERIC.remove(b'/').remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+    let encode = |p: &std::path::Path| utf8_percent_encode(&p.to_string_lossy(), PATH).to_string();
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let cwd = cwd.canonicalize().unwrap_or(cwd);
+    let srcroot = format!("file://{}/", encode(&cwd).trim_end_matches('/'));
+    let uri_of = |file: assay_compiler::FileId| -> Result<String, String> {
+        let name = loaded.sources.get(file).map(|f| f.name().to_owned()).unwrap_or_default();
+        let path = loaded.path(file).map(std::path::Path::to_path_buf).unwrap_or_else(|| name.clone().into());
+        let absolute = if path.is_absolute() { path } else { cwd.join(path) };
+        let absolute = absolute.canonicalize().unwrap_or(absolute);
+        match absolute.strip_prefix(&cwd) {
+            Ok(relative) => Ok(encode(relative)),
+            Err(_) => Err(format!("file://{}", encode(&absolute))),
+        }
+    };
+    assay_compiler::diagnostics::render_sarif(&loaded.sources, diagnostics, &srcroot, &uri_of)
 }
 
 /// A waiver expiring within this many days is warned about.

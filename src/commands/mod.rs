@@ -101,6 +101,9 @@ pub enum DiagnosticFormat {
     Human,
     /// One JSON document on standard output.
     Json,
+    /// SARIF 2.1.0 on standard output, for code scanning of a policy
+    /// repository (paths relative to the folder `check` runs in).
+    Sarif,
 }
 
 /// Colour for diagnostics on standard error: only on a terminal, never when

@@ -6,10 +6,12 @@
 
 mod codes;
 mod render;
+mod sarif;
 pub mod suggest;
 
 pub use codes::{reference, Code, ALL_CODES};
 pub use render::{render_human, render_json, ColorChoice, JsonDiagnostic};
+pub use sarif::render_sarif;
 
 use crate::source::Span;
 use serde::Serialize;
