@@ -401,7 +401,7 @@ fn a_misspelt_name_has_a_quick_fix() {
     );
     let titles: Vec<&str> =
         actions.as_array().unwrap().iter().map(|a| a["title"].as_str().unwrap()).collect();
-    assert_eq!(titles, ["Replace with `_spare`"], "{actions:#}");
+    assert_eq!(titles, ["Replace with `_spare`", "Remove the unused `let spare`"], "{actions:#}");
     // An unguarded read: offered on the `fail when` line alone, a default
     // there, or the guard, which goes where the rule's metadata ends.
     let unguarded = RULES.replacen("  applies when host.sshd is present\n", "", 1);

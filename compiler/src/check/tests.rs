@@ -154,6 +154,8 @@ fn quick_fixes_mend_what_they_are_offered_for() {
         format!("import std.strings\nimport std.lists\n\n{}", rule("  fail when lists.len(host.users ?? []) > 4\n    message \"m\"")),
         format!("import helpers.{{a, b}}\n{}", rule("  fail when b() and host.users ?? [] == []\n    message \"m\"")),
         format!("import helpers.{{a, b}}\n{}", rule("  fail when a() and host.users ?? [] == []\n    message \"m\"")),
+        // W0101: renamed `_spare`, or its line removed.
+        rule("  let spare = 1\n  fail when host.users ?? [] == []\n    message \"m\""),
         // E0101 at `[`: a lookup by name, or a `find`.
         rule("  fail when host.kernel.parameters[\"kernel.randomize_va_space\"] is absent\n    message \"m\""),
         rule("  applies when host.packages is present\n  fail when host.packages[\"telnetd\"] is present\n    message \"m\""),
