@@ -113,6 +113,18 @@ fn a_scan_of_a_fixture_host_is_accepted_with_file_locations_and_notifications() 
     assert_eq!(base, format!("file://{}/", root.display()), "{}", run["originalUriBaseIds"]);
     let file = root.join(artifact["uri"].as_str().unwrap());
     assert!(file.is_file(), "{} does not exist", file.display());
+    // A finding with no file on the host points at its rule's source and
+    // names the host item it is about (#31): systemd's /dev/shm without noexec.
+    let shm = results.iter().find(|r| r["ruleId"] == "CIS-1.1.2.2.4").unwrap();
+    let location = &shm["locations"][0];
+    assert_eq!(location["physicalLocation"]["artifactLocation"]["uriBaseId"], "POLICYROOT", "{shm}");
+    let names: Vec<&str> = location["logicalLocations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|l| l["fullyQualifiedName"].as_str())
+        .collect();
+    assert!(names.contains(&"mount:/dev/shm"), "{names:?}");
     // Skipped rules (no feed, no live kernel for a root) are notifications.
     let notes = run["invocations"][0]["toolExecutionNotifications"].as_array().unwrap();
     assert!(notes.iter().any(|n| n["associatedRule"]["id"] == "CVE-HIGH"

@@ -101,12 +101,46 @@ fn location_of(f: &Finding, rule_location: Option<&String>) -> Location {
             physical("POLICYROOT", path, line)
         }
     };
-    location.logical_locations = Some(vec![LogicalLocation::builder()
+    let mut logical = vec![LogicalLocation::builder()
         .name(f.asset.hostname.clone())
         .fully_qualified_name(format!("{}/{}", f.asset.id, f.rule_id))
         .kind("host")
-        .build()]);
+        .build()];
+    logical.extend(f.evidence.iter().find_map(|e| host_item(&e.path)).map(|(kind, name)| {
+        LogicalLocation::builder()
+            .fully_qualified_name(format!("{kind}:{name}"))
+            .name(name)
+            .kind("resource")
+            .build()
+    }));
+    location.logical_locations = Some(logical);
     location
+}
+
+/// The host item an evidence path names, as a kind and a name:
+/// `host.packages["openssl"].version` is `("package", "openssl")`,
+/// `host.mounts["/tmp"].options` is `("mount", "/tmp")`; a finding with no
+/// file on the host is still placed on the item it is about.
+fn host_item(path: &str) -> Option<(&'static str, String)> {
+    let rest = path.strip_prefix("host.")?;
+    let (list, key) = rest.split_once("[\"")?;
+    let name: String = serde_json::from_str(&format!("\"{}\"", key.split("\"]").next()?)).ok()?;
+    let kind = match list {
+        "packages" => "package",
+        "mounts" => "mount",
+        "files" | "world_writable" | "unowned" => "file",
+        "users" => "user",
+        "groups" => "group",
+        "services" => "service",
+        "kernel.modules" => "module",
+        "kernel.parameters" => "sysctl",
+        "processes" => "process",
+        "listeners" => "listener",
+        "certificates" => "certificate",
+        "config" => "config",
+        _ => return None,
+    };
+    Some((kind, name))
 }
 
 fn notification(rule_id: &str, index: Option<i64>, level: &str, text: String) -> Notification {
@@ -313,7 +347,18 @@ pub fn sarif_of_root(
 
 #[cfg(test)]
 mod tests {
-    use super::{host_file, root_uri};
+    use super::{host_file, host_item, root_uri};
+
+    #[test]
+    fn evidence_paths_name_the_host_item() {
+        assert_eq!(host_item("host.packages[\"openssl\"].version"), Some(("package", "openssl".into())));
+        assert_eq!(host_item("host.mounts[\"/dev/shm\"].options"), Some(("mount", "/dev/shm".into())));
+        let sysctl = host_item("host.kernel.parameters[\"net.ipv4.ip_forward\"].runtime");
+        assert_eq!(sysctl, Some(("sysctl", "net.ipv4.ip_forward".into())));
+        assert_eq!(host_item("host.files[\"/etc/a \\\"b\\\"\"].mode"), Some(("file", "/etc/a \"b\"".into())));
+        assert_eq!(host_item("host.login_defs.pass_max_days"), None);
+        assert_eq!(host_item("host.users[3].shell"), None);
+    }
 
     #[test]
     fn evidence_sources_become_host_files() {
