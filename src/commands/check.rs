@@ -85,13 +85,10 @@ fn sarif(
     loaded: &assay_compiler::package::Loaded,
     diagnostics: &[assay_compiler::Diagnostic],
 ) -> Result<String, serde_json::Error> {
-    use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
-    const PATH: &AsciiSet =
-        &NON_ALPHANUMERIC.remove(b'/').remove(b'-').remove(b'.').remove(b'_').remove(b'~');
-    let encode = |p: &std::path::Path| utf8_percent_encode(&p.to_string_lossy(), PATH).to_string();
+    use assay_runtime::reports::{root_uri, uri_path as encode};
     let cwd = std::env::current_dir().unwrap_or_default();
     let cwd = cwd.canonicalize().unwrap_or(cwd);
-    let srcroot = format!("file://{}/", encode(&cwd).trim_end_matches('/'));
+    let srcroot = root_uri(&cwd);
     let uri_of = |file: assay_compiler::FileId| -> Result<String, String> {
         let name = loaded.sources.get(file).map(|f| f.name().to_owned()).unwrap_or_default();
         let path = loaded.path(file).map(std::path::Path::to_path_buf).unwrap_or_else(|| name.clone().into());

@@ -12,7 +12,7 @@ use crate::findings::Report;
 
 pub use html::html;
 pub use junit::junit;
-pub use sarif::{sarif, sarif_of_root, Limits as SarifLimits, LIMITS as SARIF_LIMITS};
+pub use sarif::{root_uri, sarif, sarif_of_root, uri_path, Limits as SarifLimits, LIMITS as SARIF_LIMITS};
 pub use table::table;
 
 /// The JSON document: one host gives that host's report (`findings`,

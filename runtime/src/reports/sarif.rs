@@ -67,13 +67,17 @@ fn host_file(source: &str) -> Option<(String, Option<i64>)> {
 /// `file:///mnt/image/` for `/mnt/image`: an absolute folder as a file URI
 /// ending in `/` (SARIF's bases must), its bytes outside a path's safe
 /// set percent-encoded.
-fn root_uri(root: &std::path::Path) -> String {
+pub fn root_uri(root: &std::path::Path) -> String {
+    format!("file://{}/", uri_path(root).trim_end_matches('/'))
+}
+
+/// A path as the path of a URI: its bytes outside a path's safe set
+/// percent-encoded (`a b#1` is `a%20b%231`).
+pub fn uri_path(path: &std::path::Path) -> String {
     use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
     const PATH: &AsciiSet =
         &NON_ALPHANUMERIC.remove(b'/').remove(b'-').remove(b'.').remove(b'_').remove(b'~');
-    let text = root.to_string_lossy();
-    let path = text.trim_end_matches('/');
-    format!("file://{}/", utf8_percent_encode(path, PATH))
+    utf8_percent_encode(&path.to_string_lossy(), PATH).to_string()
 }
 
 fn physical(base: &str, uri: String, line: Option<i64>) -> Location {
