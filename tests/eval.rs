@@ -100,7 +100,8 @@ fn quantifiers_loops_defaults_and_versions_evaluate() {
     assert!(loop_finding
         .evidence
         .iter()
-        .any(|e| e.path == "host.packages[\"openssl\"].version" && e.value == "3.0.11-1~deb12u2"));
+        .any(|e| e.path == "find(p in host.packages where p.name == \"openssl\").version"
+            && e.value == "3.0.11-1~deb12u2"));
     assert_eq!(outcome(&r, "DEFAULT"), &Outcome::Failed { findings: 1 });
     assert!(
         matches!(outcome(&r, "NA"), Outcome::NotApplicable { reason } if reason.contains("host.sshd is present"))

@@ -201,3 +201,51 @@ fn check_writes_diagnostics_as_sarif_with_rules_locations_and_fixes() {
         Some("Remove the unused import ")
     );
 }
+
+/// A mount's evidence says where the mount comes from (#31): systemd's
+/// built-in `/dev/shm` on an offline root says so, and an fstab line is
+/// where the SARIF result points.
+#[test]
+fn mount_evidence_names_the_fstab_line_or_systemds_default() {
+    let finding = |root: &std::path::Path| {
+        let out =
+            assay(&["scan", "--root", root.to_str().unwrap(), "--rule", "CIS-1.1.2.2.4", "--format", "json"]);
+        let report: Value =
+            serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}", stderr(&out)));
+        let found = report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .cloned()
+            .find(|f| f["rule_id"] == "CIS-1.1.2.2.4")
+            .unwrap_or_else(|| panic!("no /dev/shm finding: {report}"));
+        let out = assay(&[
+            "scan",
+            "--root",
+            root.to_str().unwrap(),
+            "--rule",
+            "CIS-1.1.2.2.4",
+            "--format",
+            "sarif",
+        ]);
+        let sarif: Value = serde_json::from_slice(&out.stdout).unwrap();
+        (found["evidence"][0].clone(), sarif["runs"][0]["results"][0]["locations"][0].clone())
+    };
+    let host = common::copy_host("debian-default");
+    let root = host.path().join("root");
+    let (evidence, location) = finding(&root);
+    assert_eq!(evidence["path"], "find(m in host.mounts where m.path == \"/dev/shm\").options", "{evidence}");
+    assert_eq!(evidence["source"], "systemd's built-in mount, no line in /etc/fstab", "{evidence}");
+    assert_eq!(location["physicalLocation"]["artifactLocation"]["uriBaseId"], "POLICYROOT", "{location}");
+
+    let fstab = std::fs::read_to_string(root.join("etc/fstab")).unwrap();
+    std::fs::write(root.join("etc/fstab"), format!("{fstab}tmpfs /dev/shm tmpfs nosuid,nodev 0 0\n"))
+        .unwrap();
+    let line = fstab.lines().count() + 1;
+    let (evidence, location) = finding(&root);
+    assert_eq!(evidence["source"], format!("/etc/fstab:{line}"), "{evidence}");
+    let physical = &location["physicalLocation"];
+    assert_eq!(physical["artifactLocation"]["uriBaseId"], "HOSTROOT", "{location}");
+    assert_eq!(physical["artifactLocation"]["uri"], "etc/fstab", "{location}");
+    assert_eq!(physical["region"]["startLine"], line, "{location}");
+}

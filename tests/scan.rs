@@ -642,7 +642,7 @@ fn lookups_by_name_are_collected_for_the_bundle_or_the_rule_is_skipped() {
     let finding = &report["findings"][0];
     assert_eq!(finding["message"], "kernel.perf_event_paranoid is 0 in sysctl.d", "{report}");
     let evidence = &finding["evidence"][0];
-    assert_eq!(evidence["path"], "host.kernel.parameters[\"kernel.perf_event_paranoid\"].persisted");
+    assert_eq!(evidence["path"], "host.sysctl(\"kernel.perf_event_paranoid\").persisted");
     assert_eq!(evidence["source"], "/etc/sysctl.d/50-perf.conf:2");
 
     let bundle = dir.path().join("perf.bundle");
@@ -682,4 +682,75 @@ fn lookups_by_name_are_collected_for_the_bundle_or_the_rule_is_skipped() {
     ]);
     assert_eq!(common::code(&out), 0, "{}", common::stderr(&out));
     assert_eq!(outcome(&with)["outcome"], "failed");
+}
+
+/// Evidence is printed in the language's own syntax (#31): every path a
+/// scan of the fixture roots prints, with the built-in packages and the
+/// examples, compiles as an expression in a rule (`assay check`), so an
+/// author can copy it. Only an item with no naming field (`[]`) and a
+/// function's parameter (`module.f(param)`) are not expressions.
+#[test]
+fn every_printed_evidence_path_compiles_as_an_expression() {
+    let mut paths = std::collections::BTreeSet::new();
+    for root in ["debian-default", "debian-hardened", "container-default", "rpm", "alpine"] {
+        let root = format!("tests/fixtures/hosts/{root}");
+        let mut args = vec!["scan", "--root", &root, "--format", "json"];
+        for p in ["examples/package-versions", "examples/container-host", "examples/ssh-hardening"] {
+            args.extend(["--package", p]);
+        }
+        let built_in = ["--package", "security-best-practices", "--package", "cis-linux"];
+        args.extend(built_in);
+        let out = assay(&args);
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{root}: {e}: {}", String::from_utf8_lossy(&out.stderr)));
+        let reports = match doc.as_array() {
+            Some(all) => all.clone(),
+            None => vec![doc],
+        };
+        for f in reports.iter().flat_map(|r| r["findings"].as_array().unwrap().clone()) {
+            for e in f["evidence"].as_array().unwrap() {
+                paths.insert(e["path"].as_str().unwrap().to_owned());
+            }
+        }
+    }
+    let expressions: Vec<&String> = paths
+        .iter()
+        .filter(|p| !p.contains("[]") && (p.starts_with("host.") || p.starts_with("find(")))
+        .collect();
+    for kind in [
+        "host.sysctl(",
+        "host.module(",
+        "host.file(",
+        "host.json(",
+        "find(m in host.mounts",
+        "find(u in host.users",
+    ] {
+        assert!(expressions.iter().any(|p| p.starts_with(kind)), "no {kind} path among {paths:#?}");
+    }
+    assert!(!paths.iter().any(|p| p.contains("[\"")), "a bracketed item: {paths:#?}");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("package.yaml"),
+        "name: evidence\ntitle: Evidence\nversion: 0.1.0\ndescription: d\nplatforms: [linux]\n",
+    )
+    .unwrap();
+    let rules: String = expressions
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            // A list that may be absent is guarded, as E0402 asks of any
+            // read of it (and offers as its quick fix).
+            let guard = match p.strip_prefix("find(").and_then(|f| f.split_once(" in ")) {
+                Some((_, rest)) => format!("  applies when {} is present\n", rest.split(' ').next().unwrap()),
+                None => String::new(),
+            };
+            format!(
+                "rule EV-{i} \"evidence {i}\" {{\n  severity low\n  description \"d\"\n  recommendation \"r\"\n\
+                 {guard}  let read = {p}\n  fail when read is present\n    message \"m\"\n}}\n\n"
+            )
+        })
+        .collect();
+    std::fs::write(dir.path().join("rules.assay"), &rules).unwrap();
+    let out = assay(&["check", dir.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}\n{rules}", String::from_utf8_lossy(&out.stderr));
 }

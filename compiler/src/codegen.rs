@@ -762,13 +762,12 @@ fn field_name(e: &Expr) -> &str {
     }
 }
 
-/// The field that names an item of a record type, for evidence: its
-/// `lookup` (a file's contents), else its `name`, else its `path`, else
-/// its `id`.
+/// The field that names an item of a record type, for evidence
+/// ([`ITEM_KEYS`](assay_model::evidence::ITEM_KEYS)).
 fn item_key(ty: &Ty) -> Option<u16> {
     let Ty::Record(r) = ty.strip() else { return None };
     let record = crate::check::schema::Schema::get().record(*r);
-    ["lookup", "name", "path", "id"]
+    assay_model::evidence::ITEM_KEYS
         .iter()
         .find_map(|key| record.fields.iter().position(|f| f.name == *key && *f.ty.strip() == Ty::Str))
         .and_then(|i| u16::try_from(i).ok())

@@ -9,6 +9,7 @@
 pub mod bundle;
 pub mod configs;
 pub mod diff;
+pub mod evidence;
 pub mod findings;
 pub mod fingerprint;
 pub mod hex;

@@ -324,13 +324,26 @@ fn check_findings(check: &FindingsCheck, found: &[&crate::findings::Finding]) ->
             }
         }
         if let Some(path) = &check.evidence {
-            if !f.evidence.iter().any(|e| evidence_path_matches(path, &e.path)) {
+            if !f.evidence.iter().any(|e| evidence_matches(path, &e.path)) {
                 let paths: Vec<&str> = f.evidence.iter().map(|e| e.path.as_str()).collect();
                 out.push(format!("no evidence at `{path}` (evidence: {})", paths.join(", ")));
             }
         }
     }
     out
+}
+
+/// Whether an expected evidence path names a finding's (printed) path:
+/// written as printed (`host.sysctl("x").runtime`), or in the bracketed
+/// form with `[]` for any item (`host.kernel.parameters[].runtime`,
+/// `host.packages["openssl"].version`), as earlier releases printed it.
+fn evidence_matches(expected: &str, printed: &str) -> bool {
+    if expected == printed {
+        return true;
+    }
+    let (expected, _) = assay_model::evidence::parse(expected);
+    let (actual, _) = assay_model::evidence::parse(printed);
+    evidence_path_matches(&expected, &actual)
 }
 
 /// Whether an expected evidence path names `actual`: exactly, or with `[]`
@@ -377,5 +390,19 @@ mod evidence_path_tests {
         assert!(!m("host.packages[].version", "host.packages[\"openssl\"].name"));
         assert!(!m("host.packages[\"bash\"].version", "host.packages[\"openssl\"].version"));
         assert!(!m("host.sshd", "host.sshd.port"));
+    }
+
+    #[test]
+    fn printed_paths_match_either_form() {
+        use super::evidence_matches as e;
+        let sysctl = "host.sysctl(\"net.ipv4.ip_forward\").runtime";
+        assert!(e(sysctl, sysctl));
+        assert!(e("host.kernel.parameters[].runtime", sysctl));
+        assert!(e("host.kernel.parameters[\"net.ipv4.ip_forward\"].runtime", sysctl));
+        assert!(!e("host.kernel.parameters[\"kernel.modules_disabled\"].runtime", sysctl));
+        let package = "find(p in host.packages where p.name == \"openssl\").version";
+        assert!(e("host.packages[].version", package));
+        assert!(!e("host.packages[].name", package));
+        assert!(e("host.pam[].arguments", "host.pam[].arguments"));
     }
 }

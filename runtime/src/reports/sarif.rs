@@ -53,9 +53,14 @@ fn level(s: Severity) -> ResultLevel {
 }
 
 /// `path:line` (or `path`) as a file on the host; a note such as `OpenSSH
-/// default` is no file.
+/// default` is no file, and neither is the kernel's view of its state
+/// (`/proc/self/mountinfo`, `/sys/...`): nothing there can be edited, and
+/// a live mount is placed by its logical location instead.
 fn host_file(source: &str) -> Option<(String, Option<i64>)> {
     let rest = source.strip_prefix('/')?;
+    if rest.starts_with("proc/") || rest.starts_with("sys/") {
+        return None;
+    }
     match rest.rsplit_once(':') {
         Some((path, line)) if !line.is_empty() && line.bytes().all(|b| b.is_ascii_digit()) => {
             Some((path.to_owned(), line.parse().ok()))
@@ -122,29 +127,12 @@ fn location_of(f: &Finding, rule_location: Option<&String>) -> Location {
 }
 
 /// The host item an evidence path names, as a kind and a name:
-/// `host.packages["openssl"].version` is `("package", "openssl")`,
-/// `host.mounts["/tmp"].options` is `("mount", "/tmp")`; a finding with no
-/// file on the host is still placed on the item it is about.
+/// `find(p in host.packages where p.name == "openssl").version` is
+/// `("package", "openssl")`, `host.sysctl("net.ipv4.ip_forward").runtime`
+/// is `("sysctl", ...)`; a finding with no file on the host is still placed
+/// on the item it is about.
 fn host_item(path: &str) -> Option<(&'static str, String)> {
-    let rest = path.strip_prefix("host.")?;
-    let (list, key) = rest.split_once("[\"")?;
-    let name: String = serde_json::from_str(&format!("\"{}\"", key.split("\"]").next()?)).ok()?;
-    let kind = match list {
-        "packages" => "package",
-        "mounts" => "mount",
-        "files" | "world_writable" | "unowned" => "file",
-        "users" => "user",
-        "groups" => "group",
-        "services" => "service",
-        "kernel.modules" => "module",
-        "kernel.parameters" => "sysctl",
-        "processes" => "process",
-        "listeners" => "listener",
-        "certificates" => "certificate",
-        "config" => "config",
-        _ => return None,
-    };
-    Some((kind, name))
+    assay_model::evidence::parse(path).1
 }
 
 fn notification(rule_id: &str, index: Option<i64>, level: &str, text: String) -> Notification {
@@ -357,7 +345,10 @@ mod tests {
     fn evidence_paths_name_the_host_item() {
         assert_eq!(host_item("host.packages[\"openssl\"].version"), Some(("package", "openssl".into())));
         assert_eq!(host_item("host.mounts[\"/dev/shm\"].options"), Some(("mount", "/dev/shm".into())));
-        let sysctl = host_item("host.kernel.parameters[\"net.ipv4.ip_forward\"].runtime");
+        let shm = host_item("find(m in host.mounts where m.path == \"/dev/shm\").options");
+        assert_eq!(shm, Some(("mount", "/dev/shm".into())));
+        assert_eq!(host_item("host.file(\"/etc/a \\\"b\\\"\").mode"), Some(("file", "/etc/a \"b\"".into())));
+        let sysctl = host_item("host.sysctl(\"net.ipv4.ip_forward\").runtime");
         assert_eq!(sysctl, Some(("sysctl", "net.ipv4.ip_forward".into())));
         assert_eq!(host_item("host.files[\"/etc/a \\\"b\\\"\"].mode"), Some(("file", "/etc/a \"b\"".into())));
         assert_eq!(host_item("host.login_defs.pass_max_days"), None);
@@ -369,6 +360,8 @@ mod tests {
         assert_eq!(host_file("/etc/ssh/sshd_config:2"), Some(("etc/ssh/sshd_config".into(), Some(2))));
         assert_eq!(host_file("/etc/login.defs"), Some(("etc/login.defs".into(), None)));
         assert_eq!(host_file("OpenSSH default"), None);
+        assert_eq!(host_file("/proc/self/mountinfo:31"), None);
+        assert_eq!(host_file("/sys/kernel/security/lsm"), None);
     }
 
     #[test]

@@ -210,6 +210,7 @@ impl<'a> ser::Serializer for To<'a> {
                     root: *r == 0,
                     fields: vec![Value::Absent; plan.fields.len()],
                     sources: vec![None; plan.fields.len()],
+                    provenance: None,
                 })
             }
             Plan::Sourced(inner) => {
@@ -268,6 +269,8 @@ pub(super) enum Fields<'a> {
         root: bool,
         fields: Vec<Value>,
         sources: Vec<Option<Rc<Provenance>>>,
+        /// The record's own `source: Provenance` field, when it has one.
+        provenance: Option<Provenance>,
     },
     /// A `Sourced<T>`: its `value` and `source`.
     Sourced {
@@ -285,7 +288,7 @@ impl ser::SerializeStruct for Fields<'_> {
 
     fn serialize_field<T: ?Sized + Serialize>(&mut self, key: &'static str, value: &T) -> Result<(), Error> {
         match self {
-            Fields::Record { plans, record, root, fields, sources } => {
+            Fields::Record { plans, record, root, fields, sources, provenance } => {
                 let plan = &plans.records[*record];
                 let Some(index) = plan.fields.iter().position(|(name, _)| *name == key) else {
                     if *root && HEADER.contains(&key) {
@@ -296,18 +299,15 @@ impl ser::SerializeStruct for Fields<'_> {
                 let (v, source) = value.serialize(To { plans, plan: &plan.fields[index].1, path: key })?;
                 fields[index] = v;
                 sources[index] = source;
+                if plan.provenance == Some(index) {
+                    *provenance = Some(read_provenance(value, key)?);
+                }
                 Ok(())
             }
             Fields::Sourced { plans, inner, path, value: slot, source } => {
                 match key {
                     "value" => *slot = Some(value.serialize(To { plans, plan: inner, path })?.0),
-                    "source" => {
-                        // Provenance is small: read it back through its own serde form.
-                        let p = serde_json::to_value(value)
-                            .and_then(serde_json::from_value::<Provenance>)
-                            .map_err(|e| Error(format!("internal error: the source of `{path}`: {e}")))?;
-                        *source = Some(Rc::new(p));
-                    }
+                    "source" => *source = Some(Rc::new(read_provenance(value, path)?)),
                     other => return Err(Error(format!("internal error: `{path}` has a field `{other}`"))),
                 }
                 Ok(())
@@ -317,9 +317,10 @@ impl ser::SerializeStruct for Fields<'_> {
 
     fn end(self) -> Result<Out, Error> {
         match self {
-            Fields::Record { plans, record, fields, sources, .. } => {
+            Fields::Record { plans, record, fields, mut sources, provenance, .. } => {
                 let mut fields = fields;
                 let plan = &plans.records[record];
+                plan.fill_sources(&mut sources, provenance);
                 let ecosystem =
                     plan.ecosystem.and_then(|name| plan.fields.iter().position(|(n, _)| *n == name));
                 let scheme = ecosystem.and_then(|i| match &fields[i] {
@@ -411,4 +412,11 @@ mod tests {
         });
         assert!(found, "no package version has a scheme");
     }
+}
+
+/// A provenance, read back through its own serde form (it is small).
+fn read_provenance<T: ?Sized + Serialize>(value: &T, path: &str) -> Result<Provenance, Error> {
+    serde_json::to_value(value)
+        .and_then(serde_json::from_value::<Provenance>)
+        .map_err(|e| Error(format!("internal error: the source of `{path}`: {e}")))
 }

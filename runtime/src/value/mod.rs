@@ -93,6 +93,23 @@ struct RecordPlan {
     fields: Vec<(&'static str, Plan)>,
     /// The `ecosystem` field, which sets the scheme of the record's versions.
     ecosystem: Option<&'static str>,
+    /// The index of a `source: Provenance` field (a mount's fstab line, or
+    /// "systemd's built-in mount"): the provenance of the record's other
+    /// fields, so their evidence says where they were read.
+    provenance: Option<usize>,
+}
+
+impl RecordPlan {
+    /// Gives every field without a provenance of its own the record's.
+    fn fill_sources(&self, sources: &mut [Option<Rc<Provenance>>], record: Option<Provenance>) {
+        let (Some(at), Some(record)) = (self.provenance, record) else { return };
+        let record = Rc::new(record);
+        for (i, s) in sources.iter_mut().enumerate() {
+            if i != at && s.is_none() {
+                *s = Some(Rc::clone(&record));
+            }
+        }
+    }
 }
 
 enum Plan {
@@ -147,7 +164,10 @@ fn plans() -> Result<&'static Plans, TelemetryError> {
                 fields.push((f.name, plan(&f.shape, &record_index, &enum_index)?));
             }
             let ecosystem = rec.fields.iter().find(|f| f.name == "ecosystem").map(|f| f.name);
-            plans.push(RecordPlan { fields, ecosystem });
+            let provenance = rec.fields.iter().position(|f| {
+                f.name == "source" && matches!(&f.shape, Shape::Record(r) if r().name == "Provenance")
+            });
+            plans.push(RecordPlan { fields, ecosystem, provenance });
         }
         Ok(Plans { records: plans, enums })
     });
@@ -236,6 +256,11 @@ fn convert_record(plans: &Plans, json: &serde_json::Value, plan: usize) -> Value
         fields.push(value);
         sources.push(source);
     }
+    let provenance = rp
+        .provenance
+        .and_then(|i| obj?.get(rp.fields[i].0))
+        .and_then(|s| serde_json::from_value::<Provenance>(s.clone()).ok());
+    rp.fill_sources(&mut sources, provenance);
     Value::Record(Rc::new(Record { fields: fields.into(), sources: sources.into() }))
 }
 

@@ -15,6 +15,7 @@ use crate::value::{Display, Host, Value};
 use assay_model::bundle::bytecode::{Cmp, Code, Constant, Instr, NO_EVIDENCE, NO_EVIDENCE_16};
 use assay_model::bundle::params::{qualified, ParamValue, ParamValues};
 use assay_model::bundle::{Bundle, RuleMeta};
+use assay_model::evidence::{self as evidence_path, ItemName};
 use assay_model::telemetry::Provenance;
 use assay_stdlib::versions::{self, Scheme};
 use std::cmp::Ordering;
@@ -240,27 +241,23 @@ impl<'b> Program<'b> {
         let content = &self.bundle.content;
         let package = content.packages.get(rule.package as usize);
         let mut seen = std::collections::HashSet::new();
-        let named: Vec<(Evidence, bool)> = evidence
+        let named: Vec<(Evidence, bool, String)> = evidence
             .into_iter()
             .map(|(path, value, source, item)| {
                 // The item's own name, read to pick it, is already in the
-                // path (`host.kernel.parameters["x"].name = x` says nothing
-                // more): kept for the finding's identity, not shown.
+                // path (`host.sysctl("x").name = x` says nothing more):
+                // kept for the finding's identity, not shown.
                 let names_item = matches!((&value, &item), (Value::Str(v), Some(Value::Str(k))) if v == k);
-                let path = content.debug.evidence_paths.get(path as usize).cloned().unwrap_or_default();
-                // The loop item named: `host.kernel.modules["cramfs"].loaded`.
-                let path = match (item, path.rfind("[]")) {
-                    // A file's contents read as the lookup that found them:
-                    // `host.json("/etc/docker/daemon.json", "icc").boolean`.
-                    (Some(Value::Str(lookup)), Some(at)) if &path[..at] == "host.contents" => {
-                        format!("{}{}", lookup.as_ref(), &path[at + 2..])
-                    }
-                    (Some(Value::Str(name)), Some(at)) => {
-                        format!("{}[{:?}]{}", &path[..at], name.as_ref(), &path[at + 2..])
-                    }
-                    (Some(Value::Int(n)), Some(at)) => format!("{}[{n}]{}", &path[..at], &path[at + 2..]),
-                    _ => path,
+                let recorded = content.debug.evidence_paths.get(path as usize).map_or("", String::as_str);
+                let item = match &item {
+                    Some(Value::Str(name)) => Some(ItemName::Str(name)),
+                    Some(Value::Int(n)) => Some(ItemName::Int(*n)),
+                    _ => None,
                 };
+                // The fingerprint's form (`host.packages["openssl"]`), and
+                // the form shown, in the language's own syntax.
+                let identity = evidence_path::bracketed(recorded, item);
+                let path = evidence_path::printed(recorded, item);
                 // Permission bits read as people write them: 0644, 04755.
                 let value = match &value {
                     Value::Int(mode) if path.ends_with(".mode") && (0..=0o7777).contains(mode) => {
@@ -268,15 +265,15 @@ impl<'b> Program<'b> {
                     }
                     other => Display(other).to_string(),
                 };
-                (Evidence { path, value, source: source.map(|s| s.to_string()) }, names_item)
+                (Evidence { path, value, source: source.map(|s| s.to_string()) }, names_item, identity)
             })
             .collect();
-        let mut items = identity_items(named.iter().map(|(e, _)| e.path.as_str()));
+        let mut items = identity_items(named.iter().map(|(_, _, identity)| identity.as_str()));
         items.extend(loop_items);
         let evidence: Vec<Evidence> = named
             .into_iter()
-            .filter(|(_, names_item)| !names_item)
-            .map(|(e, _)| e)
+            .filter(|(_, names_item, _)| !names_item)
+            .map(|(e, _, _)| e)
             .filter(|e| seen.insert(e.clone()))
             .collect();
         let package_name = package.map(|p| p.name.clone()).unwrap_or_default();
