@@ -216,8 +216,8 @@ fn mount_evidence_names_the_fstab_line_or_systemds_default() {
             .as_array()
             .unwrap()
             .iter()
-            .cloned()
             .find(|f| f["rule_id"] == "CIS-1.1.2.2.4")
+            .cloned()
             .unwrap_or_else(|| panic!("no /dev/shm finding: {report}"));
         let out = assay(&[
             "scan",
