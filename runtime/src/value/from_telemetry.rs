@@ -360,6 +360,13 @@ fn set_scheme(value: &mut Value, scheme: Scheme) {
     }
 }
 
+/// A provenance, read back through its own serde form (it is small).
+fn read_provenance<T: ?Sized + Serialize>(value: &T, path: &str) -> Result<Provenance, Error> {
+    serde_json::to_value(value)
+        .and_then(serde_json::from_value::<Provenance>)
+        .map_err(|e| Error(format!("internal error: the source of `{path}`: {e}")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::{convert_record, plans};
@@ -412,11 +419,4 @@ mod tests {
         });
         assert!(found, "no package version has a scheme");
     }
-}
-
-/// A provenance, read back through its own serde form (it is small).
-fn read_provenance<T: ?Sized + Serialize>(value: &T, path: &str) -> Result<Provenance, Error> {
-    serde_json::to_value(value)
-        .and_then(serde_json::from_value::<Provenance>)
-        .map_err(|e| Error(format!("internal error: the source of `{path}`: {e}")))
 }
