@@ -345,7 +345,7 @@ fn real_debian_and_pypi_advisories_match_through_source_packages() {
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let messages: Vec<&str> =
         doc["findings"].as_array().unwrap().iter().map(|f| f["message"].as_str().unwrap()).collect();
-    assert!(messages.contains(&"libssl3 3.0.11-1~deb12u2 is affected by DEBIAN-CVE-2024-5535 (CVE-2024-5535); fixed in 3.0.15-1~deb12u1"), "{messages:#?}");
+    assert!(messages.contains(&"libssl3 3.0.11-1~deb12u2 (source package openssl) is affected by DEBIAN-CVE-2024-5535 (CVE-2024-5535); fixed in 3.0.15-1~deb12u1"), "{messages:#?}");
     assert!(
         messages.contains(&"requests 2.28.1 is affected by PYSEC-2023-74 (CVE-2023-32681); fixed in 2.31.0"),
         "{messages:#?}"
@@ -353,6 +353,21 @@ fn real_debian_and_pypi_advisories_match_through_source_packages() {
     assert!(
         !messages.iter().any(|m| m.starts_with("openssl ")),
         "the current openssl is not affected: {messages:#?}"
+    );
+    // Each (advisory, package) is its own finding with its own fingerprint:
+    // a vulnerability is named by its `id` (until schema 6 every CVE
+    // finding of a rule on a host had the same one, and the server kept
+    // one of them).
+    let findings = doc["findings"].as_array().unwrap();
+    let fingerprints: std::collections::BTreeSet<&str> =
+        findings.iter().map(|f| f["fingerprint"].as_str().unwrap()).collect();
+    assert!(findings.len() >= 2);
+    assert_eq!(fingerprints.len(), findings.len(), "{findings:#?}");
+    let libssl = findings.iter().find(|f| f["message"].as_str().unwrap().starts_with("libssl3 ")).unwrap();
+    let path = libssl["evidence"][0]["path"].as_str().unwrap();
+    assert!(
+        path.starts_with("find(v in host.vulnerabilities where v.id == \"DEBIAN-CVE-2024-5535 libssl3\")."),
+        "{path}"
     );
 }
 

@@ -128,6 +128,7 @@ fn kind_word(list: &str) -> Option<&'static str> {
         "listeners" => "listener",
         "certificates" => "certificate",
         "config" => "config",
+        "vulnerabilities" => "vulnerability",
         _ => return None,
     })
 }

@@ -104,8 +104,13 @@ mod tests {
     const INSTRUCTION_SETS: &[(u32, &str)] =
         &[(2, "38f7692078cba29f"), (3, "212c75c84c287681"), (4, "b392b45b99811688"), (5, "0c0c617435c9ef8d")];
     /// (schema version, telemetry schema fingerprint).
-    const SCHEMAS: &[(u32, &str)] =
-        &[(2, "9624e59e27629d67"), (3, "9837019c07219b06"), (4, "c0d60bfbfeb29a49"), (5, "2fc2419e85868175")];
+    const SCHEMAS: &[(u32, &str)] = &[
+        (2, "9624e59e27629d67"),
+        (3, "9837019c07219b06"),
+        (4, "c0d60bfbfeb29a49"),
+        (5, "2fc2419e85868175"),
+        (6, "86fade73d26f64b1"),
+    ];
     const NATIVES: &str = "7a7cd87eba18b395";
 
     /// The pin of `version` in `pins`, or a message that says what to do.

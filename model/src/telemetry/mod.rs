@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 /// The telemetry format this build writes (it reads back to
 /// [`OLDEST_READABLE`]); the fingerprint test fails until it is bumped
 /// with the schema.
-pub const SCHEMA_VERSION: u32 = 5;
+pub const SCHEMA_VERSION: u32 = 6;
 
 /// Declares a telemetry record: the struct with serde derives (unknown keys
 /// rejected, so a misspelt field in a fixture is an error) and its schema.
@@ -717,6 +717,12 @@ record! {
         /// The kernel loads modules at all (`CONFIG_MODULES`); absent when
         /// its configuration could not be read.
         pub modules_supported: Option<bool>,
+        /// The active Linux security modules, in order, from
+        /// `/sys/kernel/security/lsm` (`lockdown,capability,yama,apparmor`);
+        /// absent on a root file system or where securityfs is not mounted.
+        /// A module built into the kernel but left out of `lsm=` at boot is
+        /// not active.
+        pub security_modules: Option<Vec<String>>,
     }
 }
 
@@ -1032,6 +1038,10 @@ enumeration! {
 record! {
     /// An installed package affected by an advisory.
     pub struct Vulnerability {
+        /// The advisory and the installed package, `DEBIAN-CVE-2024-6387
+        /// openssh-server`: what names the item in evidence and in a
+        /// finding's fingerprint (an advisory affects several packages).
+        pub id: String,
         /// `DEBIAN-CVE-2024-6387`, `PYSEC-2023-74`, ...
         pub advisory_id: String,
         pub cves: Vec<String>,
@@ -1055,6 +1065,13 @@ record! {
         pub sensor: String,
         pub path: Option<String>,
         pub message: String,
+    }
+}
+
+impl Vulnerability {
+    /// [`Vulnerability::id`]: the advisory, a space, the installed package.
+    pub fn id_of(advisory_id: &str, package: &str) -> String {
+        format!("{advisory_id} {package}")
     }
 }
 

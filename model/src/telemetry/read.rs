@@ -80,6 +80,14 @@ pub fn from_json(bytes: &[u8]) -> Result<Telemetry, ReadError> {
             }
         }
     }
+    // 5 → 6 before the strict parse: a vulnerability's `id` is required.
+    let upgraded;
+    let bytes = if version < 6 {
+        upgraded = with_vulnerability_ids(bytes).map_err(|e| whole(e.to_string()))?;
+        upgraded.as_slice()
+    } else {
+        bytes
+    };
     let mut telemetry = strict(bytes).map_err(|e| {
         if version < SCHEMA_VERSION {
             ReadError {
@@ -92,6 +100,22 @@ pub fn from_json(bytes: &[u8]) -> Result<Telemetry, ReadError> {
     })?;
     migrate(&mut telemetry, version);
     Ok(telemetry)
+}
+
+/// A document older than schema 6 with each vulnerability given its `id`
+/// (from its `advisory_id` and `package`, as the feed now names it);
+/// unchanged when it has none.
+fn with_vulnerability_ids(bytes: &[u8]) -> Result<Vec<u8>, serde_json::Error> {
+    let mut doc: serde_json::Value = serde_json::from_slice(bytes)?;
+    let Some(list) = doc.get_mut("vulnerabilities").and_then(|v| v.as_array_mut()) else {
+        return Ok(bytes.to_vec());
+    };
+    for v in list.iter_mut().filter_map(|v| v.as_object_mut()) {
+        let text = |key: &str| v.get(key).and_then(|x| x.as_str()).unwrap_or_default().to_owned();
+        let id = super::Vulnerability::id_of(&text("advisory_id"), &text("package"));
+        v.entry("id").or_insert(serde_json::Value::String(id));
+    }
+    serde_json::to_vec(&doc)
 }
 
 fn strict(bytes: &[u8]) -> Result<Telemetry, ReadError> {
@@ -120,6 +144,8 @@ fn migrate(t: &mut Telemetry, from: u32) {
     // 4 → 5: `contents` and `collection.looked_up.contents` were added
     // (optional): such a document read no file's contents, and a rule
     // looking one up is skipped.
+    // 5 → 6: `kernel.security_modules` was added (optional: not read), and
+    // `vulnerabilities[].id` (required, given before the strict parse).
     t.schema_version = SCHEMA_VERSION;
 }
 
@@ -161,5 +187,19 @@ mod tests {
         assert!(zero.unwrap_err().message.contains("older than any"));
         let bad = from_json(doc(r#""schema_version": 1, "bogus": 1,"#).as_bytes()).unwrap_err();
         assert!(bad.message.contains("migrated to"), "{bad}");
+    }
+
+    /// Schema 5 had no `vulnerabilities[].id`: it is given from the
+    /// advisory and the package, so such a document still reads.
+    #[test]
+    fn a_schema_5_document_gets_vulnerability_ids() {
+        let v5 = doc(
+            r#""schema_version": 5, "vulnerabilities": [{"advisory_id": "DEBIAN-CVE-2024-5535", "cves": [],
+               "package": "libssl3", "source_package": "openssl", "installed_version": "3.0.11-1",
+               "fixed_version": null, "ecosystem": "debian", "severity": "high", "summary": "", "references": []}],"#,
+        );
+        let t = from_json(v5.as_bytes()).unwrap();
+        assert_eq!(t.schema_version, SCHEMA_VERSION);
+        assert_eq!(t.vulnerabilities.unwrap()[0].id, "DEBIAN-CVE-2024-5535 libssl3");
     }
 }

@@ -597,7 +597,10 @@ pub fn kernel(ctx: &mut Ctx) -> Option<Kernel> {
             name,
         })
         .collect();
-    Some(Kernel { parameters, modules, modules_supported })
+    // The running kernel's: a root file system has none.
+    let security_modules =
+        if live { ctx.fs.read("/sys/kernel/security/lsm").ok().map(|t| security_modules(&t)) } else { None };
+    Some(Kernel { parameters, modules, modules_supported, security_modules })
 }
 
 pub fn cpu(ctx: &mut Ctx) -> Option<Cpu> {
@@ -699,6 +702,12 @@ pub fn mounts(ctx: &mut Ctx) -> Option<Vec<Mount>> {
         }
         Some(mounts)
     }
+}
+
+/// `/sys/kernel/security/lsm`: the active security modules, comma-separated
+/// in the order the kernel calls them (no newline at the end).
+fn security_modules(text: &str) -> Vec<String> {
+    text.trim().split(',').map(str::trim).filter(|m| !m.is_empty()).map(str::to_owned).collect()
 }
 
 /// The mounts systemd makes at boot without an fstab line, on a root whose
@@ -1045,5 +1054,15 @@ mod build_tests {
                 "{name} has no kernel configuration symbol"
             );
         }
+    }
+
+    #[test]
+    fn active_security_modules_are_read_in_order() {
+        assert_eq!(
+            security_modules("lockdown,capability,landlock,bpf"),
+            ["lockdown", "capability", "landlock", "bpf"]
+        );
+        assert_eq!(security_modules("capability,yama,apparmor\n"), ["capability", "yama", "apparmor"]);
+        assert!(security_modules("").is_empty());
     }
 }

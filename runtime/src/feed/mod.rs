@@ -220,6 +220,7 @@ impl<F: std::borrow::Borrow<Feed>> Index<F> {
                 }
                 if let Some(fixed) = affecting(scheme, affected, &version.0) {
                     out.push(Vulnerability {
+                        id: Vulnerability::id_of(&advisory.id, &p.name),
                         advisory_id: advisory.id.clone(),
                         cves: advisory.cves.clone(),
                         package: p.name.clone(),
