@@ -42,6 +42,8 @@ enum Command {
     Eval(commands::eval::Args),
     /// Collect telemetry from this host or a mounted root file system.
     Collect(commands::collect::Args),
+    /// The host's packages as an SBOM: CycloneDX 1.6 or SPDX 2.3 JSON.
+    Sbom(commands::sbom::Args),
     /// Run the policy tests of packages (`tests/*.yaml`).
     Test(commands::test::Args),
     /// Serve the Language Server Protocol on stdin and stdout, for editors.
@@ -75,6 +77,7 @@ fn main() -> miette::Result<ExitCode> {
         Command::Key(args) => commands::key::run(&args),
         Command::Eval(args) => commands::eval::run(&args),
         Command::Collect(args) => commands::collect::run(&args),
+        Command::Sbom(args) => commands::sbom::run(&args),
         Command::Test(args) => commands::test::run(&args),
         Command::Lsp(args) => commands::lsp::run(&args),
         Command::Feed(args) => commands::feed::run(&args),

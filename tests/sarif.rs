@@ -249,3 +249,64 @@ fn mount_evidence_names_the_fstab_line_or_systemds_default() {
     assert_eq!(physical["artifactLocation"]["uri"], "etc/fstab", "{location}");
     assert_eq!(physical["region"]["startLine"], line, "{location}");
 }
+
+/// `--sarif-group package` (#31): the advisories of one source package
+/// are one result, listing its installed packages, with a fingerprint of
+/// its own; the output still validates, and the option is refused for
+/// another format.
+#[test]
+fn sarif_grouped_by_package_gives_one_result_per_source_package() {
+    let dir = tempfile::tempdir().unwrap();
+    let feed = dir.path().join("fixtures.feed");
+    let out = assay(&["feed", "import", "--osv", "tests/fixtures/osv", "-o", feed.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let host = common::copy_host("debian-default");
+    let root = host.path().join("root");
+    // openssl and libssl3 (both of source openssl) at a vulnerable version.
+    let status_path = root.join("var/lib/dpkg/status");
+    let status = std::fs::read_to_string(&status_path).unwrap();
+    let status: Vec<String> = status
+        .split("\n\n")
+        .map(|stanza| {
+            if !(stanza.starts_with("Package: libssl3\n") || stanza.starts_with("Package: openssl\n")) {
+                return stanza.to_owned();
+            }
+            let lines: Vec<&str> = stanza
+                .lines()
+                .map(|l| if l.starts_with("Version: ") { "Version: 3.0.11-1~deb12u2" } else { l })
+                .collect();
+            lines.join("\n")
+        })
+        .collect();
+    std::fs::write(&status_path, status.join("\n\n")).unwrap();
+    let scan = |extra: &[&str]| {
+        let mut args = vec!["scan", "--root", root.to_str().unwrap(), "--package", "cve"];
+        args.extend(["--feed", feed.to_str().unwrap()]);
+        args.extend(extra);
+        assay(&args)
+    };
+    let results = |out: &std::process::Output| -> Vec<Value> {
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(out));
+        let sarif: Value = serde_json::from_slice(&out.stdout).unwrap();
+        validate(&sarif);
+        sarif["runs"][0]["results"].as_array().unwrap().clone()
+    };
+    let each = results(&scan(&["--format", "sarif"]));
+    let text = |r: &Value| r["message"]["text"].as_str().unwrap().to_owned();
+    let about_openssl = |r: &&Value| text(r).contains("DEBIAN-CVE-2024-5535");
+    assert_eq!(each.iter().filter(about_openssl).count(), 2, "{each:#?}");
+    let grouped = results(&scan(&["--format", "sarif", "--sarif-group", "package"]));
+    assert_eq!(grouped.len(), each.len() - 1, "{grouped:#?}");
+    let openssl: Vec<&Value> = grouped.iter().filter(about_openssl).collect();
+    assert_eq!(openssl.len(), 1, "{grouped:#?}");
+    assert_eq!(
+        openssl[0]["message"]["text"],
+        "source package openssl: 1 advisory affects libssl3 3.0.11-1~deb12u2, openssl 3.0.11-1~deb12u2: \
+         DEBIAN-CVE-2024-5535 (CVE-2024-5535); it has a fixed version"
+    );
+    let fingerprint = &openssl[0]["partialFingerprints"]["assayFingerprint/v1"];
+    assert!(each.iter().all(|r| &r["partialFingerprints"]["assayFingerprint/v1"] != fingerprint));
+    let out = scan(&["--format", "json", "--sarif-group", "package"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--sarif-group applies to --format sarif only"), "{}", stderr(&out));
+}

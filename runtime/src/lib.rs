@@ -10,6 +10,7 @@ pub mod files;
 pub mod findings;
 pub mod policytest;
 pub mod reports;
+pub mod sbom;
 pub mod signing;
 pub mod value;
 pub mod vm;

@@ -48,6 +48,7 @@ pub mod key;
 pub mod lsp;
 pub mod new;
 pub mod params;
+pub mod sbom;
 pub mod scan;
 pub mod select;
 pub mod server;
@@ -246,12 +247,28 @@ pub struct OutputArgs {
     /// Exit 1 when a waiver matched no finding (stale waivers in CI).
     #[arg(long)]
     pub fail_on_unused_waivers: bool,
+    /// With `--format sarif`: `package` gives one result per vulnerable
+    /// source package instead of one per advisory and installed package,
+    /// for code scanning's limits (README, "SARIF and code scanning").
+    #[arg(long, value_enum, default_value_t)]
+    pub sarif_group: SarifGroupArg,
     /// Instructions one rule may execute before it is stopped with an error.
     #[arg(long, default_value_t = assay_runtime::vm::Limits::default().instructions)]
     pub max_instructions: u64,
     /// Memory one rule may allocate, in MiB, before it is stopped with an error.
     #[arg(long, default_value_t = assay_runtime::vm::Limits::default().memory >> 20)]
     pub max_memory_mib: u64,
+}
+
+/// How SARIF results are cut.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SarifGroupArg {
+    /// One result per finding.
+    #[default]
+    Finding,
+    /// One result per rule, host and vulnerable source package, listing its
+    /// advisories (CVE findings only; others are one result each).
+    Package,
 }
 
 /// How much a report lists.
@@ -331,11 +348,20 @@ impl OutputArgs {
             }
             unused = applied.unused.len();
         }
+        if self.sarif_group != SarifGroupArg::Finding && self.format != ReportFormat::Sarif {
+            return Err(Failure::input(miette::miette!("--sarif-group applies to --format sarif only")));
+        }
         let reports = &reports[..];
         let text = match self.format {
             ReportFormat::Table => Ok(reports::table(reports, self.full())),
             ReportFormat::Json => reports::json(reports),
-            ReportFormat::Sarif => reports::sarif_of_root(bundles, reports, root),
+            ReportFormat::Sarif => {
+                let group = match self.sarif_group {
+                    SarifGroupArg::Finding => reports::SarifGroup::Finding,
+                    SarifGroupArg::Package => reports::SarifGroup::Package,
+                };
+                reports::sarif_grouped(bundles, reports, root, group)
+            }
             ReportFormat::Junit => reports::junit(reports),
         }
         .map_err(|e| Failure::internal(miette::miette!("{e}")))?;

@@ -242,6 +242,33 @@ pub fn collect(config: &Config, progress: &mut dyn FnMut(f64)) -> Telemetry {
     doc
 }
 
+/// The host's identity and installed packages, and nothing else (`assay
+/// sbom`): no file walk, no sampling, no configuration read.
+pub fn inventory(root: &Path) -> Telemetry {
+    let started_at = now_rfc3339();
+    let mut ctx = Ctx::new(RootFs::new(root), CommandLines::Flags, looked_up(&CollectionPlan::default()));
+    let (os, hostname, machine_id, kernel_release) = system::identity(&mut ctx);
+    let architecture = if ctx.live() { Some(std::env::consts::ARCH.to_owned()) } else { None };
+    let asset = Asset {
+        id: machine_id.unwrap_or_else(|| hostname.clone()),
+        hostname,
+        tags: Vec::new(),
+        os,
+        kernel_release,
+        architecture,
+    };
+    let mut doc = Telemetry::empty(asset);
+    doc.packages = sensor(&mut ctx, "packages", packages::collect);
+    doc.collection = Some(Collection {
+        started: started_at,
+        root: root.display().to_string(),
+        collector_version: concat!("assay ", env!("CARGO_PKG_VERSION")).to_owned(),
+        ..Collection::default()
+    });
+    doc.errors = ctx.finish_errors();
+    doc
+}
+
 /// The sections a sensor should have filled but could not: it failed (the
 /// section is absent and the sensor recorded errors), or it needs the live
 /// kernel and this is a root file system. A section that is absent without

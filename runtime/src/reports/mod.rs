@@ -6,13 +6,17 @@ pub mod html;
 mod junit;
 pub mod rulebook;
 mod sarif;
+mod sarif_group;
 mod table;
 
 use crate::findings::Report;
 
 pub use html::html;
 pub use junit::junit;
-pub use sarif::{root_uri, sarif, sarif_of_root, uri_path, Limits as SarifLimits, LIMITS as SARIF_LIMITS};
+pub use sarif::{
+    root_uri, sarif, sarif_grouped, sarif_of_root, uri_path, Limits as SarifLimits, LIMITS as SARIF_LIMITS,
+};
+pub use sarif_group::SarifGroup;
 pub use table::table;
 
 /// The JSON document: one host gives that host's report (`findings`,

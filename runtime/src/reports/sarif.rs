@@ -151,6 +151,21 @@ pub fn sarif(bundles: &[&Bundle], reports: &[Report]) -> Result<String, super::R
     sarif_of_root(bundles, reports, None)
 }
 
+/// [`sarif_of_root`] with its results cut as `group` says: per finding, or
+/// one per rule, host and vulnerable source package (`--sarif-group
+/// package`).
+pub fn sarif_grouped(
+    bundles: &[&Bundle],
+    reports: &[Report],
+    root: Option<&std::path::Path>,
+    group: super::SarifGroup,
+) -> Result<String, super::RenderError> {
+    match group {
+        super::SarifGroup::Finding => sarif_of_root(bundles, reports, root),
+        super::SarifGroup::Package => sarif_of_root(bundles, &super::sarif_group::by_package(reports), root),
+    }
+}
+
 /// [`sarif`] of a scan of the root file system at `root` (`--root DIR`,
 /// an absolute path): `HOSTROOT` is that folder, so a host file's location
 /// resolves to the image's file, not the scanning machine's.
