@@ -145,3 +145,197 @@ fn an_sbom_of_telemetry_matches_its_root_and_no_packages_is_an_error() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("no packages to list"), "{}", stderr(&out));
 }
+
+/// `assay scan --sbom` (#30) over an SBOM another tool wrote:
+/// cyclonedx-py's of a virtual environment with old pinned packages
+/// (tests/fixtures/sbom/README.md), against the PyPI advisories that
+/// concern them. Each finding names its component's Package URL; the
+/// advisories for versions not installed give none.
+#[test]
+fn a_cyclonedx_py_sbom_is_scanned_against_pypi_advisories() {
+    let dir = tempfile::tempdir().unwrap();
+    let feed = dir.path().join("pypi.feed");
+    let out =
+        assay(&["feed", "import", "--osv", "tests/fixtures/sbom/osv-pypi", "-o", feed.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let scan = |extra: &[&str]| {
+        let mut args = vec!["scan", "--sbom", "tests/fixtures/sbom/cyclonedx-py-venv.cdx.json"];
+        args.extend(["--feed", feed.to_str().unwrap()]);
+        args.extend(extra);
+        assay(&args)
+    };
+    let out = scan(&["--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).contains("CycloneDX 1.6, 10 component(s) assessed"), "{}", stderr(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut found: Vec<(String, String)> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let component =
+                f["attributes"].as_array().unwrap().iter().find(|a| a["key"] == "component").unwrap();
+            (f["message"].as_str().unwrap().to_owned(), component["value"].as_str().unwrap().to_owned())
+        })
+        .collect();
+    found.sort();
+    let expected = [
+        (
+            "jinja2 2.11.2 is affected by PYSEC-2021-66 (CVE-2020-28493); fixed in 2.11.3",
+            "pkg:pypi/jinja2@2.11.2",
+        ),
+        ("pip 23.2.1 is affected by PYSEC-2023-228 (CVE-2023-5752); fixed in 23.3", "pkg:pypi/pip@23.2.1"),
+        (
+            "pyyaml 5.3.1 is affected by PYSEC-2021-142 (CVE-2020-14343); fixed in 5.4",
+            "pkg:pypi/pyyaml@5.3.1",
+        ),
+        (
+            "requests 2.28.1 is affected by PYSEC-2023-74 (CVE-2023-32681); fixed in 2.31.0",
+            "pkg:pypi/requests@2.28.1",
+        ),
+        (
+            "setuptools 65.5.0 is affected by PYSEC-2022-43012 (CVE-2022-40897); fixed in 65.5.1",
+            "pkg:pypi/setuptools@65.5.0",
+        ),
+        (
+            "urllib3 1.26.4 is affected by PYSEC-2021-108 (CVE-2021-33503); fixed in 1.26.5",
+            "pkg:pypi/urllib3@1.26.4",
+        ),
+        (
+            "urllib3 1.26.4 is affected by PYSEC-2023-192 (CVE-2023-43804); fixed in 2.0.6",
+            "pkg:pypi/urllib3@1.26.4",
+        ),
+        (
+            "urllib3 1.26.4 is affected by PYSEC-2023-212 (CVE-2023-45803); fixed in 2.0.7",
+            "pkg:pypi/urllib3@1.26.4",
+        ),
+    ];
+    let expected: Vec<(String, String)> =
+        expected.iter().map(|(m, p)| ((*m).to_owned(), (*p).to_owned())).collect();
+    assert_eq!(found, expected);
+    // A gate over it: PYSEC-2023-192 is rated high.
+    assert_eq!(scan(&["--fail-on", "high"]).status.code(), Some(1));
+}
+
+/// Assay's own SBOM of a fixture root gives the same CVE findings as
+/// scanning the root, through the source packages its Package URLs name.
+#[test]
+fn assays_own_sbom_round_trips_to_the_same_cve_findings_as_the_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let feed = dir.path().join("fixtures.feed");
+    let out = assay(&["feed", "import", "--osv", "tests/fixtures/osv", "-o", feed.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let host = common::copy_host("debian-default");
+    let root = host.path().join("root");
+    // libssl3 (source openssl) at a vulnerable version.
+    let status_path = root.join("var/lib/dpkg/status");
+    let status = std::fs::read_to_string(&status_path).unwrap();
+    let status: Vec<String> = status
+        .split("\n\n")
+        .map(|stanza| {
+            if !stanza.starts_with("Package: libssl3\n") {
+                return stanza.to_owned();
+            }
+            let lines: Vec<&str> = stanza
+                .lines()
+                .map(|l| if l.starts_with("Version: ") { "Version: 3.0.11-1~deb12u2" } else { l })
+                .collect();
+            lines.join("\n")
+        })
+        .collect();
+    std::fs::write(&status_path, status.join("\n\n")).unwrap();
+    let messages = |out: std::process::Output| -> Vec<String> {
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let mut m: Vec<String> = report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| format!("{} {}", f["rule_id"].as_str().unwrap(), f["message"].as_str().unwrap()))
+            .collect();
+        m.sort();
+        m
+    };
+    let f = feed.to_str().unwrap();
+    let from_root = messages(assay(&[
+        "scan",
+        "--root",
+        root.to_str().unwrap(),
+        "--package",
+        "cve",
+        "--feed",
+        f,
+        "--format",
+        "json",
+    ]));
+    assert!(from_root.iter().any(|m| m.contains("libssl3 3.0.11-1~deb12u2")), "{from_root:#?}");
+    for format in ["cyclonedx", "spdx"] {
+        let sbom = dir.path().join(format!("root.{format}.json"));
+        let out = assay(&[
+            "sbom",
+            "--root",
+            root.to_str().unwrap(),
+            "--format",
+            format,
+            "-o",
+            sbom.to_str().unwrap(),
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let from_sbom =
+            messages(assay(&["scan", "--sbom", sbom.to_str().unwrap(), "--feed", f, "--format", "json"]));
+        assert_eq!(from_sbom, from_root, "{format}");
+    }
+}
+
+/// Components the feed cannot cover are listed as skipped, never passed:
+/// a gate over them is incomplete (exit 4) unless `--allow-skipped`; a
+/// document that is no SBOM, or of a version not read, is an error that
+/// says what it is.
+#[test]
+fn uncovered_components_are_skipped_and_bad_sboms_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let feed = dir.path().join("pypi.feed");
+    let out =
+        assay(&["feed", "import", "--osv", "tests/fixtures/sbom/osv-pypi", "-o", feed.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path.to_str().unwrap().to_owned()
+    };
+    let mixed = write(
+        "mixed.cdx.json",
+        r#"{"bomFormat": "CycloneDX", "specVersion": "1.5", "version": 1, "components": [
+            {"type": "library", "name": "left-pad", "version": "1.3.0", "purl": "pkg:npm/left-pad@1.3.0"},
+            {"type": "library", "name": "mystery", "version": "1"},
+            {"type": "application", "name": "app", "components": [
+                {"type": "library", "name": "requests", "version": "2.31.0", "purl": "pkg:pypi/requests@2.31.0"}]}]}"#,
+    );
+    let scan = |sbom: &str, extra: &[&str]| {
+        let mut args = vec!["scan", "--sbom", sbom, "--feed", feed.to_str().unwrap()];
+        args.extend(extra);
+        assay(&args)
+    };
+    let out = scan(&mixed, &["--fail-on", "low"]);
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("CycloneDX 1.5, 1 component(s) assessed"), "{err}");
+    assert!(err.contains("skipped component left-pad (pkg:npm/left-pad@1.3.0): the vulnerability feed covers deb, rpm, apk and pypi packages, not `npm`"), "{err}");
+    assert!(err.contains("skipped component mystery (no Package URL): no Package URL"), "{err}");
+    assert_eq!(scan(&mixed, &["--fail-on", "low", "--allow-skipped"]).status.code(), Some(0));
+    for (name, text, says) in [
+        ("a.txt", "not json", "not a JSON SBOM"),
+        ("b.json", r#"{"bomFormat": "CycloneDX", "specVersion": "1.2"}"#, "CycloneDX 1.2 is not read"),
+        ("c.json", r#"{"spdxVersion": "SPDX-3.0"}"#, "SPDX-3.0 is not read"),
+        ("d.json", r#"{"name": "x"}"#, "neither a CycloneDX"),
+        (
+            "e.json",
+            r#"{"bomFormat": "CycloneDX", "specVersion": "1.6", "components": {"a": 1}}"#,
+            "CycloneDX: invalid type",
+        ),
+    ] {
+        let out = scan(&write(name, text), &[]);
+        assert_eq!(out.status.code(), Some(2), "{name}: {}", stderr(&out));
+        assert!(stderr(&out).contains(says), "{name}: {}", stderr(&out));
+    }
+}

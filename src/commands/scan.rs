@@ -10,6 +10,7 @@ use assay_runtime::findings::{Report, Summary};
 use assay_runtime::value::Host;
 use assay_runtime::vm::Program;
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 
 /// The built-in packages, compiled by `build.rs`.
 static BUILTIN: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/builtin.bundle"));
@@ -38,6 +39,12 @@ pub struct Args {
     /// `assay feed import` wrote to Assay's data directory).
     #[arg(long, value_name = "FILE")]
     feed: Option<PathBuf>,
+    /// Assess the components of this SBOM instead of a host (CycloneDX
+    /// 1.4-1.6 or SPDX 2.2/2.3 JSON) with the `cve` package: each
+    /// component is matched by its Package URL; one of an ecosystem the
+    /// feed does not cover is listed as skipped.
+    #[arg(long, value_name = "FILE", conflicts_with = "root")]
+    sbom: Option<PathBuf>,
     #[command(flatten)]
     output: super::OutputArgs,
 }
@@ -46,6 +53,10 @@ pub fn run(args: &Args) -> Outcome {
     let builtin = builtin()?;
     let names: Vec<&str> = builtin.content.packages.iter().map(|p| p.name.as_str()).collect();
     let mut chosen: Vec<String> = Vec::new();
+    // An SBOM holds packages only: the rules about them, unless chosen.
+    if args.sbom.is_some() && args.packages.is_empty() {
+        chosen.push("cve".to_owned());
+    }
     let mut custom: Vec<Bundle> = Vec::new();
     for p in &args.packages {
         if names.contains(&p.as_str()) {
@@ -70,7 +81,27 @@ pub fn run(args: &Args) -> Outcome {
     for b in &bundles {
         plan.merge(&b.content.plan);
     }
-    let mut telemetry = args.source.collect(&plan)?;
+    let mut skipped_components = 0;
+    let mut telemetry = match &args.sbom {
+        Some(path) => {
+            let bytes = super::read_bounded(path, 256 << 20, "SBOM", "")?;
+            let read = assay_runtime::sbom::read::read(&bytes, &path.display().to_string())
+                .map_err(|e| Failure::input(miette::miette!("{}: {e}", path.display())))?;
+            skipped_components = read.skipped.len();
+            let packages = read.telemetry.packages.as_ref().map_or(0, Vec::len);
+            eprintln!("note: {}: {}, {packages} component(s) assessed", path.display(), read.format);
+            for s in &read.skipped {
+                eprintln!(
+                    "note: skipped component {} ({}): {}",
+                    s.name,
+                    s.purl.as_deref().unwrap_or("no Package URL"),
+                    s.why
+                );
+            }
+            read.telemetry
+        }
+        None => args.source.collect(&plan)?,
+    };
     // The feed is matched (or its absence recorded) only when a rule that
     // will run reads `vulnerabilities`. With packages chosen by name, the
     // built-in bundle is the first and only those packages of it run.
@@ -84,6 +115,7 @@ pub fn run(args: &Args) -> Outcome {
     if reads_cve {
         super::feed::apply(&mut telemetry, args.feed.as_deref(), true)?;
     }
+    let sbom_packages = args.sbom.as_ref().and_then(|_| telemetry.packages.clone());
     let host = Host::new(telemetry)
         .map_err(|e| Failure::internal(miette::miette!("the collected telemetry does not load: {e}")))?;
     let options = args.output.options()?;
@@ -109,6 +141,9 @@ pub fn run(args: &Args) -> Outcome {
     let Some(mut report) = merged else { return Err(Failure::internal(miette::miette!("no bundle to run"))) };
     let refs: Vec<&Bundle> = bundles.iter().collect();
     args.selection.apply(&mut report, &refs);
+    if let Some(packages) = &sbom_packages {
+        assay_runtime::sbom::read::name_components(&mut report, packages);
+    }
     // The packages chosen by name and the bundles merged above changed the
     // outcomes counted.
     let instructions = report.summary.instructions;
@@ -116,7 +151,20 @@ pub fn run(args: &Args) -> Outcome {
     report.summary.instructions = instructions;
     // Absolute, for SARIF's HOSTROOT.
     let root = args.source.root.as_ref().map(|r| std::fs::canonicalize(r).unwrap_or_else(|_| r.clone()));
-    args.output.emit_for_root(&refs, vec![report], root.as_deref())
+    let code = args.output.emit_for_root(&refs, vec![report], root.as_deref())?;
+    // A gate never passes over components it could not assess.
+    if skipped_components > 0
+        && args.output.fail_on.is_some()
+        && !args.output.allow_skipped
+        && code == ExitCode::SUCCESS
+    {
+        eprintln!(
+            "error: {skipped_components} component(s) of the SBOM were not assessed (see the notes above); \
+             --allow-skipped accepts them"
+        );
+        return Ok(ExitCode::from(super::EXIT_INCOMPLETE));
+    }
+    Ok(code)
 }
 
 /// `--package PATH`: a bundle file, or sources compiled now.

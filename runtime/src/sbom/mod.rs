@@ -13,6 +13,7 @@
 //! crate stops at CycloneDX 1.5, and the SPDX crates at 2.2.
 
 mod cyclonedx;
+pub mod read;
 mod spdx;
 
 use assay_model::telemetry::{Ecosystem, Package, Telemetry};
@@ -118,8 +119,9 @@ fn source_date_epoch() -> Option<String> {
 
 /// The package's Package URL (purl-spec): `pkg:deb/debian/openssl@3.0.15-1~deb12u1?arch=amd64&distro=debian-12`,
 /// `pkg:rpm/rocky/openssl@...`, `pkg:apk/alpine/...`, `pkg:pypi/requests@2.28.1`.
-/// A Debian binary package built from a source package of another name
-/// names it as `upstream`, as syft does.
+/// A Debian binary package built from a source package of another name or
+/// version names it as `upstream` (`upstream=openssl`,
+/// `upstream=glibc@2.36-9`), as syft does.
 pub fn purl(p: &Package, os_id: &str, os_version: Option<&str>) -> Option<String> {
     use packageurl::PackageUrl;
     let ty = match p.ecosystem {
@@ -140,8 +142,18 @@ pub fn purl(p: &Package, os_id: &str, os_version: Option<&str>) -> Option<String
             None => os_id.to_owned(),
         };
         purl.add_qualifier("distro", distro).ok()?;
-        if let Some(source) = p.source_name.as_deref().filter(|s| *s != p.name && !s.is_empty()) {
-            purl.add_qualifier("upstream", source).ok()?;
+        // `upstream=openssl`, with `@VERSION` when the source's version is
+        // not the package's (a binNMU, or a binary versioned on its own).
+        let source = p.source_name.as_deref().filter(|s| !s.is_empty());
+        let source_version = p.source_version.as_ref().map(|v| v.0.as_str()).filter(|v| *v != p.version.0);
+        match (source, source_version) {
+            (Some(s), Some(v)) => {
+                purl.add_qualifier("upstream", format!("{s}@{v}")).ok()?;
+            }
+            (Some(s), None) if s != p.name => {
+                purl.add_qualifier("upstream", s).ok()?;
+            }
+            _ => {}
         }
     }
     Some(purl.to_string())

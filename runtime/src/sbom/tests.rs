@@ -25,6 +25,14 @@ fn package_urls_follow_the_purl_spec() {
         purl(&same, "debian", Some("12")).unwrap(),
         "pkg:deb/debian/openssl@3.0.15-1~deb12u1?arch=amd64&distro=debian-12"
     );
+    let binnmu = Package {
+        source_version: Some(Version("5.2.15-2".into())),
+        ..package("bash", "5.2.15-2+b8", Some("bash"), Ecosystem::Debian)
+    };
+    assert_eq!(
+        purl(&binnmu, "debian", Some("12")).unwrap(),
+        "pkg:deb/debian/bash@5.2.15-2%2Bb8?arch=amd64&distro=debian-12&upstream=bash%405.2.15-2"
+    );
     let epoch = package("bash", "1:5.2+b1", None, Ecosystem::Debian);
     assert_eq!(
         purl(&epoch, "debian", None).unwrap(),
@@ -37,4 +45,52 @@ fn package_urls_follow_the_purl_spec() {
         purl(&apk, "alpine", Some("3.20.3")).unwrap(),
         "pkg:apk/alpine/musl@1.2.5-r0?arch=amd64&distro=alpine-3.20.3"
     );
+}
+
+mod reading {
+    use super::super::read::read;
+    use proptest::prelude::*;
+
+    fn component() -> impl Strategy<Value = String> {
+        let purl = prop_oneof![
+            Just("pkg:deb/debian/openssl@3.0.11-1?distro=debian-12&upstream=openssl%403.0.11-1".to_owned()),
+            Just("pkg:pypi/requests@2.28.1".to_owned()),
+            Just("pkg:npm/x@1".to_owned()),
+            Just("pkg:".to_owned()),
+            Just("pkg:deb/".to_owned()),
+            "pkg:[a-z]{0,4}/[ -~]{0,12}",
+            "\\PC{0,16}",
+        ];
+        (purl, "\\PC{0,8}", prop::option::of("[ -~]{0,8}")).prop_map(|(purl, name, version)| {
+            serde_json::json!({"type": "library", "name": name, "version": version, "purl": purl}).to_string()
+        })
+    }
+
+    proptest! {
+        /// Any component list reads without a panic, every component
+        /// either a package or skipped with a reason.
+        #[test]
+        fn components_read_or_are_skipped(components in prop::collection::vec(component(), 0..8), spdx in any::<bool>()) {
+            let doc = if spdx {
+                let packages: Vec<serde_json::Value> = components.iter().map(|c| {
+                    let c: serde_json::Value = serde_json::from_str(c).unwrap();
+                    serde_json::json!({"name": c["name"], "versionInfo": c["version"],
+                        "externalRefs": [{"referenceType": "purl", "referenceLocator": c["purl"]}]})
+                }).collect();
+                serde_json::json!({"spdxVersion": "SPDX-2.3", "packages": packages}).to_string()
+            } else {
+                format!(r#"{{"bomFormat": "CycloneDX", "specVersion": "1.6", "components": [{}]}}"#, components.join(","))
+            };
+            let read = read(doc.as_bytes(), "sbom.json").unwrap();
+            let packages = read.telemetry.packages.unwrap_or_default();
+            prop_assert!(packages.len() + read.skipped.len() <= components.len());
+            prop_assert!(read.skipped.iter().all(|s| !s.why.is_empty()));
+        }
+
+        /// Arbitrary bytes give a result or an error, never a panic.
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
+            let _ = read(&bytes, "sbom.json");
+        }
+    }
 }
