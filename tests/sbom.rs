@@ -155,9 +155,20 @@ fn an_sbom_of_telemetry_matches_its_root_and_no_packages_is_an_error() {
 fn a_cyclonedx_py_sbom_is_scanned_against_pypi_advisories() {
     let dir = tempfile::tempdir().unwrap();
     let feed = dir.path().join("pypi.feed");
-    let out =
-        assay(&["feed", "import", "--osv", "tests/fixtures/sbom/osv-pypi", "-o", feed.to_str().unwrap()]);
+    // Two of the unrated advisories rated by the operator: one by CVE id
+    // with NVD's vector, one by advisory id with a word.
+    let severities = dir.path().join("severities.jsonl");
+    std::fs::write(
+        &severities,
+        "{\"id\": \"CVE-2023-32681\", \"cvss_vector\": \"CVSS:3.1/AV:N/AC:H/PR:N/UI:R/S:C/C:H/I:N/A:N\"}\n\
+         {\"id\": \"PYSEC-2021-66\", \"severity\": \"low\"}\n",
+    )
+    .unwrap();
+    let sev = severities.to_str().unwrap();
+    let osv = "tests/fixtures/sbom/osv-pypi";
+    let out = assay(&["feed", "import", "--osv", osv, "--severities", sev, "-o", feed.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).contains("rated 2 unrated advisories"), "{}", stderr(&out));
     let scan = |extra: &[&str]| {
         let mut args = vec!["scan", "--sbom", "tests/fixtures/sbom/cyclonedx-py-venv.cdx.json"];
         args.extend(["--feed", feed.to_str().unwrap()]);
@@ -180,38 +191,27 @@ fn a_cyclonedx_py_sbom_is_scanned_against_pypi_advisories() {
         .collect();
     found.sort();
     let expected = [
-        (
-            "jinja2 2.11.2 is affected by PYSEC-2021-66 (CVE-2020-28493); fixed in 2.11.3",
-            "pkg:pypi/jinja2@2.11.2",
-        ),
-        ("pip 23.2.1 is affected by PYSEC-2023-228 (CVE-2023-5752); fixed in 23.3", "pkg:pypi/pip@23.2.1"),
-        (
-            "pyyaml 5.3.1 is affected by PYSEC-2021-142 (CVE-2020-14343); fixed in 5.4",
-            "pkg:pypi/pyyaml@5.3.1",
-        ),
-        (
-            "requests 2.28.1 is affected by PYSEC-2023-74 (CVE-2023-32681); fixed in 2.31.0",
-            "pkg:pypi/requests@2.28.1",
-        ),
-        (
-            "setuptools 65.5.0 is affected by PYSEC-2022-43012 (CVE-2022-40897); fixed in 65.5.1",
-            "pkg:pypi/setuptools@65.5.0",
-        ),
-        (
-            "urllib3 1.26.4 is affected by PYSEC-2021-108 (CVE-2021-33503); fixed in 1.26.5",
-            "pkg:pypi/urllib3@1.26.4",
-        ),
-        (
-            "urllib3 1.26.4 is affected by PYSEC-2023-192 (CVE-2023-43804); fixed in 2.0.6",
-            "pkg:pypi/urllib3@1.26.4",
-        ),
-        (
-            "urllib3 1.26.4 is affected by PYSEC-2023-212 (CVE-2023-45803); fixed in 2.0.7",
-            "pkg:pypi/urllib3@1.26.4",
-        ),
+        format!("jinja2 2.11.2 is affected by PYSEC-2021-66 (CVE-2020-28493); fixed in 2.11.3; rated low by severity low imported from {sev}"),
+        "pip 23.2.1 is affected by PYSEC-2023-228 (CVE-2023-5752); fixed in 23.3; rated low by CVSS:3.1/AV:L/AC:L/PR:L/UI:N/S:U/C:N/I:L/A:N (base score 3.3)".to_owned(),
+        "pyyaml 5.3.1 is affected by PYSEC-2021-142 (CVE-2020-14343); fixed in 5.4; no source rates its severity".to_owned(),
+        format!("requests 2.28.1 is affected by PYSEC-2023-74 (CVE-2023-32681); fixed in 2.31.0; rated medium by CVSS:3.1/AV:N/AC:H/PR:N/UI:R/S:C/C:H/I:N/A:N (base score 6.1, imported from {sev})"),
+        "setuptools 65.5.0 is affected by PYSEC-2022-43012 (CVE-2022-40897); fixed in 65.5.1; no source rates its severity".to_owned(),
+        "urllib3 1.26.4 is affected by PYSEC-2021-108 (CVE-2021-33503); fixed in 1.26.5; no source rates its severity".to_owned(),
+        "urllib3 1.26.4 is affected by PYSEC-2023-192 (CVE-2023-43804); fixed in 2.0.6; rated high by CVSS:3.1/AV:N/AC:L/PR:L/UI:N/S:U/C:H/I:H/A:N (base score 8.1)".to_owned(),
+        "urllib3 1.26.4 is affected by PYSEC-2023-212 (CVE-2023-45803); fixed in 2.0.7; rated medium by CVSS:3.1/AV:A/AC:H/PR:H/UI:N/S:U/C:H/I:N/A:N (base score 4.2)".to_owned(),
+    ];
+    let purls = [
+        "jinja2@2.11.2",
+        "pip@23.2.1",
+        "pyyaml@5.3.1",
+        "requests@2.28.1",
+        "setuptools@65.5.0",
+        "urllib3@1.26.4",
+        "urllib3@1.26.4",
+        "urllib3@1.26.4",
     ];
     let expected: Vec<(String, String)> =
-        expected.iter().map(|(m, p)| ((*m).to_owned(), (*p).to_owned())).collect();
+        expected.into_iter().zip(purls).map(|(m, p)| (m, format!("pkg:pypi/{p}"))).collect();
     assert_eq!(found, expected);
     // A gate over it: PYSEC-2023-192 is rated high.
     assert_eq!(scan(&["--fail-on", "high"]).status.code(), Some(1));

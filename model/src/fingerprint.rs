@@ -109,7 +109,7 @@ mod tests {
         (3, "9837019c07219b06"),
         (4, "c0d60bfbfeb29a49"),
         (5, "2fc2419e85868175"),
-        (6, "86fade73d26f64b1"),
+        (6, "357e68df4dc5cbfd"),
     ];
     const NATIVES: &str = "7a7cd87eba18b395";
 

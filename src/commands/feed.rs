@@ -23,14 +23,35 @@ enum Sub {
         /// Where to write the feed (default: Assay's data directory, where `scan` looks).
         #[arg(short, long)]
         output: Option<PathBuf>,
+        /// Ratings for the advisories the records leave unrated: JSON lines
+        /// of `{"id": CVE or advisory id, "cvss_vector": "CVSS:3.1/..."}` or
+        /// `{"id": ..., "severity": "high"}`.
+        #[arg(long, value_name = "FILE")]
+        severities: Option<PathBuf>,
     },
 }
 
 pub fn run(args: &Args) -> Outcome {
-    let Sub::Import { osv, output } = &args.command;
-    let (imported, warnings) = feed::import_osv(osv).map_err(|e| Failure::input(miette::miette!("{e}")))?;
+    let Sub::Import { osv, output, severities } = &args.command;
+    let (mut imported, warnings) =
+        feed::import_osv(osv).map_err(|e| Failure::input(miette::miette!("{e}")))?;
     for w in &warnings {
         eprintln!("warning: skipped {}: {}", w.record, w.message);
+    }
+    if let Some(path) = severities {
+        let bytes = super::read_bounded(path, 512 << 20, "severities file", "")?;
+        let text = String::from_utf8(bytes)
+            .map_err(|_| Failure::input(miette::miette!("{}: not UTF-8 text", path.display())))?;
+        let ratings = feed::severities::parse(&text, &path.display().to_string())
+            .map_err(|e| Failure::input(miette::miette!("{e}")))?;
+        let rated = feed::severities::apply(&mut imported, &ratings);
+        eprintln!("rated {rated} unrated advisories from {} ({} ratings)", path.display(), ratings.len());
+    }
+    let unrated = imported.advisories.iter().filter(|a| a.severity.is_none()).count();
+    if unrated > 0 {
+        eprintln!(
+            "note: {unrated} advisories have no severity (reported by CVE-UNRATED); --severities FILE can rate them"
+        );
     }
     let path = match output.clone().or_else(feed::default_path) {
         Some(p) => p,

@@ -1025,13 +1025,17 @@ record! {
 }
 
 enumeration! {
-    /// An advisory's severity: from its CVSS score when it has one, otherwise medium.
+    /// An advisory's severity: from its CVSS base score, else its database's
+    /// own rating (Debian's urgency, a GHSA or Ubuntu severity), else an
+    /// imported one (`assay feed import --severities`).
     pub enum AdvisorySeverity {
         Low = "low",
         Medium = "medium",
         High = "high",
         /// CVSS 9.0 and above.
         Critical = "critical",
+        /// Rated nowhere: never taken for medium.
+        Unknown = "unknown",
     }
 }
 
@@ -1054,6 +1058,10 @@ record! {
         pub fixed_version: Option<Version>,
         pub ecosystem: Ecosystem,
         pub severity: AdvisorySeverity,
+        /// Where the severity came from: `CVSS:3.1/AV:N/... (base score
+        /// 9.8)`, `Debian urgency high`, `database severity HIGH`,
+        /// `imported from FILE`, or `not rated`.
+        pub severity_source: String,
         pub summary: String,
         pub references: Vec<String>,
     }

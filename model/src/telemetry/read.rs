@@ -114,6 +114,7 @@ fn with_vulnerability_ids(bytes: &[u8]) -> Result<Vec<u8>, serde_json::Error> {
         let text = |key: &str| v.get(key).and_then(|x| x.as_str()).unwrap_or_default().to_owned();
         let id = super::Vulnerability::id_of(&text("advisory_id"), &text("package"));
         v.entry("id").or_insert(serde_json::Value::String(id));
+        v.entry("severity_source").or_insert(serde_json::Value::String("not recorded (schema 5)".to_owned()));
     }
     serde_json::to_vec(&doc)
 }
@@ -145,7 +146,8 @@ fn migrate(t: &mut Telemetry, from: u32) {
     // (optional): such a document read no file's contents, and a rule
     // looking one up is skipped.
     // 5 → 6: `kernel.security_modules` was added (optional: not read), and
-    // `vulnerabilities[].id` (required, given before the strict parse).
+    // `vulnerabilities[].id` and `severity_source` (required, given before
+    // the strict parse).
     t.schema_version = SCHEMA_VERSION;
 }
 

@@ -5,6 +5,7 @@
 
 mod cvss;
 mod osv;
+pub mod severities;
 
 use assay_model::telemetry::{AdvisorySeverity, Ecosystem, Package, Version, Vulnerability};
 use assay_stdlib::versions::{self, Scheme};
@@ -17,7 +18,7 @@ pub use osv::{import_osv, ImportWarning};
 
 const MAGIC: &[u8; 8] = b"ASSAYFD\0";
 /// Bumped with any change to the types below (postcard: order is format).
-const FORMAT_VERSION: u32 = 2;
+const FORMAT_VERSION: u32 = 3;
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Feed {
@@ -31,8 +32,10 @@ pub struct Advisory {
     pub cves: Vec<String>,
     pub summary: String,
     /// From CVSS when the record has it, else the database's own word;
-    /// none when the record has neither (matches are then medium).
+    /// none when the record has neither (matches are then `unknown`).
     pub severity: Option<AdvisorySeverity>,
+    /// Where `severity` came from (`Debian urgency high`).
+    pub severity_source: Option<String>,
     pub references: Vec<String>,
     pub affected: Vec<Affected>,
 }
@@ -228,8 +231,12 @@ impl<F: std::borrow::Borrow<Feed>> Index<F> {
                         installed_version: p.version.clone(),
                         fixed_version: fixed.map(Version),
                         ecosystem: p.ecosystem,
-                        // Documented: an advisory without any severity is medium.
-                        severity: advisory.severity.unwrap_or(AdvisorySeverity::Medium),
+                        // Rated nowhere: unknown, reported as such (CVE-UNRATED).
+                        severity: advisory.severity.unwrap_or(AdvisorySeverity::Unknown),
+                        severity_source: advisory
+                            .severity_source
+                            .clone()
+                            .unwrap_or_else(|| "not rated".to_owned()),
                         summary: advisory.summary.clone(),
                         references: advisory.references.clone(),
                     });

@@ -198,30 +198,57 @@ fn record(v: &Value) -> Result<Option<Advisory>, String> {
     if affected.is_empty() {
         return Ok(None);
     }
-    Ok(Some(Advisory { id, cves, summary, severity, references, affected }))
+    let (severity, severity_source) = severity.unzip();
+    Ok(Some(Advisory { id, cves, summary, severity, severity_source, references, affected }))
 }
 
-/// `critical`/`high`/`medium`/`low` from a CVSS v3 vector or a database's
-/// own severity word.
-fn severity_of(v: &Value) -> Option<AdvisorySeverity> {
-    for s in v.get("severity").and_then(Value::as_array).into_iter().flatten() {
+/// `critical`/`high`/`medium`/`low` and where it came from: a CVSS v3
+/// vector's base score, else a severity entry a database writes as a word
+/// (Ubuntu's `{"type": "Ubuntu", "score": "medium"}`), else
+/// `database_specific.severity` (GHSA's `HIGH`, `MODERATE`), else
+/// `ecosystem_specific.urgency` (Debian's changelog urgency). A word that
+/// names no level (`not yet assigned`) is no severity, never a guess.
+fn severity_of(v: &Value) -> Option<(AdvisorySeverity, String)> {
+    let entries = v.get("severity").and_then(Value::as_array);
+    for s in entries.into_iter().flatten() {
         let kind = s.get("type").and_then(Value::as_str).unwrap_or_default();
         let score = s.get("score").and_then(Value::as_str).unwrap_or_default();
         if kind.starts_with("CVSS_V3") {
             if let Some(base) = cvss::base_score_v3(score) {
-                return Some(cvss::level(base));
+                return Some((cvss::level(base), format!("{score} (base score {base:.1})")));
             }
         }
     }
-    let word = v
-        .get("database_specific")
-        .and_then(|d| d.get("severity"))
-        .and_then(Value::as_str)
-        .map(str::to_ascii_lowercase)?;
-    match word.as_str() {
+    for s in entries.into_iter().flatten() {
+        let kind = s.get("type").and_then(Value::as_str).unwrap_or_default();
+        let score = s.get("score").and_then(Value::as_str).unwrap_or_default();
+        if !kind.starts_with("CVSS") {
+            if let Some(level) = word(score) {
+                return Some((level, format!("{kind} severity {score}")));
+            }
+        }
+    }
+    let text = |section: &str, key: &str| {
+        v.get(section).and_then(|d| d.get(key)).and_then(Value::as_str).map(str::to_owned)
+    };
+    if let Some(w) = text("database_specific", "severity") {
+        if let Some(level) = word(&w) {
+            return Some((level, format!("database severity {w}")));
+        }
+    }
+    let urgency = text("ecosystem_specific", "urgency")?;
+    word(&urgency).map(|level| (level, format!("Debian urgency {urgency}")))
+}
+
+/// A database's severity word as a level: `moderate` is medium, Debian's
+/// `emergency` critical, `unimportant` and `negligible` low.
+fn word(w: &str) -> Option<AdvisorySeverity> {
+    match w.trim().to_ascii_lowercase().as_str() {
         "moderate" => Some(AdvisorySeverity::Medium),
-        // An unknown word is no severity (the advisory's default applies),
-        // never a guess.
+        "emergency" => Some(AdvisorySeverity::Critical),
+        "unimportant" | "negligible" => Some(AdvisorySeverity::Low),
+        // `unknown` is what no rating says; it is not one.
+        "unknown" => None,
         other => AdvisorySeverity::parse(other),
     }
 }

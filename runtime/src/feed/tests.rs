@@ -59,7 +59,10 @@ fn ranges_versions_and_source_packages_match() {
     assert_eq!(names, [("libssl3", "DEBIAN-CVE-2024-1"), ("requests", "PYSEC-2024-9")]);
     assert_eq!(found[0].fixed_version.as_ref().unwrap().0, "3.0.15-1~deb12u1");
     assert_eq!(found[0].severity, AdvisorySeverity::Critical);
-    assert_eq!(found[1].severity, AdvisorySeverity::Medium);
+    assert_eq!(found[0].severity_source, "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H (base score 9.8)");
+    // Rated nowhere: unknown, never taken for medium.
+    assert_eq!(found[1].severity, AdvisorySeverity::Unknown);
+    assert_eq!(found[1].severity_source, "not rated");
     assert!(Feed::from_bytes(&bytes[..20]).is_err());
     assert!(Feed::from_bytes(b"not a feed at all").is_err());
 }
@@ -83,9 +86,60 @@ fn ubuntu_hosts_match_ubuntu_advisories_and_unknown_severity_words_are_none() {
     let ubuntu = Os { distribution: "ubuntu".into(), version: Some("22.04".into()), ..debian12() };
     let found = index.matches(std::slice::from_ref(&p), Some(&ubuntu));
     assert_eq!(found.len(), 1);
-    assert_eq!(found[0].severity, AdvisorySeverity::Medium);
+    assert_eq!(found[0].severity, AdvisorySeverity::Unknown);
     assert!(
         index.matches(&[p], Some(&debian12())).is_empty(),
         "a Debian host must not match Ubuntu advisories"
+    );
+}
+
+/// Ratings a database writes as words: Debian's changelog urgency (as the
+/// Debian 12 records carry it), Ubuntu's severity entries, GHSA's
+/// database severity; a CVSS vector wins over all of them.
+#[test]
+fn database_ratings_are_read_with_their_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let record = |id: &str, extra: &str| {
+        format!(
+            r#"{{"id": "{id}", "summary": "s", {extra}
+                "affected": [{{"package": {{"ecosystem": "Debian:12", "name": "sudo"}},
+                  "ranges": [{{"type": "ECOSYSTEM", "events": [{{"introduced": "0"}}, {{"fixed": "1.9.6-1"}}]}}],
+                  "ecosystem_specific": {{"urgency": "high"}}}}]}}"#
+        )
+    };
+    std::fs::write(dir.path().join("a.json"), record("DEBIAN-CVE-2024-10", "")).unwrap();
+    std::fs::write(
+        dir.path().join("b.json"),
+        record("UBUNTU-CVE-2024-11", r#""severity": [{"type": "Ubuntu", "score": "low"}],"#),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("c.json"),
+        record(
+            "GHSA-2024-12",
+            r#""severity": [{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:U/C:H/I:H/A:H"}],"#,
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("d.json"),
+        record("GHSA-2024-13", r#""database_specific": {"severity": "MODERATE"},"#),
+    )
+    .unwrap();
+    let (feed, _) = import_osv(dir.path()).unwrap();
+    let rated: Vec<(&str, Option<AdvisorySeverity>, Option<&str>)> =
+        feed.advisories.iter().map(|a| (a.id.as_str(), a.severity, a.severity_source.as_deref())).collect();
+    assert_eq!(
+        rated,
+        [
+            ("DEBIAN-CVE-2024-10", Some(AdvisorySeverity::High), Some("Debian urgency high")),
+            (
+                "GHSA-2024-12",
+                Some(AdvisorySeverity::High),
+                Some("CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:U/C:H/I:H/A:H (base score 8.1)")
+            ),
+            ("GHSA-2024-13", Some(AdvisorySeverity::Medium), Some("database severity MODERATE")),
+            ("UBUNTU-CVE-2024-11", Some(AdvisorySeverity::Low), Some("Ubuntu severity low")),
+        ]
     );
 }
