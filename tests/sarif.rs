@@ -263,22 +263,7 @@ fn sarif_grouped_by_package_gives_one_result_per_source_package() {
     let host = common::copy_host("debian-default");
     let root = host.path().join("root");
     // openssl and libssl3 (both of source openssl) at a vulnerable version.
-    let status_path = root.join("var/lib/dpkg/status");
-    let status = std::fs::read_to_string(&status_path).unwrap();
-    let status: Vec<String> = status
-        .split("\n\n")
-        .map(|stanza| {
-            if !(stanza.starts_with("Package: libssl3\n") || stanza.starts_with("Package: openssl\n")) {
-                return stanza.to_owned();
-            }
-            let lines: Vec<&str> = stanza
-                .lines()
-                .map(|l| if l.starts_with("Version: ") { "Version: 3.0.11-1~deb12u2" } else { l })
-                .collect();
-            lines.join("\n")
-        })
-        .collect();
-    std::fs::write(&status_path, status.join("\n\n")).unwrap();
+    common::set_dpkg_versions(&root, &["libssl3", "openssl"], "3.0.11-1~deb12u2");
     let scan = |extra: &[&str]| {
         let mut args = vec!["scan", "--root", root.to_str().unwrap(), "--package", "cve"];
         args.extend(["--feed", feed.to_str().unwrap()]);

@@ -228,22 +228,7 @@ fn assays_own_sbom_round_trips_to_the_same_cve_findings_as_the_root() {
     let host = common::copy_host("debian-default");
     let root = host.path().join("root");
     // libssl3 (source openssl) at a vulnerable version.
-    let status_path = root.join("var/lib/dpkg/status");
-    let status = std::fs::read_to_string(&status_path).unwrap();
-    let status: Vec<String> = status
-        .split("\n\n")
-        .map(|stanza| {
-            if !stanza.starts_with("Package: libssl3\n") {
-                return stanza.to_owned();
-            }
-            let lines: Vec<&str> = stanza
-                .lines()
-                .map(|l| if l.starts_with("Version: ") { "Version: 3.0.11-1~deb12u2" } else { l })
-                .collect();
-            lines.join("\n")
-        })
-        .collect();
-    std::fs::write(&status_path, status.join("\n\n")).unwrap();
+    common::set_dpkg_versions(&root, &["libssl3"], "3.0.11-1~deb12u2");
     let messages = |out: std::process::Output| -> Vec<String> {
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
         let report: Value = serde_json::from_slice(&out.stdout).unwrap();

@@ -316,23 +316,7 @@ fn real_debian_and_pypi_advisories_match_through_source_packages() {
         .status()
         .unwrap()
         .success());
-    let status_path = root.join("var/lib/dpkg/status");
-    let status = std::fs::read_to_string(&status_path).unwrap();
-    let text: Vec<String> = status
-        .split("\n\n")
-        .map(|stanza| {
-            if !stanza.starts_with("Package: libssl3\n") {
-                return stanza.to_owned();
-            }
-            let lines: Vec<&str> = stanza
-                .lines()
-                .map(|l| if l.starts_with("Version: ") { "Version: 3.0.11-1~deb12u2" } else { l })
-                .collect();
-            lines.join("\n")
-        })
-        .collect();
-    let text = text.join("\n\n");
-    std::fs::write(&status_path, text).unwrap();
+    common::set_dpkg_versions(&root, &["libssl3"], "3.0.11-1~deb12u2");
     let out = assay(&[
         "scan",
         "--root",

@@ -20,6 +20,7 @@
 //!   its evidence's source (file and line) says which it is.
 
 use crate::lookup::LookupKind;
+use crate::syntax::{parse_string_literal, string_literal};
 use crate::telemetry::schema::{self, Shape};
 use std::borrow::Cow;
 
@@ -169,62 +170,6 @@ fn item_key(list: &str) -> Option<&'static str> {
                 });
             }
             _ => return None,
-        }
-    }
-    None
-}
-
-/// `text` as a string literal of the language: `"`, `\`, `{` and `}`
-/// escaped (a `{` would start an interpolation), and control characters
-/// as the escapes the lexer reads.
-pub fn string_literal(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '{' => out.push_str("\\{"),
-            '}' => out.push_str("\\}"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            '\0' => out.push_str("\\0"),
-            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
-/// The string literal at the start of `text` (in the language's syntax, or
-/// Rust's `{:?}`, which the bracketed form uses): its value and length.
-fn parse_string_literal(text: &str) -> Option<(String, usize)> {
-    let mut chars = text.char_indices();
-    if chars.next()?.1 != '"' {
-        return None;
-    }
-    let mut out = String::new();
-    while let Some((i, c)) = chars.next() {
-        match c {
-            '"' => return Some((out, i + 1)),
-            '\\' => match chars.next()?.1 {
-                'n' => out.push('\n'),
-                't' => out.push('\t'),
-                'r' => out.push('\r'),
-                '0' => out.push('\0'),
-                'u' => {
-                    let rest = &text[i + 2..];
-                    let hex = rest.strip_prefix('{')?.split_once('}')?.0;
-                    out.push(char::from_u32(u32::from_str_radix(hex, 16).ok()?)?);
-                    for _ in 0..hex.len() + 2 {
-                        chars.next();
-                    }
-                }
-                other => out.push(other),
-            },
-            c => out.push(c),
         }
     }
     None

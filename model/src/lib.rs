@@ -16,6 +16,7 @@ pub mod hex;
 pub mod lookup;
 pub mod platform;
 pub mod severity;
+pub mod syntax;
 pub mod telemetry;
 
 pub use platform::Platform;

@@ -40,6 +40,30 @@ pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
+/// Sets the `Version:` of the named packages in a root's dpkg status
+/// (a fixture made vulnerable to a test's advisory).
+pub fn set_dpkg_versions(root: &Path, packages: &[&str], version: &str) {
+    let path = root.join("var/lib/dpkg/status");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let stanzas: Vec<String> = text
+        .split("\n\n")
+        .map(|stanza| {
+            let named = packages.iter().any(|p| stanza.starts_with(&format!("Package: {p}\n")));
+            if !named {
+                return stanza.to_owned();
+            }
+            let lines: Vec<String> = stanza
+                .lines()
+                .map(
+                    |l| if l.starts_with("Version: ") { format!("Version: {version}") } else { l.to_owned() },
+                )
+                .collect();
+            lines.join("\n")
+        })
+        .collect();
+    std::fs::write(&path, stanzas.join("\n\n")).unwrap();
+}
+
 /// A fixture host root under `tests/fixtures/hosts/`.
 pub fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/hosts").join(name)

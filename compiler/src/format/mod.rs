@@ -555,22 +555,7 @@ fn string_lit(f: &Formatter, s: &StringLit) -> String {
     let mut out = String::from("\"");
     for part in &s.parts {
         match part {
-            StrPart::Lit(t) => {
-                for c in t.chars() {
-                    match c {
-                        '"' => out.push_str("\\\""),
-                        '\\' => out.push_str("\\\\"),
-                        '{' => out.push_str("\\{"),
-                        '}' => out.push_str("\\}"),
-                        '\n' => out.push_str("\\n"),
-                        '\t' => out.push_str("\\t"),
-                        '\r' => out.push_str("\\r"),
-                        '\0' => out.push_str("\\0"),
-                        c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
-                        c => out.push(c),
-                    }
-                }
-            }
+            StrPart::Lit(t) => assay_model::syntax::escape_into(&mut out, t),
             StrPart::Interp(e) => {
                 out.push('{');
                 out.push_str(&doc::flat(&f.expr(e)));
