@@ -62,6 +62,11 @@ pub struct Finding {
     /// counted apart, and never fails `--fail-on`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub waived: Option<Waived>,
+    /// Set when a VEX statement says the vulnerability does not affect the
+    /// package (`not_affected`, `fixed`): kept in every report, counted
+    /// apart, and never failing `--fail-on`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suppressed: Option<Suppressed>,
     /// The values of its package's parameters when it was found.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub params: Vec<KeyValue>,
@@ -76,6 +81,18 @@ pub struct Waived {
     /// `YYYY-MM-DD`.
     pub expires: String,
     /// The waiver file and its entry (`waivers.yaml:12`).
+    pub source: String,
+}
+
+/// The VEX statement that suppressed a finding.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+pub struct Suppressed {
+    /// `not_affected` or `fixed`.
+    pub status: String,
+    /// The statement's justification and impact statement, as given.
+    pub justification: String,
+    /// The VEX document, the statement and its author.
     pub source: String,
 }
 
@@ -224,6 +241,9 @@ pub struct Summary {
     pub errors: usize,
     /// Findings accepted by a waiver (not counted by severity above).
     pub waived: usize,
+    /// Findings a VEX statement suppressed (not counted by severity above).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub suppressed: usize,
     /// VM instructions executed for this host (all rules and constants).
     pub instructions: u64,
 }
@@ -234,6 +254,10 @@ impl Summary {
         for f in findings {
             if f.waived.is_some() {
                 s.waived += 1;
+                continue;
+            }
+            if f.suppressed.is_some() {
+                s.suppressed += 1;
                 continue;
             }
             match f.severity {
@@ -259,7 +283,7 @@ impl Summary {
 impl Report {
     /// Whether any finding is at or above `threshold`.
     pub fn fails_at(&self, threshold: Severity) -> bool {
-        self.findings.iter().any(|f| f.waived.is_none() && f.severity >= threshold)
+        self.findings.iter().any(|f| f.waived.is_none() && f.suppressed.is_none() && f.severity >= threshold)
     }
 
     /// Rules that were not fully evaluated: errors always, skipped ones
@@ -274,4 +298,8 @@ impl Report {
             })
             .collect()
     }
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }

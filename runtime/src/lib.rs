@@ -13,6 +13,7 @@ pub mod reports;
 pub mod sbom;
 pub mod signing;
 pub mod value;
+pub mod vex;
 pub mod vm;
 pub mod waivers;
 pub mod yaml_path;

@@ -264,6 +264,7 @@ fn expired_finding(w: &Waiver, covered: &Finding) -> Finding {
         evidence: vec![],
         bundle_digest: covered.bundle_digest.clone(),
         waived: None,
+        suppressed: None,
         params: Vec::new(),
     }
 }

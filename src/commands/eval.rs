@@ -3,7 +3,7 @@
 
 use super::{Failure, Outcome};
 use assay_model::telemetry::Telemetry;
-use assay_runtime::findings::Severity;
+use assay_runtime::findings::{Report, Severity};
 use assay_runtime::value::Host;
 use assay_runtime::vm::Program;
 use std::path::PathBuf;
@@ -41,6 +41,9 @@ pub fn run(args: &Args) -> Outcome {
     if let Some(feed) = &args.feed {
         super::feed::apply(&mut telemetry, Some(feed), false)?;
     }
+    // What VEX statements are matched against (the packages and their
+    // vulnerabilities), kept only when there are statements.
+    let for_vex = (!args.output.vex.is_empty()).then(|| telemetry.clone());
     let host = Host::new(telemetry).map_err(|e| {
         Failure::input(miette::miette!("{} is not a valid telemetry document: {e}", args.telemetry.display()))
     })?;
@@ -49,7 +52,18 @@ pub fn run(args: &Args) -> Outcome {
     args.selection.check(&[&bundle])?;
     let mut report = Program::new(&bundle).evaluate(&host, &options);
     args.selection.apply(&mut report, &[&bundle]);
+    if let Some(telemetry) = &for_vex {
+        args.output.apply_vex(&mut report, telemetry)?;
+        report.summary = recount(&report);
+    }
     args.output.emit(&[&bundle], vec![report])
+}
+
+/// The summary after findings were suppressed, with the instructions run.
+pub fn recount(report: &Report) -> assay_runtime::findings::Summary {
+    let mut summary = assay_runtime::findings::Summary::of(&report.findings, &report.rules);
+    summary.instructions = report.summary.instructions;
+    summary
 }
 
 pub fn read_telemetry(path: &std::path::Path, max_mib: u64) -> Result<Telemetry, Failure> {

@@ -247,6 +247,14 @@ pub struct OutputArgs {
     /// Exit 1 when a waiver matched no finding (stale waivers in CI).
     #[arg(long)]
     pub fail_on_unused_waivers: bool,
+    /// VEX documents (OpenVEX 0.2 or CycloneDX VEX, repeatable): CVE
+    /// findings a `not_affected` or `fixed` statement covers are kept as
+    /// suppressed and never fail `--fail-on` (docs/vulnerabilities.md).
+    #[arg(long = "vex", value_name = "FILE")]
+    pub vex: Vec<PathBuf>,
+    /// List the findings VEX suppressed in the table (else only their count).
+    #[arg(long)]
+    pub show_suppressed: bool,
     /// With `--format sarif`: `package` gives one result per vulnerable
     /// source package instead of one per advisory and installed package,
     /// for code scanning's limits (README, "SARIF and code scanning").
@@ -310,6 +318,28 @@ impl OutputArgs {
             .collect()
     }
 
+    /// Marks the findings the `--vex` documents suppress.
+    pub fn apply_vex(
+        &self,
+        report: &mut Report,
+        telemetry: &assay_model::telemetry::Telemetry,
+    ) -> Result<(), Failure> {
+        let mut statements = Vec::new();
+        for path in &self.vex {
+            let bytes = read_bounded(path, 64 << 20, "VEX document", "")?;
+            let name = path.display().to_string();
+            statements.extend(
+                assay_runtime::vex::read(&bytes, &name)
+                    .map_err(|e| Failure::input(miette::miette!("{name}: {e}")))?,
+            );
+        }
+        if !statements.is_empty() {
+            let n = assay_runtime::vex::suppress(report, telemetry, &statements);
+            eprintln!("note: VEX: {} statement(s) read, {n} finding(s) suppressed", statements.len());
+        }
+        Ok(())
+    }
+
     /// Renders, writes, and gives the exit code `--fail-on` asks for.
     pub fn emit(&self, bundles: &[&Bundle], reports: Vec<Report>) -> Outcome {
         self.emit_for_root(bundles, reports, None)
@@ -353,7 +383,9 @@ impl OutputArgs {
         }
         let reports = &reports[..];
         let text = match self.format {
-            ReportFormat::Table => Ok(reports::table(reports, self.full())),
+            ReportFormat::Table => {
+                Ok(reports::table(reports, self.full(), self.show_suppressed || self.full()))
+            }
             ReportFormat::Json => reports::json(reports),
             ReportFormat::Sarif => {
                 let group = match self.sarif_group {

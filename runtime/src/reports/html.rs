@@ -71,6 +71,12 @@ fn host(r: &Report, full: bool) -> Markup {
                     div class=(format!("finding {}", severity.as_str())) {
                         h3 { span.id { (f.rule_id) } " " (f.title) }
                         p { (f.message) }
+                        @if let Some(w) = &f.waived {
+                            p.muted { "Waived by " (w.owner) " until " (w.expires) " (" (w.source) "): " (w.justification) }
+                        }
+                        @if let Some(v) = &f.suppressed {
+                            p.muted { "Suppressed by VEX: " (v.status) " (" (v.source) "): " (v.justification) }
+                        }
                         @if !f.description.is_empty() { p.muted { (f.description) } }
                         @if !f.evidence.is_empty() {
                             table {
@@ -137,6 +143,7 @@ mod tests {
             fingerprint: "f".into(),
             bundle_digest: "d".into(),
             waived: None,
+            suppressed: None,
             params: Vec::new(),
         };
         let report = Report {

@@ -18,7 +18,7 @@ pub fn junit(reports: &[Report]) -> Result<String, super::RenderError> {
                         .findings
                         .iter()
                         .filter(|f| f.rule_id == rule.rule_id)
-                        .all(|f| f.waived.is_some()) =>
+                        .all(|f| f.waived.is_some() || f.suppressed.is_some()) =>
                 {
                     TestCaseStatus::success()
                 }

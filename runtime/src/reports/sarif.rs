@@ -247,6 +247,13 @@ pub fn sarif_of_root(
                 .properties(PropertyBag::builder().additional_properties(props).build())
                 .build();
             result.rule_index = index;
+            if let Some(v) = &f.suppressed {
+                result.suppressions = Some(vec![Suppression::builder()
+                    .kind(json!("external"))
+                    .status(json!("accepted"))
+                    .justification(format!("VEX {}: {} ({})", v.status, v.justification, v.source))
+                    .build()]);
+            }
             if let Some(w) = &f.waived {
                 result.suppressions = Some(vec![Suppression::builder()
                     .kind(json!("external"))

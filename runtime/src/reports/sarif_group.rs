@@ -134,6 +134,11 @@ fn merged(source: &str, members: &[&Finding]) -> Finding {
         evidence,
         // Suppressed only when every member is.
         waived: if members.iter().all(|f| f.waived.is_some()) { first.waived.clone() } else { None },
+        suppressed: if members.iter().all(|f| f.suppressed.is_some()) {
+            first.suppressed.clone()
+        } else {
+            None
+        },
         ..first.clone()
     }
 }
@@ -160,6 +165,7 @@ mod tests {
             evidence,
             bundle_digest: String::new(),
             waived: None,
+            suppressed: None,
             params: Vec::new(),
         }
     }

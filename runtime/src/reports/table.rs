@@ -4,8 +4,9 @@
 use crate::findings::{Outcome, Report, Severity};
 use std::fmt::Write;
 
-/// `full` also lists passed and not-applicable rules.
-pub fn table(reports: &[Report], full: bool) -> String {
+/// `full` also lists passed and not-applicable rules; `suppressed`, the
+/// findings a VEX statement suppressed (else only their count).
+pub fn table(reports: &[Report], full: bool, suppressed: bool) -> String {
     let mut out = String::new();
     for report in reports {
         let _ = writeln!(out, "{} ({})", report.asset.hostname, report.asset.id);
@@ -14,8 +15,11 @@ pub fn table(reports: &[Report], full: bool) -> String {
             let _ = writeln!(out, "parameters: {}", set.join(", "));
         }
         for severity in Severity::ALL {
-            let findings: Vec<_> =
-                report.findings.iter().filter(|f| f.severity == severity && f.waived.is_none()).collect();
+            let findings: Vec<_> = report
+                .findings
+                .iter()
+                .filter(|f| f.severity == severity && f.waived.is_none() && f.suppressed.is_none())
+                .collect();
             if findings.is_empty() {
                 continue;
             }
@@ -62,6 +66,20 @@ pub fn table(reports: &[Report], full: bool) -> String {
                 }
             }
         }
+        let vex: Vec<_> = report.findings.iter().filter(|f| f.suppressed.is_some()).collect();
+        if !vex.is_empty() {
+            let _ = writeln!(out, "\nSUPPRESSED BY VEX ({})", vex.len());
+            if suppressed {
+                for f in vex {
+                    if let Some(v) = &f.suppressed {
+                        let _ = writeln!(out, "  {:<14} {}", f.rule_id, f.message);
+                        let _ = writeln!(out, "      {} ({}): {}", v.status, v.source, v.justification);
+                    }
+                }
+            } else {
+                let _ = writeln!(out, "  --show-suppressed lists them");
+            }
+        }
         // Always shown: a skipped rule is a check that did not happen.
         let skipped: Vec<_> =
             report.rules.iter().filter(|r| matches!(r.outcome, Outcome::Skipped { .. })).collect();
@@ -93,9 +111,11 @@ pub fn table(reports: &[Report], full: bool) -> String {
             }
         }
         let s = &report.summary;
+        let vex =
+            if s.suppressed > 0 { format!(", {} suppressed by VEX", s.suppressed) } else { String::new() };
         let _ = writeln!(
             out,
-            "\n{} high, {} medium, {} low, {} informational, {} waived; rules: {} passed, {} failed, {} not applicable, {} skipped, {} errors",
+            "\n{} high, {} medium, {} low, {} informational, {} waived{vex}; rules: {} passed, {} failed, {} not applicable, {} skipped, {} errors",
             s.high, s.medium, s.low, s.informational, s.waived, s.passed, s.failed, s.not_applicable, s.skipped, s.errors
         );
     }

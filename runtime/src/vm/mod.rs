@@ -300,6 +300,7 @@ impl<'b> Program<'b> {
             evidence,
             bundle_digest: self.bundle.digest.clone(),
             waived: None,
+            suppressed: None,
             params: Vec::new(),
         }
     }

@@ -478,6 +478,7 @@ fn evaluate_bundle(
                 fingerprint,
                 bundle_digest: report.bundle_digest.clone(),
                 waived: None,
+                suppressed: None,
                 params: Vec::new(),
             });
         }

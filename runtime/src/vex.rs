@@ -1,0 +1,365 @@
+//! VEX (`--vex FILE`): statements that a vulnerability does or does not
+//! affect a product, read from OpenVEX 0.2 JSON or CycloneDX VEX (a BOM's
+//! `vulnerabilities` with an `analysis`), applied to CVE findings. A
+//! finding a `not_affected` or `fixed` statement covers is kept, marked
+//! suppressed with the statement's justification; `affected` and
+//! `under_investigation` leave it as it is. The matching rules
+//! (docs/vulnerabilities.md):
+//!
+//! - the vulnerability: the statement names the finding's advisory id or
+//!   one of its CVE ids (case does not matter);
+//! - the product: a Package URL of the same type, namespace and name as
+//!   the installed package's; a statement PURL without a version matches
+//!   every version, with one only that version; its qualifiers must each
+//!   equal the package's (a qualifier the statement leaves out matches
+//!   any);
+//! - of several statements for one vulnerability and product, the newest
+//!   wins (the statement's timestamp, else its document's; one with
+//!   neither is the oldest; a later file or a later statement wins a tie).
+
+use crate::findings::{Report, Suppressed};
+use assay_model::telemetry::Vulnerability;
+use packageurl::PackageUrl;
+use serde::Deserialize;
+use std::collections::HashMap;
+
+/// The most statements read from one document: a VEX file is input too.
+pub const MAX_STATEMENTS: usize = 100_000;
+
+/// What a statement says of a vulnerability and product.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    NotAffected,
+    Affected,
+    Fixed,
+    UnderInvestigation,
+}
+
+impl Status {
+    fn parse_openvex(s: &str) -> Option<Status> {
+        Some(match s {
+            "not_affected" => Status::NotAffected,
+            "affected" => Status::Affected,
+            "fixed" => Status::Fixed,
+            "under_investigation" => Status::UnderInvestigation,
+            _ => return None,
+        })
+    }
+
+    /// CycloneDX's `analysis.state`.
+    fn parse_cyclonedx(s: &str) -> Option<Status> {
+        Some(match s {
+            "not_affected" | "false_positive" => Status::NotAffected,
+            "exploitable" => Status::Affected,
+            "resolved" | "resolved_with_pedigree" => Status::Fixed,
+            "in_triage" => Status::UnderInvestigation,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::NotAffected => "not_affected",
+            Status::Affected => "affected",
+            Status::Fixed => "fixed",
+            Status::UnderInvestigation => "under_investigation",
+        }
+    }
+
+    fn suppresses(self) -> bool {
+        matches!(self, Status::NotAffected | Status::Fixed)
+    }
+}
+
+/// One statement about one vulnerability and one product.
+#[derive(Clone, Debug)]
+pub struct Statement {
+    /// Upper case: `CVE-2024-5535`.
+    pub vulnerability: String,
+    pub product: String,
+    pub status: Status,
+    /// The justification and the impact statement or detail, as given.
+    pub justification: String,
+    /// RFC 3339, as given; compared as text (RFC 3339 in UTC sorts).
+    pub timestamp: String,
+    /// `vex.json#3`: the document and the statement's position, and author.
+    pub source: String,
+}
+
+#[derive(Deserialize)]
+struct OpenVex {
+    #[serde(rename = "@context")]
+    context: String,
+    #[serde(default)]
+    author: String,
+    #[serde(default)]
+    timestamp: String,
+    #[serde(default)]
+    statements: Vec<OpenVexStatement>,
+}
+
+#[derive(Deserialize)]
+struct OpenVexStatement {
+    vulnerability: OpenVexVulnerability,
+    #[serde(default)]
+    products: Vec<OpenVexProduct>,
+    status: String,
+    #[serde(default)]
+    justification: Option<String>,
+    #[serde(default)]
+    impact_statement: Option<String>,
+    #[serde(default)]
+    status_notes: Option<String>,
+    #[serde(default)]
+    timestamp: Option<String>,
+}
+
+/// `{"name": "CVE-..."}` (0.2), or a bare id (0.0.x).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum OpenVexVulnerability {
+    Named {
+        name: String,
+        #[serde(default)]
+        aliases: Vec<String>,
+    },
+    Id(String),
+}
+
+/// `{"@id": "pkg:..."}`, or a bare PURL.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum OpenVexProduct {
+    Object {
+        #[serde(rename = "@id")]
+        id: String,
+    },
+    Id(String),
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CdxVex {
+    #[serde(default)]
+    metadata: Option<CdxMetadata>,
+    #[serde(default)]
+    components: Vec<CdxComponent>,
+    #[serde(default)]
+    vulnerabilities: Vec<CdxVulnerability>,
+}
+
+#[derive(Deserialize)]
+struct CdxMetadata {
+    #[serde(default)]
+    timestamp: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct CdxComponent {
+    #[serde(rename = "bom-ref", default)]
+    bom_ref: Option<String>,
+    #[serde(default)]
+    purl: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct CdxVulnerability {
+    id: String,
+    #[serde(default)]
+    analysis: Option<CdxAnalysis>,
+    #[serde(default)]
+    affects: Vec<CdxAffects>,
+    #[serde(default)]
+    updated: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct CdxAnalysis {
+    #[serde(default)]
+    state: Option<String>,
+    #[serde(default)]
+    justification: Option<String>,
+    #[serde(default)]
+    detail: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct CdxAffects {
+    #[serde(rename = "ref")]
+    reference: String,
+}
+
+/// The statements of one VEX document (`name`: its file, for sources).
+pub fn read(bytes: &[u8], name: &str) -> Result<Vec<Statement>, String> {
+    let doc: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| format!("not a JSON VEX document: {e}"))?;
+    if doc.get("@context").is_some() {
+        let vex: OpenVex = serde_json::from_value(doc).map_err(|e| format!("OpenVEX: {e}"))?;
+        if !vex.context.starts_with("https://openvex.dev/ns") {
+            return Err(format!(
+                "`@context` is `{}`, not OpenVEX's (https://openvex.dev/ns/v0.2.0)",
+                vex.context
+            ));
+        }
+        if vex.statements.len() > MAX_STATEMENTS {
+            return Err(format!("more than {MAX_STATEMENTS} statements"));
+        }
+        let mut out = Vec::new();
+        for (i, s) in vex.statements.into_iter().enumerate() {
+            let at = format!(
+                "{name}#{} (statement {}, by {})",
+                i + 1,
+                i + 1,
+                if vex.author.is_empty() { "no author" } else { &vex.author }
+            );
+            let status = Status::parse_openvex(&s.status)
+                .ok_or_else(|| format!("statement {}: `{}` is not an OpenVEX status", i + 1, s.status))?;
+            let names = match s.vulnerability {
+                OpenVexVulnerability::Named { name, aliases } => {
+                    std::iter::once(name).chain(aliases).collect()
+                }
+                OpenVexVulnerability::Id(id) => vec![id],
+            };
+            let justification = [s.justification, s.impact_statement, s.status_notes]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(": ");
+            let timestamp = s.timestamp.unwrap_or_else(|| vex.timestamp.clone());
+            for product in s.products {
+                let product = match product {
+                    OpenVexProduct::Object { id } | OpenVexProduct::Id(id) => id,
+                };
+                for v in &names {
+                    out.push(Statement {
+                        vulnerability: v.to_ascii_uppercase(),
+                        product: product.clone(),
+                        status,
+                        justification: justification.clone(),
+                        timestamp: timestamp.clone(),
+                        source: at.clone(),
+                    });
+                }
+            }
+        }
+        return Ok(out);
+    }
+    if doc.get("bomFormat").and_then(|f| f.as_str()) == Some("CycloneDX") {
+        let vex: CdxVex = serde_json::from_value(doc).map_err(|e| format!("CycloneDX VEX: {e}"))?;
+        if vex.vulnerabilities.len() > MAX_STATEMENTS {
+            return Err(format!("more than {MAX_STATEMENTS} vulnerabilities"));
+        }
+        // `affects` names components by bom-ref; a PURL stands for itself.
+        let purls: HashMap<String, String> =
+            vex.components.iter().filter_map(|c| Some((c.bom_ref.clone()?, c.purl.clone()?))).collect();
+        let document_time = vex.metadata.and_then(|m| m.timestamp).unwrap_or_default();
+        let mut out = Vec::new();
+        for (i, v) in vex.vulnerabilities.into_iter().enumerate() {
+            let Some(analysis) = v.analysis else { continue };
+            let Some(state) = analysis.state else { continue };
+            let status = Status::parse_cyclonedx(&state).ok_or_else(|| {
+                format!("vulnerability {}: `{state}` is not a CycloneDX analysis state", i + 1)
+            })?;
+            let justification = [analysis.justification, analysis.detail]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(": ");
+            for a in v.affects {
+                let product = purls.get(&a.reference).cloned().unwrap_or(a.reference);
+                out.push(Statement {
+                    vulnerability: v.id.to_ascii_uppercase(),
+                    product,
+                    status,
+                    justification: justification.clone(),
+                    timestamp: v.updated.clone().unwrap_or_else(|| document_time.clone()),
+                    source: format!("{name}#{} (vulnerability {})", i + 1, i + 1),
+                });
+            }
+        }
+        return Ok(out);
+    }
+    Err("neither an OpenVEX document (`@context`) nor a CycloneDX VEX (`bomFormat`)".to_owned())
+}
+
+/// Whether the statement's product PURL names the package's `purl`.
+pub fn product_matches(statement: &str, purl: &str) -> bool {
+    let (Ok(s), Ok(p)) = (statement.parse::<PackageUrl<'_>>(), purl.parse::<PackageUrl<'_>>()) else {
+        return false;
+    };
+    s.ty() == p.ty()
+        && s.namespace() == p.namespace()
+        && s.name() == p.name()
+        && s.version().is_none_or(|v| Some(v) == p.version())
+        && s.qualifiers().iter().all(|(k, v)| p.qualifiers().get(k) == Some(v))
+}
+
+/// Marks the CVE findings of `report` that a statement suppresses, using
+/// the host's vulnerabilities (each finding names one by its id) and
+/// `purl_of`, the Package URL of an installed package. Statements later in
+/// `statements` win ties. Returns how many findings were suppressed.
+pub fn apply(
+    report: &mut Report,
+    vulnerabilities: &[Vulnerability],
+    statements: &[Statement],
+    purl_of: &dyn Fn(&Vulnerability) -> Option<String>,
+) -> usize {
+    let by_id: HashMap<&str, &Vulnerability> = vulnerabilities.iter().map(|v| (v.id.as_str(), v)).collect();
+    let mut suppressed = 0;
+    for f in &mut report.findings {
+        let id = f.evidence.iter().find_map(|e| match assay_model::evidence::parse(&e.path).1 {
+            Some(("vulnerability", id)) => Some(id),
+            _ => None,
+        });
+        let Some(v) = id.as_deref().and_then(|id| by_id.get(id)) else { continue };
+        let Some(purl) = purl_of(v) else { continue };
+        let names: Vec<String> =
+            std::iter::once(&v.advisory_id).chain(&v.cves).map(|n| n.to_ascii_uppercase()).collect();
+        // The newest applicable statement; on a tie, the later one.
+        let newest = statements
+            .iter()
+            .filter(|s| names.contains(&s.vulnerability) && product_matches(&s.product, &purl))
+            .fold(None::<&Statement>, |best, s| match best {
+                Some(b) if b.timestamp > s.timestamp => Some(b),
+                _ => Some(s),
+            });
+        if let Some(s) = newest.filter(|s| s.status.suppresses()) {
+            f.suppressed = Some(Suppressed {
+                status: s.status.as_str().to_owned(),
+                justification: s.justification.clone(),
+                source: s.source.clone(),
+            });
+            suppressed += 1;
+        }
+    }
+    suppressed
+}
+
+/// [`apply`] over a host's telemetry: each vulnerability's installed
+/// package named by its Package URL as `assay sbom` writes it (an SBOM's
+/// components keep the PURL they came with).
+pub fn suppress(
+    report: &mut Report,
+    telemetry: &assay_model::telemetry::Telemetry,
+    statements: &[Statement],
+) -> usize {
+    let Some(vulnerabilities) = &telemetry.vulnerabilities else { return 0 };
+    let packages = telemetry.packages.as_deref().unwrap_or_default();
+    let os = telemetry.asset.os.as_ref();
+    let os_id = os.map_or("linux".to_owned(), |o| o.distribution.to_lowercase());
+    let os_version = os.and_then(|o| o.version.as_deref());
+    let purl_of = |v: &Vulnerability| {
+        let p = packages.iter().find(|p| {
+            p.name == v.package && p.version == v.installed_version && p.ecosystem == v.ecosystem
+        })?;
+        // A component read from an SBOM: the PURL it was given.
+        if let Some((_, purl)) = p.origin.split_once(": ").filter(|(_, purl)| purl.starts_with("pkg:")) {
+            return Some(purl.to_owned());
+        }
+        crate::sbom::purl(p, &os_id, os_version)
+    };
+    apply(report, vulnerabilities, statements, &purl_of)
+}
+
+#[cfg(test)]
+mod tests;
