@@ -120,3 +120,55 @@ fn vex_statements_suppress_matching_cve_findings_and_the_gate_ignores_them() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("neither an OpenVEX document"), "{}", stderr(&out));
 }
+
+/// `assay eval --vex` over a collected telemetry document suppresses as
+/// `assay scan --vex` does over the root it came from.
+#[test]
+fn eval_applies_vex_to_a_telemetry_document() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
+    let out = assay(&["feed", "import", "--osv", "tests/fixtures/osv", "-o", &path("f.feed")]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let host = common::copy_host("debian-default");
+    let root = host.path().join("root");
+    common::set_dpkg_versions(&root, &["libssl3"], "3.0.11-1~deb12u2");
+    let out = assay(&[
+        "collect",
+        "--root",
+        root.to_str().unwrap(),
+        "--feed",
+        &path("f.feed"),
+        "-o",
+        &path("t.json"),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = assay(&["build", "policies/cve", "-o", &path("cve.bundle")]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    std::fs::write(
+        dir.path().join("vex.json"),
+        r#"{"@context": "https://openvex.dev/ns/v0.2.0", "author": "t", "timestamp": "2026-01-01T00:00:00Z",
+            "statements": [{"vulnerability": {"name": "DEBIAN-CVE-2024-5535"},
+              "products": [{"@id": "pkg:deb/debian/libssl3@3.0.11-1~deb12u2"}], "status": "fixed"}]}"#,
+    )
+    .unwrap();
+    let (bundle, telemetry) = (path("cve.bundle"), path("t.json"));
+    let eval = |extra: &[&str]| {
+        let mut args = vec!["eval", "--bundle", &bundle, "--telemetry", &telemetry, "--format", "json"];
+        args.extend(extra);
+        let out = assay(&args);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+    };
+    let vex = path("vex.json");
+    let report = eval(&["--vex", &vex]);
+    let libssl = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["message"].as_str().unwrap().starts_with("libssl3 "))
+        .unwrap_or_else(|| panic!("{report:#}"))
+        .clone();
+    assert_eq!(libssl["suppressed"]["status"], "fixed", "{libssl:#}");
+    assert_eq!(report["summary"]["suppressed"], 1);
+    assert_eq!(eval(&[])["summary"].get("suppressed"), None, "no VEX, nothing suppressed");
+}
