@@ -402,6 +402,119 @@ fn agents_assess_like_scan(database: Option<&str>) {
         assert!(!local.is_empty());
         assert_eq!(served, local, "{host}: the server's outcomes differ from assay scan --root");
     }
+    inventory_answers_as_local_sboms_do(&s, &ids, &hosts);
+}
+
+/// The Package URLs of an SBOM's components.
+fn purls(sbom: &Value) -> std::collections::BTreeSet<String> {
+    sbom["components"].as_array().unwrap().iter().map(|c| c["purl"].as_str().unwrap().to_owned()).collect()
+}
+
+/// The fleet's package inventory after a run over fixture hosts: each
+/// agent's packages are those of `assay sbom --root` of its fixture, its
+/// SBOM from the server has the same components, and `fleet packages`
+/// finds the hosts a local reading of the fixtures says run a package
+/// (versions compared as each ecosystem orders them).
+fn inventory_answers_as_local_sboms_do(
+    s: &ServerProcess,
+    ids: &std::collections::BTreeMap<String, String>,
+    hosts: &[&str],
+) {
+    let hostname = |host: &str| std::fs::read_to_string(common::fixture(host).join("etc/hostname")).unwrap();
+    for host in hosts {
+        let local = common::assay(&["sbom", "--root", common::fixture(host).to_str().unwrap()]);
+        let local: Value = serde_json::from_slice(&local.stdout).unwrap();
+        let id = &ids[hostname(host).trim()];
+        let (code, out, err) = fleet(s, &["agent", "packages", id, "--format", "json"]);
+        assert_eq!(code, 0, "{err}");
+        let served: Value = serde_json::from_str(&out).unwrap();
+        let served: std::collections::BTreeSet<String> = served["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["purl"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(served, purls(&local), "{host}: the inventory differs from assay sbom --root");
+        let (code, out, err) = fleet(s, &["sbom", id]);
+        assert_eq!(code, 0, "{err}");
+        let sbom: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(purls(&sbom), purls(&local), "{host}: the server's SBOM differs from assay sbom --root");
+        assert_eq!(sbom["metadata"]["component"]["name"], local["metadata"]["component"]["name"]);
+        let (code, out, err) = fleet(s, &["sbom", id, "--spdx"]);
+        assert_eq!(code, 0, "{err}");
+        let spdx: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(spdx["spdxVersion"], "SPDX-2.3");
+    }
+    // Which fixture hosts each query finds.
+    let found = |args: &[&str]| -> Vec<String> {
+        let mut all = vec!["packages", "--format", "json"];
+        all.extend(args);
+        let (code, out, err) = fleet(s, &all);
+        assert_eq!(code, 0, "{args:?}: {err}");
+        let page: Value = serde_json::from_str(&out).unwrap();
+        let mut names: Vec<String> = page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| {
+                let host =
+                    hosts.iter().find(|h| ids[hostname(h).trim()] == i["agent"].as_str().unwrap()).unwrap();
+                format!("{host} {}", i["package"]["version"].as_str().unwrap())
+            })
+            .collect();
+        names.sort();
+        names
+    };
+    let debian = ["debian-default 3.0.19-1~deb12u2", "debian-hardened 3.0.19-1~deb12u2"];
+    assert_eq!(found(&["--name", "libssl3"]), [&["alpine 3.3.2-r0"], &debian[..]].concat());
+    assert_eq!(found(&["--name", "libssl3", "--version", "<3.1"]), debian);
+    assert_eq!(found(&["--name", "libssl3", "--ecosystem", "apk"]), ["alpine 3.3.2-r0"]);
+    // dpkg and rpm order: the rpm's epoch 1 puts 1:3.0.7 after 3.0.20.
+    assert_eq!(found(&["--name", "openssl", "--version", "<3.0.20"]), debian);
+    assert_eq!(found(&["--name", "openssl", "--version", ">=1:3.0.7"]), ["rpm 1:3.0.7-27.el9"]);
+    assert_eq!(found(&["--purl", "pkg:apk/alpine/libssl3"]), ["alpine 3.3.2-r0"]);
+    assert_eq!(found(&["--purl", "pkg:deb/debian/libpam-runtime?arch=all"]).len(), 2);
+    assert!(found(&["--purl", "pkg:deb/debian/libpam-runtime?arch=amd64"]).is_empty());
+    assert_eq!(found(&["--name", "Requests"]), ["debian-default 2.28.1", "debian-hardened 2.28.1"]);
+    // Paged by agent: two pages of one host, then none.
+    let (_, out, _) = fleet(
+        s,
+        &["packages", "--name", "openssl", "--version", "<3.0.20", "--limit", "1", "--format", "json"],
+    );
+    let first: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(first["items"].as_array().unwrap().len(), 1);
+    let next = first["next"].as_str().expect("a next page");
+    let (_, out, _) = fleet(
+        s,
+        &[
+            "packages",
+            "--name",
+            "openssl",
+            "--version",
+            "<3.0.20",
+            "--limit",
+            "1",
+            "--after",
+            next,
+            "--format",
+            "json",
+        ],
+    );
+    let second: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(second["items"].as_array().unwrap().len(), 1);
+    assert_ne!(second["items"][0]["agent"], first["items"][0]["agent"]);
+    // CSV, for a spreadsheet: a header and one row per installed package.
+    let (code, out, err) = fleet(s, &["packages", "--name", "libssl3", "--format", "csv"]);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(
+        lines[0],
+        "agent,hostname,tags,received_at,ecosystem,name,version,architecture,source_name,source_version,purl"
+    );
+    assert_eq!(lines.len(), 4, "{out}");
+    let (code, _, err) = fleet(s, &["packages", "--name", "openssl", "--version", ">=1 <2"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("join comparisons with commas"), "{err}");
 }
 
 #[test]

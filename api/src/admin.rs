@@ -621,3 +621,49 @@ pub struct PackageDetail {
     pub platforms: Vec<String>,
     pub rules: Vec<RuleDoc>,
 }
+
+/// `GET /v1/installed?name=...`: a package installed on an agent, as its
+/// latest evaluated telemetry lists it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct InstalledView {
+    pub agent: String,
+    /// As the agent was enrolled.
+    pub hostname: String,
+    pub tags: BTreeMap<String, String>,
+    pub package: InstalledPackage,
+    /// When the telemetry it was read from arrived (Unix ms).
+    pub received_at: i64,
+}
+
+/// An installed package.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct InstalledPackage {
+    pub ecosystem: assay_model::telemetry::Ecosystem,
+    pub name: String,
+    pub version: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub architecture: Option<String>,
+    /// The source package it was built from, where the database says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_version: Option<String>,
+    /// Its Package URL (`pkg:deb/debian/openssl@3.0.15-1~deb12u1?arch=amd64&distro=debian-12`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purl: Option<String>,
+}
+
+/// `GET /v1/agents/{id}/packages`: the packages of an agent's latest
+/// evaluated telemetry.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct AgentPackages {
+    pub agent: String,
+    /// The run whose telemetry they were read from, and when it arrived
+    /// (Unix ms); both absent while no telemetry of the agent has been
+    /// evaluated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub received_at: Option<i64>,
+    pub packages: Vec<InstalledPackage>,
+}

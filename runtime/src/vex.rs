@@ -19,7 +19,6 @@
 
 use crate::findings::{Report, Suppressed};
 use assay_model::telemetry::Vulnerability;
-use packageurl::PackageUrl;
 use serde::Deserialize;
 use std::collections::HashMap;
 
@@ -282,18 +281,6 @@ pub fn read(bytes: &[u8], name: &str) -> Result<Vec<Statement>, String> {
     Err("neither an OpenVEX document (`@context`) nor a CycloneDX VEX (`bomFormat`)".to_owned())
 }
 
-/// Whether the statement's product PURL names the package's `purl`.
-pub fn product_matches(statement: &str, purl: &str) -> bool {
-    let (Ok(s), Ok(p)) = (statement.parse::<PackageUrl<'_>>(), purl.parse::<PackageUrl<'_>>()) else {
-        return false;
-    };
-    s.ty() == p.ty()
-        && s.namespace() == p.namespace()
-        && s.name() == p.name()
-        && s.version().is_none_or(|v| Some(v) == p.version())
-        && s.qualifiers().iter().all(|(k, v)| p.qualifiers().get(k) == Some(v))
-}
-
 /// Marks the CVE findings of `report` that a statement suppresses, using
 /// the host's vulnerabilities (each finding names one by its id) and
 /// `purl_of`, the Package URL of an installed package. Statements later in
@@ -318,7 +305,7 @@ pub fn apply(
         // The newest applicable statement; on a tie, the later one.
         let newest = statements
             .iter()
-            .filter(|s| names.contains(&s.vulnerability) && product_matches(&s.product, &purl))
+            .filter(|s| names.contains(&s.vulnerability) && crate::sbom::purl_matches(&s.product, &purl))
             .fold(None::<&Statement>, |best, s| match best {
                 Some(b) if b.timestamp > s.timestamp => Some(b),
                 _ => Some(s),
@@ -345,9 +332,7 @@ pub fn suppress(
 ) -> usize {
     let Some(vulnerabilities) = &telemetry.vulnerabilities else { return 0 };
     let packages = telemetry.packages.as_deref().unwrap_or_default();
-    let os = telemetry.asset.os.as_ref();
-    let os_id = os.map_or("linux".to_owned(), |o| o.distribution.to_lowercase());
-    let os_version = os.and_then(|o| o.version.as_deref());
+    let (os_id, os_version) = crate::sbom::host_os(telemetry);
     let purl_of = |v: &Vulnerability| {
         let p = packages.iter().find(|p| {
             p.name == v.package && p.version == v.installed_version && p.ecosystem == v.ecosystem

@@ -8,6 +8,7 @@
 //! unparsable integer) returns an optional.
 
 mod natives;
+pub mod requirement;
 pub mod versions;
 
 pub use natives::{call, cidr_error, date_days, NativeError, Value};

@@ -72,6 +72,7 @@ macro_rules! enumeration {
     ) => {
         $(#[doc = $doc])*
         #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
         pub enum $name {
             #[default]
             $( $(#[doc = $vdoc])* #[serde(rename = $text)] $variant, )*
@@ -533,6 +534,27 @@ impl Ecosystem {
             Ecosystem::Alpine => Scheme::Apk,
             Ecosystem::Pypi => Scheme::Pep440,
         }
+    }
+
+    /// The name a package is looked up by: lowercase, and for PyPI
+    /// normalized as PEP 503 says (runs of `-`, `_` and `.` are one `-`),
+    /// so `PyYAML`, `pyyaml` and `py_yaml` find one distribution.
+    pub fn name_key(self, name: &str) -> String {
+        let lower = name.to_lowercase();
+        if self != Ecosystem::Pypi {
+            return lower;
+        }
+        let mut key = String::with_capacity(lower.len());
+        for c in lower.chars() {
+            if matches!(c, '-' | '_' | '.') {
+                if !key.ends_with('-') {
+                    key.push('-');
+                }
+            } else {
+                key.push(c);
+            }
+        }
+        key
     }
 }
 

@@ -62,9 +62,7 @@ pub(crate) struct Component<'t> {
 impl<'t> Inventory<'t> {
     fn of(t: &'t Telemetry) -> Inventory<'t> {
         let os = t.asset.os.as_ref();
-        let os_id = os.map_or("linux", |o| o.distribution.as_str());
-        let os_id = if os_id.is_empty() { "linux".to_owned() } else { os_id.to_lowercase() };
-        let os_version = os.and_then(|o| o.version.as_deref());
+        let (os_id, os_version) = host_os(t);
         let mut components: Vec<Component<'t>> = t
             .packages
             .iter()
@@ -124,13 +122,7 @@ fn source_date_epoch() -> Option<String> {
 /// `upstream=glibc@2.36-9`), as syft does.
 pub fn purl(p: &Package, os_id: &str, os_version: Option<&str>) -> Option<String> {
     use packageurl::PackageUrl;
-    let ty = match p.ecosystem {
-        Ecosystem::Debian => "deb",
-        Ecosystem::Rpm => "rpm",
-        Ecosystem::Alpine => "apk",
-        Ecosystem::Pypi => "pypi",
-    };
-    let mut purl = PackageUrl::new(ty, p.name.as_str()).ok()?;
+    let mut purl = PackageUrl::new(purl_type(p.ecosystem), p.name.as_str()).ok()?;
     purl.with_version(p.version.0.as_str()).ok()?;
     if p.ecosystem != Ecosystem::Pypi {
         purl.with_namespace(os_id).ok()?;
@@ -161,3 +153,65 @@ pub fn purl(p: &Package, os_id: &str, os_version: Option<&str>) -> Option<String
 
 #[cfg(test)]
 mod tests;
+
+/// The host's OS as its packages' Package URLs name it: the os-release
+/// `ID` (`debian`; `linux` when unknown) and `VERSION_ID`.
+pub fn host_os(t: &Telemetry) -> (String, Option<&str>) {
+    let os = t.asset.os.as_ref();
+    let id = os.map_or("", |o| o.distribution.as_str());
+    let id = if id.is_empty() { "linux".to_owned() } else { id.to_lowercase() };
+    (id, os.and_then(|o| o.version.as_deref()))
+}
+
+/// The Package URL type of an ecosystem's packages.
+pub fn purl_type(ecosystem: Ecosystem) -> &'static str {
+    match ecosystem {
+        Ecosystem::Debian => "deb",
+        Ecosystem::Rpm => "rpm",
+        Ecosystem::Alpine => "apk",
+        Ecosystem::Pypi => "pypi",
+    }
+}
+
+/// The ecosystem of a Package URL type Assay reads packages of.
+pub fn ecosystem_of_purl_type(ty: &str) -> Option<Ecosystem> {
+    [Ecosystem::Debian, Ecosystem::Rpm, Ecosystem::Alpine, Ecosystem::Pypi]
+        .into_iter()
+        .find(|e| purl_type(*e) == ty)
+}
+
+/// The ecosystem and name a Package URL names (`pkg:deb/debian/openssl`
+/// → Debian, `openssl`), or why it names none Assay knows.
+pub fn purl_package(text: &str) -> Result<(Ecosystem, String), String> {
+    let parsed: packageurl::PackageUrl<'_> =
+        text.parse().map_err(|e| format!("the Package URL `{text}` does not parse: {e}"))?;
+    let ecosystem = ecosystem_of_purl_type(parsed.ty()).ok_or_else(|| {
+        format!(
+            "the Package URL `{text}` is of type `{}`: Assay reads deb, rpm, apk and pypi packages",
+            parsed.ty()
+        )
+    })?;
+    Ok((ecosystem, parsed.name().to_string()))
+}
+
+/// Whether the Package URL `pattern` names the package whose Package URL
+/// is `purl`: the same type, namespace and name (a PyPI name as PEP 503
+/// normalizes it); a pattern without a version names every version; the
+/// qualifiers a pattern gives must be the package's, others are not
+/// looked at. The rule VEX statements and `assay fleet packages --purl`
+/// follow (docs/vulnerabilities.md#vex).
+pub fn purl_matches(pattern: &str, purl: &str) -> bool {
+    use packageurl::PackageUrl;
+    let (Ok(s), Ok(p)) = (pattern.parse::<PackageUrl<'_>>(), purl.parse::<PackageUrl<'_>>()) else {
+        return false;
+    };
+    let same_name = match ecosystem_of_purl_type(s.ty()) {
+        Some(Ecosystem::Pypi) => Ecosystem::Pypi.name_key(s.name()) == Ecosystem::Pypi.name_key(p.name()),
+        _ => s.name() == p.name(),
+    };
+    s.ty() == p.ty()
+        && s.namespace() == p.namespace()
+        && same_name
+        && s.version().is_none_or(|v| Some(v) == p.version())
+        && s.qualifiers().iter().all(|(k, v)| p.qualifiers().get(k) == Some(v))
+}

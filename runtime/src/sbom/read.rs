@@ -213,17 +213,9 @@ fn package(
     let purl = purl.ok_or("no Package URL")?;
     let parsed: packageurl::PackageUrl<'_> =
         purl.parse().map_err(|e| format!("the Package URL does not parse: {e}"))?;
-    let ecosystem = match parsed.ty() {
-        "deb" => Ecosystem::Debian,
-        "rpm" => Ecosystem::Rpm,
-        "apk" => Ecosystem::Alpine,
-        "pypi" => Ecosystem::Pypi,
-        other => {
-            return Err(format!(
-                "the vulnerability feed covers deb, rpm, apk and pypi packages, not `{other}`"
-            ))
-        }
-    };
+    let ecosystem = super::ecosystem_of_purl_type(parsed.ty()).ok_or_else(|| {
+        format!("the vulnerability feed covers deb, rpm, apk and pypi packages, not `{}`", parsed.ty())
+    })?;
     let version = parsed.version().or(version).filter(|v| !v.is_empty()).ok_or("no version")?;
     let qualifier = |key: &str| parsed.qualifiers().get(key).map(|v| v.to_string());
     // `upstream=openssl` or `upstream=openssl@3.0.11-1` (syft's form); an

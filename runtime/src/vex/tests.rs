@@ -1,4 +1,5 @@
 use super::*;
+use crate::sbom::purl_matches;
 
 const OPENVEX: &str = r#"{
   "@context": "https://openvex.dev/ns/v0.2.0",
@@ -36,14 +37,18 @@ fn openvex_statements_are_read_one_per_vulnerability_and_product() {
 #[test]
 fn purls_match_by_type_namespace_name_then_version_and_qualifiers_when_given() {
     let installed = "pkg:deb/debian/libssl3@3.0.11-1~deb12u2?arch=amd64&distro=debian-12&upstream=openssl";
-    assert!(product_matches("pkg:deb/debian/libssl3", installed), "no version: every version");
-    assert!(product_matches("pkg:deb/debian/libssl3@3.0.11-1~deb12u2", installed));
-    assert!(product_matches("pkg:deb/debian/libssl3?arch=amd64", installed));
-    assert!(!product_matches("pkg:deb/debian/libssl3@3.0.15-1", installed), "another version");
-    assert!(!product_matches("pkg:deb/debian/libssl3?arch=arm64", installed), "a qualifier differs");
-    assert!(!product_matches("pkg:deb/ubuntu/libssl3", installed), "another namespace");
-    assert!(!product_matches("pkg:rpm/debian/libssl3", installed), "another type");
-    assert!(!product_matches("not a purl", installed));
+    assert!(purl_matches("pkg:deb/debian/libssl3", installed), "no version: every version");
+    assert!(purl_matches("pkg:deb/debian/libssl3@3.0.11-1~deb12u2", installed));
+    assert!(purl_matches("pkg:deb/debian/libssl3?arch=amd64", installed));
+    assert!(!purl_matches("pkg:deb/debian/libssl3@3.0.15-1", installed), "another version");
+    assert!(!purl_matches("pkg:deb/debian/libssl3?arch=arm64", installed), "a qualifier differs");
+    assert!(!purl_matches("pkg:deb/ubuntu/libssl3", installed), "another namespace");
+    assert!(!purl_matches("pkg:rpm/debian/libssl3", installed), "another type");
+    assert!(!purl_matches("not a purl", installed));
+    // PyPI names compare as PEP 503 normalizes them.
+    assert!(purl_matches("pkg:pypi/PyYAML", "pkg:pypi/pyyaml@5.3.1"));
+    assert!(purl_matches("pkg:pypi/zope.interface@5.0", "pkg:pypi/zope-interface@5.0"));
+    assert!(!purl_matches("pkg:pypi/pyyaml@5.4", "pkg:pypi/pyyaml@5.3.1"));
 }
 
 #[test]

@@ -7,6 +7,7 @@ mod agents;
 pub(crate) mod error;
 mod feed;
 mod findings;
+mod inventory;
 mod openapi;
 mod overview;
 mod packages;
@@ -38,6 +39,9 @@ pub(crate) fn routes(app: Arc<App>) -> Router<Arc<App>> {
         .route("/v1/agents/{id}", get(agents::get))
         .route("/v1/agents/{id}/tags", put(agents::set_tags))
         .route("/v1/agents/{id}/revoke", post(agents::revoke))
+        .route("/v1/agents/{id}/packages", get(inventory::of_agent))
+        .route("/v1/agents/{id}/sbom", get(inventory::sbom))
+        .route("/v1/inventory", get(inventory::installed))
         .route("/v1/targets", post(targets::create).get(targets::list))
         .route("/v1/targets/{name}", axum::routing::delete(targets::delete).put(targets::update))
         .route("/v1/targets/{name}/preview", get(targets::preview))

@@ -33,6 +33,8 @@ enum Out {
     Json(SchemaFn),
     /// Text of this media type.
     Text(&'static str),
+    /// Text of one of these media types (as the query asks).
+    Texts(&'static [&'static str]),
     /// JSON, or with `format=html` one HTML page.
     JsonOrHtml(SchemaFn),
 }
@@ -55,7 +57,7 @@ const PAGE: [(&str, &str); 2] =
 
 fn operations() -> Vec<Operation> {
     use In::{Bytes, Json as Body, MaybeJson, Nothing};
-    use Out::{Json, JsonOrHtml, Text};
+    use Out::{Json, JsonOrHtml, Text, Texts};
     use Role::{Admin, Operator, ReadOnly};
     let op = |method, path, summary, role, query, body, ok, errors| Operation {
         method,
@@ -76,6 +78,9 @@ fn operations() -> Vec<Operation> {
         op("get", "/v1/agents", "Agents with their health, by tag (`tag` repeats: any matches) and health", ReadOnly, &[("tag", "`KEY` or `KEY=VALUE`"), ("health", "HEALTHY, UNHEALTHY or UNKNOWN"), PAGE[0], PAGE[1]], Nothing, (200, Json(of::<Page<AgentView>>)), &[403, 422]),
         op("get", "/v1/agents/{id}", "An agent", ReadOnly, &[], Nothing, (200, Json(of::<AgentView>)), &[403, 404]),
         op("post", "/v1/agents/{id}/revoke", "Revoke an agent: its certificates stop working at once and it leaves the runs it is in", Operator, &[], Nothing, (200, Json(of::<Revoked>)), &[403, 404, 409]),
+        op("get", "/v1/agents/{id}/packages", "The packages of an agent's latest evaluated telemetry, with their Package URLs", ReadOnly, &[], Nothing, (200, Json(of::<AgentPackages>)), &[403, 404]),
+        op("get", "/v1/agents/{id}/sbom", "The SBOM of an agent's latest telemetry (as `assay sbom` writes it), the host named as enrolled", ReadOnly, &[("format", "`cyclonedx` (CycloneDX 1.6, the default) or `spdx` (SPDX 2.3)")], Nothing, (200, Texts(&["application/vnd.cyclonedx+json", "application/spdx+json"])), &[403, 404, 422]),
+        op("get", "/v1/inventory", "The agents whose latest evaluated telemetry has a package, by name or Package URL, with each installed version; paged by agent", ReadOnly, &[("name", "a package name (PyPI names as PEP 503 normalizes them)"), ("ecosystem", "debian (deb), rpm, alpine (apk) or pypi"), ("version", "a version requirement, `<3.0.13` or `>=1.1.1,<1.1.1w`, compared as the ecosystem orders versions"), ("purl", "a Package URL instead of a name: without a version it names every version; the qualifiers it gives must match"), PAGE[0], PAGE[1]], Nothing, (200, Json(of::<Page<InstalledView>>)), &[403, 422]),
         op("post", "/v1/targets", "Create a target: agents with ANY of the tags", Operator, &[], Body(of::<NewTarget>), (201, Json(of::<TargetView>)), &[400, 403, 409, 422]),
         op("get", "/v1/targets", "Targets", ReadOnly, &PAGE, Nothing, (200, Json(of::<Page<TargetView>>)), &[403, 422]),
         op("delete", "/v1/targets/{name}", "Delete a target (refused while a template or an unfinished run uses it)", Operator, &[], Nothing, (200, Json(of::<Deleted>)), &[403, 404, 409]),
@@ -147,6 +152,13 @@ fn build() -> Result<Value, String> {
             Out::Json(f) => json!({ "description": "OK", "content": json_content(f(&mut answers)) }),
             Out::Text(media) => {
                 json!({ "description": "OK", "content": { media: { "schema": { "type": "string" } } } })
+            }
+            Out::Texts(medias) => {
+                let content: Map<String, Value> = medias
+                    .iter()
+                    .map(|m| (m.to_string(), json!({ "schema": { "type": "string" } })))
+                    .collect();
+                json!({ "description": "OK", "content": content })
             }
             Out::JsonOrHtml(f) => json!({ "description": "OK", "content": {
                 "application/json": { "schema": f(&mut answers) },

@@ -8,7 +8,7 @@
 //! and findings are unique per run, agent and fingerprint, so a retried
 //! job never duplicates one.
 
-use super::{findings, notify, packages, runs, uploads, App, Error, Result};
+use super::{findings, inventory, notify, packages, runs, uploads, App, Error, Result};
 use crate::faults::crash_point;
 use crate::ids::now;
 use crate::store::{self, jobs, telemetry, Conn};
@@ -16,7 +16,7 @@ use assay_api::webhook::NoticeDetail;
 use assay_api::{Event, JobState, RunState};
 use assay_model::bundle::Bundle;
 use assay_model::findings::{AssetRef, Finding, KeyValue, Outcome, Report, Summary};
-use assay_model::telemetry::SkippedSection;
+use assay_model::telemetry::{SkippedSection, Telemetry};
 use assay_runtime::feed::Feed;
 use assay_runtime::value::Host;
 use assay_runtime::vm::{Options, Program};
@@ -73,12 +73,15 @@ async fn run_job(app: &App) -> Result<bool> {
         let mut c = app.store.read().await?;
         telemetry::of_run(&mut c, run, agent).await?
     };
-    let result = match delivered {
-        None => Err("the run has no telemetry from this agent".to_owned()),
-        Some(d) => evaluate_delivered(app, &d, &[], Versions::OfRun).await?,
+    let evaluated = match &delivered {
+        None => Evaluated::failed("the run has no telemetry from this agent".to_owned()),
+        Some(d) => evaluate_delivered(app, d, &[], Versions::OfRun).await?,
     };
     let mut tx = app.store.write().await?;
-    match result {
+    if let (Some(d), Some(taken)) = (&delivered, &evaluated.inventory) {
+        inventory::record(&mut tx, agent, run, d.received_at, taken).await?;
+    }
+    match evaluated.report {
         Ok(report) => {
             store::findings::set_host_report(&mut tx, run, agent, &report).await?;
             let asset = store::findings::put_asset(&mut tx, &report.asset).await?;
@@ -127,12 +130,15 @@ async fn reevaluation(app: &App) -> Result<bool> {
         // finding found by another template's run is kept current.
         (telemetry::latest(&mut c, agent).await?, store::findings::packages_of(&mut c, agent).await?)
     };
-    let result = match delivered {
-        None => Err("the agent has no telemetry".to_owned()),
-        Some(d) => evaluate_delivered(app, &d, &extra, Versions::Newest).await?,
+    let evaluated = match &delivered {
+        None => Evaluated::failed("the agent has no telemetry".to_owned()),
+        Some(d) => evaluate_delivered(app, d, &extra, Versions::Newest).await?,
     };
     let mut tx = app.store.write().await?;
-    match result {
+    if let (Some(d), Some(taken)) = (&delivered, &evaluated.inventory) {
+        inventory::record(&mut tx, agent, &d.run_id, d.received_at, taken).await?;
+    }
+    match evaluated.report {
         Ok(report) => {
             let asset = store::findings::put_asset(&mut tx, &report.asset).await?;
             findings::reconcile(&mut tx, agent, &report, &asset, &job.cause).await?;
@@ -157,6 +163,19 @@ enum Versions {
     Newest,
 }
 
+/// What [`evaluate_delivered`] made of a document: its report (or why
+/// there is none) and, when the document could be read, its inventory.
+struct Evaluated {
+    report: std::result::Result<Report, String>,
+    inventory: Option<inventory::Taken>,
+}
+
+impl Evaluated {
+    fn failed(why: String) -> Evaluated {
+        Evaluated { report: Err(why), inventory: None }
+    }
+}
+
 /// Evaluates a delivered document off the async threads with its run's
 /// packages and `extra` ones, the latest feed and waivers; the host is
 /// named as the server knows it (its tags from enrolment, its addresses
@@ -166,10 +185,10 @@ async fn evaluate_delivered(
     delivered: &telemetry::Delivered,
     extra: &[String],
     versions: Versions,
-) -> Result<std::result::Result<Report, String>> {
+) -> Result<Evaluated> {
     let body = match uploads::open(app, delivered).await? {
         Ok(body) => body,
-        Err(e) => return Ok(Err(e)),
+        Err(e) => return Ok(Evaluated::failed(e)),
     };
     let mut packages = match versions {
         Versions::OfRun => delivered.packages.0.clone(),
@@ -211,7 +230,7 @@ async fn evaluate_delivered(
         }
         match packages::select(app, &mut c, &packages).await {
             Ok(selection) => selection,
-            Err(Error::Invalid(why)) => return Ok(Err(why)),
+            Err(Error::Invalid(why)) => return Ok(Evaluated::failed(why)),
             Err(e) => return Err(e),
         }
     };
@@ -219,35 +238,47 @@ async fn evaluate_delivered(
     let params: Vec<(String, serde_json::Value)> = delivered.params.0.clone().into_iter().collect();
     let feed = match latest_feed(app).await? {
         Ok(feed) => feed,
-        Err(e) => return Ok(Err(e)),
+        Err(e) => return Ok(Evaluated::failed(e)),
     };
     let waivers = match latest_waivers(app).await? {
         Ok(waivers) => waivers,
-        Err(e) => return Ok(Err(e)),
+        Err(e) => return Ok(Evaluated::failed(e)),
     };
     let identity = identity(app, &delivered.agent_id).await?;
     let evaluated = app
         .cpu
         .run(move || {
-            let mut report = evaluate(&selection, &body, attributes, &params, feed.as_deref(), &identity)?;
-            // The fleet's waivers, matched on the enrolled identity:
-            // accepted findings are marked (and counted apart), an expired
-            // waiver raises a finding of its own.
-            assay_runtime::waivers::apply(
-                &waivers,
-                std::slice::from_mut(&mut report),
-                assay_runtime::waivers::today(),
-            );
-            report.summary = Summary::of(&report.findings, &report.rules);
-            Ok(report)
+            let telemetry = match parse(&body) {
+                Ok(t) => t,
+                Err(why) => return Evaluated::failed(why),
+            };
+            let inventory = Some(inventory::take(&telemetry));
+            let report = evaluate(&selection, telemetry, attributes, &params, feed.as_deref(), &identity);
+            Evaluated { report: report.map(|r| waived(r, &waivers)), inventory }
         })
         .await;
-    Ok(evaluated.unwrap_or_else(|e| Err(format!("the evaluation failed: {e}"))))
+    Ok(evaluated.unwrap_or_else(|e| Evaluated::failed(format!("the evaluation failed: {e}"))))
+}
+
+/// `report` with the fleet's waivers applied.
+fn waived(mut report: Report, waivers: &[assay_runtime::waivers::Waiver]) -> Report {
+    {
+        // The fleet's waivers, matched on the enrolled identity:
+        // accepted findings are marked (and counted apart), an expired
+        // waiver raises a finding of its own.
+        assay_runtime::waivers::apply(
+            waivers,
+            std::slice::from_mut(&mut report),
+            assay_runtime::waivers::today(),
+        );
+        report.summary = Summary::of(&report.findings, &report.rules);
+        report
+    }
 }
 
 /// The host an agent was enrolled as: its machine id (or hostname), its
 /// tags from enrolment and its addresses from its heartbeats.
-async fn identity(app: &App, agent_id: &str) -> Result<AssetRef> {
+pub(crate) async fn identity(app: &App, agent_id: &str) -> Result<AssetRef> {
     let mut c = app.store.read().await?;
     let agent = store::agents::get(&mut c, agent_id, app.stale_before()).await?;
     let agent = agent.ok_or_else(|| Error::Internal(format!("no agent `{agent_id}`")))?;
@@ -290,6 +321,7 @@ pub(crate) async fn preview_host(
     let evaluated = app
         .cpu
         .run(move || {
+            let telemetry = parse(&body)?;
             let before = if old.is_empty() {
                 Report {
                     bundle_digest: String::new(),
@@ -300,9 +332,9 @@ pub(crate) async fn preview_host(
                     params: Vec::new(),
                 }
             } else {
-                evaluate(&old, &body, attributes.clone(), &params, feed.as_deref(), &identity)?
+                evaluate(&old, telemetry.clone(), attributes.clone(), &params, feed.as_deref(), &identity)?
             };
-            let after = evaluate(&new, &body, attributes, &params, feed.as_deref(), &identity)?;
+            let after = evaluate(&new, telemetry, attributes, &params, feed.as_deref(), &identity)?;
             Ok((identity.hostname.clone(), before, after))
         })
         .await;
@@ -354,16 +386,19 @@ async fn latest_feed(app: &App) -> Result<std::result::Result<Option<Arc<FeedInd
 /// potential security issues found" for each package that found nothing.
 /// A rule that fails to evaluate is an error of that rule only; the
 /// others' findings are kept. Each finding carries its own bundle's digest.
+/// A delivered document, parsed.
+fn parse(body: &[u8]) -> std::result::Result<Telemetry, String> {
+    assay_model::telemetry::from_json(body).map_err(|e| format!("the telemetry does not validate: {e}"))
+}
+
 fn evaluate(
     selection: &packages::Selection,
-    telemetry: &[u8],
+    mut telemetry: Telemetry,
     mut attributes: Vec<(String, String)>,
     params: &[(String, serde_json::Value)],
     feed: Option<&FeedIndex>,
     identity: &AssetRef,
 ) -> std::result::Result<Report, String> {
-    let mut telemetry = assay_model::telemetry::from_json(telemetry)
-        .map_err(|e| format!("the telemetry does not validate: {e}"))?;
     // The host is the one its agent was enrolled as, whatever the document
     // says: findings (and their fingerprints), reports and waivers use the
     // enrolled identity; a different claim is kept as an attribute.

@@ -10,6 +10,7 @@ pub(crate) mod feeds;
 pub(crate) mod findings;
 pub(crate) mod heartbeats;
 pub(crate) mod identity;
+pub(crate) mod inventory;
 pub(crate) mod notify;
 pub(crate) mod overview;
 pub(crate) mod packages;

@@ -17,6 +17,7 @@ pub(crate) mod copy;
 pub(crate) mod dialect;
 pub(crate) mod feeds;
 pub(crate) mod findings;
+pub(crate) mod inventory;
 pub(crate) mod jobs;
 pub(crate) mod outbox;
 pub(crate) mod packages;

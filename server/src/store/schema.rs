@@ -8,7 +8,7 @@ use super::{dialect, Backend, Conn, Result};
 
 /// Every table of the service, parents before children (the order a copy
 /// inserts in, so foreign keys hold at every row).
-pub(crate) const TABLES: [&str; 30] = [
+pub(crate) const TABLES: [&str; 32] = [
     "api_tokens",
     "sessions",
     "enrollments",
@@ -39,6 +39,8 @@ pub(crate) const TABLES: [&str; 30] = [
     "waiver_sets",
     "package_bundles",
     "package_versions",
+    "agent_inventories",
+    "installed_packages",
 ];
 
 /// Tables a copy leaves out, and why.

@@ -116,6 +116,7 @@ pub(crate) async fn insert(c: &mut Conn, d: &NewDocument<'_>) -> Result<bool> {
 pub(crate) struct Delivered {
     pub run_id: String,
     pub agent_id: String,
+    pub received_at: i64,
     /// 1: sealed with the run's key (gzip inside); 0: plain JSON, from
     /// before sealing.
     pub sealed: i64,
@@ -136,7 +137,7 @@ pub(crate) struct Delivered {
     pub params: Json<BTreeMap<String, serde_json::Value>>,
 }
 
-const DELIVERED: &str = "SELECT t.run_id, t.agent_id, t.sealed, t.body, t.blob, COALESCE(r.packages, tp.packages) AS packages, tp.packages AS requirements, tp.attributes, tp.params FROM telemetry t \
+const DELIVERED: &str = "SELECT t.run_id, t.agent_id, t.received_at, t.sealed, t.body, t.blob, COALESCE(r.packages, tp.packages) AS packages, tp.packages AS requirements, tp.attributes, tp.params FROM telemetry t \
      JOIN runs r ON r.id = t.run_id JOIN templates tp ON tp.name = r.template AND tp.version = r.template_version";
 
 /// What `agent` delivered for `run`.

@@ -156,6 +156,95 @@ pub(super) fn run(args: &Args) -> Result<ExitCode> {
                 }
             }
         }
+        Sub::Agent { command: AgentSub::Packages { id } } => {
+            let v: AgentPackages = c.get(&format!("/v1/agents/{}/packages", encode(id)))?;
+            match args.format {
+                Format::Json => print::json(&v)?,
+                Format::Csv => installed_csv(false, v.packages.iter().map(|p| (None, p)))?,
+                _ => {
+                    match (&v.run, v.received_at) {
+                        (Some(run), Some(at)) => eprintln!(
+                            "agent {}: {} packages, from run {run} (telemetry of {})",
+                            v.agent,
+                            v.packages.len(),
+                            time(at)
+                        ),
+                        _ => eprintln!("agent {}: no telemetry evaluated yet", v.agent),
+                    }
+                    let rows = v.packages.iter().map(|p| {
+                        vec![
+                            p.ecosystem.as_str().to_owned(),
+                            p.name.clone(),
+                            p.version.clone(),
+                            p.architecture.clone().unwrap_or_default(),
+                            source(p),
+                        ]
+                    });
+                    table(&["ecosystem", "name", "version", "arch", "source"], rows.collect());
+                }
+            }
+        }
+        Sub::Packages { name, version, ecosystem, purl, paging } => {
+            let filters = [
+                ("name", name.clone()),
+                ("version", version.clone()),
+                ("ecosystem", ecosystem.clone()),
+                ("purl", purl.clone()),
+            ];
+            let page: Page<InstalledView> = list(&c, "/v1/inventory", &filters, paging)?;
+            match args.format {
+                Format::Json => print::json(&page)?,
+                Format::Csv => {
+                    installed_csv(true, page.items.iter().map(|i| (Some(i), &i.package)))?;
+                    if let Some(next) = &page.next {
+                        eprintln!("next page: --after {next}");
+                    }
+                }
+                _ => {
+                    let rows = page.items.iter().map(|i| {
+                        vec![
+                            i.agent.clone(),
+                            i.hostname.clone(),
+                            tags(&i.tags),
+                            i.package.ecosystem.as_str().to_owned(),
+                            i.package.name.clone(),
+                            i.package.version.clone(),
+                            i.package.architecture.clone().unwrap_or_default(),
+                            time(i.received_at),
+                        ]
+                    });
+                    let hosts = {
+                        let mut agents: Vec<&str> = page.items.iter().map(|i| i.agent.as_str()).collect();
+                        agents.dedup();
+                        agents.len()
+                    };
+                    eprintln!("{hosts} host(s), {} installed package(s)", page.items.len());
+                    paged(
+                        &[
+                            "agent",
+                            "hostname",
+                            "tags",
+                            "ecosystem",
+                            "name",
+                            "version",
+                            "arch",
+                            "telemetry of",
+                        ],
+                        rows.collect(),
+                        page.next.as_deref(),
+                    );
+                }
+            }
+        }
+        Sub::Sbom { agent, spdx, output } => {
+            let format = if *spdx { "spdx" } else { "cyclonedx" };
+            let text = c.text(&format!("/v1/agents/{}/sbom?format={format}", encode(agent)))?;
+            match output {
+                Some(file) => std::fs::write(file, text)
+                    .map_err(|e| Problem::Input(format!("cannot write {}: {e}", file.display())))?,
+                None => out!("{text}"),
+            }
+        }
         Sub::Agent { command: AgentSub::Tag { id, tags: t } } => {
             let body = AgentTags { tags: key_values(t, "--tag")? };
             let v: AgentView = c.put(&format!("/v1/agents/{}/tags", encode(id)), &body)?;
@@ -642,4 +731,47 @@ fn show_run(v: &RunView) {
         f.low,
         f.informational
     );
+}
+
+/// `name (version)` of the package's source, when it names one.
+fn source(p: &InstalledPackage) -> String {
+    match (&p.source_name, &p.source_version) {
+        (Some(n), Some(v)) => format!("{n} ({v})"),
+        (Some(n), None) => n.clone(),
+        (None, Some(v)) => format!("({v})"),
+        (None, None) => String::new(),
+    }
+}
+
+/// Installed packages as CSV on standard output, with their agent when
+/// there is one (RFC 4180 quoting, by the `csv` crate).
+fn installed_csv<'a>(
+    with_agent: bool,
+    rows: impl Iterator<Item = (Option<&'a InstalledView>, &'a InstalledPackage)>,
+) -> Result<()> {
+    let fail = |e: csv::Error| Problem::Input(format!("cannot write CSV: {e}"));
+    let mut w = csv::Writer::from_writer(std::io::stdout().lock());
+    let mut names =
+        vec!["ecosystem", "name", "version", "architecture", "source_name", "source_version", "purl"];
+    if with_agent {
+        names.splice(0..0, ["agent", "hostname", "tags", "received_at"]);
+    }
+    w.write_record(&names).map_err(fail)?;
+    for (agent, p) in rows {
+        let mut record = Vec::new();
+        if let Some(i) = agent {
+            record.extend([i.agent.clone(), i.hostname.clone(), tags(&i.tags), time(i.received_at)]);
+        }
+        record.extend([
+            p.ecosystem.as_str().to_owned(),
+            p.name.clone(),
+            p.version.clone(),
+            p.architecture.clone().unwrap_or_default(),
+            p.source_name.clone().unwrap_or_default(),
+            p.source_version.clone().unwrap_or_default(),
+            p.purl.clone().unwrap_or_default(),
+        ]);
+        w.write_record(&record).map_err(fail)?;
+    }
+    w.flush().map_err(|e| Problem::Input(format!("cannot write CSV: {e}")))
 }

@@ -49,6 +49,8 @@ pub(super) enum Format {
     Html,
     /// For a pull-request comment (`package publish --dry-run`).
     Markdown,
+    /// Comma-separated values, one row per item (`packages`).
+    Csv,
 }
 
 /// One page of a list (`--limit`, `--after`), or, without either, every
@@ -75,6 +77,8 @@ enum AgentSub {
     /// One agent: its health, tags, addresses, and the agents that share
     /// its machine-id.
     Show { id: String },
+    /// The packages of an agent's latest evaluated telemetry.
+    Packages { id: String },
     /// Replace an agent's tags (admin): they decide the targets it is in.
     Tag {
         id: String,
@@ -109,6 +113,38 @@ enum Sub {
         health: Option<String>,
         #[command(flatten)]
         paging: Paging,
+    },
+    /// The hosts that run a package: agents whose latest evaluated
+    /// telemetry lists it, with each installed version (paged by agent).
+    Packages {
+        /// The package's name (PyPI names as PEP 503 normalizes them).
+        #[arg(long, required_unless_present = "purl", conflicts_with = "purl")]
+        name: Option<String>,
+        /// Only versions meeting this requirement, compared as the
+        /// package's ecosystem orders versions: `<3.0.13`, `>=1.1.1,<1.1.1w`.
+        #[arg(long, value_name = "REQUIREMENT")]
+        version: Option<String>,
+        /// Only packages of this ecosystem: debian (deb), rpm, alpine (apk)
+        /// or pypi.
+        #[arg(long)]
+        ecosystem: Option<String>,
+        /// A Package URL instead of a name: without a version it names
+        /// every version; qualifiers given (`?arch=amd64`) must match.
+        #[arg(long)]
+        purl: Option<String>,
+        #[command(flatten)]
+        paging: Paging,
+    },
+    /// The SBOM of an agent's latest telemetry, as `assay sbom` writes it
+    /// of a host.
+    Sbom {
+        agent: String,
+        /// SPDX 2.3 JSON instead of CycloneDX 1.6 JSON.
+        #[arg(long)]
+        spdx: bool,
+        /// Write it here instead of standard output.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<std::path::PathBuf>,
     },
     /// One agent: `show` or `revoke`.
     Agent {

@@ -1,0 +1,482 @@
+//! The fleet's package inventory: which hosts run a package, at which
+//! versions, answered from a table the evaluation jobs keep current
+//! ([`record`]) rather than by reading every agent's telemetry; each
+//! agent's packages and SBOM.
+
+use super::auth::Caller;
+use super::{eval, uploads, App, Error, PageRequest, Result};
+use crate::store::inventory::{self as rows, EcosystemWord, Head, Installed};
+use crate::store::{self, telemetry, Conn};
+use assay_api::admin::{AgentPackages, InstalledPackage, InstalledView};
+use assay_api::{Page, Role};
+use assay_model::telemetry::{Ecosystem, Package, Telemetry, Version};
+use assay_stdlib::requirement::Requirement;
+use sha2::{Digest, Sha256};
+
+/// At most this many packages of one document are kept, each field
+/// bounded: an agent cannot fill the inventory for the fleet.
+const MAX_PACKAGES: usize = 50_000;
+const MAX_FIELD: usize = 256;
+
+/// The inventory read from one document, before it is stored.
+pub(crate) struct Taken {
+    pub os_id: String,
+    pub os_version: Option<String>,
+    /// Sorted, once each.
+    pub packages: Vec<Installed>,
+    /// SHA-256 over the OS and the packages, hex.
+    pub digest: String,
+    /// Packages left out: beyond [`MAX_PACKAGES`], or with a field beyond
+    /// [`MAX_FIELD`] bytes.
+    pub left_out: usize,
+}
+
+/// The inventory of `t`.
+pub(crate) fn take(t: &Telemetry) -> Taken {
+    let (os_id, os_version) = assay_runtime::sbom::host_os(t);
+    // PostgreSQL's text cannot hold a NUL: one would fail the evaluation's
+    // transaction, every time it is retried.
+    let bounded = |s: &str| s.len() <= MAX_FIELD && !s.contains('\0');
+    let all = t.packages.as_deref().unwrap_or_default();
+    let mut packages: Vec<Installed> = all
+        .iter()
+        .filter(|p| {
+            bounded(&p.name)
+                && bounded(&p.version.0)
+                && p.architecture.as_deref().is_none_or(bounded)
+                && p.source_name.as_deref().is_none_or(bounded)
+                && p.source_version.as_ref().is_none_or(|v| bounded(&v.0))
+        })
+        .map(|p| Installed {
+            ecosystem: EcosystemWord(p.ecosystem),
+            name: p.name.clone(),
+            version: p.version.0.clone(),
+            architecture: p.architecture.clone().filter(|a| !a.is_empty()),
+            source_name: p.source_name.clone().filter(|s| !s.is_empty()),
+            source_version: p.source_version.as_ref().map(|v| v.0.clone()).filter(|v| !v.is_empty()),
+        })
+        .collect();
+    packages.sort_by(|a, b| {
+        (a.ecosystem.0, &a.name, &a.version, &a.architecture).cmp(&(
+            b.ecosystem.0,
+            &b.name,
+            &b.version,
+            &b.architecture,
+        ))
+    });
+    packages.dedup();
+    packages.truncate(MAX_PACKAGES);
+    let mut h = Sha256::new();
+    for part in [os_id.as_str(), os_version.unwrap_or_default()] {
+        h.update(part.as_bytes());
+        h.update([0]);
+    }
+    for p in &packages {
+        for part in [
+            p.ecosystem.0.as_str(),
+            &p.name,
+            &p.version,
+            p.architecture.as_deref().unwrap_or_default(),
+            p.source_name.as_deref().unwrap_or_default(),
+            p.source_version.as_deref().unwrap_or_default(),
+        ] {
+            h.update(part.as_bytes());
+            h.update([0]);
+        }
+        h.update([1]);
+    }
+    Taken {
+        left_out: all.len().saturating_sub(packages.len()),
+        os_version: os_version.map(str::to_owned),
+        os_id,
+        digest: assay_model::hex::encode(&h.finalize()),
+        packages,
+    }
+}
+
+/// Makes `taken`, read from the document `agent` delivered for `run` at
+/// `received_at`, its inventory, unless a later document's is stored (jobs
+/// may finish out of order). The same packages as stored only move the
+/// inventory's date: re-evaluating the fleet rewrites no package rows.
+pub(crate) async fn record(
+    c: &mut Conn,
+    agent: &str,
+    run: &str,
+    received_at: i64,
+    taken: &Taken,
+) -> Result<()> {
+    let current = rows::head(c, agent).await?;
+    if current.as_ref().is_some_and(|h| h.received_at > received_at) {
+        return Ok(());
+    }
+    let same = current.as_ref().is_some_and(|h| h.digest == taken.digest);
+    let head = Head {
+        agent_id: agent.to_owned(),
+        run_id: run.to_owned(),
+        received_at,
+        digest: taken.digest.clone(),
+        packages: taken.packages.len() as i64,
+        os_id: taken.os_id.clone(),
+        os_version: taken.os_version.clone(),
+    };
+    rows::put(c, &head, (!same).then_some(taken.packages.as_slice())).await?;
+    if taken.left_out > 0 {
+        tracing::warn!(
+            agent,
+            run,
+            left_out = taken.left_out,
+            "packages left out of the inventory (too many, or a field too long)"
+        );
+    }
+    Ok(())
+}
+
+/// What `assay fleet packages` asks: a package by name (and ecosystem) or
+/// by Package URL, and a version requirement.
+pub(crate) struct Query {
+    name: String,
+    ecosystem: Option<Ecosystem>,
+    requirement: Option<Requirement>,
+    purl: Option<String>,
+}
+
+impl Query {
+    /// From the query string's `name`, `ecosystem` (`debian` or the PURL
+    /// type `deb`, ...), `version` and `purl`: one of `name` and `purl`.
+    pub(crate) fn parse(
+        name: Option<&str>,
+        ecosystem: Option<&str>,
+        version: Option<&str>,
+        purl: Option<&str>,
+    ) -> Result<Query> {
+        let ecosystem = match ecosystem {
+            None => None,
+            Some(e) => Some(
+                Ecosystem::parse(e).or_else(|| assay_runtime::sbom::ecosystem_of_purl_type(e)).ok_or_else(
+                    || {
+                        Error::Invalid(format!(
+                            "ecosystem `{e}` is not one of debian (deb), rpm, alpine (apk) or pypi"
+                        ))
+                    },
+                )?,
+            ),
+        };
+        let requirement = version.map(Requirement::parse).transpose().map_err(Error::Invalid)?;
+        let (name, ecosystem, purl) = match (name, purl) {
+            (Some(name), None) => (name.to_owned(), ecosystem, None),
+            (None, Some(purl)) => {
+                let (of_purl, name) = assay_runtime::sbom::purl_package(purl).map_err(Error::Invalid)?;
+                if ecosystem.is_some_and(|e| e != of_purl) {
+                    return Err(Error::Invalid(format!(
+                        "the Package URL `{purl}` is not of the ecosystem given"
+                    )));
+                }
+                (name, Some(of_purl), Some(purl.to_owned()))
+            }
+            (Some(_), Some(_)) => return Err(Error::Invalid("give `name` or `purl`, not both".into())),
+            (None, None) => return Err(Error::Invalid("give a package `name` or `purl`".into())),
+        };
+        if name.is_empty() || name.len() > MAX_FIELD || name.chars().any(char::is_control) {
+            return Err(Error::Invalid(format!(
+                "a package name is 1 to {MAX_FIELD} bytes without control characters"
+            )));
+        }
+        Ok(Query { name, ecosystem, requirement, purl })
+    }
+
+    fn matches(&self, found: &rows::Found, purl: Option<&str>) -> bool {
+        let p = &found.package;
+        self.ecosystem.is_none_or(|e| e == p.ecosystem.0)
+            && self.requirement.as_ref().is_none_or(|r| r.matches(p.ecosystem.0.scheme(), &p.version))
+            && self
+                .purl
+                .as_deref()
+                .is_none_or(|q| purl.is_some_and(|purl| assay_runtime::sbom::purl_matches(q, purl)))
+    }
+}
+
+/// The package's Package URL, as `assay sbom` writes it.
+fn purl_of(p: &Installed, os_id: &str, os_version: Option<&str>) -> Option<String> {
+    let package = Package {
+        name: p.name.clone(),
+        version: Version(p.version.clone()),
+        source_name: p.source_name.clone(),
+        source_version: p.source_version.clone().map(Version),
+        architecture: p.architecture.clone(),
+        ecosystem: p.ecosystem.0,
+        origin: String::new(),
+    };
+    assay_runtime::sbom::purl(&package, os_id, os_version)
+}
+
+fn view(p: Installed, purl: Option<String>) -> InstalledPackage {
+    InstalledPackage {
+        ecosystem: p.ecosystem.0,
+        name: p.name,
+        version: p.version,
+        architecture: p.architecture,
+        source_name: p.source_name,
+        source_version: p.source_version,
+        purl,
+    }
+}
+
+/// The agents (not revoked) whose inventory has a package `query` matches,
+/// one item per matching package, paged by agent: a page ends with an
+/// agent's last package.
+pub(crate) async fn installed(
+    app: &App,
+    caller: &Caller,
+    query: &Query,
+    page: &PageRequest,
+) -> Result<Page<InstalledView>> {
+    caller.require(Role::ReadOnly)?;
+    let mut c = app.store.read().await?;
+    let key = query.ecosystem.unwrap_or(Ecosystem::Debian).name_key(&query.name);
+    // Without an ecosystem, a name is looked up as every ecosystem keys it.
+    let mut keys = vec![key];
+    if query.ecosystem.is_none() {
+        keys.push(Ecosystem::Pypi.name_key(&query.name));
+        keys.dedup();
+    }
+    let mut found = Vec::new();
+    for key in &keys {
+        found.extend(rows::named(&mut c, key, page.after()).await?);
+    }
+    found.sort_by(|a, b| a.agent_id.cmp(&b.agent_id));
+    let limit = page.limit() as usize;
+    let mut items: Vec<InstalledView> = Vec::new();
+    let mut agents = 0;
+    let mut next = None;
+    let mut last: Option<String> = None;
+    for f in found {
+        let purl = purl_of(&f.package, &f.os_id, f.os_version.as_deref());
+        if !query.matches(&f, purl.as_deref()) {
+            continue;
+        }
+        if last.as_deref() != Some(&f.agent_id) {
+            if agents == limit {
+                next = last.clone();
+                break;
+            }
+            agents += 1;
+            last = Some(f.agent_id.clone());
+        }
+        items.push(InstalledView {
+            agent: f.agent_id,
+            hostname: f.hostname,
+            tags: Default::default(),
+            package: view(f.package, purl),
+            received_at: f.received_at,
+        });
+    }
+    let ids: Vec<&str> = {
+        let mut ids: Vec<&str> = items.iter().map(|i| i.agent.as_str()).collect();
+        ids.dedup();
+        ids
+    };
+    let tags = store::agents::tags(&mut c, &ids).await?;
+    for item in &mut items {
+        item.tags = tags.get(&item.agent).cloned().unwrap_or_default();
+    }
+    Ok(Page { items, next })
+}
+
+/// The packages of `agent`'s inventory.
+pub(crate) async fn of_agent(app: &App, caller: &Caller, agent: &str) -> Result<AgentPackages> {
+    caller.require(Role::ReadOnly)?;
+    let mut c = app.store.read().await?;
+    if !store::agents::exists(&mut c, agent).await? {
+        return Err(Error::NotFound(format!("no agent `{agent}`")));
+    }
+    let Some(head) = rows::head(&mut c, agent).await? else {
+        return Ok(AgentPackages {
+            agent: agent.to_owned(),
+            run: None,
+            received_at: None,
+            packages: Vec::new(),
+        });
+    };
+    let packages = rows::of_agent(&mut c, agent)
+        .await?
+        .into_iter()
+        .map(|p| {
+            let purl = purl_of(&p, &head.os_id, head.os_version.as_deref());
+            view(p, purl)
+        })
+        .collect();
+    Ok(AgentPackages {
+        agent: agent.to_owned(),
+        run: Some(head.run_id),
+        received_at: Some(head.received_at),
+        packages,
+    })
+}
+
+/// The SBOM of `agent`'s latest telemetry (`assay sbom` of the host), the
+/// host named as it was enrolled.
+pub(crate) async fn sbom(
+    app: &App,
+    caller: &Caller,
+    agent: &str,
+    format: assay_runtime::sbom::Format,
+) -> Result<String> {
+    caller.require(Role::ReadOnly)?;
+    let delivered = {
+        let mut c = app.store.read().await?;
+        if !store::agents::exists(&mut c, agent).await? {
+            return Err(Error::NotFound(format!("no agent `{agent}`")));
+        }
+        telemetry::latest(&mut c, agent).await?
+    };
+    let delivered = delivered
+        .ok_or_else(|| Error::NotFound(format!("agent `{agent}` has delivered no telemetry yet")))?;
+    let body = uploads::open(app, &delivered).await?.map_err(Error::Internal)?;
+    let identity = eval::identity(app, agent).await?;
+    let version = env!("CARGO_PKG_VERSION");
+    let agent = agent.to_owned();
+    app.cpu
+        .run(move || {
+            let mut t = assay_model::telemetry::from_json(&body)
+                .map_err(|e| format!("the telemetry of agent {agent} does not validate: {e}"))?;
+            t.asset.id = identity.id;
+            t.asset.hostname = identity.hostname;
+            assay_runtime::sbom::render(&t, format, version)
+        })
+        .await
+        .map_err(Error::Internal)?
+        .map_err(Error::Internal)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{agents, testing, Store};
+
+    fn package(name: &str, version: &str) -> Package {
+        Package {
+            name: name.into(),
+            version: Version(version.into()),
+            source_name: None,
+            source_version: None,
+            architecture: Some("amd64".into()),
+            ecosystem: Ecosystem::Debian,
+            origin: "/var/lib/dpkg/status".into(),
+        }
+    }
+
+    fn telemetry(packages: Vec<Package>) -> Telemetry {
+        let mut t = Telemetry::default();
+        t.asset.os = Some(assay_model::telemetry::Os {
+            family: Default::default(),
+            distribution: "debian".into(),
+            version: Some("12".into()),
+            name: None,
+        });
+        t.packages = Some(packages);
+        t
+    }
+
+    #[test]
+    fn a_documents_inventory_is_sorted_bounded_and_digested_by_content() {
+        let a = take(&telemetry(vec![
+            package("zlib1g", "1:1.2.13"),
+            package("bash", "5.2"),
+            package("bash", "5.2"),
+        ]));
+        let b = take(&telemetry(vec![package("bash", "5.2"), package("zlib1g", "1:1.2.13")]));
+        assert_eq!(a.packages.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(), ["bash", "zlib1g"]);
+        assert_eq!(a.digest, b.digest, "the order of a database is not a change");
+        assert_ne!(a.digest, take(&telemetry(vec![package("bash", "5.3")])).digest);
+        let hostile = take(&telemetry(vec![
+            package("bash", "5.2"),
+            package("nul\0name", "1"),
+            package(&"x".repeat(MAX_FIELD + 1), "1"),
+        ]));
+        assert_eq!(hostile.packages.len(), 1);
+        assert_eq!(hostile.left_out, 2);
+        assert_eq!((hostile.os_id.as_str(), hostile.os_version.as_deref()), ("debian", Some("12")));
+    }
+
+    #[test]
+    fn queries_name_a_package_once_and_say_what_is_wrong() {
+        let err = |q: Result<Query>| match q {
+            Err(Error::Invalid(why)) => why,
+            _ => panic!("accepted"),
+        };
+        assert!(err(Query::parse(None, None, None, None)).contains("give a package"));
+        assert!(err(Query::parse(Some("a"), None, None, Some("pkg:deb/debian/a"))).contains("not both"));
+        assert!(err(Query::parse(Some("a"), Some("npm"), None, None)).contains("ecosystem `npm`"));
+        assert!(err(Query::parse(Some("a"), None, Some(">=1 <2"), None)).contains("commas"));
+        assert!(err(Query::parse(None, None, None, Some("pkg:npm/left-pad"))).contains("type `npm`"));
+        assert!(err(Query::parse(None, Some("rpm"), None, Some("pkg:deb/debian/a")))
+            .contains("not of the ecosystem"));
+        assert!(err(Query::parse(Some("a\0"), None, None, None)).contains("control"));
+        let q = Query::parse(None, None, None, Some("pkg:deb/debian/openssl?arch=amd64")).unwrap();
+        assert_eq!((q.name.as_str(), q.ecosystem), ("openssl", Some(Ecosystem::Debian)));
+        assert_eq!(
+            Query::parse(Some("a"), Some("apk"), None, None).unwrap().ecosystem,
+            Some(Ecosystem::Alpine)
+        );
+    }
+
+    /// The inventory follows the latest document: a later one replaces it,
+    /// an earlier one (a job finishing late) does not, the same packages
+    /// move only its date.
+    async fn the_inventory_follows_the_latest_document(store: &Store) {
+        let tags = std::collections::BTreeMap::new();
+        let mut tx = store.write().await.unwrap();
+        let agent = agents::NewAgent {
+            id: "a1",
+            secret_hash: "s",
+            hostname: "h1",
+            machine_id: "",
+            os: "",
+            tags: &tags,
+            now: 1,
+        };
+        agents::insert(&mut tx, &agent).await.unwrap();
+        tx.commit().await.unwrap();
+        async fn state(store: &Store) -> (String, i64, Vec<String>, usize) {
+            let mut c = store.read().await.unwrap();
+            let head = rows::head(&mut c, "a1").await.unwrap().unwrap();
+            let packages: Vec<String> = rows::of_agent(&mut c, "a1")
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|p| format!("{}={}", p.name, p.version))
+                .collect();
+            let found = rows::named(&mut c, "openssl", "").await.unwrap();
+            (head.run_id, head.received_at, packages, found.len())
+        }
+        let write = |run: &'static str, at: i64, t: Telemetry| async move {
+            let mut tx = store.write().await.unwrap();
+            record(&mut tx, "a1", run, at, &take(&t)).await.unwrap();
+            tx.commit().await.unwrap();
+        };
+        write("r1", 100, telemetry(vec![package("openssl", "3.0.11-1"), package("bash", "5.2")])).await;
+        assert_eq!(
+            state(store).await,
+            ("r1".into(), 100, vec!["bash=5.2".into(), "openssl=3.0.11-1".into()], 1)
+        );
+        write("r2", 200, telemetry(vec![package("openssl", "3.0.15-1")])).await;
+        assert_eq!(state(store).await, ("r2".into(), 200, vec!["openssl=3.0.15-1".into()], 1));
+        write("r0", 50, telemetry(vec![package("bash", "4")])).await;
+        assert_eq!(state(store).await.0, "r2", "an earlier document does not replace a later one");
+        write("r3", 300, telemetry(vec![package("openssl", "3.0.15-1")])).await;
+        assert_eq!(state(store).await, ("r3".into(), 300, vec!["openssl=3.0.15-1".into()], 1));
+    }
+
+    #[tokio::test]
+    async fn the_inventory_follows_the_latest_document_on_sqlite() {
+        let dir = tempfile::tempdir().unwrap();
+        the_inventory_follows_the_latest_document(&testing::sqlite(dir.path()).await).await;
+    }
+
+    #[tokio::test]
+    async fn the_inventory_follows_the_latest_document_on_postgres() {
+        let Some((store, name)) = testing::postgres("assay_inventory").await else { return };
+        the_inventory_follows_the_latest_document(&store).await;
+        testing::drop_postgres(store, &name).await;
+    }
+}
