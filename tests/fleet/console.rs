@@ -285,6 +285,40 @@ async fn drive(c: &Client, base: &str, token: &str, downloads: &Path, candidate:
     c.goto(&format!("{base}/console/findings?attribute=ticket%3DSEC-42")).await.unwrap();
     assert_eq!(c.find_all(Locator::Css("main table tbody tr")).await.unwrap().len(), 1);
 
+    // Which hosts run libssl3 older than 3.1: debian-default (3.0.19),
+    // not alpine (3.3.2); the agent's page lists its packages and offers
+    // its SBOM.
+    c.goto(&format!("{base}/console/inventory")).await.unwrap();
+    find(c, "input[name=name]").await.send_keys("libssl3").await.unwrap();
+    find(c, "input[name=version]").await.send_keys("<3.1").await.unwrap();
+    navigate(c, "form.filters button[type=submit]").await;
+    let rows = c.find_all(Locator::Css("main table tbody tr")).await.unwrap();
+    assert_eq!(rows.len(), 1, "{}", text_of(c, "main").await);
+    let row = rows[0].text().await.unwrap();
+    assert!(row.contains("debian-default") && row.contains("3.0.19-1~deb12u2"), "{row}");
+    shot(c, "10-installed-software").await;
+    navigate(c, "main table tbody tr td a").await;
+    let packages = text_of(c, "section[aria-labelledby=packages]").await;
+    assert!(packages.contains("openssl") && packages.contains("libpam-runtime"), "{packages}");
+    find(c, "a[href$='/sbom']").await.click().await.unwrap();
+    let start = Instant::now();
+    let sbom = loop {
+        let done: Vec<PathBuf> = std::fs::read_dir(downloads)
+            .unwrap()
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.to_string_lossy().ends_with(".cdx.json"))
+            .collect();
+        if let Some(p) = done.first() {
+            break p.clone();
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "the SBOM was not downloaded");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let sbom: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&sbom).unwrap()).unwrap();
+    assert_eq!(sbom["bomFormat"], "CycloneDX");
+    assert_eq!(sbom["metadata"]["component"]["properties"][0]["value"], "debian-default");
+    shot(c, "10-agent-packages").await;
+
     // The overview now charts the run's findings; the rules packages and
     // their documentation; the audit log names every action above.
     c.goto(&format!("{base}/console")).await.unwrap();

@@ -92,6 +92,7 @@ pub async fn agent(State(app): AppState, session: Session, Path(id): Path<String
             @if a.revoked { dt { "Revoked" } dd { (layout::state("revoked")) } }
         }
         p { a href=(format!("/console/findings{}", query(&[("agent", &a.id), ("state", "open")]))) { "Its open findings" } }
+        (super::inventory::of_agent(&api, &a.id).await)
     };
     layout::page(&session, "agents", &title, content)
 }

@@ -7,13 +7,14 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use maud::{html, Markup, DOCTYPE};
 
-const NAV: [(&str, &str, &str); 10] = [
+const NAV: [(&str, &str, &str); 11] = [
     ("overview", "/console", "Overview"),
     ("agents", "/console/agents", "Agents"),
     ("targets", "/console/targets", "Targets"),
     ("templates", "/console/templates", "Templates"),
     ("runs", "/console/runs", "Runs"),
     ("findings", "/console/findings", "Findings"),
+    ("inventory", "/console/inventory", "Installed software"),
     ("packages", "/console/packages", "Rules packages"),
     ("audit", "/console/audit", "Audit log"),
     ("enrollments", "/console/enrollments", "Enrol agents"),

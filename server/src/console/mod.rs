@@ -11,6 +11,7 @@
 
 mod findings;
 mod fleet;
+mod inventory;
 mod layout;
 mod overview;
 mod packages;
@@ -50,6 +51,8 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/console/static/{file}", get(asset))
         .route("/console/agents", get(fleet::agents))
         .route("/console/agents/{id}", get(fleet::agent))
+        .route("/console/agents/{id}/sbom", get(inventory::sbom))
+        .route("/console/inventory", get(inventory::installed))
         .route("/console/enrollments", get(fleet::enrollment_page).post(fleet::create_enrollment))
         .route("/console/targets", get(fleet::targets).post(fleet::create_target))
         .route("/console/targets/{name}", get(fleet::target))
