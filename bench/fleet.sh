@@ -9,13 +9,17 @@
 #      import, from the import to an empty queue,
 #   4. the preview of a new version of a published package on every
 #      agent's latest telemetry (`assay fleet package publish --dry-run`),
-#   5. the server's peak RSS (VmHWM) and its RSS at the end.
+#   5. the fleet's package inventory: which hosts run a package at a
+#      version (`assay fleet packages`), every agent sending its fixture's
+#      packages and PACKAGES synthetic ones (default 1500),
+#   6. the server's peak RSS (VmHWM) and its RSS at the end.
 #
 #   bench/fleet.sh [AGENTS] [postgres://...]     (default 10000, SQLite)
 #   bench/fleet.sh --quick [postgres://...]      (CI: 20 agents heartbeating
 #                                                 every 5 s; checks each step
 #                                                 completes, ~2 minutes)
 #   WORKERS=N bench/fleet.sh ...                 (the server's --workers, default 2)
+#   PACKAGES=N bench/fleet.sh ...                (synthetic packages per agent, default 1500)
 #   BIN=/path/to/assay bench/fleet.sh ...        (another build as the peer)
 #
 # It builds the release binary, uses ports 18443/18444 and a temporary
@@ -27,6 +31,7 @@ if [ "${1:-}" = --quick ]; then QUICK=1; shift; set -- 20 "$@"; fi
 AGENTS=${1:-10000}
 DATABASE=${2:-}
 HEARTBEAT=$([ -n "$QUICK" ] && echo 5 || echo 60)
+PACKAGES=${PACKAGES:-1500}
 FEED=../shared/data/osv/debian-12-security.zip
 [ -f "$FEED" ] || { echo "skipped: $FEED is absent"; exit 0; }
 if [ -z "${BIN:-}" ]; then
@@ -48,7 +53,7 @@ cleanup() {
 }
 trap cleanup EXIT
 now() { date +%s.%N; }
-since() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.1f}')" "$1" "$(now)"; }
+since() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.2f}')" "$1" "$(now)"; }
 
 $BIN server --data "$WORK/data" --listen $ADMIN --agent-listen $AGENT ${DATABASE:+--database "$DATABASE"} \
     --workers "${WORKERS:-2}" --max-connections-per-ip $((AGENTS + 100)) \
@@ -67,6 +72,7 @@ $BIN fleet template create all --target sim --duration 1m --package cis-linux \
 echo "== $AGENTS agents on $([ -n "$DATABASE" ] && echo PostgreSQL || echo SQLite), $(nproc) cores"
 $BIN agent-sim --server https://$AGENT --agents "$AGENTS" --enroll-token "$TOKEN" \
     --ca-fingerprint "$FINGERPRINT" --state-dir "$WORK/sim" --duration 15m --heartbeat "${HEARTBEAT}s" \
+    --packages "$PACKAGES" \
     >"$WORK/sim.json" 2>"$WORK/sim.err" &
 SIM=$!
 until grep -q "agents ready" "$WORK/sim.err"; do
@@ -107,6 +113,25 @@ start=$(now)
 $BIN fleet package publish "$PKG" --dry-run --format json >"$WORK/preview.json"
 echo "preview of a package version on $AGENTS agents: $(since "$start") s," \
     "$(jq '[.rules[].flips | length] | add // 0' "$WORK/preview.json") flip(s) over $(jq '.hosts | length' "$WORK/preview.json") hosts"
+
+# 5. Which hosts run a package: sim-lib-0 below 1.0.10 is on the agents
+# whose index ends in 0 to 9 of every 20 (agent-sim --packages); every
+# page followed; then one page, and a package of the fixtures. For scale,
+# step 4 reads (and evaluates) every agent's latest telemetry once, which
+# is what answering without the inventory would read per query.
+if [ "$PACKAGES" -gt 0 ]; then
+    expected=$(python3 -c "print(sum(1 for i in range($AGENTS) if i % 20 < 10))")
+    start=$(now)
+    hosts=$($BIN fleet packages --name sim-lib-0 --version '<1.0.10' --format json | jq '[.items[].agent] | unique | length')
+    echo "inventory: hosts with sim-lib-0 <1.0.10 over $AGENTS agents x $PACKAGES packages: $hosts (expected $expected), every page, in $(since "$start") s"
+    [ "$hosts" = "$expected" ] || { echo "the inventory found $hosts hosts, not $expected"; exit 1; }
+    start=$(now)
+    $BIN fleet packages --name sim-lib-0 --version '<1.0.10' --limit 100 --format json >/dev/null
+    echo "inventory: the first page (100 hosts) in $(since "$start") s"
+    start=$(now)
+    n=$($BIN fleet packages --name openssl --format json | jq '.items | length')
+    echo "inventory: openssl on $n host(s), every page, in $(since "$start") s"
+fi
 
 echo "server memory: $(grep -E 'VmHWM|VmRSS' /proc/$SERVER/status | tr -s ' \n' ' ')"
 kill -INT $SIM

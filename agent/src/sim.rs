@@ -41,7 +41,13 @@ pub struct SimConfig {
     pub threads: usize,
     /// Tags every agent enrols with.
     pub tags: BTreeMap<String, String>,
+    /// Synthetic packages added to each agent's telemetry (`sim-lib-K`, at
+    /// a version that varies by agent), for the fleet inventory's bench.
+    pub packages: usize,
 }
+
+/// At most this many synthetic packages per agent.
+pub const MAX_PACKAGES: usize = 5_000;
 
 /// What a simulation measured.
 #[derive(Debug, Default)]
@@ -169,10 +175,25 @@ struct Sim {
 }
 
 /// The fixture telemetry of agent `i`: the `i`-th host in turn, renamed.
-fn telemetry_for(base: &[Telemetry], i: usize) -> Result<Vec<u8>, String> {
+/// With `packages` synthetic packages: `sim-lib-K` at `1.K%10.I%20-1`, so
+/// that a version requirement picks a known share of the agents
+/// (`sim-lib-0 <1.0.10`: agents whose index ends in 0 to 9 of every 20).
+fn telemetry_for(base: &[Telemetry], i: usize, packages: usize) -> Result<Vec<u8>, String> {
     let mut t = base[i % base.len()].clone();
     t.asset.hostname = format!("sim-{i:05}");
     t.asset.id = format!("sim-{i:05}");
+    if packages > 0 {
+        use assay_model::telemetry::{Ecosystem, Package, Version};
+        t.packages.get_or_insert_with(Vec::new).extend((0..packages).map(|k| Package {
+            name: format!("sim-lib-{k}"),
+            version: Version(format!("1.{}.{}-1", k % 10, i % 20)),
+            source_name: None,
+            source_version: None,
+            architecture: Some("amd64".into()),
+            ecosystem: Ecosystem::Debian,
+            origin: "/var/lib/dpkg/status".into(),
+        }));
+    }
     let json = serde_json::to_vec(&t).map_err(|e| e.to_string())?;
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     gz.write_all(&json).map_err(|e| e.to_string())?;
@@ -187,6 +208,9 @@ pub fn simulate(config: &SimConfig, stop: &AtomicBool) -> Result<SimReport, Stri
     }
     if config.duration > MAX_DURATION {
         return Err(format!("--duration is at most {}h", MAX_DURATION.as_secs() / 3600));
+    }
+    if config.packages > MAX_PACKAGES {
+        return Err(format!("--packages is at most {MAX_PACKAGES}"));
     }
     if config.hosts.is_empty() {
         return Err("no fixture hosts to draw telemetry from".into());
@@ -305,7 +329,7 @@ fn prepare(
         identity,
         client,
         dir,
-        telemetry: std::sync::Arc::new(telemetry_for(base, i)?),
+        telemetry: std::sync::Arc::new(telemetry_for(base, i, config.packages)?),
         next_beat: Instant::now(),
         collecting: None,
         delivered: Default::default(),

@@ -41,6 +41,11 @@ pub struct Args {
     /// A tag every agent enrols with (`KEY=VALUE`, repeatable).
     #[arg(long = "tag", value_name = "K=V")]
     tags: Vec<String>,
+    /// Synthetic packages added to each agent's telemetry (`sim-lib-K` at
+    /// `1.K%10.I%20-1` on agent I; at most 5,000), for the fleet's package
+    /// inventory at scale.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    packages: usize,
 }
 
 pub fn run(args: &Args) -> Outcome {
@@ -79,6 +84,7 @@ pub fn run(args: &Args) -> Outcome {
         heartbeat: seconds(&args.heartbeat)?,
         duration: seconds(&args.duration)?,
         threads: args.threads,
+        packages: args.packages,
         tags,
     };
     // SIGINT/SIGTERM end the simulation early, with its report.

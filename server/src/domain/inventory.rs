@@ -18,6 +18,9 @@ use sha2::{Digest, Sha256};
 const MAX_PACKAGES: usize = 50_000;
 const MAX_FIELD: usize = 256;
 
+/// Rows read at a time by a query of the inventory.
+const CHUNK: i64 = 2_000;
+
 /// The inventory read from one document, before it is stored.
 pub(crate) struct Taken {
     pub os_id: String,
@@ -184,14 +187,14 @@ impl Query {
         Ok(Query { name, ecosystem, requirement, purl })
     }
 
-    fn matches(&self, found: &rows::Found, purl: Option<&str>) -> bool {
+    fn matches(&self, found: &rows::Found) -> bool {
         let p = &found.package;
         self.ecosystem.is_none_or(|e| e == p.ecosystem.0)
             && self.requirement.as_ref().is_none_or(|r| r.matches(p.ecosystem.0.scheme(), &p.version))
-            && self
-                .purl
-                .as_deref()
-                .is_none_or(|q| purl.is_some_and(|purl| assay_runtime::sbom::purl_matches(q, purl)))
+            && self.purl.as_deref().is_none_or(|q| {
+                purl_of(p, &found.os_id, found.os_version.as_deref())
+                    .is_some_and(|purl| assay_runtime::sbom::purl_matches(q, &purl))
+            })
     }
 }
 
@@ -221,6 +224,62 @@ fn view(p: Installed, purl: Option<String>) -> InstalledPackage {
     }
 }
 
+/// The rows `query` matches of the first `limit` agents after `after`
+/// that have one, and the cursor of the next page when there are more.
+/// Rows are read `chunk` at a time in agent order, each chunk cut to whole
+/// agents (its last agent may be cut short: it is read again with the
+/// next chunk), so a page reads about what it answers, not every row
+/// after its cursor.
+async fn matching(
+    c: &mut Conn,
+    query: &Query,
+    after: &str,
+    limit: usize,
+    chunk: i64,
+) -> Result<(Vec<rows::Found>, Option<String>)> {
+    // Without an ecosystem, a name is looked up as each ecosystem keys it.
+    let mut keys = vec![query.ecosystem.unwrap_or(Ecosystem::Debian).name_key(&query.name)];
+    if query.ecosystem.is_none() {
+        keys.push(Ecosystem::Pypi.name_key(&query.name));
+        keys.dedup();
+    }
+    let mut out: Vec<rows::Found> = Vec::new();
+    let mut agents = 0;
+    let mut cursor = after.to_owned();
+    loop {
+        let mut found = rows::named(c, &keys, &cursor, chunk).await?;
+        let full = found.len() as i64 == chunk;
+        if full {
+            let cut = found.last().map(|f| f.agent_id.clone()).unwrap_or_default();
+            if found.first().is_some_and(|f| f.agent_id == cut) {
+                // One agent fills a chunk: read it whole.
+                found = rows::named_on(c, &keys, &cut).await?;
+            } else {
+                found.retain(|f| f.agent_id != cut);
+            }
+        }
+        let Some(end) = found.last().map(|f| f.agent_id.clone()) else { break };
+        for f in found {
+            if !query.matches(&f) {
+                continue;
+            }
+            if out.last().is_none_or(|l| l.agent_id != f.agent_id) {
+                if agents == limit {
+                    let next = out.last().map(|l| l.agent_id.clone());
+                    return Ok((out, next));
+                }
+                agents += 1;
+            }
+            out.push(f);
+        }
+        if !full {
+            break;
+        }
+        cursor = end;
+    }
+    Ok((out, None))
+}
+
 /// The agents (not revoked) whose inventory has a package `query` matches,
 /// one item per matching package, paged by agent: a page ends with an
 /// agent's last package.
@@ -232,44 +291,20 @@ pub(crate) async fn installed(
 ) -> Result<Page<InstalledView>> {
     caller.require(Role::ReadOnly)?;
     let mut c = app.store.read().await?;
-    let key = query.ecosystem.unwrap_or(Ecosystem::Debian).name_key(&query.name);
-    // Without an ecosystem, a name is looked up as every ecosystem keys it.
-    let mut keys = vec![key];
-    if query.ecosystem.is_none() {
-        keys.push(Ecosystem::Pypi.name_key(&query.name));
-        keys.dedup();
-    }
-    let mut found = Vec::new();
-    for key in &keys {
-        found.extend(rows::named(&mut c, key, page.after()).await?);
-    }
-    found.sort_by(|a, b| a.agent_id.cmp(&b.agent_id));
-    let limit = page.limit() as usize;
-    let mut items: Vec<InstalledView> = Vec::new();
-    let mut agents = 0;
-    let mut next = None;
-    let mut last: Option<String> = None;
-    for f in found {
-        let purl = purl_of(&f.package, &f.os_id, f.os_version.as_deref());
-        if !query.matches(&f, purl.as_deref()) {
-            continue;
-        }
-        if last.as_deref() != Some(&f.agent_id) {
-            if agents == limit {
-                next = last.clone();
-                break;
+    let (found, next) = matching(&mut c, query, page.after(), page.limit() as usize, CHUNK).await?;
+    let mut items: Vec<InstalledView> = found
+        .into_iter()
+        .map(|f| {
+            let purl = purl_of(&f.package, &f.os_id, f.os_version.as_deref());
+            InstalledView {
+                agent: f.agent_id,
+                hostname: f.hostname,
+                tags: Default::default(),
+                package: view(f.package, purl),
+                received_at: f.received_at,
             }
-            agents += 1;
-            last = Some(f.agent_id.clone());
-        }
-        items.push(InstalledView {
-            agent: f.agent_id,
-            hostname: f.hostname,
-            tags: Default::default(),
-            package: view(f.package, purl),
-            received_at: f.received_at,
-        });
-    }
+        })
+        .collect();
     let ids: Vec<&str> = {
         let mut ids: Vec<&str> = items.iter().map(|i| i.agent.as_str()).collect();
         ids.dedup();
@@ -446,7 +481,7 @@ mod tests {
                 .into_iter()
                 .map(|p| format!("{}={}", p.name, p.version))
                 .collect();
-            let found = rows::named(&mut c, "openssl", "").await.unwrap();
+            let found = rows::named(&mut c, &["openssl".to_owned()], "", 10).await.unwrap();
             (head.run_id, head.received_at, packages, found.len())
         }
         let write = |run: &'static str, at: i64, t: Telemetry| async move {
@@ -465,6 +500,78 @@ mod tests {
         assert_eq!(state(store).await.0, "r2", "an earlier document does not replace a later one");
         write("r3", 300, telemetry(vec![package("openssl", "3.0.15-1")])).await;
         assert_eq!(state(store).await, ("r3".into(), 300, vec!["openssl=3.0.15-1".into()], 1));
+    }
+
+    /// Every page, at every page size and chunk size, lists the matching
+    /// packages of each agent once and whole, agents in order.
+    #[tokio::test]
+    async fn pages_and_chunks_cut_between_agents_never_inside_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = testing::sqlite(dir.path()).await;
+        let arch = |name: &str, version: &str, arch: &str| Package {
+            architecture: Some(arch.into()),
+            ..package(name, version)
+        };
+        let hosts: [(&str, Vec<Package>); 5] = [
+            ("a1", vec![arch("openssl", "1.0", "amd64"), arch("openssl", "1.0", "i386")]),
+            ("a2", vec![package("openssl", "3.0")]),
+            ("a3", vec![package("bash", "5")]),
+            (
+                "a4",
+                vec![
+                    arch("openssl", "1.1", "amd64"),
+                    arch("openssl", "1.1", "arm64"),
+                    arch("openssl", "1.1", "i386"),
+                ],
+            ),
+            ("a5", vec![package("OpenSSL", "2.0"), package("zlib", "1")]),
+        ];
+        let tags = std::collections::BTreeMap::new();
+        let mut tx = store.write().await.unwrap();
+        for (id, packages) in hosts {
+            let agent = agents::NewAgent {
+                id,
+                secret_hash: id,
+                hostname: id,
+                machine_id: "",
+                os: "",
+                tags: &tags,
+                now: 1,
+            };
+            agents::insert(&mut tx, &agent).await.unwrap();
+            record(&mut tx, id, "r1", 10, &take(&telemetry(packages))).await.unwrap();
+        }
+        tx.commit().await.unwrap();
+        let query = Query::parse(Some("openssl"), None, Some("<2.5"), None).unwrap();
+        let expected =
+            ["a1 1.0 amd64", "a1 1.0 i386", "a4 1.1 amd64", "a4 1.1 arm64", "a4 1.1 i386", "a5 2.0 amd64"];
+        let mut c = store.read().await.unwrap();
+        for limit in 1..=4 {
+            for chunk in 1..=7 {
+                let (mut all, mut after, mut pages) = (Vec::new(), String::new(), 0);
+                loop {
+                    let (found, next) = matching(&mut c, &query, &after, limit, chunk).await.unwrap();
+                    pages += 1;
+                    let agents: std::collections::BTreeSet<&str> =
+                        found.iter().map(|f| f.agent_id.as_str()).collect();
+                    assert!(agents.len() <= limit, "limit {limit}, chunk {chunk}: {agents:?}");
+                    all.extend(found.iter().map(|f| {
+                        format!(
+                            "{} {} {}",
+                            f.agent_id,
+                            f.package.version,
+                            f.package.architecture.as_deref().unwrap_or("")
+                        )
+                    }));
+                    match next {
+                        Some(n) => after = n,
+                        None => break,
+                    }
+                }
+                assert_eq!(all, expected, "limit {limit}, chunk {chunk}");
+                assert_eq!(pages, 3_usize.div_ceil(limit), "limit {limit}, chunk {chunk}");
+            }
+        }
     }
 
     #[tokio::test]

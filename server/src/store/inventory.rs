@@ -3,7 +3,7 @@
 //! `installed_packages`, one row per package), kept by the evaluation
 //! jobs and read by name.
 
-use super::{values, Conn, Result, BATCH};
+use super::{placeholders, values, Conn, Result, BATCH};
 use assay_model::telemetry::Ecosystem;
 
 /// An agent's inventory as stored: where it was read from.
@@ -109,19 +109,37 @@ pub(crate) async fn put(c: &mut Conn, head: &Head, packages: Option<&[Installed]
     Ok(())
 }
 
-/// The packages named `key` ([`Ecosystem::name_key`]) of every agent
-/// after `after` (an agent id), in agent id order.
-pub(crate) async fn named(c: &mut Conn, key: &str, after: &str) -> Result<Vec<Found>> {
-    sqlx::query_as(
-        "SELECT p.agent_id, a.hostname, i.received_at, i.os_id, i.os_version, p.ecosystem, p.name, p.version, \
-         p.architecture, p.source_name, p.source_version \
-         FROM installed_packages p JOIN agent_inventories i ON i.agent_id = p.agent_id JOIN agents a ON a.id = p.agent_id \
-         WHERE p.name_key = $1 AND p.agent_id > $2 AND a.revoked_at IS NULL ORDER BY p.agent_id, p.version",
-    )
-    .bind(key)
-    .bind(after)
-    .fetch_all(c)
-    .await
+const FOUND: &str = "SELECT p.agent_id, a.hostname, i.received_at, i.os_id, i.os_version, p.ecosystem, p.name, \
+     p.version, p.architecture, p.source_name, p.source_version \
+     FROM installed_packages p JOIN agent_inventories i ON i.agent_id = p.agent_id JOIN agents a ON a.id = p.agent_id";
+
+/// At most `limit` packages whose name is one of `keys`
+/// ([`Ecosystem::name_key`]) of the agents (not revoked) after `after`
+/// (an agent id), in agent id order.
+pub(crate) async fn named(c: &mut Conn, keys: &[String], after: &str, limit: i64) -> Result<Vec<Found>> {
+    let sql = format!(
+        "{FOUND} WHERE p.name_key IN ({}) AND p.agent_id > $1 AND a.revoked_at IS NULL \
+         ORDER BY p.agent_id, p.version LIMIT {limit}",
+        placeholders(2, keys.len())
+    );
+    let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(after);
+    for k in keys {
+        query = query.bind(k);
+    }
+    query.fetch_all(c).await
+}
+
+/// Every package whose name is one of `keys` on `agent`.
+pub(crate) async fn named_on(c: &mut Conn, keys: &[String], agent: &str) -> Result<Vec<Found>> {
+    let sql = format!(
+        "{FOUND} WHERE p.name_key IN ({}) AND p.agent_id = $1 ORDER BY p.version",
+        placeholders(2, keys.len())
+    );
+    let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(agent);
+    for k in keys {
+        query = query.bind(k);
+    }
+    query.fetch_all(c).await
 }
 
 /// The packages of `agent`, by ecosystem and name.
