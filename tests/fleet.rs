@@ -761,3 +761,91 @@ fn the_server_logs_refusals_and_revocations_and_no_secret() {
         "a token in the log: {log}"
     );
 }
+
+/// The fleet's VEX (issue 30): a run's CVE findings are open; uploading an
+/// OpenVEX document re-evaluates the fleet, and the finding its
+/// `not_affected` statement covers becomes waived, naming the statement,
+/// while an `affected` statement leaves the other open. A file that is not
+/// VEX is refused before anything is sent.
+#[test]
+fn vex_uploaded_to_the_server_waives_the_cve_findings_it_covers() {
+    let data = tempfile::tempdir().unwrap();
+    let s = server(data.path());
+    let (_, token, _) = fleet(&s, &["enrollment", "create", "--uses", "1", "--tag", "env=prod"]);
+    let _agent = agent(&s, token.trim(), "debian-default");
+    enrolled(&s, 1);
+    let osv = data.path().join("osv");
+    std::fs::create_dir_all(&osv).unwrap();
+    for (id, package, fixed) in
+        [("DEBIAN-CVE-2099-0001", "openssh", "1:99.0p1-1"), ("DEBIAN-CVE-2099-0002", "curl", "99.0-1")]
+    {
+        let record = json!({ "id": id, "affected": [{ "package": { "ecosystem": "Debian:12", "name": package },
+            "ranges": [{ "type": "ECOSYSTEM", "events": [{ "introduced": "0" }, { "fixed": fixed }] }] }] });
+        std::fs::write(osv.join(format!("{id}.json")), record.to_string()).unwrap();
+    }
+    assert_eq!(fleet(&s, &["feed", "import", "--osv", osv.to_str().unwrap()]).0, 0);
+    assert_eq!(fleet(&s, &["target", "create", "prod", "--tag", "env=prod"]).0, 0);
+    let (code, _, err) =
+        fleet(&s, &["template", "create", "cve", "--target", "prod", "--package", "cve", "--duration", "1m"]);
+    assert_eq!(code, 0, "{err}");
+    let (_, out, _) = fleet(&s, &["run", "start", "cve", "--format", "json"]);
+    let run = serde_json::from_str::<Value>(&out).unwrap()["id"].as_str().unwrap().to_owned();
+    assert_eq!(wait_run(&s, &run, &["COMPLETED", "COMPLETED_WITH_ERRORS", "FAILED"])["state"], "COMPLETED");
+    let findings = |state: &str| -> Vec<String> {
+        let (code, out, err) = fleet(
+            &s,
+            &["findings", "--state", state, "--package", "cve", "--format", "json", "--limit", "1000"],
+        );
+        assert_eq!(code, 0, "{err}");
+        let page: Value = serde_json::from_str(&out).unwrap();
+        let mut found: Vec<String> = page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| !f["rule_id"].as_str().unwrap().ends_with(":no-findings"))
+            .map(|f| {
+                let suppressed = f["suppressed"]["justification"].as_str().unwrap_or("-");
+                format!("{} {suppressed}", f["message"].as_str().unwrap().split(' ').next().unwrap())
+            })
+            .collect();
+        found.sort();
+        found
+    };
+    assert_eq!(findings("open"), ["curl -", "libcurl4 -", "openssh-client -"]);
+
+    let vex = data.path().join("team.openvex.json");
+    std::fs::write(
+        &vex,
+        r#"{"@context": "https://openvex.dev/ns/v0.2.0", "@id": "https://example.com/vex/fleet", "author": "Security Team",
+            "timestamp": "2026-06-01T00:00:00Z", "version": 1, "statements": [
+              {"vulnerability": {"name": "DEBIAN-CVE-2099-0001"}, "products": [{"@id": "pkg:deb/debian/openssh-client"}],
+               "status": "not_affected", "justification": "vulnerable_code_not_in_execute_path"},
+              {"vulnerability": {"name": "DEBIAN-CVE-2099-0002"}, "products": [{"@id": "pkg:deb/debian/curl"}],
+               "status": "affected", "action_statement": "upgrade"}]}"#,
+    )
+    .unwrap();
+    let not_vex = data.path().join("waivers.yaml");
+    std::fs::write(&not_vex, "waivers: []\n").unwrap();
+    let (code, _, err) = fleet(&s, &["vex", "upload", vex.to_str().unwrap(), not_vex.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(err.contains("waivers.yaml"), "{err}");
+    assert_eq!(fleet(&s, &["vex", "show"]).0, 2, "nothing was uploaded");
+    let (code, out, err) = fleet(&s, &["vex", "upload", vex.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("1 VEX document(s), 2 statement(s) in use; re-evaluating 1 agent(s)"), "{out}");
+    let start = std::time::Instant::now();
+    while fleet(&s, &["feed", "show", "--format", "json"]).1.contains("\"reevaluations_pending\": 1") {
+        assert!(start.elapsed() < std::time::Duration::from_secs(60), "the re-evaluation did not finish");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert_eq!(findings("waived"), ["openssh-client vulnerable_code_not_in_execute_path"]);
+    assert_eq!(findings("open"), ["curl -", "libcurl4 -"]);
+    let (code, shown, _) = fleet(&s, &["vex", "show"]);
+    assert_eq!(code, 0);
+    assert!(
+        shown.contains("2 statement(s) in 1 document(s)") && shown.contains("team.openvex.json"),
+        "{shown}"
+    );
+    let (_, audit, _) = fleet(&s, &["audit", "--limit", "1000"]);
+    assert!(audit.contains("vex.upload"), "{audit}");
+}

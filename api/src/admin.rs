@@ -667,3 +667,39 @@ pub struct AgentPackages {
     pub received_at: Option<i64>,
     pub packages: Vec<InstalledPackage>,
 }
+
+/// `PUT /v1/vex`: the fleet's VEX documents (OpenVEX 0.2 or CycloneDX VEX),
+/// replacing the set in use.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VexUpload {
+    pub documents: Vec<VexDocument>,
+}
+
+/// One VEX document, as uploaded.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VexDocument {
+    /// Its file name, for messages and a finding's `suppressed.source`.
+    pub name: String,
+    /// The JSON document.
+    pub text: String,
+}
+
+/// `PUT /v1/vex`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct VexUploaded {
+    pub digest: String,
+    pub documents: u64,
+    pub statements: u64,
+    pub agents_queued: u64,
+}
+
+/// `GET /v1/vex`: the VEX documents in use.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct VexSet {
+    pub digest: String,
+    pub statements: u64,
+    pub uploaded_at: i64,
+    pub documents: Vec<VexDocument>,
+}

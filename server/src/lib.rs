@@ -117,6 +117,7 @@ pub async fn start(config: Config, bundle: Bundle) -> Result<Running, String> {
         bundle: Box::leak(Box::new(bundle)),
         config,
         feed: Default::default(),
+        vex: Default::default(),
         requests: Default::default(),
         master,
         ca,

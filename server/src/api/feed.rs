@@ -1,9 +1,9 @@
-//! The vulnerability feed and the waiver file of the fleet.
+//! The vulnerability feed, the waiver file and the VEX documents of the fleet.
 
-use super::error::Raw;
+use super::error::{Body, Raw};
 use super::{AppState, Authenticated};
 use crate::domain::{feeds, Error};
-use assay_api::admin::{FeedImported, FeedView, WaiversUploaded};
+use assay_api::admin::{FeedImported, FeedView, VexSet, VexUpload, VexUploaded, WaiversUploaded};
 use axum::extract::State;
 use axum::response::IntoResponse;
 use axum::Json;
@@ -38,4 +38,21 @@ pub(super) async fn waivers(
 ) -> Result<impl IntoResponse, Error> {
     let text = feeds::waivers(&app, &caller).await?;
     Ok(([(axum::http::header::CONTENT_TYPE, "application/yaml")], text))
+}
+
+/// `PUT /v1/vex` (admin): the fleet's VEX documents, replacing those in use.
+pub(super) async fn put_vex(
+    State(app): AppState,
+    Authenticated(caller): Authenticated,
+    Body(upload): Body<VexUpload>,
+) -> Result<Json<VexUploaded>, Error> {
+    Ok(Json(feeds::put_vex(&app, &caller, upload).await?))
+}
+
+/// `GET /v1/vex`.
+pub(super) async fn vex(
+    State(app): AppState,
+    Authenticated(caller): Authenticated,
+) -> Result<Json<VexSet>, Error> {
+    Ok(Json(feeds::vex(&app, &caller).await?))
 }

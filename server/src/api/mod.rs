@@ -63,6 +63,10 @@ pub(crate) fn routes(app: Arc<App>) -> Router<Arc<App>> {
             put(feed::put_feed).get(feed::feed).layer(axum::extract::DefaultBodyLimit::max(512 << 20)),
         )
         .route("/v1/waivers", put(feed::put_waivers).get(feed::waivers))
+        .route(
+            "/v1/vex",
+            put(feed::put_vex).get(feed::vex).layer(axum::extract::DefaultBodyLimit::max(32 << 20)),
+        )
         .route("/v1/overview", get(overview::overview))
         .route(
             "/v1/packages",

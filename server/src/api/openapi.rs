@@ -103,6 +103,8 @@ fn operations() -> Vec<Operation> {
         op("put", "/v1/feed", "Upload a vulnerability feed (`assay feed import` output) and re-evaluate the fleet", Admin, &[], Bytes("application/octet-stream"), (200, Json(of::<FeedImported>)), &[403, 413, 422]),
         op("get", "/v1/feed", "The feed in use", ReadOnly, &[], Nothing, (200, Json(of::<FeedView>)), &[403, 404]),
         op("put", "/v1/waivers", "Upload the fleet's waiver file (YAML, docs/waivers.md) and re-evaluate the fleet with it", Admin, &[], Bytes("application/yaml"), (200, Json(of::<WaiversUploaded>)), &[403, 413, 422]),
+        op("put", "/v1/vex", "Replace the fleet's VEX documents (OpenVEX 0.2 or CycloneDX VEX) and re-evaluate the fleet with them: the CVE findings a not_affected or fixed statement covers become waived, naming the statement", Admin, &[], Body(of::<VexUpload>), (200, Json(of::<VexUploaded>)), &[403, 422]),
+        op("get", "/v1/vex", "The VEX documents in use", ReadOnly, &[], Nothing, (200, Json(of::<VexSet>)), &[403, 404]),
         op("get", "/v1/waivers", "The waiver file in use", ReadOnly, &[], Nothing, (200, Text("application/yaml")), &[403, 404]),
         op("get", "/v1/audit", "The audit log, oldest first", Admin, &PAGE, Nothing, (200, Json(of::<Page<AuditEntry>>)), &[403, 422]),
         op("get", "/v1/overview", "Agents by health, runs in progress, open findings per day and severity over 14 days, the rules open on most hosts", ReadOnly, &[], Nothing, (200, Json(of::<Overview>)), &[403]),

@@ -16,9 +16,10 @@ use assay_api::webhook::NoticeDetail;
 use assay_api::{Event, JobState, RunState};
 use assay_model::bundle::Bundle;
 use assay_model::findings::{AssetRef, Finding, KeyValue, Outcome, Report, Summary};
-use assay_model::telemetry::{SkippedSection, Telemetry};
+use assay_model::telemetry::{Asset, SkippedSection, Telemetry};
 use assay_runtime::feed::Feed;
 use assay_runtime::value::Host;
+use assay_runtime::vex::Statement;
 use assay_runtime::vm::{Options, Program};
 use std::sync::Arc;
 
@@ -244,6 +245,10 @@ async fn evaluate_delivered(
         Ok(waivers) => waivers,
         Err(e) => return Ok(Evaluated::failed(e)),
     };
+    let vex = match latest_vex(app).await? {
+        Ok(vex) => vex,
+        Err(e) => return Ok(Evaluated::failed(e)),
+    };
     let identity = identity(app, &delivered.agent_id).await?;
     let evaluated = app
         .cpu
@@ -253,7 +258,8 @@ async fn evaluate_delivered(
                 Err(why) => return Evaluated::failed(why),
             };
             let inventory = Some(inventory::take(&telemetry));
-            let report = evaluate(&selection, telemetry, attributes, &params, feed.as_deref(), &identity);
+            let report =
+                evaluate(&selection, telemetry, attributes, &params, feed.as_deref(), &vex, &identity);
             Evaluated { report: report.map(|r| waived(r, &waivers)), inventory }
         })
         .await;
@@ -317,6 +323,10 @@ pub(crate) async fn preview_host(
         Ok(feed) => feed,
         Err(e) => return Ok(Err(e)),
     };
+    let vex = match latest_vex(app).await? {
+        Ok(vex) => vex,
+        Err(e) => return Ok(Err(e)),
+    };
     let identity = identity(app, agent_id).await?;
     let evaluated = app
         .cpu
@@ -332,9 +342,17 @@ pub(crate) async fn preview_host(
                     params: Vec::new(),
                 }
             } else {
-                evaluate(&old, telemetry.clone(), attributes.clone(), &params, feed.as_deref(), &identity)?
+                evaluate(
+                    &old,
+                    telemetry.clone(),
+                    attributes.clone(),
+                    &params,
+                    feed.as_deref(),
+                    &vex,
+                    &identity,
+                )?
             };
-            let after = evaluate(&new, telemetry, attributes, &params, feed.as_deref(), &identity)?;
+            let after = evaluate(&new, telemetry, attributes, &params, feed.as_deref(), &vex, &identity)?;
             Ok((identity.hostname.clone(), before, after))
         })
         .await;
@@ -356,6 +374,31 @@ async fn latest_waivers(
         Some(text) => assay_runtime::waivers::parse(&text, "the server's waivers")
             .map_err(|e| format!("the server's waivers no longer parse: {e}")),
     })
+}
+
+/// The fleet's VEX statements (the latest uploaded set), parsed once per
+/// process and set. A stored document that no longer parses fails the
+/// evaluation with why, rather than suppressing nothing.
+async fn latest_vex(app: &App) -> Result<std::result::Result<Arc<Vec<Statement>>, String>> {
+    let mut c = app.store.read().await?;
+    let Some(digest) = store::feeds::latest_vex_digest(&mut c).await? else { return Ok(Ok(Arc::default())) };
+    if let Some((cached, statements)) = app.vex.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+        if *cached == digest {
+            return Ok(Ok(statements.clone()));
+        }
+    }
+    let row = store::feeds::latest_vex(&mut c).await?;
+    let row = row.ok_or_else(|| Error::Internal(format!("VEX set {digest} vanished")))?;
+    let mut statements = Vec::new();
+    for d in &row.documents.0 {
+        match assay_runtime::vex::read(d.text.as_bytes(), &d.name) {
+            Ok(read) => statements.extend(read),
+            Err(e) => return Ok(Err(format!("the server's VEX document {} no longer parses: {e}", d.name))),
+        }
+    }
+    let statements = Arc::new(statements);
+    *app.vex.lock().unwrap_or_else(|p| p.into_inner()) = Some((row.digest, statements.clone()));
+    Ok(Ok(statements))
 }
 
 /// The latest uploaded feed, parsed and indexed once per process and
@@ -397,6 +440,7 @@ fn evaluate(
     mut attributes: Vec<(String, String)>,
     params: &[(String, serde_json::Value)],
     feed: Option<&FeedIndex>,
+    vex: &[Statement],
     identity: &AssetRef,
 ) -> std::result::Result<Report, String> {
     // The host is the one its agent was enrolled as, whatever the document
@@ -430,6 +474,14 @@ fn evaluate(
             }
         }
     }
+    // What VEX statements are matched against: the host's OS, packages and
+    // vulnerabilities (the VM takes the document).
+    let for_vex = (!vex.is_empty()).then(|| Telemetry {
+        asset: Asset { os: telemetry.asset.os.clone(), ..Asset::default() },
+        packages: telemetry.packages.clone(),
+        vulnerabilities: telemetry.vulnerabilities.clone(),
+        ..Telemetry::default()
+    });
     let host = Host::new(telemetry).map_err(|e| format!("the telemetry does not validate: {e}"))?;
     let options = Options { attributes, ..Options::default() };
     // The template's parameters, checked when it was saved; a package
@@ -452,6 +504,9 @@ fn evaluate(
         }
     }
     let mut report = merged.ok_or_else(|| "the run names no rules package".to_owned())?;
+    if let Some(t) = &for_vex {
+        assay_runtime::vex::suppress(&mut report, t, vex);
+    }
     bound(&mut report)?;
     report.summary = Summary::of(&report.findings, &report.rules);
     Ok(report)

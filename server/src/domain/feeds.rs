@@ -6,7 +6,7 @@ use super::auth::{self, Caller};
 use super::{eval, App, Error, Result};
 use crate::ids::{digest, hash, now};
 use crate::store::{feeds, jobs};
-use assay_api::admin::{FeedImported, FeedView, WaiversUploaded};
+use assay_api::admin::{FeedImported, FeedView, VexSet, VexUpload, VexUploaded, WaiversUploaded};
 use assay_api::Role;
 use serde_json::json;
 
@@ -66,4 +66,68 @@ pub(crate) async fn waivers(app: &App, caller: &Caller) -> Result<String> {
     let mut c = app.store.read().await?;
     let text = feeds::latest_waivers(&mut c).await?;
     text.ok_or_else(|| Error::NotFound("no waivers were uploaded: `assay fleet waivers upload FILE`".into()))
+}
+
+/// At most this many VEX documents in a set, and statements in all.
+const MAX_VEX_DOCUMENTS: usize = 100;
+const MAX_VEX_STATEMENTS: usize = 100_000;
+
+/// `PUT /v1/vex`: the fleet's VEX documents, each checked as `--vex` reads
+/// it, replacing the set in use; every agent is re-evaluated with them.
+pub(crate) async fn put_vex(app: &App, caller: &Caller, upload: VexUpload) -> Result<VexUploaded> {
+    caller.require(Role::Admin)?;
+    if upload.documents.len() > MAX_VEX_DOCUMENTS {
+        return Err(Error::Invalid(format!("at most {MAX_VEX_DOCUMENTS} VEX documents")));
+    }
+    let mut statements = 0;
+    let mut sum = <sha2::Sha256 as sha2::Digest>::new();
+    for d in &upload.documents {
+        if d.name.is_empty() || d.name.len() > 256 || d.name.chars().any(char::is_control) {
+            return Err(Error::Invalid(format!(
+                "the VEX document name `{}` must be 1 to 256 characters without control characters",
+                d.name.escape_debug()
+            )));
+        }
+        let read = assay_runtime::vex::read(d.text.as_bytes(), &d.name)
+            .map_err(|e| Error::Invalid(format!("{}: {e}", d.name)))?;
+        statements += read.len();
+        sha2::Digest::update(&mut sum, d.name.as_bytes());
+        sha2::Digest::update(&mut sum, [0]);
+        sha2::Digest::update(&mut sum, d.text.as_bytes());
+        sha2::Digest::update(&mut sum, [0]);
+    }
+    if statements > MAX_VEX_STATEMENTS {
+        return Err(Error::Invalid(format!("{statements} VEX statements: at most {MAX_VEX_STATEMENTS}")));
+    }
+    let sum = assay_model::hex::encode(&sha2::Digest::finalize(sum));
+    let documents = upload.documents.len() as u64;
+    let row = feeds::VexRow {
+        digest: sum.clone(),
+        documents: crate::store::Json(upload.documents),
+        statements: statements as i64,
+        uploaded_at: now(),
+    };
+    let mut tx = app.store.write().await?;
+    feeds::insert_vex(&mut tx, &row).await?;
+    let queued = eval::queue_reevaluation(&mut tx, &format!("VEX {} uploaded", &sum[..16])).await?;
+    tx.commit().await?;
+    let detail = json!({ "digest": sum, "documents": documents, "statements": statements });
+    auth::audit(app, &caller.token_id, "vex.upload", detail).await?;
+    Ok(VexUploaded { digest: sum, documents, statements: statements as u64, agents_queued: queued })
+}
+
+/// `GET /v1/vex`: the VEX documents in use.
+pub(crate) async fn vex(app: &App, caller: &Caller) -> Result<VexSet> {
+    caller.require(Role::ReadOnly)?;
+    let mut c = app.store.read().await?;
+    let row = feeds::latest_vex(&mut c).await?;
+    let row = row.ok_or_else(|| {
+        Error::NotFound("no VEX documents were uploaded: `assay fleet vex upload FILE`".into())
+    })?;
+    Ok(VexSet {
+        digest: row.digest,
+        statements: row.statements.max(0) as u64,
+        uploaded_at: row.uploaded_at,
+        documents: row.documents.0,
+    })
 }

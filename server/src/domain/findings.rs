@@ -320,7 +320,12 @@ pub(crate) async fn reconcile(
         .findings
         .iter()
         .filter(|f| !f.rule_id.ends_with(":no-findings") && unique.insert(f.fingerprint.as_str()))
-        .map(|f| (f, if f.waived.is_some() { FindingState::Waived } else { FindingState::Open }))
+        // A finding a waiver accepts, or a VEX statement suppresses, is an
+        // accepted exception: `waived`, the finding naming which.
+        .map(|f| {
+            let accepted = f.waived.is_some() || f.suppressed.is_some();
+            (f, if accepted { FindingState::Waived } else { FindingState::Open })
+        })
         .collect();
     let mut events: Vec<(&str, FindingEventKind)> = Vec::new();
     for (f, state) in &seen {

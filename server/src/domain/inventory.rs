@@ -5,7 +5,7 @@
 
 use super::auth::Caller;
 use super::{eval, uploads, App, Error, PageRequest, Result};
-use crate::store::inventory::{self as rows, EcosystemWord, Head, Installed};
+use crate::store::inventory::{self as rows, EcosystemWord, Installed, Set};
 use crate::store::{self, telemetry, Conn};
 use assay_api::admin::{AgentPackages, InstalledPackage, InstalledView};
 use assay_api::{Page, Role};
@@ -99,8 +99,10 @@ pub(crate) fn take(t: &Telemetry) -> Taken {
 
 /// Makes `taken`, read from the document `agent` delivered for `run` at
 /// `received_at`, its inventory, unless a later document's is stored (jobs
-/// may finish out of order). The same packages as stored only move the
-/// inventory's date: re-evaluating the fleet rewrites no package rows.
+/// may finish out of order). A package set already stored (another host of
+/// the same image, or the same host again) is not written again: the
+/// agent names it. The set the agent named before is deleted when no agent
+/// names it any more.
 pub(crate) async fn record(
     c: &mut Conn,
     agent: &str,
@@ -112,17 +114,17 @@ pub(crate) async fn record(
     if current.as_ref().is_some_and(|h| h.received_at > received_at) {
         return Ok(());
     }
-    let same = current.as_ref().is_some_and(|h| h.digest == taken.digest);
-    let head = Head {
-        agent_id: agent.to_owned(),
-        run_id: run.to_owned(),
-        received_at,
+    let set = Set {
         digest: taken.digest.clone(),
-        packages: taken.packages.len() as i64,
         os_id: taken.os_id.clone(),
         os_version: taken.os_version.clone(),
+        packages: taken.packages.len() as i64,
     };
-    rows::put(c, &head, (!same).then_some(taken.packages.as_slice())).await?;
+    rows::put_set(c, &set, &taken.packages).await?;
+    rows::put_head(c, agent, run, received_at, &set.digest).await?;
+    if let Some(old) = current.filter(|h| h.set.digest != set.digest) {
+        rows::drop_set_if_unused(c, &old.set.digest).await?;
+    }
     if taken.left_out > 0 {
         tracing::warn!(
             agent,
@@ -336,7 +338,7 @@ pub(crate) async fn of_agent(app: &App, caller: &Caller, agent: &str) -> Result<
         .await?
         .into_iter()
         .map(|p| {
-            let purl = purl_of(&p, &head.os_id, head.os_version.as_deref());
+            let purl = purl_of(&p, &head.set.os_id, head.set.os_version.as_deref());
             view(p, purl)
         })
         .collect();
@@ -500,6 +502,39 @@ mod tests {
         assert_eq!(state(store).await.0, "r2", "an earlier document does not replace a later one");
         write("r3", 300, telemetry(vec![package("openssl", "3.0.15-1")])).await;
         assert_eq!(state(store).await, ("r3".into(), 300, vec!["openssl=3.0.15-1".into()], 1));
+        // A second host of the same image names the same set; the sets no
+        // host names any more are gone.
+        let mut tx = store.write().await.unwrap();
+        let agent = agents::NewAgent {
+            id: "a2",
+            secret_hash: "s2",
+            hostname: "h2",
+            machine_id: "",
+            os: "",
+            tags: &tags,
+            now: 1,
+        };
+        agents::insert(&mut tx, &agent).await.unwrap();
+        record(&mut tx, "a2", "r3", 300, &take(&telemetry(vec![package("openssl", "3.0.15-1")])))
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        let counts = || async {
+            let mut c = store.read().await.unwrap();
+            let (sets,): (i64,) =
+                sqlx::query_as("SELECT COUNT(*) FROM package_sets").fetch_one(&mut *c).await.unwrap();
+            let (rows,): (i64,) =
+                sqlx::query_as("SELECT COUNT(*) FROM set_packages").fetch_one(&mut *c).await.unwrap();
+            let found = rows::named(&mut c, &["openssl".to_owned()], "", 10).await.unwrap();
+            (sets, rows, found.iter().map(|f| f.agent_id.clone()).collect::<Vec<_>>())
+        };
+        assert_eq!(counts().await, (1, 1, vec!["a1".to_owned(), "a2".to_owned()]));
+        write("r4", 400, telemetry(vec![package("bash", "5.2")])).await;
+        assert_eq!(counts().await, (2, 2, vec!["a2".to_owned()]), "a2 still names the openssl set");
+        let mut tx = store.write().await.unwrap();
+        record(&mut tx, "a2", "r4", 400, &take(&telemetry(vec![package("bash", "5.2")]))).await.unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(counts().await, (1, 1, vec![]), "the openssl set is named by no host: deleted");
     }
 
     /// Every page, at every page size and chunk size, lists the matching

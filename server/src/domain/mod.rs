@@ -39,6 +39,8 @@ pub(crate) struct App {
     /// The latest feed, parsed once per version (a cache: the feed itself
     /// is in the database).
     pub feed: Mutex<Option<(i64, Arc<eval::FeedIndex>)>>,
+    /// The latest VEX statements, parsed once per set (by digest).
+    pub vex: Mutex<Option<(String, Arc<Vec<assay_runtime::vex::Statement>>)>>,
     /// This process's request counts and latencies.
     pub requests: requests::Requests,
     pub master: keys::Key,

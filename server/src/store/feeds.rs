@@ -1,5 +1,5 @@
-//! Vulnerability feeds and waiver files uploaded to the server; the latest
-//! of each applies.
+//! Vulnerability feeds, waiver files and VEX documents uploaded to the
+//! server; the latest of each applies.
 
 use super::{Conn, Result};
 
@@ -63,4 +63,41 @@ pub(crate) async fn latest_waivers(c: &mut Conn) -> Result<Option<String>> {
     let row: Option<(String,)> =
         sqlx::query_as("SELECT body FROM waiver_sets ORDER BY seq DESC LIMIT 1").fetch_optional(c).await?;
     Ok(row.map(|(b,)| b))
+}
+
+/// A set of VEX documents as stored.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct VexRow {
+    pub digest: String,
+    #[sqlx(try_from = "String")]
+    pub documents: super::Json<Vec<assay_api::admin::VexDocument>>,
+    pub statements: i64,
+    pub uploaded_at: i64,
+}
+
+pub(crate) async fn insert_vex(c: &mut Conn, row: &VexRow) -> Result<()> {
+    sqlx::query("INSERT INTO vex_sets (digest, documents, statements, uploaded_at) VALUES ($1, $2, $3, $4)")
+        .bind(&row.digest)
+        .bind(super::json(&row.documents.0)?)
+        .bind(row.statements)
+        .bind(row.uploaded_at)
+        .execute(c)
+        .await?;
+    Ok(())
+}
+
+/// The latest set of VEX documents.
+pub(crate) async fn latest_vex(c: &mut Conn) -> Result<Option<VexRow>> {
+    sqlx::query_as(
+        "SELECT digest, documents, statements, uploaded_at FROM vex_sets ORDER BY seq DESC LIMIT 1",
+    )
+    .fetch_optional(c)
+    .await
+}
+
+/// The digest of the latest set of VEX documents.
+pub(crate) async fn latest_vex_digest(c: &mut Conn) -> Result<Option<String>> {
+    let row: Option<(String,)> =
+        sqlx::query_as("SELECT digest FROM vex_sets ORDER BY seq DESC LIMIT 1").fetch_optional(c).await?;
+    Ok(row.map(|(d,)| d))
 }

@@ -1,21 +1,27 @@
-//! The fleet's package inventory: each agent's packages as its latest
-//! evaluated telemetry lists them (`agent_inventories`, one row per agent;
-//! `installed_packages`, one row per package), kept by the evaluation
-//! jobs and read by name.
+//! The fleet's package inventory: package sets stored once by digest
+//! (`package_sets`, `set_packages`), and the set of each agent's latest
+//! evaluated telemetry (`agent_inventories`). The evaluation jobs keep it;
+//! queries read it by package name.
 
 use super::{placeholders, values, Conn, Result, BATCH};
 use assay_model::telemetry::Ecosystem;
 
-/// An agent's inventory as stored: where it was read from.
-#[derive(Debug, sqlx::FromRow)]
-pub(crate) struct Head {
-    pub agent_id: String,
-    pub run_id: String,
-    pub received_at: i64,
+/// A package set: what its Package URLs need of the hosts' OS.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub(crate) struct Set {
     pub digest: String,
-    pub packages: i64,
     pub os_id: String,
     pub os_version: Option<String>,
+    pub packages: i64,
+}
+
+/// An agent's inventory: the set it names and where that was read.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct Head {
+    pub run_id: String,
+    pub received_at: i64,
+    #[sqlx(flatten)]
+    pub set: Set,
 }
 
 /// A package column of the `ecosystem` words ([`Ecosystem`]): another
@@ -42,7 +48,8 @@ pub(crate) struct Installed {
     pub source_version: Option<String>,
 }
 
-/// One installed package of some agent, with its inventory's head.
+/// One installed package of some agent, with what its inventory says of
+/// the host.
 #[derive(Debug, sqlx::FromRow)]
 pub(crate) struct Found {
     pub agent_id: String,
@@ -56,46 +63,39 @@ pub(crate) struct Found {
 
 pub(crate) async fn head(c: &mut Conn, agent: &str) -> Result<Option<Head>> {
     sqlx::query_as(
-        "SELECT agent_id, run_id, received_at, digest, packages, os_id, os_version FROM agent_inventories WHERE agent_id = $1",
+        "SELECT i.run_id, i.received_at, s.digest, s.os_id, s.os_version, s.packages \
+         FROM agent_inventories i JOIN package_sets s ON s.digest = i.digest WHERE i.agent_id = $1",
     )
     .bind(agent)
     .fetch_optional(c)
     .await
 }
 
-/// Makes `head` the agent's inventory. With `packages`, they replace the
-/// agent's; without, its packages are kept (the same digest).
-pub(crate) async fn put(c: &mut Conn, head: &Head, packages: Option<&[Installed]>) -> Result<()> {
-    if packages.is_some() {
-        sqlx::query("DELETE FROM installed_packages WHERE agent_id = $1")
-            .bind(&head.agent_id)
-            .execute(&mut *c)
-            .await?;
-    }
-    sqlx::query(
-        "INSERT INTO agent_inventories (agent_id, run_id, received_at, digest, packages, os_id, os_version) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (agent_id) DO UPDATE SET run_id = excluded.run_id, \
-         received_at = excluded.received_at, digest = excluded.digest, packages = excluded.packages, \
-         os_id = excluded.os_id, os_version = excluded.os_version",
+/// Stores `set` with its `packages` unless it is stored: a set is written
+/// once, whichever agent reports it first.
+pub(crate) async fn put_set(c: &mut Conn, set: &Set, packages: &[Installed]) -> Result<()> {
+    let inserted = sqlx::query(
+        "INSERT INTO package_sets (digest, os_id, os_version, packages) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (digest) DO NOTHING",
     )
-    .bind(&head.agent_id)
-    .bind(&head.run_id)
-    .bind(head.received_at)
-    .bind(&head.digest)
-    .bind(head.packages)
-    .bind(&head.os_id)
-    .bind(head.os_version.as_deref())
+    .bind(&set.digest)
+    .bind(&set.os_id)
+    .bind(set.os_version.as_deref())
+    .bind(set.packages)
     .execute(&mut *c)
     .await?;
-    for batch in packages.unwrap_or_default().chunks(BATCH) {
+    if inserted.rows_affected() == 0 {
+        return Ok(());
+    }
+    for batch in packages.chunks(BATCH) {
         let sql = format!(
-            "INSERT INTO installed_packages (agent_id, ecosystem, name, name_key, version, architecture, source_name, source_version) VALUES {}",
+            "INSERT INTO set_packages (set_digest, ecosystem, name, name_key, version, architecture, source_name, source_version) VALUES {}",
             values(batch.len(), 8)
         );
         let mut insert = sqlx::query(sqlx::AssertSqlSafe(sql));
         for p in batch {
             insert = insert
-                .bind(head.agent_id.clone())
+                .bind(set.digest.clone())
                 .bind(p.ecosystem.0.as_str())
                 .bind(p.name.clone())
                 .bind(p.ecosystem.0.name_key(&p.name))
@@ -109,17 +109,52 @@ pub(crate) async fn put(c: &mut Conn, head: &Head, packages: Option<&[Installed]
     Ok(())
 }
 
-const FOUND: &str = "SELECT p.agent_id, a.hostname, i.received_at, i.os_id, i.os_version, p.ecosystem, p.name, \
+/// Makes the set `digest` the agent's inventory, read from `run`'s
+/// document received at `received_at`.
+pub(crate) async fn put_head(
+    c: &mut Conn,
+    agent: &str,
+    run: &str,
+    received_at: i64,
+    digest: &str,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO agent_inventories (agent_id, run_id, received_at, digest) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (agent_id) DO UPDATE SET run_id = excluded.run_id, received_at = excluded.received_at, \
+         digest = excluded.digest",
+    )
+    .bind(agent)
+    .bind(run)
+    .bind(received_at)
+    .bind(digest)
+    .execute(c)
+    .await?;
+    Ok(())
+}
+
+/// Deletes the set `digest` when no agent names it any more.
+pub(crate) async fn drop_set_if_unused(c: &mut Conn, digest: &str) -> Result<()> {
+    let unused = "NOT EXISTS (SELECT 1 FROM agent_inventories WHERE digest = $1)";
+    let sql = format!("DELETE FROM set_packages WHERE set_digest = $1 AND {unused}");
+    sqlx::query(sqlx::AssertSqlSafe(sql)).bind(digest).execute(&mut *c).await?;
+    let sql = format!("DELETE FROM package_sets WHERE digest = $1 AND {unused}");
+    sqlx::query(sqlx::AssertSqlSafe(sql)).bind(digest).execute(c).await?;
+    Ok(())
+}
+
+const FOUND: &str =
+    "SELECT i.agent_id, a.hostname, i.received_at, s.os_id, s.os_version, p.ecosystem, p.name, \
      p.version, p.architecture, p.source_name, p.source_version \
-     FROM installed_packages p JOIN agent_inventories i ON i.agent_id = p.agent_id JOIN agents a ON a.id = p.agent_id";
+     FROM set_packages p JOIN package_sets s ON s.digest = p.set_digest \
+     JOIN agent_inventories i ON i.digest = p.set_digest JOIN agents a ON a.id = i.agent_id";
 
 /// At most `limit` packages whose name is one of `keys`
 /// ([`Ecosystem::name_key`]) of the agents (not revoked) after `after`
 /// (an agent id), in agent id order.
 pub(crate) async fn named(c: &mut Conn, keys: &[String], after: &str, limit: i64) -> Result<Vec<Found>> {
     let sql = format!(
-        "{FOUND} WHERE p.name_key IN ({}) AND p.agent_id > $1 AND a.revoked_at IS NULL \
-         ORDER BY p.agent_id, p.version LIMIT {limit}",
+        "{FOUND} WHERE p.name_key IN ({}) AND i.agent_id > $1 AND a.revoked_at IS NULL \
+         ORDER BY i.agent_id, p.version LIMIT {limit}",
         placeholders(2, keys.len())
     );
     let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(after);
@@ -132,7 +167,7 @@ pub(crate) async fn named(c: &mut Conn, keys: &[String], after: &str, limit: i64
 /// Every package whose name is one of `keys` on `agent`.
 pub(crate) async fn named_on(c: &mut Conn, keys: &[String], agent: &str) -> Result<Vec<Found>> {
     let sql = format!(
-        "{FOUND} WHERE p.name_key IN ({}) AND p.agent_id = $1 ORDER BY p.version",
+        "{FOUND} WHERE p.name_key IN ({}) AND i.agent_id = $1 ORDER BY p.version",
         placeholders(2, keys.len())
     );
     let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(agent);
@@ -145,8 +180,9 @@ pub(crate) async fn named_on(c: &mut Conn, keys: &[String], agent: &str) -> Resu
 /// The packages of `agent`, by ecosystem and name.
 pub(crate) async fn of_agent(c: &mut Conn, agent: &str) -> Result<Vec<Installed>> {
     sqlx::query_as(
-        "SELECT ecosystem, name, version, architecture, source_name, source_version FROM installed_packages \
-         WHERE agent_id = $1 ORDER BY ecosystem, name_key, version, architecture",
+        "SELECT p.ecosystem, p.name, p.version, p.architecture, p.source_name, p.source_version \
+         FROM set_packages p JOIN agent_inventories i ON i.digest = p.set_digest \
+         WHERE i.agent_id = $1 ORDER BY p.ecosystem, p.name_key, p.version, p.architecture",
     )
     .bind(agent)
     .fetch_all(c)

@@ -8,7 +8,7 @@ use super::{dialect, Backend, Conn, Result};
 
 /// Every table of the service, parents before children (the order a copy
 /// inserts in, so foreign keys hold at every row).
-pub(crate) const TABLES: [&str; 32] = [
+pub(crate) const TABLES: [&str; 34] = [
     "api_tokens",
     "sessions",
     "enrollments",
@@ -37,10 +37,12 @@ pub(crate) const TABLES: [&str; 32] = [
     "server_state",
     "outbox",
     "waiver_sets",
+    "vex_sets",
     "package_bundles",
     "package_versions",
+    "package_sets",
+    "set_packages",
     "agent_inventories",
-    "installed_packages",
 ];
 
 /// Tables a copy leaves out, and why.

@@ -3,7 +3,7 @@
 use super::client::{encode, query, Client, Problem, Result};
 use super::print::{self, maybe_time, paged, table, tags, time};
 use super::{parse_duration, Args, Format, Paging, Sub};
-use super::{AgentSub, EnrollmentSub, FeedSub, RunSub, TargetSub, TemplateSub, TokenSub, WaiversSub};
+use super::{AgentSub, EnrollmentSub, FeedSub, RunSub, TargetSub, TemplateSub, TokenSub, VexSub, WaiversSub};
 use assay_api::admin::*;
 use assay_api::report::RunReport;
 use assay_api::{Event, Page, Role, RunState};
@@ -343,6 +343,47 @@ pub(super) fn run(args: &Args) -> Result<ExitCode> {
             }
         }
         Sub::Waivers { command: WaiversSub::Show } => out!("{}", c.text("/v1/waivers")?),
+        Sub::Vex { command: VexSub::Upload { files } } => {
+            let mut documents = Vec::new();
+            for file in files {
+                let text = std::fs::read_to_string(file)
+                    .map_err(|e| Problem::Input(format!("cannot read {}: {e}", file.display())))?;
+                // Checked here too, so a bad file is named before anything is sent.
+                assay_runtime::vex::read(text.as_bytes(), &file.display().to_string())
+                    .map_err(|e| Problem::Input(format!("{}: {e}", file.display())))?;
+                let name = file
+                    .file_name()
+                    .map_or_else(|| file.display().to_string(), |n| n.to_string_lossy().into_owned());
+                documents.push(VexDocument { name, text });
+            }
+            let v: VexUploaded = c.put("/v1/vex", &VexUpload { documents })?;
+            if json {
+                print::json(&v)?;
+            } else {
+                outln!(
+                    "{} VEX document(s), {} statement(s) in use; re-evaluating {} agent(s)",
+                    v.documents,
+                    v.statements,
+                    v.agents_queued
+                );
+            }
+        }
+        Sub::Vex { command: VexSub::Show } => {
+            let v: VexSet = c.get("/v1/vex")?;
+            if json {
+                print::json(&v)?;
+            } else {
+                outln!(
+                    "{} statement(s) in {} document(s), uploaded {}",
+                    v.statements,
+                    v.documents.len(),
+                    time(v.uploaded_at)
+                );
+                for d in &v.documents {
+                    outln!("  {} ({} bytes)", d.name, d.text.len());
+                }
+            }
+        }
         Sub::Findings {
             state: Some(state), severity, rule, agent, package, attribute, limit, after, ..
         } => {

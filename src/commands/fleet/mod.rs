@@ -178,6 +178,12 @@ enum Sub {
         #[command(subcommand)]
         command: WaiversSub,
     },
+    /// The fleet's VEX documents (docs/vulnerabilities.md#vex): the CVE
+    /// findings their not_affected and fixed statements cover are waived.
+    Vex {
+        #[command(subcommand)]
+        command: VexSub,
+    },
     /// Make the server's targets, templates and waivers those of a YAML
     /// file (`assay fleet export` writes one): the plan, then the changes.
     Apply {
@@ -266,6 +272,18 @@ enum WaiversSub {
     /// fleet is re-evaluated with it.
     Upload { file: std::path::PathBuf },
     /// The waiver file in use.
+    Show,
+}
+
+#[derive(clap::Subcommand)]
+enum VexSub {
+    /// Upload the fleet's VEX documents (OpenVEX 0.2 or CycloneDX VEX),
+    /// replacing those in use; the fleet is re-evaluated with them.
+    Upload {
+        #[arg(required = true)]
+        files: Vec<std::path::PathBuf>,
+    },
+    /// The VEX documents in use.
     Show,
 }
 
