@@ -1,77 +1,17 @@
-//! CVSS v3.x base scores from vector strings (FIRST's specification, §7).
+//! CVSS base scores of vector strings (v3.0, v3.1 and v4.0) by RustSec's
+//! `cvss` crate, which implements FIRST's specifications, v4.0's
+//! macro-vector table included; and the qualitative rating of a score.
 
 use assay_model::telemetry::AdvisorySeverity;
 
-pub fn base_score_v3(vector: &str) -> Option<f64> {
-    let mut m = std::collections::HashMap::new();
-    for part in vector.split('/').skip(1) {
-        let (k, v) = part.split_once(':')?;
-        m.insert(k, v);
-    }
-    let av = match *m.get("AV")? {
-        "N" => 0.85,
-        "A" => 0.62,
-        "L" => 0.55,
-        "P" => 0.2,
-        _ => return None,
-    };
-    let ac = match *m.get("AC")? {
-        "L" => 0.77,
-        "H" => 0.44,
-        _ => return None,
-    };
-    let scope_changed = match *m.get("S")? {
-        "U" => false,
-        "C" => true,
-        _ => return None,
-    };
-    let pr = match (*m.get("PR")?, scope_changed) {
-        ("N", _) => 0.85,
-        ("L", false) => 0.62,
-        ("L", true) => 0.68,
-        ("H", false) => 0.27,
-        ("H", true) => 0.5,
-        _ => return None,
-    };
-    let ui = match *m.get("UI")? {
-        "N" => 0.85,
-        "R" => 0.62,
-        _ => return None,
-    };
-    let cia = |k: &str| -> Option<f64> {
-        Some(match *m.get(k)? {
-            "H" => 0.56,
-            "L" => 0.22,
-            "N" => 0.0,
-            _ => return None,
-        })
-    };
-    let (c, i, a) = (cia("C")?, cia("I")?, cia("A")?);
-    let iss = 1.0 - (1.0 - c) * (1.0 - i) * (1.0 - a);
-    let impact = if scope_changed { 7.52 * (iss - 0.029) - 3.25 * (iss - 0.02).powi(15) } else { 6.42 * iss };
-    let exploitability = 8.22 * av * ac * pr * ui;
-    if impact <= 0.0 {
-        return Some(0.0);
-    }
-    let raw = if scope_changed {
-        (1.08 * (impact + exploitability)).min(10.0)
-    } else {
-        (impact + exploitability).min(10.0)
-    };
-    Some(round_up(raw))
+/// The score of a `CVSS:3.x/...` or `CVSS:4.0/...` vector (v4.0: of the
+/// metrics it gives, base metrics alone in the feeds seen), or `None` for
+/// anything else.
+pub fn base_score(vector: &str) -> Option<f64> {
+    vector.trim().parse::<cvss::Cvss>().ok().map(|c| c.score())
 }
 
-/// CVSS's "round up to one decimal".
-fn round_up(x: f64) -> f64 {
-    let i = (x * 100_000.0).round() as i64;
-    if i % 10_000 == 0 {
-        i as f64 / 100_000.0
-    } else {
-        ((i / 10_000) + 1) as f64 / 10.0
-    }
-}
-
-/// The CVSS v3 qualitative rating of a base score.
+/// The qualitative rating of a score (the same bands in v3 and v4).
 pub fn level(score: f64) -> AdvisorySeverity {
     if score >= 9.0 {
         AdvisorySeverity::Critical
@@ -88,13 +28,19 @@ pub fn level(score: f64) -> AdvisorySeverity {
 mod tests {
     use super::*;
 
+    /// Scores as FIRST's calculators give them.
     #[test]
     fn known_vectors_score_as_published() {
-        assert_eq!(base_score_v3("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"), Some(9.8));
-        assert_eq!(base_score_v3("CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:U/C:H/I:H/A:H"), Some(8.1));
-        assert_eq!(base_score_v3("CVSS:3.1/AV:N/AC:L/PR:N/UI:R/S:C/C:L/I:L/A:N"), Some(6.1));
-        assert_eq!(base_score_v3("CVSS:3.1/AV:L/AC:L/PR:L/UI:N/S:U/C:N/I:N/A:N"), Some(0.0));
-        assert_eq!(base_score_v3("garbage"), None);
+        assert_eq!(base_score("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"), Some(9.8));
+        assert_eq!(base_score("CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:U/C:H/I:H/A:H"), Some(8.1));
+        assert_eq!(base_score("CVSS:3.1/AV:N/AC:L/PR:N/UI:R/S:C/C:L/I:L/A:N"), Some(6.1));
+        assert_eq!(base_score("CVSS:3.0/AV:L/AC:L/PR:L/UI:N/S:U/C:N/I:N/A:N"), Some(0.0));
+        assert_eq!(base_score("CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:H/SI:H/SA:H"), Some(10.0));
+        assert_eq!(base_score("CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:L/VI:L/VA:L/SC:N/SI:N/SA:N"), Some(6.9));
+        assert_eq!(base_score("CVSS:4.0/AV:L/AC:L/AT:N/PR:L/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N"), Some(8.5));
+        assert_eq!(base_score("garbage"), None);
+        assert_eq!(base_score("CVSS:4.0/AV:N"), None, "a vector without its mandatory metrics");
+        assert_eq!(base_score("CVSS:2.0/AV:N/AC:L/Au:N/C:P/I:P/A:P"), None);
         assert_eq!(level(9.8), AdvisorySeverity::Critical);
         assert_eq!(level(5.3), AdvisorySeverity::Medium);
     }

@@ -203,7 +203,9 @@ fn record(v: &Value) -> Result<Option<Advisory>, String> {
 }
 
 /// `critical`/`high`/`medium`/`low` and where it came from: a CVSS v3
-/// vector's base score, else a severity entry a database writes as a word
+/// vector's base score, else a CVSS v4 vector's score (v3 first, so a
+/// record that has both keeps the rating it had before v4 was read), else
+/// a severity entry a database writes as a word
 /// (Ubuntu's `{"type": "Ubuntu", "score": "medium"}`), else
 /// `database_specific.severity` (GHSA's `HIGH`, `MODERATE`), else
 /// `ecosystem_specific.urgency` (Debian's changelog urgency). A word that
@@ -214,8 +216,17 @@ fn severity_of(v: &Value) -> Option<(AdvisorySeverity, String)> {
         let kind = s.get("type").and_then(Value::as_str).unwrap_or_default();
         let score = s.get("score").and_then(Value::as_str).unwrap_or_default();
         if kind.starts_with("CVSS_V3") {
-            if let Some(base) = cvss::base_score_v3(score) {
+            if let Some(base) = cvss::base_score(score) {
                 return Some((cvss::level(base), format!("{score} (base score {base:.1})")));
+            }
+        }
+    }
+    for s in entries.into_iter().flatten() {
+        let kind = s.get("type").and_then(Value::as_str).unwrap_or_default();
+        let score = s.get("score").and_then(Value::as_str).unwrap_or_default();
+        if kind.starts_with("CVSS_V4") {
+            if let Some(base) = cvss::base_score(score) {
+                return Some((cvss::level(base), format!("{score} (score {base:.1})")));
             }
         }
     }
@@ -242,7 +253,7 @@ fn severity_of(v: &Value) -> Option<(AdvisorySeverity, String)> {
 
 /// A database's severity word as a level: `moderate` is medium, Debian's
 /// `emergency` critical, `unimportant` and `negligible` low.
-fn word(w: &str) -> Option<AdvisorySeverity> {
+pub(super) fn word(w: &str) -> Option<AdvisorySeverity> {
     match w.trim().to_ascii_lowercase().as_str() {
         "moderate" => Some(AdvisorySeverity::Medium),
         "emergency" => Some(AdvisorySeverity::Critical),

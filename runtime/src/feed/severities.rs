@@ -43,17 +43,16 @@ pub fn parse(text: &str, file: &str) -> Result<HashMap<String, (AdvisorySeverity
         let l: Line = serde_json::from_str(line).map_err(|e| at(e.to_string()))?;
         let rated = match (&l.cvss_vector, &l.severity) {
             (Some(v), None) => {
-                let base =
-                    cvss::base_score_v3(v).ok_or_else(|| at(format!("`{v}` is not a CVSS v3 vector")))?;
+                let base = cvss::base_score(v)
+                    .ok_or_else(|| at(format!("`{v}` is not a CVSS v3.0, v3.1 or v4.0 vector")))?;
                 (cvss::level(base), format!("{v} (base score {base:.1}, imported from {file})"))
             }
             (None, Some(s)) => {
-                let level = match s.to_ascii_lowercase().as_str() {
-                    "moderate" => AdvisorySeverity::Medium,
-                    w => AdvisorySeverity::parse(w)
-                        .filter(|l| *l != AdvisorySeverity::Unknown)
-                        .ok_or_else(|| at(format!("`{s}` is not critical, high, medium or low")))?,
-                };
+                // The words a feed's databases use (`moderate`, Debian's
+                // urgencies), read as the OSV import reads them.
+                let level = super::osv::word(s)
+                    .filter(|l| *l != AdvisorySeverity::Unknown)
+                    .ok_or_else(|| at(format!("`{s}` is not critical, high, medium or low")))?;
                 (level, format!("severity {s} imported from {file}"))
             }
             _ => return Err(at("give one of `cvss_vector` and `severity`".to_owned())),
@@ -120,7 +119,8 @@ mod tests {
         let err = |text: &str| parse(text, "s.jsonl").unwrap_err();
         assert_eq!(err("{\"id\": \"x\"}"), "s.jsonl:1: give one of `cvss_vector` and `severity`");
         assert!(err("\n{\"id\": \"x\", \"severity\": \"bad\"}").starts_with("s.jsonl:2: `bad` is not"));
-        assert!(err("{\"id\": \"x\", \"cvss_vector\": \"CVSS:3.1/AV:Q\"}").contains("not a CVSS v3 vector"));
+        assert!(err("{\"id\": \"x\", \"cvss_vector\": \"CVSS:3.1/AV:Q\"}")
+            .contains("not a CVSS v3.0, v3.1 or v4.0 vector"));
         assert!(err("not json").starts_with("s.jsonl:1: "));
         assert!(err("{\"id\": \"x\", \"severity\": \"low\", \"extra\": 1}").contains("unknown field"));
     }

@@ -126,6 +126,24 @@ fn database_ratings_are_read_with_their_source() {
         record("GHSA-2024-13", r#""database_specific": {"severity": "MODERATE"},"#),
     )
     .unwrap();
+    // Only a v4 vector; and both, where v3 rates it.
+    std::fs::write(
+        dir.path().join("e.json"),
+        record(
+            "GHSA-2024-14",
+            r#""severity": [{"type": "CVSS_V4", "score": "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:H/SI:H/SA:H"}],"#,
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("f.json"),
+        record(
+            "GHSA-2024-15",
+            r#""severity": [{"type": "CVSS_V4", "score": "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:H/SI:H/SA:H"},
+                            {"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:R/S:C/C:L/I:L/A:N"}],"#,
+        ),
+    )
+    .unwrap();
     let (feed, _) = import_osv(dir.path()).unwrap();
     let rated: Vec<(&str, Option<AdvisorySeverity>, Option<&str>)> =
         feed.advisories.iter().map(|a| (a.id.as_str(), a.severity, a.severity_source.as_deref())).collect();
@@ -139,6 +157,16 @@ fn database_ratings_are_read_with_their_source() {
                 Some("CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:U/C:H/I:H/A:H (base score 8.1)")
             ),
             ("GHSA-2024-13", Some(AdvisorySeverity::Medium), Some("database severity MODERATE")),
+            (
+                "GHSA-2024-14",
+                Some(AdvisorySeverity::Critical),
+                Some("CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:H/SI:H/SA:H (score 10.0)")
+            ),
+            (
+                "GHSA-2024-15",
+                Some(AdvisorySeverity::Medium),
+                Some("CVSS:3.1/AV:N/AC:L/PR:N/UI:R/S:C/C:L/I:L/A:N (base score 6.1)")
+            ),
             ("UBUNTU-CVE-2024-11", Some(AdvisorySeverity::Low), Some("Ubuntu severity low")),
         ]
     );
