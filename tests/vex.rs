@@ -172,3 +172,92 @@ fn eval_applies_vex_to_a_telemetry_document() {
     assert_eq!(report["summary"]["suppressed"], 1);
     assert_eq!(eval(&[])["summary"].get("suppressed"), None, "no VEX, nothing suppressed");
 }
+
+/// `--export-openvex` (#30): the CVE findings a waiver accepts, written as
+/// OpenVEX, suppress the same findings when read back with `--vex` and no
+/// waiver; the finding no waiver accepts is in no statement.
+#[test]
+fn accepted_cve_findings_export_as_openvex_that_suppresses_them_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let feed = dir.path().join("fixtures.feed");
+    let out = assay(&["feed", "import", "--osv", "tests/fixtures/osv", "-o", feed.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let host = common::copy_host("debian-default");
+    let root = host.path().join("root");
+    common::set_dpkg_versions(&root, &["libssl3", "openssl"], "3.0.11-1~deb12u2");
+    let (f, r) = (feed.to_str().unwrap(), root.to_str().unwrap());
+    let scan = |extra: &[&str]| {
+        let mut args = vec!["scan", "--root", r, "--package", "cve", "--feed", f, "--format", "json"];
+        args.extend(extra);
+        let out = assay(&args);
+        let report: Value =
+            serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stderr(&out)));
+        (report, stderr(&out))
+    };
+    let (report, _) = scan(&[]);
+    let libssl = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["message"].as_str().unwrap().starts_with("libssl3 "))
+        .unwrap()
+        .clone();
+    let waivers = dir.path().join("waivers.yaml");
+    std::fs::write(
+        &waivers,
+        format!(
+            "waivers:\n  - rule: {}\n    fingerprint: {}\n    owner: tls-team@example.com\n    justification: no TLS client uses ALPN here\n    expires: 2099-12-31\n",
+            libssl["rule_id"].as_str().unwrap(),
+            libssl["fingerprint"].as_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let exported = dir.path().join("accepted.openvex.json");
+    let (_, err) =
+        scan(&["--waivers", waivers.to_str().unwrap(), "--export-openvex", exported.to_str().unwrap()]);
+    assert!(err.contains("OpenVEX: 1 statement(s) of accepted CVE findings written"), "{err}");
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(&exported).unwrap()).unwrap();
+    assert_eq!(doc["@context"], "https://openvex.dev/ns/v0.2.0");
+    let statement = &doc["statements"][0];
+    assert_eq!(statement["status"], "not_affected");
+    assert!(statement["products"][0]["@id"]
+        .as_str()
+        .unwrap()
+        .starts_with("pkg:deb/debian/libssl3@3.0.11-1~deb12u2"));
+    assert!(statement["impact_statement"]
+        .as_str()
+        .unwrap()
+        .contains("tls-team@example.com until 2099-12-31: no TLS client uses ALPN here"));
+    // Read back, without the waiver: the same finding is suppressed, the
+    // other one (openssl) is not.
+    let (report, err) = scan(&["--vex", exported.to_str().unwrap()]);
+    assert!(err.contains("1 finding(s) suppressed"), "{err}");
+    let suppressed: Vec<&str> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f.get("suppressed").is_some())
+        .map(|f| f["fingerprint"].as_str().unwrap())
+        .collect();
+    assert_eq!(suppressed, [libssl["fingerprint"].as_str().unwrap()]);
+    // The same waivers over the same host: the same statements and id.
+    let again = dir.path().join("again.json");
+    scan(&["--waivers", waivers.to_str().unwrap(), "--export-openvex", again.to_str().unwrap()]);
+    let again: Value = serde_json::from_str(&std::fs::read_to_string(&again).unwrap()).unwrap();
+    assert_eq!((&again["@id"], &again["statements"]), (&doc["@id"], &doc["statements"]));
+    // Without waivers there is nothing to export.
+    let nowhere = dir.path().join("nowhere.json");
+    let out = assay(&[
+        "scan",
+        "--root",
+        r,
+        "--package",
+        "cve",
+        "--feed",
+        f,
+        "--export-openvex",
+        nowhere.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--waivers"), "{}", stderr(&out));
+}

@@ -17,7 +17,7 @@
 //!   wins (the statement's timestamp, else its document's; one with
 //!   neither is the oldest; a later file or a later statement wins a tie).
 
-use crate::findings::{Report, Suppressed};
+use crate::findings::{Finding, Report, Suppressed};
 use assay_model::telemetry::Vulnerability;
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -294,11 +294,7 @@ pub fn apply(
     let by_id: HashMap<&str, &Vulnerability> = vulnerabilities.iter().map(|v| (v.id.as_str(), v)).collect();
     let mut suppressed = 0;
     for f in &mut report.findings {
-        let id = f.evidence.iter().find_map(|e| match assay_model::evidence::parse(&e.path).1 {
-            Some(("vulnerability", id)) => Some(id),
-            _ => None,
-        });
-        let Some(v) = id.as_deref().and_then(|id| by_id.get(id)) else { continue };
+        let Some(v) = vulnerability_of(f).and_then(|id| by_id.get(id.as_str())) else { continue };
         let Some(purl) = purl_of(v) else { continue };
         let names: Vec<String> =
             std::iter::once(&v.advisory_id).chain(&v.cves).map(|n| n.to_ascii_uppercase()).collect();
@@ -322,28 +318,94 @@ pub fn apply(
     suppressed
 }
 
-/// [`apply`] over a host's telemetry: each vulnerability's installed
-/// package named by its Package URL as `assay sbom` writes it (an SBOM's
-/// components keep the PURL they came with).
+/// The id of the host's vulnerability a CVE finding is about
+/// (`Vulnerability::id`, as its evidence names it), if it is one.
+pub fn vulnerability_of(f: &Finding) -> Option<String> {
+    f.evidence.iter().find_map(|e| match assay_model::evidence::parse(&e.path).1 {
+        Some(("vulnerability", id)) => Some(id),
+        _ => None,
+    })
+}
+
+/// The Package URL of a vulnerability's installed package on the host of
+/// `telemetry`, as `assay sbom` writes it (an SBOM's components keep the
+/// PURL they came with).
+fn installed_purl<'t>(
+    telemetry: &'t assay_model::telemetry::Telemetry,
+) -> impl Fn(&Vulnerability) -> Option<String> + 't {
+    let packages = telemetry.packages.as_deref().unwrap_or_default();
+    let (os_id, os_version) = crate::sbom::host_os(telemetry);
+    move |v: &Vulnerability| {
+        let p = packages.iter().find(|p| {
+            p.name == v.package && p.version == v.installed_version && p.ecosystem == v.ecosystem
+        })?;
+        if let Some((_, purl)) = p.origin.split_once(": ").filter(|(_, purl)| purl.starts_with("pkg:")) {
+            return Some(purl.to_owned());
+        }
+        crate::sbom::purl(p, &os_id, os_version)
+    }
+}
+
+/// [`apply`] over a host's telemetry.
 pub fn suppress(
     report: &mut Report,
     telemetry: &assay_model::telemetry::Telemetry,
     statements: &[Statement],
 ) -> usize {
     let Some(vulnerabilities) = &telemetry.vulnerabilities else { return 0 };
-    let packages = telemetry.packages.as_deref().unwrap_or_default();
-    let (os_id, os_version) = crate::sbom::host_os(telemetry);
-    let purl_of = |v: &Vulnerability| {
-        let p = packages.iter().find(|p| {
-            p.name == v.package && p.version == v.installed_version && p.ecosystem == v.ecosystem
-        })?;
-        // A component read from an SBOM: the PURL it was given.
-        if let Some((_, purl)) = p.origin.split_once(": ").filter(|(_, purl)| purl.starts_with("pkg:")) {
-            return Some(purl.to_owned());
-        }
-        crate::sbom::purl(p, &os_id, os_version)
+    apply(report, vulnerabilities, statements, &installed_purl(telemetry))
+}
+
+/// An OpenVEX 0.2 document with a `not_affected` statement for each CVE
+/// finding of `report` a waiver accepts: the advisory (its CVEs as
+/// aliases) and the installed package's Package URL, the waiver's owner,
+/// justification, expiry and entry as the impact statement. So an
+/// exception made in Assay travels to tools that read VEX (and back:
+/// `--vex` of this document suppresses the same findings). Statements are
+/// sorted and the document's id is its content's digest, so the same
+/// waivers over the same host give the same document but for `timestamp`.
+pub fn export_openvex(
+    report: &Report,
+    telemetry: &assay_model::telemetry::Telemetry,
+    author: &str,
+    timestamp: &str,
+) -> serde_json::Value {
+    use serde_json::json;
+    let vulnerabilities = telemetry.vulnerabilities.as_deref().unwrap_or_default();
+    let by_id: HashMap<&str, &Vulnerability> = vulnerabilities.iter().map(|v| (v.id.as_str(), v)).collect();
+    let purl_of = installed_purl(telemetry);
+    let mut statements: Vec<(String, String, serde_json::Value)> = Vec::new();
+    for f in &report.findings {
+        let Some(w) = &f.waived else { continue };
+        let Some(v) = vulnerability_of(f).and_then(|id| by_id.get(id.as_str()).copied()) else { continue };
+        let Some(purl) = purl_of(v) else { continue };
+        let statement = json!({
+            "vulnerability": { "name": v.advisory_id, "aliases": v.cves },
+            "products": [{ "@id": purl }],
+            "status": "not_affected",
+            "impact_statement": format!(
+                "Accepted by {} until {}: {} ({})", w.owner, w.expires, w.justification, w.source
+            ),
+        });
+        statements.push((v.advisory_id.clone(), purl, statement));
+    }
+    statements.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+    statements.dedup_by(|a, b| a.0 == b.0 && a.1 == b.1);
+    let statements: Vec<serde_json::Value> = statements.into_iter().map(|(_, _, s)| s).collect();
+    let digest = {
+        use sha2::Digest;
+        let body = serde_json::to_vec(&statements).unwrap_or_default();
+        assay_model::hex::encode(&sha2::Sha256::digest(&body))
     };
-    apply(report, vulnerabilities, statements, &purl_of)
+    json!({
+        "@context": "https://openvex.dev/ns/v0.2.0",
+        "@id": format!("urn:sha256:{digest}"),
+        "author": author,
+        "timestamp": timestamp,
+        "version": 1,
+        "tooling": "assay",
+        "statements": statements,
+    })
 }
 
 #[cfg(test)]

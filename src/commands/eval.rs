@@ -43,7 +43,7 @@ pub fn run(args: &Args) -> Outcome {
     }
     // What VEX statements are matched against (the packages and their
     // vulnerabilities), kept only when there are statements.
-    let for_vex = (!args.output.vex.is_empty()).then(|| telemetry.clone());
+    let for_vex = args.output.needs_telemetry().then(|| telemetry.clone());
     let host = Host::new(telemetry).map_err(|e| {
         Failure::input(miette::miette!("{} is not a valid telemetry document: {e}", args.telemetry.display()))
     })?;
@@ -54,6 +54,7 @@ pub fn run(args: &Args) -> Outcome {
     args.selection.apply(&mut report, &[&bundle]);
     if let Some(telemetry) = &for_vex {
         args.output.apply_vex(&mut report, telemetry)?;
+        args.output.write_openvex(&report, telemetry)?;
         report.summary = recount(&report);
     }
     args.output.emit(&[&bundle], vec![report])

@@ -252,6 +252,11 @@ pub struct OutputArgs {
     /// suppressed and never fail `--fail-on` (docs/vulnerabilities.md).
     #[arg(long = "vex", value_name = "FILE")]
     pub vex: Vec<PathBuf>,
+    /// With `--waivers`: also write the CVE findings the waivers accept as
+    /// an OpenVEX 0.2 document (`not_affected`, the waiver as the impact
+    /// statement), so the exception travels to other tools.
+    #[arg(long, value_name = "FILE", requires = "waivers")]
+    pub export_openvex: Option<PathBuf>,
     /// List the findings VEX suppressed in the table (else only their count).
     #[arg(long)]
     pub show_suppressed: bool,
@@ -337,6 +342,42 @@ impl OutputArgs {
             let n = assay_runtime::vex::suppress(report, telemetry, &statements);
             eprintln!("note: VEX: {} statement(s) read, {n} finding(s) suppressed", statements.len());
         }
+        Ok(())
+    }
+
+    /// Whether VEX reading or writing needs the telemetry after evaluation.
+    pub fn needs_telemetry(&self) -> bool {
+        !self.vex.is_empty() || self.export_openvex.is_some()
+    }
+
+    /// `--export-openvex`: the CVE findings of `report` the `--waivers`
+    /// accept, as OpenVEX, written to the file asked for.
+    pub fn write_openvex(
+        &self,
+        report: &Report,
+        telemetry: &assay_model::telemetry::Telemetry,
+    ) -> Result<(), Failure> {
+        let (Some(out), Some(path)) = (&self.export_openvex, &self.waivers) else { return Ok(()) };
+        let waivers =
+            assay_runtime::waivers::load(path).map_err(|e| Failure::input(miette::miette!("{e}")))?;
+        let mut waived = vec![report.clone()];
+        assay_runtime::waivers::apply(&waivers, &mut waived, assay_runtime::waivers::today());
+        let timestamp = std::env::var("SOURCE_DATE_EPOCH")
+            .ok()
+            .and_then(|s| s.trim().parse::<i64>().ok())
+            .map(assay_runtime::collector::rfc3339)
+            .unwrap_or_else(|| {
+                let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+                assay_runtime::collector::rfc3339(now.map_or(0, |d| d.as_secs() as i64))
+            });
+        let author = format!("assay, from the waivers of {}", path.display());
+        let doc = assay_runtime::vex::export_openvex(&waived[0], telemetry, &author, &timestamp);
+        let n = doc["statements"].as_array().map_or(0, Vec::len);
+        let text =
+            serde_json::to_string_pretty(&doc).map_err(|e| Failure::internal(miette::miette!("{e}")))? + "\n";
+        std::fs::write(out, text)
+            .map_err(|e| Failure::input(miette::miette!("cannot write {}: {e}", out.display())))?;
+        eprintln!("note: OpenVEX: {n} statement(s) of accepted CVE findings written to {}", out.display());
         Ok(())
     }
 

@@ -116,7 +116,7 @@ pub fn run(args: &Args) -> Outcome {
         super::feed::apply(&mut telemetry, args.feed.as_deref(), true)?;
     }
     let sbom_packages = args.sbom.as_ref().and_then(|_| telemetry.packages.clone());
-    let for_vex = (!args.output.vex.is_empty()).then(|| telemetry.clone());
+    let for_vex = args.output.needs_telemetry().then(|| telemetry.clone());
     let host = Host::new(telemetry)
         .map_err(|e| Failure::internal(miette::miette!("the collected telemetry does not load: {e}")))?;
     let options = args.output.options()?;
@@ -147,6 +147,7 @@ pub fn run(args: &Args) -> Outcome {
     }
     if let Some(telemetry) = &for_vex {
         args.output.apply_vex(&mut report, telemetry)?;
+        args.output.write_openvex(&report, telemetry)?;
     }
     // The packages chosen by name and the bundles merged above changed the
     // outcomes counted.
