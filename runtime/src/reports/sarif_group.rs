@@ -6,7 +6,6 @@
 //! closes one alert. Findings about anything else pass through unchanged.
 
 use crate::findings::{Finding, Report};
-use assay_model::evidence;
 use assay_model::findings::{fingerprint, Identity};
 use std::collections::BTreeMap;
 
@@ -23,15 +22,8 @@ pub enum SarifGroup {
 /// A vulnerability finding's source package (the package its advisories
 /// name): from its `source_package` evidence, else its `package`.
 fn source_package(f: &Finding) -> Option<String> {
-    let about_vulnerability =
-        f.evidence.iter().any(|e| matches!(evidence::parse(&e.path).1, Some(("vulnerability", _))));
-    if !about_vulnerability {
-        return None;
-    }
-    let field = |name: &str| {
-        f.evidence.iter().find(|e| e.path.ends_with(&format!(").{name}"))).map(|e| e.value.clone())
-    };
-    field("source_package").or_else(|| field("package"))
+    crate::vex::vulnerability_of(f)?;
+    field(f, "source_package").or_else(|| field(f, "package")).map(str::to_owned)
 }
 
 fn field<'f>(f: &'f Finding, name: &str) -> Option<&'f str> {
@@ -147,6 +139,7 @@ fn merged(source: &str, members: &[&Finding]) -> Finding {
 mod tests {
     use super::*;
     use crate::findings::{AssetRef, Evidence, Severity, Summary};
+    use assay_model::evidence;
 
     fn finding(rule_id: &str, message: &str, fingerprint: String, evidence: Vec<Evidence>) -> Finding {
         Finding {

@@ -273,11 +273,7 @@ fn package(
 /// the installed version its evidence names).
 pub fn name_components(report: &mut assay_model::findings::Report, packages: &[Package]) {
     for f in &mut report.findings {
-        let item = f.evidence.iter().find_map(|e| match assay_model::evidence::parse(&e.path).1 {
-            Some(("vulnerability", id)) => Some(id),
-            _ => None,
-        });
-        let Some(id) = item else { continue };
+        let Some(id) = crate::vex::vulnerability_of(f) else { continue };
         let Some((_, package)) = id.split_once(' ') else { continue };
         let installed =
             f.evidence.iter().find(|e| e.path.ends_with(").installed_version")).map(|e| e.value.as_str());
