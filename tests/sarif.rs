@@ -256,14 +256,8 @@ fn mount_evidence_names_the_fstab_line_or_systemds_default() {
 /// another format.
 #[test]
 fn sarif_grouped_by_package_gives_one_result_per_source_package() {
-    let dir = tempfile::tempdir().unwrap();
-    let feed = dir.path().join("fixtures.feed");
-    let out = assay(&["feed", "import", "--osv", "tests/fixtures/osv", "-o", feed.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let host = common::copy_host("debian-default");
-    let root = host.path().join("root");
     // openssl and libssl3 (both of source openssl) at a vulnerable version.
-    common::set_dpkg_versions(&root, &["libssl3", "openssl"], "3.0.11-1~deb12u2");
+    let common::VulnerableHost { feed, root, .. } = &common::vulnerable_openssl_host(&["libssl3", "openssl"]);
     let scan = |extra: &[&str]| {
         let mut args = vec!["scan", "--root", root.to_str().unwrap(), "--package", "cve"];
         args.extend(["--feed", feed.to_str().unwrap()]);

@@ -221,14 +221,8 @@ fn a_cyclonedx_py_sbom_is_scanned_against_pypi_advisories() {
 /// scanning the root, through the source packages its Package URLs name.
 #[test]
 fn assays_own_sbom_round_trips_to_the_same_cve_findings_as_the_root() {
-    let dir = tempfile::tempdir().unwrap();
-    let feed = dir.path().join("fixtures.feed");
-    let out = assay(&["feed", "import", "--osv", "tests/fixtures/osv", "-o", feed.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let host = common::copy_host("debian-default");
-    let root = host.path().join("root");
     // libssl3 (source openssl) at a vulnerable version.
-    common::set_dpkg_versions(&root, &["libssl3"], "3.0.11-1~deb12u2");
+    let common::VulnerableHost { dir, feed, root, .. } = &common::vulnerable_openssl_host(&["libssl3"]);
     let messages = |out: std::process::Output| -> Vec<String> {
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
         let report: Value = serde_json::from_slice(&out.stdout).unwrap();

@@ -12,14 +12,9 @@ use serde_json::Value;
 
 #[test]
 fn vex_statements_suppress_matching_cve_findings_and_the_gate_ignores_them() {
-    let dir = tempfile::tempdir().unwrap();
-    let feed = dir.path().join("fixtures.feed");
-    let out = assay(&["feed", "import", "--osv", "tests/fixtures/osv", "-o", feed.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let host = common::copy_host("debian-default");
-    let root = host.path().join("root");
     // openssl and libssl3 (both of source openssl) affected by CVE-2024-5535.
-    common::set_dpkg_versions(&root, &["libssl3", "openssl"], "3.0.11-1~deb12u2");
+    let common::VulnerableHost { dir, feed, root, .. } =
+        &common::vulnerable_openssl_host(&["libssl3", "openssl"]);
     let write = |name: &str, text: &str| {
         let path = dir.path().join(name);
         std::fs::write(&path, text).unwrap();
@@ -178,13 +173,8 @@ fn eval_applies_vex_to_a_telemetry_document() {
 /// waiver; the finding no waiver accepts is in no statement.
 #[test]
 fn accepted_cve_findings_export_as_openvex_that_suppresses_them_again() {
-    let dir = tempfile::tempdir().unwrap();
-    let feed = dir.path().join("fixtures.feed");
-    let out = assay(&["feed", "import", "--osv", "tests/fixtures/osv", "-o", feed.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let host = common::copy_host("debian-default");
-    let root = host.path().join("root");
-    common::set_dpkg_versions(&root, &["libssl3", "openssl"], "3.0.11-1~deb12u2");
+    let common::VulnerableHost { dir, feed, root, .. } =
+        &common::vulnerable_openssl_host(&["libssl3", "openssl"]);
     let (f, r) = (feed.to_str().unwrap(), root.to_str().unwrap());
     let scan = |extra: &[&str]| {
         let mut args = vec!["scan", "--root", r, "--package", "cve", "--feed", f, "--format", "json"];

@@ -104,3 +104,27 @@ pub fn sarif_schema_errors(sarif: &serde_json::Value) -> Vec<String> {
     let validator = jsonschema::validator_for(&schema).unwrap();
     validator.iter_errors(sarif).map(|e| format!("{e} at {}", e.instance_path())).collect()
 }
+
+/// A copy of the debian-default fixture whose `packages` are at
+/// 3.0.11-1~deb12u2, a version the fixture advisories
+/// (`tests/fixtures/osv`, CVE-2024-5535 and others of source openssl)
+/// affect, with those advisories imported as a feed. Keep it alive as long
+/// as its paths are used.
+pub struct VulnerableHost {
+    /// A directory for the test's own files; the feed is in it.
+    pub dir: tempfile::TempDir,
+    pub feed: PathBuf,
+    _host: tempfile::TempDir,
+    pub root: PathBuf,
+}
+
+pub fn vulnerable_openssl_host(packages: &[&str]) -> VulnerableHost {
+    let dir = tempfile::tempdir().unwrap();
+    let feed = dir.path().join("fixtures.feed");
+    let out = assay(&["feed", "import", "--osv", "tests/fixtures/osv", "-o", feed.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let host = copy_host("debian-default");
+    let root = host.path().join("root");
+    set_dpkg_versions(&root, packages, "3.0.11-1~deb12u2");
+    VulnerableHost { dir, feed, _host: host, root }
+}

@@ -296,19 +296,9 @@ mod tests {
     #[tokio::test]
     async fn a_heartbeat_the_database_refuses_does_not_block_the_others() {
         let Some((store, name)) = testing::postgres("assay_heartbeats").await else { return };
-        let tags = std::collections::BTreeMap::new();
         for id in ["good", "bad"] {
             let mut tx = store.write().await.unwrap();
-            let agent = agents::NewAgent {
-                id,
-                secret_hash: id,
-                hostname: id,
-                machine_id: "",
-                os: "",
-                tags: &tags,
-                now: 1,
-            };
-            agents::insert(&mut tx, &agent).await.unwrap();
+            testing::enrol(&mut tx, id).await;
             tx.commit().await.unwrap();
         }
         let mut seen = HashMap::new();

@@ -388,7 +388,7 @@ pub(crate) async fn sbom(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{agents, testing, Store};
+    use crate::store::{testing, Store};
 
     fn package(name: &str, version: &str) -> Package {
         Package {
@@ -461,18 +461,8 @@ mod tests {
     /// an earlier one (a job finishing late) does not, the same packages
     /// move only its date.
     async fn the_inventory_follows_the_latest_document(store: &Store) {
-        let tags = std::collections::BTreeMap::new();
         let mut tx = store.write().await.unwrap();
-        let agent = agents::NewAgent {
-            id: "a1",
-            secret_hash: "s",
-            hostname: "h1",
-            machine_id: "",
-            os: "",
-            tags: &tags,
-            now: 1,
-        };
-        agents::insert(&mut tx, &agent).await.unwrap();
+        testing::enrol(&mut tx, "a1").await;
         tx.commit().await.unwrap();
         async fn state(store: &Store) -> (String, i64, Vec<String>, usize) {
             let mut c = store.read().await.unwrap();
@@ -505,16 +495,7 @@ mod tests {
         // A second host of the same image names the same set; the sets no
         // host names any more are gone.
         let mut tx = store.write().await.unwrap();
-        let agent = agents::NewAgent {
-            id: "a2",
-            secret_hash: "s2",
-            hostname: "h2",
-            machine_id: "",
-            os: "",
-            tags: &tags,
-            now: 1,
-        };
-        agents::insert(&mut tx, &agent).await.unwrap();
+        testing::enrol(&mut tx, "a2").await;
         record(&mut tx, "a2", "r3", 300, &take(&telemetry(vec![package("openssl", "3.0.15-1")])))
             .await
             .unwrap();
@@ -561,19 +542,9 @@ mod tests {
             ),
             ("a5", vec![package("OpenSSL", "2.0"), package("zlib", "1")]),
         ];
-        let tags = std::collections::BTreeMap::new();
         let mut tx = store.write().await.unwrap();
         for (id, packages) in hosts {
-            let agent = agents::NewAgent {
-                id,
-                secret_hash: id,
-                hostname: id,
-                machine_id: "",
-                os: "",
-                tags: &tags,
-                now: 1,
-            };
-            agents::insert(&mut tx, &agent).await.unwrap();
+            testing::enrol(&mut tx, id).await;
             record(&mut tx, id, "r1", 10, &take(&telemetry(packages))).await.unwrap();
         }
         tx.commit().await.unwrap();

@@ -41,3 +41,19 @@ pub(crate) async fn drop_postgres(store: Store, name: &str) {
 pub(crate) async fn sqlite(dir: &std::path::Path) -> Store {
     Store::open(&format!("sqlite://{}?mode=rwc", dir.join("test.db").display())).await.expect("SQLite")
 }
+
+/// Enrols an agent `id` (its hostname and secret hash `id` too, no tags),
+/// for a test that needs an agent row.
+pub(crate) async fn enrol(c: &mut super::Conn, id: &str) {
+    let tags = std::collections::BTreeMap::new();
+    let agent = super::agents::NewAgent {
+        id,
+        secret_hash: id,
+        hostname: id,
+        machine_id: "",
+        os: "",
+        tags: &tags,
+        now: 1,
+    };
+    super::agents::insert(c, &agent).await.expect("an agent");
+}
