@@ -62,6 +62,10 @@ impl std::fmt::Display for Error {
     }
 }
 
+/// The HTTP connection's input and output buffers, and the largest answer
+/// head read.
+const BUFFER: usize = 16 * 1024;
+
 /// A connection to the agent endpoint at `base` (`https://host:port`).
 #[derive(Clone)]
 pub struct Client {
@@ -117,6 +121,12 @@ impl Client {
             // most), so a heartbeat is not a TLS handshake each time.
             .max_idle_age(Duration::from_secs(120))
             .max_idle_connections_per_host(1)
+            // The protocol's answers are small JSON and its uploads go in
+            // chunks: buffers of 16 KiB rather than ureq's 128 KiB each way,
+            // which a kept connection holds (a simulator holds thousands).
+            .input_buffer_size(BUFFER)
+            .output_buffer_size(BUFFER)
+            .max_response_header_size(BUFFER)
             .tls_config(tls.build())
             .build()
             .into();
