@@ -7,6 +7,7 @@ use crate::ids::{hash, now, random_hex};
 use crate::store::{agents as rows, runs, tokens, Conn};
 use assay_api::admin::{AgentView, EnrollmentCreated, NewEnrollment, Revoked, TagFilter};
 use assay_api::{Health, Page, Role};
+use assay_model::findings::{AssetRef, KeyValue};
 use std::collections::BTreeMap;
 
 /// At most this many tags per agent, target or enrolment token.
@@ -190,4 +191,21 @@ pub(crate) async fn create_enrollment(
     auth::audit(app, &caller.token_id, "enrollment.create", detail).await?;
     let agent_tag_prefix = req.agent_tag_prefix;
     Ok(EnrollmentCreated { id, token, uses: req.uses, expires_at, tags: req.tags, agent_tag_prefix })
+}
+
+/// The host an agent was enrolled as: its machine id (or hostname), its
+/// tags from enrolment and its addresses from its heartbeats.
+pub(crate) async fn enrolled_as(app: &App, agent_id: &str) -> Result<AssetRef> {
+    let mut c = app.store.read().await?;
+    let agent = rows::get(&mut c, agent_id, app.stale_before()).await?;
+    let agent = agent.ok_or_else(|| Error::Internal(format!("no agent `{agent_id}`")))?;
+    let tags = rows::tags(&mut c, &[agent_id]).await?;
+    let tags: Vec<KeyValue> =
+        tags.into_values().flatten().map(|(key, value)| KeyValue { key, value }).collect();
+    Ok(AssetRef {
+        id: if agent.machine_id.is_empty() { agent.hostname.clone() } else { agent.machine_id.clone() },
+        hostname: agent.hostname,
+        tags,
+        addresses: agent.addresses.0,
+    })
 }

@@ -8,7 +8,7 @@
 //! and findings are unique per run, agent and fingerprint, so a retried
 //! job never duplicates one.
 
-use super::{findings, inventory, notify, packages, runs, uploads, App, Error, Result};
+use super::{agents, findings, inventory, notify, packages, runs, uploads, App, Error, Result};
 use crate::faults::crash_point;
 use crate::ids::now;
 use crate::store::{self, jobs, telemetry, Conn};
@@ -249,7 +249,7 @@ async fn evaluate_delivered(
         Ok(vex) => vex,
         Err(e) => return Ok(Evaluated::failed(e)),
     };
-    let identity = identity(app, &delivered.agent_id).await?;
+    let identity = agents::enrolled_as(app, &delivered.agent_id).await?;
     let evaluated = app
         .cpu
         .run(move || {
@@ -282,23 +282,6 @@ fn waived(mut report: Report, waivers: &[assay_runtime::waivers::Waiver]) -> Rep
     }
 }
 
-/// The host an agent was enrolled as: its machine id (or hostname), its
-/// tags from enrolment and its addresses from its heartbeats.
-pub(crate) async fn identity(app: &App, agent_id: &str) -> Result<AssetRef> {
-    let mut c = app.store.read().await?;
-    let agent = store::agents::get(&mut c, agent_id, app.stale_before()).await?;
-    let agent = agent.ok_or_else(|| Error::Internal(format!("no agent `{agent_id}`")))?;
-    let tags = store::agents::tags(&mut c, &[agent_id]).await?;
-    let tags: Vec<KeyValue> =
-        tags.into_values().flatten().map(|(key, value)| KeyValue { key, value }).collect();
-    Ok(AssetRef {
-        id: if agent.machine_id.is_empty() { agent.hostname.clone() } else { agent.machine_id.clone() },
-        hostname: agent.hostname,
-        tags,
-        addresses: agent.addresses.0,
-    })
-}
-
 /// One agent's latest telemetry evaluated with `old` and with `new`, as
 /// its run's evaluation would (enrolled identity, the feed), writing
 /// nothing: `(hostname, old report, new report)`, or why it could not be.
@@ -327,7 +310,7 @@ pub(crate) async fn preview_host(
         Ok(vex) => vex,
         Err(e) => return Ok(Err(e)),
     };
-    let identity = identity(app, agent_id).await?;
+    let identity = agents::enrolled_as(app, agent_id).await?;
     let evaluated = app
         .cpu
         .run(move || {

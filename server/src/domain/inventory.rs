@@ -4,7 +4,7 @@
 //! agent's packages and SBOM.
 
 use super::auth::Caller;
-use super::{eval, uploads, App, Error, PageRequest, Result};
+use super::{uploads, App, Error, PageRequest, Result};
 use crate::store::inventory::{self as rows, EcosystemWord, Installed, Set};
 use crate::store::{self, telemetry, Conn};
 use assay_api::admin::{AgentPackages, InstalledPackage, InstalledView};
@@ -369,7 +369,7 @@ pub(crate) async fn sbom(
     let delivered = delivered
         .ok_or_else(|| Error::NotFound(format!("agent `{agent}` has delivered no telemetry yet")))?;
     let body = uploads::open(app, &delivered).await?.map_err(Error::Internal)?;
-    let identity = eval::identity(app, agent).await?;
+    let identity = super::agents::enrolled_as(app, agent).await?;
     let version = env!("CARGO_PKG_VERSION");
     let agent = agent.to_owned();
     app.cpu
