@@ -51,3 +51,15 @@ fn sections_missing_from_a_partial_document_are_absent() {
     .unwrap();
     assert!(doc.sshd.is_none() && doc.packages.is_none());
 }
+
+/// Names are looked up as PEP 503 normalises PyPI's (runs of `-`, `_`
+/// and `.` as one `-`), and lowercase elsewhere.
+#[test]
+fn package_names_are_keyed_as_their_ecosystem_compares_them() {
+    assert_eq!(Ecosystem::Pypi.name_key("Zope__Interface._x"), "zope-interface-x");
+    assert_eq!(Ecosystem::Pypi.name_key("PyYAML"), "pyyaml");
+    assert_eq!(Ecosystem::Pypi.name_key("py_yaml"), "py-yaml");
+    assert_eq!(Ecosystem::Debian.name_key("libssl3"), "libssl3");
+    assert_eq!(Ecosystem::Rpm.name_key("NetworkManager"), "networkmanager");
+    assert_eq!(Ecosystem::Debian.name_key("g++-12"), "g++-12", "only PyPI folds punctuation");
+}

@@ -143,10 +143,11 @@ pub fn default_path() -> Option<PathBuf> {
     Some(base.join("assay").join("feed.bin"))
 }
 
-/// PyPI names compare normalised (PEP 503).
+/// PyPI names compare normalised (PEP 503: lowercase, runs of `-`, `_`
+/// and `.` as one `-`), as the inventory looks them up.
 fn normalise(source: Source, name: &str) -> String {
     if source == Source::Pypi {
-        name.to_ascii_lowercase().replace(['_', '.'], "-")
+        assay_model::telemetry::Ecosystem::Pypi.name_key(name)
     } else {
         name.to_owned()
     }

@@ -177,6 +177,14 @@ impl Evaluated {
     }
 }
 
+/// A document that cannot be evaluated now (its packages cannot be
+/// selected, the feed, waivers or VEX no longer parse) still says what the
+/// host runs: its inventory is recorded with the failure.
+async fn failed_after_reading(app: &App, body: Vec<u8>, why: String) -> Evaluated {
+    let inventory = app.cpu.run(move || parse(&body).ok().map(|t| inventory::take(&t))).await.ok().flatten();
+    Evaluated { report: Err(why), inventory }
+}
+
 /// Evaluates a delivered document off the async threads with its run's
 /// packages and `extra` ones, the latest feed and waivers; the host is
 /// named as the server knows it (its tags from enrolment, its addresses
@@ -231,7 +239,7 @@ async fn evaluate_delivered(
         }
         match packages::select(app, &mut c, &packages).await {
             Ok(selection) => selection,
-            Err(Error::Invalid(why)) => return Ok(Evaluated::failed(why)),
+            Err(Error::Invalid(why)) => return Ok(failed_after_reading(app, body, why).await),
             Err(e) => return Err(e),
         }
     };
@@ -239,15 +247,15 @@ async fn evaluate_delivered(
     let params: Vec<(String, serde_json::Value)> = delivered.params.0.clone().into_iter().collect();
     let feed = match latest_feed(app).await? {
         Ok(feed) => feed,
-        Err(e) => return Ok(Evaluated::failed(e)),
+        Err(e) => return Ok(failed_after_reading(app, body, e).await),
     };
     let waivers = match latest_waivers(app).await? {
         Ok(waivers) => waivers,
-        Err(e) => return Ok(Evaluated::failed(e)),
+        Err(e) => return Ok(failed_after_reading(app, body, e).await),
     };
     let vex = match latest_vex(app).await? {
         Ok(vex) => vex,
-        Err(e) => return Ok(Evaluated::failed(e)),
+        Err(e) => return Ok(failed_after_reading(app, body, e).await),
     };
     let identity = agents::enrolled_as(app, &delivered.agent_id).await?;
     let evaluated = app
