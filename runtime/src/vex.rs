@@ -292,16 +292,35 @@ pub fn apply(
     purl_of: &dyn Fn(&Vulnerability) -> Option<String>,
 ) -> usize {
     let by_id: HashMap<&str, &Vulnerability> = vulnerabilities.iter().map(|v| (v.id.as_str(), v)).collect();
+    // The statements about each vulnerability, by position: a host's
+    // findings look up theirs rather than scan every statement (a fleet's
+    // set may hold thousands).
+    let mut about: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, s) in statements.iter().enumerate() {
+        about.entry(s.vulnerability.as_str()).or_default().push(i);
+    }
     let mut suppressed = 0;
     for f in &mut report.findings {
         let Some(v) = vulnerability_of(f).and_then(|id| by_id.get(id.as_str())) else { continue };
+        let mut candidates: Vec<usize> = std::iter::once(&v.advisory_id)
+            .chain(&v.cves)
+            .filter_map(|n| about.get(n.to_ascii_uppercase().as_str()))
+            .flatten()
+            .copied()
+            .collect();
+        if candidates.is_empty() {
+            continue;
+        }
         let Some(purl) = purl_of(v) else { continue };
-        let names: Vec<String> =
-            std::iter::once(&v.advisory_id).chain(&v.cves).map(|n| n.to_ascii_uppercase()).collect();
+        // In document order, so that of two equally new statements the
+        // later wins.
+        candidates.sort_unstable();
+        candidates.dedup();
         // The newest applicable statement; on a tie, the later one.
-        let newest = statements
-            .iter()
-            .filter(|s| names.contains(&s.vulnerability) && crate::sbom::purl_matches(&s.product, &purl))
+        let newest = candidates
+            .into_iter()
+            .map(|i| &statements[i])
+            .filter(|s| crate::sbom::purl_matches(&s.product, &purl))
             .fold(None::<&Statement>, |best, s| match best {
                 Some(b) if b.timestamp > s.timestamp => Some(b),
                 _ => Some(s),

@@ -276,18 +276,16 @@ async fn evaluate_delivered(
 
 /// `report` with the fleet's waivers applied.
 fn waived(mut report: Report, waivers: &[assay_runtime::waivers::Waiver]) -> Report {
-    {
-        // The fleet's waivers, matched on the enrolled identity:
-        // accepted findings are marked (and counted apart), an expired
-        // waiver raises a finding of its own.
-        assay_runtime::waivers::apply(
-            waivers,
-            std::slice::from_mut(&mut report),
-            assay_runtime::waivers::today(),
-        );
-        report.summary = Summary::of(&report.findings, &report.rules);
-        report
-    }
+    // The fleet's waivers, matched on the enrolled identity: accepted
+    // findings are marked (and counted apart), an expired waiver raises a
+    // finding of its own.
+    assay_runtime::waivers::apply(
+        waivers,
+        std::slice::from_mut(&mut report),
+        assay_runtime::waivers::today(),
+    );
+    report.summary = Summary::of(&report.findings, &report.rules);
+    report
 }
 
 /// One agent's latest telemetry evaluated with `old` and with `new`, as

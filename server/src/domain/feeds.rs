@@ -80,7 +80,6 @@ pub(crate) async fn put_vex(app: &App, caller: &Caller, upload: VexUpload) -> Re
         return Err(Error::Invalid(format!("at most {MAX_VEX_DOCUMENTS} VEX documents")));
     }
     let mut statements = 0;
-    let mut sum = <sha2::Sha256 as sha2::Digest>::new();
     for d in &upload.documents {
         if d.name.is_empty() || d.name.len() > 256 || d.name.chars().any(char::is_control) {
             return Err(Error::Invalid(format!(
@@ -91,15 +90,12 @@ pub(crate) async fn put_vex(app: &App, caller: &Caller, upload: VexUpload) -> Re
         let read = assay_runtime::vex::read(d.text.as_bytes(), &d.name)
             .map_err(|e| Error::Invalid(format!("{}: {e}", d.name)))?;
         statements += read.len();
-        sha2::Digest::update(&mut sum, d.name.as_bytes());
-        sha2::Digest::update(&mut sum, [0]);
-        sha2::Digest::update(&mut sum, d.text.as_bytes());
-        sha2::Digest::update(&mut sum, [0]);
     }
     if statements > MAX_VEX_STATEMENTS {
         return Err(Error::Invalid(format!("{statements} VEX statements: at most {MAX_VEX_STATEMENTS}")));
     }
-    let sum = assay_model::hex::encode(&sha2::Digest::finalize(sum));
+    // The digest of the documents as stored.
+    let sum = digest(crate::store::json(&upload.documents)?.as_bytes());
     let documents = upload.documents.len() as u64;
     let row = feeds::VexRow {
         digest: sum.clone(),

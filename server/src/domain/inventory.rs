@@ -23,12 +23,10 @@ const CHUNK: i64 = 2_000;
 
 /// The inventory read from one document, before it is stored.
 pub(crate) struct Taken {
-    pub os_id: String,
-    pub os_version: Option<String>,
+    /// Its digest: SHA-256 over the OS and the packages, hex.
+    pub set: Set,
     /// Sorted, once each.
     pub packages: Vec<Installed>,
-    /// SHA-256 over the OS and the packages, hex.
-    pub digest: String,
     /// Packages left out: beyond [`MAX_PACKAGES`], or with a field beyond
     /// [`MAX_FIELD`] bytes.
     pub left_out: usize,
@@ -88,13 +86,13 @@ pub(crate) fn take(t: &Telemetry) -> Taken {
         }
         h.update([1]);
     }
-    Taken {
-        left_out: all.len().saturating_sub(packages.len()),
-        os_version: os_version.map(str::to_owned),
-        os_id,
+    let set = Set {
         digest: assay_model::hex::encode(&h.finalize()),
-        packages,
-    }
+        os_id,
+        os_version: os_version.map(str::to_owned),
+        packages: packages.len() as i64,
+    };
+    Taken { left_out: all.len().saturating_sub(packages.len()), set, packages }
 }
 
 /// Makes `taken`, read from the document `agent` delivered for `run` at
@@ -114,13 +112,8 @@ pub(crate) async fn record(
     if current.as_ref().is_some_and(|h| h.received_at > received_at) {
         return Ok(());
     }
-    let set = Set {
-        digest: taken.digest.clone(),
-        os_id: taken.os_id.clone(),
-        os_version: taken.os_version.clone(),
-        packages: taken.packages.len() as i64,
-    };
-    rows::put_set(c, &set, &taken.packages).await?;
+    let set = &taken.set;
+    rows::put_set(c, set, &taken.packages).await?;
     rows::put_head(c, agent, run, received_at, &set.digest).await?;
     if let Some(old) = current.filter(|h| h.set.digest != set.digest) {
         rows::drop_set_if_unused(c, &old.set.digest).await?;
@@ -423,8 +416,8 @@ mod tests {
         ]));
         let b = take(&telemetry(vec![package("bash", "5.2"), package("zlib1g", "1:1.2.13")]));
         assert_eq!(a.packages.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(), ["bash", "zlib1g"]);
-        assert_eq!(a.digest, b.digest, "the order of a database is not a change");
-        assert_ne!(a.digest, take(&telemetry(vec![package("bash", "5.3")])).digest);
+        assert_eq!(a.set.digest, b.set.digest, "the order of a database is not a change");
+        assert_ne!(a.set.digest, take(&telemetry(vec![package("bash", "5.3")])).set.digest);
         let hostile = take(&telemetry(vec![
             package("bash", "5.2"),
             package("nul\0name", "1"),
@@ -432,7 +425,7 @@ mod tests {
         ]));
         assert_eq!(hostile.packages.len(), 1);
         assert_eq!(hostile.left_out, 2);
-        assert_eq!((hostile.os_id.as_str(), hostile.os_version.as_deref()), ("debian", Some("12")));
+        assert_eq!((hostile.set.os_id.as_str(), hostile.set.os_version.as_deref()), ("debian", Some("12")));
     }
 
     #[test]
