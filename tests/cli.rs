@@ -325,7 +325,7 @@ fn malformed_telemetry_is_an_input_error_naming_file_and_field() {
             good.replace("\"value\": 6,", "\"value\": \"six\","),
             "sshd.max_auth_tries.value",
         ),
-        ("version.json", good.replace("\"schema_version\": 1", "\"schema_version\": 7"), "schema_version"),
+        ("version.json", good.replace("\"schema_version\": 1", "\"schema_version\": 99"), "schema_version"),
         ("unknown-field.json", good.replace("\"hostname\"", "\"host_name\""), "host_name"),
     ] {
         let path = dir.path().join(name);

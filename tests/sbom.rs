@@ -88,6 +88,53 @@ fn sboms_of_fixture_roots_validate_and_name_every_package_by_purl() {
     let rpm: Value =
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("rpm.cdx.json")).unwrap()).unwrap();
     assert!(rpm["components"][0]["purl"].as_str().unwrap().starts_with("pkg:rpm/rocky/"), "{rpm:#}");
+
+    // Licences, as each package's metadata states them (validated above
+    // with the rest): Debian's DEP-5 copyright files, rpm's License tag,
+    // apk's `L:`, a Python distribution's License field.
+    let read = |name: &str| -> Value {
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join(name)).unwrap()).unwrap()
+    };
+    let licenses = |bom: &Value, name: &str| -> Value {
+        let c = bom["components"].as_array().unwrap().iter().find(|c| c["name"] == name).unwrap();
+        c["licenses"].clone()
+    };
+    let id = |id: &str| serde_json::json!([{"license": {"id": id, "acknowledgement": "declared"}}]);
+    let declared = |doc: &Value, name: &str| -> String {
+        let p = doc["packages"].as_array().unwrap().iter().find(|p| p["name"] == name).unwrap();
+        p["licenseDeclared"].as_str().unwrap().to_owned()
+    };
+    let (cdx, spdx) = (read("debian-default.cdx.json"), read("debian-default.spdx.json"));
+    assert_eq!(licenses(&cdx, "zlib1g"), id("Zlib"));
+    assert_eq!(
+        licenses(&cdx, "procps"),
+        serde_json::json!([{
+            "expression": "LGPL-2.1-or-later AND LGPL-2.0-or-later AND GPL-2.0-or-later",
+            "acknowledgement": "declared"
+        }])
+    );
+    // A short name SPDX has no id for is named as stated, and in SPDX a
+    // LicenseRef- with its name in hasExtractedLicensingInfos.
+    let named = serde_json::json!({"license": {"name": "public-domain", "acknowledgement": "declared"}});
+    assert!(licenses(&cdx, "login").as_array().unwrap().contains(&named));
+    assert_eq!(
+        declared(&spdx, "login"),
+        "BSD-3-Clause AND GPL-1.0-only AND GPL-2.0-or-later AND LicenseRef-public-domain"
+    );
+    let extracted = spdx["hasExtractedLicensingInfos"].as_array().unwrap();
+    assert!(extracted
+        .iter()
+        .any(|e| e["licenseId"] == "LicenseRef-public-domain" && e["name"] == "public-domain"));
+    // libc6's copyright file is prose: no licence is claimed for it.
+    assert_eq!(licenses(&cdx, "libc6"), Value::Null);
+    assert_eq!(declared(&spdx, "libc6"), "NOASSERTION");
+    assert_eq!(declared(&spdx, "requests"), "LicenseRef-Apache-2.0");
+    // Fedora's former names: `GPLv3+` is an SPDX licence, `ASL 2.0` is not
+    // guessed at.
+    let rpm_spdx = read("rpm.spdx.json");
+    assert_eq!(declared(&rpm_spdx, "bash"), "GPL-3.0-or-later");
+    assert_eq!(declared(&rpm_spdx, "openssl"), "LicenseRef-ASL-2.0");
+    assert_eq!(licenses(&read("alpine.cdx.json"), "musl"), id("MIT"));
 }
 
 /// The same host gives the same bytes (with `SOURCE_DATE_EPOCH` for the
@@ -317,4 +364,52 @@ fn uncovered_components_are_skipped_and_bad_sboms_are_refused() {
         assert_eq!(out.status.code(), Some(2), "{name}: {}", stderr(&out));
         assert!(stderr(&out).contains(says), "{name}: {}", stderr(&out));
     }
+}
+
+/// A rule about licences reads what the packages' metadata states: its
+/// bundle asks the collector for dpkg's copyright files, which a scan
+/// without such a rule does not read.
+#[test]
+fn a_rule_about_licences_sees_the_dpkg_copyright_files_in_a_scan() {
+    let dir = tempfile::tempdir().unwrap();
+    let package = dir.path().join("licences");
+    std::fs::create_dir_all(&package).unwrap();
+    std::fs::write(
+        package.join("package.yaml"),
+        "name: licences\ntitle: Licences\nversion: 1.0.0\ndescription: d\nplatforms: [linux]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        package.join("rules.assay"),
+        r#"import std.strings
+
+rule LIC-1 "No GPL-3 software" {
+  severity low
+  description "A package is under the GPL version 3 or later."
+  recommendation "Ask legal."
+  let p = find(p in host.packages ?? [] where "GPL-3+" in (p.licenses ?? []))
+  fail when p is present
+    message "{p.name} is under GPL-3+ ({strings.join(p.licenses ?? [], ", ")})"
+}
+"#,
+    )
+    .unwrap();
+    let scan = |root: &str| -> Value {
+        let out =
+            assay(&["scan", "--root", root, "--package", package.to_str().unwrap(), "--format", "json"]);
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stderr(&out)))
+    };
+    let debian = scan("tests/fixtures/hosts/debian-default");
+    let messages: Vec<&str> =
+        debian["findings"].as_array().unwrap().iter().map(|f| f["message"].as_str().unwrap()).collect();
+    assert_eq!(
+        messages,
+        ["bash is under GPL-3+ (GPL-3+, GPL-3+ with Bison exception, BSD-4-clause-UC and MIT-like, permissive)"]
+    );
+    // Alpine's packages state no GPL-3+: the rule passes.
+    let alpine = scan("tests/fixtures/hosts/alpine");
+    assert_eq!(alpine["findings"].as_array().unwrap().len(), 0, "{alpine:#}");
+    let outcome = |r: &Value| r["rules"].as_array().unwrap()[0]["outcome"].clone();
+    assert_eq!(outcome(&alpine), "passed", "{alpine:#}");
+    assert_eq!(outcome(&debian), "failed", "{debian:#}");
 }

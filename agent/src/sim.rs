@@ -185,6 +185,7 @@ fn telemetry_for(base: &[Telemetry], i: usize, packages: usize) -> Result<Vec<u8
     if packages > 0 {
         use assay_model::telemetry::{Ecosystem, Package, Version};
         t.packages.get_or_insert_with(Vec::new).extend((0..packages).map(|k| Package {
+            licenses: None,
             name: format!("sim-lib-{k}"),
             version: Version(format!("1.{}.{}-1", k % 10, i % 20)),
             source_name: None,

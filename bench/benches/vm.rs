@@ -91,6 +91,7 @@ fn package(name: &str, version: &str) -> t::Package {
         architecture: Some("amd64".into()),
         ecosystem: t::Ecosystem::Debian,
         origin: "/var/lib/dpkg/status".into(),
+        licenses: None,
     }
 }
 

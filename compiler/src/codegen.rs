@@ -119,13 +119,16 @@ pub fn generate(program: &hir::Program, sources: &SourceMap, location: &dyn Fn(S
         regexes: tables.regexes,
         globals,
         functions,
-        plan: CollectionPlan::of(
-            program
-                .rules
-                .iter()
-                .flat_map(|r| &r.lookups)
-                .chain(program.functions.iter().flat_map(|f| &f.lookups)),
-        ),
+        plan: CollectionPlan {
+            licenses: program.reads_licenses,
+            ..CollectionPlan::of(
+                program
+                    .rules
+                    .iter()
+                    .flat_map(|r| &r.lookups)
+                    .chain(program.functions.iter().flat_map(|f| &f.lookups)),
+            )
+        },
         params: program
             .consts
             .iter()

@@ -101,8 +101,13 @@ mod tests {
     /// (format version, instruction-set fingerprint) for every version
     /// released; the last one is this build's. A pin may be edited only
     /// while its version has not landed on main; after that, bump.
-    const INSTRUCTION_SETS: &[(u32, &str)] =
-        &[(2, "38f7692078cba29f"), (3, "212c75c84c287681"), (4, "b392b45b99811688"), (5, "0c0c617435c9ef8d")];
+    const INSTRUCTION_SETS: &[(u32, &str)] = &[
+        (2, "38f7692078cba29f"),
+        (3, "212c75c84c287681"),
+        (4, "b392b45b99811688"),
+        (5, "0c0c617435c9ef8d"),
+        (6, "63da7f06496ef213"),
+    ];
     /// (schema version, telemetry schema fingerprint).
     const SCHEMAS: &[(u32, &str)] = &[
         (2, "9624e59e27629d67"),
@@ -110,6 +115,7 @@ mod tests {
         (4, "c0d60bfbfeb29a49"),
         (5, "2fc2419e85868175"),
         (6, "357e68df4dc5cbfd"),
+        (7, "f6065ccf8157e5b7"),
     ];
     const NATIVES: &str = "7a7cd87eba18b395";
 

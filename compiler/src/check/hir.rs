@@ -17,6 +17,9 @@ pub struct Program {
     pub rules: Vec<Rule>,
     pub consts: Vec<Const>,
     pub functions: Vec<Function>,
+    /// Whether any rule or function reads a package's `licenses`, which the
+    /// collector reads for dpkg only when the plan asks.
+    pub reads_licenses: bool,
 }
 
 #[derive(Clone, Debug)]

@@ -200,6 +200,9 @@ impl Checker<'_> {
             self.report(d.note("the fields of every record are listed in docs/telemetry.md"));
             return error_expr(span);
         };
+        if field.name == "licenses" && self.schema.record(record).name == "Package" {
+            self.program.reads_licenses = true;
+        }
         // Reading through an absent record gives an absent field.
         let ty = if optional { info.ty.clone().optional() } else { info.ty.clone() };
         let mut e = mk(

@@ -188,3 +188,19 @@ fn quick_fixes_mend_what_they_are_offered_for() {
     }
     insta::assert_snapshot!(out);
 }
+
+#[test]
+fn a_rule_that_reads_licences_puts_them_in_the_collection_plan() {
+    let plan = |body: &str| {
+        let src = rule(body);
+        let built = crate::build(&Loaded::from_memory(None, &[("t.assay", &src)])).expect("builds");
+        assay_model::bundle::load(&built.bytes).expect("loads").content.plan.licenses
+    };
+    let reads =
+        "  let agpl = find(p in host.packages ?? [] where \"AGPL-3.0-only\" in (p.licenses ?? []))\n  \
+                 fail when agpl is present\n    message \"{agpl.name ?? \"\"} is under the AGPL\"";
+    assert!(plan(reads));
+    let names_only = "  let p = find(p in host.packages ?? [] where p.name == \"telnetd\")\n  \
+                      fail when p is present\n    message \"telnetd is installed\"";
+    assert!(!plan(names_only));
+}

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 /// The telemetry format this build writes (it reads back to
 /// [`OLDEST_READABLE`]); the fingerprint test fails until it is bumped
 /// with the schema.
-pub const SCHEMA_VERSION: u32 = 6;
+pub const SCHEMA_VERSION: u32 = 7;
 
 /// Declares a telemetry record: the struct with serde derives (unknown keys
 /// rejected, so a misspelt field in a fixture is an error) and its schema.
@@ -571,6 +571,17 @@ record! {
         pub ecosystem: Ecosystem,
         /// The database or metadata file the package was read from.
         pub origin: String,
+        /// The licences the package's metadata states, each as written there:
+        /// rpm's License tag, apk's `L:`, a Python distribution's
+        /// `License-Expression` (else a one-line `License`, else its
+        /// `License ::` classifiers), and for dpkg the `License:` short names
+        /// of the `Files:` stanzas of a machine-readable (DEP-5)
+        /// `/usr/share/doc/PACKAGE/copyright`, in order, once each. Absent
+        /// where no licence is stated in a form that can be read (a copyright
+        /// file in prose), in documents of schema 6, and for dpkg packages
+        /// unless the collection plan asks for licences (`assay sbom`, the
+        /// server, or a rule that reads `licenses`).
+        pub licenses: Option<Vec<String>>,
     }
 }
 

@@ -148,6 +148,8 @@ fn migrate(t: &mut Telemetry, from: u32) {
     // 5 → 6: `kernel.security_modules` was added (optional: not read), and
     // `vulnerabilities[].id` and `severity_source` (required, given before
     // the strict parse).
+    // 6 → 7: `packages[].licenses` was added (optional: such a document read
+    // no licence).
     t.schema_version = SCHEMA_VERSION;
 }
 

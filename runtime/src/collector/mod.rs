@@ -66,6 +66,7 @@ pub fn looked_up(plan: &CollectionPlan) -> LookedUp {
         modules: LookupKind::Module.defaults().iter().map(|s| (*s).to_owned()).collect(),
         contents: Vec::new(),
         certificates: Vec::new(),
+        licenses: false,
     };
     all.merge(plan);
     // Contents are covered once read ([`contents::collect`]).
@@ -88,6 +89,8 @@ pub struct Ctx {
     pub(crate) command_lines: CommandLines,
     /// The names the sensors look up (see [`looked_up`]).
     pub(crate) looked_up: LookedUp,
+    /// Whether dpkg packages' copyright files are read for their licences.
+    pub(crate) licenses: bool,
     /// Sections collected only in part, and why.
     pub(crate) partial: Vec<SkippedSection>,
     pub(crate) errors: Vec<CollectionError>,
@@ -103,6 +106,7 @@ impl Ctx {
             fs,
             command_lines,
             looked_up,
+            licenses: false,
             partial: Vec::new(),
             errors: Vec::new(),
             counts: Default::default(),
@@ -174,6 +178,7 @@ pub fn collect(config: &Config, progress: &mut dyn FnMut(f64)) -> Telemetry {
     let started = Instant::now();
     let started_at = now_rfc3339();
     let mut ctx = Ctx::new(RootFs::new(&config.root), config.command_lines, looked_up(&config.plan));
+    ctx.licenses = config.plan.licenses;
     let (os, hostname, machine_id, kernel_release) = system::identity(&mut ctx);
     let architecture = if ctx.live() { Some(std::env::consts::ARCH.to_owned()) } else { None };
     let asset = Asset {
@@ -242,11 +247,13 @@ pub fn collect(config: &Config, progress: &mut dyn FnMut(f64)) -> Telemetry {
     doc
 }
 
-/// The host's identity and installed packages, and nothing else (`assay
-/// sbom`): no file walk, no sampling, no configuration read.
+/// The host's identity and installed packages with their licences, and
+/// nothing else (`assay sbom`): no file walk, no sampling, no configuration
+/// read.
 pub fn inventory(root: &Path) -> Telemetry {
     let started_at = now_rfc3339();
     let mut ctx = Ctx::new(RootFs::new(root), CommandLines::Flags, looked_up(&CollectionPlan::default()));
+    ctx.licenses = true;
     let (os, hostname, machine_id, kernel_release) = system::identity(&mut ctx);
     let architecture = if ctx.live() { Some(std::env::consts::ARCH.to_owned()) } else { None };
     let asset = Asset {

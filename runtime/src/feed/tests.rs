@@ -3,6 +3,7 @@ use assay_model::telemetry::{Os, OsFamily};
 
 fn pkg(name: &str, version: &str, source: &str, source_version: &str) -> Package {
     Package {
+        licenses: None,
         name: name.into(),
         version: Version(version.into()),
         source_name: Some(source.into()),

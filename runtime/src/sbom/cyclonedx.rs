@@ -1,6 +1,7 @@
 //! CycloneDX 1.6 JSON: the parts Assay writes, as typed serde structs
 //! (field names as the specification's JSON schema spells them).
 
+use super::license::{self, Term};
 use super::Inventory;
 use serde::Serialize;
 
@@ -45,7 +46,60 @@ struct Component {
     #[serde(skip_serializing_if = "Option::is_none")]
     purl: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
+    licenses: Vec<LicenseChoice>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     properties: Vec<Property>,
+}
+
+/// An item of a component's `licenses`: licences one by one, or a single
+/// SPDX expression (the schema allows no mix).
+#[derive(Serialize)]
+#[serde(untagged)]
+enum LicenseChoice {
+    License { license: License },
+    Expression { expression: String, acknowledgement: &'static str },
+}
+
+#[derive(Serialize)]
+struct License {
+    /// An SPDX licence id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<String>,
+    /// A licence SPDX has no id for, or an expression beside such one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<String>,
+    acknowledgement: &'static str,
+}
+
+/// The package's metadata states them: `declared`, not concluded.
+const DECLARED: &str = "declared";
+
+/// A package's licences: one SPDX expression when all it states are SPDX,
+/// else each on its own, by id where it is one licence id.
+fn licenses(terms: &[Term]) -> Vec<LicenseChoice> {
+    let one = |id: Option<&str>, name: Option<&str>| LicenseChoice::License {
+        license: License {
+            id: id.map(str::to_owned),
+            name: name.map(str::to_owned),
+            acknowledgement: DECLARED,
+        },
+    };
+    match terms {
+        [] => Vec::new(),
+        [Term::Spdx { expression, single: true }] => vec![one(Some(expression), None)],
+        _ if terms.iter().all(|t| matches!(t, Term::Spdx { .. })) => {
+            let expression = license::declared(terms, &mut Default::default()).unwrap_or_default();
+            vec![LicenseChoice::Expression { expression, acknowledgement: DECLARED }]
+        }
+        _ => terms
+            .iter()
+            .map(|t| match t {
+                Term::Spdx { expression, single: true } => one(Some(expression), None),
+                Term::Spdx { expression, single: false } => one(None, Some(expression)),
+                Term::Named(name) => one(None, Some(name)),
+            })
+            .collect(),
+    }
 }
 
 #[derive(Serialize)]
@@ -78,6 +132,7 @@ pub(super) fn cyclonedx(inv: &Inventory<'_>, tool_version: &str) -> Bom {
         version: inv.os_version.map(str::to_owned),
         description: inv.os_name.map(str::to_owned),
         purl: None,
+        licenses: Vec::new(),
         properties: host_props,
     };
     let components: Vec<Component> = inv
@@ -102,6 +157,7 @@ pub(super) fn cyclonedx(inv: &Inventory<'_>, tool_version: &str) -> Bom {
                 version: Some(p.version.0.clone()),
                 description: None,
                 purl: Some(c.purl.clone()),
+                licenses: licenses(&license::terms(p)),
                 properties,
             }
         })
@@ -126,6 +182,7 @@ pub(super) fn cyclonedx(inv: &Inventory<'_>, tool_version: &str) -> Bom {
                     version: Some(tool_version.to_owned()),
                     description: None,
                     purl: None,
+                    licenses: Vec::new(),
                     properties: Vec::new(),
                 }],
             },

@@ -1,7 +1,8 @@
 //! Software bills of materials of a host (`assay sbom`): its packages as
 //! CycloneDX 1.6 JSON or SPDX 2.3 JSON, each with its Package URL, and the
 //! host (operating system, hostname, a digest of its machine id) as the
-//! subject.
+//! subject, and the licences each package's metadata states
+//! (`license.rs`).
 //!
 //! The input is a telemetry document's header and `packages`; the output
 //! is deterministic: components sorted by Package URL, the serial number
@@ -13,6 +14,7 @@
 //! crate stops at CycloneDX 1.5, and the SPDX crates at 2.2.
 
 mod cyclonedx;
+mod license;
 pub mod read;
 mod spdx;
 
@@ -80,6 +82,11 @@ impl<'t> Inventory<'t> {
         for c in &components {
             h.update(c.purl.as_bytes());
             h.update([0]);
+            for l in c.package.licenses.iter().flatten() {
+                h.update(b"license:");
+                h.update(l.as_bytes());
+                h.update([0]);
+            }
         }
         let digest = assay_model::hex::encode(&h.finalize());
         let created = source_date_epoch()

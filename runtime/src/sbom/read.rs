@@ -2,7 +2,9 @@
 //! or SPDX 2.2/2.3 JSON, as Assay, syft, Trivy, cdxgen or cyclonedx-py
 //! write them, into telemetry with no host: its `packages` from each
 //! component's Package URL, its operating system from the `distro`
-//! qualifier. A component the vulnerability feed cannot cover (no Package
+//! qualifier, and the licences each declares (CycloneDX's ids, names and
+//! expressions; SPDX's `licenseDeclared`), as written. A component the
+//! vulnerability feed cannot cover (no Package
 //! URL, no version, another ecosystem) is kept as skipped, with the reason,
 //! never passed.
 
@@ -55,7 +57,32 @@ struct CdxComponent {
     #[serde(default)]
     purl: Option<String>,
     #[serde(default)]
+    licenses: Vec<CdxLicenseChoice>,
+    #[serde(default)]
     components: Vec<CdxComponent>,
+}
+
+/// A licence by SPDX id or by name, or an SPDX expression.
+#[derive(Deserialize)]
+struct CdxLicenseChoice {
+    #[serde(default)]
+    license: Option<CdxLicense>,
+    #[serde(default)]
+    expression: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct CdxLicense {
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
+}
+
+impl CdxLicenseChoice {
+    fn stated(self) -> Option<String> {
+        self.expression.or_else(|| self.license.and_then(|l| l.id.or(l.name)))
+    }
 }
 
 #[derive(Deserialize)]
@@ -77,6 +104,8 @@ struct SpdxPackage {
     version_info: Option<String>,
     #[serde(default)]
     primary_package_purpose: Option<String>,
+    #[serde(default)]
+    license_declared: Option<String>,
     #[serde(default)]
     external_refs: Vec<SpdxRef>,
 }
@@ -105,6 +134,9 @@ struct Listed {
     name: String,
     version: Option<String>,
     purl: Option<String>,
+    /// The licences it declares, as written (`None`: none, or
+    /// `NOASSERTION`).
+    licenses: Option<Vec<String>>,
 }
 
 /// Reads an SBOM; `origin` (its file name) is each package's origin.
@@ -144,7 +176,11 @@ pub fn read(bytes: &[u8], origin: &str) -> Result<Read, String> {
                             .into_iter()
                             .find(|r| r.reference_type == "purl")
                             .map(|r| r.reference_locator);
-                        Listed { name: p.name, version: p.version_info, purl }
+                        let licenses = p
+                            .license_declared
+                            .filter(|l| !["NOASSERTION", "NONE", ""].contains(&l.trim()))
+                            .map(|l| vec![l]);
+                        Listed { name: p.name, version: p.version_info, purl, licenses }
                     })
                     .collect();
                 (doc.spdx_version, doc.name, out)
@@ -160,12 +196,13 @@ pub fn read(bytes: &[u8], origin: &str) -> Result<Read, String> {
     let mut packages = Vec::new();
     let mut skipped = Vec::new();
     let mut os: Option<Os> = None;
-    for Listed { name, version, purl } in components {
+    for Listed { name, version, purl, licenses } in components {
         match package(&name, version.as_deref(), purl.as_deref(), origin) {
-            Ok((p, distro)) => {
+            Ok((mut p, distro)) => {
                 if os.is_none() {
                     os = distro;
                 }
+                p.licenses = licenses;
                 packages.push(p);
             }
             Err(why) => skipped.push(Skipped { name, purl, why }),
@@ -197,7 +234,9 @@ fn flatten(components: Vec<CdxComponent>, out: &mut Vec<Listed>) -> Result<(), S
             return Err(format!("more than {MAX_COMPONENTS} components"));
         }
         stack.extend(c.components.into_iter().rev());
-        out.push(Listed { name: c.name, version: c.version, purl: c.purl });
+        let licenses: Vec<String> = c.licenses.into_iter().filter_map(CdxLicenseChoice::stated).collect();
+        let licenses = (!licenses.is_empty()).then_some(licenses);
+        out.push(Listed { name: c.name, version: c.version, purl: c.purl, licenses });
     }
     Ok(())
 }
@@ -264,6 +303,7 @@ fn package(
         architecture: qualifier("arch"),
         ecosystem,
         origin: format!("{origin}: {purl}"),
+        licenses: None,
     };
     Ok((package, os))
 }

@@ -1,6 +1,7 @@
 //! SPDX 2.3 JSON: the parts Assay writes, as typed serde structs (field
 //! names as the specification's JSON schema spells them).
 
+use super::license::{self, References};
 use super::Inventory;
 use serde::Serialize;
 
@@ -17,6 +18,17 @@ pub(super) struct Document {
     document_describes: Vec<String>,
     packages: Vec<Package>,
     relationships: Vec<Relationship>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    has_extracted_licensing_infos: Vec<ExtractedLicense>,
+}
+
+/// A licence the packages name that SPDX has no id for.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ExtractedLicense {
+    license_id: String,
+    name: String,
+    extracted_text: String,
 }
 
 #[derive(Serialize)]
@@ -36,7 +48,7 @@ struct Package {
     download_location: &'static str,
     files_analyzed: bool,
     license_concluded: &'static str,
-    license_declared: &'static str,
+    license_declared: String,
     copyright_text: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     source_info: Option<String>,
@@ -83,7 +95,7 @@ pub(super) fn spdx(inv: &Inventory<'_>, tool_version: &str) -> Document {
         download_location: NOASSERTION,
         files_analyzed: false,
         license_concluded: NOASSERTION,
-        license_declared: NOASSERTION,
+        license_declared: NOASSERTION.to_owned(),
         copyright_text: NOASSERTION,
         source_info: None,
         comment: Some(format!(
@@ -100,6 +112,7 @@ pub(super) fn spdx(inv: &Inventory<'_>, tool_version: &str) -> Document {
         relationship_type: "DESCRIBES",
         related_spdx_element: HOST_ID.to_owned(),
     }];
+    let mut references = References::default();
     for (i, c) in inv.components.iter().enumerate() {
         let p = c.package;
         // The index keeps ids unique where two names differ only in
@@ -116,7 +129,8 @@ pub(super) fn spdx(inv: &Inventory<'_>, tool_version: &str) -> Document {
             download_location: NOASSERTION,
             files_analyzed: false,
             license_concluded: NOASSERTION,
-            license_declared: NOASSERTION,
+            license_declared: license::declared(&license::terms(p), &mut references)
+                .unwrap_or_else(|| NOASSERTION.to_owned()),
             copyright_text: NOASSERTION,
             source_info,
             comment: Some(format!("read from {}", p.origin)),
@@ -146,5 +160,17 @@ pub(super) fn spdx(inv: &Inventory<'_>, tool_version: &str) -> Document {
         document_describes: vec![HOST_ID.to_owned()],
         packages,
         relationships,
+        has_extracted_licensing_infos: references
+            .into_named()
+            .into_iter()
+            .map(|(name, license_id)| ExtractedLicense {
+                extracted_text: format!(
+                    "The licence the packages' metadata names `{name}`, an identifier SPDX does not \
+                     define; its text was not collected."
+                ),
+                license_id,
+                name,
+            })
+            .collect(),
     }
 }

@@ -3,6 +3,7 @@ use assay_model::telemetry::Version;
 
 fn package(name: &str, version: &str, source: Option<&str>, ecosystem: Ecosystem) -> Package {
     Package {
+        licenses: None,
         name: name.into(),
         version: Version(version.into()),
         source_name: source.map(str::to_owned),
@@ -44,6 +45,48 @@ fn package_urls_follow_the_purl_spec() {
     assert_eq!(
         purl(&apk, "alpine", Some("3.20.3")).unwrap(),
         "pkg:apk/alpine/musl@1.2.5-r0?arch=amd64&distro=alpine-3.20.3"
+    );
+}
+
+/// Licences written into either format are read back as each format
+/// states them: CycloneDX's ids, names or expression, SPDX's
+/// `licenseDeclared` expression.
+#[test]
+fn licences_round_trip_through_both_formats() {
+    let with = |name: &str, licenses: &[&str]| Package {
+        licenses: Some(licenses.iter().map(|l| (*l).to_owned()).collect()),
+        ..package(name, "1.0-1", Some(name), Ecosystem::Debian)
+    };
+    let mut t = Telemetry::empty(assay_model::telemetry::Asset::default());
+    t.packages = Some(vec![
+        with("a", &["GPL-2+"]),
+        with("b", &["GPL-2+", "MIT or Apache-2.0"]),
+        with("c", &["Zlib", "public-domain"]),
+        package("d", "1.0-1", Some("d"), Ecosystem::Debian),
+    ]);
+    let read_back = |format: Format| -> Vec<(String, Option<Vec<String>>)> {
+        let text = render(&t, format, "test").unwrap();
+        let read = super::read::read(text.as_bytes(), "sbom.json").unwrap();
+        read.telemetry.packages.unwrap().into_iter().map(|p| (p.name, p.licenses)).collect()
+    };
+    let some = |ls: &[&str]| Some(ls.iter().map(|l| (*l).to_owned()).collect::<Vec<_>>());
+    assert_eq!(
+        read_back(Format::CycloneDx),
+        [
+            ("a".to_owned(), some(&["GPL-2.0-or-later"])),
+            ("b".to_owned(), some(&["GPL-2.0-or-later AND (MIT OR Apache-2.0)"])),
+            ("c".to_owned(), some(&["Zlib", "public-domain"])),
+            ("d".to_owned(), None),
+        ]
+    );
+    assert_eq!(
+        read_back(Format::Spdx),
+        [
+            ("a".to_owned(), some(&["GPL-2.0-or-later"])),
+            ("b".to_owned(), some(&["GPL-2.0-or-later AND (MIT OR Apache-2.0)"])),
+            ("c".to_owned(), some(&["Zlib AND LicenseRef-public-domain"])),
+            ("d".to_owned(), None),
+        ]
     );
 }
 

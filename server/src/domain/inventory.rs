@@ -196,6 +196,7 @@ impl Query {
 /// The package's Package URL, as `assay sbom` writes it.
 fn purl_of(p: &Installed, os_id: &str, os_version: Option<&str>) -> Option<String> {
     let package = Package {
+        licenses: None,
         name: p.name.clone(),
         version: Version(p.version.clone()),
         source_name: p.source_name.clone(),
@@ -385,6 +386,7 @@ mod tests {
 
     fn package(name: &str, version: &str) -> Package {
         Package {
+            licenses: None,
             name: name.into(),
             version: Version(version.into()),
             source_name: None,

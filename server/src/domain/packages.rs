@@ -705,9 +705,10 @@ pub(crate) async fn resolve(c: &mut store::Conn, requirement: &str, new_template
     }
 }
 
-/// The collection plan of a selection: what each bundle looks up.
+/// The collection plan of a selection: what each bundle looks up, and the
+/// packages' licences, which the server's SBOMs carry.
 pub(crate) fn plan(selection: &Selection) -> assay_model::lookup::CollectionPlan {
-    let mut plan = assay_model::lookup::CollectionPlan::default();
+    let mut plan = assay_model::lookup::CollectionPlan { licenses: true, ..Default::default() };
     for (bundle, _) in selection {
         plan.merge(&bundle.content.plan);
     }
