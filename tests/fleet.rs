@@ -439,6 +439,22 @@ fn inventory_answers_as_local_sboms_do(
         assert_eq!(code, 0, "{err}");
         let sbom: Value = serde_json::from_str(&out).unwrap();
         assert_eq!(purls(&sbom), purls(&local), "{host}: the server's SBOM differs from assay sbom --root");
+        // With the same licences: the server's plan asks agents for them.
+        let licenses = |bom: &Value| -> Vec<(Value, Value)> {
+            bom["components"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| (c["purl"].clone(), c["licenses"].clone()))
+                .collect()
+        };
+        assert_eq!(licenses(&sbom), licenses(&local), "{host}: licences differ");
+        if *host == "debian-default" {
+            assert!(
+                sbom.to_string().contains("GPL-3.0-or-later"),
+                "{host}: dpkg licences were read: {sbom:#}"
+            );
+        }
         // The host as enrolled, which is what its fixture says.
         assert_eq!(sbom["metadata"]["component"]["properties"], local["metadata"]["component"]["properties"]);
         let (code, out, err) = fleet(s, &["sbom", id, "--spdx"]);
