@@ -98,6 +98,8 @@ pub struct Ctx {
     counts: std::collections::BTreeMap<String, usize>,
     /// Errors already recorded: the same one again is not kept twice.
     seen: std::collections::HashSet<(String, Option<String>, String)>,
+    /// How long each sensor took, in the order they ran ([`collect_timed`]).
+    timings: Vec<(String, Duration)>,
 }
 
 impl Ctx {
@@ -111,6 +113,7 @@ impl Ctx {
             errors: Vec::new(),
             counts: Default::default(),
             seen: Default::default(),
+            timings: Vec::new(),
         }
     }
 
@@ -161,25 +164,39 @@ impl Ctx {
     }
 }
 
-/// Runs one sensor, turning a panic into a recorded error.
+/// Runs one sensor, turning a panic into a recorded error, and records
+/// how long it took.
 fn sensor<T>(ctx: &mut Ctx, name: &str, f: impl FnOnce(&mut Ctx) -> Option<T>) -> Option<T> {
-    match catch_unwind(AssertUnwindSafe(|| f(ctx))) {
+    let started = Instant::now();
+    let result = match catch_unwind(AssertUnwindSafe(|| f(ctx))) {
         Ok(v) => v,
         Err(_) => {
             ctx.error(name, None, "the sensor failed unexpectedly (a bug in assay); other sensors ran");
             None
         }
-    }
+    };
+    ctx.timings.push((name.to_owned(), started.elapsed()));
+    result
 }
 
 /// Collects one telemetry document. `progress` is told the fraction done
 /// during runtime sampling.
 pub fn collect(config: &Config, progress: &mut dyn FnMut(f64)) -> Telemetry {
+    collect_timed(config, progress).0
+}
+
+/// [`collect`], with how long each sensor took (`files` holds the walk of
+/// the local file systems), in the order they ran; the identity is read
+/// first, as `identity`. Timings stay out of the document, which must not change
+/// between two collections of an unchanged host.
+pub fn collect_timed(config: &Config, progress: &mut dyn FnMut(f64)) -> (Telemetry, Vec<(String, Duration)>) {
     let started = Instant::now();
     let started_at = now_rfc3339();
     let mut ctx = Ctx::new(RootFs::new(&config.root), config.command_lines, looked_up(&config.plan));
     ctx.licenses = config.plan.licenses;
+    let identity = Instant::now();
     let (os, hostname, machine_id, kernel_release) = system::identity(&mut ctx);
+    ctx.timings.push(("identity".to_owned(), identity.elapsed()));
     let architecture = if ctx.live() { Some(std::env::consts::ARCH.to_owned()) } else { None };
     let asset = Asset {
         id: machine_id.unwrap_or_else(|| hostname.clone()),
@@ -244,7 +261,7 @@ pub fn collect(config: &Config, progress: &mut dyn FnMut(f64)) -> Telemetry {
     }
     doc.errors = ctx.finish_errors();
     doc.schema_version = SCHEMA_VERSION;
-    doc
+    (doc, ctx.timings)
 }
 
 /// The host's identity and installed packages with their licences, and

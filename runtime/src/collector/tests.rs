@@ -160,3 +160,23 @@ proptest! {
         prop_assert_eq!(covered.map_or(0, Vec::len), found);
     }
 }
+
+/// Each sensor of a collection is timed once, the walk as `files`, and the
+/// timings leave the document as it was.
+#[test]
+fn a_timed_collection_times_each_sensor_once_and_changes_nothing() {
+    let root =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/hosts/debian-default");
+    let config = Config { root: root.clone(), ..Config::default() };
+    let (doc, timings) = collect_timed(&config, &mut |_| {});
+    let names: Vec<&str> = timings.iter().map(|(s, _)| s.as_str()).collect();
+    for sensor in ["identity", "packages", "files", "services", "runtime"] {
+        assert_eq!(names.iter().filter(|n| **n == sensor).count(), 1, "{sensor} in {names:?}");
+    }
+    let again = collect_root(&root);
+    let strip = |mut t: Telemetry| {
+        t.collection = None;
+        t
+    };
+    assert_eq!(strip(doc), strip(again));
+}
