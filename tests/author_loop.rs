@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{assay, assay_in, code, stdout};
+use common::{assay, assay_in, code, package, stdout};
 
 /// Standard error with miette's wrapping and frame undone: words separated
 /// by single spaces.
@@ -16,20 +16,7 @@ fn stderr(out: &std::process::Output) -> String {
     let text = common::stderr(out);
     text.split_whitespace().filter(|w| *w != "│").collect::<Vec<_>>().join(" ")
 }
-use std::path::{Path, PathBuf};
-
-/// A package folder `name` holding `rules.assay` with `source`.
-fn package(dir: &Path, name: &str, source: &str) -> PathBuf {
-    let root = dir.join(name);
-    std::fs::create_dir_all(root.join("tests")).unwrap();
-    std::fs::write(
-        root.join("package.yaml"),
-        format!("name: {name}\ntitle: t\nversion: 1.0.0\ndescription: d\nplatforms: [linux]\n"),
-    )
-    .unwrap();
-    std::fs::write(root.join("rules.assay"), source).unwrap();
-    root
-}
+use std::path::Path;
 
 const JOURNALD: &str = r#"/// Logs kept only in memory are lost at reboot.
 rule JD-001 "Persist the journal" {

@@ -372,15 +372,9 @@ fn uncovered_components_are_skipped_and_bad_sboms_are_refused() {
 #[test]
 fn a_rule_about_licences_sees_the_dpkg_copyright_files_in_a_scan() {
     let dir = tempfile::tempdir().unwrap();
-    let package = dir.path().join("licences");
-    std::fs::create_dir_all(&package).unwrap();
-    std::fs::write(
-        package.join("package.yaml"),
-        "name: licences\ntitle: Licences\nversion: 1.0.0\ndescription: d\nplatforms: [linux]\n",
-    )
-    .unwrap();
-    std::fs::write(
-        package.join("rules.assay"),
+    let package = common::package(
+        dir.path(),
+        "licences",
         r#"import std.strings
 
 rule LIC-1 "No GPL-3 software" {
@@ -392,8 +386,7 @@ rule LIC-1 "No GPL-3 software" {
     message "{p.name} is under GPL-3+ ({strings.join(p.licenses ?? [], ", ")})"
 }
 "#,
-    )
-    .unwrap();
+    );
     let scan = |root: &str| -> Value {
         let out =
             assay(&["scan", "--root", root, "--package", package.to_str().unwrap(), "--format", "json"]);

@@ -6,6 +6,20 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// A package folder `name` under `dir` holding `rules.assay` with `source`
+/// (and an empty `tests/`).
+pub fn package(dir: &Path, name: &str, source: &str) -> PathBuf {
+    let root = dir.join(name);
+    std::fs::create_dir_all(root.join("tests")).unwrap();
+    std::fs::write(
+        root.join("package.yaml"),
+        format!("name: {name}\ntitle: t\nversion: 1.0.0\ndescription: d\nplatforms: [linux]\n"),
+    )
+    .unwrap();
+    std::fs::write(root.join("rules.assay"), source).unwrap();
+    root
+}
+
 /// Runs the built `assay` binary from the checkout's root, without colours.
 pub fn assay(args: &[&str]) -> Output {
     assay_in(Path::new(env!("CARGO_MANIFEST_DIR")), args)
