@@ -55,15 +55,15 @@ pub fn generate(program: &hir::Program, sources: &SourceMap, location: &dyn Fn(S
     let mut rule_locations = Vec::with_capacity(program.rules.len());
     for rule in &program.rules {
         let mut b = Builder::new(&mut tables, sources, rule.locals, true);
-        let mut not_applicable: Vec<(usize, String)> = Vec::new();
+        let mut not_applicable: Vec<(Vec<usize>, String)> = Vec::new();
         for step in &rule.steps {
             match step {
                 Step::AppliesWhen(cond) => {
                     b.at(cond.span);
-                    let at = b.branch_unless(cond, 0);
+                    let jumps = b.branch_unless(cond, 0);
                     let condition: Vec<&str> = sources.slice(cond.span).split_whitespace().collect();
                     let reason = format!("`applies when {}` is false on this host", condition.join(" "));
-                    not_applicable.push((at, reason));
+                    not_applicable.push((jumps, reason));
                 }
                 Step::Let(id, value) => {
                     b.at(value.span);
@@ -75,9 +75,9 @@ pub fn generate(program: &hir::Program, sources: &SourceMap, location: &dyn Fn(S
             }
         }
         b.emit(Instr::Halt);
-        for (at, reason) in not_applicable {
+        for (jumps, reason) in not_applicable {
             let target = b.here();
-            b.patch(at, target);
+            b.patch_all(&jumps, target);
             let c = b.tables.constant(Constant::Str(reason));
             b.emit(Instr::NotApplicable(c));
         }
@@ -347,6 +347,9 @@ impl<'t> Builder<'t> {
                 Instr::JumpIfTrueKeep(_) => Instr::JumpIfTrueKeep(target),
                 Instr::JumpIfPresent(_) => Instr::JumpIfPresent(target),
                 Instr::JumpUnless { cmp, .. } => Instr::JumpUnless { cmp, target },
+                Instr::JumpUnlessConst { cmp, constant, .. } => {
+                    Instr::JumpUnlessConst { cmp, constant, target }
+                }
                 Instr::JumpUnlessIn { list, negate, .. } => Instr::JumpUnlessIn { list, negate, target },
                 Instr::IterNext { slot, .. } => Instr::IterNext { slot, exit: target },
                 other => other,
@@ -391,11 +394,29 @@ impl<'t> Builder<'t> {
         }
     }
 
+    /// Patches every jump of `jumps` to `target`.
+    fn patch_all(&mut self, jumps: &[usize], target: u32) {
+        for at in jumps {
+            self.patch(*at, target);
+        }
+    }
+
     /// Evaluates `cond` and jumps to `target` when it is false; returns the
-    /// jump's position for patching. A comparison at the top of the
-    /// condition becomes one compare-and-branch instruction, in the place
-    /// the comparison would have had, so jumps that land there stay right.
-    fn branch_unless(&mut self, cond: &Expr, target: u32) -> usize {
+    /// jumps' positions for patching. `a and b` is a branch on `a`, then one
+    /// on `b` (what `and` computes, without its boolean on the stack). A
+    /// comparison becomes one compare-and-branch instruction (with a literal
+    /// on the right, one that reads the constant itself), in the place the
+    /// comparison would have had, so jumps that land there stay right.
+    fn branch_unless(&mut self, cond: &Expr, target: u32) -> Vec<usize> {
+        if let ExprKind::Binary(BinaryOp::And, l, r) = &cond.kind {
+            let mut jumps = self.branch_unless(l, target);
+            jumps.extend(self.branch_unless(r, target));
+            return jumps;
+        }
+        vec![self.branch_unless_one(cond, target)]
+    }
+
+    fn branch_unless_one(&mut self, cond: &Expr, target: u32) -> usize {
         if let ExprKind::Binary(op, l, r) = &cond.kind {
             let cmp = match op {
                 BinaryOp::Eq => Some(Cmp::Eq),
@@ -408,6 +429,15 @@ impl<'t> Builder<'t> {
             };
             if let Some(cmp) = cmp {
                 self.expr(l);
+                let constant = match literal(r) {
+                    Some(
+                        c @ (Constant::Int(_) | Constant::Str(_) | Constant::Version(_) | Constant::Enum(..)),
+                    ) => u16::try_from(self.tables.constant(c)).ok(),
+                    _ => None,
+                };
+                if let Some(constant) = constant {
+                    return self.emit(Instr::JumpUnlessConst { cmp, constant, target });
+                }
                 self.expr(r);
                 return self.emit(Instr::JumpUnless { cmp, target });
             }
@@ -432,18 +462,18 @@ impl<'t> Builder<'t> {
                 self.at(*span);
                 let skip = condition.as_ref().map(|c| {
                     let outer = self.at(c.span);
-                    let at = self.branch_unless(c, 0);
+                    let jumps = self.branch_unless(c, 0);
                     self.line = outer;
-                    at
+                    jumps
                 });
                 for part in message {
                     self.expr(part);
                 }
                 self.emit(Instr::Format(message.len() as u32));
                 self.emit(Instr::Fail);
-                if let Some(at) = skip {
+                if let Some(jumps) = skip {
                     let end = self.here();
-                    self.patch(at, end);
+                    self.patch_all(&jumps, end);
                 }
             }
             Check::ForEach { var, collection, filter, lets, body } => {
@@ -590,7 +620,7 @@ impl<'t> Builder<'t> {
                 self.expr(a);
                 let to_end = self.emit(Instr::Jump(0));
                 let else_at = self.here();
-                self.patch(to_else, else_at);
+                self.patch_all(&to_else, else_at);
                 self.expr(b);
                 let end = self.here();
                 self.patch(to_end, end);
@@ -699,8 +729,8 @@ impl<'t> Builder<'t> {
                 // An item satisfied the condition.
                 self.emit(Instr::Bool(kind == QuantifierKind::Any));
                 let to_end = self.emit(Instr::Jump(0));
-                if let Some(at) = on_false {
-                    self.patch(at, top);
+                if let Some(jumps) = &on_false {
+                    self.patch_all(jumps, top);
                 }
                 let exhausted = self.here();
                 self.patch(next, exhausted);
@@ -711,8 +741,8 @@ impl<'t> Builder<'t> {
             QuantifierKind::All => {
                 self.emit(Instr::Jump(top));
                 let failed = self.here();
-                if let Some(at) = on_false {
-                    self.patch(at, failed);
+                if let Some(jumps) = &on_false {
+                    self.patch_all(jumps, failed);
                 }
                 self.emit(Instr::Bool(false));
                 let to_end = self.emit(Instr::Jump(0));
@@ -725,8 +755,8 @@ impl<'t> Builder<'t> {
             QuantifierKind::Count => {
                 self.emit(Instr::Incr(acc));
                 self.emit(Instr::Jump(top));
-                if let Some(at) = on_false {
-                    self.patch(at, top);
+                if let Some(jumps) = &on_false {
+                    self.patch_all(jumps, top);
                 }
                 let exhausted = self.here();
                 self.patch(next, exhausted);
@@ -735,8 +765,8 @@ impl<'t> Builder<'t> {
             QuantifierKind::Find => {
                 self.emit(Instr::Load(iter + 3));
                 let to_end = self.emit(Instr::Jump(0));
-                if let Some(at) = on_false {
-                    self.patch(at, top);
+                if let Some(jumps) = &on_false {
+                    self.patch_all(jumps, top);
                 }
                 let exhausted = self.here();
                 self.patch(next, exhausted);

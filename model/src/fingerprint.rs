@@ -106,7 +106,7 @@ mod tests {
         (3, "212c75c84c287681"),
         (4, "b392b45b99811688"),
         (5, "0c0c617435c9ef8d"),
-        (6, "63da7f06496ef213"),
+        (6, "db641d2c786bbcfb"),
     ];
     /// (schema version, telemetry schema fingerprint).
     const SCHEMAS: &[(u32, &str)] = &[

@@ -178,6 +178,10 @@ instructions! {
         Halt => "",
         /// End a function: pop its value and return it to the caller.
         Return => "v →",
+        /// Pop a value; jump to `target` unless `a cmp constant` holds
+        /// (`Const` and `JumpUnless`, fused: a comparison with a literal, the
+        /// commonest condition in a loop's filter).
+        JumpUnlessConst { cmp: Cmp, constant: u16, target: u32 } => "a →",
     }
 }
 

@@ -161,6 +161,10 @@ fn block(out: &mut String, bundle: &Bundle, code: &Code) {
                 )
             }
             Instr::JumpUnless { cmp, target } => format!("jump_unless {cmp:?} -> {target}"),
+            Instr::JumpUnlessConst { cmp, constant: n, target } => format!(
+                "jump_unless {cmp:?} #{n} ({}) -> {target}",
+                c.constants.get(usize::from(n)).map(constant).unwrap_or_default()
+            ),
             Instr::JumpUnlessIn { list, negate, target } => format!(
                 "jump_unless {}in #{list} ({}) -> {target}",
                 if negate { "not " } else { "" },

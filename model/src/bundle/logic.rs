@@ -103,6 +103,9 @@ impl Canon<'_> {
                 Instr::JumpUnlessIn { list, negate, target } => {
                     format!("jump_unless_in {} {negate} {target}", self.constant(u32::from(list)))
                 }
+                Instr::JumpUnlessConst { cmp, constant, target } => {
+                    format!("jump_unless_const {cmp:?} {} {target}", self.constant(u32::from(constant)))
+                }
                 Instr::Global(n) => format!("global {}", self.global(n)),
                 Instr::Call(n) => format!("call {}", self.function(n)),
                 Instr::Native { native, argc } => {

@@ -171,7 +171,7 @@ fn the_bytecode_reference_table_is_generated_from_the_instructions() {
         doc == fresh,
         "docs/bytecode.md is stale; run `ASSAY_UPDATE_DOCS=1 cargo test -p assay-model bytecode`"
     );
-    assert_eq!(super::bytecode::INSTRUCTIONS.len(), 53);
+    assert_eq!(super::bytecode::INSTRUCTIONS.len(), 54);
 }
 
 #[test]

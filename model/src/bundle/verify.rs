@@ -203,6 +203,13 @@ fn block_ok(
                 target(pc, t)?;
                 (2, 0)
             }
+            JumpUnlessConst { constant, target: t, .. } => {
+                target(pc, t)?;
+                if usize::from(constant) >= content.constants.len() {
+                    return Err(err(Some(pc), format!("constant {constant} does not exist")));
+                }
+                (1, 0)
+            }
             JumpUnlessIn { list, target: t, .. } => {
                 target(pc, t)?;
                 if !matches!(content.constants.get(usize::from(list)), Some(Constant::List(_))) {
@@ -315,7 +322,10 @@ fn block_ok(
                 }
             }
             Jump(t) => work.push((t as usize, after)),
-            JumpIfFalse(t) | JumpUnless { target: t, .. } | JumpUnlessIn { target: t, .. } => {
+            JumpIfFalse(t)
+            | JumpUnless { target: t, .. }
+            | JumpUnlessIn { target: t, .. }
+            | JumpUnlessConst { target: t, .. } => {
                 work.push((t as usize, after));
                 next(&mut work, after)?;
             }

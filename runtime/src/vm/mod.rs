@@ -774,15 +774,16 @@ impl<'p, 'b> Run<'p, 'b> {
             }
             Instr::JumpUnless { cmp, target } => {
                 let (b, a) = (pop(stack)?, pop(stack)?);
-                let holds = match cmp {
-                    Cmp::Eq => equal(&a, &b)?,
-                    Cmp::Ne => !equal(&a, &b)?,
-                    Cmp::Lt => order(&a, &b)? == Ordering::Less,
-                    Cmp::Le => order(&a, &b)? != Ordering::Greater,
-                    Cmp::Gt => order(&a, &b)? == Ordering::Greater,
-                    Cmp::Ge => order(&a, &b)? != Ordering::Less,
+                if !compare(cmp, &a, &b)? {
+                    next = target as usize;
+                }
+            }
+            Instr::JumpUnlessConst { cmp, constant, target } => {
+                let a = pop(stack)?;
+                let Some(b) = self.program.constants.get(usize::from(constant)) else {
+                    return Err(VmFault::Invariant("no such constant"));
                 };
-                if !holds {
+                if !compare(cmp, &a, b)? {
                     next = target as usize;
                 }
             }
@@ -975,6 +976,19 @@ fn holds(item: &Value, items: &[Value]) -> Result<bool, VmFault> {
 }
 
 #[inline]
+/// Whether `a cmp b` holds, as the comparison instructions decide it.
+#[inline(always)]
+fn compare(cmp: Cmp, a: &Value, b: &Value) -> Result<bool, VmFault> {
+    Ok(match cmp {
+        Cmp::Eq => equal(a, b)?,
+        Cmp::Ne => !equal(a, b)?,
+        Cmp::Lt => order(a, b)? == Ordering::Less,
+        Cmp::Le => order(a, b)? != Ordering::Greater,
+        Cmp::Gt => order(a, b)? == Ordering::Greater,
+        Cmp::Ge => order(a, b)? != Ordering::Less,
+    })
+}
+
 fn equal(a: &Value, b: &Value) -> Result<bool, VmFault> {
     Ok(match (a, b) {
         (Value::Enum(e1, v1), Value::Enum(e2, v2)) => e1 == e2 && v1 == v2,
