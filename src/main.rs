@@ -50,6 +50,8 @@ enum Command {
     Lsp(commands::lsp::Args),
     /// Manage the vulnerability feed: `assay feed import --osv PATH`.
     Feed(commands::feed::Args),
+    /// Waiver files: `assay waivers export --openvex FILE --waivers FILE`.
+    Waivers(commands::waivers::Args),
     /// Re-check a package and re-run its tests whenever a file changes.
     Watch(commands::watch::Args),
     /// Run the assessment service (targets, templates, runs, agents, findings).
@@ -81,6 +83,7 @@ fn main() -> miette::Result<ExitCode> {
         Command::Test(args) => commands::test::run(&args),
         Command::Lsp(args) => commands::lsp::run(&args),
         Command::Feed(args) => commands::feed::run(&args),
+        Command::Waivers(args) => commands::waivers::run(&args),
         Command::Watch(args) => commands::watch::run(&args),
         Command::Server(args) => commands::server::run(&args),
         Command::Fleet(args) => commands::fleet::run(&args),

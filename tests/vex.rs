@@ -235,6 +235,41 @@ fn accepted_cve_findings_export_as_openvex_that_suppresses_them_again() {
     scan(&["--waivers", waivers.to_str().unwrap(), "--export-openvex", again.to_str().unwrap()]);
     let again: Value = serde_json::from_str(&std::fs::read_to_string(&again).unwrap()).unwrap();
     assert_eq!((&again["@id"], &again["statements"]), (&doc["@id"], &doc["statements"]));
+    // `assay waivers export` writes the same document, and nothing else.
+    let exported_alone = dir.path().join("alone.json");
+    let out = assay(&[
+        "waivers",
+        "export",
+        "--openvex",
+        exported_alone.to_str().unwrap(),
+        "--waivers",
+        waivers.to_str().unwrap(),
+        "--root",
+        r,
+        "--feed",
+        f,
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(out.stdout.is_empty(), "{}", String::from_utf8_lossy(&out.stdout));
+    let alone: Value = serde_json::from_str(&std::fs::read_to_string(&exported_alone).unwrap()).unwrap();
+    assert_eq!((&alone["@id"], &alone["statements"]), (&doc["@id"], &doc["statements"]));
+    // A waiver file that is not one is named.
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(&bad, "waivers: 3\n").unwrap();
+    let not_written = dir.path().join("not-written.json");
+    let out = assay(&[
+        "waivers",
+        "export",
+        "--openvex",
+        not_written.to_str().unwrap(),
+        "--waivers",
+        bad.to_str().unwrap(),
+        "--root",
+        r,
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("bad.yaml"), "{}", stderr(&out));
+    assert!(!not_written.exists());
     // Without waivers there is nothing to export.
     let nowhere = dir.path().join("nowhere.json");
     let out = assay(&[

@@ -54,6 +54,7 @@ pub mod select;
 pub mod server;
 pub mod test;
 pub mod verify;
+pub mod waivers;
 pub mod watch;
 
 use assay_model::bundle::Bundle;

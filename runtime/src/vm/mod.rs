@@ -975,7 +975,6 @@ fn holds(item: &Value, items: &[Value]) -> Result<bool, VmFault> {
     Ok(false)
 }
 
-#[inline]
 /// Whether `a cmp b` holds, as the comparison instructions decide it.
 #[inline(always)]
 fn compare(cmp: Cmp, a: &Value, b: &Value) -> Result<bool, VmFault> {
@@ -989,6 +988,7 @@ fn compare(cmp: Cmp, a: &Value, b: &Value) -> Result<bool, VmFault> {
     })
 }
 
+#[inline]
 fn equal(a: &Value, b: &Value) -> Result<bool, VmFault> {
     Ok(match (a, b) {
         (Value::Enum(e1, v1), Value::Enum(e2, v2)) => e1 == e2 && v1 == v2,
