@@ -102,7 +102,7 @@ fn copyright(ctx: &mut Ctx, package: &str) -> Option<Vec<String>> {
 /// stanzas (the header's when no stanza names one), in order, once each.
 /// `None` for a file in prose: it states its licences for people only.
 /// Field names are matched without case, as in every deb822 file.
-pub(crate) fn dep5_licenses(text: &str) -> Option<Vec<String>> {
+fn dep5_licenses(text: &str) -> Option<Vec<String>> {
     // Each paragraph's fields, by name and the first line of their value.
     let mut paragraphs: Vec<Vec<(&str, &str)>> = vec![Vec::new()];
     for line in text.lines() {

@@ -211,33 +211,32 @@ fn record(v: &Value) -> Result<Option<Advisory>, String> {
 /// `ecosystem_specific.urgency` (Debian's changelog urgency). A word that
 /// names no level (`not yet assigned`) is no severity, never a guess.
 fn severity_of(v: &Value) -> Option<(AdvisorySeverity, String)> {
-    let entries = v.get("severity").and_then(Value::as_array);
-    for s in entries.into_iter().flatten() {
-        let kind = s.get("type").and_then(Value::as_str).unwrap_or_default();
-        let score = s.get("score").and_then(Value::as_str).unwrap_or_default();
-        if kind.starts_with("CVSS_V3") {
-            if let Some(base) = cvss::base_score(score) {
-                return Some((cvss::level(base), format!("{score} (base score {base:.1})")));
-            }
-        }
+    // (type, score) of each `severity[]` entry.
+    let entries: Vec<(&str, &str)> = v
+        .get("severity")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|s| {
+            let field = |k: &str| s.get(k).and_then(Value::as_str).unwrap_or_default();
+            (field("type"), field("score"))
+        })
+        .collect();
+    let vector = |version: &str, what: &str| {
+        entries.iter().filter(|(kind, _)| kind.starts_with(version)).find_map(|(_, score)| {
+            let base = cvss::base_score(score)?;
+            Some((cvss::level(base), format!("{score} ({what} {base:.1})")))
+        })
+    };
+    if let Some(rated) = vector("CVSS_V3", "base score").or_else(|| vector("CVSS_V4", "score")) {
+        return Some(rated);
     }
-    for s in entries.into_iter().flatten() {
-        let kind = s.get("type").and_then(Value::as_str).unwrap_or_default();
-        let score = s.get("score").and_then(Value::as_str).unwrap_or_default();
-        if kind.starts_with("CVSS_V4") {
-            if let Some(base) = cvss::base_score(score) {
-                return Some((cvss::level(base), format!("{score} (score {base:.1})")));
-            }
-        }
-    }
-    for s in entries.into_iter().flatten() {
-        let kind = s.get("type").and_then(Value::as_str).unwrap_or_default();
-        let score = s.get("score").and_then(Value::as_str).unwrap_or_default();
-        if !kind.starts_with("CVSS") {
-            if let Some(level) = word(score) {
-                return Some((level, format!("{kind} severity {score}")));
-            }
-        }
+    let worded = entries
+        .iter()
+        .filter(|(kind, _)| !kind.starts_with("CVSS"))
+        .find_map(|(kind, score)| word(score).map(|level| (level, format!("{kind} severity {score}"))));
+    if worded.is_some() {
+        return worded;
     }
     let text = |section: &str, key: &str| {
         v.get(section).and_then(|d| d.get(key)).and_then(Value::as_str).map(str::to_owned)

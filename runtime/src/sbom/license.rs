@@ -92,13 +92,6 @@ pub(super) fn terms(p: &Package) -> Vec<Term> {
     p.licenses.iter().flatten().filter(|l| !l.trim().is_empty()).map(|l| term(l, p.ecosystem)).collect()
 }
 
-/// A `LicenseRef-` id for a licence named `name`: SPDX ids allow letters,
-/// digits, `.` and `-`, so every other character is `-`. Two names that
-/// differ only there are told apart by [`References`].
-fn reference_body(name: &str) -> String {
-    name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' { c } else { '-' }).collect()
-}
-
 /// The `LicenseRef-` ids of a document's named licences, one per name.
 #[derive(Default)]
 pub(super) struct References {
@@ -107,12 +100,14 @@ pub(super) struct References {
 }
 
 impl References {
-    /// The id of `name`, made on first use.
+    /// The id of `name`, made on first use: `LicenseRef-` and the name as
+    /// an SPDX id can hold it ([`super::spdx::id_body`]), with a number
+    /// after it where two names differ only in what it cannot hold.
     pub fn id(&mut self, name: &str) -> String {
         if let Some((_, id)) = self.ids.iter().find(|(n, _)| n == name) {
             return id.clone();
         }
-        let body = reference_body(name);
+        let body = super::spdx::id_body(name);
         let mut id = format!("LicenseRef-{body}");
         let mut n = 2;
         while self.ids.iter().any(|(_, taken)| *taken == id) {

@@ -78,12 +78,15 @@ struct Relationship {
 const NOASSERTION: &str = "NOASSERTION";
 const HOST_ID: &str = "SPDXRef-OperatingSystem";
 
-/// `SPDXRef-` and the text with every character SPDX ids do not allow
-/// (anything but letters, digits, `.` and `-`) as `-`.
+/// The text with every character SPDX ids do not allow (anything but
+/// letters, digits, `.` and `-`) as `-`: the body of an `SPDXRef-` or a
+/// `LicenseRef-`.
+pub(super) fn id_body(text: &str) -> String {
+    text.chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' { c } else { '-' }).collect()
+}
+
 fn spdx_id(text: &str) -> String {
-    let body: String =
-        text.chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' { c } else { '-' }).collect();
-    format!("SPDXRef-{body}")
+    format!("SPDXRef-{}", id_body(text))
 }
 
 /// The inventory as an SPDX 2.3 document.
