@@ -138,7 +138,9 @@ fn lookup_of(list: &str) -> Option<LookupKind> {
     let rest = list.strip_prefix("host.")?;
     LookupKind::ALL.into_iter().find(|k| {
         let (segments, _) = k.list();
-        segments.join(".") == rest
+        // `rest` is the segments joined by dots.
+        let mut parts = rest.split('.');
+        segments.iter().all(|s| parts.next() == Some(*s)) && parts.next().is_none()
     })
 }
 
@@ -150,29 +152,56 @@ fn variable(list: &str) -> char {
 }
 
 /// The naming field of the items of `list` (a dotted path from `host`,
-/// through records only), from the telemetry schema.
+/// through records only), from the telemetry schema. Findings print every
+/// evidence path through here, so the schema is walked once.
 fn item_key(list: &str) -> Option<&'static str> {
-    let mut record = schema::catalog().records.first()?.clone();
-    let mut segments = list.strip_prefix("host.")?.split('.').peekable();
-    while let Some(segment) = segments.next() {
-        let field = record.fields.iter().find(|f| f.name == segment)?;
+    static KEYS: std::sync::OnceLock<std::collections::HashMap<String, &'static str>> =
+        std::sync::OnceLock::new();
+    KEYS.get_or_init(|| {
+        let mut keys = std::collections::HashMap::new();
+        if let Some(root) = schema::catalog().records.first() {
+            item_keys("host", root, &mut keys, 0);
+        }
+        keys
+    })
+    .get(list)
+    .copied()
+}
+
+/// Every list of records reachable from `record` through records, with its
+/// items' naming field. The schema has no cycle through records, and the
+/// depth bound keeps a future one from looping.
+fn item_keys(
+    path: &str,
+    record: &schema::RecordSchema,
+    keys: &mut std::collections::HashMap<String, &'static str>,
+    depth: usize,
+) {
+    if depth > 8 {
+        return;
+    }
+    for field in &record.fields {
         let mut shape = &field.shape;
         while let Shape::Optional(inner) | Shape::Sourced(inner) = shape {
             shape = inner;
         }
-        match (shape, segments.peek()) {
-            (Shape::Record(r), Some(_)) => record = r(),
-            (Shape::List(inner), None) => {
-                let Shape::Record(r) = inner.as_ref() else { return None };
+        let here = format!("{path}.{}", field.name);
+        match shape {
+            Shape::Record(r) => item_keys(&here, &r(), keys, depth + 1),
+            Shape::List(inner) => {
+                let Shape::Record(r) = inner.as_ref() else { continue };
                 let items = r();
-                return ITEM_KEYS.iter().copied().find(|key| {
-                    items.fields.iter().any(|f| f.name == *key && matches!(f.shape, Shape::Str))
-                });
+                let key = ITEM_KEYS
+                    .iter()
+                    .copied()
+                    .find(|key| items.fields.iter().any(|f| f.name == *key && matches!(f.shape, Shape::Str)));
+                if let Some(key) = key {
+                    keys.insert(here, key);
+                }
             }
-            _ => return None,
+            _ => {}
         }
     }
-    None
 }
 
 #[cfg(test)]
