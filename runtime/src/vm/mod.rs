@@ -23,6 +23,8 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 mod fault;
+mod membership;
+mod scan;
 
 pub use fault::{Fault, VmFault};
 
@@ -65,13 +67,58 @@ pub struct Program<'b> {
     regexes: Vec<Option<regex::Regex>>,
     /// The constant pool as values, converted once.
     constants: Vec<Value>,
+    /// By constant: a list of strings, ready for `in`.
+    strings: Vec<Option<membership::Strings>>,
+    /// Each block's loop filters run as one step ([`scan`]).
+    scans: BlockScans,
+}
+
+/// The fused filters of every block, as the content lists the blocks.
+#[derive(Default)]
+struct BlockScans {
+    globals: Vec<scan::Scans>,
+    rules: Vec<scan::Scans>,
+    functions: Vec<scan::Scans>,
 }
 
 impl<'b> Program<'b> {
     pub fn new(bundle: &'b Bundle) -> Program<'b> {
+        let content = &bundle.content;
+        let of = |code: &Code| scan::Scans::of(code, &content.debug);
+        let scans = BlockScans {
+            globals: content.globals.iter().map(of).collect(),
+            rules: content.rules.iter().map(|r| of(&r.code)).collect(),
+            functions: content.functions.iter().map(of).collect(),
+        };
+        Program { scans, ..Program::plain(bundle) }
+    }
+
+    /// The bundle run one instruction at a time, with no fused filters: the
+    /// reference that [`Program::new`]'s results are tested and benchmarked
+    /// against. Reports are the same, instruction counts included.
+    pub fn plain(bundle: &'b Bundle) -> Program<'b> {
         let regexes = bundle.content.regexes.iter().map(|p| regex::Regex::new(p).ok()).collect();
-        let constants = bundle.content.constants.iter().map(constant_value).collect();
-        Program { bundle, regexes, constants }
+        let constants: Vec<Value> = bundle.content.constants.iter().map(constant_value).collect();
+        let strings = constants
+            .iter()
+            .map(|c| match c {
+                Value::List(items) => membership::Strings::of(items),
+                _ => None,
+            })
+            .collect();
+        Program { bundle, regexes, constants, strings, scans: BlockScans::default() }
+    }
+
+    /// Whether the constant list `list` holds `item` (`in`).
+    #[inline]
+    fn member(&self, item: &Value, list: usize) -> Result<bool, VmFault> {
+        if let (Value::Str(s), Some(Some(strings))) = (item, self.strings.get(list)) {
+            return Ok(strings.contains(s));
+        }
+        match self.constants.get(list) {
+            Some(Value::List(items)) => holds(item, items),
+            _ => Err(VmFault::Invariant("the constant is not a list")),
+        }
     }
 
     /// Evaluates every rule against `host`.
@@ -87,7 +134,8 @@ impl<'b> Program<'b> {
                 continue;
             }
             let mut run = Run::new(self, host, &globals, options.limits);
-            let value = match run.exec(code, Vec::new(), 0, "") {
+            let scans = self.scans.globals.get(i);
+            let value = match run.exec(code, scans, Vec::new(), 0, "") {
                 Ok(Flow::Return(v)) => Ok(v),
                 Ok(_) => Err(VmFault::Invariant("a constant's initialiser did not produce a value")),
                 Err(fault) => Err(fault.kind),
@@ -155,7 +203,8 @@ impl<'b> Program<'b> {
             }
             let mut run = Run::new(self, host, &globals, options.limits);
             let file = location.rsplit_once(':').map_or("", |(file, _)| file);
-            let result_of_run = run.exec(&rule.code, Vec::new(), 0, file);
+            let scans = self.scans.rules.get(rule_index);
+            let result_of_run = run.exec(&rule.code, scans, Vec::new(), 0, file);
             executed += options.limits.instructions - run.instructions;
             let outcome = match result_of_run {
                 Ok(Flow::NotApplicable(reason)) => Outcome::NotApplicable { reason },
@@ -510,8 +559,16 @@ impl<'p, 'b> Run<'p, 'b> {
         }
     }
 
-    /// Runs a block; `file` is the source file of its line table.
-    fn exec(&mut self, code: &Code, mut locals: Vec<Value>, depth: u32, file: &str) -> Result<Flow, Fault> {
+    /// Runs a block (with its fused filters, if any); `file` is the source
+    /// file of its line table.
+    fn exec(
+        &mut self,
+        code: &Code,
+        scans: Option<&scan::Scans>,
+        mut locals: Vec<Value>,
+        depth: u32,
+        file: &str,
+    ) -> Result<Flow, Fault> {
         let block = if depth == 0 { "rule" } else { "function" };
         let evidence_before = self.evidence.len();
         locals.resize(code.locals as usize, Value::Absent);
@@ -528,6 +585,14 @@ impl<'p, 'b> Run<'p, 'b> {
                     file,
                 ));
             };
+            if let Instr::IterNext { .. } = instr {
+                if let Some(next) =
+                    scans.and_then(|s| s.at(pc)).and_then(|scan| self.scan(scan, &mut locals, pc))
+                {
+                    pc = next;
+                    continue;
+                }
+            }
             let Some(left) = self.instructions.checked_sub(1) else {
                 return Err(self.fault(
                     VmFault::InstructionBudget { limit: self.limits.instructions },
@@ -644,10 +709,7 @@ impl<'p, 'b> Run<'p, 'b> {
             }
             Instr::InConst(c) => {
                 let item = pop(stack)?;
-                let Some(Value::List(items)) = self.program.constants.get(c as usize) else {
-                    return Err(VmFault::Invariant("the constant is not a list"));
-                };
-                let found = holds(&item, items)?;
+                let found = self.program.member(&item, c as usize)?;
                 stack.push(Value::Bool(found));
             }
             Instr::Incr(n) => match slot(locals, n)? {
@@ -764,10 +826,7 @@ impl<'p, 'b> Run<'p, 'b> {
             Instr::Jump(t) => next = t as usize,
             Instr::JumpUnlessIn { list, negate, target } => {
                 let item = pop(stack)?;
-                let Some(Value::List(items)) = self.program.constants.get(usize::from(list)) else {
-                    return Err(VmFault::Invariant("the constant is not a list"));
-                };
-                let found = holds(&item, items)?;
+                let found = self.program.member(&item, usize::from(list))?;
                 if found == negate {
                     next = target as usize;
                 }
@@ -839,7 +898,8 @@ impl<'p, 'b> Run<'p, 'b> {
                 let args = stack.split_off(stack.len() - params);
                 let location = content.debug.function_locations.get(f as usize).map_or("", String::as_str);
                 let file = location.rsplit_once(':').map_or("", |(file, _)| file);
-                match self.exec(callee, args, depth + 1, file) {
+                let scans = self.program.scans.functions.get(f as usize);
+                match self.exec(callee, scans, args, depth + 1, file) {
                     Ok(Flow::Return(v)) => stack.push(v),
                     Ok(_) => return Err(VmFault::Invariant("a function ended without a value")),
                     Err(fault) => {
