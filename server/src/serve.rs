@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering as AtomicOrdering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -34,7 +35,9 @@ pub struct Limits {
     /// From a connection's first byte of a request (or its last answer) to
     /// the end of the request's head.
     pub header_read: Duration,
-    /// A connection that moves no byte either way for this long is closed.
+    /// A connection that moves no byte either way for this long, while the
+    /// server waits for its client (no request of it being answered), is
+    /// closed.
     pub idle: Duration,
     /// Connections open at once from one address.
     pub per_ip: usize,
@@ -209,28 +212,109 @@ async fn connection<IO>(
 ) where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let answering = Arc::new(AtomicUsize::new(0));
+    let counted = answering.clone();
     let service = hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
         request.extensions_mut().insert(ConnectInfo(peer.clone()));
-        router.clone().oneshot(request.map(axum::body::Body::new))
+        let turn = Arc::new(Turn::new(&counted));
+        if hyper::body::Body::is_end_stream(request.body()) {
+            turn.start();
+        }
+        let told = turn.clone();
+        let request = request.map(move |body| axum::body::Body::new(Told { body, turn: told }));
+        let answer = router.clone().oneshot(request);
+        async move {
+            let response = answer.await;
+            turn.finish();
+            response
+        }
     });
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new()).header_read_timeout(limits.header_read);
-    let conn = http.serve_connection(TokioIo::new(Idle::new(io, limits.idle)), service);
+    let conn = http.serve_connection(TokioIo::new(Idle::new(io, limits.idle, answering)), service);
     // A connection's error (the client left, a deadline passed) is its own.
     let _ = watcher.watch(conn).await;
 }
 
+/// One request's turn on its connection. From the end of its body (the
+/// client has said all it will) to its answer's head, the server is the one
+/// working: the connection is not idle, however long the answer takes (a
+/// preview over a whole fleet). Before that, a stalled body is the
+/// client's silence, and the idle deadline applies.
+struct Turn {
+    /// The connection's count of requests being answered.
+    answering: Arc<AtomicUsize>,
+    /// 0: the body is still coming; 1: being answered (counted); 2: done.
+    state: AtomicU8,
+}
+
+impl Turn {
+    fn new(answering: &Arc<AtomicUsize>) -> Turn {
+        Turn { answering: answering.clone(), state: AtomicU8::new(0) }
+    }
+
+    fn start(&self) {
+        if self.state.compare_exchange(0, 1, AtomicOrdering::Relaxed, AtomicOrdering::Relaxed).is_ok() {
+            self.answering.fetch_add(1, AtomicOrdering::Relaxed);
+        }
+    }
+
+    fn finish(&self) {
+        if self.state.swap(2, AtomicOrdering::Relaxed) == 1 {
+            self.answering.fetch_sub(1, AtomicOrdering::Relaxed);
+        }
+    }
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
+/// A request's body that starts its [`Turn`] when it ends.
+struct Told {
+    body: hyper::body::Incoming,
+    turn: Arc<Turn>,
+}
+
+impl hyper::body::Body for Told {
+    type Data = hyper::body::Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.body).poll_frame(cx);
+        if matches!(polled, Poll::Ready(None)) || this.body.is_end_stream() {
+            this.turn.start();
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.body.size_hint()
+    }
+}
+
 /// A stream that fails once no byte has moved either way for `limit`
-/// while it waits to read or to write.
+/// while it waits to read or to write and no request is being answered.
 struct Idle<IO> {
     io: IO,
     limit: Duration,
     deadline: Pin<Box<tokio::time::Sleep>>,
+    answering: Arc<AtomicUsize>,
 }
 
 impl<IO> Idle<IO> {
-    fn new(io: IO, limit: Duration) -> Idle<IO> {
-        Idle { io, limit, deadline: Box::pin(tokio::time::sleep(limit)) }
+    fn new(io: IO, limit: Duration, answering: Arc<AtomicUsize>) -> Idle<IO> {
+        Idle { io, limit, deadline: Box::pin(tokio::time::sleep(limit)), answering }
     }
 
     fn moved(&mut self) {
@@ -239,6 +323,11 @@ impl<IO> Idle<IO> {
     }
 
     fn waiting<T>(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<T>> {
+        if self.answering.load(AtomicOrdering::Relaxed) > 0 {
+            // The deadline starts again from now; polling it once more
+            // wakes this stream then, to look again.
+            self.moved();
+        }
         match self.deadline.as_mut().poll(cx) {
             Poll::Ready(()) => Poll::Ready(Err(std::io::Error::new(
                 std::io::ErrorKind::TimedOut,

@@ -579,6 +579,27 @@ fn half_sent_headers_and_connection_floods_are_cut_off() {
     );
 }
 
+/// A connection is idle when neither side moves a byte while the server
+/// waits for the client; not while the server works on its answer. A
+/// preview over 19,000 agents took longer than the 60 s idle deadline and
+/// was cut off unanswered ("Peer disconnected"); here a heartbeat held
+/// twice the deadline stands in for it.
+#[test]
+fn an_answer_that_takes_longer_than_the_idle_deadline_is_still_given() {
+    let Some(mut s) = Server::new(false) else { return };
+    s.connections =
+        Some(assay_server::Limits { idle: Duration::from_secs(2), ..assay_server::Limits::default() });
+    s.halt();
+    s.boot();
+    let token =
+        s.ok("POST", "/v1/enrollments", Some(json!({ "uses": 1 })))["token"].as_str().unwrap().to_owned();
+    let agent = enroll_agent(&s, &token);
+    let start = Instant::now();
+    let (status, v) = answer(agent.client(&s).post::<Value>("/agent/v1/heartbeat?wait=4", &json!({})));
+    assert_eq!(status, 200, "{v}");
+    assert!(start.elapsed() >= Duration::from_secs(4), "the heartbeat was not held: {v}");
+}
+
 /// #27.11: the CA signs only a key its holder proves to hold (a point off
 /// the curve got a certificate); a certificate is renewed once, to one
 /// key, in the last third of its life; revoking the agent refuses every
