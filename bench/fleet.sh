@@ -20,6 +20,8 @@
 #                                                 completes, ~2 minutes)
 #   WORKERS=N bench/fleet.sh ...                 (the server's --workers, default 2)
 #   PACKAGES=N bench/fleet.sh ...                (synthetic packages per agent, default 1500)
+#   DURATION=30m bench/fleet.sh ...              (how long the agents run, default 15m: all
+#                                                 the steps must end within it)
 #   BIN=/path/to/assay bench/fleet.sh ...        (another build as the peer)
 #
 # It builds the release binary, uses ports 18443/18444 and a temporary
@@ -56,7 +58,7 @@ now() { date +%s.%N; }
 since() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.2f}')" "$1" "$(now)"; }
 
 $BIN server --data "$WORK/data" --listen $ADMIN --agent-listen $AGENT ${DATABASE:+--database "$DATABASE"} \
-    --workers "${WORKERS:-2}" --max-connections-per-ip $((AGENTS + 100)) \
+    --workers "${WORKERS:-2}" --max-connections-per-ip $((AGENTS + 100)) --max-agents-per-run "$AGENTS" \
     >"$WORK/server.out" 2>"$WORK/server.err" &
 SERVER=$!
 until [ -s "$WORK/server.out" ]; do sleep 0.2; done
@@ -71,7 +73,7 @@ $BIN fleet template create all --target sim --duration 1m --package cis-linux \
 
 echo "== $AGENTS agents on $([ -n "$DATABASE" ] && echo PostgreSQL || echo SQLite), $(nproc) cores"
 $BIN agent-sim --server https://$AGENT --agents "$AGENTS" --enroll-token "$TOKEN" \
-    --ca-fingerprint "$FINGERPRINT" --state-dir "$WORK/sim" --duration 15m --heartbeat "${HEARTBEAT}s" \
+    --ca-fingerprint "$FINGERPRINT" --state-dir "$WORK/sim" --duration "${DURATION:-15m}" --heartbeat "${HEARTBEAT}s" \
     --packages "$PACKAGES" \
     >"$WORK/sim.json" 2>"$WORK/sim.err" &
 SIM=$!
