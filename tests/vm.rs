@@ -11,6 +11,8 @@ use assay_runtime::value::Host;
 use assay_runtime::vm::{Limits, Options, Program};
 use std::fmt::Write;
 
+mod common;
+
 fn limits(source: &str) -> Limits {
     let mut limits = Limits::default();
     let Some(line) = source.lines().next().and_then(|l| l.strip_prefix("// limits:")) else { return limits };
@@ -162,15 +164,7 @@ rule GEN-PORTS "ports" {
 
     fn compile() -> assay_model::bundle::Bundle {
         let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().join("gen");
-        std::fs::create_dir_all(&root).unwrap();
-        std::fs::write(
-            root.join("package.yaml"),
-            "name: gen\ntitle: t\nversion: 1.0.0\ndescription: d\nplatforms: [linux]\n",
-        )
-        .unwrap();
-        std::fs::write(root.join("rules.assay"), RULES).unwrap();
-        bundle_of(&root)
+        bundle_of(&common::package(dir.path(), "gen", RULES))
     }
 
     fn host(packages: Vec<(usize, u8, bool)>, ports: Vec<(u16, bool)>) -> Host {
