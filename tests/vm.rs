@@ -33,10 +33,7 @@ fn semantics() {
     let host = Host::from_json(&std::fs::read("tests/vm/host.json").unwrap()).unwrap();
     insta::glob!("vm", "*.assay", |path| {
         let source = std::fs::read_to_string(path).unwrap();
-        let loaded = assay_compiler::package::load(&[path.to_path_buf()]).unwrap();
-        let built = assay_compiler::build(&loaded)
-            .unwrap_or_else(|d| panic!("{}", render_human(&loaded.sources, &d, ColorChoice::Never)));
-        let bundle = assay_model::bundle::load(&built.bytes).unwrap();
+        let bundle = bundle_of(path);
         let options = Options { limits: limits(&source), ..Options::default() };
         let report = Program::new(&bundle).evaluate(&host, &options);
         let mut out = String::new();

@@ -123,6 +123,14 @@ pub struct Debug {
     pub global_names: Vec<String>,
 }
 
+impl Debug {
+    /// The naming field of the loop item evidence path `path` reads from,
+    /// if any (see `evidence_keys`).
+    pub fn evidence_key(&self, path: usize) -> Option<u16> {
+        self.evidence_keys.get(path).copied().flatten()
+    }
+}
+
 /// A bundle that cannot be loaded.
 #[derive(Clone, Debug, PartialEq)]
 pub enum LoadError {

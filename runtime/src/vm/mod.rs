@@ -544,6 +544,15 @@ impl<'p, 'b> Run<'p, 'b> {
         Ok(())
     }
 
+    /// Notes that evidence path `path` is field `index` of the record in
+    /// `slot` (named by its field `key`), to be read if a finding needs it.
+    #[inline]
+    fn note_slot(&mut self, path: u16, slot: u16, index: u16, key: Option<u16>) {
+        if self.evidence.len() < MAX_EVIDENCE {
+            self.evidence.push(EvidenceEntry::Slot { path: u32::from(path), slot, index, key });
+        }
+    }
+
     /// A function's locals go when it returns: the evidence it noted by slot
     /// (from `evidence_before` on) is read now, while they are there.
     fn keep_function_evidence(&mut self, evidence_before: usize, locals: &[Value]) {
@@ -675,7 +684,7 @@ impl<'p, 'b> Run<'p, 'b> {
                     other => return Err(VmFault::ty("a field of", other.type_name())),
                 };
                 if evidence != NO_EVIDENCE && self.evidence.len() < MAX_EVIDENCE && evidence_worthy(&value) {
-                    let key = content.debug.evidence_keys.get(evidence as usize).copied().flatten();
+                    let key = content.debug.evidence_key(evidence as usize);
                     let name = match &base {
                         Value::Record(r) => item_name(r, key),
                         _ => None,
@@ -696,14 +705,8 @@ impl<'p, 'b> Run<'p, 'b> {
                 // The slot keeps its record until the loop moves on, and the
                 // evidence is forgotten then: note where the value is and
                 // read it only if a finding needs it.
-                if evidence != NO_EVIDENCE_16 && self.evidence.len() < MAX_EVIDENCE {
-                    let key = content.debug.evidence_keys.get(usize::from(evidence)).copied().flatten();
-                    self.evidence.push(EvidenceEntry::Slot {
-                        path: u32::from(evidence),
-                        slot: s,
-                        index,
-                        key,
-                    });
+                if evidence != NO_EVIDENCE_16 {
+                    self.note_slot(evidence, s, index, content.debug.evidence_key(usize::from(evidence)));
                 }
                 stack.push(value);
             }

@@ -25,7 +25,7 @@
 //! fault, a budget too small for the next item) hands the item back to the
 //! plain instructions, which fault or go on exactly as before.
 
-use super::{compare, EvidenceEntry, Run, Value, MAX_EVIDENCE};
+use super::{compare, Run, Value};
 use assay_model::bundle::bytecode::{Cmp, Code, Instr, NO_EVIDENCE_16};
 use assay_model::bundle::Debug;
 
@@ -61,12 +61,8 @@ pub(super) struct Scans(Box<[Option<Scan>]>);
 
 impl Scans {
     pub(super) fn of(code: &Code, debug: &Debug) -> Scans {
-        let found: Vec<Option<Scan>> = code
-            .instructions
-            .iter()
-            .enumerate()
-            .map(|(pc, _)| fused(&code.instructions, pc, debug))
-            .collect();
+        let found: Vec<Option<Scan>> =
+            (0..code.instructions.len()).map(|pc| fused(&code.instructions, pc, debug)).collect();
         if found.iter().all(Option::is_none) {
             return Scans::default();
         }
@@ -98,7 +94,7 @@ fn fused(code: &[Instr], pc: usize, debug: &Debug) -> Option<Scan> {
     };
     let key = match evidence {
         NO_EVIDENCE_16 => None,
-        e => debug.evidence_keys.get(usize::from(e)).copied().flatten(),
+        e => debug.evidence_key(usize::from(e)),
     };
     Some(Scan { slot, exit, field: index, evidence, key, test })
 }
@@ -147,13 +143,8 @@ impl Run<'_, '_> {
             self.instructions = left;
             if passes {
                 *var = item.clone();
-                if scan.evidence != NO_EVIDENCE_16 && self.evidence.len() < MAX_EVIDENCE {
-                    self.evidence.push(EvidenceEntry::Slot {
-                        path: u32::from(scan.evidence),
-                        slot: scan.slot + 3,
-                        index: scan.field,
-                        key: scan.key,
-                    });
+                if scan.evidence != NO_EVIDENCE_16 {
+                    self.note_slot(scan.evidence, scan.slot + 3, scan.field, scan.key);
                 }
                 return Some(pc + 3);
             }
