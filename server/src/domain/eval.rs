@@ -395,7 +395,7 @@ async fn latest_vex(app: &App) -> Result<std::result::Result<Arc<Vec<Statement>>
 /// why, never passes the CVE rules.
 async fn latest_feed(app: &App) -> Result<std::result::Result<Option<Arc<FeedIndex>>, String>> {
     let mut c = app.store.read().await?;
-    let Some(latest) = store::feeds::latest_feed(&mut c).await? else { return Ok(Ok(None)) };
+    let Some(latest) = store::feeds::latest_feed_id(&mut c).await? else { return Ok(Ok(None)) };
     if let Some((seq, feed)) = app.feed.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
         if *seq == latest.seq {
             return Ok(Ok(Some(feed.clone())));
