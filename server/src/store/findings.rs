@@ -60,7 +60,7 @@ pub(crate) async fn insert(
         let sql = format!(
             "INSERT INTO findings (run_id, agent_id, rule_id, package, severity, fingerprint, body, created_at, asset) \
              VALUES {} ON CONFLICT DO NOTHING",
-            values(batch.len(), 9)
+            values(c, batch.len(), 9)
         );
         let mut insert = sqlx::query(sqlx::AssertSqlSafe(sql));
         for f in batch {
@@ -372,7 +372,7 @@ pub(crate) async fn upsert_fleet(
             "INSERT INTO fleet_findings (agent_id, fingerprint, rule_id, package, severity, state, first_seen, last_seen, body, asset) \
              VALUES {} ON CONFLICT (agent_id, fingerprint) DO UPDATE SET state = EXCLUDED.state, resolved_at = NULL, \
              last_seen = EXCLUDED.last_seen, body = EXCLUDED.body, severity = EXCLUDED.severity, asset = EXCLUDED.asset",
-            values(batch.len(), 10)
+            values(c, batch.len(), 10)
         );
         let mut upsert = sqlx::query(sqlx::AssertSqlSafe(sql));
         for (f, state) in batch {
@@ -429,7 +429,7 @@ pub(crate) async fn insert_events(
     for batch in events.chunks(BATCH) {
         let sql = format!(
             "INSERT INTO finding_events (agent_id, fingerprint, event, cause, at) VALUES {}",
-            values(batch.len(), 5)
+            values(c, batch.len(), 5)
         );
         let mut insert = sqlx::query(sqlx::AssertSqlSafe(sql));
         for (fingerprint, event) in batch {

@@ -90,7 +90,7 @@ pub(crate) async fn put_set(c: &mut Conn, set: &Set, packages: &[Installed]) -> 
     for batch in packages.chunks(BATCH) {
         let sql = format!(
             "INSERT INTO set_packages (set_digest, ecosystem, name, name_key, version, architecture, source_name, source_version) VALUES {}",
-            values(batch.len(), 8)
+            values(c, batch.len(), 8)
         );
         let mut insert = sqlx::query(sqlx::AssertSqlSafe(sql));
         for p in batch {
