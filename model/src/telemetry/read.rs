@@ -42,6 +42,21 @@ struct Head {
 /// build's (a document from another build of the same version would put
 /// values in the wrong fields); hand-written documents may leave it out.
 pub fn from_json(bytes: &[u8]) -> Result<Telemetry, ReadError> {
+    // A document of this build, read in one pass (the head is read first
+    // only to tell older versions and other builds apart, and to say why
+    // a document is refused): what the steps below would return for it.
+    if let Ok(telemetry) = serde_json::from_slice::<Telemetry>(bytes) {
+        let ours = telemetry.schema_fingerprint.as_deref().is_none_or(|f| f == fingerprint::schema());
+        if telemetry.schema_version == SCHEMA_VERSION && ours {
+            return Ok(telemetry);
+        }
+    }
+    stepwise(bytes)
+}
+
+/// [`from_json`] step by step: the head, then the strict parse of what the
+/// head says, migrated.
+fn stepwise(bytes: &[u8]) -> Result<Telemetry, ReadError> {
     let whole = |message: String| ReadError { path: String::new(), message };
     let head: Head = serde_json::from_slice(bytes).map_err(|e| whole(e.to_string()))?;
     let version = head.schema_version.ok_or_else(|| ReadError {
@@ -120,6 +135,14 @@ fn with_vulnerability_ids(bytes: &[u8]) -> Result<Vec<u8>, serde_json::Error> {
 }
 
 fn strict(bytes: &[u8]) -> Result<Telemetry, ReadError> {
+    // Tracking the path costs about as much as the parse itself: it is
+    // tracked only to say where a document that does not parse is wrong.
+    // The same `Deserialize` reads the same value either way, and this
+    // parse (which also refuses trailing text, as the head's did) succeeds
+    // only where the tracked one does.
+    if let Ok(telemetry) = serde_json::from_slice(bytes) {
+        return Ok(telemetry);
+    }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(de)
         .map_err(|e| ReadError { path: e.path().to_string(), message: e.inner().to_string() })
@@ -159,6 +182,30 @@ mod tests {
 
     fn doc(extra: &str) -> String {
         format!(r#"{{{extra} "asset": {{"id": "a", "hostname": "a", "tags": []}}, "errors": []}}"#)
+    }
+
+    /// The one-pass read is a shortcut: it returns what the steps return,
+    /// value or error, for documents it takes and documents it refuses.
+    #[test]
+    fn the_one_pass_read_gives_what_the_steps_give() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/telemetry");
+        let mut docs = vec![
+            doc(&format!(r#""schema_version": {SCHEMA_VERSION},"#)),
+            doc(&format!(r#""schema_version": {SCHEMA_VERSION},"#)) + " trailing",
+            doc(&format!(r#""schema_version": {SCHEMA_VERSION}, "schema_fingerprint": "0123","#)),
+            doc(&format!(r#""schema_version": {SCHEMA_VERSION}, "bogus": 1,"#)),
+            doc(r#""schema_version": 1,"#),
+            doc(""),
+        ];
+        for entry in std::fs::read_dir(dir).unwrap() {
+            docs.push(std::fs::read_to_string(entry.unwrap().path()).unwrap());
+        }
+        assert!(docs.len() > 7);
+        let read = |r: Result<Telemetry, ReadError>| r.map(|t| serde_json::to_value(t).unwrap());
+        for d in &docs {
+            assert_eq!(read(from_json(d.as_bytes())), read(stepwise(d.as_bytes())), "{d}");
+        }
+        assert!(docs.iter().filter(|d| from_json(d.as_bytes()).is_ok()).count() >= 3);
     }
 
     #[test]
