@@ -546,7 +546,7 @@ pub(crate) async fn select(app: &App, c: &mut store::Conn, packages: &[String]) 
         let (digest, name) = match entry.split_once('@') {
             None => (own.clone(), entry.clone()),
             Some((name, version)) => {
-                let v = rows::get(c, name, version)
+                let v = rows::pick(c, name, version)
                     .await?
                     .ok_or_else(|| Error::Internal(format!("{entry} is not published on this server")))?;
                 (v.bundle, name.to_owned())
@@ -663,7 +663,7 @@ pub(crate) async fn resolve(c: &mut store::Conn, requirement: &str, new_template
             }
         }
     };
-    let versions = rows::versions(c, name).await?;
+    let versions = rows::picks(c, name).await?;
     if versions.is_empty() {
         let known: Vec<String> = rows::all(c)
             .await?
@@ -677,7 +677,7 @@ pub(crate) async fn resolve(c: &mut store::Conn, requirement: &str, new_template
             known.join(", ")
         )));
     }
-    let matches = |v: &rows::Version| {
+    let matches = |v: &rows::Pick| {
         let have = [v.major, v.minor, v.patch];
         parts.iter().zip(have).all(|(w, h)| *w as i64 == h)
     };

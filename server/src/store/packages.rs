@@ -113,6 +113,35 @@ pub(crate) async fn insert_version(c: &mut Conn, v: &NewVersion<'_>) -> Result<(
     Ok(())
 }
 
+/// What an evaluation needs of a package version.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub(crate) struct Pick {
+    pub name: String,
+    pub version: String,
+    pub major: i64,
+    pub minor: i64,
+    pub patch: i64,
+    pub bundle: String,
+    pub yanked_at: Option<i64>,
+}
+
+// Only columns of the index `package_versions_pick`, which answers it
+// without reading the rows (see its migration; a test checks SQLite's plan).
+const PICKS: &str = "SELECT name, version, major, minor, patch, bundle, yanked_at FROM package_versions \
+     WHERE name = $1 ORDER BY major DESC, minor DESC, patch DESC";
+
+/// Every version of `name`, newest first, as [`Pick`]s.
+pub(crate) async fn picks(c: &mut Conn, name: &str) -> Result<Vec<Pick>> {
+    sqlx::query_as(PICKS).bind(name).fetch_all(c).await
+}
+
+/// One version of `name`, as a [`Pick`]: from its versions, because for
+/// `name = $1 AND version = $2` SQLite takes the primary key's index and
+/// reads the row.
+pub(crate) async fn pick(c: &mut Conn, name: &str, version: &str) -> Result<Option<Pick>> {
+    Ok(picks(c, name).await?.into_iter().find(|p| p.version == version))
+}
+
 pub(crate) async fn get(c: &mut Conn, name: &str, version: &str) -> Result<Option<Version>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} {FROM} WHERE v.name = $1 AND v.version = $2"
@@ -184,4 +213,26 @@ pub(crate) async fn sources_of(
     .fetch_all(c)
     .await?;
     Ok((signature.and_then(|(s,)| s), rows))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// SQLite answers an evaluation's questions from the index alone: a
+    /// column read from the row would walk a published package's sources.
+    #[tokio::test]
+    async fn an_evaluations_lookups_read_only_the_index_on_sqlite() {
+        let dir = tempfile::tempdir().expect("a directory");
+        let store = crate::store::testing::sqlite(dir.path()).await;
+        let mut c = store.read().await.expect("a connection");
+        let plan: Vec<(i64, i64, i64, String)> =
+            sqlx::query_as(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {PICKS}")))
+                .bind("cis-linux")
+                .fetch_all(&mut *c)
+                .await
+                .expect("a plan");
+        let steps: Vec<&str> = plan.iter().map(|p| p.3.as_str()).collect();
+        assert!(steps.iter().any(|s| s.contains("USING COVERING INDEX package_versions_pick")), "{steps:?}");
+    }
 }
