@@ -158,8 +158,23 @@ impl Client {
         answer(self.http.post(&url).send_json(body))
     }
 
-    /// Sends chunk `seq` of `total` of the telemetry for `run`; the answer
-    /// read as `T` (`assay_api::agent::ChunkAnswer`).
+    /// Posts `body` as [`Client::post`] does, for a request the server may
+    /// receive twice (a heartbeat): sent once more when the connection
+    /// broke under it. A kept connection can be closed by the server as
+    /// idle just as a request goes out on it; browsers and Go's HTTP client
+    /// send such a request again on a new connection, and so does this.
+    pub fn post_idempotent<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &impl Serialize,
+    ) -> Result<T, Error> {
+        let url = format!("{}{path}", self.base);
+        answer(again_if_dropped(|| self.http.post(&url).send_json(body)))
+    }
+
+    /// Sends chunk `seq` of `total` of the telemetry for `run` (sent once
+    /// more when the connection broke under it: the server keeps a chunk
+    /// once); the answer read as `T` (`assay_api::agent::ChunkAnswer`).
     pub fn put_chunk<T: DeserializeOwned>(
         &self,
         run: &str,
@@ -169,13 +184,25 @@ impl Client {
     ) -> Result<T, Error> {
         let url = format!("{}/agent/v1/runs/{run}/chunks/{seq}?total={total}", self.base);
         let digest = hex::encode(&Sha256::digest(chunk));
-        answer(
+        answer(again_if_dropped(|| {
             self.http
                 .put(&url)
                 .header("content-type", "application/octet-stream")
                 .header("x-assay-digest", &digest)
-                .send(chunk),
-        )
+                .send(chunk)
+        }))
+    }
+}
+
+/// `send()`, and once more when the connection broke (an I/O or protocol
+/// error: never a timeout, a refused connection or an unknown host, which
+/// a second try at once would only repeat).
+fn again_if_dropped(
+    send: impl Fn() -> Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+) -> Result<ureq::http::Response<ureq::Body>, ureq::Error> {
+    match send() {
+        Err(ureq::Error::Io(_) | ureq::Error::Protocol(_)) => send(),
+        other => other,
     }
 }
 
@@ -190,5 +217,65 @@ fn answer<T: DeserializeOwned>(
             .map_err(|e| Error::Unexpected(format!("{e}: {}", text.chars().take(200).collect::<String>())))
     } else {
         Err(Error::Status { status, error: serde_json::from_str(&text).ok(), body: text })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+
+    /// A loopback HTTP server that reads each request's head and closes
+    /// the first `drop` connections without answering (a kept connection
+    /// closed under a request), then answers `{}`; how many it accepted.
+    fn dropping_server(drop: usize, answered: usize) -> (String, std::thread::JoinHandle<usize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let handle = std::thread::spawn(move || {
+            let mut accepted = 0;
+            for stream in listener.incoming().take(drop + answered) {
+                let mut stream = stream.unwrap();
+                accepted += 1;
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap_or(0) == 1 {
+                    head.push(byte[0]);
+                }
+                if accepted > drop {
+                    let _ = stream
+                        .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}");
+                }
+            }
+            accepted
+        });
+        (base, handle)
+    }
+
+    fn client(base: &str) -> Client {
+        let ca = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+        Client::new(base, &ca.cert.pem(), None).unwrap()
+    }
+
+    #[test]
+    fn an_idempotent_request_is_sent_again_once_when_its_connection_breaks() {
+        let (base, server) = dropping_server(1, 1);
+        let got: serde_json::Value = client(&base).post_idempotent("/agent/v1/heartbeat", &()).unwrap();
+        assert_eq!(got, serde_json::json!({}));
+        assert_eq!(server.join().unwrap(), 2);
+
+        // Twice broken is an answer: unreachable, after two tries.
+        let (base, server) = dropping_server(2, 0);
+        let got = client(&base).post_idempotent::<serde_json::Value>("/agent/v1/heartbeat", &());
+        assert!(matches!(got, Err(Error::Unreachable(_))), "{got:?}");
+        assert_eq!(server.join().unwrap(), 2);
+    }
+
+    #[test]
+    fn any_other_request_is_sent_once() {
+        let (base, server) = dropping_server(1, 0);
+        let got = client(&base).post::<serde_json::Value>("/agent/v1/enroll", &());
+        assert!(matches!(got, Err(Error::Unreachable(_))), "{got:?}");
+        assert_eq!(server.join().unwrap(), 1);
     }
 }

@@ -329,7 +329,7 @@ pub fn run(config: &Config, stop: &AtomicBool) -> Result<Vec<String>, String> {
         let c = client.clone();
         let path = format!("/agent/v1/heartbeat?wait={wait}");
         let posted = interruptible(stop, Instant::now() + Duration::from_secs(wait + 95), move || {
-            c.post::<HeartbeatAnswer>(&path, &beat)
+            c.post_idempotent::<HeartbeatAnswer>(&path, &beat)
         });
         let Some(posted) = posted else { continue };
         let answer: HeartbeatAnswer = match posted {

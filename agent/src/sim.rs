@@ -392,7 +392,7 @@ fn drive(
             ..Heartbeat::default()
         };
         let t = Instant::now();
-        let answer = sim.client.post::<HeartbeatAnswer>("/agent/v1/heartbeat?wait=0", &body);
+        let answer = sim.client.post_idempotent::<HeartbeatAnswer>("/agent/v1/heartbeat?wait=0", &body);
         let ms = t.elapsed().as_secs_f64() * 1000.0;
         match answer {
             Ok(v) => {

@@ -180,8 +180,13 @@ impl Evaluated {
 /// A document that cannot be evaluated now (its packages cannot be
 /// selected, the feed, waivers or VEX no longer parse) still says what the
 /// host runs: its inventory is recorded with the failure.
-async fn failed_after_reading(app: &App, body: Vec<u8>, why: String) -> Evaluated {
-    let inventory = app.cpu.run(move || parse(&body).ok().map(|t| inventory::take(&t))).await.ok().flatten();
+async fn failed_after_reading(app: &App, body: uploads::Fetched, why: String) -> Evaluated {
+    let inventory = app
+        .cpu
+        .run(move || body.open().ok().and_then(|b| parse(&b).ok()).map(|t| inventory::take(&t)))
+        .await
+        .ok()
+        .flatten();
     Evaluated { report: Err(why), inventory }
 }
 
@@ -195,7 +200,7 @@ async fn evaluate_delivered(
     extra: &[String],
     versions: Versions,
 ) -> Result<Evaluated> {
-    let body = match uploads::open(app, delivered).await? {
+    let body = match uploads::fetch(app, delivered).await? {
         Ok(body) => body,
         Err(e) => return Ok(Evaluated::failed(e)),
     };
@@ -261,7 +266,7 @@ async fn evaluate_delivered(
     let evaluated = app
         .cpu
         .run(move || {
-            let telemetry = match parse(&body) {
+            let telemetry = match body.open().and_then(|b| parse(&b)) {
                 Ok(t) => t,
                 Err(why) => return Evaluated::failed(why),
             };
@@ -302,7 +307,7 @@ pub(crate) async fn preview_host(
         telemetry::latest(&mut c, agent_id).await?
     };
     let Some(delivered) = delivered else { return Ok(Err("no telemetry".into())) };
-    let body = match uploads::open(app, &delivered).await? {
+    let body = match uploads::fetch(app, &delivered).await? {
         Ok(body) => body,
         Err(e) => return Ok(Err(e)),
     };
@@ -320,7 +325,7 @@ pub(crate) async fn preview_host(
     let evaluated = app
         .cpu
         .run(move || {
-            let telemetry = parse(&body)?;
+            let telemetry = parse(&body.open()?)?;
             let before = if old.is_empty() {
                 Report {
                     bundle_digest: String::new(),

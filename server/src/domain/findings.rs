@@ -270,19 +270,24 @@ pub(crate) async fn add_attributes(
 
 /// Fleet findings an earlier release fingerprinted by their message keep
 /// their state, history and attributes: a known fingerprint that is a new
-/// finding's legacy one is renamed to the new one before reconciling.
-async fn rekey_legacy(c: &mut Conn, agent: &str, report: &Report) -> Result<()> {
-    let known: BTreeSet<String> =
-        rows::fleet_of_agent(c, agent).await?.into_iter().map(|k| k.fingerprint).collect();
-    let (mut renamed, mut targets) = (BTreeSet::new(), BTreeSet::new());
+/// finding's legacy one is renamed to the new one before reconciling, in
+/// the database and in `known` (the agent's fleet findings, read once).
+async fn rekey_legacy(
+    c: &mut Conn,
+    agent: &str,
+    report: &Report,
+    known: &mut BTreeMap<String, (String, FindingState)>,
+) -> Result<()> {
     for f in &report.findings {
-        if known.contains(&f.fingerprint) || targets.contains(&f.fingerprint) {
+        if known.contains_key(&f.fingerprint) {
             continue;
         }
         let old = assay_model::findings::legacy_fingerprint(&f.rule_id, &f.asset.id, &f.message);
-        if known.contains(&old) && renamed.insert(old.clone()) {
-            targets.insert(f.fingerprint.clone());
+        // Taken out of `known` once renamed: each legacy row is renamed
+        // at most once, to the first finding that claims it.
+        if let Some(kept) = known.remove(&old) {
             rows::rekey(c, agent, &old, &f.fingerprint).await?;
+            known.insert(f.fingerprint.clone(), kept);
         }
     }
     Ok(())
@@ -308,12 +313,12 @@ pub(crate) async fn reconcile(
         })
         .map(|r| r.rule_id.as_str())
         .collect();
-    rekey_legacy(c, agent, report).await?;
-    let known: BTreeMap<String, (String, FindingState)> = rows::fleet_of_agent(c, agent)
+    let mut known: BTreeMap<String, (String, FindingState)> = rows::fleet_of_agent(c, agent)
         .await?
         .into_iter()
         .map(|k| (k.fingerprint, (k.rule_id, k.state)))
         .collect();
+    rekey_legacy(c, agent, report, &mut known).await?;
     // Each fingerprint once: one upsert may not touch a row twice.
     let mut unique = BTreeSet::new();
     let seen: Vec<(&Finding, FindingState)> = report

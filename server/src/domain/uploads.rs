@@ -296,6 +296,34 @@ pub(crate) async fn open(
     app: &App,
     delivered: &store::telemetry::Delivered,
 ) -> Result<std::result::Result<Vec<u8>, String>> {
+    Ok(fetch(app, delivered).await?.and_then(Fetched::open))
+}
+
+/// A delivered document as stored, with what opens it.
+pub(crate) struct Fetched {
+    body: Vec<u8>,
+    /// The run's key and the document's associated data, for a sealed
+    /// one.
+    key: Option<(Key, Vec<u8>)>,
+}
+
+impl Fetched {
+    /// The document: decrypted and decompressed (milliseconds of CPU for
+    /// a large one: an evaluation does it on the CPU pool, off the threads
+    /// that answer heartbeats).
+    pub(crate) fn open(self) -> std::result::Result<Vec<u8>, String> {
+        match self.key {
+            None => Ok(self.body),
+            Some((key, aad)) => key.open(&self.body, &aad).and_then(|c| gunzip(&c, MAX_TELEMETRY)),
+        }
+    }
+}
+
+/// [`open`]'s reads: the stored document and its run's key, opened later.
+pub(crate) async fn fetch(
+    app: &App,
+    delivered: &store::telemetry::Delivered,
+) -> Result<std::result::Result<Fetched, String>> {
     let (run, agent) = (delivered.run_id.as_str(), delivered.agent_id.as_str());
     // For the fault tests: telemetry that cannot be read, as a blob store
     // that lost it or a key that was deleted would give.
@@ -316,7 +344,7 @@ pub(crate) async fn open(
         },
     };
     if delivered.sealed == 0 {
-        return Ok(Ok(body));
+        return Ok(Ok(Fetched { body, key: None }));
     }
     let key = {
         let mut c = app.store.read().await?;
@@ -330,5 +358,5 @@ pub(crate) async fn open(
         Err(Error::Internal(e)) => return Ok(Err(e)),
         Err(e) => return Err(e),
     };
-    Ok(key.open(&body, &keys::telemetry_aad(run, agent)).and_then(|c| gunzip(&c, MAX_TELEMETRY)))
+    Ok(Ok(Fetched { body, key: Some((key, keys::telemetry_aad(run, agent))) }))
 }

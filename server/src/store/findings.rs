@@ -25,11 +25,72 @@ pub(crate) async fn put_asset(c: &mut Conn, asset: &AssetRef) -> Result<String> 
 
 /// A finding as stored: without its asset, which the row references.
 fn stripped(f: &Finding) -> Result<String> {
-    let mut value = serde_json::to_value(f).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-    if let Some(map) = value.as_object_mut() {
-        map.remove("asset");
-    }
-    super::json(&value)
+    // Every field named (no `..`): a field added to `Finding` fails to
+    // compile here rather than going unstored.
+    let Finding {
+        rule_id,
+        package,
+        package_version,
+        title,
+        severity,
+        severity_score,
+        description,
+        recommendation,
+        message,
+        asset: _,
+        attributes,
+        evidence,
+        fingerprint,
+        bundle_digest,
+        waived,
+        suppressed,
+        params,
+    } = f;
+    super::json(&Stored {
+        rule_id,
+        package,
+        package_version,
+        title,
+        severity,
+        severity_score: *severity_score,
+        description,
+        recommendation,
+        message,
+        attributes,
+        evidence,
+        fingerprint,
+        bundle_digest,
+        waived: waived.as_ref(),
+        suppressed: suppressed.as_ref(),
+        params,
+    })
+}
+
+/// [`Finding`]'s fields but its asset, borrowed and serialised as
+/// `Finding` serialises them: written straight to text, where going
+/// through a `serde_json::Value` to drop the asset built a tree of every
+/// finding twice per evaluation.
+#[derive(serde::Serialize)]
+struct Stored<'a> {
+    rule_id: &'a str,
+    package: &'a str,
+    package_version: &'a str,
+    title: &'a str,
+    severity: &'a assay_model::Severity,
+    severity_score: f64,
+    description: &'a str,
+    recommendation: &'a str,
+    message: &'a str,
+    attributes: &'a [assay_model::findings::KeyValue],
+    evidence: &'a [assay_model::findings::Evidence],
+    fingerprint: &'a str,
+    bundle_digest: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    waived: Option<&'a assay_model::findings::Waived>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    suppressed: Option<&'a assay_model::findings::Suppressed>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    params: &'a [assay_model::findings::KeyValue],
 }
 
 /// A stored finding with its asset put back (rows written before assets
@@ -525,4 +586,59 @@ pub(crate) async fn open_at(c: &mut Conn, ends: &[i64]) -> Result<Vec<SeverityCo
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use assay_model::findings::{Evidence, KeyValue, Suppressed, Waived};
+
+    fn kv(key: &str, value: &str) -> KeyValue {
+        KeyValue { key: key.into(), value: value.into() }
+    }
+
+    #[test]
+    fn a_stored_finding_is_the_finding_without_its_asset() {
+        let mut f = Finding {
+            rule_id: "p:r".into(),
+            package: "p".into(),
+            package_version: "1.0.0".into(),
+            title: "T \"quoted\"\u{0}".into(),
+            severity: assay_model::Severity::High,
+            severity_score: 7.5,
+            description: "d".into(),
+            recommendation: "r".into(),
+            message: "m".into(),
+            asset: AssetRef {
+                id: "id".into(),
+                hostname: "h".into(),
+                tags: vec![kv("k", "v")],
+                addresses: vec![],
+            },
+            attributes: vec![kv("a", "b")],
+            evidence: vec![Evidence { path: "/etc/x".into(), value: "1".into(), source: Some("s".into()) }],
+            fingerprint: "f".into(),
+            bundle_digest: "b".into(),
+            waived: Some(Waived {
+                owner: "o".into(),
+                justification: "j".into(),
+                expires: "2027-01-01".into(),
+                source: "w.yaml:1".into(),
+            }),
+            suppressed: Some(Suppressed {
+                status: "fixed".into(),
+                justification: "j".into(),
+                source: "v".into(),
+            }),
+            params: vec![kv("x", "1")],
+        };
+        for _ in 0..2 {
+            let mut expected = serde_json::to_value(&f).unwrap();
+            expected.as_object_mut().unwrap().remove("asset");
+            let stored: serde_json::Value = serde_json::from_str(&stripped(&f).unwrap()).unwrap();
+            assert_eq!(stored, expected);
+            // And with the optional fields absent.
+            (f.waived, f.suppressed, f.params) = (None, None, Vec::new());
+        }
+    }
 }
